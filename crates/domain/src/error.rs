@@ -1,0 +1,94 @@
+//! The domain's errors: each says which rule failed, with what a person needs to fix it.
+
+use crate::{SkuId, UserId};
+
+/// One user's problem inside a batch that was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProblem {
+    pub user_id: UserId,
+    pub user: String,
+    pub error: DomainError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error(
+        "License assignment cannot be done for user with invalid usage location. {user} has no usage location and the tenant has no default: set the user's usageLocation (for example \"US\") and try again."
+    )]
+    UsageLocationMissing { user_id: UserId, user: String },
+
+    #[error(
+        "Subscription with SKU {sku_id} does not have any available licenses. {product}: {needed} {needed_word} needed, {available} available — buy {short} more or unassign someone.",
+        needed_word = if *needed == 1 { "license" } else { "licenses" },
+        short = needed.saturating_sub(*available)
+    )]
+    NotEnoughLicenses { sku_id: SkuId, product: String, needed: i64, available: i64 },
+
+    #[error(
+        "Subscription with SKU {sku_id} does not have any available licenses. The organization has no active subscription for {product}: buy it first."
+    )]
+    ProductNotOwned { sku_id: SkuId, product: String },
+
+    #[error(
+        "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have both enabled with {product}: turn one of them off."
+    )]
+    MutuallyExclusive { user_id: UserId, user: String, product: String, plan_a: String, plan_b: String },
+
+    #[error(
+        "License assignment failed because service plan {plan} depends on the service plan(s) {requires}. {user} with {product}: turn {requires} on as well, or turn {plan} off."
+    )]
+    Dependency { user_id: UserId, user: String, product: String, plan: String, requires: String },
+
+    #[error("License {sku_id} cannot be assigned to a user. {product} applies to the whole organization, not to users.")]
+    CompanyProduct { sku_id: SkuId, product: String },
+
+    #[error("{user} is a guest: only a Global admin can assign licenses to guest users.")]
+    GuestNeedsGlobalAdmin { user_id: UserId, user: String },
+
+    #[error("Service plan {plan} is not part of {product}: disabledPlans may list only that product's service plans ({allowed}).")]
+    PlanNotInProduct { product: String, plan: String, allowed: String },
+
+    #[error("Product {sku_id} is not in the catalog.")]
+    UnknownSku { sku_id: SkuId },
+
+    #[error("{count} users were given; licenses can be assigned to at most {max} users at a time.")]
+    BatchTooLarge { count: usize, max: usize },
+
+    #[error("The licenses could not be assigned; nothing was changed: {}", problems.iter().map(|p| p.error.to_string()).collect::<Vec<_>>().join(" | "))]
+    Batch { problems: Vec<UserProblem> },
+
+    #[error("Quantity {quantity} is not possible: {reason}")]
+    InvalidQuantity { quantity: i64, reason: String },
+
+    #[error("{product} has {assigned} licenses assigned; the new total of {requested} would leave too few. Unassign {short} first, or enter a total of at least {assigned}.", short = assigned - requested)]
+    BelowAssigned { product: String, assigned: i64, requested: i64 },
+
+    #[error("Licenses can be removed only within 7 days of purchase, renewal or adding licenses; for this subscription that ended on {window_end}. Turn off recurring billing to stop at the end of the term ({term_end}).")]
+    RemovalWindowClosed { window_end: String, term_end: String },
+
+    #[error("This subscription is {status}: {what}")]
+    InvalidTransition { status: String, what: String },
+}
+
+impl DomainError {
+    /// A stable machine-readable code for the REST API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::UsageLocationMissing { .. } => "usageLocationMissing",
+            DomainError::NotEnoughLicenses { .. } => "notEnoughLicenses",
+            DomainError::ProductNotOwned { .. } => "productNotOwned",
+            DomainError::MutuallyExclusive { .. } => "mutuallyExclusivePlans",
+            DomainError::Dependency { .. } => "planDependency",
+            DomainError::CompanyProduct { .. } => "companyProduct",
+            DomainError::GuestNeedsGlobalAdmin { .. } => "guestNeedsGlobalAdmin",
+            DomainError::PlanNotInProduct { .. } => "planNotInProduct",
+            DomainError::UnknownSku { .. } => "unknownSku",
+            DomainError::BatchTooLarge { .. } => "batchTooLarge",
+            DomainError::Batch { .. } => "batchRefused",
+            DomainError::InvalidQuantity { .. } => "invalidQuantity",
+            DomainError::BelowAssigned { .. } => "belowAssigned",
+            DomainError::RemovalWindowClosed { .. } => "removalWindowClosed",
+            DomainError::InvalidTransition { .. } => "invalidTransition",
+        }
+    }
+}

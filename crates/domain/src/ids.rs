@@ -1,0 +1,25 @@
+//! Newtype ids so that a user id can never be passed where a SKU id is expected.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($($name:ident),* $(,)?) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new() -> Self { Self(Uuid::new_v4()) }
+            /// Parses a GUID in its usual hyphenated text form (case-insensitive).
+            pub fn parse(s: &str) -> Option<Self> { Uuid::parse_str(s.trim()).ok().map(Self) }
+        }
+        impl Default for $name { fn default() -> Self { Self::new() } }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.hyphenated().fmt(f) }
+        }
+        impl From<Uuid> for $name { fn from(u: Uuid) -> Self { Self(u) } }
+    )*};
+}
+
+id_type!(TenantId, UserId, GroupId, SubscriptionId, SkuId, PlanId, PoolId, TokenId, AssignmentId);

@@ -1,0 +1,18 @@
+//! Seatkeeper's domain: pure types and rules. No I/O, no async; time is a parameter.
+
+pub mod catalog;
+pub mod error;
+pub mod ids;
+pub mod lifecycle;
+pub mod location;
+pub mod plans;
+pub mod roles;
+
+pub use error::{DomainError, UserProblem};
+pub use ids::*;
+
+/// Timestamps are UTC.
+pub type Time = chrono::DateTime<chrono::Utc>;
+
+/// The interactive batch limit for assigning licenses (seed: "up to 20 users at a time").
+pub const MAX_BATCH_USERS: usize = 20;

@@ -1,0 +1,197 @@
+//! Service-plan rules for one user's set of licenses: mutual exclusion and dependencies (L5).
+
+use crate::catalog::{AppliesTo, Catalog, Product};
+use crate::{DomainError, PlanId, SkuId, UserId};
+use std::collections::{BTreeSet, HashMap};
+
+/// One license a user holds (or would hold): the product and the plans turned off in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    pub sku_id: SkuId,
+    pub disabled_plans: Vec<PlanId>,
+}
+
+/// The plans of `product` that stay on when `disabled` are turned off.
+pub fn enabled_plans(product: &Product, disabled: &[PlanId]) -> Vec<PlanId> {
+    product.plans.iter().copied().filter(|p| !disabled.contains(p)).collect()
+}
+
+/// Checks that `disabled` names only plans of `product`, and returns them sorted without repeats.
+pub fn normalize_disabled(catalog: &Catalog, product: &Product, disabled: &[PlanId]) -> Result<Vec<PlanId>, DomainError> {
+    let mut out = BTreeSet::new();
+    for p in disabled {
+        if !product.plans.contains(p) {
+            return Err(DomainError::PlanNotInProduct {
+                product: product.sku_part_number.clone(),
+                plan: catalog.plan(*p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string()),
+                allowed: product.plans.iter().map(|x| catalog.plan_name(*x)).collect::<Vec<_>>().join(", "),
+            });
+        }
+        out.insert(*p);
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Checks that a product can be held by a user at all.
+pub fn check_user_product(product: &Product) -> Result<(), DomainError> {
+    if product.applies_to == AppliesTo::Company {
+        return Err(DomainError::CompanyProduct { sku_id: product.sku_id, product: product.sku_part_number.clone() });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Violation {
+    Exclusive { a: PlanId, b: PlanId, sku: SkuId },
+    Dependency { plan: PlanId, missing: Vec<PlanId>, sku: SkuId },
+}
+
+fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
+    // Every enabled plan, and the first product that enables it.
+    let mut enabled: HashMap<PlanId, SkuId> = HashMap::new();
+    for l in licenses {
+        if let Some(product) = catalog.product(l.sku_id) {
+            for p in enabled_plans(product, &l.disabled_plans) {
+                enabled.entry(p).or_insert(l.sku_id);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (plan, sku) in &enabled {
+        let Some(def) = catalog.plan(*plan) else { continue };
+        for x in &def.excludes {
+            if enabled.contains_key(x) {
+                let (a, b) = if plan < x { (*plan, *x) } else { (*x, *plan) };
+                let sku = if plan < x { *sku } else { enabled[x] };
+                out.insert(Violation::Exclusive { a, b, sku });
+            }
+        }
+        let missing: Vec<PlanId> = def.requires.iter().copied().filter(|r| !enabled.contains_key(r)).collect();
+        if !missing.is_empty() {
+            out.insert(Violation::Dependency { plan: *plan, missing, sku: *sku });
+        }
+    }
+    out
+}
+
+/// Checks a user's licenses after a change against the plan rules. A violation that already
+/// existed before the change (say, after a catalog change) does not block unrelated changes.
+pub fn check_change(
+    catalog: &Catalog,
+    user_id: UserId,
+    user: &str,
+    before: &[License],
+    after: &[License],
+) -> Result<(), DomainError> {
+    let old = violations(catalog, before);
+    let new = violations(catalog, after);
+    let Some(v) = new.into_iter().find(|v| !old.contains(v)) else { return Ok(()) };
+    let product = |sku: SkuId| catalog.product(sku).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| sku.to_string());
+    Err(match v {
+        Violation::Exclusive { a, b, sku } => DomainError::MutuallyExclusive {
+            user_id,
+            user: user.to_string(),
+            product: product(sku),
+            plan_a: catalog.plan_name(a),
+            plan_b: catalog.plan_name(b),
+        },
+        Violation::Dependency { plan, missing, sku } => DomainError::Dependency {
+            user_id,
+            user: user.to_string(),
+            product: product(sku),
+            plan: catalog.plan_name(plan),
+            requires: missing.iter().map(|m| catalog.plan_name(*m)).collect::<Vec<_>>().join(", "),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sku(c: &Catalog, part: &str) -> SkuId {
+        c.find_product(part).unwrap().sku_id
+    }
+    fn plan(c: &Catalog, name: &str) -> PlanId {
+        c.plans.iter().find(|p| p.name == name).unwrap().id
+    }
+    fn lic(c: &Catalog, part: &str, off: &[&str]) -> License {
+        License { sku_id: sku(c, part), disabled_plans: off.iter().map(|n| plan(c, n)).collect() }
+    }
+
+    #[test]
+    fn exclusive_plans_across_products_are_refused() {
+        let c = Catalog::demo();
+        let u = UserId::new();
+        let before = vec![lic(&c, "MAIL_PLAN1", &[])];
+        let after = vec![lic(&c, "MAIL_PLAN1", &[]), lic(&c, "MAIL_PLAN2", &[])];
+        let e = check_change(&c, u, "adele@example.com", &before, &after).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("License assignment failed because service plans MAIL_PLAN1, MAIL_PLAN2 are mutually exclusive."), "{msg}");
+        assert!(msg.contains("adele@example.com"));
+        // Turning one off makes it fine.
+        let after = vec![lic(&c, "MAIL_PLAN1", &[]), lic(&c, "SUITE_PREMIUM", &["MAIL_PLAN2", "FILES_ENTERPRISE"])];
+        // SUITE_PREMIUM with FILES_ENTERPRISE off is fine (no plan of it requires FILES_ENTERPRISE).
+        check_change(&c, u, "adele", &before, &after).unwrap();
+    }
+
+    #[test]
+    fn dependency_turned_off_is_refused() {
+        let c = Catalog::demo();
+        let u = UserId::new();
+        let after = vec![lic(&c, "SUITE_BASIC", &["CHAT"])];
+        let e = check_change(&c, u, "bob", &[], &after).unwrap_err();
+        assert_eq!(
+            e.to_string().split(". ").next().unwrap(),
+            "License assignment failed because service plan WHITEBOARD depends on the service plan(s) CHAT"
+        );
+        // The dependency may be met by another license of the same user.
+        let after = vec![lic(&c, "SUITE_BASIC", &["CHAT"]), lic(&c, "CHAT_ESSENTIALS", &[])];
+        check_change(&c, u, "bob", &[], &after).unwrap();
+        // Removing the license that met it is refused as well.
+        let before = after.clone();
+        let after = vec![lic(&c, "SUITE_BASIC", &["CHAT"])];
+        assert!(matches!(check_change(&c, u, "bob", &before, &after), Err(DomainError::Dependency { .. })));
+    }
+
+    #[test]
+    fn disabled_plans_must_belong_to_the_product() {
+        let c = Catalog::demo();
+        let p = c.find_product("MAIL_PLAN1").unwrap();
+        let e = normalize_disabled(&c, p, &[plan(&c, "CHAT")]).unwrap_err();
+        assert!(e.to_string().contains("CHAT is not part of MAIL_PLAN1"), "{e}");
+    }
+
+    #[test]
+    fn company_products_cannot_go_to_users() {
+        let c = Catalog::demo();
+        let p = c.find_product("EXTRA_STORAGE").unwrap();
+        assert!(check_user_product(p).unwrap_err().to_string().starts_with("License "));
+    }
+
+    proptest! {
+        // Whatever the user ends up holding after an accepted change, no exclusive pair is on
+        // together and every enabled plan's dependencies are on, unless that was so before.
+        #[test]
+        fn accepted_sets_satisfy_the_rules(picks in proptest::collection::vec((0usize..11, proptest::collection::vec(0usize..10, 0..4)), 0..5)) {
+            let c = Catalog::demo();
+            let users: Vec<&Product> = c.products.iter().filter(|p| p.applies_to == AppliesTo::User).collect();
+            let mut after: Vec<License> = Vec::new();
+            for (pi, offs) in picks {
+                let p = users[pi % users.len()];
+                if after.iter().any(|l| l.sku_id == p.sku_id) { continue; }
+                let off: Vec<PlanId> = offs.iter().map(|i| p.plans[i % p.plans.len()]).collect();
+                after.push(License { sku_id: p.sku_id, disabled_plans: off });
+            }
+            if check_change(&c, UserId::new(), "u", &[], &after).is_ok() {
+                let on: BTreeSet<PlanId> = after.iter().flat_map(|l| enabled_plans(c.product(l.sku_id).unwrap(), &l.disabled_plans)).collect();
+                for p in &on {
+                    let def = c.plan(*p).unwrap();
+                    prop_assert!(def.excludes.iter().all(|x| !on.contains(x)));
+                    prop_assert!(def.requires.iter().all(|r| on.contains(r)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Admin roles and what each may do (SPEC section 6).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    GlobalAdmin,
+    BillingAdmin,
+    LicenseAdmin,
+    UserAdmin,
+    GlobalReader,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::GlobalAdmin,
+        Role::BillingAdmin,
+        Role::LicenseAdmin,
+        Role::UserAdmin,
+        Role::GlobalReader,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GlobalAdmin => "GlobalAdmin",
+            Role::BillingAdmin => "BillingAdmin",
+            Role::LicenseAdmin => "LicenseAdmin",
+            Role::UserAdmin => "UserAdmin",
+            Role::GlobalReader => "GlobalReader",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        let k: String = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        Some(match k.as_str() {
+            "globaladmin" | "global" | "globaladministrator" => Role::GlobalAdmin,
+            "billingadmin" | "billing" | "billingadministrator" => Role::BillingAdmin,
+            "licenseadmin" | "license" | "licenseadministrator" => Role::LicenseAdmin,
+            "useradmin" | "user" | "useradministrator" => Role::UserAdmin,
+            "globalreader" | "reader" => Role::GlobalReader,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything a caller may be allowed to do; checked by the app layer on every use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Licenses, subscriptions, audit, directory: reading.
+    Read,
+    /// Assign / unassign licenses and change plans.
+    AssignLicenses,
+    /// Buy, change quantity, cancel, reactivate, recurring billing (central subscriptions).
+    ManageSubscriptions,
+    /// Create, change and delete users and groups.
+    ManageDirectory,
+    /// Change a user's usage location only.
+    SetUsageLocation,
+    /// License a guest user.
+    LicenseGuests,
+    /// Roles, tokens of other users, catalog, clock.
+    ManageTenant,
+}
+
+/// Whether any of `roles` permits `action`.
+pub fn permits(roles: &[Role], action: Action) -> bool {
+    roles.iter().any(|r| role_permits(*r, action))
+}
+
+fn role_permits(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match role {
+        GlobalAdmin => true,
+        BillingAdmin => matches!(action, Read | ManageSubscriptions),
+        LicenseAdmin => matches!(action, Read | AssignLicenses | SetUsageLocation),
+        UserAdmin => matches!(action, Read | AssignLicenses | ManageDirectory | SetUsageLocation),
+        GlobalReader => matches!(action, Read),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_of_section_6() {
+        assert!(permits(&[Role::BillingAdmin], Action::ManageSubscriptions));
+        assert!(!permits(&[Role::BillingAdmin], Action::AssignLicenses));
+        assert!(permits(&[Role::LicenseAdmin], Action::AssignLicenses));
+        assert!(!permits(&[Role::LicenseAdmin], Action::ManageDirectory));
+        assert!(permits(&[Role::LicenseAdmin], Action::SetUsageLocation));
+        assert!(permits(&[Role::UserAdmin], Action::ManageDirectory));
+        assert!(!permits(&[Role::UserAdmin], Action::LicenseGuests));
+        assert!(!permits(&[Role::GlobalReader], Action::AssignLicenses));
+        assert!(permits(&[Role::GlobalReader], Action::Read));
+        assert!(!permits(&[], Action::Read));
+        assert!(permits(&[Role::GlobalAdmin], Action::LicenseGuests));
+    }
+
+    #[test]
+    fn parse_is_forgiving_about_spelling() {
+        assert_eq!(Role::parse("Global admin"), Some(Role::GlobalAdmin));
+        assert_eq!(Role::parse("license-admin"), Some(Role::LicenseAdmin));
+        assert_eq!(Role::parse("owner"), None);
+    }
+}
