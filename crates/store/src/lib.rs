@@ -1,1 +1,235 @@
+//! Seatkeeper persistence.
+//!
+//! One set of SQL statements serves SQLite and PostgreSQL through sqlx's `Any` driver: ids are
+//! UUID text, times are microseconds since the epoch, flags are 0/1 integers, placeholders are
+//! `$n`. Only the migrations differ per backend. Writes go through [`Db::begin`], which on SQLite
+//! serializes writers (`BEGIN IMMEDIATE` on a single writer connection) so that a transaction
+//! never fails half-way on a lock upgrade.
 
+pub mod assignments;
+pub mod audit;
+pub mod catalog;
+pub mod directory;
+pub mod outbox;
+pub mod subscriptions;
+pub mod tenants;
+pub mod tokens;
+
+use anyhow::Context;
+use seatkeeper_domain::Time;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
+use std::path::Path;
+use std::time::Duration;
+
+pub use sqlx;
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+pub type Conn = AnyConnection;
+pub type Result<T> = std::result::Result<T, sqlx::Error>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+/// Numbered migrations per backend, embedded in the binary: (version, description, SQL).
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+
+fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    Migrator {
+        migrations: list
+            .iter()
+            .map(|(v, d, sql)| Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false))
+            .collect::<Vec<_>>()
+            .into(),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Hides the password in a database URL, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the embedded SQLite database in `dir`.
+    pub async fn open_dir(dir: &Path) -> anyhow::Result<Db> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        let path = dir.join("seatkeeper.db");
+        Db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Connects to `sqlite://…` or `postgres://…` and runs pending migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database URL must start with postgres:// or sqlite:, got {}", redact_url(url));
+        };
+        let db = match backend {
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(24)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
+                Db { read: pool.clone(), write: pool, backend }
+            }
+            Backend::Sqlite => {
+                let opts = |n: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(n)
+                        .acquire_timeout(Duration::from_secs(60))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
+                                // keeps every commit durable against a process crash.
+                                for p in [
+                                    "PRAGMA busy_timeout = 30000",
+                                    "PRAGMA journal_mode = WAL",
+                                    "PRAGMA synchronous = NORMAL",
+                                    "PRAGMA foreign_keys = ON",
+                                ] {
+                                    conn.execute(p).await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                };
+                let write = opts(1).connect(url).await.with_context(|| format!("cannot open {url}"))?;
+                let read = opts(4).connect(url).await.with_context(|| format!("cannot open {url}"))?;
+                Db { read, write, backend }
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let m = migrator(match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        });
+        m.run(&self.write).await.context("database migration failed")?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pool for reads outside a transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Whether a failed transaction may succeed if run again (lock contention, serialization,
+/// a concurrent insert of the same row).
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            d.is_unique_violation()
+                || matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "517" | "261" | "773")
+                || d.message().contains("database is locked")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Microseconds since the epoch.
+pub fn us(t: Time) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_us(v: i64) -> Time {
+    chrono::DateTime::from_timestamp_micros(v).unwrap_or_default()
+}
+
+pub fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+pub(crate) fn get_str(r: &AnyRow, c: &str) -> Result<String> {
+    r.try_get::<String, _>(c)
+}
+pub(crate) fn get_opt(r: &AnyRow, c: &str) -> Result<Option<String>> {
+    r.try_get::<Option<String>, _>(c)
+}
+pub(crate) fn get_i64(r: &AnyRow, c: &str) -> Result<i64> {
+    r.try_get::<i64, _>(c)
+}
+pub(crate) fn get_bool(r: &AnyRow, c: &str) -> Result<bool> {
+    Ok(r.try_get::<i64, _>(c)? != 0)
+}
+pub(crate) fn get_time(r: &AnyRow, c: &str) -> Result<Time> {
+    Ok(from_us(r.try_get::<i64, _>(c)?))
+}
+pub(crate) fn get_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<T> {
+    let s = get_str(r, c)?;
+    uuid::Uuid::parse_str(&s).map(T::from).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Option<T>> {
+    match get_opt(r, c)? {
+        Some(s) => uuid::Uuid::parse_str(&s).map(|u| Some(T::from(u))).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+        None => Ok(None),
+    }
+}
+
+/// Meta key-value rows (instance settings).
+pub async fn meta_get(conn: &mut Conn, key: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(&mut *conn).await?;
+    row.map(|r| get_str(&r, "value")).transpose()
+}
+
+pub async fn meta_set(conn: &mut Conn, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

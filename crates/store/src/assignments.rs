@@ -1,0 +1,127 @@
+//! License assignments (a license held by a user).
+
+use crate::{Conn, Result, flag, get_bool, get_id, get_str, get_time, us};
+use seatkeeper_domain::{AssignmentId, PlanId, PoolId, SkuId, TenantId, Time, UserId};
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: AssignmentId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub sku_id: SkuId,
+    pub pool_id: PoolId,
+    pub disabled_plans: Vec<PlanId>,
+    pub direct: bool,
+    pub assigned_at: Time,
+    pub updated_at: Time,
+}
+
+pub fn encode_plans(p: &[PlanId]) -> String {
+    p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+}
+
+pub fn decode_plans(s: &str) -> Vec<PlanId> {
+    s.split(',').filter_map(PlanId::parse).collect()
+}
+
+fn map(r: &AnyRow) -> Result<Assignment> {
+    Ok(Assignment {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        user_id: get_id(r, "user_id")?,
+        sku_id: get_id(r, "sku_id")?,
+        pool_id: get_id(r, "pool_id")?,
+        disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
+        direct: get_bool(r, "direct")?,
+        assigned_at: get_time(r, "assigned_at")?,
+        updated_at: get_time(r, "updated_at")?,
+    })
+}
+
+pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
+    let rows = sqlx::query("SELECT * FROM assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id")
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}
+
+/// Assignments of many users at once (a page of users), in one query.
+pub async fn of_users(conn: &mut Conn, tenant: TenantId, users: &[UserId]) -> Result<Vec<Assignment>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT * FROM assignments WHERE tenant_id = $1 AND user_id IN ({}) ORDER BY assigned_at, sku_id",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+    for u in users {
+        q = q.bind(u.to_string());
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    rows.iter().map(map).collect()
+}
+
+pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.tenant_id.to_string())
+    .bind(a.user_id.to_string())
+    .bind(a.sku_id.to_string())
+    .bind(a.pool_id.to_string())
+    .bind(encode_plans(&a.disabled_plans))
+    .bind(flag(a.direct))
+    .bind(us(a.assigned_at))
+    .bind(us(a.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_disabled_plans(conn: &mut Conn, id: AssignmentId, plans: &[PlanId], at: Time) -> Result<()> {
+    sqlx::query("UPDATE assignments SET disabled_plans = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(encode_plans(plans))
+        .bind(us(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<()> {
+    sqlx::query("DELETE FROM assignments WHERE id = $1").bind(id.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Users holding a product, with their assignment, for the product's user list and CSV export.
+pub async fn of_sku(conn: &mut Conn, tenant: TenantId, sku: SkuId, after: Option<UserId>, limit: i64) -> Result<Vec<Assignment>> {
+    let rows = sqlx::query("SELECT * FROM assignments WHERE tenant_id = $1 AND sku_id = $2 AND ($3 IS NULL OR user_id > $3) ORDER BY user_id LIMIT $4")
+        .bind(tenant.to_string())
+        .bind(sku.to_string())
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}
+
+/// The most recently assigned `n` assignments of a pool (removed first when a subscription is deleted).
+pub async fn newest_in_pool(conn: &mut Conn, pool: PoolId, n: i64) -> Result<Vec<Assignment>> {
+    let rows = sqlx::query("SELECT * FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2")
+        .bind(pool.to_string())
+        .bind(n)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}
+
+/// Counts assignments per pool (for consistency checks in tests and `doctor`).
+pub async fn count_in_pool(conn: &mut Conn, pool: PoolId) -> Result<i64> {
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM assignments WHERE pool_id = $1").bind(pool.to_string()).fetch_one(&mut *conn).await?;
+    crate::get_i64(&r, "n")
+}

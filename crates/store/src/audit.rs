@@ -1,0 +1,100 @@
+//! The audit log: append-only (the database refuses updates and deletes).
+
+use crate::{Conn, Result, get_i64, get_opt, get_opt_id, get_str, get_time, us};
+use seatkeeper_domain::{TenantId, Time, UserId};
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub at: Time,
+    pub actor_id: Option<UserId>,
+    /// Who, as a person reads it: a UPN, "system" or "cli".
+    pub actor: String,
+    /// Dotted verb, e.g. `license.assign`, `subscription.cancel`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub summary: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+fn map(r: &AnyRow) -> Result<Entry> {
+    Ok(Entry {
+        id: get_i64(r, "id")?,
+        tenant_id: crate::get_id(r, "tenant_id")?,
+        at: get_time(r, "at")?,
+        actor_id: get_opt_id(r, "actor_id")?,
+        actor: get_str(r, "actor")?,
+        action: get_str(r, "action")?,
+        target_type: get_str(r, "target_type")?,
+        target_id: get_str(r, "target_id")?,
+        summary: get_str(r, "summary")?,
+        before: get_opt(r, "before_json")?,
+        after: get_opt(r, "after_json")?,
+    })
+}
+
+pub async fn append(conn: &mut Conn, e: &Entry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(e.tenant_id.to_string())
+    .bind(us(e.at))
+    .bind(e.actor_id.map(|a| a.to_string()))
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.target_type)
+    .bind(&e.target_id)
+    .bind(&e.summary)
+    .bind(e.before.clone())
+    .bind(e.after.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Prefix of the action (`license.` matches every license action).
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub target_id: Option<String>,
+    pub since: Option<Time>,
+    pub until: Option<Time>,
+    /// Entries with an id below this (paging backwards from the newest).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub async fn list(conn: &mut Conn, tenant: TenantId, q: &Query) -> Result<Vec<Entry>> {
+    let sql = "SELECT * FROM audit_log WHERE tenant_id = $1
+        AND ($2 IS NULL OR action LIKE $2)
+        AND ($3 IS NULL OR lower(actor) = $3)
+        AND ($4 IS NULL OR target_id = $4)
+        AND ($5 IS NULL OR at >= $5)
+        AND ($6 IS NULL OR at < $6)
+        AND ($7 IS NULL OR id < $7)
+        ORDER BY id DESC LIMIT $8";
+    let like = q.action.as_ref().map(|a| {
+        let e: String = a.chars().filter(|c| !matches!(c, '%' | '_')).collect();
+        format!("{e}%")
+    });
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(like)
+        .bind(q.actor.as_ref().map(|a| a.to_lowercase()))
+        .bind(q.target_id.clone())
+        .bind(q.since.map(us))
+        .bind(q.until.map(us))
+        .bind(q.before_id)
+        .bind(q.limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}

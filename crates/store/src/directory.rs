@@ -1,0 +1,444 @@
+//! Users, groups, group members and admin roles.
+
+use crate::{Conn, Result, flag, get_bool, get_id, get_opt, get_str, get_time, us};
+use seatkeeper_domain::roles::Role;
+use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub upn: String,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    /// "Member" or "Guest".
+    pub user_type: String,
+    pub usage_location: Option<String>,
+    pub account_enabled: bool,
+    pub created_at: Time,
+}
+
+impl User {
+    pub fn is_guest(&self) -> bool {
+        self.user_type == "Guest"
+    }
+}
+
+fn map_user(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        upn: get_str(r, "upn")?,
+        display_name: get_str(r, "display_name")?,
+        given_name: get_opt(r, "given_name")?,
+        surname: get_opt(r, "surname")?,
+        mail: get_opt(r, "mail")?,
+        mail_nickname: get_opt(r, "mail_nickname")?,
+        job_title: get_opt(r, "job_title")?,
+        department: get_opt(r, "department")?,
+        user_type: get_str(r, "user_type")?,
+        usage_location: get_opt(r, "usage_location")?,
+        account_enabled: get_bool(r, "account_enabled")?,
+        created_at: get_time(r, "created_at")?,
+    })
+}
+
+pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail, mail_nickname, job_title, department, user_type, usage_location, account_enabled, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(u.id.to_string())
+    .bind(u.tenant_id.to_string())
+    .bind(&u.upn)
+    .bind(u.upn.to_lowercase())
+    .bind(&u.display_name)
+    .bind(u.given_name.clone())
+    .bind(u.surname.clone())
+    .bind(u.mail.clone())
+    .bind(u.mail_nickname.clone())
+    .bind(u.job_title.clone())
+    .bind(u.department.clone())
+    .bind(&u.user_type)
+    .bind(u.usage_location.clone())
+    .bind(flag(u.account_enabled))
+    .bind(us(u.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, mail = $8, mail_nickname = $9,
+         job_title = $10, department = $11, user_type = $12, usage_location = $13, account_enabled = $14, version = version + 1
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(u.tenant_id.to_string())
+    .bind(u.id.to_string())
+    .bind(&u.upn)
+    .bind(u.upn.to_lowercase())
+    .bind(&u.display_name)
+    .bind(u.given_name.clone())
+    .bind(u.surname.clone())
+    .bind(u.mail.clone())
+    .bind(u.mail_nickname.clone())
+    .bind(u.job_title.clone())
+    .bind(u.department.clone())
+    .bind(&u.user_type)
+    .bind(u.usage_location.clone())
+    .bind(flag(u.account_enabled))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the user's row for the rest of the transaction (PostgreSQL row lock; SQLite
+/// transactions are serialized anyway), so that concurrent license changes of one user queue.
+pub async fn lock_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<bool> {
+    let r = sqlx::query("UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn delete_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn get_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<Option<User>> {
+    let r = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_user).transpose()
+}
+
+pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Result<Option<User>> {
+    let r = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND upn_lower = $2")
+        .bind(tenant.to_string())
+        .bind(upn.trim().to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_user).transpose()
+}
+
+/// A user property that filters can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    Id,
+    UserPrincipalName,
+    DisplayName,
+    GivenName,
+    Surname,
+    Mail,
+    UserType,
+    UsageLocation,
+    AccountEnabled,
+    JobTitle,
+    Department,
+}
+
+impl UserField {
+    fn column(self) -> &'static str {
+        match self {
+            UserField::Id => "u.id",
+            UserField::UserPrincipalName => "u.upn_lower",
+            UserField::DisplayName => "u.display_name",
+            UserField::GivenName => "u.given_name",
+            UserField::Surname => "u.surname",
+            UserField::Mail => "u.mail",
+            UserField::UserType => "u.user_type",
+            UserField::UsageLocation => "u.usage_location",
+            UserField::AccountEnabled => "u.account_enabled",
+            UserField::JobTitle => "u.job_title",
+            UserField::Department => "u.department",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+/// A filter over users, compiled to SQL with bound parameters (never spliced text).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserFilter {
+    True,
+    And(Vec<UserFilter>),
+    Or(Vec<UserFilter>),
+    Not(Box<UserFilter>),
+    /// Equality; text comparison is case-insensitive as in Graph.
+    Eq(UserField, Value),
+    StartsWith(UserField, String),
+    /// The user holds this product.
+    HasSku(SkuId),
+    /// The user holds exactly this many licenses (`assignedLicenses/$count eq n`).
+    LicenseCount(i64),
+    /// The user is a member of this group.
+    MemberOf(GroupId),
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
+    let mut push = |b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    match f {
+        UserFilter::True => "1 = 1".into(),
+        UserFilter::And(v) if v.is_empty() => "1 = 1".into(),
+        UserFilter::Or(v) if v.is_empty() => "1 = 0".into(),
+        UserFilter::And(v) => format!("({})", v.iter().map(|x| compile(x, binds)).collect::<Vec<_>>().join(" AND ")),
+        UserFilter::Or(v) => format!("({})", v.iter().map(|x| compile(x, binds)).collect::<Vec<_>>().join(" OR ")),
+        UserFilter::Not(x) => format!("(NOT {})", compile(x, binds)),
+        UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", field.column()),
+        UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
+            format!("u.upn_lower = {}", push(Bind::Text(s.to_lowercase())))
+        }
+        UserFilter::Eq(field, Value::Text(s)) => {
+            format!("lower({}) = {}", field.column(), push(Bind::Text(s.to_lowercase())))
+        }
+        UserFilter::Eq(field, Value::Int(i)) => format!("{} = {}", field.column(), push(Bind::Int(*i))),
+        UserFilter::StartsWith(field, prefix) => {
+            let escaped: String = prefix
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            format!("lower({}) LIKE {} ESCAPE '\\'", field.column(), push(Bind::Text(format!("{escaped}%"))))
+        }
+        UserFilter::HasSku(sku) => format!(
+            "EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = {})",
+            push(Bind::Text(sku.to_string()))
+        ),
+        UserFilter::LicenseCount(0) => "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id)".into(),
+        UserFilter::LicenseCount(n) => {
+            format!("(SELECT COUNT(*) FROM assignments a WHERE a.user_id = u.id) = {}", push(Bind::Int(*n)))
+        }
+        UserFilter::MemberOf(g) => format!(
+            "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = {})",
+            push(Bind::Text(g.to_string()))
+        ),
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    q
+}
+
+/// One page of users in id order, after `after` (keyset paging).
+pub async fn list_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter, after: Option<UserId>, limit: i64) -> Result<Vec<User>> {
+    let mut binds = vec![Bind::Text(tenant.to_string())];
+    let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
+    if let Some(a) = after {
+        binds.push(Bind::Text(a.to_string()));
+        sql.push_str(&format!(" AND u.id > ${}", binds.len()));
+    }
+    let cond = compile(filter, &mut binds);
+    binds.push(Bind::Int(limit));
+    sql.push_str(&format!(" AND {cond} ORDER BY u.id LIMIT ${}", binds.len()));
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch_all(&mut *conn).await?;
+    rows.iter().map(map_user).collect()
+}
+
+pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter) -> Result<i64> {
+    let mut binds = vec![Bind::Text(tenant.to_string())];
+    let cond = compile(filter, &mut binds);
+    let sql = format!("SELECT COUNT(*) AS n FROM users u WHERE u.tenant_id = $1 AND {cond}");
+    let row = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch_one(&mut *conn).await?;
+    row.try_get::<i64, _>("n")
+}
+
+// ----- roles -----
+
+pub async fn roles_of(conn: &mut Conn, user: UserId) -> Result<Vec<Role>> {
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1").bind(user.to_string()).fetch_all(&mut *conn).await?;
+    let mut out: Vec<Role> = rows.iter().filter_map(|r| get_str(r, "role").ok().and_then(|s| Role::parse(&s))).collect();
+    out.sort();
+    Ok(out)
+}
+
+pub async fn set_roles(conn: &mut Conn, tenant: TenantId, user: UserId, roles: &[Role]) -> Result<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user.to_string()).execute(&mut *conn).await?;
+    for r in roles {
+        sqlx::query("INSERT INTO user_roles (user_id, tenant_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(user.to_string())
+            .bind(tenant.to_string())
+            .bind(r.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Users of a tenant holding any of `roles`, for notices.
+pub async fn users_with_roles(conn: &mut Conn, tenant: TenantId, roles: &[Role]) -> Result<Vec<User>> {
+    let names: Vec<String> = roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
+    // Role names are fixed identifiers from the enum above, not user input.
+    let sql = format!(
+        "SELECT DISTINCT u.* FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.tenant_id = $1 AND r.role IN ({}) ORDER BY u.upn_lower",
+        names.join(", ")
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    rows.iter().map(map_user).collect()
+}
+
+// ----- groups -----
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub mail_enabled: bool,
+    pub security_enabled: bool,
+    pub created_at: Time,
+}
+
+fn map_group(r: &AnyRow) -> Result<Group> {
+    Ok(Group {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        display_name: get_str(r, "display_name")?,
+        description: get_opt(r, "description")?,
+        mail_nickname: get_opt(r, "mail_nickname")?,
+        mail_enabled: get_bool(r, "mail_enabled")?,
+        security_enabled: get_bool(r, "security_enabled")?,
+        created_at: get_time(r, "created_at")?,
+    })
+}
+
+pub async fn insert_group(conn: &mut Conn, g: &Group) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, security_enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(g.id.to_string())
+    .bind(g.tenant_id.to_string())
+    .bind(&g.display_name)
+    .bind(g.description.clone())
+    .bind(g.mail_nickname.clone())
+    .bind(flag(g.mail_enabled))
+    .bind(flag(g.security_enabled))
+    .bind(us(g.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_group(conn: &mut Conn, g: &Group) -> Result<()> {
+    sqlx::query("UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, security_enabled = $7 WHERE tenant_id = $1 AND id = $2")
+        .bind(g.tenant_id.to_string())
+        .bind(g.id.to_string())
+        .bind(&g.display_name)
+        .bind(g.description.clone())
+        .bind(g.mail_nickname.clone())
+        .bind(flag(g.mail_enabled))
+        .bind(flag(g.security_enabled))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM groups WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn get_group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> Result<Option<Group>> {
+    let r = sqlx::query("SELECT * FROM groups WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_group).transpose()
+}
+
+/// One page of groups in id order; `name_prefix` filters on displayName (case-insensitive).
+pub async fn list_groups(conn: &mut Conn, tenant: TenantId, name_prefix: Option<&str>, after: Option<GroupId>, limit: i64) -> Result<Vec<Group>> {
+    let prefix = name_prefix.map(|p| {
+        let e: String = p.to_lowercase().chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+        format!("{e}%")
+    });
+    let rows = sqlx::query(
+        "SELECT * FROM groups WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) AND ($3 IS NULL OR lower(display_name) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4",
+    )
+    .bind(tenant.to_string())
+    .bind(after.map(|a| a.to_string()))
+    .bind(prefix)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(map_group).collect()
+}
+
+pub async fn count_groups(conn: &mut Conn, tenant: TenantId) -> Result<i64> {
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM groups WHERE tenant_id = $1").bind(tenant.to_string()).fetch_one(&mut *conn).await?;
+    r.try_get::<i64, _>("n")
+}
+
+/// Adds a member; false if it was one already.
+pub async fn add_member(conn: &mut Conn, tenant: TenantId, group: GroupId, user: UserId, at: Time) -> Result<bool> {
+    let r = sqlx::query("INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .bind(us(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn remove_member(conn: &mut Conn, group: GroupId, user: UserId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn groups_of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Group>> {
+    let rows = sqlx::query("SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.display_name")
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_group).collect()
+}

@@ -1,0 +1,277 @@
+//! Subscriptions and license pools.
+
+use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us};
+use seatkeeper_domain::lifecycle::{BillingFrequency, Lifecycle, Status};
+use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub tenant_id: TenantId,
+    pub sku_id: SkuId,
+    pub pool_id: PoolId,
+    /// "admin" or "self-service".
+    pub origin: String,
+    pub purchaser_id: Option<UserId>,
+    pub commerce_id: String,
+    pub quantity: i64,
+    pub is_trial: bool,
+    pub cancel_reason: Option<String>,
+    pub created_at: Time,
+    pub life: Lifecycle,
+    /// The term end for which the expiring notice was sent.
+    pub expiring_notice_for: Option<Time>,
+}
+
+fn map(r: &AnyRow) -> Result<Subscription> {
+    let decode = |what: &str| sqlx::Error::Decode(format!("bad {what} in subscriptions row").into());
+    Ok(Subscription {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        sku_id: get_id(r, "sku_id")?,
+        pool_id: get_id(r, "pool_id")?,
+        origin: get_str(r, "origin")?,
+        purchaser_id: get_opt_id(r, "purchaser_id")?,
+        commerce_id: get_str(r, "commerce_id")?,
+        quantity: get_i64(r, "quantity")?,
+        is_trial: get_bool(r, "is_trial")?,
+        cancel_reason: get_opt(r, "cancel_reason")?,
+        created_at: get_time(r, "created_at")?,
+        life: Lifecycle {
+            status: Status::parse(&get_str(r, "status")?).ok_or_else(|| decode("status"))?,
+            status_since: get_time(r, "status_since")?,
+            frequency: BillingFrequency::parse(&get_str(r, "billing_frequency")?).ok_or_else(|| decode("billing_frequency"))?,
+            recurring: get_bool(r, "recurring")?,
+            cancelled: get_bool(r, "cancelled")?,
+            term_start: get_time(r, "term_start")?,
+            term_end: get_time(r, "term_end")?,
+            last_added_at: get_time(r, "last_added_at")?,
+        },
+        expiring_notice_for: r.try_get::<Option<i64>, _>("expiring_notice_for")?.map(crate::from_us),
+    })
+}
+
+pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO subscriptions (id, tenant_id, sku_id, pool_id, origin, purchaser_id, commerce_id, quantity, billing_frequency, recurring, is_trial,
+            status, status_since, cancelled, cancel_reason, created_at, term_start, term_end, last_added_at, expiring_notice_for)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.tenant_id.to_string())
+    .bind(s.sku_id.to_string())
+    .bind(s.pool_id.to_string())
+    .bind(&s.origin)
+    .bind(s.purchaser_id.map(|p| p.to_string()))
+    .bind(&s.commerce_id)
+    .bind(s.quantity)
+    .bind(s.life.frequency.as_str())
+    .bind(flag(s.life.recurring))
+    .bind(flag(s.is_trial))
+    .bind(s.life.status.as_str())
+    .bind(us(s.life.status_since))
+    .bind(flag(s.life.cancelled))
+    .bind(s.cancel_reason.clone())
+    .bind(us(s.created_at))
+    .bind(us(s.life.term_start))
+    .bind(us(s.life.term_end))
+    .bind(us(s.life.last_added_at))
+    .bind(s.expiring_notice_for.map(us))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes `s` if the row still has status `expected` (optimistic guard for concurrent jobs).
+pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE subscriptions SET quantity = $3, billing_frequency = $4, recurring = $5, status = $6, status_since = $7, cancelled = $8,
+            cancel_reason = $9, term_start = $10, term_end = $11, last_added_at = $12, expiring_notice_for = $13
+         WHERE id = $1 AND tenant_id = $2 AND status = $14",
+    )
+    .bind(s.id.to_string())
+    .bind(s.tenant_id.to_string())
+    .bind(s.quantity)
+    .bind(s.life.frequency.as_str())
+    .bind(flag(s.life.recurring))
+    .bind(s.life.status.as_str())
+    .bind(us(s.life.status_since))
+    .bind(flag(s.life.cancelled))
+    .bind(s.cancel_reason.clone())
+    .bind(us(s.life.term_start))
+    .bind(us(s.life.term_end))
+    .bind(us(s.life.last_added_at))
+    .bind(s.expiring_notice_for.map(us))
+    .bind(expected.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: SubscriptionId) -> Result<Option<Subscription>> {
+    let r = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map).transpose()
+}
+
+/// Finds a subscription by its id or its commerce id.
+pub async fn find(conn: &mut Conn, tenant: TenantId, key: &str) -> Result<Option<Subscription>> {
+    let r = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND (id = $2 OR commerce_id = $2)")
+        .bind(tenant.to_string())
+        .bind(key.trim().to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map).transpose()
+}
+
+/// All subscriptions of a tenant (Products page: one row per subscription), newest first.
+pub async fn list(conn: &mut Conn, tenant: TenantId, include_deleted: bool) -> Result<Vec<Subscription>> {
+    let rows = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND ($2 = 1 OR status <> 'Deleted') ORDER BY created_at DESC, id")
+        .bind(tenant.to_string())
+        .bind(flag(include_deleted))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}
+
+pub async fn in_pool(conn: &mut Conn, pool: PoolId) -> Result<Vec<Subscription>> {
+    let rows = sqlx::query("SELECT * FROM subscriptions WHERE pool_id = $1").bind(pool.to_string()).fetch_all(&mut *conn).await?;
+    rows.iter().map(map).collect()
+}
+
+/// Subscriptions whose next lifecycle step is due at `now`, or whose expiring notice is due.
+pub async fn due(conn: &mut Conn, now: Time, notice_horizon: Time, limit: i64) -> Result<Vec<Subscription>> {
+    let expired_before = now - chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS);
+    let disabled_before = now - chrono::Duration::days(seatkeeper_domain::lifecycle::DISABLED_DAYS);
+    let rows = sqlx::query(
+        "SELECT * FROM subscriptions WHERE
+            (status = 'Active' AND term_end <= $1)
+         OR (status = 'Active' AND recurring = 0 AND term_end <= $2 AND (expiring_notice_for IS NULL OR expiring_notice_for <> term_end))
+         OR (status = 'Expired' AND status_since <= $3)
+         OR (status = 'Disabled' AND status_since <= $4)
+         ORDER BY term_end LIMIT $5",
+    )
+    .bind(us(now))
+    .bind(us(notice_horizon))
+    .bind(us(expired_before))
+    .bind(us(disabled_before))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(map).collect()
+}
+
+// ----- pools -----
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub id: PoolId,
+    pub tenant_id: TenantId,
+    pub sku_id: SkuId,
+    /// "central" or "self-service".
+    pub kind: String,
+    pub total: i64,
+    pub assigned: i64,
+}
+
+fn map_pool(r: &AnyRow) -> Result<Pool> {
+    Ok(Pool {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        sku_id: get_id(r, "sku_id")?,
+        kind: get_str(r, "kind")?,
+        total: get_i64(r, "total")?,
+        assigned: get_i64(r, "assigned")?,
+    })
+}
+
+/// The tenant's central pool of a product, created empty if missing.
+pub async fn ensure_central_pool(conn: &mut Conn, tenant: TenantId, sku: SkuId) -> Result<Pool> {
+    sqlx::query("INSERT INTO pools (id, tenant_id, sku_id, kind, total, assigned) VALUES ($1, $2, $3, 'central', 0, 0) ON CONFLICT (tenant_id, sku_id) WHERE kind = 'central' DO NOTHING")
+        .bind(PoolId::new().to_string())
+        .bind(tenant.to_string())
+        .bind(sku.to_string())
+        .execute(&mut *conn)
+        .await?;
+    central_pool(conn, tenant, sku).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+pub async fn central_pool(conn: &mut Conn, tenant: TenantId, sku: SkuId) -> Result<Option<Pool>> {
+    let r = sqlx::query("SELECT * FROM pools WHERE tenant_id = $1 AND sku_id = $2 AND kind = 'central'")
+        .bind(tenant.to_string())
+        .bind(sku.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_pool).transpose()
+}
+
+pub async fn get_pool(conn: &mut Conn, id: PoolId) -> Result<Option<Pool>> {
+    let r = sqlx::query("SELECT * FROM pools WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    r.as_ref().map(map_pool).transpose()
+}
+
+pub async fn pools_of_tenant(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Pool>> {
+    let rows = sqlx::query("SELECT * FROM pools WHERE tenant_id = $1 ORDER BY sku_id").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    rows.iter().map(map_pool).collect()
+}
+
+/// Takes `n` seats from a pool if that many are available; the check and the update are one
+/// statement, so concurrent transactions can never take more than the pool's total.
+pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE pools SET assigned = assigned + $2 WHERE id = $1 AND assigned + $2 <= total")
+        .bind(pool.to_string())
+        .bind(n)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn release_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<()> {
+    sqlx::query("UPDATE pools SET assigned = assigned - $2 WHERE id = $1").bind(pool.to_string()).bind(n).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Raises the pool's total by `delta` (may be negative); a decrease below the assigned count
+/// is refused (returns false) unless `allow_below_assigned` (a subscription being disabled).
+pub async fn change_total(conn: &mut Conn, pool: PoolId, delta: i64, allow_below_assigned: bool) -> Result<bool> {
+    let r = sqlx::query("UPDATE pools SET total = total + $2 WHERE id = $1 AND total + $2 >= 0 AND ($3 = 1 OR total + $2 >= assigned)")
+        .bind(pool.to_string())
+        .bind(delta)
+        .bind(flag(allow_below_assigned))
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Per product and status: number of subscriptions, licenses and whether cancelled, for Graph's prepaidUnits.
+#[derive(Debug, Clone)]
+pub struct SkuStatusSum {
+    pub sku_id: SkuId,
+    pub status: Status,
+    pub cancelled: bool,
+    pub quantity: i64,
+}
+
+pub async fn sums_by_sku(conn: &mut Conn, tenant: TenantId) -> Result<Vec<SkuStatusSum>> {
+    let rows = sqlx::query(
+        "SELECT sku_id, status, cancelled, CAST(SUM(quantity) AS BIGINT) AS q FROM subscriptions WHERE tenant_id = $1 AND origin = 'admin' AND status <> 'Deleted' GROUP BY sku_id, status, cancelled",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SkuStatusSum {
+                sku_id: get_id(r, "sku_id")?,
+                status: Status::parse(&get_str(r, "status")?).unwrap_or(Status::Active),
+                cancelled: get_bool(r, "cancelled")?,
+                quantity: get_i64(r, "q")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! Bearer tokens, stored as SHA-256 hashes.
+
+use crate::{Conn, Result, get_id, get_str, get_time, us};
+use seatkeeper_domain::{TenantId, Time, TokenId, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: TokenId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub name: String,
+    pub created_at: Time,
+    pub expires_at: Option<Time>,
+    pub revoked_at: Option<Time>,
+}
+
+fn map(r: &AnyRow) -> Result<Token> {
+    Ok(Token {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        user_id: get_id(r, "user_id")?,
+        name: get_str(r, "name")?,
+        created_at: get_time(r, "created_at")?,
+        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(crate::from_us),
+        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(crate::from_us),
+    })
+}
+
+pub async fn insert(conn: &mut Conn, t: &Token, hash: &str) -> Result<()> {
+    sqlx::query("INSERT INTO tokens (id, tenant_id, user_id, hash, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(t.id.to_string())
+        .bind(t.tenant_id.to_string())
+        .bind(t.user_id.to_string())
+        .bind(hash)
+        .bind(&t.name)
+        .bind(us(t.created_at))
+        .bind(t.expires_at.map(us))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_hash(conn: &mut Conn, hash: &str) -> Result<Option<Token>> {
+    let r = sqlx::query("SELECT * FROM tokens WHERE hash = $1").bind(hash).fetch_optional(&mut *conn).await?;
+    r.as_ref().map(map).transpose()
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: TokenId) -> Result<Option<Token>> {
+    let r = sqlx::query("SELECT * FROM tokens WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map).transpose()
+}
+
+pub async fn list_for_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> Result<Vec<Token>> {
+    let rows = sqlx::query("SELECT * FROM tokens WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map).collect()
+}
+
+pub async fn revoke(conn: &mut Conn, id: TokenId, at: Time) -> Result<bool> {
+    let r = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id.to_string())
+        .bind(us(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
