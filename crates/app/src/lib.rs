@@ -1,1 +1,156 @@
+//! Seatkeeper's use cases. Every operation the web layer, the CLI and the jobs perform goes
+//! through [`App`]: permission check, domain rules, persistence, audit and outbox, in one
+//! transaction.
 
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod jobs;
+pub mod licenses;
+pub mod mail;
+pub mod subscriptions;
+pub mod tenants;
+
+pub use error::{AppError, AppResult};
+pub use seatkeeper_domain as domain;
+pub use seatkeeper_store as store;
+
+use seatkeeper_domain::catalog::Catalog;
+use seatkeeper_domain::roles::{Action, Role, permits};
+use seatkeeper_domain::{TenantId, UserId};
+use seatkeeper_store::{Db, Tx};
+use std::sync::{Arc, RwLock};
+
+/// Who is acting: a signed-in user (by bearer token) or the operator's CLI, in one tenant.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub tenant_id: TenantId,
+    pub user_id: Option<UserId>,
+    /// How the audit log names the actor.
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Actor {
+    /// The operator at the command line: acts as a Global admin of `tenant`.
+    pub fn operator(tenant_id: TenantId) -> Actor {
+        Actor { tenant_id, user_id: None, name: "operator (cli)".into(), roles: vec![Role::GlobalAdmin] }
+    }
+
+    /// The background jobs.
+    pub fn system(tenant_id: TenantId) -> Actor {
+        Actor { tenant_id, user_id: None, name: "system".into(), roles: vec![Role::GlobalAdmin] }
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        permits(&self.roles, action)
+    }
+
+    pub fn require(&self, action: Action) -> AppResult<()> {
+        if self.can(action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(forbidden_message(action)))
+        }
+    }
+}
+
+fn forbidden_message(action: Action) -> String {
+    let need = match action {
+        Action::Read => "an admin role (Global reader or higher)",
+        Action::AssignLicenses => "the Global, License or User admin role",
+        Action::ManageSubscriptions => "the Global or Billing admin role",
+        Action::ManageDirectory => "the Global or User admin role",
+        Action::SetUsageLocation => "the Global, License or User admin role",
+        Action::LicenseGuests => "the Global admin role",
+        Action::ManageTenant => "the Global admin role",
+    };
+    format!("Insufficient privileges to complete the operation. This needs {need}.")
+}
+
+/// Settings the app needs from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mail: mail::MailConfig,
+    /// Whether the development clock may be moved (`--dev-clock`).
+    pub dev_clock: bool,
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub clock: clock::Clock,
+    pub config: Config,
+    catalog: RwLock<(i64, Arc<Catalog>)>,
+}
+
+/// The application: cheap to clone, shared by every request and job.
+#[derive(Clone)]
+pub struct App(pub Arc<Inner>);
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the app on an open database. The catalog in the database is loaded; without one,
+    /// the demo catalog is stored first.
+    pub async fn new(db: Db, config: Config) -> anyhow::Result<App> {
+        let clock = clock::Clock::new(config.dev_clock);
+        let app = App(Arc::new(Inner { db, clock, config, catalog: RwLock::new((0, Arc::new(Catalog::default()))) }));
+        app.ensure_catalog().await?;
+        Ok(app)
+    }
+
+    pub fn now(&self) -> seatkeeper_domain::Time {
+        self.clock.now()
+    }
+
+    /// The catalog in force.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(g) => g.1.clone(),
+            Err(p) => p.into_inner().1.clone(),
+        }
+    }
+
+    /// Runs `f` in a write transaction, committing on success. Contention (a lock, a
+    /// serialization failure, a concurrent insert of the same row) rolls back and runs `f` again.
+    pub async fn write<T>(&self, mut f: impl AsyncFnMut(&mut Tx) -> AppResult<T>) -> AppResult<T> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut tx = self.db.begin().await?;
+            match f(&mut tx).await {
+                Ok(v) => match tx.commit().await {
+                    Ok(()) => return Ok(v),
+                    Err(e) if attempt < 8 && seatkeeper_store::is_retryable(&e) => {}
+                    Err(e) => return Err(e.into()),
+                },
+                Err(AppError::Store(e)) if attempt < 8 && seatkeeper_store::is_retryable(&e) => {
+                    let _ = tx.rollback().await;
+                }
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2u64 << attempt.min(6))).await;
+        }
+    }
+
+    /// A read-only connection.
+    pub async fn read(&self) -> AppResult<sqlx_conn::PoolConn> {
+        Ok(self.db.reader().acquire().await?)
+    }
+}
+
+/// The connection type handed out by [`App::read`].
+pub mod sqlx_conn {
+    pub type PoolConn = seatkeeper_store::sqlx::pool::PoolConnection<seatkeeper_store::sqlx::Any>;
+}

@@ -60,8 +60,8 @@ pub enum DomainError {
     #[error("Quantity {quantity} is not possible: {reason}")]
     InvalidQuantity { quantity: i64, reason: String },
 
-    #[error("{product} has {assigned} licenses assigned; the new total of {requested} would leave too few. Unassign {short} first, or enter a total of at least {assigned}.", short = assigned - requested)]
-    BelowAssigned { product: String, assigned: i64, requested: i64 },
+    #[error("{product} has {assigned} licenses assigned; this change would leave {total_after} in all. Enter a total of at least {minimum}, or unassign {short} first.", short = assigned - total_after)]
+    BelowAssigned { product: String, assigned: i64, total_after: i64, minimum: i64 },
 
     #[error("Licenses can be removed only within 7 days of purchase, renewal or adding licenses; for this subscription that ended on {window_end}. Turn off recurring billing to stop at the end of the term ({term_end}).")]
     RemovalWindowClosed { window_end: String, term_end: String },

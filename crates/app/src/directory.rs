@@ -1,0 +1,446 @@
+//! Users, groups, members and roles (DIR1, DIR2).
+
+use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::location::UsageLocation;
+use seatkeeper_domain::roles::{Action, Role};
+use seatkeeper_domain::{GroupId, TenantId, UserId};
+use seatkeeper_store::directory::{self as dir, Group, User, UserFilter};
+use seatkeeper_store::{Conn, assignments, subscriptions};
+use serde_json::json;
+
+/// Fields of a user to create or change; `None` leaves a field as it is (or unset on create).
+/// `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub user_principal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<Option<String>>,
+    pub surname: Option<Option<String>>,
+    pub mail: Option<Option<String>>,
+    pub mail_nickname: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub department: Option<Option<String>>,
+    pub user_type: Option<String>,
+    pub usage_location: Option<Option<String>>,
+    pub account_enabled: Option<bool>,
+}
+
+impl UserInput {
+    /// Whether only the usage location is being changed (a License admin may do that).
+    fn only_usage_location(&self) -> bool {
+        let UserInput {
+            user_principal_name,
+            display_name,
+            given_name,
+            surname,
+            mail,
+            mail_nickname,
+            job_title,
+            department,
+            user_type,
+            usage_location: _,
+            account_enabled,
+        } = self;
+        user_principal_name.is_none()
+            && display_name.is_none()
+            && given_name.is_none()
+            && surname.is_none()
+            && mail.is_none()
+            && mail_nickname.is_none()
+            && job_title.is_none()
+            && department.is_none()
+            && user_type.is_none()
+            && account_enabled.is_none()
+    }
+}
+
+pub fn validate_upn(upn: &str) -> AppResult<String> {
+    let upn = upn.trim();
+    let ok = upn.len() <= 113
+        && upn.split('@').count() == 2
+        && upn.split('@').all(|p| !p.is_empty())
+        && upn.rsplit('@').next().is_some_and(|d| d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && upn.chars().all(|c| c.is_ascii_alphanumeric() || "._-+'@".contains(c));
+    if ok {
+        Ok(upn.to_string())
+    } else {
+        Err(AppError::invalid(
+            "invalidUserPrincipalName",
+            format!("userPrincipalName '{upn}' is not valid: use name@domain.tld with letters, digits and . _ - + ' only (at most 113 characters)."),
+        ))
+    }
+}
+
+fn text(field: &str, v: &str, max: usize) -> AppResult<String> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid("invalidValue", format!("{field} must be 1 to {max} characters, without control characters.")));
+    }
+    Ok(v.to_string())
+}
+
+fn opt_text(field: &str, v: &Option<String>, max: usize) -> AppResult<Option<String>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => text(field, s, max).map(Some),
+    }
+}
+
+fn user_type(v: &str) -> AppResult<String> {
+    match v.to_ascii_lowercase().as_str() {
+        "member" => Ok("Member".into()),
+        "guest" => Ok("Guest".into()),
+        _ => Err(AppError::invalid("invalidUserType", format!("userType '{v}' is not valid: use \"Member\" or \"Guest\"."))),
+    }
+}
+
+pub fn usage_location(v: &Option<String>) -> AppResult<Option<String>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => UsageLocation::parse(s).map(|u| Some(u.to_string())).map_err(|e| AppError::invalid("invalidUsageLocation", format!("usageLocation {e}."))),
+    }
+}
+
+fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
+    if let Some(v) = &input.user_principal_name {
+        u.upn = validate_upn(v)?;
+    }
+    if let Some(v) = &input.display_name {
+        u.display_name = text("displayName", v, 256)?;
+    }
+    if let Some(v) = &input.given_name {
+        u.given_name = opt_text("givenName", v, 64)?;
+    }
+    if let Some(v) = &input.surname {
+        u.surname = opt_text("surname", v, 64)?;
+    }
+    if let Some(v) = &input.mail {
+        u.mail = match opt_text("mail", v, 254)? {
+            Some(m) => Some(validate_upn(&m).map_err(|_| AppError::invalid("invalidMail", format!("mail '{m}' is not an e-mail address.")))?),
+            None => None,
+        };
+    }
+    if let Some(v) = &input.mail_nickname {
+        u.mail_nickname = opt_text("mailNickname", v, 64)?;
+    }
+    if let Some(v) = &input.job_title {
+        u.job_title = opt_text("jobTitle", v, 128)?;
+    }
+    if let Some(v) = &input.department {
+        u.department = opt_text("department", v, 64)?;
+    }
+    if let Some(v) = &input.user_type {
+        u.user_type = user_type(v)?;
+    }
+    if let Some(v) = &input.usage_location {
+        u.usage_location = usage_location(v)?;
+    }
+    if let Some(v) = input.account_enabled {
+        u.account_enabled = v;
+    }
+    Ok(())
+}
+
+pub fn user_json(u: &User) -> serde_json::Value {
+    json!({
+        "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name, "mail": u.mail,
+        "userType": u.user_type, "usageLocation": u.usage_location, "accountEnabled": u.account_enabled,
+        "givenName": u.given_name, "surname": u.surname, "jobTitle": u.job_title, "department": u.department,
+    })
+}
+
+fn group_json(g: &Group) -> serde_json::Value {
+    json!({ "id": g.id, "displayName": g.display_name, "description": g.description, "mailNickname": g.mail_nickname,
+            "securityEnabled": g.security_enabled, "mailEnabled": g.mail_enabled })
+}
+
+fn upn_taken(upn: &str) -> AppError {
+    AppError::conflict("userExists", format!("Another object with the same value for property userPrincipalName already exists: {upn}."))
+}
+
+/// Looks a user up by id or userPrincipalName.
+pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResult<User> {
+    let found = match UserId::parse(key) {
+        Some(id) => dir::get_user(conn, tenant, id).await?,
+        None => dir::get_user_by_upn(conn, tenant, key).await?,
+    };
+    found.ok_or_else(|| AppError::not_found(format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present.")))
+}
+
+pub async fn find_group(conn: &mut Conn, tenant: TenantId, id: &str) -> AppResult<Group> {
+    let nf = || AppError::not_found(format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."));
+    let gid = GroupId::parse(id).ok_or_else(nf)?;
+    dir::get_group(conn, tenant, gid).await?.ok_or_else(nf)
+}
+
+impl App {
+    /// Creates a user. Needs displayName and userPrincipalName.
+    pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> AppResult<User> {
+        actor.require(Action::ManageDirectory)?;
+        self.create_user_unchecked(actor, input, &[]).await
+    }
+
+    /// Creates a user with roles; used by bootstrap (the caller checked permissions).
+    pub(crate) async fn create_user_unchecked(&self, actor: &Actor, input: &UserInput, roles: &[Role]) -> AppResult<User> {
+        let now = self.now();
+        let mut u = User {
+            id: UserId::new(),
+            tenant_id: actor.tenant_id,
+            upn: String::new(),
+            display_name: String::new(),
+            given_name: None,
+            surname: None,
+            mail: None,
+            mail_nickname: None,
+            job_title: None,
+            department: None,
+            user_type: "Member".into(),
+            usage_location: None,
+            account_enabled: true,
+            created_at: now,
+        };
+        let upn = input.user_principal_name.as_deref().ok_or_else(|| AppError::invalid("missingProperty", "userPrincipalName is required, e.g. \"adele@contoso.com\"."))?;
+        if input.display_name.is_none() {
+            return Err(AppError::invalid("missingProperty", "displayName is required."));
+        }
+        apply(&mut u, input)?;
+        if u.mail.is_none() && u.user_type == "Member" {
+            u.mail = Some(validate_upn(upn)?);
+        }
+        self.write(async |tx| {
+            if dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
+                return Err(upn_taken(&u.upn));
+            }
+            dir::insert_user(tx, &u).await.map_err(|e| if seatkeeper_store::is_unique_violation(&e) { upn_taken(&u.upn) } else { e.into() })?;
+            if !roles.is_empty() {
+                dir::set_roles(tx, actor.tenant_id, u.id, roles).await?;
+            }
+            audit::record(tx, actor, now, "user.create", "user", u.id, format!("User {} created", u.upn), None, Some(user_json(&u))).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(u)
+    }
+
+    pub async fn get_user(&self, actor: &Actor, key: &str) -> AppResult<User> {
+        let mut conn = self.read().await?;
+        let u = find_user(&mut conn, actor.tenant_id, key).await?;
+        if actor.user_id != Some(u.id) {
+            actor.require(Action::Read)?;
+        }
+        Ok(u)
+    }
+
+    pub async fn update_user(&self, actor: &Actor, key: &str, input: &UserInput) -> AppResult<User> {
+        if input.only_usage_location() {
+            actor.require(Action::SetUsageLocation)?;
+        } else {
+            actor.require(Action::ManageDirectory)?;
+        }
+        let now = self.now();
+        self.write(async |tx| {
+            let before = find_user(tx, actor.tenant_id, key).await?;
+            let mut u = before.clone();
+            apply(&mut u, input)?;
+            if u.upn.to_lowercase() != before.upn.to_lowercase() && dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
+                return Err(upn_taken(&u.upn));
+            }
+            if u == before {
+                return Ok(u);
+            }
+            dir::update_user(tx, &u).await?;
+            audit::record(tx, actor, now, "user.update", "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
+            Ok(u)
+        })
+        .await
+    }
+
+    /// Deletes a user and frees their licenses (DIR2).
+    pub async fn delete_user(&self, actor: &Actor, key: &str) -> AppResult<()> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let u = find_user(tx, actor.tenant_id, key).await?;
+            let roles = dir::roles_of(tx, u.id).await?;
+            if roles.contains(&Role::GlobalAdmin) {
+                let admins = dir::users_with_roles(tx, actor.tenant_id, &[Role::GlobalAdmin]).await?;
+                if admins.len() <= 1 {
+                    return Err(AppError::conflict("lastGlobalAdmin", format!("{} is the organization's only Global admin: make someone else Global admin first.", u.upn)));
+                }
+            }
+            let held = assignments::of_user(tx, u.id).await?;
+            for a in &held {
+                assignments::delete(tx, a.id).await?;
+                subscriptions::release_seats(tx, a.pool_id, 1).await?;
+            }
+            dir::delete_user(tx, actor.tenant_id, u.id).await?;
+            let freed: Vec<String> = held.iter().map(|a| self.catalog().product(a.sku_id).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| a.sku_id.to_string())).collect();
+            let summary = if freed.is_empty() { format!("User {} deleted", u.upn) } else { format!("User {} deleted; licenses freed: {}", u.upn, freed.join(", ")) };
+            audit::record(tx, actor, now, "user.delete", "user", u.id, summary, Some(user_json(&u)), None).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn list_users(&self, actor: &Actor, filter: &UserFilter, after: Option<UserId>, limit: i64) -> AppResult<Vec<User>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(dir::list_users(&mut conn, actor.tenant_id, filter, after, limit).await?)
+    }
+
+    pub async fn count_users(&self, actor: &Actor, filter: &UserFilter) -> AppResult<i64> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(dir::count_users(&mut conn, actor.tenant_id, filter).await?)
+    }
+
+    pub async fn user_roles(&self, actor: &Actor, key: &str) -> AppResult<(User, Vec<Role>)> {
+        let mut conn = self.read().await?;
+        let u = find_user(&mut conn, actor.tenant_id, key).await?;
+        if actor.user_id != Some(u.id) {
+            actor.require(Action::Read)?;
+        }
+        let roles = dir::roles_of(&mut conn, u.id).await?;
+        Ok((u, roles))
+    }
+
+    /// Replaces a user's admin roles (Global admin only). The last Global admin keeps the role.
+    pub async fn set_user_roles(&self, actor: &Actor, key: &str, roles: &[Role]) -> AppResult<Vec<Role>> {
+        actor.require(Action::ManageTenant)?;
+        let now = self.now();
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        self.write(async |tx| {
+            let u = find_user(tx, actor.tenant_id, key).await?;
+            let before = dir::roles_of(tx, u.id).await?;
+            if before.contains(&Role::GlobalAdmin) && !roles.contains(&Role::GlobalAdmin) {
+                let admins = dir::users_with_roles(tx, actor.tenant_id, &[Role::GlobalAdmin]).await?;
+                if admins.len() <= 1 {
+                    return Err(AppError::conflict("lastGlobalAdmin", format!("{} is the organization's only Global admin and keeps that role.", u.upn)));
+                }
+            }
+            if u.is_guest() && !roles.is_empty() {
+                return Err(AppError::invalid("guestRoles", format!("{} is a guest; admin roles go to members only.", u.upn)));
+            }
+            dir::set_roles(tx, actor.tenant_id, u.id, &roles).await?;
+            let names = |r: &[Role]| r.iter().map(|x| x.as_str()).collect::<Vec<_>>();
+            audit::record(tx, actor, now, "user.roles", "user", u.id, format!("Roles of {} set to [{}]", u.upn, names(&roles).join(", ")), Some(json!(names(&before))), Some(json!(names(&roles)))).await?;
+            Ok(roles.clone())
+        })
+        .await
+    }
+
+    // ----- groups -----
+
+    pub async fn create_group(&self, actor: &Actor, display_name: &str, description: Option<String>, mail_nickname: Option<String>) -> AppResult<Group> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        let g = Group {
+            id: GroupId::new(),
+            tenant_id: actor.tenant_id,
+            display_name: text("displayName", display_name, 256)?,
+            description: opt_text("description", &description, 1024)?,
+            mail_nickname: opt_text("mailNickname", &mail_nickname, 64)?,
+            mail_enabled: false,
+            security_enabled: true,
+            created_at: now,
+        };
+        self.write(async |tx| {
+            dir::insert_group(tx, &g).await?;
+            audit::record(tx, actor, now, "group.create", "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(g)
+    }
+
+    pub async fn get_group(&self, actor: &Actor, id: &str) -> AppResult<Group> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        find_group(&mut conn, actor.tenant_id, id).await
+    }
+
+    pub async fn update_group(&self, actor: &Actor, id: &str, display_name: Option<String>, description: Option<Option<String>>) -> AppResult<Group> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let before = find_group(tx, actor.tenant_id, id).await?;
+            let mut g = before.clone();
+            if let Some(n) = &display_name {
+                g.display_name = text("displayName", n, 256)?;
+            }
+            if let Some(d) = &description {
+                g.description = opt_text("description", d, 1024)?;
+            }
+            dir::update_group(tx, &g).await?;
+            audit::record(tx, actor, now, "group.update", "group", g.id, format!("Group '{}' changed", g.display_name), Some(group_json(&before)), Some(group_json(&g))).await?;
+            Ok(g)
+        })
+        .await
+    }
+
+    pub async fn delete_group(&self, actor: &Actor, id: &str) -> AppResult<()> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let g = find_group(tx, actor.tenant_id, id).await?;
+            dir::delete_group(tx, actor.tenant_id, g.id).await?;
+            audit::record(tx, actor, now, "group.delete", "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn list_groups(&self, actor: &Actor, name_prefix: Option<&str>, after: Option<GroupId>, limit: i64) -> AppResult<Vec<Group>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(dir::list_groups(&mut conn, actor.tenant_id, name_prefix, after, limit).await?)
+    }
+
+    pub async fn count_groups(&self, actor: &Actor) -> AppResult<i64> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(dir::count_groups(&mut conn, actor.tenant_id).await?)
+    }
+
+    /// Adds a user to a group. Adding an existing member is a conflict, as in Graph.
+    pub async fn add_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let g = find_group(tx, actor.tenant_id, group).await?;
+            let u = find_user(tx, actor.tenant_id, user).await?;
+            if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
+                return Err(AppError::invalid("memberExists", "One or more added object references already exist for the following modified properties: 'members'."));
+            }
+            audit::record(tx, actor, now, "group.member.add", "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn remove_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
+        actor.require(Action::ManageDirectory)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let g = find_group(tx, actor.tenant_id, group).await?;
+            let u = find_user(tx, actor.tenant_id, user).await?;
+            if !dir::remove_member(tx, g.id, u.id).await? {
+                return Err(AppError::not_found(format!("{} is not a member of group '{}'.", u.upn, g.display_name)));
+            }
+            audit::record(tx, actor, now, "group.member.remove", "group", g.id, format!("{} removed from group '{}'", u.upn, g.display_name), Some(json!({"userId": u.id})), None).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn group_members(&self, actor: &Actor, group: &str, after: Option<UserId>, limit: i64) -> AppResult<Vec<User>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        let g = find_group(&mut conn, actor.tenant_id, group).await?;
+        Ok(dir::list_users(&mut conn, actor.tenant_id, &UserFilter::MemberOf(g.id), after, limit).await?)
+    }
+}

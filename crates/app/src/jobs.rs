@@ -1,0 +1,120 @@
+//! Background jobs: the subscription lifecycle and e-mail delivery. Each step is its own
+//! transaction and guarded by the row's current status, so several server processes can run
+//! them side by side.
+
+use crate::{App, AppResult, mail};
+use seatkeeper_domain::lifecycle::{EXPIRING_NOTICE_DAYS, Transition};
+use seatkeeper_store::{outbox, subscriptions};
+
+/// What one run of the jobs did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobReport {
+    pub now: String,
+    pub renewed: u64,
+    pub expired: u64,
+    pub disabled: u64,
+    pub deleted: u64,
+    pub mails_sent: u64,
+    pub mails_failed: u64,
+}
+
+/// Attempts before a message is given up (status `failed`).
+pub const MAX_ATTEMPTS: i64 = 10;
+
+impl App {
+    /// Runs every job once, for the clock's current time.
+    pub async fn run_jobs(&self) -> AppResult<JobReport> {
+        let now = self.now();
+        let mut report = JobReport { now: now.to_rfc3339(), ..Default::default() };
+        if let Err(e) = self.refresh_catalog().await {
+            tracing::warn!("catalog refresh failed: {e:#}");
+        }
+        // Lifecycle: in batches until nothing is due.
+        loop {
+            let due = {
+                let mut conn = self.read().await?;
+                subscriptions::due(&mut conn, now, now + chrono::Duration::days(EXPIRING_NOTICE_DAYS), 200).await?
+            };
+            let mut progressed = false;
+            for s in &due {
+                let steps = self.write(async |tx| self.advance_subscription(tx, s.id, s.tenant_id, now).await).await?;
+                progressed |= !steps.is_empty();
+                for t in steps {
+                    match t {
+                        Transition::Renew { .. } => report.renewed += 1,
+                        Transition::Expire { .. } => report.expired += 1,
+                        Transition::Disable { .. } => report.disabled += 1,
+                        Transition::Delete { .. } => report.deleted += 1,
+                    }
+                }
+            }
+            if due.len() < 200 || !progressed {
+                break;
+            }
+        }
+        let (sent, failed) = self.deliver_mail().await?;
+        report.mails_sent = sent;
+        report.mails_failed = failed;
+        Ok(report)
+    }
+
+    /// Sends what is due in the outbox; returns (sent, failed attempts).
+    pub async fn deliver_mail(&self) -> AppResult<(u64, u64)> {
+        let (mut sent, mut failed) = (0, 0);
+        let now = self.now();
+        let ids = {
+            let mut conn = self.read().await?;
+            outbox::due(&mut conn, now, 100).await?
+        };
+        for id in ids {
+            let claimed = self.write(async |tx| Ok(outbox::claim(tx, id, now, now + chrono::Duration::minutes(5)).await?)).await?;
+            let Some(m) = claimed else { continue };
+            match mail::deliver(&self.config.mail, &m).await {
+                Ok(()) => {
+                    self.write(async |tx| Ok(outbox::mark_sent(tx, id, self.now()).await?)).await?;
+                    sent += 1;
+                }
+                Err(e) => {
+                    let retry = (m.attempts < MAX_ATTEMPTS).then(|| now + chrono::Duration::seconds(30 * (1i64 << m.attempts.clamp(0, 10))));
+                    let msg = format!("{e:#}");
+                    tracing::warn!(to = %m.to, attempt = m.attempts, "mail delivery failed: {msg}");
+                    self.write(async |tx| Ok(outbox::mark_failed(tx, id, &msg, retry).await?)).await?;
+                    failed += 1;
+                }
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    /// The outbox of the actor's tenant, newest first (MAIL2: admins see what was sent).
+    pub async fn list_mail(&self, actor: &crate::Actor, limit: i64) -> AppResult<Vec<outbox::Message>> {
+        actor.require(seatkeeper_domain::roles::Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(outbox::list(&mut conn, actor.tenant_id, limit).await?)
+    }
+
+    /// Audit log of the actor's tenant, newest first.
+    pub async fn audit_log(&self, actor: &crate::Actor, q: &seatkeeper_store::audit::Query) -> AppResult<Vec<seatkeeper_store::audit::Entry>> {
+        actor.require(seatkeeper_domain::roles::Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q).await?)
+    }
+
+    /// Runs the jobs every second, and at once when the development clock moves, until `stop`.
+    pub async fn job_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_jobs().await {
+                tracing::error!("background jobs failed: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = self.clock.moved.notified() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! E-mail: templates, the outbox message, and the transports (a directory of `.eml` files by
+//! default, SMTP as an option).
+
+use seatkeeper_domain::{TenantId, Time};
+use seatkeeper_store::outbox::Message;
+use seatkeeper_store::subscriptions::Subscription;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain SMTP (a relay on the same host).
+    None,
+    StartTls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Each message is written as `<id>.eml` in this directory.
+    EmlDir(PathBuf),
+    Smtp { host: String, port: u16, security: SmtpSecurity, username: Option<String>, password: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub from: String,
+    pub transport: Transport,
+}
+
+/// A rendered e-mail.
+#[derive(Debug, Clone)]
+pub struct Content {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn render(subject: String, paragraphs: &[String]) -> Content {
+    let text = paragraphs.join("\n\n") + "\n";
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">{}</body></html>",
+        paragraphs.iter().map(|p| format!("<p>{}</p>", esc(p))).collect::<String>()
+    );
+    Content { subject, text, html }
+}
+
+/// The subscription-expiring and subscription-disabled notices to Global and Billing admins.
+pub fn subscription_notice(kind: &str, tenant: &str, product: &str, s: &Subscription) -> Content {
+    let day = |t: Time| t.format("%Y-%m-%d").to_string();
+    match kind {
+        "subscription.disabled" => render(
+            format!("{product} is disabled — reactivate it to restore access"),
+            &[
+                format!("The {product} subscription of {tenant} ({} licenses, subscription {}) is disabled.", s.quantity, s.commerce_id),
+                "Users assigned these licenses have lost access to its services. Their data is kept.".into(),
+                format!(
+                    "Reactivate it before {} to restore access; after that date the subscription and its license assignments are deleted.",
+                    day(s.life.status_since + chrono::Duration::days(seatkeeper_domain::lifecycle::DISABLED_DAYS))
+                ),
+            ],
+        ),
+        _ => {
+            let ends = s.life.term_end;
+            render(
+                format!("{product} ends on {} — turn on recurring billing to keep it", day(ends)),
+                &[
+                    format!("The {product} subscription of {tenant} ({} licenses, subscription {}) does not renew: recurring billing is off.", s.quantity, s.commerce_id),
+                    format!(
+                        "It expires on {}. Licenses keep working for {} days after that, then the subscription is disabled and users lose access.",
+                        day(ends),
+                        seatkeeper_domain::lifecycle::EXPIRED_DAYS
+                    ),
+                    "To keep it, turn recurring billing on or reactivate it under Your products.".into(),
+                ],
+            )
+        }
+    }
+}
+
+/// An outbox row for `content`, due now.
+pub fn message(tenant: TenantId, dedupe_key: Option<String>, kind: &str, to: &str, content: &Content, now: Time) -> Message {
+    Message {
+        id: uuid::Uuid::new_v4(),
+        tenant_id: tenant,
+        dedupe_key,
+        kind: kind.to_string(),
+        to: to.to_string(),
+        subject: content.subject.clone(),
+        text_body: content.text.clone(),
+        html_body: content.html.clone(),
+        created_at: now,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        sent_at: None,
+        last_error: None,
+    }
+}
+
+fn build(from: &str, m: &Message) -> anyhow::Result<lettre::Message> {
+    use lettre::message::{MultiPart, header::ContentType};
+    let msg = lettre::Message::builder()
+        .from(from.parse().map_err(|e| anyhow::anyhow!("sender address '{from}' is not valid: {e}"))?)
+        .to(m.to.parse().map_err(|e| anyhow::anyhow!("recipient address '{}' is not valid: {e}", m.to))?)
+        .subject(m.subject.clone())
+        .message_id(Some(format!("<{}@seatkeeper>", m.id)))
+        .date(std::time::SystemTime::from(m.created_at))
+        .multipart(MultiPart::alternative_plain_html(m.text_body.clone(), m.html_body.clone()))
+        .map_err(|e| anyhow::anyhow!("cannot build the message: {e}"))?;
+    let _ = ContentType::TEXT_PLAIN;
+    Ok(msg)
+}
+
+/// Delivers one message. Delivering the same message again writes the same file (or sends the
+/// same Message-ID), so a retry after a crash is harmless.
+pub async fn deliver(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
+    let msg = build(&config.from, m)?;
+    match &config.transport {
+        Transport::EmlDir(dir) => {
+            tokio::fs::create_dir_all(dir).await?;
+            let final_path = dir.join(format!("{}.eml", m.id));
+            let tmp = dir.join(format!(".{}.tmp", m.id));
+            tokio::fs::write(&tmp, msg.formatted()).await?;
+            tokio::fs::rename(&tmp, &final_path).await?;
+            Ok(())
+        }
+        Transport::Smtp { host, port, security, username, password } => {
+            use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+            let mut b = match security {
+                SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+                SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+                SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+            }
+            .port(*port)
+            .timeout(Some(std::time::Duration::from_secs(30)));
+            if let (Some(u), Some(p)) = (username, password) {
+                b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(u.clone(), p.clone()));
+            }
+            b.build().send(msg).await.map_err(|e| anyhow::anyhow!("SMTP {host}:{port}: {e}"))?;
+            Ok(())
+        }
+    }
+}

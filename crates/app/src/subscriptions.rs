@@ -1,0 +1,280 @@
+//! Central subscriptions (SUB1–SUB3): buy, change the number of licenses, recurring billing,
+//! cancel, reactivate, and the lifecycle steps the background job takes.
+
+use crate::{Actor, App, AppError, AppResult, audit, mail};
+use seatkeeper_domain::lifecycle::{self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition};
+use seatkeeper_domain::roles::{Action, Role};
+use seatkeeper_domain::{DomainError, SkuId, SubscriptionId, Time};
+use seatkeeper_store::subscriptions::{self as subs, Subscription};
+use seatkeeper_store::{Conn, assignments, directory, outbox};
+use serde_json::json;
+
+/// Reasons a customer may give when cancelling (SS2 uses the same list).
+pub const CANCEL_REASONS: &[&str] = &[
+    "NoLongerNeeded",
+    "TooExpensive",
+    "SwitchingToAnotherProduct",
+    "MissingFeatures",
+    "BoughtByMistake",
+    "Other",
+];
+
+pub fn subscription_json(s: &Subscription) -> serde_json::Value {
+    json!({
+        "id": s.id, "commerceSubscriptionId": s.commerce_id, "skuId": s.sku_id, "quantity": s.quantity,
+        "status": s.life.status.as_str(), "billingFrequency": s.life.frequency.as_str(), "recurringBilling": s.life.recurring,
+        "cancelled": s.life.cancelled, "termStart": s.life.term_start, "termEnd": s.life.term_end,
+    })
+}
+
+fn not_found(key: &str) -> AppError {
+    AppError::not_found(format!("Subscription '{key}' does not exist."))
+}
+
+impl App {
+    fn product_part(&self, sku: SkuId) -> String {
+        self.catalog().product(sku).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| sku.to_string())
+    }
+
+    /// SUB1: buys `quantity` licenses of a product for the organization's central pool.
+    pub async fn buy(&self, actor: &Actor, sku: SkuId, quantity: i64, frequency: BillingFrequency) -> AppResult<Subscription> {
+        actor.require(Action::ManageSubscriptions)?;
+        let catalog = self.catalog();
+        let p = catalog.product(sku).ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        lifecycle::check_quantity(quantity)?;
+        let now = self.now();
+        let part = p.sku_part_number.clone();
+        self.write(async |tx| {
+            let pool = subs::ensure_central_pool(tx, actor.tenant_id, sku).await?;
+            let id = SubscriptionId::new();
+            let s = Subscription {
+                id,
+                tenant_id: actor.tenant_id,
+                sku_id: sku,
+                pool_id: pool.id,
+                origin: "admin".into(),
+                purchaser_id: None,
+                commerce_id: id.to_string(),
+                quantity,
+                is_trial: false,
+                cancel_reason: None,
+                created_at: now,
+                life: Lifecycle::new(now, frequency),
+                expiring_notice_for: None,
+            };
+            subs::insert(tx, &s).await?;
+            subs::change_total(tx, pool.id, quantity, false).await?;
+            audit::record(tx, actor, now, "subscription.buy", "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
+            Ok(s)
+        })
+        .await
+    }
+
+    pub async fn get_subscription(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        subs::find(&mut conn, actor.tenant_id, key).await?.ok_or_else(|| not_found(key))
+    }
+
+    /// Products page: one row per subscription.
+    pub async fn list_subscriptions(&self, actor: &Actor, include_deleted: bool) -> AppResult<Vec<Subscription>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(subs::list(&mut conn, actor.tenant_id, include_deleted).await?)
+    }
+
+    async fn load_for_change(&self, tx: &mut Conn, actor: &Actor, key: &str) -> AppResult<Subscription> {
+        let s = subs::find(tx, actor.tenant_id, key).await?.ok_or_else(|| not_found(key))?;
+        if s.origin != "admin" {
+            return Err(AppError::Forbidden(format!(
+                "Subscription {key} was bought by a user (self-service); admins cannot change it, but can take it over."
+            )));
+        }
+        Ok(s)
+    }
+
+    /// SUB1/L8: sets a new total number of licenses ("you have 100 and want 5 more: enter 105").
+    pub async fn set_quantity(&self, actor: &Actor, key: &str, quantity: i64) -> AppResult<Subscription> {
+        actor.require(Action::ManageSubscriptions)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let before = self.load_for_change(tx, actor, key).await?;
+            let mut s = before.clone();
+            s.life.check_quantity_change(now, s.quantity, quantity)?;
+            let delta = quantity - s.quantity;
+            if delta == 0 {
+                return Ok(s);
+            }
+            if !subs::change_total(tx, s.pool_id, delta, false).await? {
+                let pool = subs::get_pool(tx, s.pool_id).await?.ok_or_else(|| anyhow::anyhow!("pool of {key} is missing"))?;
+                return Err(DomainError::BelowAssigned {
+                    product: self.product_part(s.sku_id),
+                    assigned: pool.assigned,
+                    total_after: pool.total + delta,
+                    minimum: s.quantity - (pool.total - pool.assigned),
+                }
+                .into());
+            }
+            if delta > 0 {
+                s.life.add_licenses(now);
+            }
+            s.quantity = quantity;
+            subs::update(tx, &s, before.life.status).await?;
+            let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
+            audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {} licenses: {} → {quantity}", self.product_part(s.sku_id), before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            Ok(s)
+        })
+        .await
+    }
+
+    pub async fn set_recurring(&self, actor: &Actor, key: &str, on: bool) -> AppResult<Subscription> {
+        actor.require(Action::ManageSubscriptions)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let before = self.load_for_change(tx, actor, key).await?;
+            let mut s = before.clone();
+            s.life.set_recurring(on)?;
+            if s == before {
+                return Ok(s);
+            }
+            subs::update(tx, &s, before.life.status).await?;
+            audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {}", if on { "on" } else { "off" }, self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            Ok(s)
+        })
+        .await
+    }
+
+    /// SUB2: cancels. Inside the 7-day window it is disabled at once; after it, recurring
+    /// billing turns off and it runs to the end of its term.
+    pub async fn cancel(&self, actor: &Actor, key: &str, reason: &str) -> AppResult<(Subscription, CancelOutcome)> {
+        actor.require(Action::ManageSubscriptions)?;
+        let reason = reason.trim();
+        let canonical = CANCEL_REASONS.iter().find(|r| r.eq_ignore_ascii_case(reason)).copied();
+        let reason = match canonical {
+            Some(r) => r.to_string(),
+            None if reason.is_empty() => {
+                return Err(AppError::invalid("missingReason", format!("Give a reason for cancelling: one of {}.", CANCEL_REASONS.join(", "))));
+            }
+            None if reason.chars().count() > 500 => return Err(AppError::invalid("invalidReason", "The reason may be at most 500 characters.")),
+            None => reason.to_string(),
+        };
+        let now = self.now();
+        self.write(async |tx| {
+            let before = self.load_for_change(tx, actor, key).await?;
+            let mut s = before.clone();
+            let outcome = s.life.cancel(now)?;
+            s.cancel_reason = Some(reason.clone());
+            if outcome == CancelOutcome::DisabledNow && before.life.status.counts_as_enabled() {
+                subs::change_total(tx, s.pool_id, -s.quantity, true).await?;
+            }
+            subs::update(tx, &s, before.life.status).await?;
+            let what = match outcome {
+                CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
+                CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
+            };
+            audit::record(tx, actor, now, "subscription.cancel", "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            Ok((s, outcome))
+        })
+        .await
+    }
+
+    /// SUB3: Expired or Disabled back to Active.
+    pub async fn reactivate(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
+        actor.require(Action::ManageSubscriptions)?;
+        let now = self.now();
+        self.write(async |tx| {
+            let before = self.load_for_change(tx, actor, key).await?;
+            let mut s = before.clone();
+            s.life.reactivate(now)?;
+            s.cancel_reason = None;
+            if !before.life.status.counts_as_enabled() {
+                subs::change_total(tx, s.pool_id, s.quantity, false).await?;
+            }
+            subs::update(tx, &s, before.life.status).await?;
+            audit::record(tx, actor, now, "subscription.reactivate", "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            Ok(s)
+        })
+        .await
+    }
+
+    /// Takes every lifecycle step due for one subscription at `now`, and sends the expiring
+    /// notice when it is due. Returns the steps taken.
+    pub(crate) async fn advance_subscription(&self, tx: &mut Conn, id: SubscriptionId, tenant: seatkeeper_domain::TenantId, now: Time) -> AppResult<Vec<Transition>> {
+        let actor = Actor::system(tenant);
+        let Some(before) = subs::get(tx, tenant, id).await? else { return Ok(vec![]) };
+        let mut s = before.clone();
+        let mut steps = Vec::new();
+        let part = self.product_part(s.sku_id);
+        while let Some(t) = s.life.due(now) {
+            let was = s.life.status;
+            s.life.apply(t);
+            steps.push(t);
+            match t {
+                Transition::Disable { .. } if was.counts_as_enabled() => {
+                    subs::change_total(tx, s.pool_id, -s.quantity, true).await?;
+                    self.notify_admins(tx, &s, "subscription.disabled", now).await?;
+                }
+                Transition::Expire { .. } => {
+                    if s.expiring_notice_for != Some(s.life.term_end) {
+                        s.expiring_notice_for = Some(s.life.term_end);
+                        self.notify_admins(tx, &s, "subscription.expiring", now).await?;
+                    }
+                }
+                Transition::Delete { .. } => self.trim_pool(tx, &actor, &s, now).await?,
+                _ => {}
+            }
+            let (action, summary) = match t {
+                Transition::Renew { at } => ("subscription.renew", format!("{part} renewed at {} until {}", at.to_rfc3339(), s.life.term_end.to_rfc3339())),
+                Transition::Expire { .. } => ("subscription.expire", format!("{part} expired: licenses keep working for {} days", lifecycle::EXPIRED_DAYS)),
+                Transition::Disable { .. } => ("subscription.disable", format!("{part} disabled: users lost access; it is deleted after {} days", lifecycle::DISABLED_DAYS)),
+                Transition::Delete { .. } => ("subscription.delete", format!("{part} deleted")),
+            };
+            audit::record(tx, &actor, now, action, "subscription", s.id, summary, None, Some(subscription_json(&s))).await?;
+        }
+        // Warn before the end of a term that will not renew.
+        if s.life.status == Status::Active
+            && !s.life.recurring
+            && s.life.term_end <= now + chrono::Duration::days(lifecycle::EXPIRING_NOTICE_DAYS)
+            && s.expiring_notice_for != Some(s.life.term_end)
+        {
+            s.expiring_notice_for = Some(s.life.term_end);
+            self.notify_admins(tx, &s, "subscription.expiring", now).await?;
+        }
+        if s != before && !subs::update(tx, &s, before.life.status).await? {
+            // Another process moved it first; it will be looked at again on the next run.
+            return Ok(vec![]);
+        }
+        Ok(steps)
+    }
+
+    /// After a subscription is deleted, removes the newest assignments its pool can no longer carry.
+    async fn trim_pool(&self, tx: &mut Conn, actor: &Actor, s: &Subscription, now: Time) -> AppResult<()> {
+        let Some(pool) = subs::get_pool(tx, s.pool_id).await? else { return Ok(()) };
+        let excess = pool.assigned - pool.total;
+        if excess <= 0 {
+            return Ok(());
+        }
+        let catalog = self.catalog();
+        for a in assignments::newest_in_pool(tx, pool.id, excess).await? {
+            assignments::delete(tx, a.id).await?;
+            subs::release_seats(tx, pool.id, 1).await?;
+            let upn = directory::get_user(tx, a.tenant_id, a.user_id).await?.map(|u| u.upn).unwrap_or_else(|| a.user_id.to_string());
+            audit::record(tx, actor, now, "license.unassign", "user", a.user_id, format!("{upn}: {} removed because its subscription was deleted", self.product_part(a.sku_id)), Some(crate::licenses::licenses_json(&catalog, std::slice::from_ref(&a))), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a notice about `s` to every Global and Billing admin, in the outbox.
+    async fn notify_admins(&self, tx: &mut Conn, s: &Subscription, kind: &str, now: Time) -> AppResult<()> {
+        let admins = directory::users_with_roles(tx, s.tenant_id, &[Role::GlobalAdmin, Role::BillingAdmin]).await?;
+        let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id).await?.map(|t| t.name).unwrap_or_default();
+        let product = self.catalog().product(s.sku_id).map(|p| p.name.clone()).unwrap_or_else(|| s.sku_id.to_string());
+        let content = mail::subscription_notice(kind, &tenant, &product, s);
+        for a in admins {
+            let to = a.mail.clone().unwrap_or(a.upn.clone());
+            let key = format!("{kind}:{}:{}:{}", s.id, s.life.term_end.timestamp(), a.id);
+            outbox::enqueue(tx, &mail::message(s.tenant_id, Some(key), kind, &to, &content, now)).await?;
+        }
+        Ok(())
+    }
+}
