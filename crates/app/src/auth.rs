@@ -15,7 +15,11 @@ pub fn hash_token(token: &str) -> String {
 
 fn new_secret() -> String {
     // Two v4 UUIDs: 244 random bits from the operating system's generator.
-    format!("{TOKEN_PREFIX}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{TOKEN_PREFIX}{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// A newly issued token: the secret is shown once and never stored.
@@ -37,32 +41,56 @@ impl App {
             return Err(bad());
         }
         let mut conn = self.read().await?;
-        let t = tokens::by_hash(&mut conn, &hash_token(token)).await?.ok_or_else(bad)?;
+        let t = tokens::by_hash(&mut conn, &hash_token(token))
+            .await?
+            .ok_or_else(bad)?;
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= self.now()) {
             return Err(bad());
         }
-        let user = directory::get_user(&mut conn, t.tenant_id, t.user_id).await?.ok_or_else(bad)?;
+        let user = directory::get_user(&mut conn, t.tenant_id, t.user_id)
+            .await?
+            .ok_or_else(bad)?;
         if !user.account_enabled {
-            return Err(AppError::Unauthorized(format!("The account {} is disabled.", user.upn)));
+            return Err(AppError::Unauthorized(format!(
+                "The account {} is disabled.",
+                user.upn
+            )));
         }
         let roles = directory::roles_of(&mut conn, user.id).await?;
-        Ok(Actor { tenant_id: t.tenant_id, user_id: Some(user.id), name: user.upn, roles })
+        Ok(Actor {
+            tenant_id: t.tenant_id,
+            user_id: Some(user.id),
+            name: user.upn,
+            roles,
+        })
     }
 
     /// Issues a token for `user`: for oneself, or for anyone by a Global admin.
-    pub async fn create_token(&self, actor: &Actor, user: UserId, name: &str, expires_at: Option<Time>) -> AppResult<IssuedToken> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        name: &str,
+        expires_at: Option<Time>,
+    ) -> AppResult<IssuedToken> {
         if actor.user_id != Some(user) {
             actor.require(Action::ManageTenant)?;
         }
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(AppError::invalid("invalidName", "A token needs a name of 1 to 100 characters, e.g. \"provisioning script\"."));
+            return Err(AppError::invalid(
+                "invalidName",
+                "A token needs a name of 1 to 100 characters, e.g. \"provisioning script\".",
+            ));
         }
         let now = self.now();
         if expires_at.is_some_and(|e| e <= now) {
-            return Err(AppError::invalid("invalidExpiry", "expiresAt must be in the future."));
+            return Err(AppError::invalid(
+                "invalidExpiry",
+                "expiresAt must be in the future.",
+            ));
         }
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let u = directory::get_user(tx, actor.tenant_id, user).await?.ok_or_else(|| AppError::not_found(format!("User {user} does not exist.")))?;
             let issued = IssuedToken { id: TokenId::new(), user_id: u.id, name: name.to_string(), token: new_secret(), expires_at };
             let row = tokens::Token {
@@ -78,7 +106,6 @@ impl App {
             audit::record(tx, actor, now, "token.create", "token", issued.id, format!("Token '{}' issued for {}", issued.name, u.upn), None, None).await?;
             Ok(issued)
         })
-        .await
     }
 
     pub async fn list_tokens(&self, actor: &Actor, user: UserId) -> AppResult<Vec<tokens::Token>> {
@@ -91,7 +118,7 @@ impl App {
 
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> AppResult<()> {
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let t = tokens::get(tx, actor.tenant_id, id).await?.ok_or_else(|| AppError::not_found(format!("Token {id} does not exist.")))?;
             if actor.user_id != Some(t.user_id) {
                 actor.require(Action::ManageTenant)?;
@@ -102,6 +129,5 @@ impl App {
             audit::record(tx, actor, now, "token.revoke", "token", id, format!("Token '{}' revoked", t.name), None, None).await?;
             Ok(())
         })
-        .await
     }
 }

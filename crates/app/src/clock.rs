@@ -14,7 +14,11 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(dev: bool) -> Clock {
-        Clock { dev, offset: RwLock::new(chrono::Duration::zero()), moved: Notify::new() }
+        Clock {
+            dev,
+            offset: RwLock::new(chrono::Duration::zero()),
+            moved: Notify::new(),
+        }
     }
 
     pub fn is_dev(&self) -> bool {

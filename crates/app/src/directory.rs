@@ -59,14 +59,21 @@ pub fn validate_upn(upn: &str) -> AppResult<String> {
     let ok = upn.len() <= 113
         && upn.split('@').count() == 2
         && upn.split('@').all(|p| !p.is_empty())
-        && upn.rsplit('@').next().is_some_and(|d| d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
-        && upn.chars().all(|c| c.is_ascii_alphanumeric() || "._-+'@".contains(c));
+        && upn
+            .rsplit('@')
+            .next()
+            .is_some_and(|d| d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && upn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+'@".contains(c));
     if ok {
         Ok(upn.to_string())
     } else {
         Err(AppError::invalid(
             "invalidUserPrincipalName",
-            format!("userPrincipalName '{upn}' is not valid: use name@domain.tld with letters, digits and . _ - + ' only (at most 113 characters)."),
+            format!(
+                "userPrincipalName '{upn}' is not valid: use name@domain.tld with letters, digits and . _ - + ' only (at most 113 characters)."
+            ),
         ))
     }
 }
@@ -74,7 +81,10 @@ pub fn validate_upn(upn: &str) -> AppResult<String> {
 fn text(field: &str, v: &str, max: usize) -> AppResult<String> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(|c| c.is_control()) {
-        return Err(AppError::invalid("invalidValue", format!("{field} must be 1 to {max} characters, without control characters.")));
+        return Err(AppError::invalid(
+            "invalidValue",
+            format!("{field} must be 1 to {max} characters, without control characters."),
+        ));
     }
     Ok(v.to_string())
 }
@@ -91,7 +101,10 @@ fn user_type(v: &str) -> AppResult<String> {
     match v.to_ascii_lowercase().as_str() {
         "member" => Ok("Member".into()),
         "guest" => Ok("Guest".into()),
-        _ => Err(AppError::invalid("invalidUserType", format!("userType '{v}' is not valid: use \"Member\" or \"Guest\"."))),
+        _ => Err(AppError::invalid(
+            "invalidUserType",
+            format!("userType '{v}' is not valid: use \"Member\" or \"Guest\"."),
+        )),
     }
 }
 
@@ -99,7 +112,9 @@ pub fn usage_location(v: &Option<String>) -> AppResult<Option<String>> {
     match v {
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => UsageLocation::parse(s).map(|u| Some(u.to_string())).map_err(|e| AppError::invalid("invalidUsageLocation", format!("usageLocation {e}."))),
+        Some(s) => UsageLocation::parse(s)
+            .map(|u| Some(u.to_string()))
+            .map_err(|e| AppError::invalid("invalidUsageLocation", format!("usageLocation {e}."))),
     }
 }
 
@@ -118,7 +133,12 @@ fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
     }
     if let Some(v) = &input.mail {
         u.mail = match opt_text("mail", v, 254)? {
-            Some(m) => Some(validate_upn(&m).map_err(|_| AppError::invalid("invalidMail", format!("mail '{m}' is not an e-mail address.")))?),
+            Some(m) => Some(validate_upn(&m).map_err(|_| {
+                AppError::invalid(
+                    "invalidMail",
+                    format!("mail '{m}' is not an e-mail address."),
+                )
+            })?),
             None => None,
         };
     }
@@ -157,7 +177,12 @@ fn group_json(g: &Group) -> serde_json::Value {
 }
 
 fn upn_taken(upn: &str) -> AppError {
-    AppError::conflict("userExists", format!("Another object with the same value for property userPrincipalName already exists: {upn}."))
+    AppError::conflict(
+        "userExists",
+        format!(
+            "Another object with the same value for property userPrincipalName already exists: {upn}."
+        ),
+    )
 }
 
 /// Looks a user up by id or userPrincipalName.
@@ -170,7 +195,11 @@ pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResul
 }
 
 pub async fn find_group(conn: &mut Conn, tenant: TenantId, id: &str) -> AppResult<Group> {
-    let nf = || AppError::not_found(format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."));
+    let nf = || {
+        AppError::not_found(format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ))
+    };
     let gid = GroupId::parse(id).ok_or_else(nf)?;
     dir::get_group(conn, tenant, gid).await?.ok_or_else(nf)
 }
@@ -183,7 +212,12 @@ impl App {
     }
 
     /// Creates a user with roles; used by bootstrap (the caller checked permissions).
-    pub(crate) async fn create_user_unchecked(&self, actor: &Actor, input: &UserInput, roles: &[Role]) -> AppResult<User> {
+    pub(crate) async fn create_user_unchecked(
+        &self,
+        actor: &Actor,
+        input: &UserInput,
+        roles: &[Role],
+    ) -> AppResult<User> {
         let now = self.now();
         let mut u = User {
             id: UserId::new(),
@@ -201,15 +235,23 @@ impl App {
             account_enabled: true,
             created_at: now,
         };
-        let upn = input.user_principal_name.as_deref().ok_or_else(|| AppError::invalid("missingProperty", "userPrincipalName is required, e.g. \"adele@contoso.com\"."))?;
+        let upn = input.user_principal_name.as_deref().ok_or_else(|| {
+            AppError::invalid(
+                "missingProperty",
+                "userPrincipalName is required, e.g. \"adele@contoso.com\".",
+            )
+        })?;
         if input.display_name.is_none() {
-            return Err(AppError::invalid("missingProperty", "displayName is required."));
+            return Err(AppError::invalid(
+                "missingProperty",
+                "displayName is required.",
+            ));
         }
         apply(&mut u, input)?;
         if u.mail.is_none() && u.user_type == "Member" {
             u.mail = Some(validate_upn(upn)?);
         }
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             if dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
                 return Err(upn_taken(&u.upn));
             }
@@ -219,8 +261,7 @@ impl App {
             }
             audit::record(tx, actor, now, "user.create", "user", u.id, format!("User {} created", u.upn), None, Some(user_json(&u))).await?;
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(u)
     }
 
@@ -233,14 +274,19 @@ impl App {
         Ok(u)
     }
 
-    pub async fn update_user(&self, actor: &Actor, key: &str, input: &UserInput) -> AppResult<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        key: &str,
+        input: &UserInput,
+    ) -> AppResult<User> {
         if input.only_usage_location() {
             actor.require(Action::SetUsageLocation)?;
         } else {
             actor.require(Action::ManageDirectory)?;
         }
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = find_user(tx, actor.tenant_id, key).await?;
             let mut u = before.clone();
             apply(&mut u, input)?;
@@ -254,14 +300,13 @@ impl App {
             audit::record(tx, actor, now, "user.update", "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
             Ok(u)
         })
-        .await
     }
 
     /// Deletes a user and frees their licenses (DIR2).
     pub async fn delete_user(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let u = find_user(tx, actor.tenant_id, key).await?;
             let roles = dir::roles_of(tx, u.id).await?;
             if roles.contains(&Role::GlobalAdmin) {
@@ -281,10 +326,15 @@ impl App {
             audit::record(tx, actor, now, "user.delete", "user", u.id, summary, Some(user_json(&u)), None).await?;
             Ok(())
         })
-        .await
     }
 
-    pub async fn list_users(&self, actor: &Actor, filter: &UserFilter, after: Option<UserId>, limit: i64) -> AppResult<Vec<User>> {
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> AppResult<Vec<User>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(dir::list_users(&mut conn, actor.tenant_id, filter, after, limit).await?)
@@ -307,13 +357,18 @@ impl App {
     }
 
     /// Replaces a user's admin roles (Global admin only). The last Global admin keeps the role.
-    pub async fn set_user_roles(&self, actor: &Actor, key: &str, roles: &[Role]) -> AppResult<Vec<Role>> {
+    pub async fn set_user_roles(
+        &self,
+        actor: &Actor,
+        key: &str,
+        roles: &[Role],
+    ) -> AppResult<Vec<Role>> {
         actor.require(Action::ManageTenant)?;
         let now = self.now();
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let u = find_user(tx, actor.tenant_id, key).await?;
             let before = dir::roles_of(tx, u.id).await?;
             if before.contains(&Role::GlobalAdmin) && !roles.contains(&Role::GlobalAdmin) {
@@ -330,12 +385,17 @@ impl App {
             audit::record(tx, actor, now, "user.roles", "user", u.id, format!("Roles of {} set to [{}]", u.upn, names(&roles).join(", ")), Some(json!(names(&before))), Some(json!(names(&roles)))).await?;
             Ok(roles.clone())
         })
-        .await
     }
 
     // ----- groups -----
 
-    pub async fn create_group(&self, actor: &Actor, display_name: &str, description: Option<String>, mail_nickname: Option<String>) -> AppResult<Group> {
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        display_name: &str,
+        description: Option<String>,
+        mail_nickname: Option<String>,
+    ) -> AppResult<Group> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
         let g = Group {
@@ -348,12 +408,11 @@ impl App {
             security_enabled: true,
             created_at: now,
         };
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             dir::insert_group(tx, &g).await?;
             audit::record(tx, actor, now, "group.create", "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
             Ok(())
-        })
-        .await?;
+        })?;
         Ok(g)
     }
 
@@ -363,10 +422,16 @@ impl App {
         find_group(&mut conn, actor.tenant_id, id).await
     }
 
-    pub async fn update_group(&self, actor: &Actor, id: &str, display_name: Option<String>, description: Option<Option<String>>) -> AppResult<Group> {
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: &str,
+        display_name: Option<String>,
+        description: Option<Option<String>>,
+    ) -> AppResult<Group> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = find_group(tx, actor.tenant_id, id).await?;
             let mut g = before.clone();
             if let Some(n) = &display_name {
@@ -379,22 +444,26 @@ impl App {
             audit::record(tx, actor, now, "group.update", "group", g.id, format!("Group '{}' changed", g.display_name), Some(group_json(&before)), Some(group_json(&g))).await?;
             Ok(g)
         })
-        .await
     }
 
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let g = find_group(tx, actor.tenant_id, id).await?;
             dir::delete_group(tx, actor.tenant_id, g.id).await?;
             audit::record(tx, actor, now, "group.delete", "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
             Ok(())
         })
-        .await
     }
 
-    pub async fn list_groups(&self, actor: &Actor, name_prefix: Option<&str>, after: Option<GroupId>, limit: i64) -> AppResult<Vec<Group>> {
+    pub async fn list_groups(
+        &self,
+        actor: &Actor,
+        name_prefix: Option<&str>,
+        after: Option<GroupId>,
+        limit: i64,
+    ) -> AppResult<Vec<Group>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(dir::list_groups(&mut conn, actor.tenant_id, name_prefix, after, limit).await?)
@@ -410,7 +479,7 @@ impl App {
     pub async fn add_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
@@ -419,13 +488,17 @@ impl App {
             audit::record(tx, actor, now, "group.member.add", "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
             Ok(())
         })
-        .await
     }
 
-    pub async fn remove_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
+    pub async fn remove_group_member(
+        &self,
+        actor: &Actor,
+        group: &str,
+        user: &str,
+    ) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
             if !dir::remove_member(tx, g.id, u.id).await? {
@@ -434,13 +507,25 @@ impl App {
             audit::record(tx, actor, now, "group.member.remove", "group", g.id, format!("{} removed from group '{}'", u.upn, g.display_name), Some(json!({"userId": u.id})), None).await?;
             Ok(())
         })
-        .await
     }
 
-    pub async fn group_members(&self, actor: &Actor, group: &str, after: Option<UserId>, limit: i64) -> AppResult<Vec<User>> {
+    pub async fn group_members(
+        &self,
+        actor: &Actor,
+        group: &str,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> AppResult<Vec<User>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         let g = find_group(&mut conn, actor.tenant_id, group).await?;
-        Ok(dir::list_users(&mut conn, actor.tenant_id, &UserFilter::MemberOf(g.id), after, limit).await?)
+        Ok(dir::list_users(
+            &mut conn,
+            actor.tenant_id,
+            &UserFilter::MemberOf(g.id),
+            after,
+            limit,
+        )
+        .await?)
     }
 }

@@ -29,10 +29,16 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> AppError {
-        AppError::Invalid { code, message: message.into() }
+        AppError::Invalid {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
-        AppError::Conflict { code, message: message.into() }
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn not_found(message: impl Into<String>) -> AppError {
         AppError::NotFound(message.into())

@@ -26,7 +26,10 @@ impl App {
     /// Runs every job once, for the clock's current time.
     pub async fn run_jobs(&self) -> AppResult<JobReport> {
         let now = self.now();
-        let mut report = JobReport { now: now.to_rfc3339(), ..Default::default() };
+        let mut report = JobReport {
+            now: now.to_rfc3339(),
+            ..Default::default()
+        };
         if let Err(e) = self.refresh_catalog().await {
             tracing::warn!("catalog refresh failed: {e:#}");
         }
@@ -34,11 +37,17 @@ impl App {
         loop {
             let due = {
                 let mut conn = self.read().await?;
-                subscriptions::due(&mut conn, now, now + chrono::Duration::days(EXPIRING_NOTICE_DAYS), 200).await?
+                subscriptions::due(
+                    &mut conn,
+                    now,
+                    now + chrono::Duration::days(EXPIRING_NOTICE_DAYS),
+                    200,
+                )
+                .await?
             };
             let mut progressed = false;
             for s in &due {
-                let steps = self.write(async |tx| self.advance_subscription(tx, s.id, s.tenant_id, now).await).await?;
+                let steps = crate::write!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await)?;
                 progressed |= !steps.is_empty();
                 for t in steps {
                     match t {
@@ -68,18 +77,20 @@ impl App {
             outbox::due(&mut conn, now, 100).await?
         };
         for id in ids {
-            let claimed = self.write(async |tx| Ok(outbox::claim(tx, id, now, now + chrono::Duration::minutes(5)).await?)).await?;
+            let claimed = crate::write!(self, tx => Ok(outbox::claim(tx, id, now, now + chrono::Duration::minutes(5)).await?))?;
             let Some(m) = claimed else { continue };
             match mail::deliver(&self.config.mail, &m).await {
                 Ok(()) => {
-                    self.write(async |tx| Ok(outbox::mark_sent(tx, id, self.now()).await?)).await?;
+                    crate::write!(self, tx => Ok(outbox::mark_sent(tx, id, self.now()).await?))?;
                     sent += 1;
                 }
                 Err(e) => {
-                    let retry = (m.attempts < MAX_ATTEMPTS).then(|| now + chrono::Duration::seconds(30 * (1i64 << m.attempts.clamp(0, 10))));
+                    let retry = (m.attempts < MAX_ATTEMPTS).then(|| {
+                        now + chrono::Duration::seconds(30 * (1i64 << m.attempts.clamp(0, 10)))
+                    });
                     let msg = format!("{e:#}");
                     tracing::warn!(to = %m.to, attempt = m.attempts, "mail delivery failed: {msg}");
-                    self.write(async |tx| Ok(outbox::mark_failed(tx, id, &msg, retry).await?)).await?;
+                    crate::write!(self, tx => Ok(outbox::mark_failed(tx, id, &msg, retry).await?))?;
                     failed += 1;
                 }
             }
@@ -88,14 +99,22 @@ impl App {
     }
 
     /// The outbox of the actor's tenant, newest first (MAIL2: admins see what was sent).
-    pub async fn list_mail(&self, actor: &crate::Actor, limit: i64) -> AppResult<Vec<outbox::Message>> {
+    pub async fn list_mail(
+        &self,
+        actor: &crate::Actor,
+        limit: i64,
+    ) -> AppResult<Vec<outbox::Message>> {
         actor.require(seatkeeper_domain::roles::Action::Read)?;
         let mut conn = self.read().await?;
         Ok(outbox::list(&mut conn, actor.tenant_id, limit).await?)
     }
 
     /// Audit log of the actor's tenant, newest first.
-    pub async fn audit_log(&self, actor: &crate::Actor, q: &seatkeeper_store::audit::Query) -> AppResult<Vec<seatkeeper_store::audit::Entry>> {
+    pub async fn audit_log(
+        &self,
+        actor: &crate::Actor,
+        q: &seatkeeper_store::audit::Query,
+    ) -> AppResult<Vec<seatkeeper_store::audit::Entry>> {
         actor.require(seatkeeper_domain::roles::Action::Read)?;
         let mut conn = self.read().await?;
         Ok(seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q).await?)

@@ -15,6 +15,33 @@ pub mod subscriptions;
 pub mod tenants;
 
 pub use error::{AppError, AppResult};
+
+/// Runs `$body` in a write transaction bound to `$tx` (a `&mut Tx`), committing on success and
+/// running it again on contention; evaluates to the body's `AppResult`. `?` inside the body
+/// rolls back.
+#[macro_export]
+macro_rules! write {
+    ($app:expr, $tx:ident => $body:expr) => {{
+        let app = &$app;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut txo = match app.db.begin().await {
+                Ok(t) => t,
+                Err(e) => break Err($crate::AppError::from(e)),
+            };
+            let result: $crate::AppResult<_> = {
+                let $tx = &mut txo;
+                async { $body }.await
+            };
+            match app.finish_tx(txo, result, attempt).await {
+                Ok(Some(v)) => break Ok(v),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
 pub use seatkeeper_domain as domain;
 pub use seatkeeper_store as store;
 
@@ -37,12 +64,22 @@ pub struct Actor {
 impl Actor {
     /// The operator at the command line: acts as a Global admin of `tenant`.
     pub fn operator(tenant_id: TenantId) -> Actor {
-        Actor { tenant_id, user_id: None, name: "operator (cli)".into(), roles: vec![Role::GlobalAdmin] }
+        Actor {
+            tenant_id,
+            user_id: None,
+            name: "operator (cli)".into(),
+            roles: vec![Role::GlobalAdmin],
+        }
     }
 
     /// The background jobs.
     pub fn system(tenant_id: TenantId) -> Actor {
-        Actor { tenant_id, user_id: None, name: "system".into(), roles: vec![Role::GlobalAdmin] }
+        Actor {
+            tenant_id,
+            user_id: None,
+            name: "system".into(),
+            roles: vec![Role::GlobalAdmin],
+        }
     }
 
     pub fn can(&self, action: Action) -> bool {
@@ -102,7 +139,12 @@ impl App {
     /// the demo catalog is stored first.
     pub async fn new(db: Db, config: Config) -> anyhow::Result<App> {
         let clock = clock::Clock::new(config.dev_clock);
-        let app = App(Arc::new(Inner { db, clock, config, catalog: RwLock::new((0, Arc::new(Catalog::default()))) }));
+        let app = App(Arc::new(Inner {
+            db,
+            clock,
+            config,
+            catalog: RwLock::new((0, Arc::new(Catalog::default()))),
+        }));
         app.ensure_catalog().await?;
         Ok(app)
     }
@@ -119,29 +161,35 @@ impl App {
         }
     }
 
-    /// Runs `f` in a write transaction, committing on success. Contention (a lock, a
-    /// serialization failure, a concurrent insert of the same row) rolls back and runs `f` again.
-    pub async fn write<T>(&self, mut f: impl AsyncFnMut(&mut Tx) -> AppResult<T>) -> AppResult<T> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut tx = self.db.begin().await?;
-            match f(&mut tx).await {
-                Ok(v) => match tx.commit().await {
-                    Ok(()) => return Ok(v),
-                    Err(e) if attempt < 8 && seatkeeper_store::is_retryable(&e) => {}
-                    Err(e) => return Err(e.into()),
-                },
-                Err(AppError::Store(e)) if attempt < 8 && seatkeeper_store::is_retryable(&e) => {
-                    let _ = tx.rollback().await;
-                }
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
+    /// Ends a transaction run by [`write!`]: commits on success; on contention (a lock, a
+    /// serialization failure, a concurrent insert of the same row) rolls back and asks for another
+    /// run (`Ok(None)`), up to 8 attempts.
+    #[doc(hidden)]
+    pub async fn finish_tx<T>(
+        &self,
+        tx: Tx,
+        result: AppResult<T>,
+        attempt: u32,
+    ) -> AppResult<Option<T>> {
+        let retry =
+            |e: &seatkeeper_store::sqlx::Error| attempt < 8 && seatkeeper_store::is_retryable(e);
+        let outcome = match result {
+            Ok(v) => match tx.commit().await {
+                Ok(()) => return Ok(Some(v)),
+                Err(e) if retry(&e) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Err(AppError::Store(e)) if retry(&e) => {
+                let _ = tx.rollback().await;
+                None
             }
-            tokio::time::sleep(std::time::Duration::from_millis(2u64 << attempt.min(6))).await;
-        }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(2u64 << attempt.min(6))).await;
+        Ok(outcome)
     }
 
     /// A read-only connection.

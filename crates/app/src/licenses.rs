@@ -7,7 +7,9 @@ use seatkeeper_domain::catalog::{Catalog, Product};
 use seatkeeper_domain::lifecycle::Status;
 use seatkeeper_domain::plans::{self, License};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::{AssignmentId, DomainError, MAX_BATCH_USERS, PlanId, PoolId, SkuId, Time, UserId, UserProblem};
+use seatkeeper_domain::{
+    AssignmentId, DomainError, MAX_BATCH_USERS, PlanId, PoolId, SkuId, Time, UserId, UserProblem,
+};
 use seatkeeper_store::assignments::{self, Assignment};
 use seatkeeper_store::directory::{self as dir, User};
 use seatkeeper_store::{Conn, subscriptions, tenants};
@@ -84,11 +86,16 @@ struct Planned {
 }
 
 fn product<'c>(catalog: &'c Catalog, sku: SkuId) -> Result<&'c Product, DomainError> {
-    catalog.product(sku).ok_or(DomainError::UnknownSku { sku_id: sku })
+    catalog
+        .product(sku)
+        .ok_or(DomainError::UnknownSku { sku_id: sku })
 }
 
 fn part(catalog: &Catalog, sku: SkuId) -> String {
-    catalog.product(sku).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| sku.to_string())
+    catalog
+        .product(sku)
+        .map(|p| p.sku_part_number.clone())
+        .unwrap_or_else(|| sku.to_string())
 }
 
 pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Value {
@@ -100,11 +107,21 @@ pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Valu
 
 impl App {
     /// Plans one user's change and checks every rule of L5; writes nothing.
-    async fn plan_change(&self, conn: &mut Conn, actor: &Actor, default_location: Option<&str>, change: &UserChange) -> AppResult<Result<Planned, UserProblem>> {
+    async fn plan_change(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        default_location: Option<&str>,
+        change: &UserChange,
+    ) -> AppResult<Result<Planned, UserProblem>> {
         let catalog = self.catalog();
         let user = find_user(conn, actor.tenant_id, &change.user).await?;
         dir::lock_user(conn, actor.tenant_id, user.id).await?;
-        let problem = |e: DomainError| UserProblem { user_id: user.id, user: user.upn.clone(), error: e };
+        let problem = |e: DomainError| UserProblem {
+            user_id: user.id,
+            user: user.upn.clone(),
+            error: e,
+        };
         let before = assignments::of_user(conn, user.id).await?;
 
         let mut inserts = Vec::new();
@@ -115,7 +132,10 @@ impl App {
             if change.remove.contains(&a.sku_id) {
                 deletes.push(a.clone());
             } else {
-                after.push(License { sku_id: a.sku_id, disabled_plans: a.disabled_plans.clone() });
+                after.push(License {
+                    sku_id: a.sku_id,
+                    disabled_plans: a.disabled_plans.clone(),
+                });
             }
         }
         for r in &change.remove {
@@ -138,7 +158,10 @@ impl App {
             if change.remove.contains(&spec.sku_id) {
                 return Ok(Err(problem(DomainError::InvalidQuantity {
                     quantity: 0,
-                    reason: format!("{} is both added and removed in one request", p.sku_part_number),
+                    reason: format!(
+                        "{} is both added and removed in one request",
+                        p.sku_part_number
+                    ),
                 })));
             }
             match before.iter().find(|a| a.sku_id == spec.sku_id) {
@@ -147,34 +170,69 @@ impl App {
                 None => inserts.push((spec.sku_id, disabled.clone())),
             }
             after.retain(|l| l.sku_id != spec.sku_id);
-            after.push(License { sku_id: spec.sku_id, disabled_plans: disabled });
+            after.push(License {
+                sku_id: spec.sku_id,
+                disabled_plans: disabled,
+            });
         }
         let adds_something = !inserts.is_empty() || !updates.is_empty();
         if !inserts.is_empty() && user.is_guest() && !actor.can(Action::LicenseGuests) {
-            return Ok(Err(problem(DomainError::GuestNeedsGlobalAdmin { user_id: user.id, user: user.upn.clone() })));
+            return Ok(Err(problem(DomainError::GuestNeedsGlobalAdmin {
+                user_id: user.id,
+                user: user.upn.clone(),
+            })));
         }
         let mut set_location = None;
         if adds_something && user.usage_location.is_none() {
             match default_location {
                 Some(l) => set_location = Some(l.to_string()),
-                None => return Ok(Err(problem(DomainError::UsageLocationMissing { user_id: user.id, user: user.upn.clone() }))),
+                None => {
+                    return Ok(Err(problem(DomainError::UsageLocationMissing {
+                        user_id: user.id,
+                        user: user.upn.clone(),
+                    })));
+                }
             }
         }
-        let before_l: Vec<License> = before.iter().map(|a| License { sku_id: a.sku_id, disabled_plans: a.disabled_plans.clone() }).collect();
+        let before_l: Vec<License> = before
+            .iter()
+            .map(|a| License {
+                sku_id: a.sku_id,
+                disabled_plans: a.disabled_plans.clone(),
+            })
+            .collect();
         if let Err(e) = plans::check_change(&catalog, user.id, &user.upn, &before_l, &after) {
             return Ok(Err(problem(e)));
         }
-        Ok(Ok(Planned { user, before, inserts, updates, deletes, set_location }))
+        Ok(Ok(Planned {
+            user,
+            before,
+            inserts,
+            updates,
+            deletes,
+            set_location,
+        }))
     }
 
     /// Applies several users' changes in one transaction: all or nothing.
-    async fn apply_changes(&self, tx: &mut Conn, actor: &Actor, changes: &[UserChange], now: Time) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+    async fn apply_changes(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        changes: &[UserChange],
+        now: Time,
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         let catalog = self.catalog();
-        let tenant = tenants::get(tx, actor.tenant_id).await?.ok_or_else(|| AppError::not_found("The organization does not exist."))?;
+        let tenant = tenants::get(tx, actor.tenant_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("The organization does not exist."))?;
         let mut planned = Vec::with_capacity(changes.len());
         let mut problems = Vec::new();
         for c in changes {
-            match self.plan_change(tx, actor, tenant.default_usage_location.as_deref(), c).await? {
+            match self
+                .plan_change(tx, actor, tenant.default_usage_location.as_deref(), c)
+                .await?
+            {
                 Ok(p) => planned.push(p),
                 Err(problem) => problems.push(problem),
             }
@@ -217,7 +275,11 @@ impl App {
                     }
                 }
                 None if *n > 0 => {
-                    return Err(DomainError::ProductNotOwned { sku_id: *sku, product: part(&catalog, *sku) }.into());
+                    return Err(DomainError::ProductNotOwned {
+                        sku_id: *sku,
+                        product: part(&catalog, *sku),
+                    }
+                    .into());
                 }
                 None => {}
             }
@@ -229,7 +291,21 @@ impl App {
             if let Some(loc) = &p.set_location {
                 user.usage_location = Some(loc.clone());
                 dir::update_user(tx, &user).await?;
-                audit::record(tx, actor, now, "user.update", "user", user.id, format!("Usage location of {} set to the organization's default {loc}", user.upn), Some(json!({"usageLocation": null})), Some(json!({"usageLocation": loc}))).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    "user.update",
+                    "user",
+                    user.id,
+                    format!(
+                        "Usage location of {} set to the organization's default {loc}",
+                        user.upn
+                    ),
+                    Some(json!({"usageLocation": null})),
+                    Some(json!({"usageLocation": loc})),
+                )
+                .await?;
             }
             for a in &p.deletes {
                 assignments::delete(tx, a.id).await?;
@@ -238,7 +314,10 @@ impl App {
                 assignments::set_disabled_plans(tx, a.id, disabled, now).await?;
             }
             for (sku, disabled) in &p.inserts {
-                let pool = pools.get(sku).copied().ok_or_else(|| anyhow::anyhow!("no pool resolved for {sku}"))?;
+                let pool = pools
+                    .get(sku)
+                    .copied()
+                    .ok_or_else(|| anyhow::anyhow!("no pool resolved for {sku}"))?;
                 let a = Assignment {
                     id: AssignmentId::new(),
                     tenant_id: actor.tenant_id,
@@ -256,59 +335,166 @@ impl App {
             if !p.inserts.is_empty() || !p.updates.is_empty() || !p.deletes.is_empty() {
                 let mut parts = Vec::new();
                 if !p.inserts.is_empty() {
-                    parts.push(format!("assigned {}", p.inserts.iter().map(|(s, _)| part(&catalog, *s)).collect::<Vec<_>>().join(", ")));
+                    parts.push(format!(
+                        "assigned {}",
+                        p.inserts
+                            .iter()
+                            .map(|(s, _)| part(&catalog, *s))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
                 if !p.updates.is_empty() {
-                    parts.push(format!("changed plans of {}", p.updates.iter().map(|(a, _)| part(&catalog, a.sku_id)).collect::<Vec<_>>().join(", ")));
+                    parts.push(format!(
+                        "changed plans of {}",
+                        p.updates
+                            .iter()
+                            .map(|(a, _)| part(&catalog, a.sku_id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
                 if !p.deletes.is_empty() {
-                    parts.push(format!("unassigned {}", p.deletes.iter().map(|a| part(&catalog, a.sku_id)).collect::<Vec<_>>().join(", ")));
+                    parts.push(format!(
+                        "unassigned {}",
+                        p.deletes
+                            .iter()
+                            .map(|a| part(&catalog, a.sku_id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
-                let action = if !p.inserts.is_empty() { "license.assign" } else if !p.deletes.is_empty() { "license.unassign" } else { "license.plans" };
-                audit::record(tx, actor, now, action, "user", user.id, format!("{}: {}", user.upn, parts.join("; ")), Some(licenses_json(&catalog, &p.before)), Some(licenses_json(&catalog, &after))).await?;
+                let action = if !p.inserts.is_empty() {
+                    "license.assign"
+                } else if !p.deletes.is_empty() {
+                    "license.unassign"
+                } else {
+                    "license.plans"
+                };
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    action,
+                    "user",
+                    user.id,
+                    format!("{}: {}", user.upn, parts.join("; ")),
+                    Some(licenses_json(&catalog, &p.before)),
+                    Some(licenses_json(&catalog, &after)),
+                )
+                .await?;
             }
             out.push((user, after));
         }
         Ok(out)
     }
 
-    async fn change(&self, actor: &Actor, changes: Vec<UserChange>) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+    async fn change(
+        &self,
+        actor: &Actor,
+        changes: Vec<UserChange>,
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
         let now = self.now();
-        self.write(async |tx| self.apply_changes(tx, actor, &changes, now).await).await
+        crate::write!(self, tx => self.apply_changes(tx, actor, &changes, now).await)
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
     /// Repeating it changes nothing more.
-    pub async fn assign_license(&self, actor: &Actor, user: &str, add: Vec<LicenseSpec>, remove: Vec<SkuId>) -> AppResult<(User, Vec<Assignment>)> {
-        let mut out = self.change(actor, vec![UserChange { user: user.to_string(), add, remove }]).await?;
+    pub async fn assign_license(
+        &self,
+        actor: &Actor,
+        user: &str,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuId>,
+    ) -> AppResult<(User, Vec<Assignment>)> {
+        let mut out = self
+            .change(
+                actor,
+                vec![UserChange {
+                    user: user.to_string(),
+                    add,
+                    remove,
+                }],
+            )
+            .await?;
         out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
     /// L2: assigns one product to up to 20 users, with the same plans off. All or nothing.
-    pub async fn assign_product(&self, actor: &Actor, sku: SkuId, users: &[String], disabled_plans: &[PlanId]) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+    pub async fn assign_product(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        users: &[String],
+        disabled_plans: &[PlanId],
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         check_batch(users)?;
-        let spec = LicenseSpec { sku_id: sku, disabled_plans: disabled_plans.to_vec() };
-        self.change(actor, users.iter().map(|u| UserChange { user: u.clone(), add: vec![spec.clone()], remove: vec![] }).collect()).await
+        let spec = LicenseSpec {
+            sku_id: sku,
+            disabled_plans: disabled_plans.to_vec(),
+        };
+        self.change(
+            actor,
+            users
+                .iter()
+                .map(|u| UserChange {
+                    user: u.clone(),
+                    add: vec![spec.clone()],
+                    remove: vec![],
+                })
+                .collect(),
+        )
+        .await
     }
 
     /// L3: removes a product from users who hold it.
-    pub async fn unassign_product(&self, actor: &Actor, sku: SkuId, users: &[String]) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+    pub async fn unassign_product(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        users: &[String],
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         check_batch(users)?;
-        self.change(actor, users.iter().map(|u| UserChange { user: u.clone(), add: vec![], remove: vec![sku] }).collect()).await
+        self.change(
+            actor,
+            users
+                .iter()
+                .map(|u| UserChange {
+                    user: u.clone(),
+                    add: vec![],
+                    remove: vec![sku],
+                })
+                .collect(),
+        )
+        .await
     }
 
     /// L4 for one user: the user ends up holding exactly `licenses`.
-    pub async fn set_user_licenses(&self, actor: &Actor, user: &str, licenses: Vec<LicenseSpec>) -> AppResult<(User, Vec<Assignment>)> {
-        self.bulk(actor, BulkMode::Replace, &[user.to_string()], licenses).await?.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
+    pub async fn set_user_licenses(
+        &self,
+        actor: &Actor,
+        user: &str,
+        licenses: Vec<LicenseSpec>,
+    ) -> AppResult<(User, Vec<Assignment>)> {
+        self.bulk(actor, BulkMode::Replace, &[user.to_string()], licenses)
+            .await?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
     /// L4 for several users: Assign more, Replace or Unassign all.
-    pub async fn bulk(&self, actor: &Actor, mode: BulkMode, users: &[String], licenses: Vec<LicenseSpec>) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+    pub async fn bulk(
+        &self,
+        actor: &Actor,
+        mode: BulkMode,
+        users: &[String],
+        licenses: Vec<LicenseSpec>,
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         check_batch(users)?;
         actor.require(Action::AssignLicenses)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let mut changes = Vec::with_capacity(users.len());
             for u in users {
                 let held = match mode {
@@ -327,11 +513,14 @@ impl App {
             }
             self.apply_changes(tx, actor, &changes, now).await
         })
-        .await
     }
 
     /// A user's licenses (read by admins, or by the user themselves).
-    pub async fn user_licenses(&self, actor: &Actor, user: &str) -> AppResult<(User, Vec<Assignment>)> {
+    pub async fn user_licenses(
+        &self,
+        actor: &Actor,
+        user: &str,
+    ) -> AppResult<(User, Vec<Assignment>)> {
         let mut conn = self.read().await?;
         let u = find_user(&mut conn, actor.tenant_id, user).await?;
         if actor.user_id != Some(u.id) {
@@ -342,7 +531,11 @@ impl App {
     }
 
     /// Licenses of many users in one query.
-    pub async fn licenses_of_users(&self, actor: &Actor, users: &[UserId]) -> AppResult<Vec<Assignment>> {
+    pub async fn licenses_of_users(
+        &self,
+        actor: &Actor,
+        users: &[UserId],
+    ) -> AppResult<Vec<Assignment>> {
         let mut conn = self.read().await?;
         Ok(assignments::of_users(&mut conn, actor.tenant_id, users).await?)
     }
@@ -357,7 +550,9 @@ impl App {
         let subs = subscriptions::list(&mut conn, actor.tenant_id, false).await?;
         let mut rows = Vec::new();
         for pool in pools.iter().filter(|p| p.kind == "central") {
-            let Some(p) = catalog.product(pool.sku_id) else { continue };
+            let Some(p) = catalog.product(pool.sku_id) else {
+                continue;
+            };
             let mut row = ProductLicenses {
                 sku_id: p.sku_id,
                 sku_part_number: p.sku_part_number.clone(),
@@ -371,7 +566,11 @@ impl App {
                 suspended: 0,
                 locked_out: 0,
                 capability_status: "Suspended",
-                subscription_ids: subs.iter().filter(|s| s.pool_id == pool.id).map(|s| s.commerce_id.clone()).collect(),
+                subscription_ids: subs
+                    .iter()
+                    .filter(|s| s.pool_id == pool.id)
+                    .map(|s| s.commerce_id.clone())
+                    .collect(),
             };
             for s in sums.iter().filter(|s| s.sku_id == pool.sku_id) {
                 match (s.status, s.cancelled) {
@@ -382,7 +581,12 @@ impl App {
                     (Status::Deleted, _) => {}
                 }
             }
-            if row.enabled == 0 && row.warning == 0 && row.suspended == 0 && row.locked_out == 0 && row.assigned == 0 {
+            if row.enabled == 0
+                && row.warning == 0
+                && row.suspended == 0
+                && row.locked_out == 0
+                && row.assigned == 0
+            {
                 continue;
             }
             row.capability_status = if row.enabled > 0 {
@@ -401,7 +605,13 @@ impl App {
     }
 
     /// L7: the users holding a product, a page at a time (for the detail page and CSV export).
-    pub async fn product_users(&self, actor: &Actor, sku: SkuId, after: Option<UserId>, limit: i64) -> AppResult<Vec<(User, Assignment)>> {
+    pub async fn product_users(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> AppResult<Vec<(User, Assignment)>> {
         actor.require(Action::Read)?;
         if self.catalog().product(sku).is_none() {
             return Err(DomainError::UnknownSku { sku_id: sku }.into());
@@ -411,25 +621,47 @@ impl App {
         let ids: Vec<UserId> = list.iter().map(|a| a.user_id).collect();
         let mut users = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let f = dir::UserFilter::Or(chunk.iter().map(|i| dir::UserFilter::Eq(dir::UserField::Id, dir::Value::Text(i.to_string()))).collect());
-            users.extend(dir::list_users(&mut conn, actor.tenant_id, &f, None, chunk.len() as i64).await?);
+            let f = dir::UserFilter::Or(
+                chunk
+                    .iter()
+                    .map(|i| {
+                        dir::UserFilter::Eq(dir::UserField::Id, dir::Value::Text(i.to_string()))
+                    })
+                    .collect(),
+            );
+            users.extend(
+                dir::list_users(&mut conn, actor.tenant_id, &f, None, chunk.len() as i64).await?,
+            );
         }
         let by_id: BTreeMap<UserId, User> = users.into_iter().map(|u| (u.id, u)).collect();
-        Ok(list.into_iter().filter_map(|a| by_id.get(&a.user_id).cloned().map(|u| (u, a))).collect())
+        Ok(list
+            .into_iter()
+            .filter_map(|a| by_id.get(&a.user_id).cloned().map(|u| (u, a)))
+            .collect())
     }
 }
 
 fn check_batch(users: &[String]) -> AppResult<()> {
     if users.is_empty() {
-        return Err(AppError::invalid("noUsers", "Name at least one user (id or userPrincipalName)."));
+        return Err(AppError::invalid(
+            "noUsers",
+            "Name at least one user (id or userPrincipalName).",
+        ));
     }
     if users.len() > MAX_BATCH_USERS {
-        return Err(DomainError::BatchTooLarge { count: users.len(), max: MAX_BATCH_USERS }.into());
+        return Err(DomainError::BatchTooLarge {
+            count: users.len(),
+            max: MAX_BATCH_USERS,
+        }
+        .into());
     }
     let mut seen = std::collections::HashSet::new();
     for u in users {
         if !seen.insert(u.to_lowercase()) {
-            return Err(AppError::invalid("duplicateUser", format!("{u} is named twice.")));
+            return Err(AppError::invalid(
+                "duplicateUser",
+                format!("{u} is named twice."),
+            ));
         }
     }
     Ok(())

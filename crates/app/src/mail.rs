@@ -19,7 +19,13 @@ pub enum SmtpSecurity {
 pub enum Transport {
     /// Each message is written as `<id>.eml` in this directory.
     EmlDir(PathBuf),
-    Smtp { host: String, port: u16, security: SmtpSecurity, username: Option<String>, password: Option<String> },
+    Smtp {
+        host: String,
+        port: u16,
+        security: SmtpSecurity,
+        username: Option<String>,
+        password: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -37,16 +43,26 @@ pub struct Content {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn render(subject: String, paragraphs: &[String]) -> Content {
     let text = paragraphs.join("\n\n") + "\n";
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\">{}</body></html>",
-        paragraphs.iter().map(|p| format!("<p>{}</p>", esc(p))).collect::<String>()
+        paragraphs
+            .iter()
+            .map(|p| format!("<p>{}</p>", esc(p)))
+            .collect::<String>()
     );
-    Content { subject, text, html }
+    Content {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// The subscription-expiring and subscription-disabled notices to Global and Billing admins.
@@ -83,7 +99,14 @@ pub fn subscription_notice(kind: &str, tenant: &str, product: &str, s: &Subscrip
 }
 
 /// An outbox row for `content`, due now.
-pub fn message(tenant: TenantId, dedupe_key: Option<String>, kind: &str, to: &str, content: &Content, now: Time) -> Message {
+pub fn message(
+    tenant: TenantId,
+    dedupe_key: Option<String>,
+    kind: &str,
+    to: &str,
+    content: &Content,
+    now: Time,
+) -> Message {
     Message {
         id: uuid::Uuid::new_v4(),
         tenant_id: tenant,
@@ -105,12 +128,21 @@ pub fn message(tenant: TenantId, dedupe_key: Option<String>, kind: &str, to: &st
 fn build(from: &str, m: &Message) -> anyhow::Result<lettre::Message> {
     use lettre::message::{MultiPart, header::ContentType};
     let msg = lettre::Message::builder()
-        .from(from.parse().map_err(|e| anyhow::anyhow!("sender address '{from}' is not valid: {e}"))?)
-        .to(m.to.parse().map_err(|e| anyhow::anyhow!("recipient address '{}' is not valid: {e}", m.to))?)
+        .from(
+            from.parse()
+                .map_err(|e| anyhow::anyhow!("sender address '{from}' is not valid: {e}"))?,
+        )
+        .to(m
+            .to
+            .parse()
+            .map_err(|e| anyhow::anyhow!("recipient address '{}' is not valid: {e}", m.to))?)
         .subject(m.subject.clone())
         .message_id(Some(format!("<{}@seatkeeper>", m.id)))
         .date(std::time::SystemTime::from(m.created_at))
-        .multipart(MultiPart::alternative_plain_html(m.text_body.clone(), m.html_body.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            m.text_body.clone(),
+            m.html_body.clone(),
+        ))
         .map_err(|e| anyhow::anyhow!("cannot build the message: {e}"))?;
     let _ = ContentType::TEXT_PLAIN;
     Ok(msg)
@@ -129,19 +161,33 @@ pub async fn deliver(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
             tokio::fs::rename(&tmp, &final_path).await?;
             Ok(())
         }
-        Transport::Smtp { host, port, security, username, password } => {
+        Transport::Smtp {
+            host,
+            port,
+            security,
+            username,
+            password,
+        } => {
             use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
             let mut b = match security {
                 SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-                SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+                SmtpSecurity::StartTls => {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+                }
                 SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
             }
             .port(*port)
             .timeout(Some(std::time::Duration::from_secs(30)));
             if let (Some(u), Some(p)) = (username, password) {
-                b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(u.clone(), p.clone()));
+                b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    u.clone(),
+                    p.clone(),
+                ));
             }
-            b.build().send(msg).await.map_err(|e| anyhow::anyhow!("SMTP {host}:{port}: {e}"))?;
+            b.build()
+                .send(msg)
+                .await
+                .map_err(|e| anyhow::anyhow!("SMTP {host}:{port}: {e}"))?;
             Ok(())
         }
     }

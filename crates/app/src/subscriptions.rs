@@ -2,7 +2,9 @@
 //! cancel, reactivate, and the lifecycle steps the background job takes.
 
 use crate::{Actor, App, AppError, AppResult, audit, mail};
-use seatkeeper_domain::lifecycle::{self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition};
+use seatkeeper_domain::lifecycle::{
+    self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
+};
 use seatkeeper_domain::roles::{Action, Role};
 use seatkeeper_domain::{DomainError, SkuId, SubscriptionId, Time};
 use seatkeeper_store::subscriptions::{self as subs, Subscription};
@@ -33,18 +35,29 @@ fn not_found(key: &str) -> AppError {
 
 impl App {
     fn product_part(&self, sku: SkuId) -> String {
-        self.catalog().product(sku).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| sku.to_string())
+        self.catalog()
+            .product(sku)
+            .map(|p| p.sku_part_number.clone())
+            .unwrap_or_else(|| sku.to_string())
     }
 
     /// SUB1: buys `quantity` licenses of a product for the organization's central pool.
-    pub async fn buy(&self, actor: &Actor, sku: SkuId, quantity: i64, frequency: BillingFrequency) -> AppResult<Subscription> {
+    pub async fn buy(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        quantity: i64,
+        frequency: BillingFrequency,
+    ) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let catalog = self.catalog();
-        let p = catalog.product(sku).ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        let p = catalog
+            .product(sku)
+            .ok_or(DomainError::UnknownSku { sku_id: sku })?;
         lifecycle::check_quantity(quantity)?;
         let now = self.now();
         let part = p.sku_part_number.clone();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let pool = subs::ensure_central_pool(tx, actor.tenant_id, sku).await?;
             let id = SubscriptionId::new();
             let s = Subscription {
@@ -67,24 +80,36 @@ impl App {
             audit::record(tx, actor, now, "subscription.buy", "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
             Ok(s)
         })
-        .await
     }
 
     pub async fn get_subscription(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
-        subs::find(&mut conn, actor.tenant_id, key).await?.ok_or_else(|| not_found(key))
+        subs::find(&mut conn, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))
     }
 
     /// Products page: one row per subscription.
-    pub async fn list_subscriptions(&self, actor: &Actor, include_deleted: bool) -> AppResult<Vec<Subscription>> {
+    pub async fn list_subscriptions(
+        &self,
+        actor: &Actor,
+        include_deleted: bool,
+    ) -> AppResult<Vec<Subscription>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(subs::list(&mut conn, actor.tenant_id, include_deleted).await?)
     }
 
-    async fn load_for_change(&self, tx: &mut Conn, actor: &Actor, key: &str) -> AppResult<Subscription> {
-        let s = subs::find(tx, actor.tenant_id, key).await?.ok_or_else(|| not_found(key))?;
+    async fn load_for_change(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        key: &str,
+    ) -> AppResult<Subscription> {
+        let s = subs::find(tx, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))?;
         if s.origin != "admin" {
             return Err(AppError::Forbidden(format!(
                 "Subscription {key} was bought by a user (self-service); admins cannot change it, but can take it over."
@@ -94,10 +119,15 @@ impl App {
     }
 
     /// SUB1/L8: sets a new total number of licenses ("you have 100 and want 5 more: enter 105").
-    pub async fn set_quantity(&self, actor: &Actor, key: &str, quantity: i64) -> AppResult<Subscription> {
+    pub async fn set_quantity(
+        &self,
+        actor: &Actor,
+        key: &str,
+        quantity: i64,
+    ) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             s.life.check_quantity_change(now, s.quantity, quantity)?;
@@ -124,13 +154,17 @@ impl App {
             audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {} licenses: {} → {quantity}", self.product_part(s.sku_id), before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
-        .await
     }
 
-    pub async fn set_recurring(&self, actor: &Actor, key: &str, on: bool) -> AppResult<Subscription> {
+    pub async fn set_recurring(
+        &self,
+        actor: &Actor,
+        key: &str,
+        on: bool,
+    ) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             s.life.set_recurring(on)?;
@@ -141,25 +175,43 @@ impl App {
             audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {}", if on { "on" } else { "off" }, self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
-        .await
     }
 
     /// SUB2: cancels. Inside the 7-day window it is disabled at once; after it, recurring
     /// billing turns off and it runs to the end of its term.
-    pub async fn cancel(&self, actor: &Actor, key: &str, reason: &str) -> AppResult<(Subscription, CancelOutcome)> {
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        key: &str,
+        reason: &str,
+    ) -> AppResult<(Subscription, CancelOutcome)> {
         actor.require(Action::ManageSubscriptions)?;
         let reason = reason.trim();
-        let canonical = CANCEL_REASONS.iter().find(|r| r.eq_ignore_ascii_case(reason)).copied();
+        let canonical = CANCEL_REASONS
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(reason))
+            .copied();
         let reason = match canonical {
             Some(r) => r.to_string(),
             None if reason.is_empty() => {
-                return Err(AppError::invalid("missingReason", format!("Give a reason for cancelling: one of {}.", CANCEL_REASONS.join(", "))));
+                return Err(AppError::invalid(
+                    "missingReason",
+                    format!(
+                        "Give a reason for cancelling: one of {}.",
+                        CANCEL_REASONS.join(", ")
+                    ),
+                ));
             }
-            None if reason.chars().count() > 500 => return Err(AppError::invalid("invalidReason", "The reason may be at most 500 characters.")),
+            None if reason.chars().count() > 500 => {
+                return Err(AppError::invalid(
+                    "invalidReason",
+                    "The reason may be at most 500 characters.",
+                ));
+            }
             None => reason.to_string(),
         };
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             let outcome = s.life.cancel(now)?;
@@ -175,14 +227,13 @@ impl App {
             audit::record(tx, actor, now, "subscription.cancel", "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok((s, outcome))
         })
-        .await
     }
 
     /// SUB3: Expired or Disabled back to Active.
     pub async fn reactivate(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             s.life.reactivate(now)?;
@@ -194,14 +245,21 @@ impl App {
             audit::record(tx, actor, now, "subscription.reactivate", "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
-        .await
     }
 
     /// Takes every lifecycle step due for one subscription at `now`, and sends the expiring
     /// notice when it is due. Returns the steps taken.
-    pub(crate) async fn advance_subscription(&self, tx: &mut Conn, id: SubscriptionId, tenant: seatkeeper_domain::TenantId, now: Time) -> AppResult<Vec<Transition>> {
+    pub(crate) async fn advance_subscription(
+        &self,
+        tx: &mut Conn,
+        id: SubscriptionId,
+        tenant: seatkeeper_domain::TenantId,
+        now: Time,
+    ) -> AppResult<Vec<Transition>> {
         let actor = Actor::system(tenant);
-        let Some(before) = subs::get(tx, tenant, id).await? else { return Ok(vec![]) };
+        let Some(before) = subs::get(tx, tenant, id).await? else {
+            return Ok(vec![]);
+        };
         let mut s = before.clone();
         let mut steps = Vec::new();
         let part = self.product_part(s.sku_id);
@@ -212,24 +270,56 @@ impl App {
             match t {
                 Transition::Disable { .. } if was.counts_as_enabled() => {
                     subs::change_total(tx, s.pool_id, -s.quantity, true).await?;
-                    self.notify_admins(tx, &s, "subscription.disabled", now).await?;
+                    self.notify_admins(tx, &s, "subscription.disabled", now)
+                        .await?;
                 }
                 Transition::Expire { .. } => {
                     if s.expiring_notice_for != Some(s.life.term_end) {
                         s.expiring_notice_for = Some(s.life.term_end);
-                        self.notify_admins(tx, &s, "subscription.expiring", now).await?;
+                        self.notify_admins(tx, &s, "subscription.expiring", now)
+                            .await?;
                     }
                 }
                 Transition::Delete { .. } => self.trim_pool(tx, &actor, &s, now).await?,
                 _ => {}
             }
             let (action, summary) = match t {
-                Transition::Renew { at } => ("subscription.renew", format!("{part} renewed at {} until {}", at.to_rfc3339(), s.life.term_end.to_rfc3339())),
-                Transition::Expire { .. } => ("subscription.expire", format!("{part} expired: licenses keep working for {} days", lifecycle::EXPIRED_DAYS)),
-                Transition::Disable { .. } => ("subscription.disable", format!("{part} disabled: users lost access; it is deleted after {} days", lifecycle::DISABLED_DAYS)),
+                Transition::Renew { at } => (
+                    "subscription.renew",
+                    format!(
+                        "{part} renewed at {} until {}",
+                        at.to_rfc3339(),
+                        s.life.term_end.to_rfc3339()
+                    ),
+                ),
+                Transition::Expire { .. } => (
+                    "subscription.expire",
+                    format!(
+                        "{part} expired: licenses keep working for {} days",
+                        lifecycle::EXPIRED_DAYS
+                    ),
+                ),
+                Transition::Disable { .. } => (
+                    "subscription.disable",
+                    format!(
+                        "{part} disabled: users lost access; it is deleted after {} days",
+                        lifecycle::DISABLED_DAYS
+                    ),
+                ),
                 Transition::Delete { .. } => ("subscription.delete", format!("{part} deleted")),
             };
-            audit::record(tx, &actor, now, action, "subscription", s.id, summary, None, Some(subscription_json(&s))).await?;
+            audit::record(
+                tx,
+                &actor,
+                now,
+                action,
+                "subscription",
+                s.id,
+                summary,
+                None,
+                Some(subscription_json(&s)),
+            )
+            .await?;
         }
         // Warn before the end of a term that will not renew.
         if s.life.status == Status::Active
@@ -238,7 +328,8 @@ impl App {
             && s.expiring_notice_for != Some(s.life.term_end)
         {
             s.expiring_notice_for = Some(s.life.term_end);
-            self.notify_admins(tx, &s, "subscription.expiring", now).await?;
+            self.notify_admins(tx, &s, "subscription.expiring", now)
+                .await?;
         }
         if s != before && !subs::update(tx, &s, before.life.status).await? {
             // Another process moved it first; it will be looked at again on the next run.
@@ -248,8 +339,16 @@ impl App {
     }
 
     /// After a subscription is deleted, removes the newest assignments its pool can no longer carry.
-    async fn trim_pool(&self, tx: &mut Conn, actor: &Actor, s: &Subscription, now: Time) -> AppResult<()> {
-        let Some(pool) = subs::get_pool(tx, s.pool_id).await? else { return Ok(()) };
+    async fn trim_pool(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        s: &Subscription,
+        now: Time,
+    ) -> AppResult<()> {
+        let Some(pool) = subs::get_pool(tx, s.pool_id).await? else {
+            return Ok(());
+        };
         let excess = pool.assigned - pool.total;
         if excess <= 0 {
             return Ok(());
@@ -258,22 +357,61 @@ impl App {
         for a in assignments::newest_in_pool(tx, pool.id, excess).await? {
             assignments::delete(tx, a.id).await?;
             subs::release_seats(tx, pool.id, 1).await?;
-            let upn = directory::get_user(tx, a.tenant_id, a.user_id).await?.map(|u| u.upn).unwrap_or_else(|| a.user_id.to_string());
-            audit::record(tx, actor, now, "license.unassign", "user", a.user_id, format!("{upn}: {} removed because its subscription was deleted", self.product_part(a.sku_id)), Some(crate::licenses::licenses_json(&catalog, std::slice::from_ref(&a))), None).await?;
+            let upn = directory::get_user(tx, a.tenant_id, a.user_id)
+                .await?
+                .map(|u| u.upn)
+                .unwrap_or_else(|| a.user_id.to_string());
+            audit::record(
+                tx,
+                actor,
+                now,
+                "license.unassign",
+                "user",
+                a.user_id,
+                format!(
+                    "{upn}: {} removed because its subscription was deleted",
+                    self.product_part(a.sku_id)
+                ),
+                Some(crate::licenses::licenses_json(
+                    &catalog,
+                    std::slice::from_ref(&a),
+                )),
+                None,
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// Writes a notice about `s` to every Global and Billing admin, in the outbox.
-    async fn notify_admins(&self, tx: &mut Conn, s: &Subscription, kind: &str, now: Time) -> AppResult<()> {
-        let admins = directory::users_with_roles(tx, s.tenant_id, &[Role::GlobalAdmin, Role::BillingAdmin]).await?;
-        let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id).await?.map(|t| t.name).unwrap_or_default();
-        let product = self.catalog().product(s.sku_id).map(|p| p.name.clone()).unwrap_or_else(|| s.sku_id.to_string());
+    async fn notify_admins(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        kind: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let admins =
+            directory::users_with_roles(tx, s.tenant_id, &[Role::GlobalAdmin, Role::BillingAdmin])
+                .await?;
+        let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let product = self
+            .catalog()
+            .product(s.sku_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| s.sku_id.to_string());
         let content = mail::subscription_notice(kind, &tenant, &product, s);
         for a in admins {
             let to = a.mail.clone().unwrap_or(a.upn.clone());
             let key = format!("{kind}:{}:{}:{}", s.id, s.life.term_end.timestamp(), a.id);
-            outbox::enqueue(tx, &mail::message(s.tenant_id, Some(key), kind, &to, &content, now)).await?;
+            outbox::enqueue(
+                tx,
+                &mail::message(s.tenant_id, Some(key), kind, &to, &content, now),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -19,26 +19,45 @@ pub struct Bootstrap {
 
 impl App {
     /// Creates a tenant with its first Global admin and a bearer token for them (operator only).
-    pub async fn create_tenant(&self, name: &str, admin_upn: &str, default_location: Option<&str>, currency: Option<&str>) -> AppResult<Bootstrap> {
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        admin_upn: &str,
+        default_location: Option<&str>,
+        currency: Option<&str>,
+    ) -> AppResult<Bootstrap> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 256 {
-            return Err(AppError::invalid("invalidName", "The organization name must be 1 to 256 characters."));
+            return Err(AppError::invalid(
+                "invalidName",
+                "The organization name must be 1 to 256 characters.",
+            ));
         }
         let upn = crate::directory::validate_upn(admin_upn)?;
         let loc = usage_location(&default_location.map(str::to_string))?;
         let currency = currency.unwrap_or("USD").trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(AppError::invalid("invalidCurrency", format!("Currency '{currency}' is not a three-letter ISO 4217 code like USD or EUR.")));
+            return Err(AppError::invalid(
+                "invalidCurrency",
+                format!(
+                    "Currency '{currency}' is not a three-letter ISO 4217 code like USD or EUR."
+                ),
+            ));
         }
         let now = self.now();
-        let t = Tenant { id: TenantId::new(), name: name.to_string(), default_usage_location: loc.clone(), currency, created_at: now };
+        let t = Tenant {
+            id: TenantId::new(),
+            name: name.to_string(),
+            default_usage_location: loc.clone(),
+            currency,
+            created_at: now,
+        };
         let operator = Actor::operator(t.id);
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             tenants::insert(tx, &t).await?;
             audit::record(tx, &operator, now, "tenant.create", "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(json!({"name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency}))).await?;
             Ok(())
-        })
-        .await?;
+        })?;
         let display = upn.split('@').next().unwrap_or("Admin").to_string();
         let input = UserInput {
             user_principal_name: Some(upn.clone()),
@@ -46,14 +65,26 @@ impl App {
             usage_location: Some(loc),
             ..Default::default()
         };
-        let admin = self.create_user_unchecked(&operator, &input, &[Role::GlobalAdmin]).await?;
-        let token = self.create_token(&operator, admin.id, "bootstrap", None).await?;
-        Ok(Bootstrap { tenant_id: t.id, tenant_name: t.name, admin_user_id: admin.id, admin_user_principal_name: admin.upn, token: token.token })
+        let admin = self
+            .create_user_unchecked(&operator, &input, &[Role::GlobalAdmin])
+            .await?;
+        let token = self
+            .create_token(&operator, admin.id, "bootstrap", None)
+            .await?;
+        Ok(Bootstrap {
+            tenant_id: t.id,
+            tenant_name: t.name,
+            admin_user_id: admin.id,
+            admin_user_principal_name: admin.upn,
+            token: token.token,
+        })
     }
 
     pub async fn get_tenant(&self, actor: &Actor) -> AppResult<Tenant> {
         let mut conn = self.read().await?;
-        tenants::get(&mut conn, actor.tenant_id).await?.ok_or_else(|| AppError::not_found("The organization does not exist."))
+        tenants::get(&mut conn, actor.tenant_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("The organization does not exist."))
     }
 
     pub async fn list_tenants(&self) -> AppResult<Vec<Tenant>> {
@@ -62,10 +93,15 @@ impl App {
     }
 
     /// Changes the organization's name or default usage location (Global admin).
-    pub async fn update_tenant(&self, actor: &Actor, name: Option<&str>, default_location: Option<Option<&str>>) -> AppResult<Tenant> {
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        name: Option<&str>,
+        default_location: Option<Option<&str>>,
+    ) -> AppResult<Tenant> {
         actor.require(Action::ManageTenant)?;
         let now = self.now();
-        self.write(async |tx| {
+        crate::write!(self, tx => {
             let before = tenants::get(tx, actor.tenant_id).await?.ok_or_else(|| AppError::not_found("The organization does not exist."))?;
             let mut t = before.clone();
             if let Some(n) = name {
@@ -83,6 +119,5 @@ impl App {
             audit::record(tx, actor, now, "tenant.update", "tenant", t.id, "Organization settings changed", Some(j(&before)), Some(j(&t))).await?;
             Ok(t)
         })
-        .await
     }
 }

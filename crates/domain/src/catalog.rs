@@ -142,7 +142,11 @@ struct RawJsonCatalog {
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
-    src[..offset.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    src[..offset.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 impl Catalog {
@@ -165,21 +169,34 @@ impl Catalog {
             line: e.span().map(|s| line_of(src, s.start)),
             message: e.message().trim().to_string(),
         })?;
-        let plans = raw.plan.into_iter().map(|s| (Some(line_of(src, s.span().start)), s.into_inner())).collect();
-        let products = raw.product.into_iter().map(|s| (Some(line_of(src, s.span().start)), s.into_inner())).collect();
+        let plans = raw
+            .plan
+            .into_iter()
+            .map(|s| (Some(line_of(src, s.span().start)), s.into_inner()))
+            .collect();
+        let products = raw
+            .product
+            .into_iter()
+            .map(|s| (Some(line_of(src, s.span().start)), s.into_inner()))
+            .collect();
         Catalog::build(plans, products)
     }
 
     pub fn parse_json(src: &str) -> Result<Catalog, CatalogError> {
-        let raw: RawJsonCatalog = serde_json::from_str(src)
-            .map_err(|e| CatalogError { line: Some(e.line()), message: e.to_string() })?;
+        let raw: RawJsonCatalog = serde_json::from_str(src).map_err(|e| CatalogError {
+            line: Some(e.line()),
+            message: e.to_string(),
+        })?;
         Catalog::build(
             raw.plan.into_iter().map(|p| (None, p)).collect(),
             raw.product.into_iter().map(|p| (None, p)).collect(),
         )
     }
 
-    fn build(plans: Vec<(Option<usize>, RawPlan)>, products: Vec<(Option<usize>, RawProduct)>) -> Result<Catalog, CatalogError> {
+    fn build(
+        plans: Vec<(Option<usize>, RawPlan)>,
+        products: Vec<(Option<usize>, RawProduct)>,
+    ) -> Result<Catalog, CatalogError> {
         let err = |line: Option<usize>, message: String| CatalogError { line, message };
         if products.is_empty() {
             return Err(err(None, "the catalog has no [[product]] entries".into()));
@@ -187,23 +204,40 @@ impl Catalog {
         let mut by_name: HashMap<String, PlanId> = HashMap::new();
         let mut seen_ids = HashSet::new();
         for (line, p) in &plans {
-            let id = PlanId::parse(&p.id)
-                .ok_or_else(|| err(*line, format!("plan '{}': id '{}' is not a UUID", p.name, p.id)))?;
+            let id = PlanId::parse(&p.id).ok_or_else(|| {
+                err(
+                    *line,
+                    format!("plan '{}': id '{}' is not a UUID", p.name, p.id),
+                )
+            })?;
             if p.name.trim().is_empty() {
                 return Err(err(*line, "a plan has an empty name".into()));
             }
             if !seen_ids.insert(id) {
-                return Err(err(*line, format!("plan '{}': id {id} is used by another plan", p.name)));
+                return Err(err(
+                    *line,
+                    format!("plan '{}': id {id} is used by another plan", p.name),
+                ));
             }
             if by_name.insert(p.name.clone(), id).is_some() {
-                return Err(err(*line, format!("plan name '{}' is defined twice", p.name)));
+                return Err(err(
+                    *line,
+                    format!("plan name '{}' is defined twice", p.name),
+                ));
             }
         }
-        let resolve = |line: Option<usize>, owner: &str, field: &str, names: &[String]| -> Result<Vec<PlanId>, CatalogError> {
+        let resolve = |line: Option<usize>,
+                       owner: &str,
+                       field: &str,
+                       names: &[String]|
+         -> Result<Vec<PlanId>, CatalogError> {
             let mut out = Vec::with_capacity(names.len());
             for n in names {
                 let id = by_name.get(n).ok_or_else(|| {
-                    err(line, format!("{owner}: {field} names plan '{n}', which no [[plan]] defines"))
+                    err(
+                        line,
+                        format!("{owner}: {field} names plan '{n}', which no [[plan]] defines"),
+                    )
                 })?;
                 if !out.contains(id) {
                     out.push(*id);
@@ -218,11 +252,21 @@ impl Catalog {
             let excludes = resolve(*line, &owner, "excludes", &p.excludes)?;
             let id = by_name[&p.name];
             if requires.contains(&id) || excludes.contains(&id) {
-                return Err(err(*line, format!("{owner} cannot require or exclude itself")));
+                return Err(err(
+                    *line,
+                    format!("{owner} cannot require or exclude itself"),
+                ));
             }
             if let Some(both) = requires.iter().find(|r| excludes.contains(r)) {
-                let n = plans.iter().find(|(_, q)| by_name[&q.name] == *both).map(|(_, q)| q.name.as_str()).unwrap_or("?");
-                return Err(err(*line, format!("{owner} both requires and excludes '{n}'")));
+                let n = plans
+                    .iter()
+                    .find(|(_, q)| by_name[&q.name] == *both)
+                    .map(|(_, q)| q.name.as_str())
+                    .unwrap_or("?");
+                return Err(err(
+                    *line,
+                    format!("{owner} both requires and excludes '{n}'"),
+                ));
             }
             out_plans.push(ServicePlan {
                 id,
@@ -233,8 +277,10 @@ impl Catalog {
             });
         }
         // Exclusion is symmetric: if A excludes B, B excludes A.
-        let pairs: Vec<(PlanId, PlanId)> =
-            out_plans.iter().flat_map(|p| p.excludes.iter().map(move |x| (p.id, *x))).collect();
+        let pairs: Vec<(PlanId, PlanId)> = out_plans
+            .iter()
+            .flat_map(|p| p.excludes.iter().map(move |x| (p.id, *x)))
+            .collect();
         for (a, b) in pairs {
             if let Some(pb) = out_plans.iter_mut().find(|p| p.id == b)
                 && !pb.excludes.contains(&a)
@@ -248,16 +294,31 @@ impl Catalog {
         let mut parts = HashSet::new();
         for (line, p) in products {
             let owner = format!("product '{}'", p.sku_part_number);
-            let sku_id = SkuId::parse(&p.sku_id)
-                .ok_or_else(|| err(line, format!("{owner}: sku_id '{}' is not a UUID", p.sku_id)))?;
-            if p.sku_part_number.trim().is_empty() || p.sku_part_number.chars().any(|c| c.is_whitespace()) {
-                return Err(err(line, format!("{owner}: sku_part_number must be one word, like SUITE_E3")));
+            let sku_id = SkuId::parse(&p.sku_id).ok_or_else(|| {
+                err(
+                    line,
+                    format!("{owner}: sku_id '{}' is not a UUID", p.sku_id),
+                )
+            })?;
+            if p.sku_part_number.trim().is_empty()
+                || p.sku_part_number.chars().any(|c| c.is_whitespace())
+            {
+                return Err(err(
+                    line,
+                    format!("{owner}: sku_part_number must be one word, like SUITE_E3"),
+                ));
             }
             if !skus.insert(sku_id) {
-                return Err(err(line, format!("{owner}: sku_id {sku_id} is used by another product")));
+                return Err(err(
+                    line,
+                    format!("{owner}: sku_id {sku_id} is used by another product"),
+                ));
             }
             if !parts.insert(p.sku_part_number.clone()) {
-                return Err(err(line, format!("sku_part_number '{}' is used twice", p.sku_part_number)));
+                return Err(err(
+                    line,
+                    format!("sku_part_number '{}' is used twice", p.sku_part_number),
+                ));
             }
             if p.name.trim().is_empty() {
                 return Err(err(line, format!("{owner}: name is empty")));
@@ -265,19 +326,38 @@ impl Catalog {
             let applies_to = match p.applies_to.as_str() {
                 "User" => AppliesTo::User,
                 "Company" => AppliesTo::Company,
-                other => return Err(err(line, format!("{owner}: applies_to is '{other}'; use \"User\" or \"Company\""))),
+                other => {
+                    return Err(err(
+                        line,
+                        format!("{owner}: applies_to is '{other}'; use \"User\" or \"Company\""),
+                    ));
+                }
             };
             if p.plans.is_empty() {
-                return Err(err(line, format!("{owner}: plans is empty; a product needs at least one service plan")));
+                return Err(err(
+                    line,
+                    format!("{owner}: plans is empty; a product needs at least one service plan"),
+                ));
             }
             let plan_ids = resolve(line, &owner, "plans", &p.plans)?;
             let mut currencies = HashSet::new();
             for price in &p.prices {
-                if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(err(line, format!("{owner}: currency '{}' is not a three-letter ISO 4217 code like \"USD\"", price.currency)));
+                if price.currency.len() != 3
+                    || !price.currency.bytes().all(|b| b.is_ascii_uppercase())
+                {
+                    return Err(err(
+                        line,
+                        format!(
+                            "{owner}: currency '{}' is not a three-letter ISO 4217 code like \"USD\"",
+                            price.currency
+                        ),
+                    ));
                 }
                 if !currencies.insert(price.currency.clone()) {
-                    return Err(err(line, format!("{owner}: currency {} has two prices", price.currency)));
+                    return Err(err(
+                        line,
+                        format!("{owner}: currency {} has two prices", price.currency),
+                    ));
                 }
                 if price.monthly < 0 || price.annual < 0 {
                     return Err(err(line, format!("{owner}: prices cannot be negative")));
@@ -285,9 +365,16 @@ impl Catalog {
             }
             let trial = match p.trial {
                 Some(t) if t.days == 0 || t.licenses == 0 => {
-                    return Err(err(line, format!("{owner}: a trial needs at least 1 day and 1 license")));
+                    return Err(err(
+                        line,
+                        format!("{owner}: a trial needs at least 1 day and 1 license"),
+                    ));
                 }
-                Some(t) => Some(Trial { days: t.days, licenses: t.licenses, needs_payment_method: t.needs_payment_method }),
+                Some(t) => Some(Trial {
+                    days: t.days,
+                    licenses: t.licenses,
+                    needs_payment_method: t.needs_payment_method,
+                }),
                 None => None,
             };
             out_products.push(Product {
@@ -302,14 +389,28 @@ impl Catalog {
                 prices: p.prices,
             });
         }
-        let mut c = Catalog { plans: out_plans, products: out_products, ..Default::default() };
+        let mut c = Catalog {
+            plans: out_plans,
+            products: out_products,
+            ..Default::default()
+        };
         c.reindex();
         Ok(c)
     }
 
     fn reindex(&mut self) {
-        self.plan_index = self.plans.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        self.product_index = self.products.iter().enumerate().map(|(i, p)| (p.sku_id, i)).collect();
+        self.plan_index = self
+            .plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        self.product_index = self
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.sku_id, i))
+            .collect();
     }
 
     pub fn product(&self, sku: SkuId) -> Option<&Product> {
@@ -321,7 +422,9 @@ impl Catalog {
     }
 
     pub fn plan_name(&self, id: PlanId) -> String {
-        self.plan(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string())
+        self.plan(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_string())
     }
 
     /// Finds a product by SKU id or part number (case-insensitive), for the CLI.
@@ -329,7 +432,9 @@ impl Catalog {
         if let Some(id) = SkuId::parse(key) {
             return self.product(id);
         }
-        self.products.iter().find(|p| p.sku_part_number.eq_ignore_ascii_case(key.trim()))
+        self.products
+            .iter()
+            .find(|p| p.sku_part_number.eq_ignore_ascii_case(key.trim()))
     }
 
     /// Plan names by id, for messages.
@@ -352,7 +457,13 @@ mod tests {
         assert!(c.plans.iter().any(|p| !p.excludes.is_empty()));
         assert!(c.plans.iter().any(|p| !p.requires.is_empty()));
         // Some plan is shared between products.
-        let shared = c.plans.iter().any(|p| c.products.iter().filter(|x| x.plans.contains(&p.id)).count() > 1);
+        let shared = c.plans.iter().any(|p| {
+            c.products
+                .iter()
+                .filter(|x| x.plans.contains(&p.id))
+                .count()
+                > 1
+        });
         assert!(shared);
     }
 
@@ -385,13 +496,18 @@ plans = ["A", "B"]
 
     #[test]
     fn bad_applies_to_and_duplicate_sku() {
-        let base = |applies: &str, sku2: &str| format!(
-            "[[plan]]\nid = \"11111111-1111-1111-1111-111111111111\"\nname = \"A\"\ndisplay_name = \"A\"\n\
+        let base = |applies: &str, sku2: &str| {
+            format!(
+                "[[plan]]\nid = \"11111111-1111-1111-1111-111111111111\"\nname = \"A\"\ndisplay_name = \"A\"\n\
              [[product]]\nsku_id = \"22222222-2222-2222-2222-222222222222\"\nsku_part_number = \"P\"\nproduct_id = \"X\"\nname = \"P\"\napplies_to = \"{applies}\"\nplans = [\"A\"]\n\
-             [[product]]\nsku_id = \"{sku2}\"\nsku_part_number = \"Q\"\nproduct_id = \"X\"\nname = \"Q\"\napplies_to = \"User\"\nplans = [\"A\"]\n");
-        let e = Catalog::parse_toml(&base("Device", "33333333-3333-3333-3333-333333333333")).unwrap_err();
+             [[product]]\nsku_id = \"{sku2}\"\nsku_part_number = \"Q\"\nproduct_id = \"X\"\nname = \"Q\"\napplies_to = \"User\"\nplans = [\"A\"]\n"
+            )
+        };
+        let e = Catalog::parse_toml(&base("Device", "33333333-3333-3333-3333-333333333333"))
+            .unwrap_err();
         assert!(e.message.contains("applies_to"), "{e}");
-        let e = Catalog::parse_toml(&base("User", "22222222-2222-2222-2222-222222222222")).unwrap_err();
+        let e =
+            Catalog::parse_toml(&base("User", "22222222-2222-2222-2222-222222222222")).unwrap_err();
         assert!(e.message.contains("used by another product"), "{e}");
         assert_eq!(e.line, Some(12));
     }

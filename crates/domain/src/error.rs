@@ -22,7 +22,12 @@ pub enum DomainError {
         needed_word = if *needed == 1 { "license" } else { "licenses" },
         short = needed.saturating_sub(*available)
     )]
-    NotEnoughLicenses { sku_id: SkuId, product: String, needed: i64, available: i64 },
+    NotEnoughLicenses {
+        sku_id: SkuId,
+        product: String,
+        needed: i64,
+        available: i64,
+    },
 
     #[error(
         "Subscription with SKU {sku_id} does not have any available licenses. The organization has no active subscription for {product}: buy it first."
@@ -32,21 +37,41 @@ pub enum DomainError {
     #[error(
         "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have both enabled with {product}: turn one of them off."
     )]
-    MutuallyExclusive { user_id: UserId, user: String, product: String, plan_a: String, plan_b: String },
+    MutuallyExclusive {
+        user_id: UserId,
+        user: String,
+        product: String,
+        plan_a: String,
+        plan_b: String,
+    },
 
     #[error(
         "License assignment failed because service plan {plan} depends on the service plan(s) {requires}. {user} with {product}: turn {requires} on as well, or turn {plan} off."
     )]
-    Dependency { user_id: UserId, user: String, product: String, plan: String, requires: String },
+    Dependency {
+        user_id: UserId,
+        user: String,
+        product: String,
+        plan: String,
+        requires: String,
+    },
 
-    #[error("License {sku_id} cannot be assigned to a user. {product} applies to the whole organization, not to users.")]
+    #[error(
+        "License {sku_id} cannot be assigned to a user. {product} applies to the whole organization, not to users."
+    )]
     CompanyProduct { sku_id: SkuId, product: String },
 
     #[error("{user} is a guest: only a Global admin can assign licenses to guest users.")]
     GuestNeedsGlobalAdmin { user_id: UserId, user: String },
 
-    #[error("Service plan {plan} is not part of {product}: disabledPlans may list only that product's service plans ({allowed}).")]
-    PlanNotInProduct { product: String, plan: String, allowed: String },
+    #[error(
+        "Service plan {plan} is not part of {product}: disabledPlans may list only that product's service plans ({allowed})."
+    )]
+    PlanNotInProduct {
+        product: String,
+        plan: String,
+        allowed: String,
+    },
 
     #[error("Product {sku_id} is not in the catalog.")]
     UnknownSku { sku_id: SkuId },
@@ -61,10 +86,20 @@ pub enum DomainError {
     InvalidQuantity { quantity: i64, reason: String },
 
     #[error("{product} has {assigned} licenses assigned; this change would leave {total_after} in all. Enter a total of at least {minimum}, or unassign {short} first.", short = assigned - total_after)]
-    BelowAssigned { product: String, assigned: i64, total_after: i64, minimum: i64 },
+    BelowAssigned {
+        product: String,
+        assigned: i64,
+        total_after: i64,
+        minimum: i64,
+    },
 
-    #[error("Licenses can be removed only within 7 days of purchase, renewal or adding licenses; for this subscription that ended on {window_end}. Turn off recurring billing to stop at the end of the term ({term_end}).")]
-    RemovalWindowClosed { window_end: String, term_end: String },
+    #[error(
+        "Licenses can be removed only within 7 days of purchase, renewal or adding licenses; for this subscription that ended on {window_end}. Turn off recurring billing to stop at the end of the term ({term_end})."
+    )]
+    RemovalWindowClosed {
+        window_end: String,
+        term_end: String,
+    },
 
     #[error("This subscription is {status}: {what}")]
     InvalidTransition { status: String, what: String },

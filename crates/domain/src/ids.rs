@@ -22,4 +22,14 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(TenantId, UserId, GroupId, SubscriptionId, SkuId, PlanId, PoolId, TokenId, AssignmentId);
+id_type!(
+    TenantId,
+    UserId,
+    GroupId,
+    SubscriptionId,
+    SkuId,
+    PlanId,
+    PoolId,
+    TokenId,
+    AssignmentId
+);

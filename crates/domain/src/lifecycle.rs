@@ -72,7 +72,9 @@ impl BillingFrequency {
             BillingFrequency::Monthly => 1,
             BillingFrequency::Annual => 12,
         };
-        start.checked_add_months(Months::new(months)).unwrap_or(start)
+        start
+            .checked_add_months(Months::new(months))
+            .unwrap_or(start)
     }
 }
 
@@ -97,10 +99,18 @@ pub struct Lifecycle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     /// Recurring billing: a new term begins at the old term's end.
-    Renew { at: Time },
-    Expire { at: Time },
-    Disable { at: Time },
-    Delete { at: Time },
+    Renew {
+        at: Time,
+    },
+    Expire {
+        at: Time,
+    },
+    Disable {
+        at: Time,
+    },
+    Delete {
+        at: Time,
+    },
 }
 
 /// What a cancellation did.
@@ -178,7 +188,10 @@ impl Lifecycle {
     }
 
     fn refuse(&self, what: &str) -> DomainError {
-        DomainError::InvalidTransition { status: self.status.as_str().to_string(), what: what.to_string() }
+        DomainError::InvalidTransition {
+            status: self.status.as_str().to_string(),
+            what: what.to_string(),
+        }
     }
 
     /// Changing the number of licenses: only while Active; removing only inside the window.
@@ -210,7 +223,9 @@ impl Lifecycle {
             }
             Status::Active => {
                 if !self.recurring && self.cancelled {
-                    return Err(self.refuse("it is already cancelled and ends at the end of its term"));
+                    return Err(
+                        self.refuse("it is already cancelled and ends at the end of its term")
+                    );
                 }
                 self.recurring = false;
                 self.cancelled = true;
@@ -250,7 +265,9 @@ impl Lifecycle {
                 Ok(())
             }
             Status::Active => Err(self.refuse("it is already active")),
-            Status::Deleted => Err(self.refuse("a deleted subscription cannot be reactivated; buy a new one")),
+            Status::Deleted => {
+                Err(self.refuse("a deleted subscription cannot be reactivated; buy a new one"))
+            }
         }
     }
 
@@ -274,7 +291,10 @@ pub fn check_quantity(q: i64) -> Result<(), DomainError> {
         });
     }
     if q > MAX_QUANTITY {
-        return Err(DomainError::InvalidQuantity { quantity: q, reason: format!("at most {MAX_QUANTITY} licenses per subscription") });
+        return Err(DomainError::InvalidQuantity {
+            quantity: q,
+            reason: format!("at most {MAX_QUANTITY} licenses per subscription"),
+        });
     }
     Ok(())
 }
@@ -299,7 +319,10 @@ mod tests {
     fn walks_expired_disabled_deleted_without_recurring_billing() {
         let mut l = Lifecycle::new(t0(), BillingFrequency::Monthly);
         l.set_recurring(false).unwrap();
-        assert_eq!(l.term_end, chrono::Utc.with_ymd_and_hms(2026, 2, 28, 12, 0, 0).unwrap());
+        assert_eq!(
+            l.term_end,
+            chrono::Utc.with_ymd_and_hms(2026, 2, 28, 12, 0, 0).unwrap()
+        );
         let end = l.term_end;
         run_jobs(&mut l, end - Duration::seconds(1));
         assert_eq!(l.status, Status::Active);
@@ -320,16 +343,25 @@ mod tests {
         let mut l = Lifecycle::new(t0(), BillingFrequency::Annual);
         run_jobs(&mut l, t0() + Duration::days(800));
         assert_eq!(l.status, Status::Active);
-        assert_eq!(l.term_start, chrono::Utc.with_ymd_and_hms(2028, 1, 31, 12, 0, 0).unwrap());
+        assert_eq!(
+            l.term_start,
+            chrono::Utc.with_ymd_and_hms(2028, 1, 31, 12, 0, 0).unwrap()
+        );
     }
 
     #[test]
     fn cancel_inside_window_disables_at_once_outside_runs_to_term_end() {
         let mut l = Lifecycle::new(t0(), BillingFrequency::Monthly);
-        assert_eq!(l.cancel(t0() + Duration::days(6)).unwrap(), CancelOutcome::DisabledNow);
+        assert_eq!(
+            l.cancel(t0() + Duration::days(6)).unwrap(),
+            CancelOutcome::DisabledNow
+        );
         assert_eq!(l.graph_status(), "LockedOut");
         let mut l = Lifecycle::new(t0(), BillingFrequency::Monthly);
-        assert_eq!(l.cancel(t0() + Duration::days(7)).unwrap(), CancelOutcome::EndsAtTermEnd);
+        assert_eq!(
+            l.cancel(t0() + Duration::days(7)).unwrap(),
+            CancelOutcome::EndsAtTermEnd
+        );
         assert_eq!(l.status, Status::Active);
         assert!(!l.recurring);
         assert!(l.cancel(t0() + Duration::days(8)).is_err());
@@ -338,11 +370,23 @@ mod tests {
     #[test]
     fn removal_window_reopens_when_licenses_are_added() {
         let mut l = Lifecycle::new(t0(), BillingFrequency::Monthly);
-        assert!(l.check_quantity_change(t0() + Duration::days(3), 10, 5).is_ok());
-        assert!(matches!(l.check_quantity_change(t0() + Duration::days(8), 10, 5), Err(DomainError::RemovalWindowClosed { .. })));
-        assert!(l.check_quantity_change(t0() + Duration::days(8), 10, 15).is_ok());
+        assert!(
+            l.check_quantity_change(t0() + Duration::days(3), 10, 5)
+                .is_ok()
+        );
+        assert!(matches!(
+            l.check_quantity_change(t0() + Duration::days(8), 10, 5),
+            Err(DomainError::RemovalWindowClosed { .. })
+        ));
+        assert!(
+            l.check_quantity_change(t0() + Duration::days(8), 10, 15)
+                .is_ok()
+        );
         l.add_licenses(t0() + Duration::days(8));
-        assert!(l.check_quantity_change(t0() + Duration::days(9), 15, 12).is_ok());
+        assert!(
+            l.check_quantity_change(t0() + Duration::days(9), 15, 12)
+                .is_ok()
+        );
         assert!(l.check_quantity_change(t0(), 15, 0).is_err());
     }
 

@@ -12,7 +12,10 @@ impl UsageLocation {
     /// Accepts a two-letter ISO 3166-1 code in any case ("dk", "DK").
     pub fn parse(s: &str) -> Result<Self, String> {
         let up = s.trim().to_ascii_uppercase();
-        if up.len() == 2 && up.bytes().all(|b| b.is_ascii_uppercase()) && CODES.split(' ').any(|c| c == up) {
+        if up.len() == 2
+            && up.bytes().all(|b| b.is_ascii_uppercase())
+            && CODES.split(' ').any(|c| c == up)
+        {
             let b = up.as_bytes();
             Ok(Self([b[0], b[1]]))
         } else {

@@ -13,18 +13,35 @@ pub struct License {
 
 /// The plans of `product` that stay on when `disabled` are turned off.
 pub fn enabled_plans(product: &Product, disabled: &[PlanId]) -> Vec<PlanId> {
-    product.plans.iter().copied().filter(|p| !disabled.contains(p)).collect()
+    product
+        .plans
+        .iter()
+        .copied()
+        .filter(|p| !disabled.contains(p))
+        .collect()
 }
 
 /// Checks that `disabled` names only plans of `product`, and returns them sorted without repeats.
-pub fn normalize_disabled(catalog: &Catalog, product: &Product, disabled: &[PlanId]) -> Result<Vec<PlanId>, DomainError> {
+pub fn normalize_disabled(
+    catalog: &Catalog,
+    product: &Product,
+    disabled: &[PlanId],
+) -> Result<Vec<PlanId>, DomainError> {
     let mut out = BTreeSet::new();
     for p in disabled {
         if !product.plans.contains(p) {
             return Err(DomainError::PlanNotInProduct {
                 product: product.sku_part_number.clone(),
-                plan: catalog.plan(*p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string()),
-                allowed: product.plans.iter().map(|x| catalog.plan_name(*x)).collect::<Vec<_>>().join(", "),
+                plan: catalog
+                    .plan(*p)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_else(|| p.to_string()),
+                allowed: product
+                    .plans
+                    .iter()
+                    .map(|x| catalog.plan_name(*x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         out.insert(*p);
@@ -35,15 +52,26 @@ pub fn normalize_disabled(catalog: &Catalog, product: &Product, disabled: &[Plan
 /// Checks that a product can be held by a user at all.
 pub fn check_user_product(product: &Product) -> Result<(), DomainError> {
     if product.applies_to == AppliesTo::Company {
-        return Err(DomainError::CompanyProduct { sku_id: product.sku_id, product: product.sku_part_number.clone() });
+        return Err(DomainError::CompanyProduct {
+            sku_id: product.sku_id,
+            product: product.sku_part_number.clone(),
+        });
     }
     Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Violation {
-    Exclusive { a: PlanId, b: PlanId, sku: SkuId },
-    Dependency { plan: PlanId, missing: Vec<PlanId>, sku: SkuId },
+    Exclusive {
+        a: PlanId,
+        b: PlanId,
+        sku: SkuId,
+    },
+    Dependency {
+        plan: PlanId,
+        missing: Vec<PlanId>,
+        sku: SkuId,
+    },
 }
 
 fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
@@ -58,7 +86,9 @@ fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
     }
     let mut out = BTreeSet::new();
     for (plan, sku) in &enabled {
-        let Some(def) = catalog.plan(*plan) else { continue };
+        let Some(def) = catalog.plan(*plan) else {
+            continue;
+        };
         for x in &def.excludes {
             if enabled.contains_key(x) {
                 let (a, b) = if plan < x { (*plan, *x) } else { (*x, *plan) };
@@ -66,9 +96,18 @@ fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
                 out.insert(Violation::Exclusive { a, b, sku });
             }
         }
-        let missing: Vec<PlanId> = def.requires.iter().copied().filter(|r| !enabled.contains_key(r)).collect();
+        let missing: Vec<PlanId> = def
+            .requires
+            .iter()
+            .copied()
+            .filter(|r| !enabled.contains_key(r))
+            .collect();
         if !missing.is_empty() {
-            out.insert(Violation::Dependency { plan: *plan, missing, sku: *sku });
+            out.insert(Violation::Dependency {
+                plan: *plan,
+                missing,
+                sku: *sku,
+            });
         }
     }
     out
@@ -85,8 +124,15 @@ pub fn check_change(
 ) -> Result<(), DomainError> {
     let old = violations(catalog, before);
     let new = violations(catalog, after);
-    let Some(v) = new.into_iter().find(|v| !old.contains(v)) else { return Ok(()) };
-    let product = |sku: SkuId| catalog.product(sku).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| sku.to_string());
+    let Some(v) = new.into_iter().find(|v| !old.contains(v)) else {
+        return Ok(());
+    };
+    let product = |sku: SkuId| {
+        catalog
+            .product(sku)
+            .map(|p| p.sku_part_number.clone())
+            .unwrap_or_else(|| sku.to_string())
+    };
     Err(match v {
         Violation::Exclusive { a, b, sku } => DomainError::MutuallyExclusive {
             user_id,
@@ -100,7 +146,11 @@ pub fn check_change(
             user: user.to_string(),
             product: product(sku),
             plan: catalog.plan_name(plan),
-            requires: missing.iter().map(|m| catalog.plan_name(*m)).collect::<Vec<_>>().join(", "),
+            requires: missing
+                .iter()
+                .map(|m| catalog.plan_name(*m))
+                .collect::<Vec<_>>()
+                .join(", "),
         },
     })
 }
@@ -117,7 +167,10 @@ mod tests {
         c.plans.iter().find(|p| p.name == name).unwrap().id
     }
     fn lic(c: &Catalog, part: &str, off: &[&str]) -> License {
-        License { sku_id: sku(c, part), disabled_plans: off.iter().map(|n| plan(c, n)).collect() }
+        License {
+            sku_id: sku(c, part),
+            disabled_plans: off.iter().map(|n| plan(c, n)).collect(),
+        }
     }
 
     #[test]
@@ -131,7 +184,10 @@ mod tests {
         assert!(msg.starts_with("License assignment failed because service plans MAIL_PLAN1, MAIL_PLAN2 are mutually exclusive."), "{msg}");
         assert!(msg.contains("adele@example.com"));
         // Turning one off makes it fine.
-        let after = vec![lic(&c, "MAIL_PLAN1", &[]), lic(&c, "SUITE_PREMIUM", &["MAIL_PLAN2", "FILES_ENTERPRISE"])];
+        let after = vec![
+            lic(&c, "MAIL_PLAN1", &[]),
+            lic(&c, "SUITE_PREMIUM", &["MAIL_PLAN2", "FILES_ENTERPRISE"]),
+        ];
         // SUITE_PREMIUM with FILES_ENTERPRISE off is fine (no plan of it requires FILES_ENTERPRISE).
         check_change(&c, u, "adele", &before, &after).unwrap();
     }
@@ -147,12 +203,18 @@ mod tests {
             "License assignment failed because service plan WHITEBOARD depends on the service plan(s) CHAT"
         );
         // The dependency may be met by another license of the same user.
-        let after = vec![lic(&c, "SUITE_BASIC", &["CHAT"]), lic(&c, "CHAT_ESSENTIALS", &[])];
+        let after = vec![
+            lic(&c, "SUITE_BASIC", &["CHAT"]),
+            lic(&c, "CHAT_ESSENTIALS", &[]),
+        ];
         check_change(&c, u, "bob", &[], &after).unwrap();
         // Removing the license that met it is refused as well.
         let before = after.clone();
         let after = vec![lic(&c, "SUITE_BASIC", &["CHAT"])];
-        assert!(matches!(check_change(&c, u, "bob", &before, &after), Err(DomainError::Dependency { .. })));
+        assert!(matches!(
+            check_change(&c, u, "bob", &before, &after),
+            Err(DomainError::Dependency { .. })
+        ));
     }
 
     #[test]
@@ -160,14 +222,22 @@ mod tests {
         let c = Catalog::demo();
         let p = c.find_product("MAIL_PLAN1").unwrap();
         let e = normalize_disabled(&c, p, &[plan(&c, "CHAT")]).unwrap_err();
-        assert!(e.to_string().contains("CHAT is not part of MAIL_PLAN1"), "{e}");
+        assert!(
+            e.to_string().contains("CHAT is not part of MAIL_PLAN1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn company_products_cannot_go_to_users() {
         let c = Catalog::demo();
         let p = c.find_product("EXTRA_STORAGE").unwrap();
-        assert!(check_user_product(p).unwrap_err().to_string().starts_with("License "));
+        assert!(
+            check_user_product(p)
+                .unwrap_err()
+                .to_string()
+                .starts_with("License ")
+        );
     }
 
     proptest! {

@@ -31,7 +31,11 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        let k: String = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let k: String = s
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
         Some(match k.as_str() {
             "globaladmin" | "global" | "globaladministrator" => Role::GlobalAdmin,
             "billingadmin" | "billing" | "billingadministrator" => Role::BillingAdmin,
@@ -74,7 +78,10 @@ fn role_permits(role: Role, action: Action) -> bool {
         GlobalAdmin => true,
         BillingAdmin => matches!(action, Read | ManageSubscriptions),
         LicenseAdmin => matches!(action, Read | AssignLicenses | SetUsageLocation),
-        UserAdmin => matches!(action, Read | AssignLicenses | ManageDirectory | SetUsageLocation),
+        UserAdmin => matches!(
+            action,
+            Read | AssignLicenses | ManageDirectory | SetUsageLocation
+        ),
         GlobalReader => matches!(action, Read),
     }
 }

@@ -18,7 +18,10 @@ pub struct Assignment {
 }
 
 pub fn encode_plans(p: &[PlanId]) -> String {
-    p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+    p.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn decode_plans(s: &str) -> Vec<PlanId> {
@@ -40,15 +43,20 @@ fn map(r: &AnyRow) -> Result<Assignment> {
 }
 
 pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
-    let rows = sqlx::query("SELECT * FROM assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id")
-        .bind(user.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT * FROM assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id")
+            .bind(user.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(map).collect()
 }
 
 /// Assignments of many users at once (a page of users), in one query.
-pub async fn of_users(conn: &mut Conn, tenant: TenantId, users: &[UserId]) -> Result<Vec<Assignment>> {
+pub async fn of_users(
+    conn: &mut Conn,
+    tenant: TenantId,
+    users: &[UserId],
+) -> Result<Vec<Assignment>> {
     if users.is_empty() {
         return Ok(Vec::new());
     }
@@ -83,7 +91,12 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
     Ok(())
 }
 
-pub async fn set_disabled_plans(conn: &mut Conn, id: AssignmentId, plans: &[PlanId], at: Time) -> Result<()> {
+pub async fn set_disabled_plans(
+    conn: &mut Conn,
+    id: AssignmentId,
+    plans: &[PlanId],
+    at: Time,
+) -> Result<()> {
     sqlx::query("UPDATE assignments SET disabled_plans = $2, updated_at = $3 WHERE id = $1")
         .bind(id.to_string())
         .bind(encode_plans(plans))
@@ -94,12 +107,21 @@ pub async fn set_disabled_plans(conn: &mut Conn, id: AssignmentId, plans: &[Plan
 }
 
 pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<()> {
-    sqlx::query("DELETE FROM assignments WHERE id = $1").bind(id.to_string()).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM assignments WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Users holding a product, with their assignment, for the product's user list and CSV export.
-pub async fn of_sku(conn: &mut Conn, tenant: TenantId, sku: SkuId, after: Option<UserId>, limit: i64) -> Result<Vec<Assignment>> {
+pub async fn of_sku(
+    conn: &mut Conn,
+    tenant: TenantId,
+    sku: SkuId,
+    after: Option<UserId>,
+    limit: i64,
+) -> Result<Vec<Assignment>> {
     let rows = sqlx::query("SELECT * FROM assignments WHERE tenant_id = $1 AND sku_id = $2 AND ($3 IS NULL OR user_id > $3) ORDER BY user_id LIMIT $4")
         .bind(tenant.to_string())
         .bind(sku.to_string())
@@ -112,16 +134,21 @@ pub async fn of_sku(conn: &mut Conn, tenant: TenantId, sku: SkuId, after: Option
 
 /// The most recently assigned `n` assignments of a pool (removed first when a subscription is deleted).
 pub async fn newest_in_pool(conn: &mut Conn, pool: PoolId, n: i64) -> Result<Vec<Assignment>> {
-    let rows = sqlx::query("SELECT * FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2")
-        .bind(pool.to_string())
-        .bind(n)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2",
+    )
+    .bind(pool.to_string())
+    .bind(n)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(map).collect()
 }
 
 /// Counts assignments per pool (for consistency checks in tests and `doctor`).
 pub async fn count_in_pool(conn: &mut Conn, pool: PoolId) -> Result<i64> {
-    let r = sqlx::query("SELECT COUNT(*) AS n FROM assignments WHERE pool_id = $1").bind(pool.to_string()).fetch_one(&mut *conn).await?;
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM assignments WHERE pool_id = $1")
+        .bind(pool.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
     crate::get_i64(&r, "n")
 }

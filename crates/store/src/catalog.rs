@@ -11,13 +11,23 @@ pub struct StoredCatalog {
 }
 
 pub async fn get(conn: &mut Conn) -> Result<Option<StoredCatalog>> {
-    let r = sqlx::query("SELECT version, name, source FROM catalog WHERE id = 1").fetch_optional(&mut *conn).await?;
-    r.map(|r| Ok(StoredCatalog { version: get_i64(&r, "version")?, name: get_str(&r, "name")?, source: get_str(&r, "source")? }))
-        .transpose()
+    let r = sqlx::query("SELECT version, name, source FROM catalog WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.map(|r| {
+        Ok(StoredCatalog {
+            version: get_i64(&r, "version")?,
+            name: get_str(&r, "name")?,
+            source: get_str(&r, "source")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn version(conn: &mut Conn) -> Result<Option<i64>> {
-    let r = sqlx::query("SELECT version FROM catalog WHERE id = 1").fetch_optional(&mut *conn).await?;
+    let r = sqlx::query("SELECT version FROM catalog WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
     r.map(|r| get_i64(&r, "version")).transpose()
 }
 
@@ -39,6 +49,8 @@ pub async fn put(conn: &mut Conn, name: &str, source: &str, at: Time) -> Result<
 
 /// SKUs that some tenant holds subscriptions of (a new catalog must keep them).
 pub async fn skus_in_use(conn: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT sku_id FROM subscriptions WHERE status <> 'Deleted'").fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT DISTINCT sku_id FROM subscriptions WHERE status <> 'Deleted'")
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(|r| get_str(r, "sku_id")).collect()
 }

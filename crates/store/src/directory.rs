@@ -211,32 +211,65 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         UserFilter::True => "1 = 1".into(),
         UserFilter::And(v) if v.is_empty() => "1 = 1".into(),
         UserFilter::Or(v) if v.is_empty() => "1 = 0".into(),
-        UserFilter::And(v) => format!("({})", v.iter().map(|x| compile(x, binds)).collect::<Vec<_>>().join(" AND ")),
-        UserFilter::Or(v) => format!("({})", v.iter().map(|x| compile(x, binds)).collect::<Vec<_>>().join(" OR ")),
+        UserFilter::And(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| compile(x, binds))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        ),
+        UserFilter::Or(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| compile(x, binds))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ),
         UserFilter::Not(x) => format!("(NOT {})", compile(x, binds)),
         UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", field.column()),
         UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
             format!("u.upn_lower = {}", push(Bind::Text(s.to_lowercase())))
         }
         UserFilter::Eq(field, Value::Text(s)) => {
-            format!("lower({}) = {}", field.column(), push(Bind::Text(s.to_lowercase())))
+            format!(
+                "lower({}) = {}",
+                field.column(),
+                push(Bind::Text(s.to_lowercase()))
+            )
         }
-        UserFilter::Eq(field, Value::Int(i)) => format!("{} = {}", field.column(), push(Bind::Int(*i))),
+        UserFilter::Eq(field, Value::Int(i)) => {
+            format!("{} = {}", field.column(), push(Bind::Int(*i)))
+        }
         UserFilter::StartsWith(field, prefix) => {
             let escaped: String = prefix
                 .to_lowercase()
                 .chars()
-                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .flat_map(|c| {
+                    if matches!(c, '%' | '_' | '\\') {
+                        vec!['\\', c]
+                    } else {
+                        vec![c]
+                    }
+                })
                 .collect();
-            format!("lower({}) LIKE {} ESCAPE '\\'", field.column(), push(Bind::Text(format!("{escaped}%"))))
+            format!(
+                "lower({}) LIKE {} ESCAPE '\\'",
+                field.column(),
+                push(Bind::Text(format!("{escaped}%")))
+            )
         }
         UserFilter::HasSku(sku) => format!(
             "EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = {})",
             push(Bind::Text(sku.to_string()))
         ),
-        UserFilter::LicenseCount(0) => "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id)".into(),
+        UserFilter::LicenseCount(0) => {
+            "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id)".into()
+        }
         UserFilter::LicenseCount(n) => {
-            format!("(SELECT COUNT(*) FROM assignments a WHERE a.user_id = u.id) = {}", push(Bind::Int(*n)))
+            format!(
+                "(SELECT COUNT(*) FROM assignments a WHERE a.user_id = u.id) = {}",
+                push(Bind::Int(*n))
+            )
         }
         UserFilter::MemberOf(g) => format!(
             "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = {})",
@@ -259,7 +292,13 @@ fn bind_all<'q>(
 }
 
 /// One page of users in id order, after `after` (keyset paging).
-pub async fn list_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter, after: Option<UserId>, limit: i64) -> Result<Vec<User>> {
+pub async fn list_users(
+    conn: &mut Conn,
+    tenant: TenantId,
+    filter: &UserFilter,
+    after: Option<UserId>,
+    limit: i64,
+) -> Result<Vec<User>> {
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
     if let Some(a) = after {
@@ -269,7 +308,9 @@ pub async fn list_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter, 
     let cond = compile(filter, &mut binds);
     binds.push(Bind::Int(limit));
     sql.push_str(&format!(" AND {cond} ORDER BY u.id LIMIT ${}", binds.len()));
-    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch_all(&mut *conn).await?;
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map_user).collect()
 }
 
@@ -277,21 +318,37 @@ pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter)
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let cond = compile(filter, &mut binds);
     let sql = format!("SELECT COUNT(*) AS n FROM users u WHERE u.tenant_id = $1 AND {cond}");
-    let row = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch_one(&mut *conn).await?;
+    let row = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+        .fetch_one(&mut *conn)
+        .await?;
     row.try_get::<i64, _>("n")
 }
 
 // ----- roles -----
 
 pub async fn roles_of(conn: &mut Conn, user: UserId) -> Result<Vec<Role>> {
-    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1").bind(user.to_string()).fetch_all(&mut *conn).await?;
-    let mut out: Vec<Role> = rows.iter().filter_map(|r| get_str(r, "role").ok().and_then(|s| Role::parse(&s))).collect();
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out: Vec<Role> = rows
+        .iter()
+        .filter_map(|r| get_str(r, "role").ok().and_then(|s| Role::parse(&s)))
+        .collect();
     out.sort();
     Ok(out)
 }
 
-pub async fn set_roles(conn: &mut Conn, tenant: TenantId, user: UserId, roles: &[Role]) -> Result<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user.to_string()).execute(&mut *conn).await?;
+pub async fn set_roles(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    roles: &[Role],
+) -> Result<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
     for r in roles {
         sqlx::query("INSERT INTO user_roles (user_id, tenant_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(user.to_string())
@@ -304,14 +361,21 @@ pub async fn set_roles(conn: &mut Conn, tenant: TenantId, user: UserId, roles: &
 }
 
 /// Users of a tenant holding any of `roles`, for notices.
-pub async fn users_with_roles(conn: &mut Conn, tenant: TenantId, roles: &[Role]) -> Result<Vec<User>> {
+pub async fn users_with_roles(
+    conn: &mut Conn,
+    tenant: TenantId,
+    roles: &[Role],
+) -> Result<Vec<User>> {
     let names: Vec<String> = roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
     // Role names are fixed identifiers from the enum above, not user input.
     let sql = format!(
         "SELECT DISTINCT u.* FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.tenant_id = $1 AND r.role IN ({}) ORDER BY u.upn_lower",
         names.join(", ")
     );
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map_user).collect()
 }
 
@@ -392,9 +456,25 @@ pub async fn get_group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> Result
 }
 
 /// One page of groups in id order; `name_prefix` filters on displayName (case-insensitive).
-pub async fn list_groups(conn: &mut Conn, tenant: TenantId, name_prefix: Option<&str>, after: Option<GroupId>, limit: i64) -> Result<Vec<Group>> {
+pub async fn list_groups(
+    conn: &mut Conn,
+    tenant: TenantId,
+    name_prefix: Option<&str>,
+    after: Option<GroupId>,
+    limit: i64,
+) -> Result<Vec<Group>> {
     let prefix = name_prefix.map(|p| {
-        let e: String = p.to_lowercase().chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+        let e: String = p
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| {
+                if matches!(c, '%' | '_' | '\\') {
+                    vec!['\\', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
         format!("{e}%")
     });
     let rows = sqlx::query(
@@ -410,12 +490,21 @@ pub async fn list_groups(conn: &mut Conn, tenant: TenantId, name_prefix: Option<
 }
 
 pub async fn count_groups(conn: &mut Conn, tenant: TenantId) -> Result<i64> {
-    let r = sqlx::query("SELECT COUNT(*) AS n FROM groups WHERE tenant_id = $1").bind(tenant.to_string()).fetch_one(&mut *conn).await?;
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM groups WHERE tenant_id = $1")
+        .bind(tenant.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
     r.try_get::<i64, _>("n")
 }
 
 /// Adds a member; false if it was one already.
-pub async fn add_member(conn: &mut Conn, tenant: TenantId, group: GroupId, user: UserId, at: Time) -> Result<bool> {
+pub async fn add_member(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+    at: Time,
+) -> Result<bool> {
     let r = sqlx::query("INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
         .bind(group.to_string())
         .bind(user.to_string())

@@ -42,15 +42,31 @@ pub struct Db {
 }
 
 /// Numbered migrations per backend, embedded in the binary: (version, description, SQL).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
     Migrator {
         migrations: list
             .iter()
-            .map(|(v, d, sql)| Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false))
+            .map(|(v, d, sql)| {
+                Migration::new(
+                    *v,
+                    (*d).into(),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(*sql),
+                    false,
+                )
+            })
             .collect::<Vec<_>>()
             .into(),
         ..Migrator::DEFAULT
@@ -74,7 +90,8 @@ pub fn redact_url(url: &str) -> String {
 impl Db {
     /// Opens (creating if needed) the embedded SQLite database in `dir`.
     pub async fn open_dir(dir: &Path) -> anyhow::Result<Db> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         let path = dir.join("seatkeeper.db");
         Db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
@@ -87,7 +104,10 @@ impl Db {
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else {
-            anyhow::bail!("database URL must start with postgres:// or sqlite:, got {}", redact_url(url));
+            anyhow::bail!(
+                "database URL must start with postgres:// or sqlite:, got {}",
+                redact_url(url)
+            );
         };
         let db = match backend {
             Backend::Postgres => {
@@ -97,7 +117,11 @@ impl Db {
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
-                Db { read: pool.clone(), write: pool, backend }
+                Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
             }
             Backend::Sqlite => {
                 let opts = |n: u32| {
@@ -120,9 +144,19 @@ impl Db {
                             })
                         })
                 };
-                let write = opts(1).connect(url).await.with_context(|| format!("cannot open {url}"))?;
-                let read = opts(4).connect(url).await.with_context(|| format!("cannot open {url}"))?;
-                Db { read, write, backend }
+                let write = opts(1)
+                    .connect(url)
+                    .await
+                    .with_context(|| format!("cannot open {url}"))?;
+                let read = opts(4)
+                    .connect(url)
+                    .await
+                    .with_context(|| format!("cannot open {url}"))?;
+                Db {
+                    read,
+                    write,
+                    backend,
+                }
             }
         };
         db.migrate().await?;
@@ -134,7 +168,9 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         });
-        m.run(&self.write).await.context("database migration failed")?;
+        m.run(&self.write)
+            .await
+            .context("database migration failed")?;
         Ok(())
     }
 
@@ -168,7 +204,10 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             d.is_unique_violation()
-                || matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "517" | "261" | "773")
+                || matches!(
+                    code.as_str(),
+                    "40001" | "40P01" | "5" | "6" | "517" | "261" | "773"
+                )
                 || d.message().contains("database is locked")
         }
         sqlx::Error::PoolTimedOut => true,
@@ -210,18 +249,25 @@ pub(crate) fn get_time(r: &AnyRow, c: &str) -> Result<Time> {
 }
 pub(crate) fn get_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<T> {
     let s = get_str(r, c)?;
-    uuid::Uuid::parse_str(&s).map(T::from).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    uuid::Uuid::parse_str(&s)
+        .map(T::from)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Option<T>> {
     match get_opt(r, c)? {
-        Some(s) => uuid::Uuid::parse_str(&s).map(|u| Some(T::from(u))).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+        Some(s) => uuid::Uuid::parse_str(&s)
+            .map(|u| Some(T::from(u)))
+            .map_err(|e| sqlx::Error::Decode(Box::new(e))),
         None => Ok(None),
     }
 }
 
 /// Meta key-value rows (instance settings).
 pub async fn meta_get(conn: &mut Conn, key: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| get_str(&r, "value")).transpose()
 }
 

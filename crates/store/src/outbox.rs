@@ -80,7 +80,12 @@ pub async fn due(conn: &mut Conn, now: Time, limit: i64) -> Result<Vec<Uuid>> {
 }
 
 /// Claims a message for delivery until `lease_until`; None if another worker has it.
-pub async fn claim(conn: &mut Conn, id: Uuid, now: Time, lease_until: Time) -> Result<Option<Message>> {
+pub async fn claim(
+    conn: &mut Conn,
+    id: Uuid,
+    now: Time,
+    lease_until: Time,
+) -> Result<Option<Message>> {
     let r = sqlx::query(
         "UPDATE outbox SET claimed_until = $3, attempts = attempts + 1 WHERE id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)",
     )
@@ -92,7 +97,10 @@ pub async fn claim(conn: &mut Conn, id: Uuid, now: Time, lease_until: Time) -> R
     if r.rows_affected() != 1 {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT * FROM outbox WHERE id = $1").bind(id.to_string()).fetch_one(&mut *conn).await?;
+    let row = sqlx::query("SELECT * FROM outbox WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
     map(&row).map(Some)
 }
 
@@ -106,7 +114,12 @@ pub async fn mark_sent(conn: &mut Conn, id: Uuid, at: Time) -> Result<()> {
 }
 
 /// Records a failed attempt: retry at `retry_at`, or give up (`status = failed`) when None.
-pub async fn mark_failed(conn: &mut Conn, id: Uuid, error: &str, retry_at: Option<Time>) -> Result<()> {
+pub async fn mark_failed(
+    conn: &mut Conn,
+    id: Uuid,
+    error: &str,
+    retry_at: Option<Time>,
+) -> Result<()> {
     sqlx::query("UPDATE outbox SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at), claimed_until = NULL, last_error = $4 WHERE id = $1")
         .bind(id.to_string())
         .bind(if retry_at.is_some() { "pending" } else { "failed" })
@@ -119,10 +132,12 @@ pub async fn mark_failed(conn: &mut Conn, id: Uuid, error: &str, retry_at: Optio
 
 /// A tenant's messages, newest first.
 pub async fn list(conn: &mut Conn, tenant: TenantId, limit: i64) -> Result<Vec<Message>> {
-    let rows = sqlx::query("SELECT * FROM outbox WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2")
-        .bind(tenant.to_string())
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM outbox WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+    )
+    .bind(tenant.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(map).collect()
 }

@@ -1,6 +1,8 @@
 //! Subscriptions and license pools.
 
-use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us};
+use crate::{
+    Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us,
+};
 use seatkeeper_domain::lifecycle::{BillingFrequency, Lifecycle, Status};
 use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
 use sqlx::Row;
@@ -26,7 +28,8 @@ pub struct Subscription {
 }
 
 fn map(r: &AnyRow) -> Result<Subscription> {
-    let decode = |what: &str| sqlx::Error::Decode(format!("bad {what} in subscriptions row").into());
+    let decode =
+        |what: &str| sqlx::Error::Decode(format!("bad {what} in subscriptions row").into());
     Ok(Subscription {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
@@ -42,14 +45,17 @@ fn map(r: &AnyRow) -> Result<Subscription> {
         life: Lifecycle {
             status: Status::parse(&get_str(r, "status")?).ok_or_else(|| decode("status"))?,
             status_since: get_time(r, "status_since")?,
-            frequency: BillingFrequency::parse(&get_str(r, "billing_frequency")?).ok_or_else(|| decode("billing_frequency"))?,
+            frequency: BillingFrequency::parse(&get_str(r, "billing_frequency")?)
+                .ok_or_else(|| decode("billing_frequency"))?,
             recurring: get_bool(r, "recurring")?,
             cancelled: get_bool(r, "cancelled")?,
             term_start: get_time(r, "term_start")?,
             term_end: get_time(r, "term_end")?,
             last_added_at: get_time(r, "last_added_at")?,
         },
-        expiring_notice_for: r.try_get::<Option<i64>, _>("expiring_notice_for")?.map(crate::from_us),
+        expiring_notice_for: r
+            .try_get::<Option<i64>, _>("expiring_notice_for")?
+            .map(crate::from_us),
     })
 }
 
@@ -110,7 +116,11 @@ pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Resu
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn get(conn: &mut Conn, tenant: TenantId, id: SubscriptionId) -> Result<Option<Subscription>> {
+pub async fn get(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: SubscriptionId,
+) -> Result<Option<Subscription>> {
     let r = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -121,16 +131,22 @@ pub async fn get(conn: &mut Conn, tenant: TenantId, id: SubscriptionId) -> Resul
 
 /// Finds a subscription by its id or its commerce id.
 pub async fn find(conn: &mut Conn, tenant: TenantId, key: &str) -> Result<Option<Subscription>> {
-    let r = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND (id = $2 OR commerce_id = $2)")
-        .bind(tenant.to_string())
-        .bind(key.trim().to_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let r = sqlx::query(
+        "SELECT * FROM subscriptions WHERE tenant_id = $1 AND (id = $2 OR commerce_id = $2)",
+    )
+    .bind(tenant.to_string())
+    .bind(key.trim().to_lowercase())
+    .fetch_optional(&mut *conn)
+    .await?;
     r.as_ref().map(map).transpose()
 }
 
 /// All subscriptions of a tenant (Products page: one row per subscription), newest first.
-pub async fn list(conn: &mut Conn, tenant: TenantId, include_deleted: bool) -> Result<Vec<Subscription>> {
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    include_deleted: bool,
+) -> Result<Vec<Subscription>> {
     let rows = sqlx::query("SELECT * FROM subscriptions WHERE tenant_id = $1 AND ($2 = 1 OR status <> 'Deleted') ORDER BY created_at DESC, id")
         .bind(tenant.to_string())
         .bind(flag(include_deleted))
@@ -140,12 +156,20 @@ pub async fn list(conn: &mut Conn, tenant: TenantId, include_deleted: bool) -> R
 }
 
 pub async fn in_pool(conn: &mut Conn, pool: PoolId) -> Result<Vec<Subscription>> {
-    let rows = sqlx::query("SELECT * FROM subscriptions WHERE pool_id = $1").bind(pool.to_string()).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT * FROM subscriptions WHERE pool_id = $1")
+        .bind(pool.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map).collect()
 }
 
 /// Subscriptions whose next lifecycle step is due at `now`, or whose expiring notice is due.
-pub async fn due(conn: &mut Conn, now: Time, notice_horizon: Time, limit: i64) -> Result<Vec<Subscription>> {
+pub async fn due(
+    conn: &mut Conn,
+    now: Time,
+    notice_horizon: Time,
+    limit: i64,
+) -> Result<Vec<Subscription>> {
     let expired_before = now - chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS);
     let disabled_before = now - chrono::Duration::days(seatkeeper_domain::lifecycle::DISABLED_DAYS);
     let rows = sqlx::query(
@@ -198,47 +222,68 @@ pub async fn ensure_central_pool(conn: &mut Conn, tenant: TenantId, sku: SkuId) 
         .bind(sku.to_string())
         .execute(&mut *conn)
         .await?;
-    central_pool(conn, tenant, sku).await?.ok_or(sqlx::Error::RowNotFound)
+    central_pool(conn, tenant, sku)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 pub async fn central_pool(conn: &mut Conn, tenant: TenantId, sku: SkuId) -> Result<Option<Pool>> {
-    let r = sqlx::query("SELECT * FROM pools WHERE tenant_id = $1 AND sku_id = $2 AND kind = 'central'")
-        .bind(tenant.to_string())
-        .bind(sku.to_string())
+    let r = sqlx::query(
+        "SELECT * FROM pools WHERE tenant_id = $1 AND sku_id = $2 AND kind = 'central'",
+    )
+    .bind(tenant.to_string())
+    .bind(sku.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(map_pool).transpose()
+}
+
+pub async fn get_pool(conn: &mut Conn, id: PoolId) -> Result<Option<Pool>> {
+    let r = sqlx::query("SELECT * FROM pools WHERE id = $1")
+        .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     r.as_ref().map(map_pool).transpose()
 }
 
-pub async fn get_pool(conn: &mut Conn, id: PoolId) -> Result<Option<Pool>> {
-    let r = sqlx::query("SELECT * FROM pools WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
-    r.as_ref().map(map_pool).transpose()
-}
-
 pub async fn pools_of_tenant(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Pool>> {
-    let rows = sqlx::query("SELECT * FROM pools WHERE tenant_id = $1 ORDER BY sku_id").bind(tenant.to_string()).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT * FROM pools WHERE tenant_id = $1 ORDER BY sku_id")
+        .bind(tenant.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map_pool).collect()
 }
 
 /// Takes `n` seats from a pool if that many are available; the check and the update are one
 /// statement, so concurrent transactions can never take more than the pool's total.
 pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE pools SET assigned = assigned + $2 WHERE id = $1 AND assigned + $2 <= total")
-        .bind(pool.to_string())
-        .bind(n)
-        .execute(&mut *conn)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE pools SET assigned = assigned + $2 WHERE id = $1 AND assigned + $2 <= total",
+    )
+    .bind(pool.to_string())
+    .bind(n)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn release_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<()> {
-    sqlx::query("UPDATE pools SET assigned = assigned - $2 WHERE id = $1").bind(pool.to_string()).bind(n).execute(&mut *conn).await?;
+    sqlx::query("UPDATE pools SET assigned = assigned - $2 WHERE id = $1")
+        .bind(pool.to_string())
+        .bind(n)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Raises the pool's total by `delta` (may be negative); a decrease below the assigned count
 /// is refused (returns false) unless `allow_below_assigned` (a subscription being disabled).
-pub async fn change_total(conn: &mut Conn, pool: PoolId, delta: i64, allow_below_assigned: bool) -> Result<bool> {
+pub async fn change_total(
+    conn: &mut Conn,
+    pool: PoolId,
+    delta: i64,
+    allow_below_assigned: bool,
+) -> Result<bool> {
     let r = sqlx::query("UPDATE pools SET total = total + $2 WHERE id = $1 AND total + $2 >= 0 AND ($3 = 1 OR total + $2 >= assigned)")
         .bind(pool.to_string())
         .bind(delta)

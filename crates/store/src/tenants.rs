@@ -36,22 +36,29 @@ pub async fn insert(conn: &mut Conn, t: &Tenant) -> Result<()> {
 }
 
 pub async fn get(conn: &mut Conn, id: TenantId) -> Result<Option<Tenant>> {
-    let r = sqlx::query("SELECT * FROM tenants WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let r = sqlx::query("SELECT * FROM tenants WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     r.as_ref().map(map).transpose()
 }
 
 pub async fn list(conn: &mut Conn) -> Result<Vec<Tenant>> {
-    let rows = sqlx::query("SELECT * FROM tenants ORDER BY created_at").fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT * FROM tenants ORDER BY created_at")
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map).collect()
 }
 
 pub async fn update(conn: &mut Conn, t: &Tenant) -> Result<()> {
-    sqlx::query("UPDATE tenants SET name = $2, default_usage_location = $3, currency = $4 WHERE id = $1")
-        .bind(t.id.to_string())
-        .bind(&t.name)
-        .bind(t.default_usage_location.clone())
-        .bind(&t.currency)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE tenants SET name = $2, default_usage_location = $3, currency = $4 WHERE id = $1",
+    )
+    .bind(t.id.to_string())
+    .bind(&t.name)
+    .bind(t.default_usage_location.clone())
+    .bind(&t.currency)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

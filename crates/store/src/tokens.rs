@@ -23,8 +23,12 @@ fn map(r: &AnyRow) -> Result<Token> {
         user_id: get_id(r, "user_id")?,
         name: get_str(r, "name")?,
         created_at: get_time(r, "created_at")?,
-        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(crate::from_us),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(crate::from_us),
+        expires_at: r
+            .try_get::<Option<i64>, _>("expires_at")?
+            .map(crate::from_us),
+        revoked_at: r
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(crate::from_us),
     })
 }
 
@@ -43,7 +47,10 @@ pub async fn insert(conn: &mut Conn, t: &Token, hash: &str) -> Result<()> {
 }
 
 pub async fn by_hash(conn: &mut Conn, hash: &str) -> Result<Option<Token>> {
-    let r = sqlx::query("SELECT * FROM tokens WHERE hash = $1").bind(hash).fetch_optional(&mut *conn).await?;
+    let r = sqlx::query("SELECT * FROM tokens WHERE hash = $1")
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await?;
     r.as_ref().map(map).transpose()
 }
 
@@ -57,11 +64,13 @@ pub async fn get(conn: &mut Conn, tenant: TenantId, id: TokenId) -> Result<Optio
 }
 
 pub async fn list_for_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> Result<Vec<Token>> {
-    let rows = sqlx::query("SELECT * FROM tokens WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM tokens WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(map).collect()
 }
 

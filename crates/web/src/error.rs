@@ -1,0 +1,273 @@
+//! Errors to HTTP, in one place. Every error body is the Graph envelope
+//! `{"error": {"code", "message", "innerError": {"request-id", "date"}, "details"?}}`;
+//! /api/v1 uses stable camelCase codes, /v1.0 uses Graph's codes (see [`graph_codes`]).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use seatkeeper_app::AppError;
+use seatkeeper_domain::DomainError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What an error response says, kept on the response so the Graph layer can re-label it.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub code: String,
+    pub graph_code: &'static str,
+    pub message: String,
+    pub details: Vec<serde_json::Value>,
+}
+
+impl ErrorInfo {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        graph_code: &'static str,
+        message: impl Into<String>,
+    ) -> ErrorInfo {
+        ErrorInfo {
+            status,
+            code: code.to_string(),
+            graph_code,
+            message: message.into(),
+            details: vec![],
+        }
+    }
+
+    pub fn body(&self, graph: bool) -> serde_json::Value {
+        let mut err = json!({
+            "code": if graph { self.graph_code } else { self.code.as_str() },
+            "message": self.message,
+            "innerError": {
+                "request-id": uuid::Uuid::new_v4().to_string(),
+                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+            }
+        });
+        if !self.details.is_empty() {
+            err["details"] = json!(self.details);
+        }
+        json!({ "error": err })
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body(false))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+fn domain_info(e: &DomainError) -> ErrorInfo {
+    let mut info = ErrorInfo::new(
+        StatusCode::BAD_REQUEST,
+        e.code(),
+        "Request_BadRequest",
+        e.to_string(),
+    );
+    if let DomainError::Batch { problems } = e {
+        info.details = problems
+            .iter()
+            .map(|p| json!({"code": p.error.code(), "message": p.error.to_string(), "target": p.user_id, "userPrincipalName": p.user}))
+            .collect();
+    }
+    info
+}
+
+pub fn info_of(e: &AppError) -> ErrorInfo {
+    match e {
+        AppError::Domain(d) => domain_info(d),
+        AppError::Invalid { code, message } => ErrorInfo::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            "Request_BadRequest",
+            message.clone(),
+        ),
+        AppError::NotFound(m) => ErrorInfo::new(
+            StatusCode::NOT_FOUND,
+            "notFound",
+            "Request_ResourceNotFound",
+            m.clone(),
+        ),
+        AppError::Conflict { code, message } => ErrorInfo::new(
+            StatusCode::CONFLICT,
+            code,
+            "Request_BadRequest",
+            message.clone(),
+        ),
+        AppError::Forbidden(m) => ErrorInfo::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Authorization_RequestDenied",
+            m.clone(),
+        ),
+        AppError::Unauthorized(m) => ErrorInfo::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "InvalidAuthenticationToken",
+            m.clone(),
+        ),
+        AppError::Store(seatkeeper_app::store::sqlx::Error::PoolTimedOut) => ErrorInfo::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "serviceNotAvailable",
+            "The server is busy; try again in a moment.",
+        ),
+        AppError::Store(err) => {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(%id, "database error: {err}");
+            ErrorInfo::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "generalException",
+                format!(
+                    "The server could not complete the request (error {id}); it has been logged. Nothing was changed."
+                ),
+            )
+        }
+        AppError::Internal(err) => {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(%id, "internal error: {err:#}");
+            ErrorInfo::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "generalException",
+                format!(
+                    "The server could not complete the request (error {id}); it has been logged. Nothing was changed."
+                ),
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        info_of(&self.0).into_response()
+    }
+}
+
+/// A 400 with a stable code.
+pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::invalid(code, message))
+}
+
+/// Graph's codes for the Graph-compatible API: conflicts are 400s there.
+pub async fn graph_codes(resp: Response) -> Response {
+    let Some(info) = resp.extensions().get::<ErrorInfo>().cloned() else {
+        return resp;
+    };
+    let status = if info.status == StatusCode::CONFLICT {
+        StatusCode::BAD_REQUEST
+    } else {
+        info.status
+    };
+    let mut r = (status, Json(info.body(true))).into_response();
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+            r.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_domain::{SkuId, UserId};
+
+    #[test]
+    fn status_mapping() {
+        let cases: Vec<(AppError, StatusCode, &str)> = vec![
+            (
+                AppError::not_found("x"),
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+            ),
+            (
+                AppError::Forbidden("x".into()),
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+            ),
+            (
+                AppError::Unauthorized("x".into()),
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+            ),
+            (
+                AppError::invalid("c", "x"),
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+            ),
+            (
+                AppError::conflict("c", "x"),
+                StatusCode::CONFLICT,
+                "Request_BadRequest",
+            ),
+            (
+                DomainError::NotEnoughLicenses {
+                    sku_id: SkuId::new(),
+                    product: "P".into(),
+                    needed: 3,
+                    available: 1,
+                }
+                .into(),
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+            ),
+            (
+                DomainError::UsageLocationMissing {
+                    user_id: UserId::new(),
+                    user: "u".into(),
+                }
+                .into(),
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+            ),
+            (
+                AppError::Internal(anyhow::anyhow!("boom")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+            ),
+        ];
+        for (e, status, graph) in cases {
+            let i = info_of(&e);
+            assert_eq!(i.status, status, "{e:?}");
+            assert_eq!(i.graph_code, graph, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn not_enough_message_says_what_to_do() {
+        let e: AppError = DomainError::NotEnoughLicenses {
+            sku_id: SkuId::new(),
+            product: "SUITE".into(),
+            needed: 3,
+            available: 1,
+        }
+        .into();
+        let m = info_of(&e).message;
+        assert!(m.contains("does not have any available licenses."));
+        assert!(
+            m.contains("3 licenses needed, 1 available — buy 2 more or unassign someone."),
+            "{m}"
+        );
+    }
+}
