@@ -1,0 +1,267 @@
+//! `seatkeeper-bench`: seeds a large tenant straight into the database, starts the real server
+//! on 127.0.0.1, and measures it over HTTP the way clients use it.
+//!
+//!   cargo run --release -p seatkeeper-bench -- --backend sqlite
+//!   cargo run --release -p seatkeeper-bench -- --backend postgres --database-url postgres://…
+
+use anyhow::Context;
+use clap::Parser;
+use seatkeeper_app::mail::{MailConfig, Transport};
+use seatkeeper_app::{App, Config};
+use seatkeeper_store::sqlx::{self, AssertSqlSafe};
+use seatkeeper_store::{Backend, Db, us};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks Seatkeeper over HTTP on loopback")]
+struct Args {
+    /// sqlite or postgres.
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// PostgreSQL admin URL (a fresh database is created on it) for --backend postgres.
+    #[arg(long, env = "SEATKEEPER_BENCH_PG_URL")]
+    database_url: Option<String>,
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    #[arg(long, default_value_t = 50)]
+    products: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    assignments: usize,
+    /// Requests for the Licenses-page benchmark.
+    #[arg(long, default_value_t = 2000)]
+    page_requests: usize,
+    /// Concurrent clients for the assignLicense benchmark.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds the assignLicense benchmark runs.
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+}
+
+fn catalog(products: usize) -> String {
+    let mut s = String::new();
+    for p in 0..products {
+        for k in 0..3 {
+            s.push_str(&format!(
+                "[[plan]]\nid = \"{}\"\nname = \"P{p}_S{k}\"\ndisplay_name = \"Product {p} service {k}\"\n\n",
+                uuid::Uuid::from_u128(0x1000_0000 + (p as u128) * 16 + k)
+            ));
+        }
+    }
+    for p in 0..products {
+        s.push_str(&format!(
+            "[[product]]\nsku_id = \"{}\"\nsku_part_number = \"BENCH_{p}\"\nproduct_id = \"CFQ7TTC0{p:04}\"\nname = \"Bench product {p}\"\napplies_to = \"User\"\nself_service = false\nplans = [\"P{p}_S0\", \"P{p}_S1\", \"P{p}_S2\"]\nprices = [{{ currency = \"USD\", monthly = 1000, annual = 10000 }}]\n\n",
+            sku(p)
+        ));
+    }
+    s
+}
+
+fn sku(p: usize) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x2000_0000 + p as u128)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+async fn exec(db: &Db, sql: String) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Users and assignments go in with multi-row inserts of generated (not user-supplied) values.
+async fn seed(app: &App, db: &Db, tenant: seatkeeper_domain::TenantId, args: &Args) -> anyhow::Result<Vec<String>> {
+    let t0 = Instant::now();
+    let now = us(app.now());
+    let op = seatkeeper_app::Actor::operator(tenant);
+    let per_product = args.assignments.div_ceil(args.products);
+    // Subscriptions: bought through the app; the last product is left with room for the write benchmark.
+    for p in 0..args.products {
+        let q = if p + 1 == args.products { (per_product + args.users) as i64 } else { per_product as i64 + 1000 };
+        app.buy(&op, seatkeeper_domain::SkuId(sku(p)), q, seatkeeper_domain::lifecycle::BillingFrequency::Annual).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let user_ids: Vec<String> = (0..args.users).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for chunk in user_ids.chunks(2000).enumerate() {
+        let (c, ids) = chunk;
+        let rows: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let n = c * 2000 + i;
+                format!("('{id}', '{tenant}', 'user{n}@bench.example', 'user{n}@bench.example', 'User {n}', 'Member', 'US', 1, {now})")
+            })
+            .collect();
+        exec(db, format!("INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, user_type, usage_location, account_enabled, created_at) VALUES {}", rows.join(","))).await?;
+    }
+    eprintln!("seeded {} users in {:.1?}", args.users, t0.elapsed());
+    // Assignments: product p goes to users [p*k .. p*k+per_product) (wrapping), skipping the last product.
+    let mut pools = Vec::new();
+    {
+        let mut conn = db.reader().acquire().await?;
+        for p in 0..args.products {
+            let pool = seatkeeper_store::subscriptions::central_pool(&mut conn, tenant, seatkeeper_domain::SkuId(sku(p))).await?.context("pool")?;
+            pools.push(pool.id.to_string());
+        }
+    }
+    let seeded_products = args.products - 1;
+    let mut done = 0usize;
+    let per = args.assignments / seeded_products.max(1);
+    for p in 0..seeded_products {
+        let start = (p * 7919) % args.users;
+        let mut rows = Vec::with_capacity(2000);
+        for k in 0..per.min(args.users) {
+            let u = &user_ids[(start + k) % args.users];
+            rows.push(format!("('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now})", uuid::Uuid::new_v4(), sku(p), pools[p]));
+            if rows.len() == 2000 {
+                exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
+                done += rows.len();
+                rows.clear();
+            }
+        }
+        if !rows.is_empty() {
+            done += rows.len();
+            exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
+        }
+        exec(db, format!("UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{}'", pools[p])).await?;
+    }
+    if db.backend() == Backend::Postgres {
+        sqlx::query("ANALYZE").execute(db.reader()).await?;
+    } else {
+        exec(db, "ANALYZE".into()).await?;
+    }
+    eprintln!("seeded {done} assignments over {seeded_products} products in {:.1?}", t0.elapsed());
+    Ok(user_ids)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("seatkeeper-bench-{}", uuid::Uuid::new_v4().simple()));
+    let db = match args.backend.as_str() {
+        "sqlite" => Db::open_dir(&dir).await?,
+        "postgres" => {
+            let admin = args.database_url.clone().context("--database-url (a PostgreSQL admin URL) is needed for --backend postgres")?;
+            sqlx::any::install_default_drivers();
+            let name = format!("sk_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            Db::connect(&format!("{base}/{name}")).await?
+        }
+        other => anyhow::bail!("--backend is sqlite or postgres, not {other}"),
+    };
+    let mail = MailConfig { from: "bench@localhost".into(), transport: Transport::EmlDir(dir.join("mail")) };
+    let app = App::new(db.clone(), Config { mail, dev_clock: false }).await?;
+    app.import_catalog("bench.toml", &catalog(args.products)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let b = app.create_tenant("Bench", "admin@bench.example", Some("US"), None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let users = seed(&app, &db, b.tenant_id, &args).await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(seatkeeper_web::serve(app.clone(), listener, async move {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build()?;
+    let auth = format!("Bearer {}", b.token);
+
+    // 1. Licenses page data.
+    let url = format!("{base}/v1.0/subscribedSkus");
+    for _ in 0..50 {
+        client.get(&url).header("Authorization", &auth).send().await?.error_for_status()?.bytes().await?;
+    }
+    let mut lat = Vec::with_capacity(args.page_requests);
+    let t = Instant::now();
+    let mut skus = 0;
+    for _ in 0..args.page_requests {
+        let s = Instant::now();
+        let body: serde_json::Value = client.get(&url).header("Authorization", &auth).send().await?.error_for_status()?.json().await?;
+        lat.push(s.elapsed());
+        skus = body["value"].as_array().map(|v| v.len()).unwrap_or(0);
+    }
+    let wall = t.elapsed();
+    lat.sort();
+    println!(
+        "GET /v1.0/subscribedSkus ({} users, {} products, {} assignments, {} SKUs in answer): {} requests, mean {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
+        args.users,
+        args.products,
+        args.assignments,
+        skus,
+        args.page_requests,
+        wall.as_secs_f64() * 1000.0 / args.page_requests as f64,
+        percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.99).as_secs_f64() * 1000.0
+    );
+
+    // 2. assignLicense with N concurrent clients: each assigns the last product to its own users.
+    let last = sku(args.products - 1).to_string();
+    let users = Arc::new(users);
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        let (client, auth, base, last, users, clients) = (client.clone(), auth.clone(), base.clone(), last.clone(), users.clone(), args.clients);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut i = c;
+            while Instant::now() < deadline && i < users.len() {
+                let body = serde_json::json!({"addLicenses": [{"skuId": last, "disabledPlans": []}], "removeLicenses": []});
+                let s = Instant::now();
+                let r = client.post(format!("{base}/v1.0/users/{}/assignLicense", users[i])).header("Authorization", &auth).json(&body).send().await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(s.elapsed());
+                    }
+                    Ok(r) => {
+                        errors += 1;
+                        if errors < 3 {
+                            eprintln!("assignLicense {}: {}", r.status(), r.text().await.unwrap_or_default());
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        if errors < 3 {
+                            eprintln!("assignLicense: {e}");
+                        }
+                    }
+                }
+                i += clients;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let wall = t.elapsed();
+    all.sort();
+    println!(
+        "POST /v1.0/users/{{id}}/assignLicense, {} clients, {} backend: {} assignments in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        args.clients,
+        args.backend,
+        all.len(),
+        wall.as_secs_f64(),
+        all.len() as f64 / wall.as_secs_f64(),
+        percentile(&all, 0.5).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        errors
+    );
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, unit, property and integration tests on
+# SQLite and on a real PostgreSQL started here on 127.0.0.1, and the official Microsoft Graph
+# Python SDK against a real server. Installs what it needs (Debian's PostgreSQL, Python packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+started=$(date +%s)
+step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "scripts/test.sh installs PostgreSQL with apt-get and runs it as the postgres user: run it as root" >&2
+  exit 2
+fi
+
+step "PostgreSQL"
+export PG_STATE=$(mktemp -d /tmp/seatkeeper-pg.XXXX)
+export PGPORT=${PGPORT:-55439}
+SEATKEEPER_TEST_PG_URL=$(bash scripts/pg-start.sh)
+export SEATKEEPER_TEST_PG_URL
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+stop_pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_STATE/data" -m fast stop >/dev/null 2>&1 || true; }
+trap stop_pg EXIT
+echo "PostgreSQL at $SEATKEEPER_TEST_PG_URL"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (SQLite and PostgreSQL)"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "Microsoft Graph Python SDK against a real server"
+SEATKEEPER_BIN=target/debug/seatkeeper bash tests/graph_sdk/run.sh
+
+step "all passed in $(( $(date +%s) - started )) s"
