@@ -1,0 +1,106 @@
+//! Property test of the seat rules against a real SQLite database: whatever sequence of
+//! purchases, quantity changes, cancellations, reactivations, assignments and time jumps
+//! happens, the counters match the rows, pools carry exactly the licenses of their usable
+//! subscriptions, and no assignment is ever accepted beyond what was bought.
+
+use proptest::prelude::*;
+use seatkeeper_app::licenses::LicenseSpec;
+use seatkeeper_app::mail::{MailConfig, Transport};
+use seatkeeper_app::{Actor, App, Config};
+use seatkeeper_domain::lifecycle::{BillingFrequency, Status};
+use seatkeeper_store::{Db, assignments, subscriptions};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Buy { product: usize, quantity: i64 },
+    SetQuantity { sub: usize, quantity: i64 },
+    Cancel { sub: usize },
+    Reactivate { sub: usize },
+    Recurring { sub: usize, on: bool },
+    Assign { user: usize, product: usize },
+    Unassign { user: usize, product: usize },
+    Days(i64),
+}
+
+const PRODUCTS: [&str; 3] = ["SUITE_BASIC", "MAIL_PLAN2", "CHAT_ESSENTIALS"];
+const USERS: usize = 8;
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..3usize, 1..4i64).prop_map(|(product, quantity)| Op::Buy { product, quantity }),
+        (0..6usize, 1..6i64).prop_map(|(sub, quantity)| Op::SetQuantity { sub, quantity }),
+        (0..6usize).prop_map(|sub| Op::Cancel { sub }),
+        (0..6usize).prop_map(|sub| Op::Reactivate { sub }),
+        (0..6usize, any::<bool>()).prop_map(|(sub, on)| Op::Recurring { sub, on }),
+        (0..USERS, 0..3usize).prop_map(|(user, product)| Op::Assign { user, product }),
+        (0..USERS, 0..3usize).prop_map(|(user, product)| Op::Unassign { user, product }),
+        (1..80i64).prop_map(Op::Days),
+    ]
+}
+
+async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
+    let mut conn = app.read().await.expect("conn");
+    let subs = subscriptions::list(&mut conn, actor.tenant_id, true).await.expect("subs");
+    for pool in subscriptions::pools_of_tenant(&mut conn, actor.tenant_id).await.expect("pools") {
+        let rows = assignments::count_in_pool(&mut conn, pool.id).await.expect("count");
+        assert_eq!(pool.assigned, rows, "counter matches rows");
+        let usable: i64 = subs.iter().filter(|s| s.pool_id == pool.id && s.life.status.counts_as_enabled()).map(|s| s.quantity).sum();
+        assert_eq!(pool.total, usable, "pool total is the licenses of its Active and Expired subscriptions");
+        let bought: i64 = subs.iter().filter(|s| s.pool_id == pool.id && s.life.status != Status::Deleted).map(|s| s.quantity).sum();
+        assert!(pool.assigned <= bought, "assigned {} > bought {bought}", pool.assigned);
+        if last_assign_ok {
+            assert!(pool.assigned <= pool.total || subs.iter().any(|s| s.pool_id == pool.id && s.life.status == Status::Disabled));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn seat_counts_hold(ops in proptest::collection::vec(op(), 1..40)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let dir = std::env::temp_dir().join(format!("seatkeeper-prop-{}", uuid::Uuid::new_v4().simple()));
+            let db = Db::open_dir(&dir).await.expect("db");
+            let mail = MailConfig { from: "t@localhost".into(), transport: Transport::EmlDir(dir.join("mail")) };
+            let app = App::new(db, Config { mail, dev_clock: true }).await.expect("app");
+            let b = app.create_tenant("Prop", "admin@prop.test", Some("DK"), None).await.expect("tenant");
+            let actor = Actor::operator(b.tenant_id);
+            let mut users = Vec::new();
+            for i in 0..USERS {
+                let input = seatkeeper_app::directory::UserInput {
+                    user_principal_name: Some(format!("u{i}@prop.test")),
+                    display_name: Some(format!("U{i}")),
+                    ..Default::default()
+                };
+                users.push(app.create_user(&actor, &input).await.expect("user").upn);
+            }
+            let sku = |p: usize| app.catalog().find_product(PRODUCTS[p]).expect("product").sku_id;
+            let mut subs: Vec<String> = Vec::new();
+            for op in ops {
+                let mut assign_ok = false;
+                match op {
+                    Op::Buy { product, quantity } => {
+                        let s = app.buy(&actor, sku(product), quantity, BillingFrequency::Monthly).await.expect("buy");
+                        subs.push(s.id.to_string());
+                    }
+                    Op::SetQuantity { sub, quantity } => if let Some(id) = subs.get(sub) { let _ = app.set_quantity(&actor, id, quantity).await; },
+                    Op::Cancel { sub } => if let Some(id) = subs.get(sub) { let _ = app.cancel(&actor, id, "Other").await; },
+                    Op::Reactivate { sub } => if let Some(id) = subs.get(sub) { let _ = app.reactivate(&actor, id).await; },
+                    Op::Recurring { sub, on } => if let Some(id) = subs.get(sub) { let _ = app.set_recurring(&actor, id, on).await; },
+                    Op::Assign { user, product } => {
+                        assign_ok = app.assign_license(&actor, &users[user], vec![LicenseSpec { sku_id: sku(product), disabled_plans: vec![] }], vec![]).await.is_ok();
+                    }
+                    Op::Unassign { user, product } => { let _ = app.assign_license(&actor, &users[user], vec![], vec![sku(product)]).await; }
+                    Op::Days(d) => {
+                        app.clock.set(app.now() + chrono::Duration::days(d));
+                        app.run_jobs().await.expect("jobs");
+                    }
+                }
+                check(&app, &actor, assign_ok).await;
+            }
+            app.db.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+        });
+    }
+}
