@@ -118,7 +118,7 @@ pub fn usage_location(v: &Option<String>) -> AppResult<Option<String>> {
     }
 }
 
-fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
+pub(crate) fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
     if let Some(v) = &input.user_principal_name {
         u.upn = validate_upn(v)?;
     }
@@ -176,7 +176,7 @@ fn group_json(g: &Group) -> serde_json::Value {
             "securityEnabled": g.security_enabled, "mailEnabled": g.mail_enabled })
 }
 
-fn upn_taken(upn: &str) -> AppError {
+pub(crate) fn upn_taken(upn: &str) -> AppError {
     AppError::conflict(
         "userExists",
         format!(

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod cli_support;
 pub mod clock;
 pub mod directory;
 pub mod error;

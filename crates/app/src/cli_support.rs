@@ -1,0 +1,179 @@
+//! Use cases for the operator's command line: bulk user import, the stored catalog document.
+
+use crate::directory::{UserInput, apply, upn_taken, user_json, validate_upn};
+use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::roles::Action;
+use seatkeeper_domain::{TenantId, UserId};
+use seatkeeper_store::directory::{self as dir, User, UserField, UserFilter, Value};
+use std::collections::HashSet;
+
+/// The most users [`App::import_users_batch`] writes in one transaction.
+pub const MAX_IMPORT_BATCH: usize = 1000;
+
+/// What one import batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportOutcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// The catalog document in force, as it was imported.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogDocument {
+    pub version: i64,
+    pub name: String,
+    pub source: String,
+}
+
+fn blank_user(tenant_id: TenantId, now: seatkeeper_domain::Time) -> User {
+    User {
+        id: UserId::new(),
+        tenant_id,
+        upn: String::new(),
+        display_name: String::new(),
+        given_name: None,
+        surname: None,
+        mail: None,
+        mail_nickname: None,
+        job_title: None,
+        department: None,
+        user_type: "Member".into(),
+        usage_location: None,
+        account_enabled: true,
+        created_at: now,
+    }
+}
+
+/// Builds the user that `input` creates, checking every field as creating a user does.
+fn new_user(actor: &Actor, input: &UserInput, now: seatkeeper_domain::Time) -> AppResult<User> {
+    let upn = input.user_principal_name.as_deref().ok_or_else(|| {
+        AppError::invalid(
+            "missingProperty",
+            "userPrincipalName is required, e.g. \"adele@contoso.com\".",
+        )
+    })?;
+    if input
+        .display_name
+        .as_deref()
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        return Err(AppError::invalid(
+            "missingProperty",
+            "displayName is required.",
+        ));
+    }
+    let mut u = blank_user(actor.tenant_id, now);
+    apply(&mut u, input)?;
+    if u.mail.is_none() && u.user_type == "Member" {
+        u.mail = Some(validate_upn(upn)?);
+    }
+    Ok(u)
+}
+
+impl App {
+    /// Checks one user's fields as creating the user would, without writing anything.
+    pub fn check_user_input(&self, actor: &Actor, input: &UserInput) -> AppResult<()> {
+        new_user(actor, input, self.now()).map(|_| ())
+    }
+
+    /// Which of `upns` already exist in the actor's tenant, lower-cased.
+    pub async fn existing_upns(
+        &self,
+        actor: &Actor,
+        upns: &[String],
+    ) -> AppResult<HashSet<String>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        let mut out = HashSet::new();
+        for chunk in upns.chunks(500) {
+            let f = UserFilter::Or(
+                chunk
+                    .iter()
+                    .map(|u| {
+                        UserFilter::Eq(
+                            UserField::UserPrincipalName,
+                            Value::Text(u.trim().to_string()),
+                        )
+                    })
+                    .collect(),
+            );
+            for u in
+                dir::list_users(&mut conn, actor.tenant_id, &f, None, chunk.len() as i64).await?
+            {
+                out.insert(u.upn.to_lowercase());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates (or, with `update_existing`, updates) a batch of users in one transaction, with
+    /// one audit entry per user. All or nothing: an existing userPrincipalName without
+    /// `update_existing`, or any bad field, refuses the whole batch. Fields left `None` keep
+    /// their value when a user is updated.
+    pub async fn import_users_batch(
+        &self,
+        actor: &Actor,
+        inputs: &[UserInput],
+        update_existing: bool,
+    ) -> AppResult<ImportOutcome> {
+        actor.require(Action::ManageDirectory)?;
+        if inputs.len() > MAX_IMPORT_BATCH {
+            return Err(AppError::invalid(
+                "batchTooLarge",
+                format!(
+                    "{} users in one batch; import at most {MAX_IMPORT_BATCH} at a time.",
+                    inputs.len()
+                ),
+            ));
+        }
+        let now = self.now();
+        let mut fresh = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            fresh.push(new_user(actor, input, now)?);
+        }
+        crate::write!(self, tx => {
+            let mut outcome = ImportOutcome::default();
+            let mut seen = HashSet::with_capacity(fresh.len());
+            for (input, u) in inputs.iter().zip(&fresh) {
+                if !seen.insert(u.upn.to_lowercase()) {
+                    return Err(AppError::invalid("duplicateUser", format!("userPrincipalName {} is in the batch twice.", u.upn)));
+                }
+                match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await? {
+                    Some(before) if update_existing => {
+                        let mut after = before.clone();
+                        apply(&mut after, input)?;
+                        if after == before {
+                            outcome.unchanged += 1;
+                            continue;
+                        }
+                        dir::update_user(tx, &after).await?;
+                        audit::record(tx, actor, now, "user.update", "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(&before)), Some(user_json(&after))).await?;
+                        outcome.updated += 1;
+                    }
+                    Some(_) => return Err(upn_taken(&u.upn)),
+                    None => {
+                        dir::insert_user(tx, u).await.map_err(|e| if seatkeeper_store::is_unique_violation(&e) { upn_taken(&u.upn) } else { e.into() })?;
+                        audit::record(tx, actor, now, "user.create", "user", u.id, format!("User {} created by import", u.upn), None, Some(user_json(u))).await?;
+                        outcome.created += 1;
+                    }
+                }
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// The catalog document in force, exactly as it was imported.
+    pub async fn catalog_document(&self) -> AppResult<Option<CatalogDocument>> {
+        let mut conn = self.read().await?;
+        Ok(seatkeeper_store::catalog::get(&mut conn)
+            .await?
+            .map(|d| CatalogDocument {
+                version: d.version,
+                name: d.name,
+                source: d.source,
+            }))
+    }
+}
