@@ -332,8 +332,8 @@ impl App {
                 .await?;
         }
         if s != before && !subs::update(tx, &s, before.life.status).await? {
-            // Another process moved it first; it will be looked at again on the next run.
-            return Ok(vec![]);
+            // Another process moved it first: roll this attempt back; the next run looks again.
+            return Err(AppError::conflict("concurrentChange", format!("subscription {id} changed while its lifecycle step ran")));
         }
         Ok(steps)
     }
