@@ -107,7 +107,12 @@ impl App {
         actor: &Actor,
         key: &str,
     ) -> AppResult<Subscription> {
-        let s = subs::find(tx, actor.tenant_id, key)
+        let found = subs::find(tx, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        // Lock, then read again: concurrent changes of one subscription apply one after the other.
+        subs::lock(tx, found.id).await?;
+        let s = subs::get(tx, actor.tenant_id, found.id)
             .await?
             .ok_or_else(|| not_found(key))?;
         if s.origin != "admin" {
