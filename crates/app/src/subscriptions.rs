@@ -262,6 +262,7 @@ impl App {
         now: Time,
     ) -> AppResult<Vec<Transition>> {
         let actor = Actor::system(tenant);
+        subs::lock(tx, id).await?;
         let Some(before) = subs::get(tx, tenant, id).await? else {
             return Ok(vec![]);
         };
@@ -338,7 +339,10 @@ impl App {
         }
         if s != before && !subs::update(tx, &s, before.life.status).await? {
             // Another process moved it first: roll this attempt back; the next run looks again.
-            return Err(AppError::conflict("concurrentChange", format!("subscription {id} changed while its lifecycle step ran")));
+            return Err(AppError::conflict(
+                "concurrentChange",
+                format!("subscription {id} changed while its lifecycle step ran"),
+            ));
         }
         Ok(steps)
     }

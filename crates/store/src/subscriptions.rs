@@ -116,6 +116,16 @@ pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Resu
     Ok(r.rows_affected() == 1)
 }
 
+/// Takes the row lock of a subscription for the rest of the transaction (PostgreSQL; SQLite
+/// write transactions are serialized anyway), so that concurrent job runs and admin changes queue.
+pub async fn lock(conn: &mut Conn, id: SubscriptionId) -> Result<()> {
+    sqlx::query("UPDATE subscriptions SET status = status WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn get(
     conn: &mut Conn,
     tenant: TenantId,
