@@ -308,6 +308,8 @@ impl App {
         let now = self.now();
         crate::write!(self, tx => {
             let u = find_user(tx, actor.tenant_id, key).await?;
+            // The user's row first, then pools: the same lock order as license changes.
+            dir::lock_user(tx, actor.tenant_id, u.id).await?;
             let roles = dir::roles_of(tx, u.id).await?;
             if roles.contains(&Role::GlobalAdmin) {
                 let admins = dir::users_with_roles(tx, actor.tenant_id, &[Role::GlobalAdmin]).await?;
