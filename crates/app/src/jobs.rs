@@ -47,7 +47,8 @@ impl App {
             };
             let mut progressed = false;
             for s in &due {
-                let steps = match crate::write!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await) {
+                let steps = match crate::write!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await)
+                {
                     Ok(steps) => steps,
                     Err(crate::AppError::Conflict { message, .. }) => {
                         tracing::debug!("{message}; retried on the next run");

@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 /// A small SMTP server: accepts every message and keeps (recipients, data).
 async fn smtp_server(listener: TcpListener, inbox: Arc<Mutex<Vec<(Vec<String>, String)>>>) {
     loop {
-        let Ok((sock, _)) = listener.accept().await else { return };
+        let Ok((sock, _)) = listener.accept().await else {
+            return;
+        };
         let inbox = inbox.clone();
         tokio::spawn(async move {
             let (r, mut w) = sock.into_split();
@@ -60,34 +62,80 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
     let port = probe.local_addr().expect("addr").port();
     drop(probe);
 
-    let dir = std::env::temp_dir().join(format!("seatkeeper-mail-{}", uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("seatkeeper-mail-{}", uuid::Uuid::new_v4().simple()));
     let db = Db::open_dir(&dir).await.expect("db");
     let mail = MailConfig {
         from: "seatkeeper@test.example".into(),
-        transport: Transport::Smtp { host: "127.0.0.1".into(), port, security: SmtpSecurity::None, username: None, password: None },
+        transport: Transport::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+        },
     };
-    let app = App::new(db, Config { mail, dev_clock: true }).await.expect("app");
-    let b = app.create_tenant("Mailco", "admin@mail.test", Some("US"), None).await.expect("tenant");
+    let app = App::new(
+        db,
+        Config {
+            mail,
+            dev_clock: true,
+        },
+    )
+    .await
+    .expect("app");
+    let b = app
+        .create_tenant("Mailco", "admin@mail.test", Some("US"), None)
+        .await
+        .expect("tenant");
     let actor = Actor::operator(b.tenant_id);
-    for (upn, role) in [("billing@mail.test", Role::BillingAdmin), ("licenses@mail.test", Role::LicenseAdmin)] {
-        let input = seatkeeper_app::directory::UserInput { user_principal_name: Some(upn.into()), display_name: Some(upn.into()), ..Default::default() };
+    for (upn, role) in [
+        ("billing@mail.test", Role::BillingAdmin),
+        ("licenses@mail.test", Role::LicenseAdmin),
+    ] {
+        let input = seatkeeper_app::directory::UserInput {
+            user_principal_name: Some(upn.into()),
+            display_name: Some(upn.into()),
+            ..Default::default()
+        };
         app.create_user(&actor, &input).await.expect("user");
-        app.set_user_roles(&actor, upn, &[role]).await.expect("roles");
+        app.set_user_roles(&actor, upn, &[role])
+            .await
+            .expect("roles");
     }
-    let sku = app.catalog().find_product("SUITE_BASIC").expect("product").sku_id;
-    let s = app.buy(&actor, sku, 3, BillingFrequency::Monthly).await.expect("buy");
-    app.set_recurring(&actor, &s.id.to_string(), false).await.expect("recurring off");
+    let sku = app
+        .catalog()
+        .find_product("SUITE_BASIC")
+        .expect("product")
+        .sku_id;
+    let s = app
+        .buy(&actor, sku, 3, BillingFrequency::Monthly)
+        .await
+        .expect("buy");
+    app.set_recurring(&actor, &s.id.to_string(), false)
+        .await
+        .expect("recurring off");
 
     // Five days before the term ends: the expiring notice is due, but SMTP is down.
     app.clock.set(s.life.term_end - chrono::Duration::days(5));
     let r = app.run_jobs().await.expect("jobs");
     assert_eq!((r.mails_sent, r.mails_failed), (0, 2), "{r:?}");
     let queued = app.list_mail(&actor, 10).await.expect("mail");
-    assert_eq!(queued.len(), 2, "one notice per Global and Billing admin, none for the License admin");
-    assert!(queued.iter().all(|m| m.status == "pending" && m.attempts == 1 && m.last_error.is_some()));
+    assert_eq!(
+        queued.len(),
+        2,
+        "one notice per Global and Billing admin, none for the License admin"
+    );
+    assert!(
+        queued
+            .iter()
+            .all(|m| m.status == "pending" && m.attempts == 1 && m.last_error.is_some())
+    );
 
     // The server comes up; a run before the back-off has passed sends nothing.
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("rebind");
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind");
     let inbox = Arc::new(Mutex::new(Vec::new()));
     tokio::spawn(smtp_server(listener, inbox.clone()));
     let r = app.run_jobs().await.expect("jobs");
@@ -104,13 +152,22 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
     let got = inbox.lock().expect("inbox").clone();
     let mut to: Vec<String> = got.iter().flat_map(|(r, _)| r.clone()).collect();
     to.sort();
-    assert_eq!(to, vec!["admin@mail.test".to_string(), "billing@mail.test".to_string()]);
+    assert_eq!(
+        to,
+        vec![
+            "admin@mail.test".to_string(),
+            "billing@mail.test".to_string()
+        ]
+    );
     for (_, data) in &got {
         assert!(data.contains("Subject: Suite Basic ends on"), "{data}");
         assert!(data.contains("recurring billing is off"), "{data}");
     }
     let sent = app.list_mail(&actor, 10).await.expect("mail");
-    assert!(sent.iter().all(|m| m.status == "sent" && m.sent_at.is_some()));
+    assert!(
+        sent.iter()
+            .all(|m| m.status == "sent" && m.sent_at.is_some())
+    );
     app.db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -40,16 +40,43 @@ fn op() -> impl Strategy<Value = Op> {
 
 async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
     let mut conn = app.read().await.expect("conn");
-    let subs = subscriptions::list(&mut conn, actor.tenant_id, true).await.expect("subs");
-    for pool in subscriptions::pools_of_tenant(&mut conn, actor.tenant_id).await.expect("pools") {
-        let rows = assignments::count_in_pool(&mut conn, pool.id).await.expect("count");
+    let subs = subscriptions::list(&mut conn, actor.tenant_id, true)
+        .await
+        .expect("subs");
+    for pool in subscriptions::pools_of_tenant(&mut conn, actor.tenant_id)
+        .await
+        .expect("pools")
+    {
+        let rows = assignments::count_in_pool(&mut conn, pool.id)
+            .await
+            .expect("count");
         assert_eq!(pool.assigned, rows, "counter matches rows");
-        let usable: i64 = subs.iter().filter(|s| s.pool_id == pool.id && s.life.status.counts_as_enabled()).map(|s| s.quantity).sum();
-        assert_eq!(pool.total, usable, "pool total is the licenses of its Active and Expired subscriptions");
-        let bought: i64 = subs.iter().filter(|s| s.pool_id == pool.id && s.life.status != Status::Deleted).map(|s| s.quantity).sum();
-        assert!(pool.assigned <= bought, "assigned {} > bought {bought}", pool.assigned);
+        let usable: i64 = subs
+            .iter()
+            .filter(|s| s.pool_id == pool.id && s.life.status.counts_as_enabled())
+            .map(|s| s.quantity)
+            .sum();
+        assert_eq!(
+            pool.total, usable,
+            "pool total is the licenses of its Active and Expired subscriptions"
+        );
+        let bought: i64 = subs
+            .iter()
+            .filter(|s| s.pool_id == pool.id && s.life.status != Status::Deleted)
+            .map(|s| s.quantity)
+            .sum();
+        assert!(
+            pool.assigned <= bought,
+            "assigned {} > bought {bought}",
+            pool.assigned
+        );
         if last_assign_ok {
-            assert!(pool.assigned <= pool.total || subs.iter().any(|s| s.pool_id == pool.id && s.life.status == Status::Disabled));
+            assert!(
+                pool.assigned <= pool.total
+                    || subs
+                        .iter()
+                        .any(|s| s.pool_id == pool.id && s.life.status == Status::Disabled)
+            );
         }
     }
 }

@@ -77,17 +77,35 @@ async fn exec(db: &Db, sql: String) -> anyhow::Result<()> {
 }
 
 /// Users and assignments go in with multi-row inserts of generated (not user-supplied) values.
-async fn seed(app: &App, db: &Db, tenant: seatkeeper_domain::TenantId, args: &Args) -> anyhow::Result<Vec<String>> {
+async fn seed(
+    app: &App,
+    db: &Db,
+    tenant: seatkeeper_domain::TenantId,
+    args: &Args,
+) -> anyhow::Result<Vec<String>> {
     let t0 = Instant::now();
     let now = us(app.now());
     let op = seatkeeper_app::Actor::operator(tenant);
     let per_product = args.assignments.div_ceil(args.products);
     // Subscriptions: bought through the app; the last product is left with room for the write benchmark.
     for p in 0..args.products {
-        let q = if p + 1 == args.products { (per_product + args.users) as i64 } else { per_product as i64 + 1000 };
-        app.buy(&op, seatkeeper_domain::SkuId(sku(p)), q, seatkeeper_domain::lifecycle::BillingFrequency::Annual).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let q = if p + 1 == args.products {
+            (per_product + args.users) as i64
+        } else {
+            per_product as i64 + 1000
+        };
+        app.buy(
+            &op,
+            seatkeeper_domain::SkuId(sku(p)),
+            q,
+            seatkeeper_domain::lifecycle::BillingFrequency::Annual,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let user_ids: Vec<String> = (0..args.users).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let user_ids: Vec<String> = (0..args.users)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     for chunk in user_ids.chunks(2000).enumerate() {
         let (c, ids) = chunk;
         let rows: Vec<String> = ids
@@ -106,7 +124,13 @@ async fn seed(app: &App, db: &Db, tenant: seatkeeper_domain::TenantId, args: &Ar
     {
         let mut conn = db.reader().acquire().await?;
         for p in 0..args.products {
-            let pool = seatkeeper_store::subscriptions::central_pool(&mut conn, tenant, seatkeeper_domain::SkuId(sku(p))).await?.context("pool")?;
+            let pool = seatkeeper_store::subscriptions::central_pool(
+                &mut conn,
+                tenant,
+                seatkeeper_domain::SkuId(sku(p)),
+            )
+            .await?
+            .context("pool")?;
             pools.push(pool.id.to_string());
         }
     }
@@ -118,7 +142,12 @@ async fn seed(app: &App, db: &Db, tenant: seatkeeper_domain::TenantId, args: &Ar
         let mut rows = Vec::with_capacity(2000);
         for k in 0..per.min(args.users) {
             let u = &user_ids[(start + k) % args.users];
-            rows.push(format!("('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now})", uuid::Uuid::new_v4(), sku(p), pools[p]));
+            rows.push(format!(
+                "('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now})",
+                uuid::Uuid::new_v4(),
+                sku(p),
+                pools[p]
+            ));
             if rows.len() == 2000 {
                 exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
                 done += rows.len();
@@ -136,31 +165,59 @@ async fn seed(app: &App, db: &Db, tenant: seatkeeper_domain::TenantId, args: &Ar
     } else {
         exec(db, "ANALYZE".into()).await?;
     }
-    eprintln!("seeded {done} assignments over {seeded_products} products in {:.1?}", t0.elapsed());
+    eprintln!(
+        "seeded {done} assignments over {seeded_products} products in {:.1?}",
+        t0.elapsed()
+    );
     Ok(user_ids)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("seatkeeper-bench-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "seatkeeper-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let db = match args.backend.as_str() {
         "sqlite" => Db::open_dir(&dir).await?,
         "postgres" => {
-            let admin = args.database_url.clone().context("--database-url (a PostgreSQL admin URL) is needed for --backend postgres")?;
+            let admin = args.database_url.clone().context(
+                "--database-url (a PostgreSQL admin URL) is needed for --backend postgres",
+            )?;
             sqlx::any::install_default_drivers();
             let name = format!("sk_bench_{}", uuid::Uuid::new_v4().simple());
             let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await?;
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin.clone());
             Db::connect(&format!("{base}/{name}")).await?
         }
         other => anyhow::bail!("--backend is sqlite or postgres, not {other}"),
     };
-    let mail = MailConfig { from: "bench@localhost".into(), transport: Transport::EmlDir(dir.join("mail")) };
-    let app = App::new(db.clone(), Config { mail, dev_clock: false }).await?;
-    app.import_catalog("bench.toml", &catalog(args.products)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let b = app.create_tenant("Bench", "admin@bench.example", Some("US"), None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mail = MailConfig {
+        from: "bench@localhost".into(),
+        transport: Transport::EmlDir(dir.join("mail")),
+    };
+    let app = App::new(
+        db.clone(),
+        Config {
+            mail,
+            dev_clock: false,
+        },
+    )
+    .await?;
+    app.import_catalog("bench.toml", &catalog(args.products))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let b = app
+        .create_tenant("Bench", "admin@bench.example", Some("US"), None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let users = seed(&app, &db, b.tenant_id, &args).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -169,20 +226,36 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(seatkeeper_web::serve(app.clone(), listener, async move {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
     let auth = format!("Bearer {}", b.token);
 
     // 1. Licenses page data.
     let url = format!("{base}/v1.0/subscribedSkus");
     for _ in 0..50 {
-        client.get(&url).header("Authorization", &auth).send().await?.error_for_status()?.bytes().await?;
+        client
+            .get(&url)
+            .header("Authorization", &auth)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
     }
     let mut lat = Vec::with_capacity(args.page_requests);
     let t = Instant::now();
     let mut skus = 0;
     for _ in 0..args.page_requests {
         let s = Instant::now();
-        let body: serde_json::Value = client.get(&url).header("Authorization", &auth).send().await?.error_for_status()?.json().await?;
+        let body: serde_json::Value = client
+            .get(&url)
+            .header("Authorization", &auth)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         lat.push(s.elapsed());
         skus = body["value"].as_array().map(|v| v.len()).unwrap_or(0);
     }
@@ -207,7 +280,14 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..args.clients {
-        let (client, auth, base, last, users, clients) = (client.clone(), auth.clone(), base.clone(), last.clone(), users.clone(), args.clients);
+        let (client, auth, base, last, users, clients) = (
+            client.clone(),
+            auth.clone(),
+            base.clone(),
+            last.clone(),
+            users.clone(),
+            args.clients,
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;

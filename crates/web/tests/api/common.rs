@@ -42,7 +42,9 @@ impl Drop for Srv {
 pub fn pg_url() -> Option<String> {
     match std::env::var("SEATKEEPER_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("SEATKEEPER_TEST_PG_URL must be set in CI"),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("SEATKEEPER_TEST_PG_URL must be set in CI")
+        }
         _ => None,
     }
 }
@@ -56,9 +58,21 @@ pub async fn fresh_db(backend: Backend, dir: &std::path::Path) -> Option<Db> {
             seatkeeper_store::sqlx::any::install_default_drivers();
             let name = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
             let mut conn = <seatkeeper_store::sqlx::AnyConnection as seatkeeper_store::sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
-            seatkeeper_store::sqlx::query(seatkeeper_store::sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
-            Some(Db::connect(&format!("{base}/{name}")).await.expect("connect test database"))
+            seatkeeper_store::sqlx::query(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name}"
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin.clone());
+            Some(
+                Db::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("connect test database"),
+            )
         }
     }
 }
@@ -79,13 +93,36 @@ impl Srv {
     pub async fn start_with(backend: Backend, catalog: Option<&str>) -> Option<Srv> {
         let dir = temp_dir();
         let db = fresh_db(backend, &dir).await?;
-        let mail = MailConfig { from: "seatkeeper@test.example".into(), transport: Transport::EmlDir(dir.join("mail")) };
-        let app = App::new(db, Config { mail, dev_clock: true }).await.expect("app");
+        let mail = MailConfig {
+            from: "seatkeeper@test.example".into(),
+            transport: Transport::EmlDir(dir.join("mail")),
+        };
+        let app = App::new(
+            db,
+            Config {
+                mail,
+                dev_clock: true,
+            },
+        )
+        .await
+        .expect("app");
         if let Some(src) = catalog {
-            app.import_catalog("test-catalog.toml", src).await.expect("import test catalog");
+            app.import_catalog("test-catalog.toml", src)
+                .await
+                .expect("import test catalog");
         }
-        let b = app.create_tenant("Contoso Test", "admin@contoso.test", Some("US"), Some("USD")).await.expect("tenant");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let b = app
+            .create_tenant(
+                "Contoso Test",
+                "admin@contoso.test",
+                Some("US"),
+                Some("USD"),
+            )
+            .await
+            .expect("tenant");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
@@ -103,7 +140,10 @@ impl Srv {
             token: b.token,
             dir,
             backend,
-            client: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("client"),
             stop: Some(tx),
         })
     }
@@ -113,16 +153,29 @@ impl Srv {
     }
 
     /// Sends a request as `token`; returns the status and the JSON body (Null if none).
-    pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(m, format!("{}{}", self.url, path)).bearer_auth(token);
+        let mut req = self
+            .client
+            .request(m, format!("{}{}", self.url, path))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.expect("body");
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, v)
     }
 
@@ -147,7 +200,9 @@ impl Srv {
 
     /// Raw request for bodies that are not JSON values.
     pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, format!("{}{}", self.url, path)).bearer_auth(&self.token)
+        self.client
+            .request(method, format!("{}{}", self.url, path))
+            .bearer_auth(&self.token)
     }
 
     /// Creates a member user through the app (usage location `loc`), returns its id.
@@ -158,39 +213,79 @@ impl Srv {
             usage_location: Some(loc.map(str::to_string)),
             ..Default::default()
         };
-        self.app.create_user(&self.operator(), &input).await.expect("create user").id
+        self.app
+            .create_user(&self.operator(), &input)
+            .await
+            .expect("create user")
+            .id
     }
 
     /// A user with `roles` and a token for them.
     pub async fn token_with_roles(&self, upn: &str, roles: &[Role]) -> String {
         let id = self.user(upn, Some("US")).await;
-        self.app.set_user_roles(&self.operator(), &id.to_string(), roles).await.expect("roles");
-        self.app.create_token(&self.operator(), id, "test", None).await.expect("token").token
+        self.app
+            .set_user_roles(&self.operator(), &id.to_string(), roles)
+            .await
+            .expect("roles");
+        self.app
+            .create_token(&self.operator(), id, "test", None)
+            .await
+            .expect("token")
+            .token
     }
 
     /// Buys `n` licenses of a demo-catalog product by part number; returns the subscription id.
     pub async fn buy(&self, part: &str, n: i64) -> String {
         let sku = self.sku(part);
-        let s = self.app.buy(&self.operator(), sku, n, seatkeeper_domain::lifecycle::BillingFrequency::Monthly).await.expect("buy");
+        let s = self
+            .app
+            .buy(
+                &self.operator(),
+                sku,
+                n,
+                seatkeeper_domain::lifecycle::BillingFrequency::Monthly,
+            )
+            .await
+            .expect("buy");
         s.id.to_string()
     }
 
     pub fn sku(&self, part: &str) -> seatkeeper_domain::SkuId {
-        self.app.catalog().find_product(part).unwrap_or_else(|| panic!("no product {part}")).sku_id
+        self.app
+            .catalog()
+            .find_product(part)
+            .unwrap_or_else(|| panic!("no product {part}"))
+            .sku_id
     }
 
     pub fn plan(&self, name: &str) -> String {
-        self.app.catalog().plans.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("no plan {name}")).id.to_string()
+        self.app
+            .catalog()
+            .plans
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no plan {name}"))
+            .id
+            .to_string()
     }
 }
 
 /// Asserts an error envelope: status, and that the message contains `needle`.
 pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, needle: &str) {
     assert_eq!(got.0, status, "body: {}", got.1);
-    let msg = got.1["error"]["message"].as_str().unwrap_or_else(|| panic!("no error envelope: {}", got.1));
-    assert!(msg.contains(needle), "message {msg:?} does not contain {needle:?}");
+    let msg = got.1["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error envelope: {}", got.1));
+    assert!(
+        msg.contains(needle),
+        "message {msg:?} does not contain {needle:?}"
+    );
     assert!(got.1["error"]["code"].is_string(), "no code: {}", got.1);
-    assert!(got.1["error"]["innerError"]["request-id"].is_string(), "no request-id: {}", got.1);
+    assert!(
+        got.1["error"]["innerError"]["request-id"].is_string(),
+        "no request-id: {}",
+        got.1
+    );
 }
 
 /// Writes a test once and runs it on SQLite and on PostgreSQL:
@@ -203,12 +298,17 @@ macro_rules! backends {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let Some($srv) = $crate::common::Srv::start($crate::common::Backend::Sqlite).await else { return };
+                let Some($srv) = $crate::common::Srv::start($crate::common::Backend::Sqlite).await
+                else {
+                    return;
+                };
                 $body.await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($srv) = $crate::common::Srv::start($crate::common::Backend::Postgres).await else {
+                let Some($srv) =
+                    $crate::common::Srv::start($crate::common::Backend::Postgres).await
+                else {
                     eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
                     return;
                 };

@@ -9,7 +9,9 @@ backends!(unknown_endpoint_is_a_404_envelope, |srv| async move {
 backends!(missing_or_bad_token_is_401, |srv| async move {
     let got = srv.call_as("", "GET", "/v1.0/users", None).await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "Access token is empty");
-    let got = srv.call_as("sk_notatoken", "GET", "/v1.0/users", None).await;
+    let got = srv
+        .call_as("sk_notatoken", "GET", "/v1.0/users", None)
+        .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid");
     assert_eq!(got.1["error"]["code"], "InvalidAuthenticationToken");
 });
