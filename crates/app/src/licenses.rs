@@ -176,7 +176,7 @@ impl App {
             });
         }
         let adds_something = !inserts.is_empty() || !updates.is_empty();
-        if !inserts.is_empty() && user.is_guest() && !actor.can(Action::LicenseGuests) {
+        if adds_something && user.is_guest() && !actor.can(Action::LicenseGuests) {
             return Ok(Err(problem(DomainError::GuestNeedsGlobalAdmin {
                 user_id: user.id,
                 user: user.upn.clone(),
