@@ -101,7 +101,7 @@ impl App {
         Ok(subs::list(&mut conn, actor.tenant_id, include_deleted).await?)
     }
 
-    async fn load_for_change(
+    pub(crate) async fn load_for_change(
         &self,
         tx: &mut Conn,
         actor: &Actor,
