@@ -4,4 +4,9 @@
 mod common;
 
 mod concurrency;
+mod rest_admin;
+mod rest_api;
+mod rest_helpers;
+mod rest_licenses;
+mod rest_subscriptions;
 mod smoke;
