@@ -85,7 +85,7 @@ struct Planned {
     set_location: Option<String>,
 }
 
-fn product<'c>(catalog: &'c Catalog, sku: SkuId) -> Result<&'c Product, DomainError> {
+fn product(catalog: &Catalog, sku: SkuId) -> Result<&Product, DomainError> {
     catalog
         .product(sku)
         .ok_or(DomainError::UnknownSku { sku_id: sku })

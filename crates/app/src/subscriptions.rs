@@ -279,12 +279,10 @@ impl App {
                     self.notify_admins(tx, &s, "subscription.disabled", now)
                         .await?;
                 }
-                Transition::Expire { .. } => {
-                    if s.expiring_notice_for != Some(s.life.term_end) {
-                        s.expiring_notice_for = Some(s.life.term_end);
-                        self.notify_admins(tx, &s, "subscription.expiring", now)
-                            .await?;
-                    }
+                Transition::Expire { .. } if s.expiring_notice_for != Some(s.life.term_end) => {
+                    s.expiring_notice_for = Some(s.life.term_end);
+                    self.notify_admins(tx, &s, "subscription.expiring", now)
+                        .await?;
                 }
                 Transition::Delete { .. } => self.trim_pool(tx, &actor, &s, now).await?,
                 _ => {}
