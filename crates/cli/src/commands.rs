@@ -1,11 +1,33 @@
 //! Command implementations.
 
-use crate::opts::{Cli, Command, DbArgs, MailArgs, ServeArgs, TenantCmd, TokenCmd};
+use crate::opts::{Cli, Command, DbArgs, MailArgs, ServeArgs, TenantArg, TenantCmd, TokenCmd};
+use crate::output::{self, Table};
 use anyhow::{Context, bail};
 use seatkeeper_app::mail::{MailConfig, SmtpSecurity, Transport};
 use seatkeeper_app::store::{Db, redact_url};
-use seatkeeper_app::{Actor, App, Config};
+use seatkeeper_app::{Actor, App, AppResult, Config};
 use seatkeeper_domain::TenantId;
+use std::io::Write;
+
+/// Turns an app error into a command error with the app's own (user-readable) message.
+pub trait OrCli<T> {
+    fn cli(self) -> anyhow::Result<T>;
+}
+
+impl<T> OrCli<T> for AppResult<T> {
+    fn cli(self) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// Prints a line on standard output; a closed pipe is not worth failing the server for.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let mut o = std::io::stdout();
+        let _ = writeln!(o, $($t)*);
+        let _ = o.flush();
+    }};
+}
 
 pub async fn open_db(db: &DbArgs) -> anyhow::Result<Db> {
     match &db.database_url {
@@ -83,7 +105,7 @@ pub async fn open_app(db: &DbArgs, mail: MailConfig, dev_clock: bool) -> anyhow:
 }
 
 /// The operator's app for commands that do not serve.
-async fn cli_app(db: &DbArgs) -> anyhow::Result<App> {
+pub async fn cli_app(db: &DbArgs) -> anyhow::Result<App> {
     let mail = MailConfig {
         from: "seatkeeper@localhost".into(),
         transport: Transport::EmlDir(db.data_dir.join("mail")),
@@ -93,7 +115,7 @@ async fn cli_app(db: &DbArgs) -> anyhow::Result<App> {
 
 /// Resolves a tenant by id or exact name.
 pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
-    let all = app.list_tenants().await?;
+    let all = app.list_tenants().await.cli()?;
     if let Some(id) = TenantId::parse(key)
         && all.iter().any(|t| t.id == id)
     {
@@ -102,7 +124,7 @@ pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
     let matches: Vec<_> = all.iter().filter(|t| t.name == key.trim()).collect();
     match matches.as_slice() {
         [t] => Ok(t.id),
-        [] => bail!("no organization with id or name '{key}' (see `seatkeeper tenant list`)"),
+        [] => bail!("no organization with id or name '{key}'; see `seatkeeper tenant list`"),
         _ => bail!(
             "{} organizations are named '{key}': use the tenant id",
             matches.len()
@@ -110,21 +132,54 @@ pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
     }
 }
 
+/// The operator acting in the organization named by `--tenant`.
+pub async fn operator(app: &App, t: &TenantArg) -> anyhow::Result<Actor> {
+    Ok(Actor::operator(tenant_id(app, &t.tenant).await?))
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = &cli.db;
     match cli.command {
-        Command::Serve(args) => serve(&cli.db, args).await,
+        Command::Serve(args) => serve(db, args).await,
         Command::Migrate => {
-            let db = open_db(&cli.db).await?;
+            let db = open_db(db).await?;
             db.close().await;
-            println!("database is up to date");
+            say!("database is up to date");
             Ok(())
         }
-        Command::Tenant(cmd) => tenant(&cli.db, cmd).await,
-        Command::Token(cmd) => token(&cli.db, cmd).await,
+        Command::Tenant(cmd) => with_app(db, |app| tenant(app, cmd)).await,
+        Command::Token(cmd) => with_app(db, |app| token(app, cmd)).await,
+        Command::Catalog(cmd) => with_app(db, |app| crate::catalog::run(app, cmd)).await,
+        Command::Users(cmd) => with_app(db, |app| crate::users::run(app, cmd)).await,
+        Command::Groups(cmd) => with_app(db, |app| crate::groups::run(app, cmd)).await,
+        Command::Subscriptions(cmd) => {
+            with_app(db, |app| crate::subscriptions::run(app, cmd)).await
+        }
+        Command::Licenses(cmd) => with_app(db, |app| crate::licenses::run(app, cmd)).await,
+        Command::Audit(cmd) => with_app(db, |app| crate::audit::run(app, cmd)).await,
+        Command::Jobs(crate::opts::JobsCmd::Run { mail, json }) => {
+            let app = open_app(db, mail_config(db, &mail)?, false).await?;
+            let result = crate::audit::run_jobs(&app, json.json).await;
+            app.db.close().await;
+            result
+        }
     }
 }
 
+/// Opens the operator's app, runs `f`, and closes the database whatever `f` returned.
+async fn with_app<F, Fut>(db: &DbArgs, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(App) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let app = cli_app(db).await?;
+    let result = f(app.clone()).await;
+    app.db.close().await;
+    result
+}
+
 async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let signal = shutdown_signal()?;
     let mail = mail_config(dbargs, &args.mail)?;
     let app = open_app(dbargs, mail, args.dev_clock).await?;
     if let Some(path) = &args.catalog {
@@ -134,10 +189,7 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("catalog.toml");
-        let s = app
-            .import_catalog(name, &src)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let s = app.import_catalog(name, &src).await.cli()?;
         tracing::info!(
             "catalog {} loaded: {} products, {} plans (version {})",
             path.display(),
@@ -154,36 +206,37 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         Some(u) => redact_url(u),
         None => format!("SQLite in {}", dbargs.data_dir.display()),
     };
-    println!("Seatkeeper is listening on http://{addr} ({where_})");
+    say!("Seatkeeper is listening on http://{addr} ({where_})");
     if args.demo {
         let d = crate::demo::ensure_demo(&app).await?;
-        println!();
-        println!(
+        say!();
+        say!(
             "Demo organization: {} (tenant {})",
-            d.tenant_name, d.tenant_id
+            d.tenant_name,
+            d.tenant_id
         );
-        println!("Global admin:      {}", d.admin_user_principal_name);
-        println!("Bearer token:      {}", d.token);
-        println!();
-        println!("Try it:");
-        println!(
+        say!("Global admin:      {}", d.admin_user_principal_name);
+        say!("Bearer token:      {}", d.token);
+        say!();
+        say!("Try it:");
+        say!(
             "  curl -H 'Authorization: Bearer {}' http://{addr}/v1.0/subscribedSkus",
             d.token
         );
-        println!(
+        say!(
             "  curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/licenses",
             d.token
         );
     }
     if args.dev_clock {
-        println!(
+        say!(
             "Development clock on: PUT http://{addr}/api/v1/dev/clock {{\"now\": \"2030-01-01T00:00:00Z\"}}"
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let jobs = (!args.no_jobs).then(|| tokio::spawn(app.clone().job_loop(stop_rx)));
     let shutdown = async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     };
@@ -195,29 +248,30 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called, so call it
+/// before anything slow: a signal that arrives early still shuts down gracefully.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            term.recv().await;
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    })
 }
 
-async fn tenant(db: &DbArgs, cmd: TenantCmd) -> anyhow::Result<()> {
-    let app = cli_app(db).await?;
+async fn tenant(app: App, cmd: TenantCmd) -> anyhow::Result<()> {
     match cmd {
         TenantCmd::Create {
             name,
@@ -229,42 +283,50 @@ async fn tenant(db: &DbArgs, cmd: TenantCmd) -> anyhow::Result<()> {
             let b = app
                 .create_tenant(&name, &admin, usage_location.as_deref(), Some(&currency))
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .cli()?;
             if json {
-                println!("{}", serde_json::to_string(&b)?);
+                output::lines([serde_json::to_string(&b)?])
             } else {
-                println!(
-                    "Organization '{}' created: tenant {}",
-                    b.tenant_name, b.tenant_id
-                );
-                println!(
-                    "Global admin {} ({})",
-                    b.admin_user_principal_name, b.admin_user_id
-                );
-                println!("Bearer token: {}", b.token);
+                output::lines([
+                    format!(
+                        "Organization '{}' created: tenant {}",
+                        b.tenant_name, b.tenant_id
+                    ),
+                    format!(
+                        "Global admin {} ({})",
+                        b.admin_user_principal_name, b.admin_user_id
+                    ),
+                    format!("Bearer token: {}", b.token),
+                ])
             }
         }
         TenantCmd::List { json } => {
-            let list = app.list_tenants().await?;
-            if json {
+            let list = app.list_tenants().await.cli()?;
+            if json.json {
                 let v: Vec<_> = list
                     .iter()
                     .map(|t| serde_json::json!({"tenantId": t.id, "name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency, "createdDateTime": t.created_at}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                output::json(&v)
             } else {
-                for t in list {
-                    println!("{}  {}  {}", t.id, t.currency, t.name);
+                let mut t =
+                    Table::new(&["TENANT ID", "NAME", "USAGE LOCATION", "CURRENCY", "CREATED"]);
+                for x in list {
+                    t.row(vec![
+                        x.id.to_string(),
+                        x.name,
+                        output::cell(&x.default_usage_location),
+                        x.currency,
+                        output::when(x.created_at),
+                    ]);
                 }
+                t.print("No organizations yet: create one with `seatkeeper tenant create`.")
             }
         }
     }
-    app.db.close().await;
-    Ok(())
 }
 
-async fn token(db: &DbArgs, cmd: TokenCmd) -> anyhow::Result<()> {
-    let app = cli_app(db).await?;
+async fn token(app: App, cmd: TokenCmd) -> anyhow::Result<()> {
     match cmd {
         TokenCmd::Create {
             tenant,
@@ -273,56 +335,60 @@ async fn token(db: &DbArgs, cmd: TokenCmd) -> anyhow::Result<()> {
             expires_in_days,
             json,
         } => {
-            let actor = Actor::operator(tenant_id(&app, &tenant).await?);
-            let u = app
-                .get_user(&actor, &user)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let expires = expires_in_days.map(|d| app.now() + chrono::Duration::days(d));
-            let t = app
-                .create_token(&actor, u.id, &name, expires)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let actor = operator(&app, &tenant).await?;
+            let u = app.get_user(&actor, &user).await.cli()?;
+            let expires = match expires_in_days {
+                Some(d) if !(1..=36_500).contains(&d) => {
+                    bail!("--expires-in-days must be between 1 and 36500, got {d}")
+                }
+                Some(d) => Some(app.now() + chrono::Duration::days(d)),
+                None => None,
+            };
+            let t = app.create_token(&actor, u.id, &name, expires).await.cli()?;
             if json {
-                println!("{}", serde_json::to_string(&t)?);
+                output::lines([serde_json::to_string(&t)?])
             } else {
-                println!("Token {} for {}: {}", t.id, u.upn, t.token);
+                output::lines([format!("Token {} for {}: {}", t.id, u.upn, t.token)])
             }
         }
         TokenCmd::List { tenant, user, json } => {
-            let actor = Actor::operator(tenant_id(&app, &tenant).await?);
-            let u = app
-                .get_user(&actor, &user)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let list = app
-                .list_tokens(&actor, u.id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
+            let actor = operator(&app, &tenant).await?;
+            let u = app.get_user(&actor, &user).await.cli()?;
+            let list = app.list_tokens(&actor, u.id).await.cli()?;
+            if json.json {
                 let v: Vec<_> = list.iter().map(|t| serde_json::json!({"id": t.id, "name": t.name, "createdDateTime": t.created_at, "expiresDateTime": t.expires_at, "revokedDateTime": t.revoked_at})).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                output::json(&v)
             } else {
+                let now = app.now();
+                let mut table = Table::new(&["TOKEN ID", "STATE", "NAME", "CREATED", "EXPIRES"]);
                 for t in list {
                     let state = if t.revoked_at.is_some() {
                         "revoked"
+                    } else if t.expires_at.is_some_and(|e| e <= now) {
+                        "expired"
                     } else {
                         "active"
                     };
-                    println!("{}  {:8}  {}", t.id, state, t.name);
+                    table.row(vec![
+                        t.id.to_string(),
+                        state.into(),
+                        t.name,
+                        output::when(t.created_at),
+                        t.expires_at
+                            .map(output::when)
+                            .unwrap_or_else(|| "never".into()),
+                    ]);
                 }
+                table.print(&format!("{} has no tokens.", u.upn))
             }
         }
         TokenCmd::Revoke { tenant, id } => {
-            let actor = Actor::operator(tenant_id(&app, &tenant).await?);
-            let id = seatkeeper_domain::TokenId::parse(&id)
-                .with_context(|| format!("'{id}' is not a token id"))?;
-            app.revoke_token(&actor, id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("Token {id} revoked");
+            let actor = operator(&app, &tenant).await?;
+            let id = seatkeeper_domain::TokenId::parse(&id).with_context(|| {
+                format!("'{id}' is not a token id; see `seatkeeper token list`")
+            })?;
+            app.revoke_token(&actor, id).await.cli()?;
+            output::lines([format!("Token {id} revoked")])
         }
     }
-    app.db.close().await;
-    Ok(())
 }

@@ -158,10 +158,10 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
 
     let standard = sku("SUITE_STANDARD").context("SUITE_STANDARD")?;
     let premium = sku("SUITE_PREMIUM").context("SUITE_PREMIUM")?;
-    app.assign_product(&actor, standard, &upns[0..12].to_vec(), &[])
+    app.assign_product(&actor, standard, &upns[0..12], &[])
         .await
         .map_err(err)?;
-    app.assign_product(&actor, premium, &upns[12..20].to_vec(), &[])
+    app.assign_product(&actor, premium, &upns[12..20], &[])
         .await
         .map_err(err)?;
     let phone = sku("PHONE_SYSTEM").context("PHONE_SYSTEM")?;

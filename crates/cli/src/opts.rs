@@ -1,10 +1,21 @@
-//! Command-line options. Every flag can also be set by a `SEATKEEPER_…` environment variable.
+//! Command-line options. Flags that make sense in the environment can also be set by a
+//! `SEATKEEPER_…` variable (shown in `--help`).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "seatkeeper", version, about = "Self-hosted per-seat license management server", long_about = None)]
+#[command(
+    name = "seatkeeper",
+    version,
+    about = "Self-hosted per-seat license management server",
+    long_about = "Self-hosted per-seat license management server.\n\n\
+        Commands act directly on the database named by --data-dir (SQLite, the default) or \
+        --database-url (PostgreSQL), as the operator with Global admin rights in the organization \
+        named by --tenant. They work while a server runs on the same database.\n\n\
+        Start here: seatkeeper serve --demo",
+    after_help = "Run 'seatkeeper <command> --help' for examples."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
@@ -32,6 +43,22 @@ pub struct DbArgs {
     pub database_url: Option<String>,
 }
 
+/// The organization a command acts on.
+#[derive(Args, Debug, Clone)]
+pub struct TenantArg {
+    /// Organization: tenant id or exact name (see `seatkeeper tenant list`).
+    #[arg(long, env = "SEATKEEPER_TENANT")]
+    pub tenant: String,
+}
+
+/// Machine-readable output.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonArg {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
@@ -39,6 +66,8 @@ pub enum Command {
     /// Example: seatkeeper serve --demo --listen 127.0.0.1:8080
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
+    ///
+    /// Example: seatkeeper migrate --database-url postgres://seatkeeper@db/seatkeeper
     Migrate,
     /// Organizations (tenants).
     #[command(subcommand)]
@@ -46,6 +75,27 @@ pub enum Command {
     /// Bearer tokens for the APIs.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The product catalog: import, show, export.
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
+    /// Users of an organization: import and export CSV, list, create, delete, roles.
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Security groups and their members.
+    #[command(subcommand)]
+    Groups(GroupsCmd),
+    /// Central subscriptions: buy, change the number of licenses, recurring billing, cancel.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCmd),
+    /// Licenses: the Licenses page, assign, unassign, export a product's users.
+    #[command(subcommand)]
+    Licenses(LicensesCmd),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Background jobs (subscription lifecycle, e-mail).
+    #[command(subcommand)]
+    Jobs(JobsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -87,12 +137,15 @@ pub struct MailArgs {
     pub mail_dir: Option<PathBuf>,
 }
 
+// ----- tenant, token -----
+
 #[derive(Subcommand, Debug)]
 pub enum TenantCmd {
     /// Create an organization and its first Global admin; prints a bearer token for them.
     ///
     /// Example: seatkeeper tenant create --name "Contoso" --admin admin@contoso.com --usage-location US --json
     Create {
+        /// Name of the organization.
         #[arg(long)]
         name: String,
         /// User principal name of the first Global admin.
@@ -104,14 +157,16 @@ pub enum TenantCmd {
         /// Billing currency (ISO 4217).
         #[arg(long, default_value = "USD")]
         currency: String,
-        /// Print one JSON object instead of text.
+        /// Print one JSON object (tenantId, adminUserId, token, …) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// List organizations.
+    ///
+    /// Example: seatkeeper tenant list --json
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonArg,
     },
 }
 
@@ -119,14 +174,14 @@ pub enum TenantCmd {
 pub enum TokenCmd {
     /// Issue a bearer token for a user.
     ///
-    /// Example: seatkeeper token create --tenant <tenant-id> --user admin@contoso.com --name "provisioning"
+    /// Example: seatkeeper token create --tenant Contoso --user admin@contoso.com --name "provisioning"
     Create {
-        /// Tenant id or exact name.
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// User id or user principal name.
         #[arg(long)]
         user: String,
+        /// A name that says what the token is for.
         #[arg(long, default_value = "cli")]
         name: String,
         /// Days until the token expires (default: never).
@@ -136,18 +191,447 @@ pub enum TokenCmd {
         json: bool,
     },
     /// List a user's tokens (never the secrets).
+    ///
+    /// Example: seatkeeper token list --tenant Contoso --user admin@contoso.com
     List {
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User id or user principal name.
         #[arg(long)]
         user: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Revoke a token by id.
+    ///
+    /// Example: seatkeeper token revoke --tenant Contoso 0b6f…
+    Revoke {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Token id (from `token list`).
+        id: String,
+    },
+}
+
+// ----- catalog -----
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCmd {
+    /// Load a catalog file (TOML, or JSON if the name ends in .json) for every organization.
+    ///
+    /// The whole file is checked first: a bad file is refused with its line and the problem, and
+    /// the catalog in force stays as it was. A product that an organization still has a
+    /// subscription of cannot be dropped. Running servers pick the new catalog up within a second.
+    ///
+    /// Example: seatkeeper catalog import catalog.toml
+    Import {
+        /// The catalog file.
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Show the products with their service plans, and the plans with their rules.
+    ///
+    /// Example: seatkeeper catalog show --json
+    Show {
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Print the catalog file in force, exactly as it was imported.
+    ///
+    /// Example: seatkeeper catalog export > catalog.toml
+    Export,
+}
+
+// ----- users -----
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCmd {
+    /// Create or update users from a CSV file.
+    ///
+    /// The header names the columns (any order, case-insensitive): userPrincipalName and
+    /// displayName are required; givenName, surname, mail, jobTitle, department, userType
+    /// (Member or Guest), usageLocation (ISO country code) and accountEnabled (true or false) are
+    /// optional; id and licenses, written by `users export`, are ignored. The whole file is
+    /// checked first; if any row is bad, every bad row is listed and nothing is imported. A user
+    /// who already exists is an error unless --update-existing is given; then the file's
+    /// non-empty cells replace that user's values (empty cells leave them as they are).
+    ///
+    /// Example: seatkeeper users import --tenant Contoso users.csv
+    Import {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// The CSV file.
+        file: PathBuf,
+        /// Update users who already exist instead of refusing the file.
+        #[arg(long)]
+        update_existing: bool,
+        /// No progress bar.
+        #[arg(long, short, env = "SEATKEEPER_QUIET")]
+        quiet: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Write every user as CSV: the import columns plus id and licenses (SKU part numbers, ';'-separated).
+    ///
+    /// Example: seatkeeper users export --tenant Contoso --output users.csv
+    Export {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// List users with their licenses.
+    ///
+    /// Example: seatkeeper users list --tenant Contoso --json
+    List {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Create one user.
+    ///
+    /// Example: seatkeeper users create --tenant Contoso --upn adele@contoso.com --display-name "Adele Vance" --usage-location US
+    Create {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User principal name (sign-in name), e.g. adele@contoso.com.
+        #[arg(long)]
+        upn: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        surname: Option<String>,
+        /// E-mail address (default: the user principal name, for members).
+        #[arg(long)]
+        mail: Option<String>,
+        #[arg(long)]
+        job_title: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// Member or Guest.
+        #[arg(long, default_value = "Member")]
+        user_type: String,
+        /// ISO country code, e.g. US; needed before licenses can be assigned unless the organization has a default.
+        #[arg(long)]
+        usage_location: Option<String>,
+        /// Create the account disabled (it cannot sign in or use tokens).
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Delete a user; their licenses are freed.
+    ///
+    /// Example: seatkeeper users delete --tenant Contoso adele@contoso.com
+    Delete {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User id or user principal name.
+        user: String,
+    },
+    /// Replace a user's admin roles.
+    ///
+    /// Roles: GlobalAdmin, BillingAdmin, LicenseAdmin, UserAdmin, GlobalReader; "none" removes
+    /// every role.
+    ///
+    /// Example: seatkeeper users set-roles --tenant Contoso adele@contoso.com --roles GlobalAdmin,LicenseAdmin
+    SetRoles {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User id or user principal name.
+        user: String,
+        /// Comma-separated roles, or "none".
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        roles: Vec<String>,
+    },
+}
+
+// ----- groups -----
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCmd {
+    /// List security groups.
+    ///
+    /// Example: seatkeeper groups list --tenant Contoso
+    List {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Create a security group.
+    ///
+    /// Example: seatkeeper groups create --tenant Contoso --name Engineering --description "All engineers"
+    Create {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Delete a group (its members stay).
+    ///
+    /// Example: seatkeeper groups delete --tenant Contoso Engineering
+    Delete {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+    },
+    /// Add users to a group.
+    ///
+    /// Example: seatkeeper groups add-member --tenant Contoso Engineering --users adele@contoso.com,alex@contoso.com
+    AddMember {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        /// Comma-separated user ids or user principal names.
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        users: Vec<String>,
+    },
+    /// Remove users from a group.
+    ///
+    /// Example: seatkeeper groups remove-member --tenant Contoso Engineering --users adele@contoso.com
+    RemoveMember {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        /// Comma-separated user ids or user principal names.
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        users: Vec<String>,
+    },
+    /// List a group's members.
+    ///
+    /// Example: seatkeeper groups members --tenant Contoso Engineering --json
+    Members {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+}
+
+// ----- subscriptions -----
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    Monthly,
+    Annual,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionsCmd {
+    /// List subscriptions (the Products page: one row per subscription).
+    ///
+    /// Example: seatkeeper subscriptions list --tenant Contoso
+    List {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Include deleted subscriptions.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Buy licenses of a product for the organization.
+    ///
+    /// Example: seatkeeper subscriptions buy --tenant Contoso --sku SUITE_STANDARD --quantity 25 --billing annual
+    Buy {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Product: SKU id or part number (see `seatkeeper catalog show`).
+        #[arg(long)]
+        sku: String,
+        /// Number of licenses.
+        #[arg(long)]
+        quantity: i64,
+        /// Billing frequency; the term is one month or one year.
+        #[arg(long, value_enum, default_value = "monthly")]
+        billing: Billing,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Set a subscription's total number of licenses (you have 100 and want 5 more: enter 105).
+    ///
+    /// Licenses can be removed only within 7 days of purchase, renewal or adding licenses, and
+    /// never below the number assigned.
+    ///
+    /// Example: seatkeeper subscriptions set-quantity --tenant Contoso SUITE_STANDARD --quantity 30
+    SetQuantity {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Subscription id, or the product's part number if the organization has one subscription of it.
+        subscription: String,
+        /// The new total.
+        #[arg(long)]
+        quantity: i64,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Turn recurring billing on or off.
+    ///
+    /// Example: seatkeeper subscriptions recurring --tenant Contoso SUITE_STANDARD off
+    Recurring {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Subscription id, or the product's part number if the organization has one subscription of it.
+        subscription: String,
+        #[arg(value_enum)]
+        state: OnOff,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Cancel a subscription.
+    ///
+    /// Within 7 days of purchase or renewal it is disabled at once with a prorated refund;
+    /// after that, recurring billing turns off and it runs to the end of its term.
+    /// Reasons: NoLongerNeeded, TooExpensive, SwitchingToAnotherProduct, MissingFeatures,
+    /// BoughtByMistake, Other, or your own words.
+    ///
+    /// Example: seatkeeper subscriptions cancel --tenant Contoso SUITE_STANDARD --reason NoLongerNeeded
+    Cancel {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Subscription id, or the product's part number if the organization has one subscription of it.
+        subscription: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Reactivate an expired or disabled subscription.
+    ///
+    /// Example: seatkeeper subscriptions reactivate --tenant Contoso 3f1c…
+    Reactivate {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Subscription id, or the product's part number if the organization has one subscription of it.
+        subscription: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+}
+
+// ----- licenses -----
+
+#[derive(Subcommand, Debug)]
+pub enum LicensesCmd {
+    /// The Licenses page: one row per product with assigned, total and available licenses.
+    ///
+    /// Example: seatkeeper licenses list --tenant Contoso
+    List {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Assign a product to up to 20 users at once; all of them get it or none does.
+    ///
+    /// Users who already hold the product keep it; --disable sets which of its service plans
+    /// stay off (plan names or ids).
+    ///
+    /// Example: seatkeeper licenses assign --tenant Contoso --sku SUITE_STANDARD --users adele@contoso.com,alex@contoso.com --disable WHITEBOARD
+    Assign {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Product: SKU id or part number.
+        #[arg(long)]
+        sku: String,
+        /// Comma-separated user ids or user principal names (at most 20).
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        users: Vec<String>,
+        /// Comma-separated service plans (names or ids) to turn off.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        disable: Vec<String>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Remove a product from up to 20 users at once.
+    ///
+    /// Example: seatkeeper licenses unassign --tenant Contoso --sku SUITE_STANDARD --users adele@contoso.com
+    Unassign {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Product: SKU id or part number.
+        #[arg(long)]
+        sku: String,
+        /// Comma-separated user ids or user principal names (at most 20).
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        users: Vec<String>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Export the users holding a product as CSV, with their plans and how they got it.
+    ///
+    /// Example: seatkeeper licenses users --tenant Contoso --sku SUITE_STANDARD --output suite-users.csv
+    Users {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Product: SKU id or part number.
+        #[arg(long)]
+        sku: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Write JSON instead of CSV.
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a token by id.
-    Revoke {
+}
+
+// ----- audit, jobs -----
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Export the audit log as CSV, newest first.
+    ///
+    /// Example: seatkeeper audit export --tenant Contoso --action license. --since 2030-01-01T00:00:00Z --output audit.csv
+    Export {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Only actions starting with this, e.g. "license." or "subscription.cancel".
         #[arg(long)]
-        tenant: String,
-        id: String,
+        action: Option<String>,
+        /// Only entries at or after this time (RFC 3339, e.g. 2030-01-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Write JSON instead of CSV.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCmd {
+    /// Run the background jobs once for the current time (subscription lifecycle, then e-mail)
+    /// and print what they did. A running server does this every second by itself.
+    ///
+    /// Example: seatkeeper jobs run
+    Run {
+        #[command(flatten)]
+        mail: MailArgs,
+        #[command(flatten)]
+        json: JsonArg,
     },
 }

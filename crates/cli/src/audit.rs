@@ -1,0 +1,140 @@
+//! `seatkeeper audit export` and `seatkeeper jobs run`.
+
+use crate::commands::{OrCli, operator};
+use crate::opts::AuditCmd;
+use crate::output;
+use anyhow::Context;
+use seatkeeper_app::App;
+use seatkeeper_app::store::audit::{Entry, Query};
+use seatkeeper_domain::Time;
+use serde_json::json;
+use std::io::Write;
+
+const PAGE: i64 = 1000;
+
+/// RFC 3339, or a date (midnight UTC).
+fn parse_time(s: &str) -> anyhow::Result<Time> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .with_context(|| {
+            format!("--since '{s}' is not a time: use RFC 3339 like 2030-01-01T00:00:00Z, or a date like 2030-01-01")
+        })
+}
+
+fn entry_json(e: &Entry) -> serde_json::Value {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap_or_else(|_| t.into()))
+    };
+    json!({
+        "id": e.id, "dateTime": e.at, "actor": e.actor, "actorId": e.actor_id, "action": e.action,
+        "targetType": e.target_type, "targetId": e.target_id, "summary": e.summary,
+        "before": parse(&e.before), "after": parse(&e.after),
+    })
+}
+
+pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
+    match cmd {
+        AuditCmd::Export {
+            tenant,
+            action,
+            since,
+            output: path,
+            json,
+        } => {
+            let since = since.as_deref().map(parse_time).transpose()?;
+            let actor = operator(&app, &tenant).await?;
+            let mut q = Query {
+                action: action.filter(|a| !a.trim().is_empty()),
+                since,
+                limit: PAGE,
+                ..Default::default()
+            };
+            let sink = output::sink(path.as_deref())?;
+            let mut count = 0usize;
+            if json {
+                let mut all = Vec::new();
+                loop {
+                    let page = app.audit_log(&actor, &q).await.cli()?;
+                    let full = page.len() as i64 == PAGE;
+                    q.before_id = page.last().map(|e| e.id);
+                    all.extend(page.iter().map(entry_json));
+                    if !full {
+                        break;
+                    }
+                }
+                count = all.len();
+                let mut sink = sink;
+                serde_json::to_writer_pretty(&mut sink, &all)?;
+                writeln!(sink)?;
+                sink.flush()?;
+            } else {
+                let mut w = csv::Writer::from_writer(sink);
+                w.write_record([
+                    "id",
+                    "dateTime",
+                    "actor",
+                    "actorId",
+                    "action",
+                    "targetType",
+                    "targetId",
+                    "summary",
+                    "before",
+                    "after",
+                ])?;
+                loop {
+                    let page = app.audit_log(&actor, &q).await.cli()?;
+                    let full = page.len() as i64 == PAGE;
+                    q.before_id = page.last().map(|e| e.id);
+                    for e in &page {
+                        w.write_record([
+                            e.id.to_string(),
+                            e.at.to_rfc3339(),
+                            e.actor.clone(),
+                            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+                            e.action.clone(),
+                            e.target_type.clone(),
+                            e.target_id.clone(),
+                            e.summary.clone(),
+                            e.before.clone().unwrap_or_default(),
+                            e.after.clone().unwrap_or_default(),
+                        ])?;
+                    }
+                    count += page.len();
+                    if !full {
+                        break;
+                    }
+                }
+                w.flush()?;
+            }
+            if let Some(p) = &path {
+                eprintln!("{count} audit entries written to {}", p.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn run_jobs(app: &App, json: bool) -> anyhow::Result<()> {
+    let r = app.run_jobs().await.cli()?;
+    if json {
+        return output::json(&r);
+    }
+    output::lines([
+        format!("Jobs run for {}", r.now),
+        format!(
+            "Subscriptions: {} renewed, {} expired, {} disabled, {} deleted",
+            r.renewed, r.expired, r.disabled, r.deleted
+        ),
+        format!(
+            "E-mail: {} sent, {} failed (failed ones are retried later)",
+            r.mails_sent, r.mails_failed
+        ),
+    ])
+}

@@ -1,0 +1,676 @@
+//! `seatkeeper users …`: CSV import and export, list, create, delete, roles.
+
+use crate::commands::{OrCli, operator};
+use crate::opts::UsersCmd;
+use crate::output::{self, Table};
+use anyhow::{Context, bail};
+use seatkeeper_app::directory::{UserInput, user_json};
+use seatkeeper_app::store::assignments::Assignment;
+use seatkeeper_app::store::directory::{User, UserFilter};
+use seatkeeper_app::{Actor, App};
+use seatkeeper_domain::UserId;
+use seatkeeper_domain::catalog::Catalog;
+use seatkeeper_domain::roles::Role;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+/// Users written per transaction on import.
+const IMPORT_BATCH: usize = 500;
+/// Users read per query when listing or exporting.
+const PAGE: i64 = 500;
+/// Bad rows listed before "and K more".
+const MAX_LISTED_PROBLEMS: usize = 20;
+
+/// The CSV columns, in the order export writes them after `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Col {
+    UserPrincipalName,
+    DisplayName,
+    GivenName,
+    Surname,
+    Mail,
+    JobTitle,
+    Department,
+    UserType,
+    UsageLocation,
+    AccountEnabled,
+    /// Written by export; ignored on import.
+    Id,
+    /// Written by export; ignored on import.
+    Licenses,
+}
+
+const IMPORT_COLUMNS: [Col; 10] = [
+    Col::UserPrincipalName,
+    Col::DisplayName,
+    Col::GivenName,
+    Col::Surname,
+    Col::Mail,
+    Col::JobTitle,
+    Col::Department,
+    Col::UserType,
+    Col::UsageLocation,
+    Col::AccountEnabled,
+];
+
+impl Col {
+    fn name(self) -> &'static str {
+        match self {
+            Col::UserPrincipalName => "userPrincipalName",
+            Col::DisplayName => "displayName",
+            Col::GivenName => "givenName",
+            Col::Surname => "surname",
+            Col::Mail => "mail",
+            Col::JobTitle => "jobTitle",
+            Col::Department => "department",
+            Col::UserType => "userType",
+            Col::UsageLocation => "usageLocation",
+            Col::AccountEnabled => "accountEnabled",
+            Col::Id => "id",
+            Col::Licenses => "licenses",
+        }
+    }
+
+    fn parse(header: &str) -> Option<Col> {
+        let h = header.trim().trim_start_matches('\u{feff}').trim();
+        IMPORT_COLUMNS
+            .iter()
+            .chain(&[Col::Id, Col::Licenses])
+            .copied()
+            .find(|c| c.name().eq_ignore_ascii_case(h))
+    }
+}
+
+pub async fn run(app: App, cmd: UsersCmd) -> anyhow::Result<()> {
+    match cmd {
+        UsersCmd::Import {
+            tenant,
+            file,
+            update_existing,
+            quiet,
+            json,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            import(&app, &actor, &file, update_existing, quiet, json.json).await
+        }
+        UsersCmd::Export { tenant, output } => {
+            let actor = operator(&app, &tenant).await?;
+            export(&app, &actor, output.as_deref()).await
+        }
+        UsersCmd::List { tenant, json } => {
+            let actor = operator(&app, &tenant).await?;
+            list(&app, &actor, json.json).await
+        }
+        UsersCmd::Create {
+            tenant,
+            upn,
+            display_name,
+            given_name,
+            surname,
+            mail,
+            job_title,
+            department,
+            user_type,
+            usage_location,
+            disabled,
+            json,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let input = UserInput {
+                user_principal_name: Some(upn),
+                display_name: Some(display_name),
+                given_name: given_name.map(Some),
+                surname: surname.map(Some),
+                mail: mail.map(Some),
+                job_title: job_title.map(Some),
+                department: department.map(Some),
+                user_type: Some(user_type),
+                usage_location: usage_location.map(Some),
+                account_enabled: Some(!disabled),
+                ..Default::default()
+            };
+            let u = app.create_user(&actor, &input).await.cli()?;
+            if json.json {
+                output::json(&user_json(&u))
+            } else {
+                output::lines([format!("User {} created: id {}", u.upn, u.id)])
+            }
+        }
+        UsersCmd::Delete { tenant, user } => {
+            let actor = operator(&app, &tenant).await?;
+            let (u, held) = app.user_licenses(&actor, &user).await.cli()?;
+            app.delete_user(&actor, &u.id.to_string()).await.cli()?;
+            let catalog = app.catalog();
+            let freed = licenses_cell(&catalog, held.iter());
+            output::lines([if held.is_empty() {
+                format!("User {} deleted", u.upn)
+            } else {
+                format!("User {} deleted; licenses freed: {freed}", u.upn)
+            }])
+        }
+        UsersCmd::SetRoles {
+            tenant,
+            user,
+            roles,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let roles = parse_roles(&roles)?;
+            let (u, _) = app.user_roles(&actor, &user).await.cli()?;
+            let set = app
+                .set_user_roles(&actor, &u.id.to_string(), &roles)
+                .await
+                .cli()?;
+            let names: Vec<&str> = set.iter().map(|r| r.as_str()).collect();
+            output::lines([if names.is_empty() {
+                format!("{} has no admin roles now", u.upn)
+            } else {
+                format!("Roles of {}: {}", u.upn, names.join(", "))
+            }])
+        }
+    }
+}
+
+fn parse_roles(list: &[String]) -> anyhow::Result<Vec<Role>> {
+    let list: Vec<&str> = list
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if list.len() == 1 && list[0].eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    list.iter()
+        .map(|s| {
+            Role::parse(s).with_context(|| {
+                format!(
+                    "unknown role '{s}': use {} (comma-separated), or none",
+                    Role::ALL.map(|r| r.as_str()).join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// SKU part numbers of `held`, ';'-separated.
+fn licenses_cell<'a>(catalog: &Catalog, held: impl Iterator<Item = &'a Assignment>) -> String {
+    held.map(|a| {
+        catalog
+            .product(a.sku_id)
+            .map(|p| p.sku_part_number.clone())
+            .unwrap_or_else(|| a.sku_id.to_string())
+    })
+    .collect::<Vec<_>>()
+    .join(";")
+}
+
+/// Every user of the tenant, a page at a time, with their licenses.
+async fn for_each_page<F>(app: &App, actor: &Actor, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut(Vec<User>, HashMap<UserId, Vec<Assignment>>) -> anyhow::Result<()>,
+{
+    let mut after = None;
+    loop {
+        let page = app
+            .list_users(actor, &UserFilter::True, after, PAGE)
+            .await
+            .cli()?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
+        let mut held: HashMap<UserId, Vec<Assignment>> = HashMap::new();
+        for a in app.licenses_of_users(actor, &ids).await.cli()? {
+            held.entry(a.user_id).or_default().push(a);
+        }
+        let full = page.len() as i64 == PAGE;
+        f(page, held)?;
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn list(app: &App, actor: &Actor, json: bool) -> anyhow::Result<()> {
+    let catalog = app.catalog();
+    let mut rows = Vec::new();
+    let mut table = Table::new(&[
+        "USER PRINCIPAL NAME",
+        "DISPLAY NAME",
+        "TYPE",
+        "USAGE LOCATION",
+        "ENABLED",
+        "LICENSES",
+        "ID",
+    ]);
+    for_each_page(app, actor, |page, held| {
+        for u in page {
+            let mine = held.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+            if json {
+                let mut v = user_json(&u);
+                v["assignedLicenses"] = serde_json::json!(
+                    mine.iter()
+                        .map(|a| serde_json::json!({
+                            "skuId": a.sku_id,
+                            "skuPartNumber": catalog.product(a.sku_id).map(|p| p.sku_part_number.clone()),
+                            "disabledPlans": a.disabled_plans,
+                        }))
+                        .collect::<Vec<_>>()
+                );
+                rows.push(v);
+            } else {
+                let lic = licenses_cell(&catalog, mine.iter()).replace(';', ", ");
+                table.row(vec![
+                    u.upn,
+                    u.display_name,
+                    u.user_type,
+                    output::cell(&u.usage_location),
+                    output::yes_no(u.account_enabled),
+                    if lic.is_empty() { "-".into() } else { lic },
+                    u.id.to_string(),
+                ]);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if json {
+        output::json(&rows)
+    } else {
+        table.print("No users.")
+    }
+}
+
+async fn export(app: &App, actor: &Actor, path: Option<&Path>) -> anyhow::Result<()> {
+    let catalog = app.catalog();
+    let mut w = csv::Writer::from_writer(output::sink(path)?);
+    let mut head = vec![Col::Id.name()];
+    head.extend(IMPORT_COLUMNS.iter().map(|c| c.name()));
+    head.push(Col::Licenses.name());
+    w.write_record(&head)?;
+    let mut n = 0usize;
+    for_each_page(app, actor, |page, held| {
+        for u in page {
+            let mine = held.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+            let o = |v: &Option<String>| v.clone().unwrap_or_default();
+            w.write_record([
+                u.id.to_string(),
+                u.upn.clone(),
+                u.display_name.clone(),
+                o(&u.given_name),
+                o(&u.surname),
+                o(&u.mail),
+                o(&u.job_title),
+                o(&u.department),
+                u.user_type.clone(),
+                o(&u.usage_location),
+                u.account_enabled.to_string(),
+                licenses_cell(&catalog, mine.iter()),
+            ])?;
+            n += 1;
+        }
+        Ok(())
+    })
+    .await?;
+    w.flush()?;
+    if let Some(p) = path {
+        eprintln!("{n} users written to {}", p.display());
+    }
+    Ok(())
+}
+
+/// One data row of the import file.
+struct Row {
+    line: u64,
+    input: UserInput,
+}
+
+/// An import file, read and checked.
+struct Parsed {
+    /// The good rows.
+    rows: Vec<Row>,
+    /// Every problem found: line and what is wrong.
+    problems: Vec<(u64, String)>,
+    cols: Vec<Col>,
+}
+
+/// Reads and checks the whole file; returns the good rows and every problem found, by line.
+fn read_csv(app: &App, actor: &Actor, file: &Path) -> anyhow::Result<Parsed> {
+    let shown = file.display();
+    let data = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    let lines = LineIndex::new(&data);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(data.as_slice());
+    let headers = rdr
+        .headers()
+        .map_err(|e| anyhow::anyhow!("{shown}: line 1: {}", csv_problem(&e)))?
+        .clone();
+    let known = IMPORT_COLUMNS
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut cols = Vec::with_capacity(headers.len());
+    for h in &headers {
+        match Col::parse(h) {
+            Some(c) if cols.contains(&c) => {
+                bail!("{shown}: line 1: column {} appears twice", c.name())
+            }
+            Some(c) => cols.push(c),
+            None if h.trim().is_empty() => {
+                bail!("{shown}: line 1: a column has no name; the known columns are {known}")
+            }
+            None => bail!(
+                "{shown}: line 1: unknown column '{}'; the known columns are {known} (id and licenses, written by export, are ignored)",
+                h.trim()
+            ),
+        }
+    }
+    for required in [Col::UserPrincipalName, Col::DisplayName] {
+        if !cols.contains(&required) {
+            bail!(
+                "{shown}: line 1: the header has no {} column; userPrincipalName and displayName are required (known columns: {known})",
+                required.name()
+            );
+        }
+    }
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| lines.line(p.byte())).unwrap_or(0);
+                problems.push((line, csv_problem(&e)));
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| lines.line(p.byte())).unwrap_or(0);
+        match row_input(&cols, &rec) {
+            Ok(input) => {
+                if let Err(e) = app.check_user_input(actor, &input) {
+                    problems.push((line, e.to_string()));
+                    continue;
+                }
+                let upn = input.user_principal_name.clone().unwrap_or_default();
+                if let Some(first) = seen.get(&upn.to_lowercase()) {
+                    problems.push((
+                        line,
+                        format!("userPrincipalName {upn} is also on line {first}"),
+                    ));
+                    continue;
+                }
+                seen.insert(upn.to_lowercase(), line);
+                rows.push(Row { line, input });
+            }
+            Err(msg) => problems.push((line, msg)),
+        }
+    }
+    Ok(Parsed {
+        rows,
+        problems,
+        cols,
+    })
+}
+
+/// Line numbers of byte offsets. The csv reader's own line count is one short after a CRLF
+/// line end (the LF is consumed as part of the next record), so count from the data itself.
+struct LineIndex<'a> {
+    data: &'a [u8],
+    newlines: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(data: &'a [u8]) -> LineIndex<'a> {
+        let newlines = data
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        LineIndex { data, newlines }
+    }
+
+    /// The 1-based line of the first character of a record starting at `offset` (line ends
+    /// and blank lines before it are skipped, as the reader skips them).
+    fn line(&self, offset: u64) -> u64 {
+        let mut pos = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        while pos < self.data.len() && matches!(self.data[pos], b'\r' | b'\n') {
+            pos += 1;
+        }
+        1 + self.newlines.partition_point(|n| *n < pos) as u64
+    }
+}
+
+fn csv_problem(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("the row has {len} cells but the header has {expected_len} columns"),
+        csv::ErrorKind::Utf8 { .. } => {
+            "the row is not valid UTF-8 text; save the file as UTF-8".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn row_input(cols: &[Col], rec: &csv::StringRecord) -> Result<UserInput, String> {
+    let mut input = UserInput::default();
+    for (col, v) in cols.iter().zip(rec.iter()) {
+        let v = v.trim();
+        let opt = || (!v.is_empty()).then(|| Some(v.to_string()));
+        match col {
+            Col::UserPrincipalName => {
+                if v.is_empty() {
+                    return Err("userPrincipalName is empty; it is required".into());
+                }
+                input.user_principal_name = Some(v.to_string());
+            }
+            Col::DisplayName => {
+                if v.is_empty() {
+                    return Err("displayName is empty; it is required".into());
+                }
+                input.display_name = Some(v.to_string());
+            }
+            Col::GivenName => input.given_name = opt(),
+            Col::Surname => input.surname = opt(),
+            Col::Mail => input.mail = opt(),
+            Col::JobTitle => input.job_title = opt(),
+            Col::Department => input.department = opt(),
+            Col::UserType => input.user_type = (!v.is_empty()).then(|| v.to_string()),
+            Col::UsageLocation => input.usage_location = opt(),
+            Col::AccountEnabled => {
+                input.account_enabled = match v.to_ascii_lowercase().as_str() {
+                    "" => None,
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => return Err(format!("accountEnabled is '{v}'; use true or false")),
+                }
+            }
+            Col::Id | Col::Licenses => {}
+        }
+    }
+    Ok(input)
+}
+
+fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message("Importing users");
+    pb
+}
+
+async fn import(
+    app: &App,
+    actor: &Actor,
+    file: &Path,
+    update_existing: bool,
+    quiet: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let shown = file.display();
+    let Parsed {
+        rows,
+        mut problems,
+        cols,
+    } = read_csv(app, actor, file)?;
+    if !update_existing {
+        let upns: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.input.user_principal_name.clone())
+            .collect();
+        let existing = app.existing_upns(actor, &upns).await.cli()?;
+        for r in &rows {
+            let upn = r.input.user_principal_name.clone().unwrap_or_default();
+            if existing.contains(&upn.to_lowercase()) {
+                problems.push((
+                    r.line,
+                    format!(
+                        "user {upn} already exists; use --update-existing to update existing users"
+                    ),
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        let mut msg = format!(
+            "{shown}: {} {} problems; nothing was imported:",
+            problems.len(),
+            if problems.len() == 1 {
+                "row has"
+            } else {
+                "rows have"
+            }
+        );
+        for (line, p) in problems.iter().take(MAX_LISTED_PROBLEMS) {
+            msg.push_str(&format!("\n  line {line}: {p}"));
+        }
+        if problems.len() > MAX_LISTED_PROBLEMS {
+            msg.push_str(&format!(
+                "\n  and {} more",
+                problems.len() - MAX_LISTED_PROBLEMS
+            ));
+        }
+        bail!(msg);
+    }
+    if rows.is_empty() {
+        bail!("{shown} has a header but no users");
+    }
+    if cols.contains(&Col::Id) || cols.contains(&Col::Licenses) {
+        eprintln!("note: the id and licenses columns are ignored on import");
+    }
+    let pb = progress_bar(rows.len() as u64, quiet);
+    let mut total = seatkeeper_app::cli_support::ImportOutcome::default();
+    for batch in rows.chunks(IMPORT_BATCH) {
+        let inputs: Vec<UserInput> = batch.iter().map(|r| r.input.clone()).collect();
+        match app
+            .import_users_batch(actor, &inputs, update_existing)
+            .await
+        {
+            Ok(o) => {
+                total.created += o.created;
+                total.updated += o.updated;
+                total.unchanged += o.unchanged;
+                pb.inc(batch.len() as u64);
+            }
+            Err(e) => {
+                pb.abandon();
+                let first = batch.first().map(|r| r.line).unwrap_or(0);
+                let last = batch.last().map(|r| r.line).unwrap_or(0);
+                let done = total.created + total.updated + total.unchanged;
+                bail!(
+                    "{shown}: lines {first} to {last} were not imported: {e}{}",
+                    if done > 0 {
+                        format!(
+                            " (the {done} users before line {first} were imported; run the import again with --update-existing to finish)"
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    pb.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    if json {
+        output::json(&serde_json::json!({
+            "created": total.created,
+            "updated": total.updated,
+            "unchanged": total.unchanged,
+            "elapsedSeconds": (elapsed * 1000.0).round() / 1000.0,
+        }))
+    } else {
+        output::lines([format!(
+            "Imported {} users from {shown} in {elapsed:.2} s: {} created, {} updated, {} unchanged",
+            rows.len(),
+            total.created,
+            total.updated,
+            total.unchanged
+        )])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_with_lf_crlf_blank_lines_and_quoted_newlines() {
+        let lines_of = |data: &str| -> Vec<u64> {
+            let idx = LineIndex::new(data.as_bytes());
+            let mut rdr = csv::Reader::from_reader(data.as_bytes());
+            rdr.records()
+                .map(|r| idx.line(r.unwrap().position().unwrap().byte()))
+                .collect()
+        };
+        assert_eq!(lines_of("a,b\n1,2\n3,4\n"), vec![2, 3]);
+        assert_eq!(lines_of("a,b\r\n1,2\r\n3,4\r\n"), vec![2, 3]);
+        assert_eq!(lines_of("a,b\r\n\r\n1,2\r\n\r\n3,4"), vec![3, 5]);
+        assert_eq!(lines_of("a,b\r\n\"x\r\ny\",2\r\n3,4\r\n"), vec![2, 4]);
+    }
+
+    #[test]
+    fn headers_are_case_insensitive_and_empty_cells_are_unset() {
+        assert_eq!(
+            Col::parse(" USERPRINCIPALNAME "),
+            Some(Col::UserPrincipalName)
+        );
+        assert_eq!(Col::parse("\u{feff}displayname"), Some(Col::DisplayName));
+        assert_eq!(Col::parse("manager"), None);
+        let cols = [
+            Col::UserPrincipalName,
+            Col::DisplayName,
+            Col::Mail,
+            Col::AccountEnabled,
+        ];
+        let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "FALSE"]);
+        let input = row_input(&cols, &rec).unwrap();
+        assert_eq!(input.mail, None);
+        assert_eq!(input.account_enabled, Some(false));
+        let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "no"]);
+        assert!(
+            row_input(&cols, &rec)
+                .unwrap_err()
+                .contains("true or false")
+        );
+    }
+}

@@ -1,0 +1,1448 @@
+//! End-to-end tests of the `seatkeeper` binary: every test runs the built binary against a fresh
+//! SQLite data directory, and again against a fresh PostgreSQL database when
+//! `SEATKEEPER_TEST_PG_URL` names a PostgreSQL admin URL (required when `CI=true`).
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_seatkeeper");
+
+/// One database for a test, and the commands to run against it.
+struct Sk {
+    dir: PathBuf,
+    db_url: Option<String>,
+}
+
+impl Drop for Sk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let (Some(url), Some(admin)) = (&self.db_url, pg_admin_url()) {
+            let name = url.rsplit('/').next().unwrap_or_default().to_string();
+            pg_admin(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "seatkeeper-cli-test-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// The PostgreSQL admin URL; in CI a missing one fails the test instead of skipping it.
+fn pg_admin_url() -> Option<String> {
+    match std::env::var("SEATKEEPER_TEST_PG_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("SEATKEEPER_TEST_PG_URL must be set when CI=true")
+        }
+        _ => None,
+    }
+}
+
+/// Runs one statement on the PostgreSQL server as its admin.
+fn pg_admin(admin: &str, sql: &str) {
+    use seatkeeper_app::store::sqlx::{self, Connection};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(admin)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+    });
+}
+
+/// Creates a fresh database on the PostgreSQL server and returns its URL.
+fn create_pg_database(admin: &str) -> String {
+    let name = format!("sk_cli_{}", uuid::Uuid::new_v4().simple());
+    pg_admin(admin, &format!("CREATE DATABASE {name}"));
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or_else(|| admin.to_string());
+    format!("{base}/{name}")
+}
+
+impl Sk {
+    fn sqlite() -> Sk {
+        Sk {
+            dir: temp_dir(),
+            db_url: None,
+        }
+    }
+
+    fn postgres() -> Option<Sk> {
+        let admin = pg_admin_url()?;
+        Some(Sk {
+            dir: temp_dir(),
+            db_url: Some(create_pg_database(&admin)),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SEATKEEPER_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("SEATKEEPER_LOG", "warn")
+            .current_dir(&self.dir)
+            .arg("--data-dir")
+            .arg(&self.dir);
+        if let Some(u) = &self.db_url {
+            c.arg("--database-url").arg(u);
+        }
+        c.args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run seatkeeper")
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(
+            o.status.success(),
+            "seatkeeper {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+            o.status
+        );
+        stdout
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+    }
+
+    /// Runs a command that must fail with exit code 1 and a one-line `error: …` first;
+    /// returns standard error.
+    fn fail(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "seatkeeper {args:?} should fail with exit code 1; stdout: {} stderr: {stderr}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+            "{args:?} panicked: {stderr}"
+        );
+        stderr
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, content: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, content).expect("write test file");
+        p.display().to_string()
+    }
+
+    /// Creates an organization (default usage location US) and returns the `tenant create` JSON.
+    fn tenant(&self, name: &str) -> Value {
+        self.json(&[
+            "tenant",
+            "create",
+            "--name",
+            name,
+            "--admin",
+            &format!("admin@{}.example", name.to_lowercase()),
+            "--usage-location",
+            "US",
+            "--json",
+        ])
+    }
+
+    /// Starts `seatkeeper serve` on a free port and waits until it says where it listens
+    /// (and, with `--demo`, until it has printed the token).
+    fn serve(&self, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            token: None,
+        };
+        let demo = extra.contains(&"--demo");
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while server.addr.is_empty() || (demo && server.token.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("serve {extra:?} printed no address/token in time"));
+            if let Some(rest) = line.strip_prefix("Seatkeeper is listening on http://") {
+                server.addr = rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+            if let Some(t) = line.strip_prefix("Bearer token:") {
+                server.token = Some(t.trim().to_string());
+            }
+        }
+        server
+    }
+}
+
+/// A running `seatkeeper serve`; killed when dropped unless it was stopped.
+struct Server {
+    child: Child,
+    addr: String,
+    token: Option<String>,
+}
+
+impl Server {
+    /// A GET with a bearer token over plain HTTP/1.1; returns the status and the body.
+    fn get(&self, path: &str, token: &str) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("connect to server");
+        s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send request");
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).expect("read response");
+        let text = String::from_utf8_lossy(&resp).to_string();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Sends SIGTERM and waits for the exit; panics if it takes longer than `limit`.
+    fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -TERM failed");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for serve") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit within {limit:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Writes a test once and runs it on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($name:ident, |$sk:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $sk = Sk::sqlite();
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                let Some($sk) = Sk::postgres() else {
+                    eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("open CSV");
+    let head: Vec<String> = r
+        .headers()
+        .expect("CSV header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("CSV row");
+            head.iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+// ----- tenants, tokens, serve -----
+
+both!(tenant_create_while_serving_and_its_token_works, |sk| {
+    let first = sk.tenant("Contoso");
+    let mut server = sk.serve(&[]);
+    // A second organization, created by the command line while the server runs on the database.
+    let b = sk.json(&[
+        "tenant",
+        "create",
+        "--name",
+        "Fabrikam",
+        "--admin",
+        "admin@fabrikam.example",
+        "--usage-location",
+        "DK",
+        "--json",
+    ]);
+    for key in ["tenantId", "adminUserId", "token"] {
+        assert!(b[key].is_string(), "{key} missing in {b}");
+    }
+    let token = b["token"].as_str().unwrap_or_default();
+    let admin = b["adminUserId"].as_str().unwrap_or_default();
+    let (status, body) = server.get(&format!("/v1.0/users/{admin}"), token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("admin@fabrikam.example"), "{body}");
+    let (status, _) = server.get(&format!("/v1.0/users/{admin}"), "sk_not_a_real_token");
+    assert_eq!(status, 401);
+    // The first organization's token still works, and cannot see the second one's admin.
+    let (status, _) = server.get(
+        &format!("/v1.0/users/{admin}"),
+        first["token"].as_str().unwrap_or_default(),
+    );
+    assert_eq!(status, 404);
+
+    // More tokens: listed without their secrets, revocable.
+    let t = sk.json(&[
+        "token",
+        "create",
+        "--tenant",
+        "Fabrikam",
+        "--user",
+        "admin@fabrikam.example",
+        "--name",
+        "provisioning",
+        "--json",
+    ]);
+    let secret = t["token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(server.get(&format!("/v1.0/users/{admin}"), &secret).0, 200);
+    let list = sk.json(&[
+        "token",
+        "list",
+        "--tenant",
+        "Fabrikam",
+        "--user",
+        "admin@fabrikam.example",
+        "--json",
+    ]);
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"bootstrap") && names.contains(&"provisioning"),
+        "{list}"
+    );
+    assert!(!list.to_string().contains(&secret));
+    sk.ok(&[
+        "token",
+        "revoke",
+        "--tenant",
+        b["tenantId"].as_str().unwrap_or_default(),
+        t["id"].as_str().unwrap_or_default(),
+    ]);
+    assert_eq!(server.get(&format!("/v1.0/users/{admin}"), &secret).0, 401);
+
+    let tenants = sk.json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants.as_array().map(Vec::len), Some(2), "{tenants}");
+    let status = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "serve exited with {status}");
+});
+
+both!(serve_demo_prints_url_and_token_and_stops_on_sigterm, |sk| {
+    let mut server = sk.serve(&["--demo"]);
+    let token = server.token.clone().expect("token");
+    assert!(token.starts_with("sk_"), "{token}");
+    let (status, body) = server.get("/v1.0/subscribedSkus", &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("skuPartNumber"), "{body}");
+    let started = Instant::now();
+    let status = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "serve exited with {status}");
+    assert!(started.elapsed() < Duration::from_secs(5), "slow shutdown");
+});
+
+// ----- catalog -----
+
+const CATALOG: &str = r#"# A test catalog.
+[[plan]]
+id = "a0000000-0000-4000-8000-000000000001"
+name = "CORE"
+display_name = "Core service"
+
+[[plan]]
+id = "a0000000-0000-4000-8000-000000000002"
+name = "ADDON"
+display_name = "Add-on"
+requires = ["CORE"]
+
+[[plan]]
+id = "a0000000-0000-4000-8000-000000000003"
+name = "LITE"
+display_name = "Lite service"
+excludes = ["CORE"]
+
+[[product]]
+sku_id = "b0000000-0000-4000-8000-000000000001"
+sku_part_number = "WIDGET_PRO"
+product_id = "CFQ7TTC0TEST"
+name = "Widget Pro"
+applies_to = "User"
+self_service = true
+plans = ["CORE", "ADDON"]
+prices = [{ currency = "USD", monthly = 1000, annual = 10000 }]
+
+[[product]]
+sku_id = "b0000000-0000-4000-8000-000000000002"
+sku_part_number = "WIDGET_LITE"
+product_id = "CFQ7TTC0TES2"
+name = "Widget Lite"
+applies_to = "User"
+plans = ["LITE"]
+trial = { days = 30, licenses = 5 }
+"#;
+
+both!(catalog_import_show_export_and_refusal, |sk| {
+    let good = sk.write("catalog.toml", CATALOG);
+    let s = sk.json(&["catalog", "import", &good, "--json"]);
+    assert_eq!(s["products"], 2, "{s}");
+    assert_eq!(s["plans"], 3, "{s}");
+    let show = sk.json(&["catalog", "show", "--json"]);
+    let parts: Vec<&str> = show["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p["skuPartNumber"].as_str())
+        .collect();
+    assert_eq!(parts, ["WIDGET_PRO", "WIDGET_LITE"]);
+    let addon = show["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .find(|p| p["servicePlanName"] == "ADDON")
+        .expect("ADDON")
+        .clone();
+    assert_eq!(addon["requires"], serde_json::json!(["CORE"]));
+    let core = show["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .find(|p| p["servicePlanName"] == "CORE")
+        .expect("CORE")
+        .clone();
+    assert_eq!(
+        core["excludes"],
+        serde_json::json!(["LITE"]),
+        "exclusion is symmetric"
+    );
+    let text = sk.ok(&["catalog", "show"]);
+    assert!(
+        text.contains("WIDGET_PRO") && text.contains("REQUIRES"),
+        "{text}"
+    );
+    assert_eq!(sk.ok(&["catalog", "export"]), CATALOG);
+
+    // A bad file: refused with its line and problem, nothing changed.
+    let bad_src = CATALOG.replace(r#"plans = ["LITE"]"#, r#"plans = ["LITE", "NOPE"]"#);
+    // The refusal names the line of the offending [[product]].
+    let lines: Vec<&str> = bad_src.lines().collect();
+    let part_at = lines
+        .iter()
+        .position(|l| l.contains(r#"sku_part_number = "WIDGET_LITE""#))
+        .expect("line");
+    let bad_line = lines[..part_at]
+        .iter()
+        .rposition(|l| *l == "[[product]]")
+        .expect("[[product]]")
+        + 1;
+    let bad = sk.write("bad.toml", &bad_src);
+    let err = sk.fail(&["catalog", "import", &bad]);
+    assert!(
+        err.contains(&format!("bad.toml: line {bad_line}: ")) && err.contains("'NOPE'"),
+        "{err}"
+    );
+    let syntax = sk.write("syntax.toml", "[[plan]]\nid = \n");
+    let err = sk.fail(&["catalog", "import", &syntax]);
+    assert!(err.contains("syntax.toml: line 2: "), "{err}");
+    assert_eq!(sk.ok(&["catalog", "export"]), CATALOG);
+
+    // JSON by extension.
+    let json_src = serde_json::json!({
+        "plan": [{"id": "c0000000-0000-4000-8000-000000000001", "name": "ONLY", "display_name": "Only"}],
+        "product": [{"sku_id": "d0000000-0000-4000-8000-000000000001", "sku_part_number": "JSON_ONE",
+                     "product_id": "CFQ7TTC0JSON", "name": "Json One", "applies_to": "Company", "plans": ["ONLY"]}],
+    });
+    let jf = sk.write(
+        "catalog.json",
+        &serde_json::to_string_pretty(&json_src).expect("json"),
+    );
+    sk.ok(&["catalog", "import", &jf]);
+    let show = sk.json(&["catalog", "show", "--json"]);
+    assert_eq!(show["products"][0]["skuPartNumber"], "JSON_ONE");
+    let bad_json = sk.write("bad.json", "{\n  \"plan\": [\n    {\"id\": 1,}\n  ]\n}\n");
+    let err = sk.fail(&["catalog", "import", &bad_json]);
+    assert!(err.contains("bad.json: line 3: "), "{err}");
+    let err = sk.fail(&["catalog", "import", &sk.path("missing.toml")]);
+    assert!(
+        err.contains("cannot read") && err.contains("missing.toml"),
+        "{err}"
+    );
+});
+
+// ----- users -----
+
+const HEADER: &str = "userPrincipalName,displayName,givenName,surname,mail,jobTitle,department,userType,usageLocation,accountEnabled";
+
+fn generated_users(n: usize) -> (String, Vec<[String; 10]>) {
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let guest = i % 10 == 0;
+        rows.push([
+            format!("user{i:05}@contoso.example"),
+            format!("User {i}, \"the {i}th\""),
+            format!("Given{i}"),
+            if i % 5 == 0 {
+                String::new()
+            } else {
+                format!("Surname{i}")
+            },
+            if i % 3 == 0 {
+                format!("u{i}@mail.contoso.example")
+            } else {
+                String::new()
+            },
+            if i % 2 == 0 {
+                "Engineer".into()
+            } else {
+                String::new()
+            },
+            ["Sales", "IT", "Finance"][i % 3].into(),
+            if guest { "Guest" } else { "Member" }.into(),
+            if i % 4 == 0 {
+                String::new()
+            } else {
+                ["US", "DK", "SE"][i % 3].into()
+            },
+            if i % 7 == 0 { "false" } else { "true" }.into(),
+        ]);
+    }
+    // Mixed-case header names are accepted.
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(
+        HEADER
+            .replace("userPrincipalName", "UserPrincipalName")
+            .split(','),
+    )
+    .expect("header");
+    for r in &rows {
+        csv.write_record(r).expect("row");
+    }
+    let data = String::from_utf8(csv.into_inner().expect("csv")).expect("utf8");
+    (data, rows)
+}
+
+both!(users_import_2000_rows_and_export_round_trips, |sk| {
+    sk.tenant("Contoso");
+    let (data, rows) = generated_users(2000);
+    let file = sk.write("users.csv", &data);
+    let started = Instant::now();
+    let s = sk.json(&["users", "import", "--tenant", "Contoso", &file, "--json"]);
+    assert_eq!(s["created"], 2000, "{s}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "2,000 users took {:?}",
+        started.elapsed()
+    );
+    let text = sk.ok(&["users", "list", "--tenant", "Contoso"]);
+    assert!(text.contains("user01999@contoso.example"));
+    let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2001));
+
+    let out = sk.path("export.csv");
+    sk.ok(&["users", "export", "--tenant", "Contoso", "--output", &out]);
+    let exported = read_csv(Path::new(&out));
+    assert_eq!(exported.len(), 2001);
+    let by_upn: HashMap<&str, &HashMap<String, String>> = exported
+        .iter()
+        .map(|r| (r["userPrincipalName"].as_str(), r))
+        .collect();
+    let cols: Vec<&str> = HEADER.split(',').collect();
+    for r in &rows {
+        let got = by_upn.get(r[0].as_str()).expect("exported user");
+        for (i, col) in cols.iter().enumerate() {
+            let want = match *col {
+                // Members without an address get their sign-in name as mail.
+                "mail" if r[4].is_empty() && r[7] == "Member" => r[0].clone(),
+                _ => r[i].clone(),
+            };
+            assert_eq!(got[*col], want, "{} {col}", r[0]);
+        }
+        assert!(got["id"].len() == 36 && got["licenses"].is_empty());
+    }
+
+    // The same file again: every row already exists.
+    let err = sk.fail(&["users", "import", "--tenant", "Contoso", &file]);
+    assert!(
+        err.contains("2000 rows have problems; nothing was imported"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2: user user00000@contoso.example already exists"),
+        "{err}"
+    );
+    assert!(err.contains("and 1980 more"), "{err}");
+    // Unless updating: one changed row, the export file itself is accepted.
+    let changed = data.replace("Given7,", "Changed7,");
+    let file2 = sk.write("users2.csv", &changed);
+    let s = sk.json(&[
+        "users",
+        "import",
+        "--tenant",
+        "Contoso",
+        &file2,
+        "--update-existing",
+        "--json",
+    ]);
+    assert_eq!(
+        (&s["created"], &s["updated"], &s["unchanged"]),
+        (&0.into(), &1.into(), &1999.into()),
+        "{s}"
+    );
+    let s = sk.ok(&[
+        "users",
+        "import",
+        "--tenant",
+        "Contoso",
+        &out,
+        "--update-existing",
+        "--quiet",
+    ]);
+    assert!(s.contains("0 created") && s.contains("1 updated"), "{s}");
+});
+
+both!(users_csv_with_bad_rows_is_refused_whole, |sk| {
+    sk.tenant("Contoso");
+    sk.ok(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "taken@contoso.example",
+        "--display-name",
+        "Taken",
+    ]);
+    let csv = format!(
+        "{HEADER}\n\
+         good@contoso.example,Good,,,,,,Member,US,true\n\
+         not-an-upn,Bad,,,,,,Member,US,true\n\
+         blank@contoso.example,,,,,,,Member,US,true\n\
+         robot@contoso.example,Robot,,,,,,Robot,US,true\n\
+         nowhere@contoso.example,Nowhere,,,,,,Member,XX,true\n\
+         maybe@contoso.example,Maybe,,,,,,Member,US,maybe\n\
+         GOOD@contoso.example,Good again,,,,,,Member,US,true\n\
+         taken@contoso.example,Taken,,,,,,Member,US,true\n\
+         short@contoso.example,Short\n"
+    )
+    .replace('\n', "\r\n");
+    let file = sk.write("bad.csv", &csv);
+    let err = sk.fail(&["users", "import", "--tenant", "Contoso", &file]);
+    for needle in [
+        "bad.csv: 8 rows have problems; nothing was imported",
+        "line 3: userPrincipalName 'not-an-upn' is not valid",
+        "line 4: displayName is empty",
+        "line 5: userType 'Robot'",
+        "line 6: usageLocation 'XX'",
+        "line 7: accountEnabled is 'maybe'",
+        "line 8: userPrincipalName GOOD@contoso.example is also on line 2",
+        "line 9: user taken@contoso.example already exists",
+        "line 10: the row has 2 cells but the header has 10 columns",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(2),
+        "nothing imported: {list}"
+    );
+
+    // More than 20 bad rows: the first 20 and a count.
+    let mut many = String::from("userPrincipalName,displayName\n");
+    for i in 0..25 {
+        many.push_str(&format!("bad{i},Bad\n"));
+    }
+    let err = sk.fail(&[
+        "users",
+        "import",
+        "--tenant",
+        "Contoso",
+        &sk.write("many.csv", &many),
+    ]);
+    assert!(
+        err.contains("line 21: ") && !err.contains("line 22: "),
+        "{err}"
+    );
+    assert!(err.contains("and 5 more"), "{err}");
+
+    let unknown = sk.write("unknown.csv", "userPrincipalName,displayName,manager\n");
+    let err = sk.fail(&["users", "import", "--tenant", "Contoso", &unknown]);
+    assert!(
+        err.contains("unknown column 'manager'") && err.contains("usageLocation"),
+        "{err}"
+    );
+    let missing = sk.write(
+        "missing.csv",
+        "userPrincipalName,mail\na@contoso.example,a@contoso.example\n",
+    );
+    let err = sk.fail(&["users", "import", "--tenant", "Contoso", &missing]);
+    assert!(err.contains("no displayName column"), "{err}");
+});
+
+both!(users_and_groups_commands, |sk| {
+    sk.tenant("Contoso");
+    let u = sk.json(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "adele@contoso.example",
+        "--display-name",
+        "Adele Vance",
+        "--usage-location",
+        "DK",
+        "--department",
+        "Sales",
+        "--json",
+    ]);
+    assert_eq!(u["usageLocation"], "DK");
+    sk.ok(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "guest@fabrikam.example",
+        "--display-name",
+        "Guest",
+        "--user-type",
+        "Guest",
+    ]);
+    let err = sk.fail(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "adele@contoso.example",
+        "--display-name",
+        "Again",
+    ]);
+    assert!(err.contains("already exists"), "{err}");
+    let out = sk.ok(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "adele@contoso.example",
+        "--roles",
+        "LicenseAdmin,GlobalReader",
+    ]);
+    assert!(
+        out.contains("LicenseAdmin") && out.contains("GlobalReader"),
+        "{out}"
+    );
+    let err = sk.fail(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "adele@contoso.example",
+        "--roles",
+        "Janitor",
+    ]);
+    assert!(err.contains("unknown role 'Janitor'"), "{err}");
+    sk.ok(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "adele@contoso.example",
+        "--roles",
+        "none",
+    ]);
+    let err = sk.fail(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "admin@contoso.example",
+        "--roles",
+        "none",
+    ]);
+    assert!(err.contains("only Global admin"), "{err}");
+
+    let g = sk.json(&[
+        "groups",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--name",
+        "Engineering",
+        "--description",
+        "Builders",
+        "--json",
+    ]);
+    assert_eq!(g["displayName"], "Engineering");
+    sk.ok(&[
+        "groups",
+        "add-member",
+        "--tenant",
+        "Contoso",
+        "engineering",
+        "--users",
+        "adele@contoso.example,guest@fabrikam.example",
+    ]);
+    let m = sk.json(&[
+        "groups",
+        "members",
+        "--tenant",
+        "Contoso",
+        "Engineering",
+        "--json",
+    ]);
+    assert_eq!(m.as_array().map(Vec::len), Some(2), "{m}");
+    let err = sk.fail(&[
+        "groups",
+        "add-member",
+        "--tenant",
+        "Contoso",
+        "Engineering",
+        "--users",
+        "adele@contoso.example",
+    ]);
+    assert!(err.contains("already exist"), "{err}");
+    sk.ok(&[
+        "groups",
+        "remove-member",
+        "--tenant",
+        "Contoso",
+        g["id"].as_str().unwrap_or_default(),
+        "--users",
+        "guest@fabrikam.example",
+    ]);
+    let m = sk.json(&[
+        "groups",
+        "members",
+        "--tenant",
+        "Contoso",
+        "Engineering",
+        "--json",
+    ]);
+    assert_eq!(m[0]["userPrincipalName"], "adele@contoso.example", "{m}");
+    let list = sk.ok(&["groups", "list", "--tenant", "Contoso"]);
+    assert!(
+        list.contains("Engineering") && list.contains("Builders"),
+        "{list}"
+    );
+    sk.ok(&["groups", "delete", "--tenant", "Contoso", "Engineering"]);
+    let err = sk.fail(&["groups", "members", "--tenant", "Contoso", "Engineering"]);
+    assert!(
+        err.contains("no group with id or name 'Engineering'"),
+        "{err}"
+    );
+
+    sk.ok(&[
+        "users",
+        "delete",
+        "--tenant",
+        "Contoso",
+        "guest@fabrikam.example",
+    ]);
+    let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+});
+
+// ----- subscriptions, licenses, audit, jobs -----
+
+both!(subscriptions_buy_change_cancel_reactivate, |sk| {
+    sk.tenant("Contoso");
+    let s = sk.json(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "10",
+        "--billing",
+        "annual",
+        "--json",
+    ]);
+    assert_eq!(
+        (&s["quantity"], &s["billingFrequency"], &s["status"]),
+        (&10.into(), &"annual".into(), &"Active".into()),
+        "{s}"
+    );
+    let id = s["id"].as_str().unwrap_or_default().to_string();
+    let s = sk.json(&[
+        "subscriptions",
+        "set-quantity",
+        "--tenant",
+        "Contoso",
+        "SUITE_STANDARD",
+        "--quantity",
+        "12",
+        "--json",
+    ]);
+    assert_eq!(s["quantity"], 12);
+    let s = sk.json(&[
+        "subscriptions",
+        "recurring",
+        "--tenant",
+        "Contoso",
+        &id,
+        "off",
+        "--json",
+    ]);
+    assert_eq!(s["recurringBilling"], false);
+    let s = sk.json(&[
+        "subscriptions",
+        "recurring",
+        "--tenant",
+        "Contoso",
+        &id,
+        "on",
+        "--json",
+    ]);
+    assert_eq!(s["recurringBilling"], true);
+
+    // A second subscription of the same product: the part number no longer names one.
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "3",
+    ]);
+    let err = sk.fail(&[
+        "subscriptions",
+        "set-quantity",
+        "--tenant",
+        "Contoso",
+        "SUITE_STANDARD",
+        "--quantity",
+        "5",
+    ]);
+    assert!(
+        err.contains("2 subscriptions of SUITE_STANDARD") && err.contains(&id),
+        "{err}"
+    );
+    let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(lic[0]["total"], 15, "{lic}");
+
+    let s = sk.json(&[
+        "subscriptions",
+        "cancel",
+        "--tenant",
+        "Contoso",
+        &id,
+        "--reason",
+        "NoLongerNeeded",
+        "--json",
+    ]);
+    assert_eq!(
+        (&s["status"], &s["cancelOutcome"]),
+        (&"Disabled".into(), &"disabledNow".into()),
+        "{s}"
+    );
+    let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(lic[0]["total"], 3, "{lic}");
+    let s = sk.json(&[
+        "subscriptions",
+        "reactivate",
+        "--tenant",
+        "Contoso",
+        &id,
+        "--json",
+    ]);
+    assert_eq!(s["status"], "Active");
+    let list = sk.json(&["subscriptions", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    let text = sk.ok(&["subscriptions", "list", "--tenant", "Contoso"]);
+    assert!(
+        text.contains("SUITE_STANDARD") && text.contains(&id),
+        "{text}"
+    );
+
+    let err = sk.fail(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "0",
+    ]);
+    assert!(err.contains("at least 1 license"), "{err}");
+    let err = sk.fail(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "NO_SUCH_THING",
+        "--quantity",
+        "1",
+    ]);
+    assert!(err.contains("no product 'NO_SUCH_THING'"), "{err}");
+    let err = sk.fail(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "1",
+        "--billing",
+        "weekly",
+    ]);
+    assert!(err.contains("weekly"), "{err}");
+    let err = sk.fail(&[
+        "subscriptions",
+        "cancel",
+        "--tenant",
+        "Contoso",
+        &id,
+        "--reason",
+        " ",
+    ]);
+    assert!(err.contains("Give a reason"), "{err}");
+
+    // A catalog without the product is refused while subscriptions of it exist.
+    let err = sk.fail(&["catalog", "import", &sk.write("catalog.toml", CATALOG)]);
+    assert!(
+        err.contains("SUITE_STANDARD") && err.contains("keep it in the catalog"),
+        "{err}"
+    );
+
+    // The jobs: nothing due now.
+    let r = sk.json(&["jobs", "run", "--json"]);
+    assert_eq!(
+        (&r["renewed"], &r["expired"]),
+        (&0.into(), &0.into()),
+        "{r}"
+    );
+    assert!(sk.ok(&["jobs", "run"]).contains("0 renewed"));
+
+    // The audit log, as CSV, filtered by action and time.
+    let out = sk.path("audit.csv");
+    sk.ok(&[
+        "audit",
+        "export",
+        "--tenant",
+        "Contoso",
+        "--action",
+        "subscription.",
+        "--output",
+        &out,
+    ]);
+    let rows = read_csv(Path::new(&out));
+    let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str()).collect();
+    assert!(
+        actions.iter().all(|a| a.starts_with("subscription.")),
+        "{actions:?}"
+    );
+    for a in [
+        "subscription.buy",
+        "subscription.quantity",
+        "subscription.recurring",
+        "subscription.cancel",
+        "subscription.reactivate",
+    ] {
+        assert!(actions.contains(&a), "{a} missing in {actions:?}");
+    }
+    let all = sk.ok(&[
+        "audit",
+        "export",
+        "--tenant",
+        "Contoso",
+        "--since",
+        "2000-01-01",
+    ]);
+    assert!(all.contains("tenant.create"), "{all}");
+    let none = sk.ok(&[
+        "audit",
+        "export",
+        "--tenant",
+        "Contoso",
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    let err = sk.fail(&[
+        "audit",
+        "export",
+        "--tenant",
+        "Contoso",
+        "--since",
+        "yesterday",
+    ]);
+    assert!(err.contains("RFC 3339"), "{err}");
+});
+
+both!(licenses_assign_unassign_and_export_users, |sk| {
+    sk.tenant("Contoso");
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "2",
+    ]);
+    for u in ["a", "b", "c"] {
+        sk.ok(&[
+            "users",
+            "create",
+            "--tenant",
+            "Contoso",
+            "--upn",
+            &format!("{u}@contoso.example"),
+            "--display-name",
+            u,
+        ]);
+    }
+    let out = sk.json(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "a@contoso.example,b@contoso.example",
+        "--disable",
+        "WHITEBOARD",
+        "--json",
+    ]);
+    assert_eq!(out.as_array().map(Vec::len), Some(2), "{out}");
+    let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(
+        (&lic[0]["assigned"], &lic[0]["total"], &lic[0]["available"]),
+        (&2.into(), &2.into(), &0.into()),
+        "{lic}"
+    );
+    let text = sk.ok(&["licenses", "list", "--tenant", "Contoso"]);
+    assert!(text.contains("2/2"), "{text}");
+
+    let err = sk.fail(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "c@contoso.example",
+    ]);
+    assert!(
+        err.contains("does not have any available licenses") && err.contains("0 available"),
+        "{err}"
+    );
+    let err = sk.fail(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "a@contoso.example",
+        "--disable",
+        "CHAT",
+    ]);
+    assert!(err.contains("depends on"), "{err}");
+    let err = sk.fail(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "a@contoso.example",
+        "--disable",
+        "NOT_A_PLAN",
+    ]);
+    assert!(
+        err.contains("no service plan 'NOT_A_PLAN'") && err.contains("WHITEBOARD"),
+        "{err}"
+    );
+    let err = sk.fail(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "nobody@contoso.example",
+    ]);
+    assert!(err.contains("nobody@contoso.example"), "{err}");
+
+    let csv = sk.path("suite.csv");
+    sk.ok(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--output",
+        &csv,
+    ]);
+    let rows = read_csv(Path::new(&csv));
+    let mut upns: Vec<&str> = rows
+        .iter()
+        .map(|r| r["userPrincipalName"].as_str())
+        .collect();
+    upns.sort();
+    assert_eq!(upns, ["a@contoso.example", "b@contoso.example"]);
+    assert!(
+        rows.iter().all(|r| r["disabledPlans"] == "WHITEBOARD"
+            && r["enabledPlans"].contains("CHAT")
+            && r["source"] == "Direct"),
+        "{rows:?}"
+    );
+    let users = sk.ok(&["users", "list", "--tenant", "Contoso"]);
+    assert!(users.contains("SUITE_STANDARD"), "{users}");
+
+    sk.ok(&[
+        "licenses",
+        "unassign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "a@contoso.example",
+    ]);
+    let err = sk.fail(&[
+        "licenses",
+        "unassign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "a@contoso.example",
+    ]);
+    assert!(err.contains("does not have SUITE_STANDARD"), "{err}");
+    sk.ok(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "c@contoso.example",
+    ]);
+    // Deleting a user frees the license.
+    sk.ok(&[
+        "users",
+        "delete",
+        "--tenant",
+        "Contoso",
+        "c@contoso.example",
+    ]);
+    let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
+    assert_eq!(lic[0]["assigned"], 1, "{lic}");
+    let export = sk.json(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--json",
+    ]);
+    assert_eq!(
+        export[0]["userPrincipalName"], "b@contoso.example",
+        "{export}"
+    );
+});
+
+// ----- errors and help -----
+
+#[test]
+fn bad_input_is_one_clear_error_with_exit_code_1() {
+    let sk = Sk::sqlite();
+    let err = sk.fail(&["users", "list", "--tenant", "Nobody"]);
+    assert!(
+        err.contains("no organization with id or name 'Nobody'"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    sk.tenant("Contoso");
+    let err = sk.fail(&["users", "import", "--tenant", "Contoso", "no-such-file.csv"]);
+    assert!(err.contains("cannot read no-such-file.csv"), "{err}");
+    let err = sk.fail(&[
+        "tenant",
+        "create",
+        "--name",
+        "X",
+        "--admin",
+        "not an address",
+    ]);
+    assert!(
+        err.contains("userPrincipalName 'not an address' is not valid"),
+        "{err}"
+    );
+    let err = sk.fail(&[
+        "subscriptions",
+        "set-quantity",
+        "--tenant",
+        "Contoso",
+        "3f1c0000-0000-4000-8000-000000000000",
+        "--quantity",
+        "2",
+    ]);
+    assert!(err.contains("does not exist"), "{err}");
+    let err = sk.fail(&["token", "revoke", "--tenant", "Contoso", "not-an-id"]);
+    assert!(err.contains("'not-an-id' is not a token id"), "{err}");
+    let err = sk.fail(&["users", "lst"]);
+    assert!(err.contains("unrecognized subcommand 'lst'"), "{err}");
+    let err = sk.fail(&["--database-url", "mysql://x/y", "tenant", "list"]);
+    assert!(err.contains("postgres://"), "{err}");
+    // SEATKEEPER_TENANT names the organization for every command.
+    let out = sk
+        .command(&["users", "list", "--json"])
+        .env("SEATKEEPER_TENANT", "Contoso")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_explains_each_command_with_an_example() {
+    let sk = Sk::sqlite();
+    let top = sk.ok(&["--help"]);
+    for cmd in [
+        "serve",
+        "tenant",
+        "catalog",
+        "users",
+        "groups",
+        "subscriptions",
+        "licenses",
+        "audit",
+        "jobs",
+    ] {
+        assert!(top.contains(cmd), "{cmd} missing in {top}");
+    }
+    for cmd in [
+        &["catalog", "import"][..],
+        &["users", "import"],
+        &["users", "export"],
+        &["groups", "add-member"],
+        &["subscriptions", "buy"],
+        &["subscriptions", "cancel"],
+        &["licenses", "assign"],
+        &["licenses", "users"],
+        &["audit", "export"],
+        &["jobs", "run"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let help = sk.ok(&args);
+        assert!(
+            help.contains(&format!("Example: seatkeeper {}", cmd.join(" "))),
+            "{cmd:?}: {help}"
+        );
+    }
+}
