@@ -4,6 +4,10 @@
 mod common;
 
 mod concurrency;
+mod graph_groups;
+mod graph_licenses;
+mod graph_odata;
+mod graph_users;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;

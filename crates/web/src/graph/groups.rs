@@ -1,0 +1,419 @@
+//! `/groups`, `/groups/{id}`, `/groups/{id}/members` and member references (`$ref`).
+
+use super::odata::{self, LIST, Opt, SELECT_ONLY};
+use super::users::{kind_of, plain_count, user_items, user_select};
+use super::{Id, Ids, collection, next_link, object, select, shapes};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, Json};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use seatkeeper_app::store::directory::UserFilter;
+use seatkeeper_app::{Actor, App, AppError};
+use seatkeeper_domain::{GroupId, UserId};
+use serde_json::{Map, Value};
+
+const GROUP_PROPS: &[&str] = &[
+    "id",
+    "displayName",
+    "description",
+    "mailNickname",
+    "mailEnabled",
+    "securityEnabled",
+    "groupTypes",
+    "createdDateTime",
+];
+
+fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError(AppError::invalid(code, msg))
+}
+
+/// Counts the groups whose displayName starts with `prefix`, a page at a time.
+async fn count_prefixed(app: &App, actor: &Actor, prefix: &str) -> ApiResult<i64> {
+    let mut n = 0i64;
+    let mut after = None;
+    loop {
+        let page = app.list_groups(actor, Some(prefix), after, 1000).await?;
+        n += page.len() as i64;
+        match page.last() {
+            Some(g) if page.len() == 1000 => after = Some(g.id),
+            _ => return Ok(n),
+        }
+    }
+}
+
+/// Lists security groups with `$select`, `$top`/`$skiptoken` paging, `$count` and
+/// `$filter=startswith(displayName,'…')`. Groups come ordered by id; `$orderby` is refused.
+pub async fn list(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), LIST)?;
+    let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
+    let prefix = odata::groups(q.filter.as_deref())?;
+    let after = q
+        .skiptoken
+        .as_deref()
+        .map(odata::read_skiptoken)
+        .transpose()?
+        .map(GroupId::from);
+    let top = q.top();
+    let mut groups = app
+        .list_groups(&actor, prefix.as_deref(), after, top + 1)
+        .await?;
+    let more = groups.len() as i64 > top;
+    groups.truncate(top as usize);
+    let count = match (q.count, &prefix) {
+        (false, _) => None,
+        (true, None) => Some(app.count_groups(&actor).await?),
+        (true, Some(p)) => Some(count_prefixed(&app, &actor, p).await?),
+    };
+    let next = match (more, groups.last()) {
+        (true, Some(last)) => Some(next_link(&headers, "/groups", &q, last.id.0)),
+        _ => None,
+    };
+    let items = groups
+        .iter()
+        .map(|g| select(shapes::group(g), &sel))
+        .collect();
+    Ok(axum::Json(collection(&headers, "groups", items, count, next)).into_response())
+}
+
+/// `GET /groups/$count` (with `$filter=startswith(displayName,'…')` if given).
+pub async fn count(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), &[Opt::Filter])?;
+    let n = match odata::groups(q.filter.as_deref())? {
+        None => app.count_groups(&actor).await?,
+        Some(p) => count_prefixed(&app, &actor, &p).await?,
+    };
+    Ok(plain_count(n))
+}
+
+pub async fn get_one(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    Id(id): Id,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), SELECT_ONLY)?;
+    let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
+    let g = app.get_group(&actor, &id).await?;
+    let mut v = select(shapes::group(&g), &sel);
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "@odata.context".into(),
+            Value::String(format!(
+                "{}/$metadata#groups/$entity",
+                super::base_url(&headers)
+            )),
+        );
+    }
+    Ok(axum::Json(v).into_response())
+}
+
+struct GroupBody {
+    display_name: Option<String>,
+    description: Option<Option<String>>,
+    mail_nickname: Option<Option<String>>,
+}
+
+fn opt_string(name: &str, v: &Value) -> ApiResult<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Err(bad(
+            "invalidValue",
+            format!("{name} must be a string, not {}.", kind_of(other)),
+        )),
+    }
+}
+
+/// Reads a group body. Only security groups exist here: mailEnabled false, securityEnabled
+/// true, no groupTypes.
+fn group_body(body: Map<String, Value>, creating: bool) -> ApiResult<GroupBody> {
+    let mut out = GroupBody {
+        display_name: None,
+        description: None,
+        mail_nickname: None,
+    };
+    for (k, v) in &body {
+        match k.as_str() {
+            "displayName" => match v {
+                Value::String(s) => out.display_name = Some(s.clone()),
+                other => {
+                    return Err(bad(
+                        "invalidValue",
+                        format!("displayName must be a string, not {}.", kind_of(other)),
+                    ));
+                }
+            },
+            "description" => out.description = Some(opt_string(k, v)?),
+            "mailNickname" if creating => out.mail_nickname = Some(opt_string(k, v)?),
+            "mailNickname" => {
+                return Err(bad(
+                    "readOnlyProperty",
+                    "mailNickname is set when a group is created and cannot be changed here.",
+                ));
+            }
+            "mailEnabled" => match v {
+                Value::Bool(false) | Value::Null => {}
+                _ => {
+                    return Err(bad(
+                        "unsupportedGroupType",
+                        "Only security groups are supported: mailEnabled must be false.",
+                    ));
+                }
+            },
+            "securityEnabled" => match v {
+                Value::Bool(true) | Value::Null => {}
+                _ => {
+                    return Err(bad(
+                        "unsupportedGroupType",
+                        "Only security groups are supported: securityEnabled must be true.",
+                    ));
+                }
+            },
+            "groupTypes" => match v {
+                Value::Null => {}
+                Value::Array(a) if a.is_empty() => {}
+                _ => {
+                    return Err(bad(
+                        "unsupportedGroupType",
+                        "Only security groups are supported: groupTypes must be empty (no Unified or DynamicMembership).",
+                    ));
+                }
+            },
+            k if k.starts_with("@odata.") => {}
+            k if k.contains("@odata.bind") => {
+                return Err(bad(
+                    "unsupportedProperty",
+                    format!(
+                        "'{k}' is not supported: create the group, then add members with POST /groups/{{id}}/members/$ref."
+                    ),
+                ));
+            }
+            other => {
+                return Err(bad(
+                    "unknownProperty",
+                    format!(
+                        "Property '{other}' is not supported on microsoft.graph.group. Writable properties: displayName, description, mailNickname (on create), mailEnabled (false), securityEnabled (true), groupTypes (empty)."
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /groups`: 201 with the new security group.
+pub async fn create(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Json(body): Json<Value>,
+) -> ApiResult<Response> {
+    let b = group_body(object(body, "group")?, true)?;
+    let Some(name) = b.display_name else {
+        return Err(bad("missingProperty", "displayName is required."));
+    };
+    let g = app
+        .create_group(
+            &actor,
+            &name,
+            b.description.flatten(),
+            b.mail_nickname.flatten(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(shapes::group(&g))).into_response())
+}
+
+/// `PATCH /groups/{id}`: displayName and description; 204.
+pub async fn update(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Json(body): Json<Value>,
+) -> ApiResult<StatusCode> {
+    let b = group_body(object(body, "changes to the group")?, false)?;
+    app.update_group(&actor, &id, b.display_name, b.description)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    app.delete_group(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /groups/{id}/members`: users, each with `@odata.type`, filtered and paged like `/users`.
+pub async fn members(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    Id(id): Id,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), LIST)?;
+    let sel = user_select(&q)?;
+    let g = app.get_group(&actor, &id).await?;
+    let filter = match odata::users(q.filter.as_deref())? {
+        UserFilter::True => UserFilter::MemberOf(g.id),
+        f => UserFilter::And(vec![UserFilter::MemberOf(g.id), f]),
+    };
+    let after = q
+        .skiptoken
+        .as_deref()
+        .map(odata::read_skiptoken)
+        .transpose()?
+        .map(UserId::from);
+    let top = q.top();
+    let mut users = app.list_users(&actor, &filter, after, top + 1).await?;
+    let more = users.len() as i64 > top;
+    users.truncate(top as usize);
+    let count = if q.count {
+        Some(app.count_users(&actor, &filter).await?)
+    } else {
+        None
+    };
+    let path = format!("/groups/{}/members", g.id);
+    let next = match (more, users.last()) {
+        (true, Some(last)) => Some(next_link(&headers, &path, &q, last.id.0)),
+        _ => None,
+    };
+    let items = user_items(&app, &actor, &users, &sel, true).await?;
+    Ok(axum::Json(collection(&headers, "directoryObjects", items, count, next)).into_response())
+}
+
+/// `GET /groups/{id}/members/$count`.
+pub async fn members_count(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), &[Opt::Filter])?;
+    let g = app.get_group(&actor, &id).await?;
+    let filter = UserFilter::And(vec![
+        UserFilter::MemberOf(g.id),
+        odata::users(q.filter.as_deref())?,
+    ]);
+    Ok(plain_count(app.count_users(&actor, &filter).await?))
+}
+
+/// The object id at the end of an `@odata.id` reference such as
+/// `https://graph.microsoft.com/v1.0/directoryObjects/{id}` (any host).
+fn reference_id(body: &Map<String, Value>) -> ApiResult<String> {
+    let example =
+        "{\"@odata.id\": \"https://graph.microsoft.com/v1.0/directoryObjects/{user id}\"}";
+    for k in body.keys() {
+        if k != "@odata.id" && !k.starts_with("@odata.") {
+            return Err(bad(
+                "unknownProperty",
+                format!("Property '{k}' is not expected; send only {example}."),
+            ));
+        }
+    }
+    let v = match body.get("@odata.id") {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(bad(
+                "invalidValue",
+                format!("@odata.id must be a string, not {}.", kind_of(other)),
+            ));
+        }
+        None => {
+            return Err(bad(
+                "missingProperty",
+                format!("@odata.id is required, e.g. {example}."),
+            ));
+        }
+    };
+    let path = v.split(['?', '#']).next().unwrap_or("");
+    let last = path.rsplit('/').next().unwrap_or("");
+    let last = odata::url_decode(last)?;
+    let last = last.trim();
+    if last.is_empty() {
+        return Err(bad(
+            "invalidValue",
+            format!("@odata.id '{v}' does not end with an object id, e.g. {example}."),
+        ));
+    }
+    Ok(last.to_string())
+}
+
+/// `POST /groups/{id}/members/$ref`: 204.
+pub async fn add_member(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Json(body): Json<Value>,
+) -> ApiResult<StatusCode> {
+    let user = reference_id(&object(body, "member reference")?)?;
+    app.add_group_member(&actor, &id, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /groups/{id}/members/{userId}/$ref`: 204.
+pub async fn remove_member(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Ids(group, user): Ids,
+) -> ApiResult<StatusCode> {
+    app.remove_group_member(&actor, &group, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn reference_takes_the_last_segment_of_any_host() {
+        let id = "5dbe027f-2339-4123-9542-606e4d348a72";
+        for url in [
+            format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}"),
+            format!("http://127.0.0.1:8080/v1.0/users/{id}"),
+            id.to_string(),
+        ] {
+            assert_eq!(reference_id(&obj(json!({"@odata.id": url}))).unwrap(), id);
+        }
+        assert!(reference_id(&obj(json!({}))).is_err());
+        assert!(reference_id(&obj(json!({"@odata.id": 5}))).is_err());
+        assert!(
+            reference_id(&obj(
+                json!({"@odata.id": "https://x/v1.0/directoryObjects/"})
+            ))
+            .is_err()
+        );
+        assert!(reference_id(&obj(json!({"@odata.id": "/"}))).is_err());
+        assert!(reference_id(&obj(json!({"@odata.id": id, "x": 1}))).is_err());
+    }
+
+    #[test]
+    fn only_security_groups() {
+        assert!(group_body(obj(json!({"displayName": "G", "mailEnabled": false, "securityEnabled": true, "groupTypes": [], "mailNickname": "g"})), true).is_ok());
+        assert!(group_body(obj(json!({"mailEnabled": true})), true).is_err());
+        assert!(group_body(obj(json!({"groupTypes": ["Unified"]})), true).is_err());
+        assert!(group_body(obj(json!({"mailNickname": "x"})), false).is_err());
+        assert!(group_body(obj(json!({"members@odata.bind": []})), true).is_err());
+        assert!(group_body(obj(json!({"displayName": 1})), true).is_err());
+    }
+}

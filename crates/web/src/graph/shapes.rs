@@ -1,0 +1,191 @@
+//! Graph's JSON shapes for Seatkeeper's records.
+
+use seatkeeper_app::licenses::ProductLicenses;
+use seatkeeper_app::store::assignments::Assignment;
+use seatkeeper_app::store::directory::{Group, User};
+use seatkeeper_app::store::subscriptions::Subscription;
+use seatkeeper_app::store::tenants::Tenant;
+use seatkeeper_domain::catalog::{Catalog, Product};
+use seatkeeper_domain::{PlanId, Time};
+use serde_json::{Value, json};
+
+/// Graph's date-time format: RFC 3339 in UTC with whole seconds.
+pub fn ts(t: Time) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A user with their licenses (`licenses` may hold other users' assignments; only theirs count).
+pub fn user(u: &User, licenses: &[Assignment], catalog: &Catalog) -> Value {
+    let mine: Vec<&Assignment> = licenses.iter().filter(|a| a.user_id == u.id).collect();
+    let assigned_licenses: Vec<Value> = mine
+        .iter()
+        .map(|a| json!({"skuId": a.sku_id, "disabledPlans": a.disabled_plans}))
+        .collect();
+    // One entry per service plan: Enabled if any license turns it on.
+    let mut plans: Vec<(PlanId, Time, bool)> = Vec::new();
+    for a in &mine {
+        let Some(p) = catalog.product(a.sku_id) else {
+            continue;
+        };
+        for plan in &p.plans {
+            let enabled = !a.disabled_plans.contains(plan);
+            match plans.iter_mut().find(|(id, _, _)| id == plan) {
+                Some(e) => {
+                    e.1 = e.1.min(a.assigned_at);
+                    e.2 |= enabled;
+                }
+                None => plans.push((*plan, a.assigned_at, enabled)),
+            }
+        }
+    }
+    let assigned_plans: Vec<Value> = plans
+        .iter()
+        .map(|(id, at, enabled)| {
+            json!({
+                "assignedDateTime": ts(*at),
+                "capabilityStatus": if *enabled { "Enabled" } else { "Deleted" },
+                "service": catalog.plan_name(*id),
+                "servicePlanId": id,
+            })
+        })
+        .collect();
+    let states: Vec<Value> = mine
+        .iter()
+        .map(|a| {
+            json!({
+                "skuId": a.sku_id,
+                "disabledPlans": a.disabled_plans,
+                "assignedByGroup": null,
+                "state": "Active",
+                "error": "None",
+                "lastUpdatedDateTime": ts(a.updated_at),
+            })
+        })
+        .collect();
+    json!({
+        "id": u.id,
+        "userPrincipalName": u.upn,
+        "displayName": u.display_name,
+        "givenName": u.given_name,
+        "surname": u.surname,
+        "mail": u.mail,
+        "mailNickname": u.mail_nickname,
+        "jobTitle": u.job_title,
+        "department": u.department,
+        "userType": u.user_type,
+        "usageLocation": u.usage_location,
+        "accountEnabled": u.account_enabled,
+        "createdDateTime": ts(u.created_at),
+        "assignedLicenses": assigned_licenses,
+        "assignedPlans": assigned_plans,
+        "licenseAssignmentStates": states,
+    })
+}
+
+pub fn group(g: &Group) -> Value {
+    json!({
+        "id": g.id,
+        "displayName": g.display_name,
+        "description": g.description,
+        "mailNickname": g.mail_nickname,
+        "mailEnabled": g.mail_enabled,
+        "securityEnabled": g.security_enabled,
+        "groupTypes": [],
+        "createdDateTime": ts(g.created_at),
+    })
+}
+
+fn plan_info(catalog: &Catalog, p: &Product, plan: PlanId, status: &str) -> Value {
+    json!({
+        "servicePlanId": plan,
+        "servicePlanName": catalog.plan_name(plan),
+        "provisioningStatus": status,
+        "appliesTo": p.applies_to.as_str(),
+    })
+}
+
+/// A subscribedSku: one product the organization owns, summed over its central pool.
+pub fn sku(row: &ProductLicenses, tenant: &Tenant, catalog: &Catalog) -> Value {
+    let plans: Vec<Value> = catalog
+        .product(row.sku_id)
+        .map(|p| {
+            p.plans
+                .iter()
+                .map(|id| plan_info(catalog, p, *id, "Success"))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": format!("{}_{}", tenant.id, row.sku_id),
+        "accountId": tenant.id,
+        "accountName": tenant.name,
+        "skuId": row.sku_id,
+        "skuPartNumber": row.sku_part_number,
+        "appliesTo": row.applies_to,
+        "capabilityStatus": row.capability_status,
+        "consumedUnits": row.assigned,
+        "prepaidUnits": {
+            "enabled": row.enabled,
+            "suspended": row.suspended,
+            "warning": row.warning,
+            "lockedOut": row.locked_out,
+        },
+        "servicePlans": plans,
+        "subscriptionIds": row.subscription_ids,
+    })
+}
+
+/// A companySubscription.
+pub fn subscription(s: &Subscription, catalog: &Catalog) -> Value {
+    let product = catalog.product(s.sku_id);
+    let plans: Vec<Value> = product
+        .map(|p| {
+            p.plans
+                .iter()
+                .map(|id| plan_info(catalog, p, *id, "Success"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let self_service = s.origin != "admin";
+    json!({
+        "id": s.id,
+        "commerceSubscriptionId": s.commerce_id,
+        "skuId": s.sku_id,
+        "skuPartNumber": product.map(|p| p.sku_part_number.clone()),
+        "status": s.life.graph_status(),
+        "totalLicenses": s.quantity,
+        "isTrial": s.is_trial,
+        "createdDateTime": ts(s.created_at),
+        "nextLifecycleDateTime": s.life.next_lifecycle_at().map(ts),
+        "ownerId": if self_service { s.purchaser_id.map(|p| json!(p)).unwrap_or(Value::Null) } else { Value::Null },
+        "ownerTenantId": s.tenant_id,
+        "ownerType": if self_service && s.purchaser_id.is_some() { json!("User") } else { Value::Null },
+        "serviceStatus": plans,
+    })
+}
+
+/// A licenseDetails entry: one license the user holds, with each plan Success or Disabled.
+pub fn license_details(a: &Assignment, catalog: &Catalog) -> Value {
+    let product = catalog.product(a.sku_id);
+    let plans: Vec<Value> = product
+        .map(|p| {
+            p.plans
+                .iter()
+                .map(|id| {
+                    let status = if a.disabled_plans.contains(id) {
+                        "Disabled"
+                    } else {
+                        "Success"
+                    };
+                    plan_info(catalog, p, *id, status)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": a.id,
+        "skuId": a.sku_id,
+        "skuPartNumber": product.map(|p| p.sku_part_number.clone()),
+        "servicePlans": plans,
+    })
+}
