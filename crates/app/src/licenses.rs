@@ -621,17 +621,7 @@ impl App {
         let ids: Vec<UserId> = list.iter().map(|a| a.user_id).collect();
         let mut users = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let f = dir::UserFilter::Or(
-                chunk
-                    .iter()
-                    .map(|i| {
-                        dir::UserFilter::Eq(dir::UserField::Id, dir::Value::Text(i.to_string()))
-                    })
-                    .collect(),
-            );
-            users.extend(
-                dir::list_users(&mut conn, actor.tenant_id, &f, None, chunk.len() as i64).await?,
-            );
+            users.extend(dir::users_by_ids(&mut conn, actor.tenant_id, chunk).await?);
         }
         let by_id: BTreeMap<UserId, User> = users.into_iter().map(|u| (u.id, u)).collect();
         Ok(list

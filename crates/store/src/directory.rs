@@ -129,6 +129,24 @@ pub async fn get_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<O
     r.as_ref().map(map_user).transpose()
 }
 
+/// Users of a tenant by id, in one query (ids not found are left out).
+pub async fn users_by_ids(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+    for id in ids {
+        q = q.bind(id.to_string());
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    rows.iter().map(map_user).collect()
+}
+
 pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Result<Option<User>> {
     let r = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND upn_lower = $2")
         .bind(tenant.to_string())
