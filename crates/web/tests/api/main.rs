@@ -12,5 +12,6 @@ mod rest_admin;
 mod rest_api;
 mod rest_helpers;
 mod rest_licenses;
+mod rest_scale;
 mod rest_subscriptions;
 mod smoke;
