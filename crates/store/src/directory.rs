@@ -248,6 +248,11 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
             format!("u.upn_lower = {}", push(Bind::Text(s.to_lowercase())))
         }
+        // Ids are stored as lowercase hyphenated UUIDs: compare the column itself so the
+        // primary-key index is used.
+        UserFilter::Eq(UserField::Id, Value::Text(s)) => {
+            format!("u.id = {}", push(Bind::Text(s.trim().to_lowercase())))
+        }
         UserFilter::Eq(field, Value::Text(s)) => {
             format!(
                 "lower({}) = {}",
