@@ -4,7 +4,7 @@ use crate::directory::{UserInput, apply, upn_taken, user_json, validate_upn};
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{TenantId, UserId};
-use seatkeeper_store::directory::{self as dir, User, UserField, UserFilter, Value};
+use seatkeeper_store::directory::{self as dir, User};
 use std::collections::HashSet;
 
 /// The most users [`App::import_users_batch`] writes in one transaction.
@@ -79,7 +79,8 @@ impl App {
         new_user(actor, input, self.now()).map(|_| ())
     }
 
-    /// Which of `upns` already exist in the actor's tenant, lower-cased.
+    /// Which of `upns` already exist in the actor's tenant, lower-cased. One lookup by the
+    /// unique (tenant, userPrincipalName) index each: linear, whatever the organization's size.
     pub async fn existing_upns(
         &self,
         actor: &Actor,
@@ -88,21 +89,8 @@ impl App {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         let mut out = HashSet::new();
-        for chunk in upns.chunks(500) {
-            let f = UserFilter::Or(
-                chunk
-                    .iter()
-                    .map(|u| {
-                        UserFilter::Eq(
-                            UserField::UserPrincipalName,
-                            Value::Text(u.trim().to_string()),
-                        )
-                    })
-                    .collect(),
-            );
-            for u in
-                dir::list_users(&mut conn, actor.tenant_id, &f, None, chunk.len() as i64).await?
-            {
+        for upn in upns {
+            if let Some(u) = dir::get_user_by_upn(&mut conn, actor.tenant_id, upn).await? {
                 out.insert(u.upn.to_lowercase());
             }
         }
@@ -134,23 +122,28 @@ impl App {
         for input in inputs {
             fresh.push(new_user(actor, input, now)?);
         }
+        let mut seen = HashSet::with_capacity(fresh.len());
+        for u in &fresh {
+            if !seen.insert(u.upn.to_lowercase()) {
+                return Err(AppError::invalid(
+                    "duplicateUser",
+                    format!("userPrincipalName {} is in the batch twice.", u.upn),
+                ));
+            }
+        }
         crate::write!(self, tx => {
             let mut outcome = ImportOutcome::default();
-            let mut seen = HashSet::with_capacity(fresh.len());
             for (input, u) in inputs.iter().zip(&fresh) {
-                if !seen.insert(u.upn.to_lowercase()) {
-                    return Err(AppError::invalid("duplicateUser", format!("userPrincipalName {} is in the batch twice.", u.upn)));
-                }
-                match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await? {
+                match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.as_ref() {
                     Some(before) if update_existing => {
                         let mut after = before.clone();
                         apply(&mut after, input)?;
-                        if after == before {
+                        if after == *before {
                             outcome.unchanged += 1;
                             continue;
                         }
                         dir::update_user(tx, &after).await?;
-                        audit::record(tx, actor, now, "user.update", "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(&before)), Some(user_json(&after))).await?;
+                        audit::record(tx, actor, now, "user.update", "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(before)), Some(user_json(&after))).await?;
                         outcome.updated += 1;
                     }
                     Some(_) => return Err(upn_taken(&u.upn)),

@@ -28,11 +28,15 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The server logs what it does; other commands print their result and log only problems.
+    let default_log = match cli.command {
+        opts::Command::Serve(_) => "seatkeeper=info,seatkeeper_web=info,seatkeeper_app=info,warn",
+        _ => "warn,sqlx=error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG").unwrap_or_else(|_| {
-                "seatkeeper=info,seatkeeper_web=info,seatkeeper_app=info,warn".into()
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG")
+                .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
         .init();
