@@ -21,10 +21,11 @@ struct Sk {
 impl Drop for Sk {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let (Some(url), Some(admin)) = (&self.db_url, pg_admin_url()) {
-            let name = url.rsplit('/').next().unwrap_or_default().to_string();
-            pg_admin(
-                &admin,
+        // Best effort: a test database left behind is harmless on a throwaway cluster.
+        if let (Some(url), Ok(admin)) = (&self.db_url, std::env::var("SEATKEEPER_TEST_PG_URL")) {
+            let name = url.rsplit('/').next().unwrap_or_default();
+            let _ = pg_admin(
+                admin.trim(),
                 &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
             );
         }
@@ -52,29 +53,31 @@ fn pg_admin_url() -> Option<String> {
 }
 
 /// Runs one statement on the PostgreSQL server as its admin.
-fn pg_admin(admin: &str, sql: &str) {
+fn pg_admin(admin: &str, sql: &str) -> Result<(), String> {
     use seatkeeper_app::store::sqlx::{self, Connection};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
+        .map_err(|e| e.to_string())?;
     rt.block_on(async {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(admin)
             .await
-            .expect("connect to the test PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .map_err(|e| format!("cannot connect to the test PostgreSQL: {e}"))?;
+        let result = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(&mut conn)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            .map(|_| ())
+            .map_err(|e| format!("{sql}: {e}"));
         let _ = conn.close().await;
-    });
+        result
+    })
 }
 
 /// Creates a fresh database on the PostgreSQL server and returns its URL.
 fn create_pg_database(admin: &str) -> String {
     let name = format!("sk_cli_{}", uuid::Uuid::new_v4().simple());
-    pg_admin(admin, &format!("CREATE DATABASE {name}"));
+    pg_admin(admin, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
     let base = admin
         .rsplit_once('/')
         .map(|(b, _)| b.to_string())
