@@ -4,7 +4,7 @@
 #   tests/graph_sdk/run.sh [pytest args]
 #
 # Builds nothing: takes the binary from $SEATKEEPER_BIN (default target/debug/seatkeeper).
-# Creates a virtual environment at $VENV (default tests/graph_sdk/.venv) with msgraph-sdk and
+# Creates a virtual environment at $VENV (default .venv at the repository root) with msgraph-sdk and
 # pytest if it is missing, starts `seatkeeper serve --demo` on a free loopback port over a fresh
 # data directory, adds an organization without a default usage location with
 # `seatkeeper tenant create`, runs the tests and stops the server. Exits with pytest's code.
@@ -12,7 +12,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-VENV=${VENV:-$HERE/.venv}
+VENV=${VENV:-$ROOT/.venv}
 BIN=${SEATKEEPER_BIN:-$ROOT/target/debug/seatkeeper}
 
 if [[ ! -x "$BIN" ]]; then

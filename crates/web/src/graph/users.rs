@@ -14,6 +14,7 @@ use seatkeeper_app::store::directory::User;
 use seatkeeper_app::{App, AppError};
 use seatkeeper_domain::{PlanId, SkuId, UserId};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// The properties of microsoft.graph.user that this server knows, for `$select`.
 pub const USER_PROPS: &[&str] = &[
@@ -68,11 +69,16 @@ pub(crate) async fn user_items(
     } else {
         Vec::new()
     };
+    let mut by_user: HashMap<UserId, Vec<Assignment>> = HashMap::new();
+    for a in licenses {
+        by_user.entry(a.user_id).or_default().push(a);
+    }
     let catalog = app.catalog();
     Ok(users
         .iter()
         .map(|u| {
-            let mut v = select(shapes::user(u, &licenses, &catalog), sel);
+            let mine = by_user.get(&u.id).map(Vec::as_slice).unwrap_or(&[]);
+            let mut v = select(shapes::user(u, mine, &catalog), sel);
             if odata_type && let Value::Object(m) = &mut v {
                 m.insert(
                     "@odata.type".into(),
