@@ -128,6 +128,23 @@ impl App {
         Ok(seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q).await?)
     }
 
+    /// Picks up a catalog imported elsewhere within a second, for a server that runs no jobs
+    /// (`serve --no-jobs`; the job loop refreshes the catalog itself).
+    pub async fn catalog_watch(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.refresh_catalog().await {
+                tracing::warn!("catalog refresh failed: {e:#}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
     /// Runs the jobs every second, and at once when the development clock moves, until `stop`.
     pub async fn job_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {

@@ -234,16 +234,18 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let jobs = (!args.no_jobs).then(|| tokio::spawn(app.clone().job_loop(stop_rx)));
+    let jobs = if args.no_jobs {
+        tokio::spawn(app.clone().catalog_watch(stop_rx))
+    } else {
+        tokio::spawn(app.clone().job_loop(stop_rx))
+    };
     let shutdown = async move {
         signal.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     };
     seatkeeper_web::serve(app.clone(), listener, shutdown).await?;
-    if let Some(j) = jobs {
-        let _ = j.await;
-    }
+    let _ = jobs.await;
     app.db.close().await;
     Ok(())
 }

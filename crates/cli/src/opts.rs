@@ -221,8 +221,7 @@ pub enum CatalogCmd {
     ///
     /// The whole file is checked first: a bad file is refused with its line and the problem, and
     /// the catalog in force stays as it was. A product that an organization still has a
-    /// subscription of cannot be dropped. Running servers pick the new catalog up with their
-    /// background jobs, within a second.
+    /// subscription of cannot be dropped. Running servers pick the new catalog up within a second.
     ///
     /// Example: seatkeeper catalog import catalog.toml
     Import {

@@ -111,6 +111,12 @@ impl Db {
         };
         let db = match backend {
             Backend::Postgres => {
+                // One direct connection first, so a wrong host or password is reported as such
+                // at once rather than as a pool timeout.
+                let probe = <AnyConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
+                let _ = sqlx::Connection::close(probe).await;
                 let pool = AnyPoolOptions::new()
                     .max_connections(24)
                     .acquire_timeout(Duration::from_secs(30))
