@@ -41,27 +41,23 @@ impl App {
             return Err(bad());
         }
         let mut conn = self.read().await?;
-        let t = tokens::by_hash(&mut conn, &hash_token(token))
+        let c = tokens::credential(&mut conn, &hash_token(token))
             .await?
             .ok_or_else(bad)?;
-        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= self.now()) {
+        if c.token.revoked_at.is_some() || c.token.expires_at.is_some_and(|e| e <= self.now()) {
             return Err(bad());
         }
-        let user = directory::get_user(&mut conn, t.tenant_id, t.user_id)
-            .await?
-            .ok_or_else(bad)?;
-        if !user.account_enabled {
+        if !c.account_enabled {
             return Err(AppError::Unauthorized(format!(
                 "The account {} is disabled.",
-                user.upn
+                c.upn
             )));
         }
-        let roles = directory::roles_of(&mut conn, user.id).await?;
         Ok(Actor {
-            tenant_id: t.tenant_id,
-            user_id: Some(user.id),
-            name: user.upn,
-            roles,
+            tenant_id: c.token.tenant_id,
+            user_id: Some(c.token.user_id),
+            name: c.upn,
+            roles: c.roles,
         })
     }
 

@@ -111,12 +111,16 @@ impl App {
         &self,
         conn: &mut Conn,
         actor: &Actor,
-        default_location: Option<&str>,
+        default_location: &mut Option<Option<String>>,
         change: &UserChange,
     ) -> AppResult<Result<Planned, UserProblem>> {
         let catalog = self.catalog();
         let user = find_user(conn, actor.tenant_id, &change.user).await?;
-        dir::lock_user(conn, actor.tenant_id, user.id).await?;
+        // PostgreSQL: queue concurrent changes of one user. SQLite write transactions are
+        // serialized already.
+        if self.db.backend() == seatkeeper_store::Backend::Postgres {
+            dir::lock_user(conn, actor.tenant_id, user.id).await?;
+        }
         let problem = |e: DomainError| UserProblem {
             user_id: user.id,
             user: user.upn.clone(),
@@ -143,11 +147,17 @@ impl App {
                 return Ok(Err(problem(e)));
             }
         }
-        for spec in &change.add {
+        for (i, spec) in change.add.iter().enumerate() {
             let p = match product(&catalog, spec.sku_id) {
                 Ok(p) => p,
                 Err(e) => return Ok(Err(problem(e))),
             };
+            if change.add[..i].iter().any(|o| o.sku_id == spec.sku_id) {
+                return Ok(Err(problem(DomainError::ContradictoryChange {
+                    product: p.sku_part_number.clone(),
+                    problem: "is named twice in the licenses to add".into(),
+                })));
+            }
             if let Err(e) = plans::check_user_product(p) {
                 return Ok(Err(problem(e)));
             }
@@ -156,12 +166,9 @@ impl App {
                 Err(e) => return Ok(Err(problem(e))),
             };
             if change.remove.contains(&spec.sku_id) {
-                return Ok(Err(problem(DomainError::InvalidQuantity {
-                    quantity: 0,
-                    reason: format!(
-                        "{} is both added and removed in one request",
-                        p.sku_part_number
-                    ),
+                return Ok(Err(problem(DomainError::ContradictoryChange {
+                    product: p.sku_part_number.clone(),
+                    problem: "is both added and removed".into(),
                 })));
             }
             match before.iter().find(|a| a.sku_id == spec.sku_id) {
@@ -184,8 +191,14 @@ impl App {
         }
         let mut set_location = None;
         if adds_something && user.usage_location.is_none() {
-            match default_location {
-                Some(l) => set_location = Some(l.to_string()),
+            if default_location.is_none() {
+                let t = tenants::get(conn, actor.tenant_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("The organization does not exist."))?;
+                *default_location = Some(t.default_usage_location);
+            }
+            match default_location.clone().flatten() {
+                Some(l) => set_location = Some(l),
                 None => {
                     return Ok(Err(problem(DomainError::UsageLocationMissing {
                         user_id: user.id,
@@ -223,14 +236,12 @@ impl App {
         now: Time,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         let catalog = self.catalog();
-        let tenant = tenants::get(tx, actor.tenant_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("The organization does not exist."))?;
+        let mut default_location = None;
         let mut planned = Vec::with_capacity(changes.len());
         let mut problems = Vec::new();
         for c in changes {
             match self
-                .plan_change(tx, actor, tenant.default_usage_location.as_deref(), c)
+                .plan_change(tx, actor, &mut default_location, c)
                 .await?
             {
                 Ok(p) => planned.push(p),
@@ -256,32 +267,45 @@ impl App {
         }
         let mut pools: BTreeMap<SkuId, PoolId> = BTreeMap::new();
         for (sku, n) in &delta {
-            let pool = subscriptions::central_pool(tx, actor.tenant_id, *sku).await?;
-            match pool {
+            if *n == 0 {
+                continue;
+            }
+            match subscriptions::change_central_seats(tx, actor.tenant_id, *sku, *n).await? {
                 Some(pool) => {
-                    pools.insert(*sku, pool.id);
-                    if *n > 0 && !subscriptions::take_seats(tx, pool.id, *n).await? {
-                        let current = subscriptions::get_pool(tx, pool.id).await?.unwrap_or(pool);
-                        return Err(DomainError::NotEnoughLicenses {
+                    pools.insert(*sku, pool);
+                }
+                None => {
+                    return Err(
+                        match subscriptions::central_pool(tx, actor.tenant_id, *sku).await? {
+                            Some(pool) => DomainError::NotEnoughLicenses {
+                                sku_id: *sku,
+                                product: part(&catalog, *sku),
+                                needed: *n,
+                                available: (pool.total - pool.assigned).max(0),
+                            },
+                            None => DomainError::ProductNotOwned {
+                                sku_id: *sku,
+                                product: part(&catalog, *sku),
+                            },
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+        // An assignment whose seat change nets out to zero in this batch (one user gains what
+        // another loses) still needs its pool.
+        for p in &planned {
+            for (sku, _) in &p.inserts {
+                if !pools.contains_key(sku) {
+                    let pool = subscriptions::central_pool(tx, actor.tenant_id, *sku)
+                        .await?
+                        .ok_or(DomainError::ProductNotOwned {
                             sku_id: *sku,
                             product: part(&catalog, *sku),
-                            needed: *n,
-                            available: (current.total - current.assigned).max(0),
-                        }
-                        .into());
-                    }
-                    if *n < 0 {
-                        subscriptions::release_seats(tx, pool.id, -n).await?;
-                    }
+                        })?;
+                    pools.insert(*sku, pool.id);
                 }
-                None if *n > 0 => {
-                    return Err(DomainError::ProductNotOwned {
-                        sku_id: *sku,
-                        product: part(&catalog, *sku),
-                    }
-                    .into());
-                }
-                None => {}
             }
         }
 
@@ -307,11 +331,21 @@ impl App {
                 )
                 .await?;
             }
+            let mut after: Vec<Assignment> = p
+                .before
+                .iter()
+                .filter(|a| !p.deletes.iter().any(|d| d.id == a.id))
+                .cloned()
+                .collect();
             for a in &p.deletes {
                 assignments::delete(tx, a.id).await?;
             }
             for (a, disabled) in &p.updates {
                 assignments::set_disabled_plans(tx, a.id, disabled, now).await?;
+                if let Some(x) = after.iter_mut().find(|x| x.id == a.id) {
+                    x.disabled_plans = disabled.clone();
+                    x.updated_at = now;
+                }
             }
             for (sku, disabled) in &p.inserts {
                 let pool = pools
@@ -330,8 +364,8 @@ impl App {
                     updated_at: now,
                 };
                 assignments::insert(tx, &a).await?;
+                after.push(a);
             }
-            let after = assignments::of_user(tx, user.id).await?;
             if !p.inserts.is_empty() || !p.updates.is_empty() || !p.deletes.is_empty() {
                 let mut parts = Vec::new();
                 if !p.inserts.is_empty() {

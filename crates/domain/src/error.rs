@@ -101,6 +101,11 @@ pub enum DomainError {
         term_end: String,
     },
 
+    #[error(
+        "{product} {problem}: name each product once, in either the licenses to add or to remove."
+    )]
+    ContradictoryChange { product: String, problem: String },
+
     #[error("This subscription is {status}: {what}")]
     InvalidTransition { status: String, what: String },
 }
@@ -124,6 +129,7 @@ impl DomainError {
             DomainError::BelowAssigned { .. } => "belowAssigned",
             DomainError::RemovalWindowClosed { .. } => "removalWindowClosed",
             DomainError::InvalidTransition { .. } => "invalidTransition",
+            DomainError::ContradictoryChange { .. } => "contradictoryChange",
         }
     }
 }

@@ -82,3 +82,39 @@ pub async fn revoke(conn: &mut Conn, id: TokenId, at: Time) -> Result<bool> {
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// What a request needs to know about its bearer token, read in one query.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub token: Token,
+    pub upn: String,
+    pub account_enabled: bool,
+    pub roles: Vec<seatkeeper_domain::roles::Role>,
+}
+
+pub async fn credential(conn: &mut Conn, hash: &str) -> Result<Option<Credential>> {
+    let rows = sqlx::query(
+        "SELECT t.*, u.upn AS user_upn, u.account_enabled AS user_enabled, r.role AS user_role
+         FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id
+         WHERE t.hash = $1",
+    )
+    .bind(hash)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut roles: Vec<_> = rows
+        .iter()
+        .filter_map(|r| crate::get_opt(r, "user_role").ok().flatten())
+        .filter_map(|s| seatkeeper_domain::roles::Role::parse(&s))
+        .collect();
+    roles.sort();
+    roles.dedup();
+    Ok(Some(Credential {
+        token: map(first)?,
+        upn: get_str(first, "user_upn")?,
+        account_enabled: crate::get_bool(first, "user_enabled")?,
+        roles,
+    }))
+}

@@ -77,6 +77,14 @@ impl ErrorInfo {
 }
 
 fn domain_info(e: &DomainError) -> ErrorInfo {
+    if let DomainError::GuestNeedsGlobalAdmin { .. } = e {
+        return ErrorInfo::new(
+            StatusCode::FORBIDDEN,
+            e.code(),
+            "Authorization_RequestDenied",
+            e.to_string(),
+        );
+    }
     let mut info = ErrorInfo::new(
         StatusCode::BAD_REQUEST,
         e.code(),

@@ -651,9 +651,10 @@ backends!(license_permissions, |srv| async move {
         .await;
     assert_error(
         &got,
-        StatusCode::BAD_REQUEST,
+        StatusCode::FORBIDDEN,
         "only a Global admin can assign licenses to guest users",
     );
+    assert_eq!(got.1["error"]["code"], "Authorization_RequestDenied");
     let (st, _) = srv
         .post(
             &format!("/v1.0/users/{}/assignLicense", guest.id),
