@@ -10,8 +10,11 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-/// A small SMTP server: accepts every message and keeps (recipients, data).
-async fn smtp_server(listener: TcpListener, inbox: Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+/// Messages received: (recipients, data).
+type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A small SMTP server: accepts every message and keeps it.
+async fn smtp_server(listener: TcpListener, inbox: Inbox) {
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             return;
@@ -136,7 +139,7 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("rebind");
-    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let inbox: Inbox = Arc::new(Mutex::new(Vec::new()));
     tokio::spawn(smtp_server(listener, inbox.clone()));
     let r = app.run_jobs().await.expect("jobs");
     assert_eq!(r.mails_sent, 0, "still backing off");

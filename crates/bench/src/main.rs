@@ -137,7 +137,7 @@ async fn seed(
     let seeded_products = args.products - 1;
     let mut done = 0usize;
     let per = args.assignments / seeded_products.max(1);
-    for p in 0..seeded_products {
+    for (p, pool) in pools.iter().enumerate().take(seeded_products) {
         let start = (p * 7919) % args.users;
         let mut rows = Vec::with_capacity(2000);
         for k in 0..per.min(args.users) {
@@ -146,7 +146,7 @@ async fn seed(
                 "('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now})",
                 uuid::Uuid::new_v4(),
                 sku(p),
-                pools[p]
+                pool
             ));
             if rows.len() == 2000 {
                 exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
@@ -158,7 +158,7 @@ async fn seed(
             done += rows.len();
             exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
         }
-        exec(db, format!("UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{}'", pools[p])).await?;
+        exec(db, format!("UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{pool}'")).await?;
     }
     if db.backend() == Backend::Postgres {
         sqlx::query("ANALYZE").execute(db.reader()).await?;
