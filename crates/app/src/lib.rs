@@ -123,6 +123,10 @@ pub struct Inner {
     pub clock: clock::Clock,
     pub config: Config,
     catalog: RwLock<(i64, Arc<Catalog>)>,
+    /// Central pool ids by tenant and product (a pool, once created, keeps its id).
+    pool_ids: RwLock<
+        std::collections::HashMap<(TenantId, seatkeeper_domain::SkuId), seatkeeper_domain::PoolId>,
+    >,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -146,6 +150,7 @@ impl App {
             clock,
             config,
             catalog: RwLock::new((0, Arc::new(Catalog::default()))),
+            pool_ids: RwLock::new(Default::default()),
         }));
         app.ensure_catalog().await?;
         Ok(app)

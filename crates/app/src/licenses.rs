@@ -255,57 +255,33 @@ impl App {
             return Err(DomainError::Batch { problems }.into());
         }
 
-        // Seats: the net change per product, taken from the central pool in a fixed order.
-        let mut delta: BTreeMap<SkuId, i64> = BTreeMap::new();
-        for p in &planned {
-            for (sku, _) in &p.inserts {
-                *delta.entry(*sku).or_default() += 1;
-            }
-            for a in &p.deletes {
-                *delta.entry(a.sku_id).or_default() -= 1;
-            }
-        }
+        // Pools of the products being assigned (central pools; their ids never change).
         let mut pools: BTreeMap<SkuId, PoolId> = BTreeMap::new();
-        for (sku, n) in &delta {
-            if *n == 0 {
-                continue;
-            }
-            match subscriptions::change_central_seats(tx, actor.tenant_id, *sku, *n).await? {
-                Some(pool) => {
-                    pools.insert(*sku, pool);
-                }
-                None => {
-                    return Err(
-                        match subscriptions::central_pool(tx, actor.tenant_id, *sku).await? {
-                            Some(pool) => DomainError::NotEnoughLicenses {
-                                sku_id: *sku,
-                                product: part(&catalog, *sku),
-                                needed: *n,
-                                available: (pool.total - pool.assigned).max(0),
-                            },
-                            None => DomainError::ProductNotOwned {
-                                sku_id: *sku,
-                                product: part(&catalog, *sku),
-                            },
-                        }
-                        .into(),
-                    );
-                }
-            }
-        }
-        // An assignment whose seat change nets out to zero in this batch (one user gains what
-        // another loses) still needs its pool.
         for p in &planned {
             for (sku, _) in &p.inserts {
                 if !pools.contains_key(sku) {
-                    let pool = subscriptions::central_pool(tx, actor.tenant_id, *sku)
+                    let pool = self
+                        .central_pool_id(tx, actor.tenant_id, *sku)
                         .await?
                         .ok_or(DomainError::ProductNotOwned {
                             sku_id: *sku,
                             product: part(&catalog, *sku),
                         })?;
-                    pools.insert(*sku, pool.id);
+                    pools.insert(*sku, pool);
                 }
+            }
+        }
+
+        // The net seat change per pool.
+        let mut seat_delta: BTreeMap<PoolId, (SkuId, i64)> = BTreeMap::new();
+        for p in &planned {
+            for (sku, _) in &p.inserts {
+                if let Some(pool) = pools.get(sku) {
+                    seat_delta.entry(*pool).or_insert((*sku, 0)).1 += 1;
+                }
+            }
+            for a in &p.deletes {
+                seat_delta.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
             }
         }
 
@@ -420,7 +396,49 @@ impl App {
             }
             out.push((user, after));
         }
+
+        // Seats last: the pool rows are the contended ones, so they are locked only for the
+        // rest of the transaction, in a fixed order. The check and the update are one statement.
+        for (pool, (sku, n)) in &seat_delta {
+            if *n > 0 && !subscriptions::take_seats(tx, *pool, *n).await? {
+                let current = subscriptions::get_pool(tx, *pool).await?;
+                return Err(DomainError::NotEnoughLicenses {
+                    sku_id: *sku,
+                    product: part(&catalog, *sku),
+                    needed: *n,
+                    available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
+                }
+                .into());
+            }
+            if *n < 0 {
+                subscriptions::release_seats(tx, *pool, -n).await?;
+            }
+        }
         Ok(out)
+    }
+
+    /// The tenant's central pool of a product, from memory once seen.
+    async fn central_pool_id(
+        &self,
+        conn: &mut Conn,
+        tenant: seatkeeper_domain::TenantId,
+        sku: SkuId,
+    ) -> AppResult<Option<PoolId>> {
+        if let Some(id) = self
+            .pool_ids
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(tenant, sku)).copied())
+        {
+            return Ok(Some(id));
+        }
+        let found = subscriptions::central_pool(conn, tenant, sku)
+            .await?
+            .map(|p| p.id);
+        if let (Some(id), Ok(mut m)) = (found, self.pool_ids.write()) {
+            m.insert((tenant, sku), id);
+        }
+        Ok(found)
     }
 
     async fn change(

@@ -264,25 +264,6 @@ pub async fn pools_of_tenant(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Po
     rows.iter().map(map_pool).collect()
 }
 
-/// Takes (n > 0) or returns (n < 0) seats of the tenant's central pool of a product in one
-/// statement; returns the pool's id, or None if the pool is missing or has fewer than `n` free.
-pub async fn change_central_seats(
-    conn: &mut Conn,
-    tenant: TenantId,
-    sku: SkuId,
-    n: i64,
-) -> Result<Option<PoolId>> {
-    let row = sqlx::query(
-        "UPDATE pools SET assigned = assigned + $3 WHERE tenant_id = $1 AND sku_id = $2 AND kind = 'central' AND assigned + $3 <= total AND assigned + $3 >= 0 RETURNING id",
-    )
-    .bind(tenant.to_string())
-    .bind(sku.to_string())
-    .bind(n)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| get_id(&r, "id")).transpose()
-}
-
 /// Takes `n` seats from a pool if that many are available; the check and the update are one
 /// statement, so concurrent transactions can never take more than the pool's total.
 pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {
