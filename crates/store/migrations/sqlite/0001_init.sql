@@ -124,7 +124,9 @@ CREATE TABLE assignments (
     tenant_id      TEXT NOT NULL,
     user_id        TEXT NOT NULL REFERENCES users(id),
     sku_id         TEXT NOT NULL,
-    pool_id        TEXT NOT NULL REFERENCES pools(id),
+    -- No foreign key to pools: on PostgreSQL every insert would share-lock the one hot pool
+    -- row that the same transaction updates. The app writes the pool it resolved.
+    pool_id        TEXT NOT NULL,
     disabled_plans TEXT NOT NULL,
     direct         INTEGER NOT NULL,
     assigned_at    INTEGER NOT NULL,
