@@ -35,12 +35,13 @@ pub enum DomainError {
     ProductNotOwned { sku_id: SkuId, product: String },
 
     #[error(
-        "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have both enabled with {product}: turn one of them off."
+        "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have {plan_a} from {product_a} and {plan_b} from {product_b} both on: turn one of them off."
     )]
     MutuallyExclusive {
         user_id: UserId,
         user: String,
-        product: String,
+        product_a: String,
+        product_b: String,
         plan_a: String,
         plan_b: String,
     },

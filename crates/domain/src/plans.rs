@@ -65,7 +65,8 @@ enum Violation {
     Exclusive {
         a: PlanId,
         b: PlanId,
-        sku: SkuId,
+        sku_a: SkuId,
+        sku_b: SkuId,
     },
     Dependency {
         plan: PlanId,
@@ -92,8 +93,12 @@ fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
         for x in &def.excludes {
             if enabled.contains_key(x) {
                 let (a, b) = if plan < x { (*plan, *x) } else { (*x, *plan) };
-                let sku = if plan < x { *sku } else { enabled[x] };
-                out.insert(Violation::Exclusive { a, b, sku });
+                out.insert(Violation::Exclusive {
+                    a,
+                    b,
+                    sku_a: enabled[&a],
+                    sku_b: enabled[&b],
+                });
             }
         }
         let missing: Vec<PlanId> = def
@@ -134,10 +139,11 @@ pub fn check_change(
             .unwrap_or_else(|| sku.to_string())
     };
     Err(match v {
-        Violation::Exclusive { a, b, sku } => DomainError::MutuallyExclusive {
+        Violation::Exclusive { a, b, sku_a, sku_b } => DomainError::MutuallyExclusive {
             user_id,
             user: user.to_string(),
-            product: product(sku),
+            product_a: product(sku_a),
+            product_b: product(sku_b),
             plan_a: catalog.plan_name(a),
             plan_b: catalog.plan_name(b),
         },
@@ -182,7 +188,10 @@ mod tests {
         let e = check_change(&c, u, "adele@example.com", &before, &after).unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("License assignment failed because service plans MAIL_PLAN1, MAIL_PLAN2 are mutually exclusive."), "{msg}");
-        assert!(msg.contains("adele@example.com"));
+        assert!(
+            msg.contains("adele@example.com would have MAIL_PLAN1 from MAIL_PLAN1 and MAIL_PLAN2 from MAIL_PLAN2 both on"),
+            "{msg}"
+        );
         // Turning one off makes it fine.
         let after = vec![
             lic(&c, "MAIL_PLAN1", &[]),
