@@ -94,10 +94,9 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
         upns.push(upn);
     }
     let guest = UserInput {
-        user_principal_name: Some(
-            "pat.partner_fabrikam.example#EXT#@contoso.example".replace('#', ""),
-        ),
+        user_principal_name: Some("pat.partner_fabrikam.example_ext@contoso.example".into()),
         display_name: Some("Pat Partner (Fabrikam)".into()),
+        mail: Some(Some("pat.partner@fabrikam.example".into())),
         user_type: Some("Guest".into()),
         usage_location: Some(Some("GB".into())),
         ..Default::default()
