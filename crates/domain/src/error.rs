@@ -35,15 +35,17 @@ pub enum DomainError {
     ProductNotOwned { sku_id: SkuId, product: String },
 
     #[error(
-        "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have {plan_a} from {product_a} and {plan_b} from {product_b} both on: turn one of them off."
+        "License assignment failed because service plans {plan_a}, {plan_b} are mutually exclusive. {user} would have {plan_a} from {product_a} and {plan_b} from {product_b} both on: turn one of them off.",
+        product_a = .products.0,
+        product_b = .products.1
     )]
     MutuallyExclusive {
         user_id: UserId,
         user: String,
-        product_a: String,
-        product_b: String,
         plan_a: String,
         plan_b: String,
+        /// The products the two plans come from (boxed: keeps every error small).
+        products: Box<(String, String)>,
     },
 
     #[error(

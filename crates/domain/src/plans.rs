@@ -142,8 +142,7 @@ pub fn check_change(
         Violation::Exclusive { a, b, sku_a, sku_b } => DomainError::MutuallyExclusive {
             user_id,
             user: user.to_string(),
-            product_a: product(sku_a),
-            product_b: product(sku_b),
+            products: Box::new((product(sku_a), product(sku_b))),
             plan_a: catalog.plan_name(a),
             plan_b: catalog.plan_name(b),
         },
