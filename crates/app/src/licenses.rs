@@ -473,6 +473,40 @@ impl App {
         out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
+    /// L3: changes which plans are off in a license the user holds; a user who does not hold
+    /// the product is refused (checked in the same transaction as the change).
+    pub async fn change_plans(
+        &self,
+        actor: &Actor,
+        user: &str,
+        sku: SkuId,
+        disabled_plans: Vec<PlanId>,
+    ) -> AppResult<(User, Vec<Assignment>)> {
+        actor.require(Action::AssignLicenses)?;
+        let now = self.now();
+        let change = UserChange {
+            user: user.to_string(),
+            add: vec![LicenseSpec {
+                sku_id: sku,
+                disabled_plans,
+            }],
+            remove: vec![],
+        };
+        let mut out = crate::write!(self, tx => {
+            let u = find_user(tx, actor.tenant_id, user).await?;
+            dir::lock_user(tx, actor.tenant_id, u.id).await?;
+            if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {
+                let product = part(&self.catalog(), sku);
+                return Err(AppError::not_found(format!(
+                    "{} does not hold {product}: assign it first (POST /api/v1/licenses/{product}/assign).",
+                    u.upn
+                )));
+            }
+            self.apply_changes(tx, actor, std::slice::from_ref(&change), now).await
+        })?;
+        out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
+    }
+
     /// L2: assigns one product to up to 20 users, with the same plans off. All or nothing.
     pub async fn assign_product(
         &self,

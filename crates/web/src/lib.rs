@@ -59,6 +59,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
+/// Without `--dev-clock` the development routes do not exist, whatever the method.
+async fn hide_dev_routes(
+    axum::extract::State(app): axum::extract::State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !app.clock.is_dev() && req.uri().path().starts_with("/api/v1/dev/") {
+        return not_found(req.uri().clone()).await;
+    }
+    next.run(req).await
+}
+
 /// All routes.
 pub fn router(app: App) -> Router {
     Router::new()
@@ -70,6 +82,10 @@ pub fn router(app: App) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(not_found)
         .layer(axum::middleware::map_response(method_not_allowed))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            hide_dev_routes,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

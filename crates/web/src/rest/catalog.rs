@@ -76,6 +76,10 @@ async fn import(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, Response> {
+    // Who may import comes before what was sent: a non-admin gets 403 whatever the body.
+    actor
+        .require(seatkeeper_domain::roles::Action::ManageTenant)
+        .map_err(|e| ApiError(e).into_response())?;
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {

@@ -5,18 +5,18 @@ use super::support::{
     Params, PathArgs, cell, enc, list as value_list, plan_ref, plan_split, plans, product_in_body,
     product_in_path, sources, ts, user_licenses_json,
 };
-use crate::error::{ApiError, ApiResult, bad_request};
+use crate::error::{ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use seatkeeper_app::App;
 use seatkeeper_app::licenses::{BulkMode, LicenseSpec};
 use seatkeeper_app::store::assignments::Assignment;
 use seatkeeper_app::store::directory::User;
-use seatkeeper_app::{Actor, App, AppError};
+use seatkeeper_domain::UserId;
 use seatkeeper_domain::catalog::Catalog;
-use seatkeeper_domain::{SkuId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -373,27 +373,6 @@ pub struct PlansBody {
     disabled_plans: Option<Vec<String>>,
 }
 
-fn not_held(user: &str, product: &str) -> ApiError {
-    ApiError(AppError::not_found(format!(
-        "{user} does not hold {product}: assign it first (POST /api/v1/licenses/{product}/assign)."
-    )))
-}
-
-async fn holds(app: &App, actor: &Actor, user: &str, sku: SkuId) -> ApiResult<String> {
-    let (u, list) = app.user_licenses(actor, user).await?;
-    if list.iter().any(|a| a.sku_id == sku) {
-        Ok(u.upn)
-    } else {
-        Err(not_held(
-            &u.upn,
-            &app.catalog()
-                .product(sku)
-                .map(|p| p.sku_part_number.clone())
-                .unwrap_or_else(|| sku.to_string()),
-        ))
-    }
-}
-
 /// L3: changes which service plans are off in one user's license.
 pub async fn change_plans(
     State(app): State<App>,
@@ -410,17 +389,8 @@ pub async fn change_plans(
     let catalog = app.catalog();
     let product = product_in_path(&catalog, &sku)?;
     let disabled = plans(&catalog, product, &given)?;
-    holds(&app, &actor, &id, product.sku_id).await?;
     let (u, list) = app
-        .assign_license(
-            &actor,
-            &id,
-            vec![LicenseSpec {
-                sku_id: product.sku_id,
-                disabled_plans: disabled,
-            }],
-            vec![],
-        )
+        .change_plans(&actor, &id, product.sku_id, disabled)
         .await?;
     Ok(axum::Json(user_licenses_json(&catalog, &u, &list)))
 }

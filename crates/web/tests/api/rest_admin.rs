@@ -224,6 +224,16 @@ backends!(permissions_matrix, |srv| async move {
         .await
         .expect("request");
     assert_eq!(catalog_put.status(), StatusCode::FORBIDDEN);
+    // Refused for who they are, before anything is said about what they sent.
+    let odd_body = reqwest::Client::new()
+        .put(format!("{}{API}/catalog", srv.url))
+        .bearer_auth(&billing)
+        .header("content-type", "image/png")
+        .body("not a catalog")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(odd_body.status(), StatusCode::FORBIDDEN);
 
     // An end user: their own things only.
     for path in [

@@ -593,6 +593,12 @@ async fn dev_routes_are_absent_without_the_dev_clock() {
                 .post(format!("{url}/api/v1/dev/jobs/run"))
                 .bearer_auth(&token),
         ),
+        (
+            "DELETE /dev/clock (a method the route never had)",
+            client
+                .delete(format!("{url}/api/v1/dev/clock"))
+                .bearer_auth(&token),
+        ),
     ];
     for (what, req) in reqs {
         let got = answer(req.send().await.expect("request")).await;
