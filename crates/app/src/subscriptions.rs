@@ -130,35 +130,8 @@ impl App {
         key: &str,
         quantity: i64,
     ) -> AppResult<Subscription> {
-        actor.require(Action::ManageSubscriptions)?;
-        let now = self.now();
-        crate::write!(self, tx => {
-            let before = self.load_for_change(tx, actor, key).await?;
-            let mut s = before.clone();
-            s.life.check_quantity_change(now, s.quantity, quantity)?;
-            let delta = quantity - s.quantity;
-            if delta == 0 {
-                return Ok(s);
-            }
-            if !subs::change_total(tx, s.pool_id, delta, false).await? {
-                let pool = subs::get_pool(tx, s.pool_id).await?.ok_or_else(|| anyhow::anyhow!("pool of {key} is missing"))?;
-                return Err(DomainError::BelowAssigned {
-                    product: self.product_part(s.sku_id),
-                    assigned: pool.assigned,
-                    total_after: pool.total + delta,
-                    minimum: s.quantity - (pool.total - pool.assigned),
-                }
-                .into());
-            }
-            if delta > 0 {
-                s.life.add_licenses(now);
-            }
-            s.quantity = quantity;
-            subs::update(tx, &s, before.life.status).await?;
-            let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
-            audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {} licenses: {} → {quantity}", self.product_part(s.sku_id), before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
-            Ok(s)
-        })
+        self.update_subscription(actor, key, Some(quantity), None)
+            .await
     }
 
     pub async fn set_recurring(
@@ -167,17 +140,64 @@ impl App {
         key: &str,
         on: bool,
     ) -> AppResult<Subscription> {
+        self.update_subscription(actor, key, None, Some(on)).await
+    }
+
+    /// Changes the number of licenses, recurring billing, or both in one transaction: either
+    /// every change is made or none. Each change that happens gets its own audit entry.
+    pub async fn update_subscription(
+        &self,
+        actor: &Actor,
+        key: &str,
+        quantity: Option<i64>,
+        recurring: Option<bool>,
+    ) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
+        if quantity.is_none() && recurring.is_none() {
+            return Err(AppError::invalid(
+                "nothingToChange",
+                "Give quantity (the new total number of licenses), recurringBilling (true or false), or both.",
+            ));
+        }
         let now = self.now();
         crate::write!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
+            let part = self.product_part(before.sku_id);
             let mut s = before.clone();
-            s.life.set_recurring(on)?;
-            if s == before {
-                return Ok(s);
+            if let Some(quantity) = quantity {
+                s.life.check_quantity_change(now, s.quantity, quantity)?;
+                let delta = quantity - s.quantity;
+                if delta != 0 {
+                    if !subs::change_total(tx, s.pool_id, delta, false).await? {
+                        let pool = subs::get_pool(tx, s.pool_id)
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("pool of {key} is missing"))?;
+                        return Err(DomainError::BelowAssigned {
+                            product: part.clone(),
+                            assigned: pool.assigned,
+                            total_after: pool.total + delta,
+                            minimum: s.quantity - (pool.total - pool.assigned),
+                        }
+                        .into());
+                    }
+                    if delta > 0 {
+                        s.life.add_licenses(now);
+                    }
+                    s.quantity = quantity;
+                    let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
+                    audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+                }
             }
-            subs::update(tx, &s, before.life.status).await?;
-            audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {}", if on { "on" } else { "off" }, self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            if let Some(on) = recurring {
+                let mid = s.clone();
+                s.life.set_recurring(on)?;
+                if s != mid {
+                    audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
+                }
+            }
+            if s != before {
+                subs::update(tx, &s, before.life.status).await?;
+            }
             Ok(s)
         })
     }
