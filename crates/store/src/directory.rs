@@ -546,11 +546,3 @@ pub async fn remove_member(conn: &mut Conn, group: GroupId, user: UserId) -> Res
         .await?;
     Ok(r.rows_affected() == 1)
 }
-
-pub async fn groups_of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Group>> {
-    let rows = sqlx::query("SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.display_name")
-        .bind(user.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map_group).collect()
-}

@@ -271,21 +271,3 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Opt
         None => Ok(None),
     }
 }
-
-/// Meta key-value rows (instance settings).
-pub async fn meta_get(conn: &mut Conn, key: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| get_str(&r, "value")).transpose()
-}
-
-pub async fn meta_set(conn: &mut Conn, key: &str, value: &str) -> Result<()> {
-    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}

@@ -165,14 +165,6 @@ pub async fn list(
     rows.iter().map(map).collect()
 }
 
-pub async fn in_pool(conn: &mut Conn, pool: PoolId) -> Result<Vec<Subscription>> {
-    let rows = sqlx::query("SELECT * FROM subscriptions WHERE pool_id = $1")
-        .bind(pool.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map).collect()
-}
-
 /// Subscriptions whose next lifecycle step is due at `now`, or whose expiring notice is due.
 pub async fn due(
     conn: &mut Conn,

@@ -46,14 +46,6 @@ pub async fn insert(conn: &mut Conn, t: &Token, hash: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_hash(conn: &mut Conn, hash: &str) -> Result<Option<Token>> {
-    let r = sqlx::query("SELECT * FROM tokens WHERE hash = $1")
-        .bind(hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-    r.as_ref().map(map).transpose()
-}
-
 pub async fn get(conn: &mut Conn, tenant: TenantId, id: TokenId) -> Result<Option<Token>> {
     let r = sqlx::query("SELECT * FROM tokens WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())

@@ -1,9 +1,4 @@
 -- Times are microseconds since the Unix epoch (UTC); ids are UUID text; flags are 0/1.
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-
 CREATE TABLE catalog (
     id        BIGINT PRIMARY KEY CHECK (id = 1),
     version   BIGINT NOT NULL,

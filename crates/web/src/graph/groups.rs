@@ -105,17 +105,11 @@ pub async fn get_one(
     let q = odata::parse_query(raw.as_deref(), SELECT_ONLY)?;
     let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
     let g = app.get_group(&actor, &id).await?;
-    let mut v = select(shapes::group(&g), &sel);
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "@odata.context".into(),
-            Value::String(format!(
-                "{}/$metadata#groups/$entity",
-                super::base_url(&headers)
-            )),
-        );
-    }
-    Ok(axum::Json(v).into_response())
+    Ok(super::entity(
+        &headers,
+        "groups",
+        select(shapes::group(&g), &sel),
+    ))
 }
 
 struct GroupBody {

@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use seatkeeper_app::{App, AppError};
 use serde_json::{Map, Value, json};
@@ -137,6 +138,17 @@ pub(crate) fn collection(
     }
     m.insert("value".into(), Value::Array(items));
     Value::Object(m)
+}
+
+/// A single-entity response: `v` with `@odata.context` `<base>/$metadata#<set>/$entity`.
+pub(crate) fn entity(headers: &HeaderMap, set: &str, mut v: Value) -> Response {
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "@odata.context".into(),
+            json!(format!("{}/$metadata#{set}/$entity", base_url(headers))),
+        );
+    }
+    axum::Json(v).into_response()
 }
 
 /// The `@odata.nextLink` for the page after `last`: the same request with a new `$skiptoken`.

@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::{App, AppError};
 use seatkeeper_domain::SkuId;
-use serde_json::Value;
 
 const SKU_PROPS: &[&str] = &[
     "id",
@@ -90,17 +89,11 @@ pub async fn get_one(
         .find(|r| r.sku_id == sku)
         .ok_or_else(|| not_found(&id))?;
     let tenant = app.get_tenant(&actor).await?;
-    let mut v = select(shapes::sku(row, &tenant, &app.catalog()), &sel);
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "@odata.context".into(),
-            Value::String(format!(
-                "{}/$metadata#subscribedSkus/$entity",
-                super::base_url(&headers)
-            )),
-        );
-    }
-    Ok(axum::Json(v).into_response())
+    Ok(super::entity(
+        &headers,
+        "subscribedSkus",
+        select(shapes::sku(row, &tenant, &app.catalog()), &sel),
+    ))
 }
 
 /// `GET /directory/subscriptions`: every subscription, in companySubscription's shape.
@@ -147,15 +140,9 @@ pub async fn subscription(
         "microsoft.graph.companySubscription",
     )?;
     let s = app.get_subscription(&actor, &id).await?;
-    let mut v = select(shapes::subscription(&s, &app.catalog()), &sel);
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "@odata.context".into(),
-            Value::String(format!(
-                "{}/$metadata#directory/subscriptions/$entity",
-                super::base_url(&headers)
-            )),
-        );
-    }
-    Ok(axum::Json(v).into_response())
+    Ok(super::entity(
+        &headers,
+        "directory/subscriptions",
+        select(shapes::subscription(&s, &app.catalog()), &sel),
+    ))
 }

@@ -154,17 +154,11 @@ async fn one(
     let q = odata::parse_query(raw, SELECT_ONLY)?;
     let sel = user_select(&q)?;
     let (u, licenses) = app.user_licenses(actor, key).await?;
-    let mut v = select(shapes::user(&u, &licenses, &app.catalog()), &sel);
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "@odata.context".into(),
-            Value::String(format!(
-                "{}/$metadata#users/$entity",
-                super::base_url(headers)
-            )),
-        );
-    }
-    Ok(axum::Json(v).into_response())
+    Ok(super::entity(
+        headers,
+        "users",
+        select(shapes::user(&u, &licenses, &app.catalog()), &sel),
+    ))
 }
 
 pub async fn get_one(

@@ -60,6 +60,10 @@ backends!(subscribed_skus_and_subscriptions_shapes, |srv| async move {
         .await;
     assert_eq!(st, StatusCode::OK, "{one}");
     assert_eq!(one["skuPartNumber"], "SUITE_PREMIUM");
+    assert_eq!(
+        one["@odata.context"],
+        format!("{}/v1.0/$metadata#subscribedSkus/$entity", srv.url)
+    );
     let got = srv
         .get(&format!(
             "/v1.0/subscribedSkus/{}_{}",

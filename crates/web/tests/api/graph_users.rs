@@ -47,6 +47,10 @@ backends!(user_crud_round_trip, |srv| async move {
     let (st, by_id) = srv.get(&format!("/v1.0/users/{id}")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(by_id["displayName"], "Adele Vance");
+    assert_eq!(
+        by_id["@odata.context"],
+        format!("{}/v1.0/$metadata#users/$entity", srv.url)
+    );
     let (st, by_upn) = srv.get("/v1.0/users/Adele@Contoso.test").await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(by_upn["id"], id.as_str());
