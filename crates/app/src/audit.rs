@@ -36,3 +36,41 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One change of many recorded together by [`record_many`].
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: String,
+    pub summary: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Records many changes by one actor at one time, in a few statements.
+pub async fn record_many(
+    conn: &mut Conn,
+    actor: &Actor,
+    at: Time,
+    entries: &[NewEntry],
+) -> AppResult<()> {
+    let rows: Vec<audit::Entry> = entries
+        .iter()
+        .map(|e| audit::Entry {
+            id: 0,
+            tenant_id: actor.tenant_id,
+            at,
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            action: e.action.to_string(),
+            target_type: e.target_type.to_string(),
+            target_id: e.target_id.clone(),
+            summary: e.summary.clone(),
+            before: e.before.as_ref().map(|v| v.to_string()),
+            after: e.after.as_ref().map(|v| v.to_string()),
+        })
+        .collect();
+    audit::append_many(conn, &rows).await?;
+    Ok(())
+}

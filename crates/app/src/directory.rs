@@ -319,8 +319,9 @@ impl App {
             }
             let held = assignments::of_user(tx, u.id).await?;
             for a in &held {
-                assignments::delete(tx, a.id).await?;
-                subscriptions::release_seats(tx, a.pool_id, 1).await?;
+                if assignments::delete(tx, a.id).await? {
+                    subscriptions::release_seats(tx, a.pool_id, 1).await?;
+                }
             }
             dir::delete_user(tx, actor.tenant_id, u.id).await?;
             let freed: Vec<String> = held.iter().map(|a| self.catalog().product(a.sku_id).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| a.sku_id.to_string())).collect();

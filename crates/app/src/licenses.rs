@@ -3,10 +3,12 @@
 
 use crate::directory::find_user;
 use crate::{Actor, App, AppError, AppResult, audit};
-use seatkeeper_domain::catalog::{Catalog, Product};
+use seatkeeper_domain::catalog::Catalog;
+use seatkeeper_domain::change;
 use seatkeeper_domain::lifecycle::Status;
-use seatkeeper_domain::plans::{self, License};
+use seatkeeper_domain::plans::License;
 use seatkeeper_domain::roles::Action;
+use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{
     AssignmentId, DomainError, MAX_BATCH_USERS, PlanId, PoolId, SkuId, Time, UserId, UserProblem,
 };
@@ -29,7 +31,16 @@ pub struct UserChange {
     /// User id or userPrincipalName.
     pub user: String,
     pub add: Vec<LicenseSpec>,
-    pub remove: Vec<SkuId>,
+    pub remove: Remove,
+}
+
+/// Which held licenses a [`UserChange`] removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remove {
+    /// These products; each must be one the user holds.
+    These(Vec<SkuId>),
+    /// Every held product not in the licenses to add (L4 Replace, Unassign all).
+    AllOthers,
 }
 
 /// How a bulk change treats the licenses users already hold (L4).
@@ -77,18 +88,8 @@ pub struct ProductLicenses {
 struct Planned {
     user: User,
     before: Vec<Assignment>,
-    /// New assignments: product, disabled plans.
-    inserts: Vec<(SkuId, Vec<PlanId>)>,
-    /// Held products whose disabled plans change.
-    updates: Vec<(Assignment, Vec<PlanId>)>,
-    deletes: Vec<Assignment>,
+    plan: change::Plan,
     set_location: Option<String>,
-}
-
-fn product(catalog: &Catalog, sku: SkuId) -> Result<&Product, DomainError> {
-    catalog
-        .product(sku)
-        .ok_or(DomainError::UnknownSku { sku_id: sku })
 }
 
 fn part(catalog: &Catalog, sku: SkuId) -> String {
@@ -105,92 +106,77 @@ pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Valu
         .collect::<Vec<_>>())
 }
 
+fn held_licenses(list: &[Assignment]) -> Vec<License> {
+    list.iter()
+        .map(|a| License {
+            sku_id: a.sku_id,
+            disabled_plans: a.disabled_plans.clone(),
+        })
+        .collect()
+}
+
 impl App {
-    /// Plans one user's change and checks every rule of L5; writes nothing.
+    /// Plans one user's change and checks every rule of L5; writes nothing. `Err` inside
+    /// `Ok` is the user's problem (reported with the others of a batch).
     async fn plan_change(
         &self,
         conn: &mut Conn,
         actor: &Actor,
         default_location: &mut Option<Option<String>>,
+        user: User,
         change: &UserChange,
     ) -> AppResult<Result<Planned, UserProblem>> {
         let catalog = self.catalog();
-        let user = find_user(conn, actor.tenant_id, &change.user).await?;
-        // PostgreSQL: queue concurrent changes of one user. SQLite write transactions are
-        // serialized already.
-        if self.db.backend() == seatkeeper_store::Backend::Postgres {
-            dir::lock_user(conn, actor.tenant_id, user.id).await?;
-        }
         let problem = |e: DomainError| UserProblem {
             user_id: user.id,
             user: user.upn.clone(),
             error: e,
         };
         let before = assignments::of_user(conn, user.id).await?;
-
-        let mut inserts = Vec::new();
-        let mut updates = Vec::new();
-        let mut deletes = Vec::new();
-        let mut after: Vec<License> = Vec::new();
-        for a in &before {
-            if change.remove.contains(&a.sku_id) {
-                deletes.push(a.clone());
-            } else {
-                after.push(License {
-                    sku_id: a.sku_id,
-                    disabled_plans: a.disabled_plans.clone(),
-                });
+        let held = held_licenses(&before);
+        let add: Vec<License> = change
+            .add
+            .iter()
+            .map(|l| License {
+                sku_id: l.sku_id,
+                disabled_plans: l.disabled_plans.clone(),
+            })
+            .collect();
+        // Which named products the organization owns (a pool of them exists).
+        let mut owned = Vec::new();
+        if let Remove::These(list) = &change.remove {
+            for sku in list {
+                if !held.iter().any(|h| h.sku_id == *sku)
+                    && self
+                        .central_pool_id(conn, actor.tenant_id, *sku)
+                        .await?
+                        .is_some()
+                {
+                    owned.push(*sku);
+                }
             }
         }
-        for r in &change.remove {
-            if let Err(e) = product(&catalog, *r) {
-                return Ok(Err(problem(e)));
-            }
-        }
-        for (i, spec) in change.add.iter().enumerate() {
-            let p = match product(&catalog, spec.sku_id) {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(problem(e))),
-            };
-            if change.add[..i].iter().any(|o| o.sku_id == spec.sku_id) {
-                return Ok(Err(problem(DomainError::ContradictoryChange {
-                    product: p.sku_part_number.clone(),
-                    problem: "is named twice in the licenses to add".into(),
-                })));
-            }
-            if let Err(e) = plans::check_user_product(p) {
-                return Ok(Err(problem(e)));
-            }
-            let disabled = match plans::normalize_disabled(&catalog, p, &spec.disabled_plans) {
-                Ok(d) => d,
-                Err(e) => return Ok(Err(problem(e))),
-            };
-            if change.remove.contains(&spec.sku_id) {
-                return Ok(Err(problem(DomainError::ContradictoryChange {
-                    product: p.sku_part_number.clone(),
-                    problem: "is both added and removed".into(),
-                })));
-            }
-            match before.iter().find(|a| a.sku_id == spec.sku_id) {
-                Some(held) if held.disabled_plans == disabled => {}
-                Some(held) => updates.push((held.clone(), disabled.clone())),
-                None => inserts.push((spec.sku_id, disabled.clone())),
-            }
-            after.retain(|l| l.sku_id != spec.sku_id);
-            after.push(License {
-                sku_id: spec.sku_id,
-                disabled_plans: disabled,
-            });
-        }
-        let adds_something = !inserts.is_empty() || !updates.is_empty();
-        if adds_something && user.is_guest() && !actor.can(Action::LicenseGuests) {
+        let request = change::Request {
+            add: &add,
+            remove: match &change.remove {
+                Remove::These(list) => change::Removal::These(list),
+                Remove::AllOthers => change::Removal::AllOthers,
+            },
+        };
+        let plan = match change::plan(&catalog, user.id, &user.upn, &held, request, |s| {
+            owned.contains(&s)
+        }) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(problem(e))),
+        };
+        if plan.adds_something() && user.is_guest() && !actor.can(Action::LicenseGuests) {
             return Ok(Err(problem(DomainError::GuestNeedsGlobalAdmin {
                 user_id: user.id,
                 user: user.upn.clone(),
             })));
         }
         let mut set_location = None;
-        if adds_something && user.usage_location.is_none() {
+        if plan.adds_something() && user.usage_location.is_none() {
             if default_location.is_none() {
                 let t = tenants::get(conn, actor.tenant_id)
                     .await?
@@ -207,24 +193,59 @@ impl App {
                 }
             }
         }
-        let before_l: Vec<License> = before
-            .iter()
-            .map(|a| License {
-                sku_id: a.sku_id,
-                disabled_plans: a.disabled_plans.clone(),
-            })
-            .collect();
-        if let Err(e) = plans::check_change(&catalog, user.id, &user.upn, &before_l, &after) {
-            return Ok(Err(problem(e)));
-        }
         Ok(Ok(Planned {
             user,
             before,
-            inserts,
-            updates,
-            deletes,
+            plan,
             set_location,
         }))
+    }
+
+    /// Resolves the users of a batch, each once: the same user named twice (by id and by
+    /// name, or with other spacing or case) is refused, naming both. On PostgreSQL the users'
+    /// rows are locked in id order, so concurrent changes of one user queue and never deadlock.
+    async fn resolve_users(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        changes: &[UserChange],
+    ) -> AppResult<Vec<User>> {
+        // The same text twice is refused before anything is looked up.
+        for (i, c) in changes.iter().enumerate() {
+            let key = c.user.trim().to_lowercase();
+            if let Some(j) = changes[..i]
+                .iter()
+                .position(|o| o.user.trim().to_lowercase() == key)
+            {
+                return Err(DomainError::DuplicateUser {
+                    user: c.user.trim().to_string(),
+                    first: changes[j].user.clone(),
+                    second: c.user.clone(),
+                }
+                .into());
+            }
+        }
+        let mut users: Vec<User> = Vec::with_capacity(changes.len());
+        for (i, c) in changes.iter().enumerate() {
+            let u = find_user(conn, actor.tenant_id, c.user.trim()).await?;
+            if let Some(j) = users.iter().position(|x| x.id == u.id) {
+                return Err(DomainError::DuplicateUser {
+                    user: u.upn,
+                    first: changes[j].user.clone(),
+                    second: changes[i].user.clone(),
+                }
+                .into());
+            }
+            users.push(u);
+        }
+        if self.db.backend() == seatkeeper_store::Backend::Postgres {
+            let mut ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            ids.sort();
+            for id in ids {
+                dir::lock_user(conn, actor.tenant_id, id).await?;
+            }
+        }
+        Ok(users)
     }
 
     /// Applies several users' changes in one transaction: all or nothing.
@@ -236,12 +257,13 @@ impl App {
         now: Time,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         let catalog = self.catalog();
+        let users = self.resolve_users(tx, actor, changes).await?;
         let mut default_location = None;
         let mut planned = Vec::with_capacity(changes.len());
         let mut problems = Vec::new();
-        for c in changes {
+        for (c, u) in changes.iter().zip(users) {
             match self
-                .plan_change(tx, actor, &mut default_location, c)
+                .plan_change(tx, actor, &mut default_location, u, c)
                 .await?
             {
                 Ok(p) => planned.push(p),
@@ -258,33 +280,22 @@ impl App {
         // Pools of the products being assigned (central pools; their ids never change).
         let mut pools: BTreeMap<SkuId, PoolId> = BTreeMap::new();
         for p in &planned {
-            for (sku, _) in &p.inserts {
-                if !pools.contains_key(sku) {
+            for l in &p.plan.inserts {
+                if let std::collections::btree_map::Entry::Vacant(e) = pools.entry(l.sku_id) {
                     let pool = self
-                        .central_pool_id(tx, actor.tenant_id, *sku)
+                        .central_pool_id(tx, actor.tenant_id, l.sku_id)
                         .await?
                         .ok_or(DomainError::ProductNotOwned {
-                            sku_id: *sku,
-                            product: part(&catalog, *sku),
+                            sku_id: l.sku_id,
+                            product: part(&catalog, l.sku_id),
                         })?;
-                    pools.insert(*sku, pool);
+                    e.insert(pool);
                 }
             }
         }
 
-        // The net seat change per pool.
+        // The net seat change per pool: +1 per new row, −1 per row actually deleted.
         let mut seat_delta: BTreeMap<PoolId, (SkuId, i64)> = BTreeMap::new();
-        for p in &planned {
-            for (sku, _) in &p.inserts {
-                if let Some(pool) = pools.get(sku) {
-                    seat_delta.entry(*pool).or_insert((*sku, 0)).1 += 1;
-                }
-            }
-            for a in &p.deletes {
-                seat_delta.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
-            }
-        }
-
         let mut out = Vec::with_capacity(planned.len());
         for p in planned {
             let mut user = p.user;
@@ -310,73 +321,72 @@ impl App {
             let mut after: Vec<Assignment> = p
                 .before
                 .iter()
-                .filter(|a| !p.deletes.iter().any(|d| d.id == a.id))
-                .cloned()
+                .enumerate()
+                .filter(|(i, _)| !p.plan.deletes.contains(i))
+                .map(|(_, a)| a.clone())
                 .collect();
-            for a in &p.deletes {
-                assignments::delete(tx, a.id).await?;
+            for i in &p.plan.deletes {
+                let a = &p.before[*i];
+                if assignments::delete(tx, a.id).await? {
+                    seat_delta.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
+                }
             }
-            for (a, disabled) in &p.updates {
+            for (i, disabled) in &p.plan.updates {
+                let a = &p.before[*i];
                 assignments::set_disabled_plans(tx, a.id, disabled, now).await?;
                 if let Some(x) = after.iter_mut().find(|x| x.id == a.id) {
                     x.disabled_plans = disabled.clone();
                     x.updated_at = now;
                 }
             }
-            for (sku, disabled) in &p.inserts {
+            for l in &p.plan.inserts {
                 let pool = pools
-                    .get(sku)
+                    .get(&l.sku_id)
                     .copied()
-                    .ok_or_else(|| anyhow::anyhow!("no pool resolved for {sku}"))?;
+                    .ok_or_else(|| anyhow::anyhow!("no pool resolved for {}", l.sku_id))?;
                 let a = Assignment {
                     id: AssignmentId::new(),
                     tenant_id: actor.tenant_id,
                     user_id: user.id,
-                    sku_id: *sku,
+                    sku_id: l.sku_id,
                     pool_id: pool,
-                    disabled_plans: disabled.clone(),
+                    disabled_plans: l.disabled_plans.clone(),
                     direct: true,
                     assigned_at: now,
                     updated_at: now,
                 };
                 assignments::insert(tx, &a).await?;
+                seat_delta.entry(pool).or_insert((l.sku_id, 0)).1 += 1;
                 after.push(a);
             }
-            if !p.inserts.is_empty() || !p.updates.is_empty() || !p.deletes.is_empty() {
+            if !p.plan.is_empty() {
+                let names = |skus: &mut dyn Iterator<Item = SkuId>| {
+                    skus.map(|s| part(&catalog, s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 let mut parts = Vec::new();
-                if !p.inserts.is_empty() {
+                if !p.plan.inserts.is_empty() {
                     parts.push(format!(
                         "assigned {}",
-                        p.inserts
-                            .iter()
-                            .map(|(s, _)| part(&catalog, *s))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        names(&mut p.plan.inserts.iter().map(|l| l.sku_id))
                     ));
                 }
-                if !p.updates.is_empty() {
+                if !p.plan.updates.is_empty() {
                     parts.push(format!(
                         "changed plans of {}",
-                        p.updates
-                            .iter()
-                            .map(|(a, _)| part(&catalog, a.sku_id))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        names(&mut p.plan.updates.iter().map(|(i, _)| p.before[*i].sku_id))
                     ));
                 }
-                if !p.deletes.is_empty() {
+                if !p.plan.deletes.is_empty() {
                     parts.push(format!(
                         "unassigned {}",
-                        p.deletes
-                            .iter()
-                            .map(|a| part(&catalog, a.sku_id))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        names(&mut p.plan.deletes.iter().map(|i| p.before[*i].sku_id))
                     ));
                 }
-                let action = if !p.inserts.is_empty() {
+                let action = if !p.plan.inserts.is_empty() {
                     "license.assign"
-                } else if !p.deletes.is_empty() {
+                } else if !p.plan.deletes.is_empty() {
                     "license.unassign"
                 } else {
                     "license.plans"
@@ -466,7 +476,7 @@ impl App {
                 vec![UserChange {
                     user: user.to_string(),
                     add,
-                    remove,
+                    remove: Remove::These(remove),
                 }],
             )
             .await?;
@@ -490,7 +500,7 @@ impl App {
                 sku_id: sku,
                 disabled_plans,
             }],
-            remove: vec![],
+            remove: Remove::These(vec![]),
         };
         let mut out = crate::write!(self, tx => {
             let u = find_user(tx, actor.tenant_id, user).await?;
@@ -520,6 +530,7 @@ impl App {
             sku_id: sku,
             disabled_plans: disabled_plans.to_vec(),
         };
+        check_licenses(&self.catalog(), std::slice::from_ref(&spec))?;
         self.change(
             actor,
             users
@@ -527,7 +538,7 @@ impl App {
                 .map(|u| UserChange {
                     user: u.clone(),
                     add: vec![spec.clone()],
-                    remove: vec![],
+                    remove: Remove::These(vec![]),
                 })
                 .collect(),
         )
@@ -549,7 +560,7 @@ impl App {
                 .map(|u| UserChange {
                     user: u.clone(),
                     add: vec![],
-                    remove: vec![sku],
+                    remove: Remove::These(vec![sku]),
                 })
                 .collect(),
         )
@@ -563,13 +574,15 @@ impl App {
         user: &str,
         licenses: Vec<LicenseSpec>,
     ) -> AppResult<(User, Vec<Assignment>)> {
-        self.bulk(actor, BulkMode::Replace, &[user.to_string()], licenses)
+        self.bulk_unchecked(actor, BulkMode::Replace, &[user.to_string()], licenses)
             .await?
             .pop()
             .ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
-    /// L4 for several users: Assign more, Replace or Unassign all.
+    /// L4 for several users: Assign more (keep existing licenses, add these), Replace (remove
+    /// the existing ones, assign these) or Unassign all (`licenses` must be empty). All or
+    /// nothing.
     pub async fn bulk(
         &self,
         actor: &Actor,
@@ -577,28 +590,51 @@ impl App {
         users: &[String],
         licenses: Vec<LicenseSpec>,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
-        check_batch(users)?;
-        actor.require(Action::AssignLicenses)?;
-        let now = self.now();
-        crate::write!(self, tx => {
-            let mut changes = Vec::with_capacity(users.len());
-            for u in users {
-                let held = match mode {
-                    BulkMode::AssignMore => vec![],
-                    _ => {
-                        let user = find_user(tx, actor.tenant_id, u).await?;
-                        assignments::of_user(tx, user.id).await?.into_iter().map(|a| a.sku_id).collect()
-                    }
-                };
-                let (add, remove) = match mode {
-                    BulkMode::AssignMore => (licenses.clone(), vec![]),
-                    BulkMode::Replace => (licenses.clone(), held.into_iter().filter(|s| !licenses.iter().any(|l| l.sku_id == *s)).collect()),
-                    BulkMode::UnassignAll => (vec![], held),
-                };
-                changes.push(UserChange { user: u.clone(), add, remove });
+        match mode {
+            BulkMode::UnassignAll if !licenses.is_empty() => {
+                return Err(AppError::invalid(
+                    "unexpectedLicenses",
+                    "mode unassignAll removes every license: leave licenses out.",
+                ));
             }
-            self.apply_changes(tx, actor, &changes, now).await
-        })
+            BulkMode::AssignMore | BulkMode::Replace if licenses.is_empty() => {
+                return Err(AppError::invalid(
+                    "missingProperty",
+                    "licenses is required for assignMore and replace: [{\"skuId\": ..., \"disabledPlans\": [...]}]; to remove every license use mode unassignAll.",
+                ));
+            }
+            _ => {}
+        }
+        check_licenses(&self.catalog(), &licenses)?;
+        self.bulk_unchecked(actor, mode, users, licenses).await
+    }
+
+    /// [`App::bulk`] without the check that Assign more and Replace name licenses (setting one
+    /// user's licenses to none is a Replace with none).
+    async fn bulk_unchecked(
+        &self,
+        actor: &Actor,
+        mode: BulkMode,
+        users: &[String],
+        licenses: Vec<LicenseSpec>,
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+        check_batch(users)?;
+        let (add, remove) = match mode {
+            BulkMode::AssignMore => (licenses, Remove::These(vec![])),
+            BulkMode::Replace | BulkMode::UnassignAll => (licenses, Remove::AllOthers),
+        };
+        self.change(
+            actor,
+            users
+                .iter()
+                .map(|u| UserChange {
+                    user: u.clone(),
+                    add: add.clone(),
+                    remove: remove.clone(),
+                })
+                .collect(),
+        )
+        .await
     }
 
     /// A user's licenses (read by admins, or by the user themselves).
@@ -624,6 +660,64 @@ impl App {
     ) -> AppResult<Vec<Assignment>> {
         let mut conn = self.read().await?;
         Ok(assignments::of_users(&mut conn, actor.tenant_id, users).await?)
+    }
+
+    /// SUB3: how each of `held` works now — covered by an Active subscription, only by an
+    /// Expired one (a warning), or by none (suspended: the latest-assigned holders beyond the
+    /// pool's working licenses). Costs two queries for the organization's pools, plus two per
+    /// pool whose Active subscriptions do not cover every holder.
+    pub async fn seat_states(
+        &self,
+        actor: &Actor,
+        held: &[Assignment],
+    ) -> AppResult<std::collections::HashMap<AssignmentId, SeatState>> {
+        let mut out: std::collections::HashMap<AssignmentId, SeatState> =
+            held.iter().map(|a| (a.id, SeatState::Active)).collect();
+        if held.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.read().await?;
+        let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
+        for p in subscriptions::pools_of_tenant(&mut conn, actor.tenant_id).await? {
+            coverage.insert(
+                p.id,
+                Coverage {
+                    assigned: p.assigned,
+                    ..Coverage::default()
+                },
+            );
+        }
+        for (pool, status, q) in subscriptions::working_licenses(&mut conn, actor.tenant_id).await?
+        {
+            if let Some(c) = coverage.get_mut(&pool) {
+                match status {
+                    Status::Active => c.active += q,
+                    _ => c.expired += q,
+                }
+            }
+        }
+        let mut by_pool: BTreeMap<PoolId, Vec<AssignmentId>> = BTreeMap::new();
+        for a in held {
+            by_pool.entry(a.pool_id).or_default().push(a.id);
+        }
+        for (pool, ids) in by_pool {
+            let c = coverage.get(&pool).copied().unwrap_or_default();
+            for (n, state) in [
+                (c.newest_not_active(), SeatState::Warning),
+                (c.newest_suspended(), SeatState::Suspended),
+            ] {
+                if n <= 0 {
+                    continue;
+                }
+                let Some(from) = assignments::nth_newest_in_pool(&mut conn, pool, n).await? else {
+                    continue;
+                };
+                for id in assignments::at_or_after_in_pool(&mut conn, pool, from, &ids).await? {
+                    out.insert(id, state);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// L1: the Licenses page, one row per product with a central pool.
@@ -717,6 +811,20 @@ impl App {
     }
 }
 
+/// Checks licenses given to every user of a batch once, so that a problem with the request
+/// itself is reported once rather than per user.
+fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> AppResult<()> {
+    let add: Vec<License> = licenses
+        .iter()
+        .map(|l| License {
+            sku_id: l.sku_id,
+            disabled_plans: l.disabled_plans.clone(),
+        })
+        .collect();
+    change::check_additions(catalog, &add)?;
+    Ok(())
+}
+
 fn check_batch(users: &[String]) -> AppResult<()> {
     if users.is_empty() {
         return Err(AppError::invalid(
@@ -730,15 +838,6 @@ fn check_batch(users: &[String]) -> AppResult<()> {
             max: MAX_BATCH_USERS,
         }
         .into());
-    }
-    let mut seen = std::collections::HashSet::new();
-    for u in users {
-        if !seen.insert(u.to_lowercase()) {
-            return Err(AppError::invalid(
-                "duplicateUser",
-                format!("{u} is named twice."),
-            ));
-        }
     }
     Ok(())
 }

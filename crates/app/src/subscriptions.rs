@@ -76,7 +76,7 @@ impl App {
                 expiring_notice_for: None,
             };
             subs::insert(tx, &s).await?;
-            subs::change_total(tx, pool.id, quantity, false).await?;
+            subs::recount_total(tx, pool.id).await?;
             audit::record(tx, actor, now, "subscription.buy", "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
             Ok(s)
         })
@@ -168,17 +168,8 @@ impl App {
                 s.life.check_quantity_change(now, s.quantity, quantity)?;
                 let delta = quantity - s.quantity;
                 if delta != 0 {
-                    if !subs::change_total(tx, s.pool_id, delta, false).await? {
-                        let pool = subs::get_pool(tx, s.pool_id)
-                            .await?
-                            .ok_or_else(|| anyhow::anyhow!("pool of {key} is missing"))?;
-                        return Err(DomainError::BelowAssigned {
-                            product: part.clone(),
-                            assigned: pool.assigned,
-                            total_after: pool.total + delta,
-                            minimum: s.quantity - (pool.total - pool.assigned),
-                        }
-                        .into());
+                    if delta < 0 {
+                        self.check_removal_leaves_assigned(tx, &s, delta, &part).await?;
                     }
                     if delta > 0 {
                         s.life.add_licenses(now);
@@ -197,9 +188,41 @@ impl App {
             }
             if s != before {
                 subs::update(tx, &s, before.life.status).await?;
+                if s.quantity != before.quantity {
+                    subs::recount_total(tx, s.pool_id).await?;
+                }
             }
             Ok(s)
         })
+    }
+
+    /// L8: a decrease of `delta` (< 0) licenses of `s` must leave the pool's working licenses
+    /// at or above what is assigned. Locks the pool row for the rest of the transaction.
+    async fn check_removal_leaves_assigned(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        delta: i64,
+        part: &str,
+    ) -> AppResult<()> {
+        let pool = subs::lock_pool(tx, s.pool_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("pool of subscription {} is missing", s.id))?;
+        let total_after = if s.life.status.counts_as_enabled() {
+            pool.total + delta
+        } else {
+            pool.total
+        };
+        if total_after < pool.assigned {
+            return Err(DomainError::BelowAssigned {
+                product: part.to_string(),
+                assigned: pool.assigned,
+                total_after,
+                minimum: s.quantity - (pool.total - pool.assigned),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// SUB2: cancels. Inside the 7-day window it is disabled at once; after it, recurring
@@ -241,10 +264,8 @@ impl App {
             let mut s = before.clone();
             let outcome = s.life.cancel(now)?;
             s.cancel_reason = Some(reason.clone());
-            if outcome == CancelOutcome::DisabledNow && before.life.status.counts_as_enabled() {
-                subs::change_total(tx, s.pool_id, -s.quantity, true).await?;
-            }
             subs::update(tx, &s, before.life.status).await?;
+            subs::recount_total(tx, s.pool_id).await?;
             let what = match outcome {
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
@@ -263,10 +284,8 @@ impl App {
             let mut s = before.clone();
             s.life.reactivate(now)?;
             s.cancel_reason = None;
-            if !before.life.status.counts_as_enabled() {
-                subs::change_total(tx, s.pool_id, s.quantity, false).await?;
-            }
             subs::update(tx, &s, before.life.status).await?;
+            subs::recount_total(tx, s.pool_id).await?;
             audit::record(tx, actor, now, "subscription.reactivate", "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
@@ -295,7 +314,6 @@ impl App {
             steps.push(t);
             match t {
                 Transition::Disable { .. } if was.counts_as_enabled() => {
-                    subs::change_total(tx, s.pool_id, -s.quantity, true).await?;
                     self.notify_admins(tx, &s, "subscription.disabled", now)
                         .await?;
                 }
@@ -304,7 +322,6 @@ impl App {
                     self.notify_admins(tx, &s, "subscription.expiring", now)
                         .await?;
                 }
-                Transition::Delete { .. } => self.trim_pool(tx, &actor, &s, now).await?,
                 _ => {}
             }
             let (action, summary) = match t {
@@ -355,17 +372,27 @@ impl App {
             self.notify_admins(tx, &s, "subscription.expiring", now)
                 .await?;
         }
-        if s != before && !subs::update(tx, &s, before.life.status).await? {
-            // Another process moved it first: roll this attempt back; the next run looks again.
-            return Err(AppError::conflict(
-                "concurrentChange",
-                format!("subscription {id} changed while its lifecycle step ran"),
-            ));
+        if s != before {
+            if !subs::update(tx, &s, before.life.status).await? {
+                // Another process moved it first: roll this attempt back; the next run looks again.
+                return Err(AppError::conflict(
+                    "concurrentChange",
+                    format!("subscription {id} changed while its lifecycle step ran"),
+                ));
+            }
+            if s.life.status != before.life.status {
+                subs::recount_total(tx, s.pool_id).await?;
+            }
+            if s.life.status == Status::Deleted {
+                self.trim_pool(tx, &actor, &s, now).await?;
+            }
         }
         Ok(steps)
     }
 
-    /// After a subscription is deleted, removes the newest assignments its pool can no longer carry.
+    /// SUB3: after a subscription is deleted, removes at most what the pool's remaining
+    /// Active, Expired and Disabled subscriptions no longer cover, latest-assigned first, in
+    /// one statement; seats are given back for exactly the rows it deleted.
     async fn trim_pool(
         &self,
         tx: &mut Conn,
@@ -373,40 +400,46 @@ impl App {
         s: &Subscription,
         now: Time,
     ) -> AppResult<()> {
-        let Some(pool) = subs::get_pool(tx, s.pool_id).await? else {
+        let Some(pool) = subs::lock_pool(tx, s.pool_id).await? else {
             return Ok(());
         };
-        let excess = pool.assigned - pool.total;
+        let excess = pool.assigned - subs::reactivatable_licenses(tx, pool.id).await?;
         if excess <= 0 {
             return Ok(());
         }
+        let removed = assignments::delete_newest_in_pool(tx, pool.id, excess).await?;
+        subs::release_seats(tx, pool.id, removed.len() as i64).await?;
         let catalog = self.catalog();
-        for a in assignments::newest_in_pool(tx, pool.id, excess).await? {
-            assignments::delete(tx, a.id).await?;
-            subs::release_seats(tx, pool.id, 1).await?;
-            let upn = directory::get_user(tx, a.tenant_id, a.user_id)
-                .await?
-                .map(|u| u.upn)
-                .unwrap_or_else(|| a.user_id.to_string());
-            audit::record(
-                tx,
-                actor,
-                now,
-                "license.unassign",
-                "user",
-                a.user_id,
-                format!(
-                    "{upn}: {} removed because its subscription was deleted",
-                    self.product_part(a.sku_id)
-                ),
-                Some(crate::licenses::licenses_json(
-                    &catalog,
-                    std::slice::from_ref(&a),
-                )),
-                None,
-            )
-            .await?;
+        let part = self.product_part(s.sku_id);
+        let ids: Vec<seatkeeper_domain::UserId> = removed.iter().map(|a| a.user_id).collect();
+        let mut names = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            for u in directory::users_by_ids(tx, s.tenant_id, chunk).await? {
+                names.insert(u.id, u.upn);
+            }
         }
+        let entries: Vec<audit::NewEntry> = removed
+            .iter()
+            .map(|a| audit::NewEntry {
+                action: "license.unassign",
+                target_type: "user",
+                target_id: a.user_id.to_string(),
+                summary: format!(
+                    "{}: {part} removed because its subscription {} was deleted",
+                    names
+                        .get(&a.user_id)
+                        .cloned()
+                        .unwrap_or_else(|| a.user_id.to_string()),
+                    s.commerce_id
+                ),
+                before: Some(crate::licenses::licenses_json(
+                    &catalog,
+                    std::slice::from_ref(a),
+                )),
+                after: None,
+            })
+            .collect();
+        audit::record_many(tx, actor, now, &entries).await?;
         Ok(())
     }
 

@@ -8,17 +8,52 @@ use seatkeeper_app::licenses::LicenseSpec;
 use seatkeeper_app::mail::{MailConfig, Transport};
 use seatkeeper_app::{Actor, App, Config};
 use seatkeeper_domain::lifecycle::{BillingFrequency, Status};
+use seatkeeper_domain::seats::SeatState;
 use seatkeeper_store::{Db, assignments, subscriptions};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Buy { product: usize, quantity: i64 },
-    SetQuantity { sub: usize, quantity: i64 },
-    Cancel { sub: usize },
-    Reactivate { sub: usize },
-    Recurring { sub: usize, on: bool },
-    Assign { user: usize, product: usize },
-    Unassign { user: usize, product: usize },
+    Buy {
+        product: usize,
+        quantity: i64,
+    },
+    SetQuantity {
+        sub: usize,
+        quantity: i64,
+    },
+    Cancel {
+        sub: usize,
+    },
+    Reactivate {
+        sub: usize,
+    },
+    Recurring {
+        sub: usize,
+        on: bool,
+    },
+    Assign {
+        user: usize,
+        product: usize,
+    },
+    Unassign {
+        user: usize,
+        product: usize,
+    },
+    /// One product to several users at once; the same user may appear twice (by name and by id).
+    AssignBatch {
+        users: Vec<usize>,
+        by_id: bool,
+        product: usize,
+    },
+    UnassignBatch {
+        users: Vec<usize>,
+        by_id: bool,
+        product: usize,
+    },
+    UnassignAll {
+        users: Vec<usize>,
+        by_id: bool,
+    },
     Days(i64),
 }
 
@@ -34,6 +69,28 @@ fn op() -> impl Strategy<Value = Op> {
         (0..6usize, any::<bool>()).prop_map(|(sub, on)| Op::Recurring { sub, on }),
         (0..USERS, 0..3usize).prop_map(|(user, product)| Op::Assign { user, product }),
         (0..USERS, 0..3usize).prop_map(|(user, product)| Op::Unassign { user, product }),
+        (
+            proptest::collection::vec(0..USERS, 1..5),
+            any::<bool>(),
+            0..3usize
+        )
+            .prop_map(|(users, by_id, product)| Op::AssignBatch {
+                users,
+                by_id,
+                product
+            }),
+        (
+            proptest::collection::vec(0..USERS, 1..5),
+            any::<bool>(),
+            0..3usize
+        )
+            .prop_map(|(users, by_id, product)| Op::UnassignBatch {
+                users,
+                by_id,
+                product
+            }),
+        (proptest::collection::vec(0..USERS, 1..4), any::<bool>())
+            .prop_map(|(users, by_id)| Op::UnassignAll { users, by_id }),
         (1..80i64).prop_map(Op::Days),
     ]
 }
@@ -72,12 +129,29 @@ async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
         );
         if last_assign_ok {
             assert!(
-                pool.assigned <= pool.total
-                    || subs
-                        .iter()
-                        .any(|s| s.pool_id == pool.id && s.life.status == Status::Disabled)
+                pool.assigned <= pool.total,
+                "an accepted assignment took a seat beyond the working licenses"
             );
         }
+        // Holders with access never exceed the working licenses.
+        let held = assignments::of_pool(&mut conn, pool.id)
+            .await
+            .expect("rows");
+        let states = app.seat_states(actor, &held).await.expect("states");
+        let working = held
+            .iter()
+            .filter(|a| states[&a.id] != SeatState::Suspended)
+            .count() as i64;
+        assert!(
+            working <= pool.total,
+            "{working} holders with access, {} working licenses",
+            pool.total
+        );
+        assert_eq!(
+            working,
+            pool.assigned.min(pool.total),
+            "the holders beyond the working licenses are suspended, no others"
+        );
     }
 }
 
@@ -94,14 +168,24 @@ proptest! {
             let b = app.create_tenant("Prop", "admin@prop.test", Some("DK"), None).await.expect("tenant");
             let actor = Actor::operator(b.tenant_id);
             let mut users = Vec::new();
+            let mut ids = Vec::new();
             for i in 0..USERS {
                 let input = seatkeeper_app::directory::UserInput {
                     user_principal_name: Some(format!("u{i}@prop.test")),
                     display_name: Some(format!("U{i}")),
                     ..Default::default()
                 };
-                users.push(app.create_user(&actor, &input).await.expect("user").upn);
+                let u = app.create_user(&actor, &input).await.expect("user");
+                users.push(u.upn);
+                ids.push(u.id.to_string());
             }
+            // Names a batch: the first by id when `by_id`, the rest by name.
+            let names = |list: &[usize], by_id: bool| -> Vec<String> {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, u)| if by_id && i == 0 { ids[*u].clone() } else { users[*u].clone() })
+                    .collect()
+            };
             let sku = |p: usize| app.catalog().find_product(PRODUCTS[p]).expect("product").sku_id;
             let mut subs: Vec<String> = Vec::new();
             for op in ops {
@@ -119,6 +203,22 @@ proptest! {
                         assign_ok = app.assign_license(&actor, &users[user], vec![LicenseSpec { sku_id: sku(product), disabled_plans: vec![] }], vec![]).await.is_ok();
                     }
                     Op::Unassign { user, product } => { let _ = app.assign_license(&actor, &users[user], vec![], vec![sku(product)]).await; }
+                    Op::AssignBatch { users: list, by_id, product } => {
+                        let r = app.assign_product(&actor, sku(product), &names(&list, by_id), &[]).await;
+                        let mut distinct = list.clone();
+                        distinct.sort();
+                        distinct.dedup();
+                        if distinct.len() < list.len() {
+                            assert!(r.is_err(), "a batch naming a user twice is refused");
+                        }
+                        assign_ok = r.is_ok();
+                    }
+                    Op::UnassignBatch { users: list, by_id, product } => {
+                        let _ = app.unassign_product(&actor, sku(product), &names(&list, by_id)).await;
+                    }
+                    Op::UnassignAll { users: list, by_id } => {
+                        let _ = app.bulk(&actor, seatkeeper_app::licenses::BulkMode::UnassignAll, &names(&list, by_id), vec![]).await;
+                    }
                     Op::Days(d) => {
                         app.clock.set(app.now() + chrono::Duration::days(d));
                         app.run_jobs().await.expect("jobs");

@@ -4,7 +4,7 @@ use crate::commands::{OrCli, operator};
 use crate::opts::LicensesCmd;
 use crate::output::{self, Table};
 use crate::subscriptions::product;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use seatkeeper_app::App;
 use seatkeeper_app::store::assignments::Assignment;
 use seatkeeper_app::store::directory::User;
@@ -142,21 +142,6 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
             let actor = operator(&app, &tenant).await?;
             let p = product(&catalog, &sku)?;
             let users = clean(users);
-            let mut without = Vec::new();
-            for u in &users {
-                let (user, held) = app.user_licenses(&actor, u).await.cli()?;
-                if !held.iter().any(|a| a.sku_id == p.sku_id) {
-                    without.push(user.upn);
-                }
-            }
-            if !without.is_empty() {
-                bail!(
-                    "{} {} not have {}; nothing was changed",
-                    without.join(", "),
-                    if without.len() == 1 { "does" } else { "do" },
-                    p.sku_part_number
-                );
-            }
             let out = app.unassign_product(&actor, p.sku_id, &users).await.cli()?;
             if json.json {
                 return output::json(&result_json(&catalog, &out));

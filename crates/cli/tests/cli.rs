@@ -1318,7 +1318,11 @@ both!(licenses_assign_unassign_and_export_users, |sk| {
         "--users",
         "a@contoso.example",
     ]);
-    assert!(err.contains("does not have SUITE_STANDARD"), "{err}");
+    assert!(
+        err.contains("User does not have a corresponding license.")
+            && err.contains("a@contoso.example does not hold SUITE_STANDARD"),
+        "{err}"
+    );
     sk.ok(&[
         "licenses",
         "assign",

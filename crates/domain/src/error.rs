@@ -109,6 +109,33 @@ pub enum DomainError {
     )]
     ContradictoryChange { product: String, problem: String },
 
+    /// Graph's answer when `removeLicenses` names a product the user does not hold.
+    #[error(
+        "User does not have a corresponding license. {user} does not hold {product} ({sku_id}): there is nothing to remove."
+    )]
+    LicenseNotHeld {
+        user_id: UserId,
+        user: String,
+        sku_id: SkuId,
+        product: String,
+    },
+
+    /// Graph's answer when a change names a product the organization does not own.
+    #[error(
+        "License {sku_id} does not correspond to a valid company License. The organization owns no product with this skuId: see GET /v1.0/subscribedSkus for the ones it has."
+    )]
+    NotACompanyLicense { sku_id: SkuId },
+
+    /// The same user appears twice in one batch (by id and by name, say).
+    #[error(
+        "{user} is named twice in this request ('{first}' and '{second}'): name each user once."
+    )]
+    DuplicateUser {
+        user: String,
+        first: String,
+        second: String,
+    },
+
     #[error("This subscription is {status}: {what}")]
     InvalidTransition { status: String, what: String },
 }
@@ -133,6 +160,9 @@ impl DomainError {
             DomainError::RemovalWindowClosed { .. } => "removalWindowClosed",
             DomainError::InvalidTransition { .. } => "invalidTransition",
             DomainError::ContradictoryChange { .. } => "contradictoryChange",
+            DomainError::LicenseNotHeld { .. } => "licenseNotHeld",
+            DomainError::NotACompanyLicense { .. } => "invalidLicense",
+            DomainError::DuplicateUser { .. } => "duplicateUser",
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Seatkeeper's domain: pure types and rules. No I/O, no async; time is a parameter.
 
 pub mod catalog;
+pub mod change;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod location;
 pub mod plans;
 pub mod roles;
+pub mod seats;
 
 pub use error::{DomainError, UserProblem};
 pub use ids::*;

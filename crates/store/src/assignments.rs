@@ -106,12 +106,14 @@ pub async fn set_disabled_plans(
     Ok(())
 }
 
-pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<()> {
-    sqlx::query("DELETE FROM assignments WHERE id = $1")
+/// Deletes one assignment; returns whether a row was deleted (a concurrent change may have
+/// taken it first: release a seat only for a row this call deleted).
+pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM assignments WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// Users holding a product, with their assignment, for the product's user list and CSV export.
@@ -132,15 +134,79 @@ pub async fn of_sku(
     rows.iter().map(map).collect()
 }
 
-/// The most recently assigned `n` assignments of a pool (removed first when a subscription is deleted).
-pub async fn newest_in_pool(conn: &mut Conn, pool: PoolId, n: i64) -> Result<Vec<Assignment>> {
+/// Deletes the `n` most recently assigned assignments of a pool in one statement and returns
+/// the rows it deleted (SUB3: a deleted subscription takes the latest-assigned licenses first).
+pub async fn delete_newest_in_pool(
+    conn: &mut Conn,
+    pool: PoolId,
+    n: i64,
+) -> Result<Vec<Assignment>> {
     let rows = sqlx::query(
-        "SELECT * FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2",
+        "DELETE FROM assignments WHERE id IN (SELECT id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) RETURNING *",
     )
     .bind(pool.to_string())
     .bind(n)
     .fetch_all(&mut *conn)
     .await?;
+    rows.iter().map(map).collect()
+}
+
+/// The position that splits a pool's holders: the `n`-th most recently assigned assignment
+/// (`n` ≥ 1) as (assigned_at, id), or `None` when the pool has fewer. Holders at or after it,
+/// in (assigned_at, id) order, are the `n` latest.
+pub async fn nth_newest_in_pool(
+    conn: &mut Conn,
+    pool: PoolId,
+    n: i64,
+) -> Result<Option<(Time, AssignmentId)>> {
+    let r = sqlx::query(
+        "SELECT assigned_at, id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT 1 OFFSET $2",
+    )
+    .bind(pool.to_string())
+    .bind(n - 1)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match r {
+        Some(r) => Ok(Some((get_time(&r, "assigned_at")?, get_id(&r, "id")?))),
+        None => Ok(None),
+    }
+}
+
+/// Which of `ids` (assignments of `pool`) are at or after `from` in (assigned_at, id) order,
+/// compared by the database itself so that the order is the one [`nth_newest_in_pool`] used.
+pub async fn at_or_after_in_pool(
+    conn: &mut Conn,
+    pool: PoolId,
+    from: (Time, AssignmentId),
+    ids: &[AssignmentId],
+) -> Result<Vec<AssignmentId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "SELECT id FROM assignments WHERE pool_id = $1 AND (assigned_at > $2 OR (assigned_at = $2 AND id >= $3)) AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pool.to_string())
+            .bind(us(from.0))
+            .bind(from.1.to_string());
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(get_id(&r, "id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every assignment of a pool (consistency checks; pools can be large).
+pub async fn of_pool(conn: &mut Conn, pool: PoolId) -> Result<Vec<Assignment>> {
+    let rows = sqlx::query("SELECT * FROM assignments WHERE pool_id = $1 ORDER BY assigned_at, id")
+        .bind(pool.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map).collect()
 }
 

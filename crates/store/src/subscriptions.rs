@@ -278,21 +278,62 @@ pub async fn release_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<()> 
     Ok(())
 }
 
-/// Raises the pool's total by `delta` (may be negative); a decrease below the assigned count
-/// is refused (returns false) unless `allow_below_assigned` (a subscription being disabled).
-pub async fn change_total(
-    conn: &mut Conn,
-    pool: PoolId,
-    delta: i64,
-    allow_below_assigned: bool,
-) -> Result<bool> {
-    let r = sqlx::query("UPDATE pools SET total = total + $2 WHERE id = $1 AND total + $2 >= 0 AND ($3 = 1 OR total + $2 >= assigned)")
+/// Sets a pool's total to the licenses of its Active and Expired subscriptions (SUB3: the
+/// licenses that work), computed by the database from the subscription rows in the same
+/// transaction, and returns the pool. Call it after every change of a subscription's quantity
+/// or status. `assigned` may exceed the new total (a subscription was disabled): the latest
+/// holders then lose access until licenses are bought or it is reactivated.
+pub async fn recount_total(conn: &mut Conn, pool: PoolId) -> Result<Pool> {
+    let r = sqlx::query(
+        "UPDATE pools SET total = (SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM subscriptions
+            WHERE pool_id = $1 AND status IN ('Active', 'Expired')) WHERE id = $1 RETURNING *",
+    )
+    .bind(pool.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    map_pool(&r)
+}
+
+/// Locks a pool's row for the rest of the transaction and reads it.
+pub async fn lock_pool(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
+    let r = sqlx::query("UPDATE pools SET assigned = assigned WHERE id = $1 RETURNING *")
         .bind(pool.to_string())
-        .bind(delta)
-        .bind(flag(allow_below_assigned))
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(r.rows_affected() == 1)
+    r.as_ref().map(map_pool).transpose()
+}
+
+/// Licenses of a pool's subscriptions that are not Deleted (Active, Expired and Disabled: a
+/// Disabled one can still be reactivated, so its holders are kept).
+pub async fn reactivatable_licenses(conn: &mut Conn, pool: PoolId) -> Result<i64> {
+    let r = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS q FROM subscriptions WHERE pool_id = $1 AND status <> 'Deleted'",
+    )
+    .bind(pool.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    get_i64(&r, "q")
+}
+
+/// Licenses by pool and status, of the tenant's Active and Expired subscriptions.
+pub async fn working_licenses(
+    conn: &mut Conn,
+    tenant: TenantId,
+) -> Result<Vec<(PoolId, Status, i64)>> {
+    let rows = sqlx::query(
+        "SELECT pool_id, status, CAST(SUM(quantity) AS BIGINT) AS q FROM subscriptions
+         WHERE tenant_id = $1 AND status IN ('Active', 'Expired') GROUP BY pool_id, status",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status = Status::parse(&get_str(r, "status")?)
+                .ok_or_else(|| sqlx::Error::Decode("bad status in subscriptions".into()))?;
+            Ok((get_id(r, "pool_id")?, status, get_i64(r, "q")?))
+        })
+        .collect()
 }
 
 /// Per product and status: number of subscriptions, licenses and whether cancelled, for Graph's prepaidUnits.

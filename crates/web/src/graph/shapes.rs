@@ -6,44 +6,60 @@ use seatkeeper_app::store::directory::{Group, User};
 use seatkeeper_app::store::subscriptions::Subscription;
 use seatkeeper_app::store::tenants::Tenant;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::{PlanId, Time};
+use seatkeeper_domain::seats::SeatState;
+use seatkeeper_domain::{AssignmentId, PlanId, Time};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// Graph's date-time format: RFC 3339 in UTC with whole seconds.
 pub fn ts(t: Time) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// How each license works now (SUB3); a license missing from the map works.
+pub type States = HashMap<AssignmentId, SeatState>;
+
+fn state_of(states: &States, a: &Assignment) -> SeatState {
+    states.get(&a.id).copied().unwrap_or(SeatState::Active)
+}
+
 /// A user with their licenses (`licenses` may hold other users' assignments; only theirs count).
-pub fn user(u: &User, licenses: &[Assignment], catalog: &Catalog) -> Value {
+/// A plan's `capabilityStatus` is the best of the licenses that turn it on: a plan the user
+/// also gets from a product that still works stays `Enabled`.
+pub fn user(u: &User, licenses: &[Assignment], states: &States, catalog: &Catalog) -> Value {
     let mine: Vec<&Assignment> = licenses.iter().filter(|a| a.user_id == u.id).collect();
     let assigned_licenses: Vec<Value> = mine
         .iter()
         .map(|a| json!({"skuId": a.sku_id, "disabledPlans": a.disabled_plans}))
         .collect();
-    // One entry per service plan: Enabled if any license turns it on.
-    let mut plans: Vec<(PlanId, Time, bool)> = Vec::new();
+    // One entry per service plan: the best state of the licenses that turn it on (None: off
+    // in every license).
+    let mut plans: Vec<(PlanId, Time, Option<SeatState>)> = Vec::new();
     for a in &mine {
         let Some(p) = catalog.product(a.sku_id) else {
             continue;
         };
+        let state = state_of(states, a);
         for plan in &p.plans {
-            let enabled = !a.disabled_plans.contains(plan);
+            let on = (!a.disabled_plans.contains(plan)).then_some(state);
             match plans.iter_mut().find(|(id, _, _)| id == plan) {
                 Some(e) => {
                     e.1 = e.1.min(a.assigned_at);
-                    e.2 |= enabled;
+                    e.2 = match (e.2, on) {
+                        (Some(x), Some(y)) => Some(x.min(y)),
+                        (x, y) => x.or(y),
+                    };
                 }
-                None => plans.push((*plan, a.assigned_at, enabled)),
+                None => plans.push((*plan, a.assigned_at, on)),
             }
         }
     }
     let assigned_plans: Vec<Value> = plans
         .iter()
-        .map(|(id, at, enabled)| {
+        .map(|(id, at, on)| {
             json!({
                 "assignedDateTime": ts(*at),
-                "capabilityStatus": if *enabled { "Enabled" } else { "Deleted" },
+                "capabilityStatus": on.map(SeatState::capability_status).unwrap_or("Deleted"),
                 "service": catalog.plan_name(*id),
                 "servicePlanId": id,
             })
@@ -56,7 +72,7 @@ pub fn user(u: &User, licenses: &[Assignment], catalog: &Catalog) -> Value {
                 "skuId": a.sku_id,
                 "disabledPlans": a.disabled_plans,
                 "assignedByGroup": null,
-                "state": "Active",
+                "state": state_of(states, a).assignment_state(),
                 "error": "None",
                 "lastUpdatedDateTime": ts(a.updated_at),
             })
@@ -164,8 +180,9 @@ pub fn subscription(s: &Subscription, catalog: &Catalog) -> Value {
     })
 }
 
-/// A licenseDetails entry: one license the user holds, with each plan Success or Disabled.
-pub fn license_details(a: &Assignment, catalog: &Catalog) -> Value {
+/// A licenseDetails entry: one license the user holds, with each plan Success, or Disabled when
+/// turned off or when the license is suspended (SUB3).
+pub fn license_details(a: &Assignment, state: SeatState, catalog: &Catalog) -> Value {
     let product = catalog.product(a.sku_id);
     let plans: Vec<Value> = product
         .map(|p| {
@@ -175,7 +192,7 @@ pub fn license_details(a: &Assignment, catalog: &Catalog) -> Value {
                     let status = if a.disabled_plans.contains(id) {
                         "Disabled"
                     } else {
-                        "Success"
+                        state.provisioning_status()
                     };
                     plan_info(catalog, p, *id, status)
                 })

@@ -12,6 +12,7 @@ use seatkeeper_app::licenses::LicenseSpec;
 use seatkeeper_app::store::assignments::Assignment;
 use seatkeeper_app::store::directory::User;
 use seatkeeper_app::{App, AppError};
+use seatkeeper_domain::seats::SeatState;
 use seatkeeper_domain::{PlanId, SkuId, UserId};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -69,6 +70,7 @@ pub(crate) async fn user_items(
     } else {
         Vec::new()
     };
+    let states = app.seat_states(actor, &licenses).await?;
     let mut by_user: HashMap<UserId, Vec<Assignment>> = HashMap::new();
     for a in licenses {
         by_user.entry(a.user_id).or_default().push(a);
@@ -78,7 +80,7 @@ pub(crate) async fn user_items(
         .iter()
         .map(|u| {
             let mine = by_user.get(&u.id).map(Vec::as_slice).unwrap_or(&[]);
-            let mut v = select(shapes::user(u, mine, &catalog), sel);
+            let mut v = select(shapes::user(u, mine, &states, &catalog), sel);
             if odata_type && let Value::Object(m) = &mut v {
                 m.insert(
                     "@odata.type".into(),
@@ -154,10 +156,11 @@ async fn one(
     let q = odata::parse_query(raw, SELECT_ONLY)?;
     let sel = user_select(&q)?;
     let (u, licenses) = app.user_licenses(actor, key).await?;
+    let states = app.seat_states(actor, &licenses).await?;
     Ok(super::entity(
         headers,
         "users",
-        select(shapes::user(&u, &licenses, &app.catalog()), &sel),
+        select(shapes::user(&u, &licenses, &states, &app.catalog()), &sel),
     ))
 }
 
@@ -286,7 +289,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let input = user_input(object(body, "user")?)?;
     let u = app.create_user(&actor, &input).await?;
-    let v = shapes::user(&u, &[], &app.catalog());
+    let v = shapes::user(&u, &[], &Default::default(), &app.catalog());
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
@@ -410,14 +413,6 @@ fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpec>, Vec<Sku
                             format!("addLicenses[{i}].skuId is required."),
                         ));
                     };
-                    if specs.iter().any(|s| s.sku_id == sku) {
-                        return Err(bad(
-                            "duplicateSku",
-                            format!(
-                                "addLicenses names skuId {sku} more than once; name each product once."
-                            ),
-                        ));
-                    }
                     specs.push(LicenseSpec {
                         sku_id: sku,
                         disabled_plans: disabled,
@@ -437,25 +432,27 @@ fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpec>, Vec<Sku
             }
         }
     }
-    if add.is_none() && remove.is_none() {
+    // Graph requires both parameters (either may be an empty list).
+    let missing: Vec<&str> = [
+        ("addLicenses", add.is_none()),
+        ("removeLicenses", remove.is_none()),
+    ]
+    .iter()
+    .filter(|(_, m)| *m)
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
         return Err(bad(
             "missingProperty",
-            "assignLicense needs addLicenses and removeLicenses (either may be an empty list), e.g. {\"addLicenses\": [{\"skuId\": \"…\", \"disabledPlans\": []}], \"removeLicenses\": []}.",
-        ));
-    }
-    let add = add.unwrap_or_default();
-    let mut remove = remove.unwrap_or_default();
-    remove.sort();
-    remove.dedup();
-    if let Some(both) = add.iter().find(|a| remove.contains(&a.sku_id)) {
-        return Err(bad(
-            "skuAddedAndRemoved",
             format!(
-                "skuId {} is in both addLicenses and removeLicenses; a request either adds a product or removes it.",
-                both.sku_id
+                "{} {} required: assignLicense takes both addLicenses and removeLicenses (either may be an empty list), e.g. {{\"addLicenses\": [{{\"skuId\": \"…\", \"disabledPlans\": []}}], \"removeLicenses\": []}}.",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
             ),
         ));
     }
+    let add = add.unwrap_or_default();
+    let remove = remove.unwrap_or_default();
     Ok((add, remove))
 }
 
@@ -470,7 +467,8 @@ pub async fn assign_license(
     let (add, remove) = assign_body(object(body, "licenses to add and remove")?)?;
     let (u, licenses): (User, Vec<Assignment>) =
         app.assign_license(&actor, &key, add, remove).await?;
-    let v = shapes::user(&u, &licenses, &app.catalog());
+    let states = app.seat_states(&actor, &licenses).await?;
+    let v = shapes::user(&u, &licenses, &states, &app.catalog());
     Ok(axum::Json(v).into_response())
 }
 
@@ -490,9 +488,13 @@ pub async fn license_details(
     )?;
     let (u, licenses) = app.user_licenses(&actor, &key).await?;
     let catalog = app.catalog();
+    let states = app.seat_states(&actor, &licenses).await?;
     let items = licenses
         .iter()
-        .map(|a| select(shapes::license_details(a, &catalog), &sel))
+        .map(|a| {
+            let state = states.get(&a.id).copied().unwrap_or(SeatState::Active);
+            select(shapes::license_details(a, state, &catalog), &sel)
+        })
         .collect();
     let ctx = format!("users('{}')/licenseDetails", u.id);
     Ok(axum::Json(collection(&headers, &ctx, items, None, None)).into_response())
@@ -547,36 +549,40 @@ mod tests {
         assert_eq!(add.len(), 1);
         assert_eq!(add[0].disabled_plans.len(), 1);
         assert!(remove.is_empty());
-        let e = msg(assign_body(obj(json!({"addLicenses": [{"skuId": "x"}]}))).unwrap_err());
+        let e = msg(assign_body(obj(
+            json!({"addLicenses": [{"skuId": "x"}], "removeLicenses": []}),
+        ))
+        .unwrap_err());
         assert!(
             e.starts_with("addLicenses[0].skuId 'x' is not a valid GUID"),
             "{e}"
         );
         let e = msg(assign_body(obj(
-            json!({"addLicenses": [{"skuId": sku, "disabledPlans": ["y"]}]}),
+            json!({"addLicenses": [{"skuId": sku, "disabledPlans": ["y"]}], "removeLicenses": []}),
         ))
         .unwrap_err());
         assert!(e.starts_with("addLicenses[0].disabledPlans[0] 'y'"), "{e}");
-        let e = msg(assign_body(obj(json!({"removeLicenses": [sku, 7]}))).unwrap_err());
+        let e = msg(
+            assign_body(obj(json!({"addLicenses": [], "removeLicenses": [sku, 7]}))).unwrap_err(),
+        );
         assert!(
             e.starts_with("removeLicenses[1] must be a GUID string"),
             "{e}"
         );
-        let e = msg(assign_body(obj(json!({"addLicenses": {}}))).unwrap_err());
+        let e =
+            msg(assign_body(obj(json!({"addLicenses": {}, "removeLicenses": []}))).unwrap_err());
         assert!(e.starts_with("addLicenses must be an array"), "{e}");
         let e = msg(assign_body(obj(json!({}))).unwrap_err());
-        assert!(e.contains("needs addLicenses and removeLicenses"), "{e}");
-        let e = msg(assign_body(obj(
-            json!({"addLicenses": [{"skuId": sku}], "removeLicenses": [sku]}),
-        ))
-        .unwrap_err());
-        assert!(e.contains("both addLicenses and removeLicenses"), "{e}");
-        let e = msg(assign_body(obj(
-            json!({"addLicenses": [{"skuId": sku}, {"skuId": sku}]}),
-        ))
-        .unwrap_err());
-        assert!(e.contains("more than once"), "{e}");
-        let e = msg(assign_body(obj(json!({"addLicenses": [{}]}))).unwrap_err());
+        assert!(
+            e.starts_with("addLicenses and removeLicenses are required"),
+            "{e}"
+        );
+        let e = msg(assign_body(obj(json!({"addLicenses": []}))).unwrap_err());
+        assert!(e.starts_with("removeLicenses is required"), "{e}");
+        let e = msg(assign_body(obj(json!({"removeLicenses": []}))).unwrap_err());
+        assert!(e.starts_with("addLicenses is required"), "{e}");
+        let e =
+            msg(assign_body(obj(json!({"addLicenses": [{}], "removeLicenses": []}))).unwrap_err());
         assert!(e.contains("addLicenses[0].skuId is required"), "{e}");
     }
 }

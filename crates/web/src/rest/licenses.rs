@@ -268,15 +268,6 @@ fn specs(catalog: &Catalog, given: &[LicenseIn]) -> ApiResult<Vec<LicenseSpec>> 
     let mut out: Vec<LicenseSpec> = Vec::with_capacity(given.len());
     for l in given {
         let product = product_in_body(catalog, "skuId", l.sku_id.as_deref().unwrap_or(""))?;
-        if out.iter().any(|s| s.sku_id == product.sku_id) {
-            return Err(bad_request(
-                "duplicateLicense",
-                format!(
-                    "{} is listed twice in licenses; list each product once.",
-                    product.sku_part_number
-                ),
-            ));
-        }
         out.push(LicenseSpec {
             sku_id: product.sku_id,
             disabled_plans: plans(catalog, product, &l.disabled_plans)?,
@@ -314,21 +305,6 @@ pub async fn bulk(State(app): State<App>, Auth(actor): Auth, Json(body): Json<Bu
     };
     let catalog = app.catalog();
     let licenses = specs(&catalog, &body.licenses)?;
-    match mode {
-        BulkMode::UnassignAll if !licenses.is_empty() => {
-            return Err(bad_request(
-                "unexpectedLicenses",
-                "mode unassignAll removes every license: leave licenses out.",
-            ));
-        }
-        BulkMode::AssignMore | BulkMode::Replace if licenses.is_empty() => {
-            return Err(bad_request(
-                "missingProperty",
-                "licenses is required for assignMore and replace: [{\"skuId\": ..., \"disabledPlans\": [...]}]; to remove every license use mode unassignAll.",
-            ));
-        }
-        _ => {}
-    }
     let out = app.bulk(&actor, mode, &body.users, licenses).await?;
     Ok(axum::Json(results(&catalog, &out)))
 }

@@ -100,7 +100,11 @@ backends!(
                     body["error"]["message"]
                         .as_str()
                         .unwrap_or_default()
-                        .contains("does not have any available licenses"),
+                        .contains("does not have any available licenses")
+                        || body["error"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .starts_with("User does not have a corresponding license."),
                     "{body}"
                 );
             }
@@ -109,5 +113,68 @@ backends!(
         assert_eq!(total, 7);
         assert!(assigned <= total, "assigned {assigned} > total {total}");
         assert_eq!(assigned, rows, "the counter matches the assignment rows");
+    }
+);
+
+backends!(
+    trimming_a_deleted_subscription_races_unassign_exactly,
+    |srv| async move {
+        let kept = srv.buy("SUITE_BASIC", 4).await;
+        let gone = srv.buy("SUITE_BASIC", 12).await;
+        let sku = srv.sku("SUITE_BASIC").to_string();
+        let mut users = Vec::new();
+        for i in 0..16 {
+            users.push(format!("trim{i}@contoso.test"));
+            srv.user(&users[i], Some("DK")).await;
+        }
+        for chunk in users.chunks(8) {
+            let got = srv
+                .post(
+                    "/api/v1/licenses/SUITE_BASIC/assign",
+                    json!({"users": chunk}),
+                )
+                .await;
+            assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        }
+        let got = srv
+            .post(
+                &format!("/api/v1/subscriptions/{gone}/cancel"),
+                json!({"reason": "Other"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let now = srv.app.now();
+        srv.app.clock.set(now + chrono::Duration::days(91));
+        // The deletion trims 12 holders while the same holders are unassigned one by one.
+        let srv = std::sync::Arc::new(srv);
+        let mut handles = Vec::new();
+        for u in users.iter().skip(2) {
+            let srv = srv.clone();
+            let path = format!("/v1.0/users/{u}/assignLicense");
+            let body = json!({"addLicenses": [], "removeLicenses": [sku]});
+            handles.push(tokio::spawn(async move { srv.post(&path, body).await }));
+        }
+        let jobs = {
+            let srv = srv.clone();
+            tokio::spawn(async move { srv.app.run_jobs().await.expect("jobs") })
+        };
+        for h in handles {
+            let (status, body) = h.await.expect("task");
+            assert!(
+                status == StatusCode::OK
+                    || body["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("User does not have a corresponding license."),
+                "{status}: {body}"
+            );
+        }
+        jobs.await.expect("jobs task");
+        let (total, assigned, rows) = pool_counts(&srv, "SUITE_BASIC").await;
+        assert_eq!(total, 4);
+        assert_eq!(assigned, rows, "the counter matches the assignment rows");
+        assert!(assigned <= 4, "{assigned} holders on 4 licenses");
+        let got = srv.get(&format!("/api/v1/subscriptions/{kept}")).await;
+        assert_eq!(got.1["status"], "Active", "{}", got.1);
     }
 );

@@ -540,14 +540,15 @@ backends!(assign_license_body_errors, |srv| async move {
             json!({"addLicense": []}),
             "Property 'addLicense' is not a parameter of assignLicense",
         ),
-        (json!({}), "needs addLicenses and removeLicenses"),
+        (json!({}), "addLicenses and removeLicenses are required"),
+        (json!({"addLicenses": []}), "removeLicenses is required"),
         (
             json!({"addLicenses": [{"skuId": sku}], "removeLicenses": [sku]}),
-            "both addLicenses and removeLicenses",
+            "is both added and removed",
         ),
         (
             json!({"addLicenses": [{"skuId": sku}, {"skuId": sku}], "removeLicenses": []}),
-            "more than once",
+            "is named twice in the licenses to add",
         ),
     ];
     for (body, needle) in cases {

@@ -14,4 +14,5 @@ mod rest_helpers;
 mod rest_licenses;
 mod rest_scale;
 mod rest_subscriptions;
+mod seat_paths;
 mod smoke;

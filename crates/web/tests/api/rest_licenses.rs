@@ -205,7 +205,12 @@ backends!(bulk_assign_more_replace_unassign_all, |srv| async move {
             ),
         )
         .await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "listed twice");
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "BI_PRO is named twice in the licenses to add",
+    );
+    assert_eq!(got.1["error"]["code"], "contradictoryChange");
 });
 
 backends!(
