@@ -1,6 +1,8 @@
 //! The outbox over real SMTP: a notice written by a lifecycle step is delivered once to a real
 //! SMTP listener on 127.0.0.1; while the server is down it is retried with back-off, never lost.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use seatkeeper_app::mail::{MailConfig, SmtpSecurity, Transport};
 use seatkeeper_app::{Actor, App, Config};
 use seatkeeper_domain::lifecycle::BillingFrequency;

@@ -3,6 +3,8 @@
 //! happens, the counters match the rows, pools carry exactly the licenses of their usable
 //! subscriptions, and no assignment is ever accepted beyond what was bought.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use seatkeeper_app::licenses::LicenseSpec;
 use seatkeeper_app::mail::{MailConfig, Transport};

@@ -28,6 +28,11 @@ pub struct ErrorInfo {
     pub graph_code: &'static str,
     pub message: String,
     pub details: Vec<serde_json::Value>,
+    /// Rendered with Graph's codes (set under /v1.0).
+    pub graph: bool,
+    /// When it happened, by the server's clock (the development clock when set); stamped by
+    /// [`stamp_errors`] on the way out.
+    pub date: Option<seatkeeper_domain::Time>,
 }
 
 impl ErrorInfo {
@@ -43,16 +48,18 @@ impl ErrorInfo {
             graph_code,
             message: message.into(),
             details: vec![],
+            graph: false,
+            date: None,
         }
     }
 
-    pub fn body(&self, graph: bool) -> serde_json::Value {
+    pub fn body(&self) -> serde_json::Value {
         let mut err = json!({
-            "code": if graph { self.graph_code } else { self.code.as_str() },
+            "code": if self.graph { self.graph_code } else { self.code.as_str() },
             "message": self.message,
             "innerError": {
                 "request-id": uuid::Uuid::new_v4().to_string(),
-                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "date": self.date.unwrap_or_default().format("%Y-%m-%dT%H:%M:%S").to_string(),
             }
         });
         if !self.details.is_empty() {
@@ -62,7 +69,7 @@ impl ErrorInfo {
     }
 
     pub fn into_response(self) -> Response {
-        let mut r = (self.status, Json(self.body(false))).into_response();
+        let mut r = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -179,21 +186,41 @@ pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
 
 /// Graph's codes for the Graph-compatible API: conflicts are 400s there.
 pub async fn graph_codes(resp: Response) -> Response {
-    let Some(info) = resp.extensions().get::<ErrorInfo>().cloned() else {
+    let Some(mut info) = resp.extensions().get::<ErrorInfo>().cloned() else {
         return resp;
     };
-    let status = if info.status == StatusCode::CONFLICT {
-        StatusCode::BAD_REQUEST
-    } else {
-        info.status
-    };
-    let mut r = (status, Json(info.body(true))).into_response();
+    if info.status == StatusCode::CONFLICT {
+        info.status = StatusCode::BAD_REQUEST;
+    }
+    info.graph = true;
+    rerender(resp, info)
+}
+
+/// Renders `info` again in place of `resp`'s body, keeping its other headers.
+fn rerender(resp: Response, info: ErrorInfo) -> Response {
+    let mut r = (info.status, Json(info.body())).into_response();
     for (k, v) in resp.headers() {
         if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
             r.headers_mut().insert(k.clone(), v.clone());
         }
     }
+    r.extensions_mut().insert(info);
     r
+}
+
+/// Stamps every error body's `innerError.date` with the server's clock (so that under the
+/// development clock errors tell the time the rest of the server sees).
+pub async fn stamp_errors(
+    axum::extract::State(app): axum::extract::State<seatkeeper_app::App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    let Some(mut info) = resp.extensions().get::<ErrorInfo>().cloned() else {
+        return resp;
+    };
+    info.date = Some(app.now());
+    rerender(resp, info)
 }
 
 #[cfg(test)]

@@ -90,6 +90,10 @@ pub fn router(app: App) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            error::stamp_errors,
+        ))
         .with_state(app)
 }
 

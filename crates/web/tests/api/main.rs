@@ -1,5 +1,7 @@
 //! Integration tests: one binary, every test on SQLite and PostgreSQL (see `common`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[macro_use]
 mod common;
 
