@@ -3,11 +3,13 @@
 #[macro_use]
 mod common;
 
+mod admins;
 mod concurrency;
 mod graph_groups;
 mod graph_licenses;
 mod graph_odata;
 mod graph_users;
+mod operator;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;
@@ -15,3 +17,4 @@ mod rest_licenses;
 mod rest_scale;
 mod rest_subscriptions;
 mod smoke;
+mod tenants;
