@@ -31,6 +31,7 @@ fn map_token(r: &AnyRow) -> Result<OperatorToken> {
     })
 }
 
+/// Stores a new operator token under the hash of its secret.
 pub async fn insert_token(conn: &mut Conn, t: &OperatorToken, hash: &str) -> Result<()> {
     sqlx::query("INSERT INTO operator_tokens (id, hash, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(t.id.to_string())
@@ -52,6 +53,7 @@ pub async fn token_by_hash(conn: &mut Conn, hash: &str) -> Result<Option<Operato
     r.as_ref().map(map_token).transpose()
 }
 
+/// The operator token with this id.
 pub async fn get_token(conn: &mut Conn, id: Uuid) -> Result<Option<OperatorToken>> {
     let r = sqlx::query("SELECT * FROM operator_tokens WHERE id = $1")
         .bind(id.to_string())
@@ -113,6 +115,7 @@ fn map_entry(r: &AnyRow) -> Result<Entry> {
     })
 }
 
+/// Appends one entry to the operator's audit log.
 pub async fn append(conn: &mut Conn, e: &Entry) -> Result<()> {
     sqlx::query(
         "INSERT INTO operator_audit_log (at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json)
