@@ -226,3 +226,32 @@ backends!(
         );
     }
 );
+
+backends!(the_operator_audit_log_is_append_only, |srv| async move {
+    use seatkeeper_store::sqlx::{self, AssertSqlSafe};
+    srv.app
+        .create_operator_token(&Operator::cli(), "audited", None)
+        .await
+        .expect("operator token");
+    for sql in [
+        "UPDATE operator_audit_log SET summary = 'rewritten'",
+        "DELETE FROM operator_audit_log",
+    ] {
+        let mut tx = srv.app.db.begin().await.expect("begin");
+        let err = sqlx::query(AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let log = srv
+        .app
+        .operator_audit(None, 100)
+        .await
+        .expect("operator audit");
+    assert!(
+        log.iter()
+            .any(|e| e.summary == "Operator token 'audited' issued"),
+        "{log:?}"
+    );
+});
