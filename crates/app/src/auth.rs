@@ -3,7 +3,7 @@
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{Time, TokenId, UserId};
-use seatkeeper_store::{directory, tokens};
+use seatkeeper_store::{Conn, directory, tokens};
 use sha2::{Digest, Sha256};
 
 pub const TOKEN_PREFIX: &str = "sk_";
@@ -13,13 +13,18 @@ pub fn hash_token(token: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_secret() -> String {
-    // Two v4 UUIDs: 244 random bits from the operating system's generator.
+/// A new secret: `prefix` and two v4 UUIDs (244 random bits from the operating system's
+/// generator).
+pub(crate) fn new_secret_with(prefix: &str) -> String {
     format!(
-        "{TOKEN_PREFIX}{}{}",
+        "{prefix}{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
+}
+
+fn new_secret() -> String {
+    new_secret_with(TOKEN_PREFIX)
 }
 
 /// A newly issued token: the secret is shown once and never stored.
@@ -33,10 +38,56 @@ pub struct IssuedToken {
     pub expires_at: Option<Time>,
 }
 
+/// Issues a token for `u` inside the caller's transaction, audited; the secret is in the result.
+pub(crate) async fn insert_token(
+    tx: &mut Conn,
+    actor: &Actor,
+    u: &directory::User,
+    name: &str,
+    expires_at: Option<Time>,
+    now: Time,
+) -> AppResult<IssuedToken> {
+    let issued = IssuedToken {
+        id: TokenId::new(),
+        user_id: u.id,
+        name: name.to_string(),
+        token: new_secret(),
+        expires_at,
+    };
+    let row = tokens::Token {
+        id: issued.id,
+        tenant_id: actor.tenant_id,
+        user_id: u.id,
+        name: issued.name.clone(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    tokens::insert(tx, &row, &hash_token(&issued.token)).await?;
+    audit::record(
+        tx,
+        actor,
+        now,
+        "token.create",
+        "token",
+        issued.id,
+        format!("Token '{}' issued for {}", issued.name, u.upn),
+        None,
+        None,
+    )
+    .await?;
+    Ok(issued)
+}
+
 impl App {
     /// Resolves a bearer token to the acting user and their roles.
     pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
         let bad = || AppError::Unauthorized("Access token is invalid, expired or revoked.".into());
+        if token.starts_with(crate::operator::OPERATOR_TOKEN_PREFIX) {
+            return Err(AppError::Unauthorized(
+                "This is an operator token: it only replaces the catalog (PUT /api/v1/catalog). Use a user's token (`seatkeeper token create`) for an organization's data.".into(),
+            ));
+        }
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Err(bad());
         }
@@ -88,19 +139,7 @@ impl App {
         }
         crate::write!(self, tx => {
             let u = directory::get_user(tx, actor.tenant_id, user).await?.ok_or_else(|| AppError::not_found(format!("User {user} does not exist.")))?;
-            let issued = IssuedToken { id: TokenId::new(), user_id: u.id, name: name.to_string(), token: new_secret(), expires_at };
-            let row = tokens::Token {
-                id: issued.id,
-                tenant_id: actor.tenant_id,
-                user_id: u.id,
-                name: issued.name.clone(),
-                created_at: now,
-                expires_at,
-                revoked_at: None,
-            };
-            tokens::insert(tx, &row, &hash_token(&issued.token)).await?;
-            audit::record(tx, actor, now, "token.create", "token", issued.id, format!("Token '{}' issued for {}", issued.name, u.upn), None, None).await?;
-            Ok(issued)
+            insert_token(tx, actor, &u, name, expires_at, now).await
         })
     }
 

@@ -1,14 +1,17 @@
 //! The catalog in force: stored in the database so that every server process shares it.
 
+use crate::operator::Operator;
 use crate::{App, AppError, AppResult};
 use seatkeeper_domain::catalog::{Catalog, DEMO_CATALOG};
 use seatkeeper_store::catalog as stored;
+use serde_json::json;
 use std::sync::Arc;
 
 /// What an import changed.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportSummary {
+    /// The catalog's version now in force.
     pub version: i64,
     pub products: usize,
     pub plans: usize,
@@ -23,7 +26,20 @@ impl App {
             let now = self.now();
             let mut tx = self.db.begin().await?;
             if stored::version(&mut tx).await?.is_none() {
-                stored::put(&mut tx, "demo-catalog.toml", DEMO_CATALOG, now).await?;
+                let version = stored::put(&mut tx, "demo-catalog.toml", DEMO_CATALOG, now).await?;
+                crate::operator::record(
+                    &mut tx,
+                    &Operator::system(),
+                    now,
+                    "catalog.import",
+                    "catalog",
+                    version,
+                    "Demo catalog stored: no catalog had been imported",
+                    None,
+                    Some(json!({"name": "demo-catalog.toml", "version": version})),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             tx.commit().await?;
         }
@@ -53,28 +69,51 @@ impl App {
         Ok(())
     }
 
-    /// Validates and stores a new catalog. Nothing changes if it is bad, or if it drops a
-    /// product that a tenant still holds a subscription of.
-    pub async fn import_catalog(&self, name: &str, source: &str) -> AppResult<ImportSummary> {
+    /// Replaces the catalog (the operator only), recorded in the operator's audit log in the
+    /// same transaction. Nothing changes if the file is bad, or if it drops a product that an
+    /// organization still holds a subscription of.
+    pub async fn import_catalog(
+        &self,
+        by: &Operator,
+        name: &str,
+        source: &str,
+    ) -> AppResult<ImportSummary> {
         let c = Catalog::parse_named(name, source)
             .map_err(|e| AppError::invalid("invalidCatalog", format!("{name}: {e}")))?;
         let now = self.now();
         let summary = crate::write!(self, tx => {
-            for sku in stored::skus_in_use(tx).await? {
-                let keep = seatkeeper_domain::SkuId::parse(&sku).is_some_and(|id| c.product(id).is_some());
-                if !keep {
-                    let old = self.catalog();
-                    let part = seatkeeper_domain::SkuId::parse(&sku)
-                        .and_then(|id| old.product(id).map(|p| p.sku_part_number.clone()))
-                        .unwrap_or_else(|| sku.clone());
-                    return Err(AppError::conflict(
-                        "productInUse",
-                        format!("{name}: product {part} ({sku}) is missing, but subscriptions of it exist; keep it in the catalog"),
-                    ));
+            for used in stored::skus_in_use(tx).await? {
+                let id = seatkeeper_domain::SkuId::parse(&used.sku_id);
+                if id.is_some_and(|id| c.product(id).is_some()) {
+                    continue;
                 }
+                let old = self.catalog();
+                let part = id
+                    .and_then(|id| old.product(id).map(|p| p.sku_part_number.clone()))
+                    .unwrap_or_else(|| used.sku_id.clone());
+                let orgs = if used.tenants == 1 { "1 organization holds".to_string() } else { format!("{} organizations hold", used.tenants) };
+                let subs = if used.subscriptions == 1 { "1 subscription".to_string() } else { format!("{} subscriptions", used.subscriptions) };
+                return Err(AppError::conflict(
+                    "productInUse",
+                    format!("{name}: product {part} ({}) is missing, but {orgs} {subs} of it; keep it in the catalog", used.sku_id),
+                ));
             }
+            let before = stored::get(tx).await?;
             let version = stored::put(tx, name, source, now).await?;
-            Ok(ImportSummary { version, products: c.products.len(), plans: c.plans.len() })
+            let s = ImportSummary { version, products: c.products.len(), plans: c.plans.len() };
+            crate::operator::record(
+                tx,
+                by,
+                now,
+                "catalog.import",
+                "catalog",
+                version,
+                format!("Catalog '{name}' imported: {} products, {} service plans (version {version})", s.products, s.plans),
+                before.map(|b| json!({"name": b.name, "version": b.version})),
+                Some(json!({"name": name, "version": version, "products": s.products, "plans": s.plans})),
+            )
+            .await?;
+            Ok(s)
         })?;
         self.refresh_catalog().await?;
         Ok(summary)

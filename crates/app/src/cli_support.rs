@@ -1,10 +1,11 @@
 //! Use cases for the operator's command line: bulk user import, the stored catalog document.
 
-use crate::directory::{UserInput, apply, upn_taken, user_json, validate_upn};
+use crate::directory::{
+    AdminChange, UserInput, apply, guard_admin_change, new_user, upn_taken, user_json,
+};
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::{TenantId, UserId};
-use seatkeeper_store::directory::{self as dir, User};
+use seatkeeper_store::directory as dir;
 use std::collections::HashSet;
 
 /// The most users [`App::import_users_batch`] writes in one transaction.
@@ -26,51 +27,6 @@ pub struct CatalogDocument {
     pub version: i64,
     pub name: String,
     pub source: String,
-}
-
-fn blank_user(tenant_id: TenantId, now: seatkeeper_domain::Time) -> User {
-    User {
-        id: UserId::new(),
-        tenant_id,
-        upn: String::new(),
-        display_name: String::new(),
-        given_name: None,
-        surname: None,
-        mail: None,
-        mail_nickname: None,
-        job_title: None,
-        department: None,
-        user_type: "Member".into(),
-        usage_location: None,
-        account_enabled: true,
-        created_at: now,
-    }
-}
-
-/// Builds the user that `input` creates, checking every field as creating a user does.
-fn new_user(actor: &Actor, input: &UserInput, now: seatkeeper_domain::Time) -> AppResult<User> {
-    let upn = input.user_principal_name.as_deref().ok_or_else(|| {
-        AppError::invalid(
-            "missingProperty",
-            "userPrincipalName is required, e.g. \"adele@contoso.com\".",
-        )
-    })?;
-    if input
-        .display_name
-        .as_deref()
-        .is_none_or(|d| d.trim().is_empty())
-    {
-        return Err(AppError::invalid(
-            "missingProperty",
-            "displayName is required.",
-        ));
-    }
-    let mut u = blank_user(actor.tenant_id, now);
-    apply(&mut u, input)?;
-    if u.mail.is_none() && u.user_type == "Member" {
-        u.mail = Some(validate_upn(upn)?);
-    }
-    Ok(u)
 }
 
 impl App {
@@ -136,6 +92,9 @@ impl App {
             for (input, u) in inputs.iter().zip(&fresh) {
                 match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.as_ref() {
                     Some(before) if update_existing => {
+                        if input.account_enabled == Some(false) && before.account_enabled {
+                            guard_admin_change(tx, actor, before.id, AdminChange::Disable).await?;
+                        }
                         let mut after = before.clone();
                         apply(&mut after, input)?;
                         if after == *before {

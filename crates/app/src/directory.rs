@@ -185,6 +185,167 @@ pub(crate) fn upn_taken(upn: &str) -> AppError {
     )
 }
 
+fn blank_user(tenant_id: TenantId, now: seatkeeper_domain::Time) -> User {
+    User {
+        id: UserId::new(),
+        tenant_id,
+        upn: String::new(),
+        display_name: String::new(),
+        given_name: None,
+        surname: None,
+        mail: None,
+        mail_nickname: None,
+        job_title: None,
+        department: None,
+        user_type: "Member".into(),
+        usage_location: None,
+        account_enabled: true,
+        created_at: now,
+    }
+}
+
+/// Builds the user that `input` creates, checking every field. Needs displayName and
+/// userPrincipalName.
+pub(crate) fn new_user(
+    actor: &Actor,
+    input: &UserInput,
+    now: seatkeeper_domain::Time,
+) -> AppResult<User> {
+    let upn = input.user_principal_name.as_deref().ok_or_else(|| {
+        AppError::invalid(
+            "missingProperty",
+            "userPrincipalName is required, e.g. \"adele@contoso.com\".",
+        )
+    })?;
+    if input
+        .display_name
+        .as_deref()
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        return Err(AppError::invalid(
+            "missingProperty",
+            "displayName is required.",
+        ));
+    }
+    let mut u = blank_user(actor.tenant_id, now);
+    apply(&mut u, input)?;
+    if u.mail.is_none() && u.user_type == "Member" {
+        u.mail = Some(validate_upn(upn)?);
+    }
+    Ok(u)
+}
+
+/// Inserts a new user with `roles`, audited, inside the caller's transaction. A taken
+/// userPrincipalName is a conflict that names it.
+pub(crate) async fn insert_user(
+    tx: &mut Conn,
+    actor: &Actor,
+    u: &User,
+    roles: &[Role],
+    now: seatkeeper_domain::Time,
+) -> AppResult<()> {
+    if dir::get_user_by_upn(tx, actor.tenant_id, &u.upn)
+        .await?
+        .is_some()
+    {
+        return Err(upn_taken(&u.upn));
+    }
+    dir::insert_user(tx, u).await.map_err(|e| {
+        if seatkeeper_store::is_unique_violation(&e) {
+            upn_taken(&u.upn)
+        } else {
+            e.into()
+        }
+    })?;
+    if !roles.is_empty() {
+        dir::set_roles(tx, actor.tenant_id, u.id, roles).await?;
+    }
+    audit::record(
+        tx,
+        actor,
+        now,
+        "user.create",
+        "user",
+        u.id,
+        format!("User {} created", u.upn),
+        None,
+        Some(user_json(u)),
+    )
+    .await?;
+    Ok(())
+}
+
+// ----- Global admins are protected -----
+
+/// What a use case is about to do to a user, as far as the Global admin rule cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminChange {
+    /// Change fields other than accountEnabled.
+    Edit,
+    /// Set accountEnabled to false.
+    Disable,
+    Delete,
+    /// Take the Global admin role away.
+    Demote,
+}
+
+impl AdminChange {
+    /// Whether the change can leave the organization without an enabled Global admin.
+    fn may_remove_admin(self) -> bool {
+        !matches!(self, AdminChange::Edit)
+    }
+}
+
+/// The one rule that protects Global admins, for every surface (Graph, REST, CLI): only a
+/// Global admin may change, disable, delete or demote a Global admin, and the organization's
+/// last enabled Global admin cannot be disabled, deleted or demoted.
+///
+/// Call it in the transaction of the change, before the change. For a change that may remove
+/// an admin it first locks the tenant's row, so concurrent removals in one organization queue
+/// and each counts the admins that the others left (PostgreSQL; SQLite write transactions are
+/// serialized anyway); it then reads the user afresh.
+pub(crate) async fn guard_admin_change(
+    tx: &mut Conn,
+    actor: &Actor,
+    user: UserId,
+    change: AdminChange,
+) -> AppResult<()> {
+    if change.may_remove_admin() {
+        seatkeeper_store::tenants::lock(tx, actor.tenant_id).await?;
+    }
+    let Some(u) = dir::get_user(tx, actor.tenant_id, user).await? else {
+        return Ok(());
+    };
+    if !dir::roles_of(tx, u.id).await?.contains(&Role::GlobalAdmin) {
+        return Ok(());
+    }
+    if !actor.roles.contains(&Role::GlobalAdmin) {
+        return Err(AppError::Forbidden(format!(
+            "{} is a Global admin: only a Global admin may change, disable, delete or remove the role of a Global admin.",
+            u.upn
+        )));
+    }
+    if !(change.may_remove_admin() && u.account_enabled) {
+        return Ok(());
+    }
+    let enabled = dir::count_enabled_with_role(tx, actor.tenant_id, Role::GlobalAdmin).await?;
+    if enabled > 1 {
+        return Ok(());
+    }
+    let what = match change {
+        AdminChange::Disable => "cannot be disabled",
+        AdminChange::Delete => "cannot be deleted",
+        AdminChange::Demote | AdminChange::Edit => "keeps that role",
+    };
+    Err(AppError::conflict(
+        "lastGlobalAdmin",
+        format!(
+            "{} is the organization's last enabled Global admin and {what}: make another enabled user Global admin first.",
+            u.upn
+        ),
+    ))
+}
+
 /// Looks a user up by id or userPrincipalName.
 pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResult<User> {
     let found = match UserId::parse(key) {
@@ -208,60 +369,9 @@ impl App {
     /// Creates a user. Needs displayName and userPrincipalName.
     pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> AppResult<User> {
         actor.require(Action::ManageDirectory)?;
-        self.create_user_unchecked(actor, input, &[]).await
-    }
-
-    /// Creates a user with roles; used by bootstrap (the caller checked permissions).
-    pub(crate) async fn create_user_unchecked(
-        &self,
-        actor: &Actor,
-        input: &UserInput,
-        roles: &[Role],
-    ) -> AppResult<User> {
         let now = self.now();
-        let mut u = User {
-            id: UserId::new(),
-            tenant_id: actor.tenant_id,
-            upn: String::new(),
-            display_name: String::new(),
-            given_name: None,
-            surname: None,
-            mail: None,
-            mail_nickname: None,
-            job_title: None,
-            department: None,
-            user_type: "Member".into(),
-            usage_location: None,
-            account_enabled: true,
-            created_at: now,
-        };
-        let upn = input.user_principal_name.as_deref().ok_or_else(|| {
-            AppError::invalid(
-                "missingProperty",
-                "userPrincipalName is required, e.g. \"adele@contoso.com\".",
-            )
-        })?;
-        if input.display_name.is_none() {
-            return Err(AppError::invalid(
-                "missingProperty",
-                "displayName is required.",
-            ));
-        }
-        apply(&mut u, input)?;
-        if u.mail.is_none() && u.user_type == "Member" {
-            u.mail = Some(validate_upn(upn)?);
-        }
-        crate::write!(self, tx => {
-            if dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
-                return Err(upn_taken(&u.upn));
-            }
-            dir::insert_user(tx, &u).await.map_err(|e| if seatkeeper_store::is_unique_violation(&e) { upn_taken(&u.upn) } else { e.into() })?;
-            if !roles.is_empty() {
-                dir::set_roles(tx, actor.tenant_id, u.id, roles).await?;
-            }
-            audit::record(tx, actor, now, "user.create", "user", u.id, format!("User {} created", u.upn), None, Some(user_json(&u))).await?;
-            Ok(())
-        })?;
+        let u = new_user(actor, input, now)?;
+        crate::write!(self, tx => insert_user(tx, actor, &u, &[], now).await)?;
         Ok(u)
     }
 
@@ -286,8 +396,15 @@ impl App {
             actor.require(Action::ManageDirectory)?;
         }
         let now = self.now();
+        let change = if input.account_enabled == Some(false) {
+            AdminChange::Disable
+        } else {
+            AdminChange::Edit
+        };
         crate::write!(self, tx => {
-            let before = find_user(tx, actor.tenant_id, key).await?;
+            let id = find_user(tx, actor.tenant_id, key).await?.id;
+            guard_admin_change(tx, actor, id, change).await?;
+            let before = find_user(tx, actor.tenant_id, &id.to_string()).await?;
             let mut u = before.clone();
             apply(&mut u, input)?;
             if u.upn.to_lowercase() != before.upn.to_lowercase() && dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
@@ -307,16 +424,12 @@ impl App {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
         crate::write!(self, tx => {
-            let u = find_user(tx, actor.tenant_id, key).await?;
-            // The user's row first, then pools: the same lock order as license changes.
+            let id = find_user(tx, actor.tenant_id, key).await?.id;
+            // The tenant's row (for the Global admin rule), then the user's, then pools: the
+            // same order as license changes, which lock users and pools.
+            guard_admin_change(tx, actor, id, AdminChange::Delete).await?;
+            let u = find_user(tx, actor.tenant_id, &id.to_string()).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
-            let roles = dir::roles_of(tx, u.id).await?;
-            if roles.contains(&Role::GlobalAdmin) {
-                let admins = dir::users_with_roles(tx, actor.tenant_id, &[Role::GlobalAdmin]).await?;
-                if admins.len() <= 1 {
-                    return Err(AppError::conflict("lastGlobalAdmin", format!("{} is the organization's only Global admin: make someone else Global admin first.", u.upn)));
-                }
-            }
             let held = assignments::of_user(tx, u.id).await?;
             for a in &held {
                 if assignments::delete(tx, a.id).await? {
@@ -359,7 +472,8 @@ impl App {
         Ok((u, roles))
     }
 
-    /// Replaces a user's admin roles (Global admin only). The last Global admin keeps the role.
+    /// Replaces a user's admin roles (Global admin only). The last enabled Global admin keeps
+    /// the role.
     pub async fn set_user_roles(
         &self,
         actor: &Actor,
@@ -373,13 +487,9 @@ impl App {
         roles.dedup();
         crate::write!(self, tx => {
             let u = find_user(tx, actor.tenant_id, key).await?;
+            let change = if roles.contains(&Role::GlobalAdmin) { AdminChange::Edit } else { AdminChange::Demote };
+            guard_admin_change(tx, actor, u.id, change).await?;
             let before = dir::roles_of(tx, u.id).await?;
-            if before.contains(&Role::GlobalAdmin) && !roles.contains(&Role::GlobalAdmin) {
-                let admins = dir::users_with_roles(tx, actor.tenant_id, &[Role::GlobalAdmin]).await?;
-                if admins.len() <= 1 {
-                    return Err(AppError::conflict("lastGlobalAdmin", format!("{} is the organization's only Global admin and keeps that role.", u.upn)));
-                }
-            }
             if u.is_guest() && !roles.is_empty() {
                 return Err(AppError::invalid("guestRoles", format!("{} is a guest; admin roles go to members only.", u.upn)));
             }

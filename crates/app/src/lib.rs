@@ -12,6 +12,7 @@ pub mod error;
 pub mod jobs;
 pub mod licenses;
 pub mod mail;
+pub mod operator;
 pub mod rest_support;
 pub mod subscriptions;
 pub mod tenants;

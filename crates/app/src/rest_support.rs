@@ -1,7 +1,6 @@
-//! Use cases behind REST endpoints that the other modules do not cover: importing the catalog
-//! as a signed-in Global admin, and the development clock and job runs.
+//! Use cases behind REST endpoints that the other modules do not cover: the development clock
+//! and job runs.
 
-use crate::catalog::ImportSummary;
 use crate::jobs::JobReport;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::Time;
@@ -15,36 +14,6 @@ fn no_dev_clock() -> AppError {
 }
 
 impl App {
-    /// Replaces the operator's catalog (Global admin only), and records it in the caller's
-    /// audit log.
-    pub async fn import_catalog_as(
-        &self,
-        actor: &Actor,
-        name: &str,
-        source: &str,
-    ) -> AppResult<ImportSummary> {
-        actor.require(Action::ManageTenant)?;
-        let summary = self.import_catalog(name, source).await?;
-        let now = self.now();
-        let s = summary.clone();
-        crate::write!(self, tx => {
-            audit::record(
-                tx,
-                actor,
-                now,
-                "catalog.import",
-                "catalog",
-                s.version,
-                format!("Catalog '{name}' imported: {} products, {} service plans (version {})", s.products, s.plans, s.version),
-                None,
-                Some(json!({"name": name, "version": s.version, "products": s.products, "plans": s.plans})),
-            )
-            .await?;
-            Ok(())
-        })?;
-        Ok(summary)
-    }
-
     /// The development clock's current time (Global admin only).
     pub fn dev_clock(&self, actor: &Actor) -> AppResult<Time> {
         actor.require(Action::ManageTenant)?;

@@ -1,11 +1,30 @@
 //! Tenants and their bootstrap: the first Global admin and a token for them.
 
-use crate::directory::{UserInput, usage_location};
+use crate::auth::insert_token;
+use crate::directory::{UserInput, insert_user, new_user, usage_location};
+use crate::operator::Operator;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::roles::{Action, Role};
 use seatkeeper_domain::{TenantId, UserId};
+use seatkeeper_store::is_unique_violation;
 use seatkeeper_store::tenants::{self, Tenant};
 use serde_json::json;
+
+/// The 409 for a name that another organization has; `existing` names it (for the operator).
+fn name_taken(name: &str, existing: Option<&Tenant>) -> AppError {
+    AppError::conflict(
+        "tenantExists",
+        match existing {
+            Some(o) => format!(
+                "An organization named '{}' exists already (tenant {}); names are unique regardless of case. Choose another name.",
+                o.name, o.id
+            ),
+            None => format!(
+                "Another organization is named '{name}' already; names are unique regardless of case. Choose another name."
+            ),
+        },
+    )
+}
 
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,7 +37,9 @@ pub struct Bootstrap {
 }
 
 impl App {
-    /// Creates a tenant with its first Global admin and a bearer token for them (operator only).
+    /// Creates a tenant with its first Global admin and a bearer token for them (operator only),
+    /// in one transaction. Names are unique regardless of case: a taken one is a 409 that names
+    /// the organization that has it.
     pub async fn create_tenant(
         &self,
         name: &str,
@@ -53,24 +74,29 @@ impl App {
             created_at: now,
         };
         let operator = Actor::operator(t.id);
-        crate::write!(self, tx => {
-            tenants::insert(tx, &t).await?;
-            audit::record(tx, &operator, now, "tenant.create", "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(json!({"name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency}))).await?;
-            Ok(())
-        })?;
         let display = upn.split('@').next().unwrap_or("Admin").to_string();
         let input = UserInput {
-            user_principal_name: Some(upn.clone()),
+            user_principal_name: Some(upn),
             display_name: Some(display),
             usage_location: Some(loc),
             ..Default::default()
         };
-        let admin = self
-            .create_user_unchecked(&operator, &input, &[Role::GlobalAdmin])
-            .await?;
-        let token = self
-            .create_token(&operator, admin.id, "bootstrap", None)
-            .await?;
+        let admin = new_user(&operator, &input, now)?;
+        // The organization, its first Global admin and their token: all or nothing.
+        let token = crate::write!(self, tx => {
+            if let Some(other) = tenants::get_by_name(tx, &t.name).await? {
+                return Err(name_taken(&t.name, Some(&other)));
+            }
+            tenants::insert(tx, &t).await.map_err(|e| {
+                if is_unique_violation(&e) { name_taken(&t.name, None) } else { e.into() }
+            })?;
+            let after = json!({"name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency});
+            audit::record(tx, &operator, now, "tenant.create", "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
+            insert_user(tx, &operator, &admin, &[Role::GlobalAdmin], now).await?;
+            let token = insert_token(tx, &operator, &admin, "bootstrap", None, now).await?;
+            crate::operator::record(tx, &Operator::cli(), now, "tenant.create", "tenant", t.id, format!("Organization '{}' created with Global admin {}", t.name, admin.upn), None, Some(after)).await?;
+            Ok(token)
+        })?;
         Ok(Bootstrap {
             tenant_id: t.id,
             tenant_name: t.name,
@@ -110,11 +136,19 @@ impl App {
                     return Err(AppError::invalid("invalidName", "The organization name must be 1 to 256 characters."));
                 }
                 t.name = n.to_string();
+                if let Some(other) = tenants::get_by_name(tx, n).await?
+                    && other.id != t.id
+                {
+                    // Another organization's id is not this organization's business.
+                    return Err(name_taken(n, None));
+                }
             }
             if let Some(l) = default_location {
                 t.default_usage_location = usage_location(&l.map(str::to_string))?;
             }
-            tenants::update(tx, &t).await?;
+            tenants::update(tx, &t).await.map_err(|e| {
+                if is_unique_violation(&e) { name_taken(&t.name, None) } else { e.into() }
+            })?;
             let j = |t: &Tenant| json!({"name": t.name, "defaultUsageLocation": t.default_usage_location});
             audit::record(tx, actor, now, "tenant.update", "tenant", t.id, "Organization settings changed", Some(j(&before)), Some(j(&t))).await?;
             Ok(t)

@@ -211,9 +211,13 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await?;
-    app.import_catalog("bench.toml", &catalog(args.products))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.import_catalog(
+        &seatkeeper_app::operator::Operator::cli(),
+        "bench.toml",
+        &catalog(args.products),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let b = app
         .create_tenant("Bench", "admin@bench.example", Some("US"), None)
         .await

@@ -5,6 +5,7 @@ use crate::opts::CatalogCmd;
 use crate::output::{self, Table};
 use anyhow::Context;
 use seatkeeper_app::App;
+use seatkeeper_app::operator::Operator;
 use seatkeeper_domain::catalog::Catalog;
 use serde_json::json;
 use std::io::Write;
@@ -15,7 +16,10 @@ pub async fn run(app: App, cmd: CatalogCmd) -> anyhow::Result<()> {
             let src = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let name = file.display().to_string();
-            let s = app.import_catalog(&name, &src).await.cli()?;
+            let s = app
+                .import_catalog(&Operator::cli(), &name, &src)
+                .await
+                .cli()?;
             if json.json {
                 output::json(&s)
             } else {

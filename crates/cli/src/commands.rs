@@ -113,7 +113,7 @@ pub async fn cli_app(db: &DbArgs) -> anyhow::Result<App> {
     open_app(db, mail, false).await
 }
 
-/// Resolves a tenant by id or exact name.
+/// Resolves a tenant by id or by name (names are unique regardless of case).
 pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
     let all = app.list_tenants().await.cli()?;
     if let Some(id) = TenantId::parse(key)
@@ -121,14 +121,13 @@ pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
     {
         return Ok(id);
     }
-    let matches: Vec<_> = all.iter().filter(|t| t.name == key.trim()).collect();
-    match matches.as_slice() {
-        [t] => Ok(t.id),
-        [] => bail!("no organization with id or name '{key}'; see `seatkeeper tenant list`"),
-        _ => bail!(
-            "{} organizations are named '{key}': use the tenant id",
-            matches.len()
-        ),
+    let wanted = seatkeeper_app::store::tenants::name_key(key);
+    match all
+        .iter()
+        .find(|t| seatkeeper_app::store::tenants::name_key(&t.name) == wanted)
+    {
+        Some(t) => Ok(t.id),
+        None => bail!("no organization with id or name '{key}'; see `seatkeeper tenant list`"),
     }
 }
 
@@ -150,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(cmd) => with_app(db, |app| tenant(app, cmd)).await,
         Command::Token(cmd) => with_app(db, |app| token(app, cmd)).await,
         Command::Catalog(cmd) => with_app(db, |app| crate::catalog::run(app, cmd)).await,
+        Command::Operator(cmd) => with_app(db, |app| crate::operator::run(app, cmd)).await,
         Command::Users(cmd) => with_app(db, |app| crate::users::run(app, cmd)).await,
         Command::Groups(cmd) => with_app(db, |app| crate::groups::run(app, cmd)).await,
         Command::Subscriptions(cmd) => {
@@ -189,7 +189,10 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("catalog.toml");
-        let s = app.import_catalog(name, &src).await.cli()?;
+        let s = app
+            .import_catalog(&seatkeeper_app::operator::Operator::cli(), name, &src)
+            .await
+            .cli()?;
         tracing::info!(
             "catalog {} loaded: {} products, {} plans (version {})",
             path.display(),

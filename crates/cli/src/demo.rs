@@ -4,7 +4,7 @@ use anyhow::Context;
 use seatkeeper_app::directory::UserInput;
 use seatkeeper_app::licenses::LicenseSpec;
 use seatkeeper_app::tenants::Bootstrap;
-use seatkeeper_app::{Actor, App};
+use seatkeeper_app::{Actor, App, AppError};
 use seatkeeper_domain::lifecycle::BillingFrequency;
 use seatkeeper_domain::roles::Role;
 
@@ -37,34 +37,22 @@ const PEOPLE: &[(&str, &str, &str)] = &[
 /// Creates the demo organization once; on later starts issues a fresh token for its admin.
 pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
     let err = |e: seatkeeper_app::AppError| anyhow::anyhow!("{e}");
-    if let Some(t) = app
-        .list_tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.name == DEMO_TENANT)
-    {
-        let actor = Actor::operator(t.id);
-        let admin = app
-            .get_user(&actor, DEMO_ADMIN)
-            .await
-            .map_err(err)
-            .context("the demo organization has no admin")?;
-        let token = app
-            .create_token(&actor, admin.id, "demo", None)
-            .await
-            .map_err(err)?;
-        return Ok(Bootstrap {
-            tenant_id: t.id,
-            tenant_name: t.name,
-            admin_user_id: admin.id,
-            admin_user_principal_name: admin.upn,
-            token: token.token,
-        });
+    if let Some(b) = reuse_demo(app).await? {
+        return Ok(b);
     }
-    let b = app
+    let b = match app
         .create_tenant(DEMO_TENANT, DEMO_ADMIN, Some("US"), Some("USD"))
         .await
-        .map_err(err)?;
+    {
+        Ok(b) => b,
+        // Another server on the same database created it a moment ago.
+        Err(AppError::Conflict { .. }) => {
+            return reuse_demo(app)
+                .await?
+                .context("the demo organization exists but cannot be found");
+        }
+        Err(e) => return Err(err(e)),
+    };
     let actor = Actor::operator(b.tenant_id);
     let catalog = app.catalog();
     let sku = |part: &str| catalog.find_product(part).map(|p| p.sku_id);
@@ -176,4 +164,36 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
     .await
     .map_err(err)?;
     Ok(b)
+}
+
+/// A fresh token for the demo organization's admin, if the organization exists.
+async fn reuse_demo(app: &App) -> anyhow::Result<Option<Bootstrap>> {
+    let err = |e: AppError| anyhow::anyhow!("{e}");
+    let key = seatkeeper_app::store::tenants::name_key(DEMO_TENANT);
+    let Some(t) = app
+        .list_tenants()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .find(|t| seatkeeper_app::store::tenants::name_key(&t.name) == key)
+    else {
+        return Ok(None);
+    };
+    let actor = Actor::operator(t.id);
+    let admin = app
+        .get_user(&actor, DEMO_ADMIN)
+        .await
+        .map_err(err)
+        .context("the demo organization has no admin")?;
+    let token = app
+        .create_token(&actor, admin.id, "demo", None)
+        .await
+        .map_err(err)?;
+    Ok(Some(Bootstrap {
+        tenant_id: t.id,
+        tenant_name: t.name,
+        admin_user_id: admin.id,
+        admin_user_principal_name: admin.upn,
+        token: token.token,
+    }))
 }

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod groups;
 mod licenses;
+mod operator;
 mod opts;
 mod output;
 mod subscriptions;

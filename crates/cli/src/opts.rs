@@ -46,7 +46,7 @@ pub struct DbArgs {
 /// The organization a command acts on.
 #[derive(Args, Debug, Clone)]
 pub struct TenantArg {
-    /// Organization: tenant id or exact name (see `seatkeeper tenant list`).
+    /// Organization: tenant id or name, in any case (see `seatkeeper tenant list`).
     #[arg(long, env = "SEATKEEPER_TENANT")]
     pub tenant: String,
 }
@@ -78,6 +78,10 @@ pub enum Command {
     /// The product catalog: import, show, export.
     #[command(subcommand)]
     Catalog(CatalogCmd),
+    /// The operator of this server: operator tokens (they replace the catalog over HTTP) and
+    /// the operator's audit log.
+    #[command(subcommand)]
+    Operator(crate::operator::OperatorCmd),
     /// Users of an organization: import and export CSV, list, create, delete, roles.
     #[command(subcommand)]
     Users(UsersCmd),
@@ -145,7 +149,7 @@ pub enum TenantCmd {
     ///
     /// Example: seatkeeper tenant create --name "Contoso" --admin admin@contoso.com --usage-location US --json
     Create {
-        /// Name of the organization.
+        /// Name of the organization, unique on this server regardless of case.
         #[arg(long)]
         name: String,
         /// User principal name of the first Global admin.
@@ -222,6 +226,7 @@ pub enum CatalogCmd {
     /// The whole file is checked first: a bad file is refused with its line and the problem, and
     /// the catalog in force stays as it was. A product that an organization still has a
     /// subscription of cannot be dropped. Running servers pick the new catalog up within a second.
+    /// The import is recorded in the operator's audit log (`seatkeeper operator audit`).
     ///
     /// Example: seatkeeper catalog import catalog.toml
     Import {

@@ -852,7 +852,7 @@ both!(users_and_groups_commands, |sk| {
         "--roles",
         "none",
     ]);
-    assert!(err.contains("only Global admin"), "{err}");
+    assert!(err.contains("last enabled Global admin"), "{err}");
 
     let g = sk.json(&[
         "groups",
@@ -1427,6 +1427,7 @@ fn help_explains_each_command_with_an_example() {
         "licenses",
         "audit",
         "jobs",
+        "operator",
     ] {
         assert!(top.contains(cmd), "{cmd} missing in {top}");
     }
@@ -1441,6 +1442,8 @@ fn help_explains_each_command_with_an_example() {
         &["licenses", "users"],
         &["audit", "export"],
         &["jobs", "run"],
+        &["operator", "token", "create"],
+        &["operator", "audit"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -1451,3 +1454,175 @@ fn help_explains_each_command_with_an_example() {
         );
     }
 }
+
+// ----- the operator, Global admins, organization names -----
+
+/// A PUT of a TOML body with a bearer token over plain HTTP/1.1; returns the status and body.
+fn put_toml(server: &Server, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(&server.addr).expect("connect to server");
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/toml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    )
+    .expect("send request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read response");
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+both!(
+    only_the_operator_changes_the_catalog_and_it_is_audited,
+    |sk| {
+        let contoso = sk.tenant("Contoso");
+        sk.ok(&["catalog", "import", &sk.write("catalog.toml", CATALOG)]);
+        let t = sk.json(&["operator", "token", "create", "--name", "deploy", "--json"]);
+        let secret = t["token"].as_str().unwrap_or_default().to_string();
+        assert!(secret.starts_with("skop_"), "{t}");
+        let list = sk.json(&["operator", "token", "list", "--json"]);
+        assert_eq!(list[0]["name"], "deploy", "{list}");
+        assert!(!list.to_string().contains(&secret));
+
+        let server = sk.serve(&[]);
+        let admin_token = contoso["token"].as_str().unwrap_or_default();
+        let demo = seatkeeper_domain::catalog::DEMO_CATALOG;
+        // The organization's Global admin is told whose catalog it is and how it changes.
+        let (status, body) = put_toml(&server, "/api/v1/catalog", admin_token, demo);
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains("belongs to the operator") && body.contains("seatkeeper catalog import"),
+            "{body}"
+        );
+        // The operator token replaces it, and reaches nothing of an organization.
+        let with_demo = format!("{CATALOG}\n{demo}");
+        let (status, body) = put_toml(&server, "/api/v1/catalog", &secret, &with_demo);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(server.get("/api/v1/licenses", &secret).0, 401);
+        sk.ok(&[
+            "operator",
+            "token",
+            "revoke",
+            t["id"].as_str().unwrap_or_default(),
+        ]);
+        let (status, _) = put_toml(&server, "/api/v1/catalog", &secret, &with_demo);
+        assert_eq!(status, 401);
+
+        let log = sk.json(&["operator", "audit", "--json"]);
+        let seen: Vec<(String, String)> = log
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap_or_default().to_string(),
+                    e["actor"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        for (action, actor) in [
+            ("operator.token.revoke", "operator (cli)"),
+            ("catalog.import", "operator token 'deploy'"),
+            ("operator.token.create", "operator (cli)"),
+            ("catalog.import", "operator (cli)"),
+            ("tenant.create", "operator (cli)"),
+        ] {
+            assert!(
+                seen.contains(&(action.to_string(), actor.to_string())),
+                "{action} by {actor} missing: {seen:?}"
+            );
+        }
+        let text = sk.ok(&["operator", "audit", "--action", "catalog."]);
+        assert!(
+            text.contains("catalog.import") && !text.contains("operator.token"),
+            "{text}"
+        );
+        // The organization's own log has no catalog imports.
+        let out = sk.ok(&[
+            "audit", "export", "--tenant", "Contoso", "--action", "catalog.",
+        ]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+    }
+);
+
+both!(organization_names_are_unique_and_match_in_any_case, |sk| {
+    let first = sk.tenant("Contoso");
+    let err = sk.fail(&[
+        "tenant",
+        "create",
+        "--name",
+        " CONTOSO ",
+        "--admin",
+        "admin@other.example",
+    ]);
+    assert!(
+        err.contains("An organization named 'Contoso' exists already")
+            && err.contains(first["tenantId"].as_str().unwrap_or("?")),
+        "{err}"
+    );
+    let tenants = sk.json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1), "{tenants}");
+    let users = sk.json(&["users", "list", "--tenant", "contoso", "--json"]);
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+});
+
+both!(the_last_enabled_global_admin_stays, |sk| {
+    sk.tenant("Contoso");
+    // A second Global admin who is disabled does not count.
+    sk.ok(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "old.admin@contoso.example",
+        "--display-name",
+        "Old Admin",
+        "--disabled",
+    ]);
+    sk.ok(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "old.admin@contoso.example",
+        "--roles",
+        "GlobalAdmin",
+    ]);
+    let err = sk.fail(&[
+        "users",
+        "delete",
+        "--tenant",
+        "Contoso",
+        "admin@contoso.example",
+    ]);
+    assert!(err.contains("last enabled Global admin"), "{err}");
+    let err = sk.fail(&[
+        "users",
+        "set-roles",
+        "--tenant",
+        "Contoso",
+        "admin@contoso.example",
+        "--roles",
+        "UserAdmin",
+    ]);
+    assert!(err.contains("last enabled Global admin"), "{err}");
+    sk.ok(&[
+        "users",
+        "delete",
+        "--tenant",
+        "Contoso",
+        "old.admin@contoso.example",
+    ]);
+});

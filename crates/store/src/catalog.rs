@@ -47,10 +47,31 @@ pub async fn put(conn: &mut Conn, name: &str, source: &str, at: Time) -> Result<
     Ok(v)
 }
 
-/// SKUs that some tenant holds subscriptions of (a new catalog must keep them).
-pub async fn skus_in_use(conn: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT sku_id FROM subscriptions WHERE status <> 'Deleted'")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|r| get_str(r, "sku_id")).collect()
+/// A product that organizations hold subscriptions of (a new catalog must keep it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuInUse {
+    pub sku_id: String,
+    /// How many organizations hold subscriptions of it.
+    pub tenants: i64,
+    /// How many subscriptions of it exist, across organizations.
+    pub subscriptions: i64,
+}
+
+/// Products that some tenant holds subscriptions of, with counts across tenants.
+pub async fn skus_in_use(conn: &mut Conn) -> Result<Vec<SkuInUse>> {
+    let rows = sqlx::query(
+        "SELECT sku_id, COUNT(DISTINCT tenant_id) AS tenants, COUNT(*) AS subscriptions
+         FROM subscriptions WHERE status <> 'Deleted' GROUP BY sku_id ORDER BY sku_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SkuInUse {
+                sku_id: get_str(r, "sku_id")?,
+                tenants: get_i64(r, "tenants")?,
+                subscriptions: get_i64(r, "subscriptions")?,
+            })
+        })
+        .collect()
 }

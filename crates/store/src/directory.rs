@@ -1,6 +1,6 @@
 //! Users, groups, group members and admin roles.
 
-use crate::{Conn, Result, flag, get_bool, get_id, get_opt, get_str, get_time, us};
+use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_str, get_time, us};
 use seatkeeper_domain::roles::Role;
 use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
@@ -400,6 +400,19 @@ pub async fn users_with_roles(
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(map_user).collect()
+}
+
+/// How many enabled users of a tenant hold `role`.
+pub async fn count_enabled_with_role(conn: &mut Conn, tenant: TenantId, role: Role) -> Result<i64> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users u JOIN user_roles r ON r.user_id = u.id
+         WHERE u.tenant_id = $1 AND r.role = $2 AND u.account_enabled = 1",
+    )
+    .bind(tenant.to_string())
+    .bind(role.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    get_i64(&r, "n")
 }
 
 // ----- groups -----

@@ -10,6 +10,7 @@ pub mod assignments;
 pub mod audit;
 pub mod catalog;
 pub mod directory;
+pub mod operator;
 pub mod outbox;
 pub mod subscriptions;
 pub mod tenants;
@@ -42,16 +43,30 @@ pub struct Db {
 }
 
 /// Numbered migrations per backend, embedded in the binary: (version, description, SQL).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "operator and unique tenant names",
+        include_str!("../migrations/sqlite/0002_operator_and_unique_tenant_names.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "operator and unique tenant names",
+        include_str!("../migrations/postgres/0002_operator_and_unique_tenant_names.sql"),
+    ),
+];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -6,32 +6,49 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use seatkeeper_app::operator::Caller;
 use seatkeeper_app::{Actor, App, AppError};
 use serde::de::DeserializeOwned;
 
-/// The authenticated caller.
+/// The bearer token of a request, or 401 when there is none.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let h = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let token = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError(AppError::Unauthorized(
+            "Access token is empty. Send 'Authorization: Bearer <token>'; `seatkeeper token create` issues one.".into(),
+        )));
+    }
+    Ok(token)
+}
+
+/// The authenticated user of an organization.
 pub struct Auth(pub Actor);
 
 impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let h = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let token = h
-            .strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        if token.is_empty() {
-            return Err(ApiError(AppError::Unauthorized(
-                "Access token is empty. Send 'Authorization: Bearer <token>'; `seatkeeper token create` issues one.".into(),
-            )));
-        }
-        Ok(Auth(app.authenticate(token).await?))
+        Ok(Auth(app.authenticate(bearer(parts)?).await?))
+    }
+}
+
+/// The authenticated caller, a user of an organization or the operator (operator token).
+pub struct AuthAny(pub Caller);
+
+impl FromRequestParts<App> for AuthAny {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(AuthAny(app.authenticate_caller(bearer(parts)?).await?))
     }
 }
 

@@ -1,14 +1,16 @@
-//! The operator's product catalog: read it, or replace it (Global admin).
+//! The operator's product catalog: anyone signed in reads it; only the operator (an operator
+//! token) replaces it.
 
 use super::support::Params;
 use crate::error::{ApiError, ApiResult, ErrorInfo, bad_request};
-use crate::extract::Auth;
+use crate::extract::AuthAny;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use seatkeeper_app::{Actor, App};
+use seatkeeper_app::App;
+use seatkeeper_app::operator::{CATALOG_IS_THE_OPERATORS, Caller};
 use seatkeeper_domain::catalog::Catalog;
 use serde_json::{Value, json};
 
@@ -46,10 +48,10 @@ pub fn catalog_json(c: &Catalog) -> Value {
 }
 
 /// The catalog: products with their service plans, prices and trial offers. Any signed-in
-/// user may read it (end users choose from it what to buy or request).
+/// user may read it (end users choose from it what to buy or request), and the operator.
 pub async fn get(
     State(app): State<App>,
-    Auth(_actor): Auth,
+    AuthAny(_caller): AuthAny,
     params: Params,
 ) -> ApiResult<axum::Json<Value>> {
     params.allow(&[])?;
@@ -57,14 +59,15 @@ pub async fn get(
 }
 
 /// Replaces the catalog with a TOML file (`application/toml` or `text/plain`) or a JSON one
-/// (`application/json`). A bad file is refused with the line and the problem; nothing changes.
+/// (`application/json`): the operator only, with an operator token. A bad file is refused with
+/// the line and the problem; nothing changes.
 pub async fn put(
     State(app): State<App>,
-    Auth(actor): Auth,
+    AuthAny(caller): AuthAny,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match import(&app, &actor, &headers, body).await {
+    match import(&app, &caller, &headers, body).await {
         Ok(v) => axum::Json(v).into_response(),
         Err(r) => r,
     }
@@ -72,13 +75,14 @@ pub async fn put(
 
 async fn import(
     app: &App,
-    actor: &Actor,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, Response> {
-    // Who may import comes before what was sent: a non-admin gets 403 whatever the body.
-    actor
-        .require(seatkeeper_domain::roles::Action::ManageTenant)
+    // Who may import comes before what was sent: anyone but the operator gets 403 whatever
+    // the body.
+    let operator = caller
+        .operator(CATALOG_IS_THE_OPERATORS)
         .map_err(|e| ApiError(e).into_response())?;
     let body = match body {
         Ok(b) => b,
@@ -135,7 +139,7 @@ async fn import(
         .into_response());
     }
     let summary = app
-        .import_catalog_as(actor, name, text)
+        .import_catalog(operator, name, text)
         .await
         .map_err(|e| ApiError(e).into_response())?;
     Ok(json!({

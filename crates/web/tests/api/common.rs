@@ -107,9 +107,13 @@ impl Srv {
         .await
         .expect("app");
         if let Some(src) = catalog {
-            app.import_catalog("test-catalog.toml", src)
-                .await
-                .expect("import test catalog");
+            app.import_catalog(
+                &seatkeeper_app::operator::Operator::cli(),
+                "test-catalog.toml",
+                src,
+            )
+            .await
+            .expect("import test catalog");
         }
         let b = app
             .create_tenant(

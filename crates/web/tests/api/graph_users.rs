@@ -246,7 +246,7 @@ backends!(directory_permissions, |srv| async move {
     assert_error(&got, StatusCode::FORBIDDEN, "Insufficient privileges");
     // The last Global admin cannot be deleted.
     let got = srv.delete(&format!("/v1.0/users/{}", srv.admin)).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "only Global admin");
+    assert_error(&got, StatusCode::BAD_REQUEST, "last enabled Global admin");
 });
 
 backends!(bad_bodies_are_4xx_with_clear_messages, |srv| async move {

@@ -5,11 +5,13 @@
 #[macro_use]
 mod common;
 
+mod admins;
 mod concurrency;
 mod graph_groups;
 mod graph_licenses;
 mod graph_odata;
 mod graph_users;
+mod operator;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;
@@ -18,3 +20,4 @@ mod rest_scale;
 mod rest_subscriptions;
 mod seat_paths;
 mod smoke;
+mod tenants;

@@ -213,25 +213,40 @@ backends!(bad_input_is_a_clear_4xx, |srv| async move {
         StatusCode::PAYLOAD_TOO_LARGE,
         "larger than the 1024 KiB",
     );
-    let got = send(
-        M::PUT,
-        "/catalog",
-        Some("application/toml"),
-        big.into_bytes(),
-    )
-    .await;
+    // The catalog is the operator's: its bad bodies, sent with an operator token.
+    let operator = srv
+        .app
+        .create_operator_token(
+            &seatkeeper_app::operator::Operator::cli(),
+            "bad bodies",
+            None,
+        )
+        .await
+        .expect("operator token")
+        .token;
+    let put_catalog = |body: Vec<u8>| {
+        let req = reqwest::Client::new()
+            .put(format!("{}{API}/catalog", srv.url))
+            .bearer_auth(&operator)
+            .header("content-type", "application/toml")
+            .body(body);
+        async move {
+            let resp = req.send().await.expect("request");
+            let status = resp.status();
+            let text = resp.text().await.expect("body");
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+            )
+        }
+    };
+    let got = put_catalog(big.into_bytes()).await;
     assert_error(
         &got,
         StatusCode::PAYLOAD_TOO_LARGE,
         "larger than the 1024 KiB",
     );
-    let got = send(
-        M::PUT,
-        "/catalog",
-        Some("application/toml"),
-        vec![0xff, 0xfe, 0x00],
-    )
-    .await;
+    let got = put_catalog(vec![0xff, 0xfe, 0x00]).await;
     assert_error(&got, StatusCode::BAD_REQUEST, "UTF-8");
 
     // Strings that look like markup are stored and returned as data.
