@@ -119,3 +119,26 @@ impl App {
         Ok(summary)
     }
 }
+
+/// The catalog document in force, as it was imported.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogDocument {
+    pub version: i64,
+    pub name: String,
+    pub source: String,
+}
+
+impl App {
+    /// The catalog document in force, exactly as it was imported.
+    pub async fn catalog_document(&self) -> AppResult<Option<CatalogDocument>> {
+        let mut conn = self.read().await?;
+        Ok(seatkeeper_store::catalog::get(&mut conn)
+            .await?
+            .map(|d| CatalogDocument {
+                version: d.version,
+                name: d.name,
+                source: d.source,
+            }))
+    }
+}

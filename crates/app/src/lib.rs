@@ -5,10 +5,10 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
-pub mod cli_support;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod import;
 pub mod jobs;
 pub mod licenses;
 pub mod mail;

@@ -578,7 +578,7 @@ async fn import(
         eprintln!("note: the id and licenses columns are ignored on import");
     }
     let pb = progress_bar(rows.len() as u64, quiet);
-    let mut total = seatkeeper_app::cli_support::ImportOutcome::default();
+    let mut total = seatkeeper_app::import::ImportOutcome::default();
     for batch in rows.chunks(IMPORT_BATCH) {
         let inputs: Vec<UserInput> = batch.iter().map(|r| r.input.clone()).collect();
         match app

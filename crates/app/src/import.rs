@@ -1,4 +1,4 @@
-//! Use cases for the operator's command line: bulk user import, the stored catalog document.
+//! Bulk user import (DIR1): thousands of users from CSV, checked first, written in batches.
 
 use crate::directory::{
     AdminChange, UserInput, apply, guard_admin_change, new_user, upn_taken, user_json,
@@ -18,15 +18,6 @@ pub struct ImportOutcome {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
-}
-
-/// The catalog document in force, as it was imported.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CatalogDocument {
-    pub version: i64,
-    pub name: String,
-    pub source: String,
 }
 
 impl App {
@@ -115,17 +106,5 @@ impl App {
             }
             Ok(outcome)
         })
-    }
-
-    /// The catalog document in force, exactly as it was imported.
-    pub async fn catalog_document(&self) -> AppResult<Option<CatalogDocument>> {
-        let mut conn = self.read().await?;
-        Ok(seatkeeper_store::catalog::get(&mut conn)
-            .await?
-            .map(|d| CatalogDocument {
-                version: d.version,
-                name: d.name,
-                source: d.source,
-            }))
     }
 }
