@@ -1,6 +1,7 @@
 //! Users, groups, members and roles (DIR1, DIR2).
 
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::location::UsageLocation;
 use seatkeeper_domain::roles::{Action, Role};
 use seatkeeper_domain::{GroupId, TenantId, UserId};
@@ -97,10 +98,10 @@ fn opt_text(field: &str, v: &Option<String>, max: usize) -> AppResult<Option<Str
     }
 }
 
-fn user_type(v: &str) -> AppResult<String> {
+fn user_type(v: &str) -> AppResult<UserType> {
     match v.to_ascii_lowercase().as_str() {
-        "member" => Ok("Member".into()),
-        "guest" => Ok("Guest".into()),
+        "member" => Ok(UserType::Member),
+        "guest" => Ok(UserType::Guest),
         _ => Err(AppError::invalid(
             "invalidUserType",
             format!("userType '{v}' is not valid: use \"Member\" or \"Guest\"."),
@@ -197,7 +198,7 @@ fn blank_user(tenant_id: TenantId, now: seatkeeper_domain::Time) -> User {
         mail_nickname: None,
         job_title: None,
         department: None,
-        user_type: "Member".into(),
+        user_type: UserType::Member,
         usage_location: None,
         account_enabled: true,
         created_at: now,
@@ -229,7 +230,7 @@ pub(crate) fn new_user(
     }
     let mut u = blank_user(actor.tenant_id, now);
     apply(&mut u, input)?;
-    if u.mail.is_none() && u.user_type == "Member" {
+    if u.mail.is_none() && u.user_type == UserType::Member {
         u.mail = Some(validate_upn(upn)?);
     }
     Ok(u)

@@ -729,7 +729,10 @@ impl App {
         let sums = subscriptions::sums_by_sku(&mut conn, actor.tenant_id).await?;
         let subs = subscriptions::list(&mut conn, actor.tenant_id, false).await?;
         let mut rows = Vec::new();
-        for pool in pools.iter().filter(|p| p.kind == "central") {
+        for pool in pools
+            .iter()
+            .filter(|p| p.kind == seatkeeper_domain::kinds::PoolKind::Central)
+        {
             let Some(p) = catalog.product(pool.sku_id) else {
                 continue;
             };

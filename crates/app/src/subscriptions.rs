@@ -2,6 +2,7 @@
 //! cancel, reactivate, and the lifecycle steps the background job takes.
 
 use crate::{Actor, App, AppError, AppResult, audit, mail};
+use seatkeeper_domain::kinds::Origin;
 use seatkeeper_domain::lifecycle::{
     self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
 };
@@ -65,7 +66,7 @@ impl App {
                 tenant_id: actor.tenant_id,
                 sku_id: sku,
                 pool_id: pool.id,
-                origin: "admin".into(),
+                origin: Origin::Admin,
                 purchaser_id: None,
                 commerce_id: id.to_string(),
                 quantity,
@@ -115,7 +116,7 @@ impl App {
         let s = subs::get(tx, actor.tenant_id, found.id)
             .await?
             .ok_or_else(|| not_found(key))?;
-        if s.origin != "admin" {
+        if s.origin != Origin::Admin {
             return Err(AppError::Forbidden(format!(
                 "Subscription {key} was bought by a user (self-service); admins cannot change it, but can take it over."
             )));

@@ -165,7 +165,12 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
             } else {
                 let mut t = Table::new(&["USER PRINCIPAL NAME", "DISPLAY NAME", "TYPE", "ID"]);
                 for u in members {
-                    t.row(vec![u.upn, u.display_name, u.user_type, u.id.to_string()]);
+                    t.row(vec![
+                        u.upn,
+                        u.display_name,
+                        u.user_type.to_string(),
+                        u.id.to_string(),
+                    ]);
                 }
                 t.print(&format!("Group '{}' has no members.", g.display_name))
             }

@@ -34,7 +34,7 @@ async fn resolve(app: &App, actor: &Actor, key: &str) -> anyhow::Result<String> 
         .await
         .cli()?
         .into_iter()
-        .filter(|s| s.sku_id == p.sku_id && s.origin == "admin")
+        .filter(|s| s.sku_id == p.sku_id && s.origin == seatkeeper_domain::kinds::Origin::Admin)
         .collect();
     match subs.as_slice() {
         [s] => Ok(s.id.to_string()),
@@ -65,7 +65,7 @@ fn to_json(catalog: &Catalog, s: &Subscription) -> serde_json::Value {
     let mut v = subscription_json(s);
     v["skuPartNumber"] = part(catalog, s).into();
     v["capabilityStatus"] = s.life.graph_status().into();
-    v["origin"] = s.origin.clone().into();
+    v["origin"] = s.origin.as_str().into();
     v["isTrial"] = s.is_trial.into();
     v["cancelReason"] = s.cancel_reason.clone().into();
     v["createdDateTime"] = serde_json::json!(s.created_at);
@@ -136,7 +136,7 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
                         .next_lifecycle_at()
                         .map(output::when)
                         .unwrap_or_else(|| "-".into()),
-                    s.origin.clone(),
+                    s.origin.to_string(),
                     s.id.to_string(),
                 ]);
             }

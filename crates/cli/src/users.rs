@@ -264,7 +264,7 @@ async fn list(app: &App, actor: &Actor, json: bool) -> anyhow::Result<()> {
                 table.row(vec![
                     u.upn,
                     u.display_name,
-                    u.user_type,
+                    u.user_type.to_string(),
                     output::cell(&u.usage_location),
                     output::yes_no(u.account_enabled),
                     if lic.is_empty() { "-".into() } else { lic },
@@ -303,7 +303,7 @@ async fn export(app: &App, actor: &Actor, path: Option<&Path>) -> anyhow::Result
                 o(&u.mail),
                 o(&u.job_title),
                 o(&u.department),
-                u.user_type.clone(),
+                u.user_type.to_string(),
                 o(&u.usage_location),
                 u.account_enabled.to_string(),
                 licenses_cell(&catalog, mine.iter()),

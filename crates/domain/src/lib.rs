@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod change;
 pub mod error;
 pub mod ids;
+pub mod kinds;
 pub mod lifecycle;
 pub mod location;
 pub mod plans;

@@ -1,6 +1,7 @@
 //! Users, groups, group members and admin roles.
 
 use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_str, get_time, us};
+use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::roles::Role;
 use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
@@ -18,8 +19,7 @@ pub struct User {
     pub mail_nickname: Option<String>,
     pub job_title: Option<String>,
     pub department: Option<String>,
-    /// "Member" or "Guest".
-    pub user_type: String,
+    pub user_type: UserType,
     pub usage_location: Option<String>,
     pub account_enabled: bool,
     pub created_at: Time,
@@ -27,7 +27,7 @@ pub struct User {
 
 impl User {
     pub fn is_guest(&self) -> bool {
-        self.user_type == "Guest"
+        self.user_type == UserType::Guest
     }
 }
 
@@ -43,7 +43,8 @@ fn map_user(r: &AnyRow) -> Result<User> {
         mail_nickname: get_opt(r, "mail_nickname")?,
         job_title: get_opt(r, "job_title")?,
         department: get_opt(r, "department")?,
-        user_type: get_str(r, "user_type")?,
+        user_type: UserType::parse(&get_str(r, "user_type")?)
+            .ok_or_else(|| sqlx::Error::Decode("bad user_type in users row".into()))?,
         usage_location: get_opt(r, "usage_location")?,
         account_enabled: get_bool(r, "account_enabled")?,
         created_at: get_time(r, "created_at")?,
@@ -66,7 +67,7 @@ pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(u.mail_nickname.clone())
     .bind(u.job_title.clone())
     .bind(u.department.clone())
-    .bind(&u.user_type)
+    .bind(u.user_type.as_str())
     .bind(u.usage_location.clone())
     .bind(flag(u.account_enabled))
     .bind(us(u.created_at))
@@ -92,7 +93,7 @@ pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(u.mail_nickname.clone())
     .bind(u.job_title.clone())
     .bind(u.department.clone())
-    .bind(&u.user_type)
+    .bind(u.user_type.as_str())
     .bind(u.usage_location.clone())
     .bind(flag(u.account_enabled))
     .execute(&mut *conn)

@@ -3,6 +3,7 @@
 use crate::{
     Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us,
 };
+use seatkeeper_domain::kinds::{Origin, PoolKind};
 use seatkeeper_domain::lifecycle::{BillingFrequency, Lifecycle, Status};
 use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
 use sqlx::Row;
@@ -14,8 +15,7 @@ pub struct Subscription {
     pub tenant_id: TenantId,
     pub sku_id: SkuId,
     pub pool_id: PoolId,
-    /// "admin" or "self-service".
-    pub origin: String,
+    pub origin: Origin,
     pub purchaser_id: Option<UserId>,
     pub commerce_id: String,
     pub quantity: i64,
@@ -35,7 +35,7 @@ fn map(r: &AnyRow) -> Result<Subscription> {
         tenant_id: get_id(r, "tenant_id")?,
         sku_id: get_id(r, "sku_id")?,
         pool_id: get_id(r, "pool_id")?,
-        origin: get_str(r, "origin")?,
+        origin: Origin::parse(&get_str(r, "origin")?).ok_or_else(|| decode("origin"))?,
         purchaser_id: get_opt_id(r, "purchaser_id")?,
         commerce_id: get_str(r, "commerce_id")?,
         quantity: get_i64(r, "quantity")?,
@@ -69,7 +69,7 @@ pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
     .bind(s.tenant_id.to_string())
     .bind(s.sku_id.to_string())
     .bind(s.pool_id.to_string())
-    .bind(&s.origin)
+    .bind(s.origin.as_str())
     .bind(s.purchaser_id.map(|p| p.to_string()))
     .bind(&s.commerce_id)
     .bind(s.quantity)
@@ -199,8 +199,7 @@ pub struct Pool {
     pub id: PoolId,
     pub tenant_id: TenantId,
     pub sku_id: SkuId,
-    /// "central" or "self-service".
-    pub kind: String,
+    pub kind: PoolKind,
     pub total: i64,
     pub assigned: i64,
 }
@@ -210,7 +209,8 @@ fn map_pool(r: &AnyRow) -> Result<Pool> {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
         sku_id: get_id(r, "sku_id")?,
-        kind: get_str(r, "kind")?,
+        kind: PoolKind::parse(&get_str(r, "kind")?)
+            .ok_or_else(|| sqlx::Error::Decode("bad kind in pools row".into()))?,
         total: get_i64(r, "total")?,
         assigned: get_i64(r, "assigned")?,
     })

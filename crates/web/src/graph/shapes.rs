@@ -162,7 +162,7 @@ pub fn subscription(s: &Subscription, catalog: &Catalog) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    let self_service = s.origin != "admin";
+    let self_service = s.origin == seatkeeper_domain::kinds::Origin::SelfService;
     json!({
         "id": s.id,
         "commerceSubscriptionId": s.commerce_id,

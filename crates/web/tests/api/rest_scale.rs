@@ -31,7 +31,7 @@ async fn export_at_scale(srv: Srv) {
             mail_nickname: None,
             job_title: None,
             department: None,
-            user_type: "Member".into(),
+            user_type: seatkeeper_domain::kinds::UserType::Member,
             usage_location: Some("US".into()),
             account_enabled: true,
             created_at: now,
