@@ -825,6 +825,22 @@ mod tests {
     }
 
     #[test]
+    fn additions_within_one_minute_read_as_one() {
+        let mut l = new(t0(), BillingFrequency::Monthly);
+        let d10 = t0() + Duration::days(10);
+        assert_eq!(change(&mut l, d10, 100, 102), Ok(102));
+        assert_eq!(
+            change(&mut l, d10 + Duration::seconds(5), 102, 105),
+            Ok(105)
+        );
+        let err = change(&mut l, d10 + Duration::seconds(9), 105, 1).unwrap_err();
+        assert!(
+            err.to_string().ends_with(": 5 of these 105 were added on 2026-02-10 12:00 UTC and can be removed until 2026-02-17 12:00 UTC; the minimum now is 100."),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn renewal_opens_the_removal_window_for_every_license() {
         let mut l = new(t0(), BillingFrequency::Monthly);
         run_jobs(&mut l, at(2026, 3, 1));
