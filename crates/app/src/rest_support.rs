@@ -78,6 +78,9 @@ impl App {
     /// Sets the development clock (Global admin only); the jobs act on the new time at once.
     pub async fn set_dev_clock(&self, actor: &Actor, to: Time) -> AppResult<Time> {
         actor.require(Action::ManageTenant)?;
+        if !self.clock.is_dev() {
+            return Err(no_dev_clock());
+        }
         check_dev_clock(to)?;
         let before = self.now();
         if !self.clock.set(to) {
