@@ -73,7 +73,7 @@ impl App {
                 is_trial: false,
                 cancel_reason: None,
                 created_at: now,
-                life: Lifecycle::new(now, frequency),
+                life: Lifecycle::new(now, frequency)?,
                 expiring_notice_for: None,
             };
             subs::insert(tx, &s).await?;
@@ -172,9 +172,7 @@ impl App {
                     if delta < 0 {
                         self.check_removal_leaves_assigned(tx, &s, delta, &part).await?;
                     }
-                    if delta > 0 {
-                        s.life.add_licenses(now);
-                    }
+                    s.life.licenses_changed(now, s.quantity, quantity);
                     s.quantity = quantity;
                     let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
                     audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
@@ -309,9 +307,11 @@ impl App {
         let mut s = before.clone();
         let mut steps = Vec::new();
         let part = self.product_part(s.sku_id);
-        while let Some(t) = s.life.due(now) {
+        // Each step moves the status or the term end forward (apply refuses one that would
+        // not), and one renewal covers every term that ended by now: this ends quickly.
+        while let Some(t) = s.life.due(now)? {
             let was = s.life.status;
-            s.life.apply(t);
+            s.life.apply(t)?;
             steps.push(t);
             match t {
                 Transition::Disable { .. } if was.counts_as_enabled() => {
@@ -326,12 +326,32 @@ impl App {
                 _ => {}
             }
             let (action, summary) = match t {
-                Transition::Renew { at } => (
+                Transition::Renew {
+                    at,
+                    renewals: 1,
+                    term_end,
+                    ..
+                } => (
                     "subscription.renew",
                     format!(
                         "{part} renewed at {} until {}",
                         at.to_rfc3339(),
-                        s.life.term_end.to_rfc3339()
+                        term_end.to_rfc3339()
+                    ),
+                ),
+                Transition::Renew {
+                    at,
+                    renewals,
+                    term_start,
+                    term_end,
+                    ..
+                } => (
+                    "subscription.renew",
+                    format!(
+                        "{part} renewed {renewals} times, the first at {}: the current term runs from {} until {}",
+                        at.to_rfc3339(),
+                        term_start.to_rfc3339(),
+                        term_end.to_rfc3339()
                     ),
                 ),
                 Transition::Expire { .. } => (
@@ -350,6 +370,10 @@ impl App {
                 ),
                 Transition::Delete { .. } => ("subscription.delete", format!("{part} deleted")),
             };
+            let mut after = subscription_json(&s);
+            if let Transition::Renew { renewals, .. } = t {
+                after["renewals"] = json!(renewals);
+            }
             audit::record(
                 tx,
                 &actor,
@@ -359,7 +383,7 @@ impl App {
                 s.id,
                 summary,
                 None,
-                Some(subscription_json(&s)),
+                Some(after),
             )
             .await?;
         }

@@ -97,7 +97,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
+/// `took_seat`: the product of which the last step (an accepted assignment) gave someone a
+/// new license.
+async fn check(app: &App, actor: &Actor, took_seat: Option<seatkeeper_domain::SkuId>) {
     let mut conn = app.read().await.expect("conn");
     let subs = subscriptions::list(&mut conn, actor.tenant_id, true)
         .await
@@ -129,7 +131,7 @@ async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
             "assigned {} > bought {bought}",
             pool.assigned
         );
-        if last_assign_ok {
+        if took_seat == Some(pool.sku_id) {
             assert!(
                 pool.assigned <= pool.total,
                 "an accepted assignment took a seat beyond the working licenses"
@@ -155,6 +157,13 @@ async fn check(app: &App, actor: &Actor, last_assign_ok: bool) {
             "the holders beyond the working licenses are suspended, no others"
         );
     }
+}
+
+/// Whether a user holds a product (an accepted assignment of a product held already takes no
+/// seat: it only sets the disabled plans).
+async fn holds(app: &App, actor: &Actor, user: &str, sku: seatkeeper_domain::SkuId) -> bool {
+    let (_, held) = app.user_licenses(actor, user).await.expect("licenses");
+    held.iter().any(|a| a.sku_id == sku)
 }
 
 proptest! {
@@ -191,7 +200,7 @@ proptest! {
             let sku = |p: usize| app.catalog().find_product(PRODUCTS[p]).expect("product").sku_id;
             let mut subs: Vec<String> = Vec::new();
             for op in ops {
-                let mut assign_ok = false;
+                let mut assign_ok = None;
                 match op {
                     Op::Buy { product, quantity } => {
                         let s = app.buy(&actor, sku(product), quantity, BillingFrequency::Monthly).await.expect("buy");
@@ -202,10 +211,16 @@ proptest! {
                     Op::Reactivate { sub } => if let Some(id) = subs.get(sub) { let _ = app.reactivate(&actor, id).await; },
                     Op::Recurring { sub, on } => if let Some(id) = subs.get(sub) { let _ = app.set_recurring(&actor, id, on).await; },
                     Op::Assign { user, product } => {
-                        assign_ok = app.assign_license(&actor, &users[user], vec![LicenseSpec { sku_id: sku(product), disabled_plans: vec![] }], vec![]).await.is_ok();
+                        let new_holder = !holds(&app, &actor, &users[user], sku(product)).await;
+                        let ok = app.assign_license(&actor, &users[user], vec![LicenseSpec { sku_id: sku(product), disabled_plans: vec![] }], vec![]).await.is_ok();
+                        assign_ok = (ok && new_holder).then(|| sku(product));
                     }
                     Op::Unassign { user, product } => { let _ = app.assign_license(&actor, &users[user], vec![], vec![sku(product)]).await; }
                     Op::AssignBatch { users: list, by_id, product } => {
+                        let mut new_holder = false;
+                        for u in &list {
+                            new_holder |= !holds(&app, &actor, &users[*u], sku(product)).await;
+                        }
                         let r = app.assign_product(&actor, sku(product), &names(&list, by_id), &[]).await;
                         let mut distinct = list.clone();
                         distinct.sort();
@@ -213,7 +228,7 @@ proptest! {
                         if distinct.len() < list.len() {
                             assert!(r.is_err(), "a batch naming a user twice is refused");
                         }
-                        assign_ok = r.is_ok();
+                        assign_ok = (r.is_ok() && new_holder).then(|| sku(product));
                     }
                     Op::UnassignBatch { users: list, by_id, product } => {
                         let _ = app.unassign_product(&actor, sku(product), &names(&list, by_id)).await;

@@ -476,8 +476,8 @@ pub enum SubscriptionsCmd {
     },
     /// Set a subscription's total number of licenses (you have 100 and want 5 more: enter 105).
     ///
-    /// Licenses can be removed only within 7 days of purchase, renewal or adding licenses, and
-    /// never below the number assigned.
+    /// Any number of licenses can be removed within 7 days of purchase or renewal; after that
+    /// only those added in the last 7 days. Never below the number assigned.
     ///
     /// Example: seatkeeper subscriptions set-quantity --tenant Contoso SUITE_STANDARD --quantity 30
     SetQuantity {

@@ -9,7 +9,7 @@ use seatkeeper_app::subscriptions::subscription_json;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::SubscriptionId;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome};
+use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome, Status};
 
 /// Finds a product by SKU id or part number.
 pub fn product<'c>(catalog: &'c Catalog, key: &str) -> anyhow::Result<&'c Product> {
@@ -70,6 +70,10 @@ fn to_json(catalog: &Catalog, s: &Subscription) -> serde_json::Value {
     v["cancelReason"] = s.cancel_reason.clone().into();
     v["createdDateTime"] = serde_json::json!(s.created_at);
     v["nextLifecycleDateTime"] = serde_json::json!(s.life.next_lifecycle_at());
+    let active = s.life.status == Status::Active;
+    v["cancellationWindowEndsDateTime"] =
+        serde_json::json!(active.then(|| s.life.cancel_window_end()));
+    v["removalWindowEndsDateTime"] = serde_json::json!(active.then(|| s.life.removal_window_end()));
     v
 }
 

@@ -958,6 +958,20 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
         "{s}"
     );
     let id = s["id"].as_str().unwrap_or_default().to_string();
+    // The windows are the ones REST shows: 7 days from purchase.
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    assert_eq!(
+        time(&s["cancellationWindowEndsDateTime"]),
+        time(&s["createdDateTime"]) + chrono::Duration::days(7),
+        "{s}"
+    );
+    assert_eq!(
+        s["removalWindowEndsDateTime"], s["cancellationWindowEndsDateTime"],
+        "{s}"
+    );
     let s = sk.json(&[
         "subscriptions",
         "set-quantity",
@@ -1032,6 +1046,7 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
         (&"Disabled".into(), &"disabledNow".into()),
         "{s}"
     );
+    assert!(s["cancellationWindowEndsDateTime"].is_null(), "{s}");
     let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
     assert_eq!(lic[0]["total"], 3, "{lic}");
     let s = sk.json(&[

@@ -96,13 +96,20 @@ pub enum DomainError {
         minimum: i64,
     },
 
+    /// `detail` says which licenses can still be removed and until when, or that none can.
     #[error(
-        "Licenses can be removed only within 7 days of purchase, renewal or adding licenses; for this subscription that ended on {window_end}. Turn off recurring billing to stop at the end of the term ({term_end})."
+        "Licenses can be removed only within 7 days of purchase, renewal or adding them: {detail}"
     )]
     RemovalWindowClosed {
-        window_end: String,
-        term_end: String,
+        quantity: i64,
+        minimum: i64,
+        detail: String,
     },
+
+    /// Term arithmetic that cannot move forward (a date past the calendar's end): an error
+    /// rather than a renewal that loops.
+    #[error("The subscription's term cannot move forward: {detail}.")]
+    TermNotAdvancing { detail: String },
 
     #[error(
         "{product} {problem}: name each product once, in either the licenses to add or to remove."
@@ -158,6 +165,7 @@ impl DomainError {
             DomainError::InvalidQuantity { .. } => "invalidQuantity",
             DomainError::BelowAssigned { .. } => "belowAssigned",
             DomainError::RemovalWindowClosed { .. } => "removalWindowClosed",
+            DomainError::TermNotAdvancing { .. } => "termNotAdvancing",
             DomainError::InvalidTransition { .. } => "invalidTransition",
             DomainError::ContradictoryChange { .. } => "contradictoryChange",
             DomainError::LicenseNotHeld { .. } => "licenseNotHeld",

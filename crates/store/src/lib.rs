@@ -54,6 +54,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "operator and unique tenant names",
         include_str!("../migrations/sqlite/0002_operator_and_unique_tenant_names.sql"),
     ),
+    (
+        3,
+        "term anchor and recent additions",
+        include_str!("../migrations/sqlite/0003_term_anchor_and_additions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -65,6 +70,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "operator and unique tenant names",
         include_str!("../migrations/postgres/0002_operator_and_unique_tenant_names.sql"),
+    ),
+    (
+        3,
+        "term anchor and recent additions",
+        include_str!("../migrations/postgres/0003_term_anchor_and_additions.sql"),
     ),
 ];
 

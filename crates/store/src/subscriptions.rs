@@ -4,7 +4,7 @@ use crate::{
     Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us,
 };
 use seatkeeper_domain::kinds::{Origin, PoolKind};
-use seatkeeper_domain::lifecycle::{BillingFrequency, Lifecycle, Status};
+use seatkeeper_domain::lifecycle::{Addition, BillingFrequency, Lifecycle, Status};
 use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -52,6 +52,12 @@ fn map(r: &AnyRow) -> Result<Subscription> {
             term_start: get_time(r, "term_start")?,
             term_end: get_time(r, "term_end")?,
             last_added_at: get_time(r, "last_added_at")?,
+            anchor: match r.try_get::<Option<i64>, _>("term_anchor")? {
+                Some(v) => crate::from_us(v),
+                None => get_time(r, "term_start")?,
+            },
+            additions: additions_from_json(get_opt(r, "recent_additions")?.as_deref())
+                .ok_or_else(|| decode("recent_additions"))?,
         },
         expiring_notice_for: r
             .try_get::<Option<i64>, _>("expiring_notice_for")?
@@ -59,11 +65,39 @@ fn map(r: &AnyRow) -> Result<Subscription> {
     })
 }
 
+/// Recent additions as stored: a JSON array of `[microseconds, count]` pairs.
+fn additions_json(a: &[Addition]) -> String {
+    serde_json::Value::from(
+        a.iter()
+            .map(|a| serde_json::json!([us(a.at), a.count]))
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}
+
+/// Reads [`additions_json`]; a missing value is no additions, a malformed one is `None`.
+fn additions_from_json(text: Option<&str>) -> Option<Vec<Addition>> {
+    let Some(text) = text else {
+        return Some(Vec::new());
+    };
+    let pairs: Vec<(i64, i64)> = serde_json::from_str(text).ok()?;
+    Some(
+        pairs
+            .into_iter()
+            .map(|(at, count)| Addition {
+                at: crate::from_us(at),
+                count,
+            })
+            .collect(),
+    )
+}
+
 pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
     sqlx::query(
         "INSERT INTO subscriptions (id, tenant_id, sku_id, pool_id, origin, purchaser_id, commerce_id, quantity, billing_frequency, recurring, is_trial,
-            status, status_since, cancelled, cancel_reason, created_at, term_start, term_end, last_added_at, expiring_notice_for)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+            status, status_since, cancelled, cancel_reason, created_at, term_start, term_end, last_added_at, expiring_notice_for,
+            term_anchor, recent_additions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(s.id.to_string())
     .bind(s.tenant_id.to_string())
@@ -85,6 +119,8 @@ pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
     .bind(us(s.life.term_end))
     .bind(us(s.life.last_added_at))
     .bind(s.expiring_notice_for.map(us))
+    .bind(us(s.life.anchor))
+    .bind(additions_json(&s.life.additions))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -94,7 +130,8 @@ pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
 pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE subscriptions SET quantity = $3, billing_frequency = $4, recurring = $5, status = $6, status_since = $7, cancelled = $8,
-            cancel_reason = $9, term_start = $10, term_end = $11, last_added_at = $12, expiring_notice_for = $13
+            cancel_reason = $9, term_start = $10, term_end = $11, last_added_at = $12, expiring_notice_for = $13,
+            term_anchor = $15, recent_additions = $16
          WHERE id = $1 AND tenant_id = $2 AND status = $14",
     )
     .bind(s.id.to_string())
@@ -111,6 +148,8 @@ pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Resu
     .bind(us(s.life.last_added_at))
     .bind(s.expiring_notice_for.map(us))
     .bind(expected.as_str())
+    .bind(us(s.life.anchor))
+    .bind(additions_json(&s.life.additions))
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -9,7 +9,7 @@ use seatkeeper_app::store::assignments::Assignment;
 use seatkeeper_app::store::directory::User;
 use seatkeeper_app::store::subscriptions::Subscription;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::lifecycle::{CANCEL_WINDOW_DAYS, Status};
+use seatkeeper_domain::lifecycle::Status;
 use seatkeeper_domain::plans::enabled_plans;
 use seatkeeper_domain::{PlanId, SkuId, Time};
 use serde::{Deserialize, Deserializer};
@@ -284,7 +284,7 @@ pub fn subscription_json(catalog: &Catalog, s: &Subscription) -> Value {
         "termStartDateTime": ts(s.life.term_start),
         "termEndDateTime": ts(s.life.term_end),
         "nextLifecycleDateTime": ts_opt(s.life.next_lifecycle_at()),
-        "cancellationWindowEndsDateTime": if active { Value::String(ts(s.life.term_start + chrono::Duration::days(CANCEL_WINDOW_DAYS))) } else { Value::Null },
+        "cancellationWindowEndsDateTime": if active { Value::String(ts(s.life.cancel_window_end())) } else { Value::Null },
         "removalWindowEndsDateTime": if active { Value::String(ts(s.life.removal_window_end())) } else { Value::Null },
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::rest_helpers::*;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Months, NaiveDate, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -219,10 +219,12 @@ backends!(quantity_changes_follow_the_rules, |srv| async move {
         ),
         (Some(7), Some(false))
     );
+    // 3 of these 7 were added today (2 + 2, less 1 removed), so 4 is the least.
     let got = srv
         .patch(&path, json!({"quantity": 2, "recurringBilling": true}))
         .await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "at least 3");
+    assert_error(&got, StatusCode::BAD_REQUEST, "the minimum now is 4");
+    assert_eq!(got.1["error"]["code"], "removalWindowClosed");
     let s = sub(&srv, &id).await;
     assert_eq!(
         (s["quantity"].as_i64(), s["recurringBilling"].as_bool()),
@@ -546,3 +548,285 @@ backends!(lifecycle_walk_with_the_dev_clock, |srv| async move {
         .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "use true or false");
 });
+
+/// Noon UTC on a day.
+fn noon(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
+        .single()
+        .expect("a valid day")
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("a valid day")
+}
+
+/// The days a subscription's term starts and ends on.
+fn term_days(s: &serde_json::Value) -> (NaiveDate, NaiveDate) {
+    (
+        t(&s["termStartDateTime"]).date_naive(),
+        t(&s["termEndDateTime"]).date_naive(),
+    )
+}
+
+/// The summaries of a subscription's audit entries with `action`, oldest first.
+async fn audit_summaries(srv: &Srv, action: &str, id: &str) -> Vec<String> {
+    let got = srv
+        .get(&format!("{API}/audit?action={action}&targetId={id}"))
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    let mut v: Vec<String> = got.1["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap_or_default().to_string())
+        .collect();
+    v.reverse();
+    v
+}
+
+backends!(renewals_keep_the_day_of_purchase, |srv| async move {
+    // Bought on January 31, monthly: February 28, then March 31, April 30, May 31.
+    set_clock(&srv, noon(2027, 1, 31)).await;
+    let s = buy(&srv, "SUITE_BASIC", 3, "monthly").await;
+    let id = s["id"].as_str().expect("id").to_string();
+    assert_eq!(term_days(&s), (date(2027, 1, 31), date(2027, 2, 28)));
+    let mut seen = vec![];
+    for (m, d) in [(3, 1), (4, 1), (5, 1)] {
+        set_clock(&srv, noon(2027, m, d)).await;
+        let report = run_jobs(&srv).await;
+        assert_eq!(report["renewed"], 1, "{report}");
+        seen.push(term_days(&sub(&srv, &id).await));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (date(2027, 2, 28), date(2027, 3, 31)),
+            (date(2027, 3, 31), date(2027, 4, 30)),
+            (date(2027, 4, 30), date(2027, 5, 31)),
+        ]
+    );
+    // The time of day stays that of the purchase.
+    let s = sub(&srv, &id).await;
+    assert_eq!(
+        t(&s["termEndDateTime"]).time(),
+        t(&s["createdDateTime"]).time(),
+        "{s}"
+    );
+    // The cancellation window follows the renewal: 7 days from April 30.
+    assert_eq!(
+        t(&s["cancellationWindowEndsDateTime"]),
+        t(&s["termStartDateTime"]) + Duration::days(7),
+        "{s}"
+    );
+
+    // Cancelled within that window and reactivated on June 30: a new term, counted from then.
+    let got = srv
+        .post(
+            &format!("{API}/subscriptions/{id}/cancel"),
+            json!({"reason": "Other"}),
+        )
+        .await;
+    assert_eq!(got.1["outcome"], "disabledNow", "{}", got.1);
+    set_clock(&srv, noon(2027, 6, 30)).await;
+    let got = srv
+        .call(
+            "POST",
+            &format!("{API}/subscriptions/{id}/reactivate"),
+            None,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert_eq!(term_days(&got.1), (date(2027, 6, 30), date(2027, 7, 30)));
+    set_clock(&srv, noon(2027, 8, 1)).await;
+    run_jobs(&srv).await;
+    assert_eq!(
+        term_days(&sub(&srv, &id).await),
+        (date(2027, 7, 30), date(2027, 8, 30))
+    );
+
+    // Bought on February 29, annually: February 28 in common years, February 29 in leap years.
+    set_clock(&srv, noon(2028, 2, 29)).await;
+    let a = buy(&srv, "SUITE_STANDARD", 2, "annual").await;
+    let a_id = a["id"].as_str().expect("id").to_string();
+    assert_eq!(term_days(&a), (date(2028, 2, 29), date(2029, 2, 28)));
+    set_clock(&srv, noon(2031, 3, 1)).await;
+    run_jobs(&srv).await;
+    assert_eq!(
+        term_days(&sub(&srv, &a_id).await),
+        (date(2031, 2, 28), date(2032, 2, 29))
+    );
+    set_clock(&srv, noon(2032, 3, 1)).await;
+    run_jobs(&srv).await;
+    assert_eq!(
+        term_days(&sub(&srv, &a_id).await),
+        (date(2032, 2, 29), date(2033, 2, 28))
+    );
+});
+
+backends!(
+    a_clock_fifty_years_ahead_renews_in_one_step,
+    |srv| async move {
+        set_clock(&srv, noon(2027, 1, 31)).await;
+        let s = buy(&srv, "SUITE_BASIC", 3, "monthly").await;
+        let id = s["id"].as_str().expect("id").to_string();
+        let later = noon(2027, 1, 31)
+            .checked_add_months(Months::new(600))
+            .expect("50 years on")
+            + Duration::days(20);
+        set_clock(&srv, later).await;
+        let started = std::time::Instant::now();
+        let report = run_jobs(&srv).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the jobs took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(report["renewed"], 1, "{report}");
+        let s = sub(&srv, &id).await;
+        assert_eq!(s["status"], "Active", "{s}");
+        assert_eq!(term_days(&s), (date(2077, 1, 31), date(2077, 2, 28)));
+        // One audit entry says how many renewals were applied and when the term now ends.
+        let renewals = audit_summaries(&srv, "subscription.renew", &id).await;
+        assert_eq!(renewals.len(), 1, "{renewals:?}");
+        assert!(
+            renewals[0].contains("renewed 600 times")
+                && renewals[0].contains("until 2077-02-28T12:00:00"),
+            "{renewals:?}"
+        );
+        let got = srv
+            .get(&format!(
+                "{API}/audit?action=subscription.renew&targetId={id}"
+            ))
+            .await;
+        assert_eq!(got.1["value"][0]["after"]["renewals"], 600, "{}", got.1);
+        // Nothing more is due.
+        let report = run_jobs(&srv).await;
+        assert_eq!(report["renewed"], 0, "{report}");
+    }
+);
+
+backends!(the_dev_clock_refuses_absurd_dates, |srv| async move {
+    let before = now(&srv).await;
+    for (to, needle) in [
+        (
+            "9999-06-01T00:00:00Z",
+            "up to, not including, 9999-01-01T00:00:00Z",
+        ),
+        (
+            "9999-01-01T00:00:00Z",
+            "9999-01-01T00:00:00Z is outside that range",
+        ),
+        (
+            "1969-12-31T23:59:59Z",
+            "can be set from 1970-01-01T00:00:00Z",
+        ),
+        ("0001-01-01T00:00:00Z", "outside that range"),
+        ("+10000-01-01T00:00:00Z", "RFC 3339"),
+    ] {
+        let got = srv
+            .put(&format!("{API}/dev/clock"), json!({ "now": to }))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, needle);
+        if needle != "RFC 3339" {
+            assert_eq!(got.1["error"]["code"], "clockOutOfRange", "{}", got.1);
+        }
+    }
+    // The clock did not move; the far end of the range is accepted and the jobs run there.
+    assert!(now(&srv).await - before < Duration::minutes(1));
+    buy(&srv, "SUITE_BASIC", 1, "annual").await;
+    set_clock(&srv, noon(9998, 12, 31)).await;
+    let report = run_jobs(&srv).await;
+    assert_eq!(report["renewed"], 1, "{report}");
+    set_clock(
+        &srv,
+        Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0)
+            .single()
+            .expect("epoch"),
+    )
+    .await;
+});
+
+backends!(
+    only_recently_added_licenses_can_be_removed,
+    |srv| async move {
+        set_clock(&srv, noon(2026, 11, 1)).await;
+        let s = buy(&srv, "SUITE_BASIC", 100, "monthly").await;
+        let id = s["id"].as_str().expect("id").to_string();
+        let path = format!("{API}/subscriptions/{id}");
+
+        // Outside the purchase window nothing can be removed.
+        set_clock(&srv, noon(2026, 11, 20)).await;
+        let got = srv.patch(&path, json!({"quantity": 99})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "the last window closed on 2026-11-08 12:00 UTC, so it keeps its 100 licenses",
+        );
+
+        // Adding 5 makes those 5 removable for 7 days, and only those.
+        let got = srv.patch(&path, json!({"quantity": 105})).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(
+            t(&got.1["removalWindowEndsDateTime"]).date_naive(),
+            date(2026, 11, 27),
+            "{}",
+            got.1
+        );
+        let got = srv.patch(&path, json!({"quantity": 99})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "Licenses can be removed only within 7 days of purchase, renewal or adding them: 5 of these 105 were added on 2026-11-20 12:00 UTC and can be removed until 2026-11-27 12:00 UTC; the minimum now is 100.",
+        );
+        assert_eq!(got.1["error"]["code"], "removalWindowClosed");
+        assert_eq!(sub(&srv, &id).await["quantity"], 105);
+
+        // Removing 3 of them leaves 2 removable.
+        set_clock(&srv, noon(2026, 11, 22)).await;
+        let got = srv.patch(&path, json!({"quantity": 102})).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.patch(&path, json!({"quantity": 99})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "2 of these 102 were added on 2026-11-20 12:00 UTC and can be removed until 2026-11-27 12:00 UTC; the minimum now is 100.",
+        );
+        let got = srv.patch(&path, json!({"quantity": 100})).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.patch(&path, json!({"quantity": 99})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "so it keeps its 100 licenses",
+        );
+
+        // A second addition has its own window, which outlasts the first.
+        let got = srv.patch(&path, json!({"quantity": 104})).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        set_clock(&srv, noon(2026, 11, 28)).await;
+        let got = srv.patch(&path, json!({"quantity": 99})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "4 of these 104 were added on 2026-11-22 12:00 UTC and can be removed until 2026-11-29 12:00 UTC; the minimum now is 100.",
+        );
+        set_clock(&srv, noon(2026, 11, 29) + Duration::minutes(1)).await;
+        let got = srv.patch(&path, json!({"quantity": 103})).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "so it keeps its 104 licenses",
+        );
+
+        // A renewal opens the window for every license again.
+        set_clock(&srv, noon(2026, 12, 2)).await;
+        assert_eq!(run_jobs(&srv).await["renewed"], 1);
+        let got = srv.patch(&path, json!({"quantity": 50})).await;
+        assert_eq!(
+            (got.0, got.1["quantity"].as_i64()),
+            (StatusCode::OK, Some(50)),
+            "{}",
+            got.1
+        );
+    }
+);
