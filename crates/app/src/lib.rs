@@ -13,7 +13,6 @@ pub mod jobs;
 pub mod licenses;
 pub mod mail;
 pub mod operator;
-pub mod rest_support;
 pub mod subscriptions;
 pub mod tenants;
 
