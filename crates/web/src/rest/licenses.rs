@@ -6,7 +6,8 @@ use super::model::{
     UserLicensesList,
 };
 use super::support::{
-    Params, PathArgs, cell, enc, plan_split, plans, product_in_body, product_in_path, sources, ts,
+    Params, PathArgs, cell, enc, objects, objects_opt, plan_split, plans, product_in_body,
+    product_in_path, sources, ts,
 };
 use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiResult, bad_request};
@@ -388,7 +389,7 @@ pub struct BulkBody {
     #[schema(required = true, min_items = 1, max_items = 20)]
     users: Vec<String>,
     /// Required for assignMore and replace; leave out (or empty) for unassignAll.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
     licenses: Vec<LicenseIn>,
 }
 
@@ -484,6 +485,7 @@ pub async fn user_licenses(
 #[schema(as = SetLicensesRequest)]
 pub struct SetLicensesBody {
     /// Every license the user should hold; [] removes all.
+    #[serde(default, deserialize_with = "objects_opt")]
     #[schema(required = true, nullable = false)]
     licenses: Option<Vec<LicenseIn>>,
 }

@@ -61,6 +61,40 @@ where
     }
 }
 
+/// For lists of objects: each item must be a JSON object. (serde would also read an object from
+/// an array of its fields in order, `["SKU", []]`, which no client means.)
+pub fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let raw = Vec::<serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if !v.is_object() {
+                return Err(D::Error::custom(format!(
+                    "item {i}: invalid type: {v}, expected an object"
+                )));
+            }
+            serde_json::from_value(v).map_err(|e| D::Error::custom(format!("item {i}: {e}")))
+        })
+        .collect()
+}
+
+/// [`objects`] for a list that may be left out or null.
+pub fn objects_opt<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Wrap<T: serde::de::DeserializeOwned>(#[serde(deserialize_with = "objects")] Vec<T>);
+    Ok(Option::<Wrap<T>>::deserialize(d)?.map(|w| w.0))
+}
+
 /// The schema of a usage location in a request: an ISO 3166-1 alpha-2 code this server knows,
 /// "" or null (both clear it).
 pub fn usage_location_schema() -> utoipa::openapi::schema::Object {

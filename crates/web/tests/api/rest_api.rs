@@ -231,6 +231,27 @@ backends!(
         let got = send(M::POST, "/tokens", r#"["x", "script"]"#).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "must be a JSON object");
         assert_eq!(srv.get(&format!("{API}/tenant")).await.1, before);
+        // Nor is an array read as one of the objects of a list.
+        let me = srv.get(&format!("{API}/me")).await.1;
+        let id = me["user"]["id"].as_str().expect("caller id").to_string();
+        let got = send(
+            M::PUT,
+            &format!("/users/{id}/licenses"),
+            r#"{"licenses": [["SUITE_BASIC", []]]}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "expected an object");
+        let body = json!({"mode": "assignMore", "users": [id], "licenses": [["SUITE_BASIC"]]});
+        let got = send(M::POST, "/licenses/bulk", &body.to_string()).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "expected an object");
+        // Objects in those lists are read as before.
+        let got = send(
+            M::PUT,
+            &format!("/users/{id}/licenses"),
+            r#"{"licenses": [{"skuId": "NO_SUCH_SKU"}]}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "NO_SUCH_SKU");
 
         // A typed query parameter given without a value is refused, not read as left out.
         for q in [
