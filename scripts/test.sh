@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property and integration tests on
-# SQLite and on a real PostgreSQL started here on 127.0.0.1, and the official Microsoft Graph
-# Python SDK against a real server. Installs what it needs (Debian's PostgreSQL, Python packages).
+# SQLite and on a real PostgreSQL started here on 127.0.0.1, the official Microsoft Graph
+# Python SDK against a real server, and Schemathesis against the REST API's OpenAPI document.
+# Installs what it needs (Debian's PostgreSQL, Python packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -38,5 +39,8 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 step "Microsoft Graph Python SDK against a real server"
 SEATKEEPER_BIN=target/debug/seatkeeper bash tests/graph_sdk/run.sh
+
+step "Schemathesis against the REST API's OpenAPI document"
+SEATKEEPER_BIN=target/debug/seatkeeper bash tests/schemathesis/run.sh
 
 step "all passed in $(( $(date +%s) - started )) s"

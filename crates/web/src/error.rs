@@ -53,19 +53,28 @@ impl ErrorInfo {
         }
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        let mut err = json!({
-            "code": if self.graph { self.graph_code } else { self.code.as_str() },
-            "message": self.message,
-            "innerError": {
-                "request-id": uuid::Uuid::new_v4().to_string(),
-                "date": self.date.unwrap_or_default().format("%Y-%m-%dT%H:%M:%S").to_string(),
-            }
-        });
-        if !self.details.is_empty() {
-            err["details"] = json!(self.details);
+    pub fn body(&self) -> crate::envelope::ErrorEnvelope {
+        use crate::envelope::{ErrorBody, ErrorEnvelope, InnerError};
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: if self.graph {
+                    self.graph_code
+                } else {
+                    self.code.as_str()
+                }
+                .to_string(),
+                message: self.message.clone(),
+                inner_error: InnerError {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    date: self
+                        .date
+                        .unwrap_or_default()
+                        .format("%Y-%m-%dT%H:%M:%S")
+                        .to_string(),
+                },
+                details: self.details.clone(),
+            },
         }
-        json!({ "error": err })
     }
 
     pub fn into_response(self) -> Response {

@@ -67,10 +67,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = JsonError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(JsonError(json_rejection(rejection))),
+        let (parts, body) = req.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|e| JsonError(json_rejection(JsonRejection::from(e))))?;
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+        let v = match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rejection) => return Err(JsonError(json_rejection(rejection))),
+        };
+        // Every body is a JSON object. serde also reads a struct from an array of its fields in
+        // order (`["x", 5]`), which no client means: refuse it.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(JsonError(ErrorInfo::new(
+                StatusCode::BAD_REQUEST,
+                "invalidBody",
+                "BadRequest",
+                "The body must be a JSON object, like {\"name\": \"value\"}.",
+            )));
         }
+        Ok(Json(v))
     }
 }
 

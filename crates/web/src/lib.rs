@@ -1,6 +1,7 @@
 //! Seatkeeper's HTTP interface: the Graph-compatible API under `/v1.0` and the REST API under
 //! `/api/v1`, over one [`App`].
 
+pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod graph;

@@ -1,7 +1,9 @@
 //! The audit log (AUD1): read and filter it, export it as CSV. There is no way to change or
 //! delete an entry. And the mail outbox (MAIL2): what was sent, or is waiting.
 
-use super::support::{Params, cell, enc, list as value_list, ts, ts_opt};
+use super::model::{AuditEntry, AuditPage, MailList, MailMessage};
+use super::support::{Params, cell, enc, ts};
+use super::{BadRequest, Forbidden, Unauthorized};
 use crate::error::ApiResult;
 use crate::extract::Auth;
 use axum::body::{Body, Bytes};
@@ -10,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use seatkeeper_app::store::audit::{Entry, Query};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
 const DEFAULT_TOP: i64 = 100;
@@ -24,19 +26,19 @@ fn snapshot(s: &Option<String>) -> Value {
     }
 }
 
-fn entry_json(e: &Entry) -> Value {
-    json!({
-        "id": e.id.to_string(),
-        "dateTime": ts(e.at),
-        "actorId": e.actor_id.map(|a| a.to_string()),
-        "actor": e.actor,
-        "action": e.action,
-        "targetType": e.target_type,
-        "targetId": e.target_id,
-        "summary": e.summary,
-        "before": snapshot(&e.before),
-        "after": snapshot(&e.after),
-    })
+fn entry(e: &Entry) -> AuditEntry {
+    AuditEntry {
+        id: e.id.to_string(),
+        date_time: ts(e.at),
+        actor_id: e.actor_id.map(|a| a.to_string()),
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        target_type: e.target_type.clone(),
+        target_id: e.target_id.clone(),
+        summary: e.summary.clone(),
+        before: snapshot(&e.before),
+        after: snapshot(&e.after),
+    }
 }
 
 /// The filters of the query string, and their text for the next page's link.
@@ -58,11 +60,35 @@ fn filters(params: &Params) -> ApiResult<(Query, String)> {
     Ok((q, link))
 }
 
+/// The audit log, newest first
+///
+/// Every change with who, what, when, before and after. Entries cannot be changed or deleted.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "listAudit",
+    tag = "Audit",
+    params(
+        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action."),
+        ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
+        ("targetId" = Option<String>, Query, description = "The id of the changed object."),
+        ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
+        ("until" = Option<String>, Query, format = DateTime, description = "Entries before this time (RFC 3339)."),
+        ("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
+        ("before" = Option<i64>, Query, minimum = 1, description = "Entries older than this entry id (taken from nextLink)."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = AuditPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub async fn list(
     State(app): State<App>,
     Auth(actor): Auth,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<AuditPage>> {
     let mut allowed = FILTERS.to_vec();
     allowed.extend(["before", "top"]);
     params.allow(&allowed)?;
@@ -77,10 +103,10 @@ pub async fn list(
         (true, Some(last)) => Some(format!("/api/v1/audit?top={top}&before={}{link}", last.id)),
         _ => None,
     };
-    Ok(axum::Json(value_list(
-        page.iter().map(entry_json).collect(),
-        next,
-    )))
+    Ok(axum::Json(AuditPage {
+        value: page.iter().map(entry).collect(),
+        next_link: next,
+    }))
 }
 
 fn csv_rows(entries: &[Entry], header_row: bool) -> Result<Bytes, std::io::Error> {
@@ -121,7 +147,31 @@ fn csv_rows(entries: &[Entry], header_row: bool) -> Result<Bytes, std::io::Error
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-/// The audit log as CSV, with the same filters, newest first; read a page at a time and streamed.
+/// The audit log as CSV, with the same filters
+///
+/// Columns: id, dateTime, actor, actorId, action, targetType, targetId, summary, before, after.
+/// Newest first; read a page at a time and streamed.
+#[utoipa::path(
+    get,
+    path = "/audit.csv",
+    operation_id = "exportAudit",
+    tag = "Audit",
+    params(
+        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action."),
+        ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
+        ("targetId" = Option<String>, Query, description = "The id of the changed object."),
+        ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
+        ("until" = Option<String>, Query, format = DateTime, description = "Entries before this time (RFC 3339)."),
+    ),
+    responses(
+        (status = 200, description = "CSV (UTF-8, header row first), sent as an attachment.",
+            content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=..."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub async fn csv(State(app): State<App>, Auth(actor): Auth, params: Params) -> ApiResult<Response> {
     params.allow(&FILTERS)?;
     let (mut q, _) = filters(&params)?;
@@ -170,32 +220,43 @@ pub async fn csv(State(app): State<App>, Auth(actor): Auth, params: Params) -> A
         .into_response())
 }
 
-/// The outbox, newest first.
+/// The e-mail outbox, newest first
+#[utoipa::path(
+    get,
+    path = "/mail",
+    operation_id = "listMail",
+    tag = "Mail",
+    params(("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many, 1 to 1000 (default 100).")),
+    responses(
+        (status = 200, description = "OK", body = MailList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub async fn mail(
     State(app): State<App>,
     Auth(actor): Auth,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<MailList>> {
     params.allow(&["top"])?;
     let top = params.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP);
     let list = app.list_mail(&actor, top).await?;
-    Ok(axum::Json(value_list(
-        list.iter()
-            .map(|m| {
-                json!({
-                    "id": m.id.to_string(),
-                    "to": m.to,
-                    "subject": m.subject,
-                    "kind": m.kind,
-                    "status": m.status,
-                    "attempts": m.attempts,
-                    "createdDateTime": ts(m.created_at),
-                    "nextAttemptDateTime": if m.status == "pending" { Value::String(ts(m.next_attempt_at)) } else { Value::Null },
-                    "sentDateTime": ts_opt(m.sent_at),
-                    "lastError": m.last_error,
-                })
+    Ok(axum::Json(MailList {
+        value: list
+            .iter()
+            .map(|m| MailMessage {
+                id: m.id.to_string(),
+                to: m.to.clone(),
+                subject: m.subject.clone(),
+                kind: m.kind.clone(),
+                status: m.status.clone(),
+                attempts: m.attempts,
+                created_date_time: ts(m.created_at),
+                next_attempt_date_time: (m.status == "pending").then(|| ts(m.next_attempt_at)),
+                sent_date_time: m.sent_at.map(ts),
+                last_error: m.last_error.clone(),
             })
             .collect(),
-        None,
-    )))
+    }))
 }

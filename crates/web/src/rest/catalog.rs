@@ -1,7 +1,9 @@
 //! The operator's product catalog: anyone signed in reads it; only the operator (an operator
 //! token) replaces it.
 
+use super::model::{Catalog, CatalogImport};
 use super::support::Params;
+use super::{BadRequest, Conflict, Forbidden, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiError, ApiResult, ErrorInfo, bad_request};
 use crate::extract::AuthAny;
 use axum::body::Bytes;
@@ -11,56 +13,60 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use seatkeeper_app::operator::{CATALOG_IS_THE_OPERATORS, Caller};
-use seatkeeper_domain::catalog::Catalog;
-use serde_json::{Value, json};
 
-pub fn catalog_json(c: &Catalog) -> Value {
-    let names =
-        |ids: &[seatkeeper_domain::PlanId]| ids.iter().map(|i| c.plan_name(*i)).collect::<Vec<_>>();
-    json!({
-        "plans": c.plans.iter().map(|p| json!({
-            "servicePlanId": p.id.to_string(),
-            "servicePlanName": p.name,
-            "displayName": p.display_name,
-            "requires": names(&p.requires),
-            "excludes": names(&p.excludes),
-        })).collect::<Vec<_>>(),
-        "products": c.products.iter().map(|p| json!({
-            "skuId": p.sku_id.to_string(),
-            "skuPartNumber": p.sku_part_number,
-            "productId": p.product_id,
-            "name": p.name,
-            "appliesTo": p.applies_to.as_str(),
-            "selfService": p.self_service,
-            "servicePlans": p.plans.iter().map(|id| json!({
-                "servicePlanId": id.to_string(),
-                "servicePlanName": c.plan_name(*id),
-                "displayName": c.plan(*id).map(|x| x.display_name.clone()).unwrap_or_default(),
-            })).collect::<Vec<_>>(),
-            "trial": p.trial.as_ref().map(|t| json!({
-                "days": t.days, "licenses": t.licenses, "needsPaymentMethod": t.needs_payment_method,
-            })),
-            "prices": p.prices.iter().map(|x| json!({
-                "currency": x.currency, "monthly": x.monthly, "annual": x.annual,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The catalog: products with their service plans, prices and trial offers. Any signed-in
-/// user may read it (end users choose from it what to buy or request), and the operator.
+/// The product catalog
+///
+/// Products with their service plans, prices and trial offers. Any signed-in user may read it
+/// (end users choose from it what to buy or request), and the operator.
+#[utoipa::path(
+    get,
+    path = "/catalog",
+    operation_id = "getCatalog",
+    tag = "Catalog",
+    responses(
+        (status = 200, description = "OK", body = Catalog),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    )
+)]
 pub async fn get(
     State(app): State<App>,
     AuthAny(_caller): AuthAny,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Catalog>> {
     params.allow(&[])?;
-    Ok(axum::Json(catalog_json(&app.catalog())))
+    Ok(axum::Json(Catalog::new(&app.catalog())))
 }
 
-/// Replaces the catalog with a TOML file (`application/toml` or `text/plain`) or a JSON one
-/// (`application/json`): the operator only, with an operator token. A bad file is refused with
-/// the line and the problem; nothing changes.
+/// Replace the product catalog (the operator only)
+///
+/// Only an operator token may do this; a tenant's admins get 403. The body is the catalog file: TOML (Content-Type application/toml or text/plain) or JSON
+/// (application/json) with the same fields. A bad file is refused with its line and the problem
+/// (invalidCatalog) and nothing changes; dropping a product that has subscriptions is refused
+/// (409 productInUse).
+#[utoipa::path(
+    put,
+    path = "/catalog",
+    operation_id = "importCatalog",
+    tag = "Catalog",
+    request_body(
+        description = "The catalog file.",
+        content(
+            (String = "application/toml"),
+            (String = "text/plain"),
+            (Object = "application/json"),
+        )
+    ),
+    responses(
+        (status = 200, description = "OK", body = CatalogImport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn put(
     State(app): State<App>,
     AuthAny(caller): AuthAny,
@@ -78,7 +84,7 @@ async fn import(
     caller: &Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Value, Response> {
+) -> Result<CatalogImport, Response> {
     // Who may import comes before what was sent: anyone but the operator gets 403 whatever
     // the body.
     let operator = caller
@@ -142,10 +148,13 @@ async fn import(
         .import_catalog(operator, name, text)
         .await
         .map_err(|e| ApiError(e).into_response())?;
-    Ok(json!({
-        "version": summary.version,
-        "products": summary.products,
-        "plans": summary.plans,
-        "message": format!("Catalog version {} is in force: {} products, {} service plans.", summary.version, summary.products, summary.plans),
-    }))
+    Ok(CatalogImport {
+        version: summary.version,
+        products: summary.products,
+        plans: summary.plans,
+        message: format!(
+            "Catalog version {} is in force: {} products, {} service plans.",
+            summary.version, summary.products, summary.plans
+        ),
+    })
 }

@@ -1,7 +1,9 @@
 //! The development clock (SPEC 5): read and set it, and run the background jobs at once.
 //! Without `--dev-clock` these routes answer exactly as if they did not exist.
 
+use super::model::{Clock, JobReport};
 use super::support::{parse_time, ts};
+use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiError, ErrorInfo, bad_request};
 use crate::extract::{Auth, Json, JsonError};
 use axum::extract::State;
@@ -9,7 +11,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 /// The same answer as for any path the server does not have.
 fn absent(uri: &Uri) -> Response {
@@ -32,22 +34,61 @@ fn respond<T: IntoResponse>(r: Result<T, ApiError>) -> Response {
     }
 }
 
+/// The development clock (Global admin)
+///
+/// Only with `serve --dev-clock`; otherwise this route answers 404 as if it did not exist.
+#[utoipa::path(
+    get,
+    path = "/dev/clock",
+    operation_id = "getClock",
+    tag = "Development clock",
+    responses(
+        (status = 200, description = "OK", body = Clock),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn clock(State(app): State<App>, uri: Uri, auth: Result<Auth, ApiError>) -> Response {
     if !app.clock.is_dev() {
         return absent(&uri);
     }
     respond(auth.and_then(|Auth(actor)| {
         let now = app.dev_clock(&actor)?;
-        Ok(axum::Json(json!({ "now": ts(now) })))
+        Ok(axum::Json(Clock { now: ts(now) }))
     }))
 }
 
-#[derive(Deserialize)]
+/// The time to set the development clock to.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ClockRequest)]
 pub struct ClockBody {
+    /// RFC 3339, like 2030-01-31T12:00:00Z.
+    #[schema(required = true, nullable = false, format = DateTime)]
     now: Option<String>,
 }
 
+/// Set the development clock (Global admin)
+///
+/// Only with `serve --dev-clock`. The clock keeps running from the new time; background jobs act
+/// on it within a second.
+#[utoipa::path(
+    put,
+    path = "/dev/clock",
+    operation_id = "setClock",
+    tag = "Development clock",
+    request_body = ClockBody,
+    responses(
+        (status = 200, description = "OK", body = Clock),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn set_clock(
     State(app): State<App>,
     uri: Uri,
@@ -79,11 +120,27 @@ pub async fn set_clock(
     respond(
         app.set_dev_clock(&actor, to)
             .await
-            .map(|now| axum::Json(json!({ "now": ts(now) })))
+            .map(|now| axum::Json(Clock { now: ts(now) }))
             .map_err(ApiError),
     )
 }
 
+/// Run the background jobs now (Global admin)
+///
+/// Only with `serve --dev-clock`. Runs the subscription lifecycle and delivers due e-mail, then
+/// answers with what was done. No body is needed.
+#[utoipa::path(
+    post,
+    path = "/dev/jobs/run",
+    operation_id = "runJobs",
+    tag = "Development clock",
+    responses(
+        (status = 200, description = "OK", body = JobReport),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn run_jobs(State(app): State<App>, uri: Uri, auth: Result<Auth, ApiError>) -> Response {
     if !app.clock.is_dev() {
         return absent(&uri);
@@ -95,7 +152,7 @@ pub async fn run_jobs(State(app): State<App>, uri: Uri, auth: Result<Auth, ApiEr
     respond(
         app.run_jobs_as(&actor)
             .await
-            .map(axum::Json)
+            .map(|r| axum::Json(JobReport::from(r)))
             .map_err(ApiError),
     )
 }

@@ -1,10 +1,15 @@
 //! Licenses (L1–L4, L7): the Licenses page, a product's users and their CSV export, assigning
 //! and unassigning, one user's licenses, and bulk changes.
 
-use super::support::{
-    Params, PathArgs, cell, enc, list as value_list, plan_ref, plan_split, plans, product_in_body,
-    product_in_path, sources, ts, user_licenses_json,
+use super::model::{
+    ProductLicenses, ProductLicensesList, ProductUser, ProductUserPage, UserLicenses,
+    UserLicensesList,
 };
+use super::support::{
+    Params, PathArgs, cell, enc, objects, objects_opt, plan_split, plans, product_in_body,
+    product_in_path, sources, ts,
+};
+use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::body::{Body, Bytes};
@@ -18,55 +23,70 @@ use seatkeeper_app::store::directory::User;
 use seatkeeper_domain::UserId;
 use seatkeeper_domain::catalog::Catalog;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-type Out = ApiResult<axum::Json<Value>>;
+type Out<T> = ApiResult<axum::Json<T>>;
 
 /// Users per page of the product's user list; the CSV export reads pages of this size too.
 const DEFAULT_TOP: i64 = 100;
 const MAX_TOP: i64 = 1000;
 const EXPORT_PAGE: i64 = 1000;
 
-pub async fn page(State(app): State<App>, Auth(actor): Auth, params: Params) -> Out {
+/// Licenses page: one row per product
+#[utoipa::path(
+    get,
+    path = "/licenses",
+    operation_id = "listLicenses",
+    tag = "Licenses",
+    responses(
+        (status = 200, description = "OK", body = ProductLicensesList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub async fn page(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    params: Params,
+) -> Out<ProductLicensesList> {
     params.allow(&[])?;
     let rows = app.licenses_page(&actor).await?;
-    let value = rows
-        .iter()
-        .map(|r| {
-            let mut v = json!(r);
-            v["skuId"] = json!(r.sku_id.to_string());
-            v
-        })
-        .collect();
-    Ok(axum::Json(value_list(value, None)))
+    Ok(axum::Json(ProductLicensesList {
+        value: rows.iter().map(ProductLicenses::from).collect(),
+    }))
 }
 
-fn product_user_json(catalog: &Catalog, u: &User, a: &Assignment) -> Value {
-    let (enabled, disabled) = plan_split(catalog, a);
-    json!({
-        "id": u.id.to_string(),
-        "userPrincipalName": u.upn,
-        "displayName": u.display_name,
-        "userType": u.user_type,
-        "accountEnabled": u.account_enabled,
-        "enabledPlans": enabled.iter().map(|p| plan_ref(catalog, *p)).collect::<Vec<_>>(),
-        "disabledPlans": disabled.iter().map(|p| plan_ref(catalog, *p)).collect::<Vec<_>>(),
-        "sources": sources(a),
-        "assignedDateTime": ts(a.assigned_at),
-    })
-}
-
+/// Users holding a product
+#[utoipa::path(
+    get,
+    path = "/licenses/{sku}/users",
+    operation_id = "listProductUsers",
+    tag = "Licenses",
+    params(
+        ("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber."),
+        ("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
+        ("after" = Option<String>, Query, format = Uuid, description = "Continue after this user id (taken from nextLink)."),
+    ),
+    responses(
+        (status = 200, description = "OK", body = ProductUserPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn users(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(sku): PathArgs<String>,
     params: Params,
-) -> Out {
+) -> Out<ProductUserPage> {
     params.allow(&["top", "after"])?;
     let catalog = app.catalog();
     let product = product_in_path(&catalog, &sku)?;
     let top = params.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP);
-    let after = match params.get("after") {
+    let after = match params.value("after")? {
         None => None,
         Some(a) => Some(UserId::parse(a).ok_or_else(|| {
             bad_request(
@@ -88,12 +108,13 @@ pub async fn users(
         )),
         _ => None,
     };
-    Ok(axum::Json(value_list(
-        page.iter()
-            .map(|(u, a)| product_user_json(&catalog, u, a))
+    Ok(axum::Json(ProductUserPage {
+        value: page
+            .iter()
+            .map(|(u, a)| ProductUser::new(&catalog, u, a))
             .collect(),
-        next,
-    )))
+        next_link: next,
+    }))
 }
 
 fn csv_rows(
@@ -143,7 +164,26 @@ enum Export {
     Done,
 }
 
-/// L7: every user of a product as CSV, read a page at a time and streamed.
+/// Export a product's users as CSV
+///
+/// Columns: userPrincipalName, displayName, enabledPlans, disabledPlans, sources,
+/// assignedDateTime (plan names separated by '; '). Every user, streamed.
+#[utoipa::path(
+    get,
+    path = "/licenses/{sku}/users.csv",
+    operation_id = "exportProductUsers",
+    tag = "Licenses",
+    params(("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber.")),
+    responses(
+        (status = 200, description = "CSV (UTF-8, header row first), sent as an attachment.",
+            content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=..."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn users_csv(
     State(app): State<App>,
     Auth(actor): Auth,
@@ -200,31 +240,57 @@ pub async fn users_csv(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// Who gets a product, and which of its service plans are off.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = AssignRequest)]
 pub struct AssignBody {
+    /// Users by id (GUID) or userPrincipalName.
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 20)]
     users: Vec<String>,
+    /// Service plans to turn off, by GUID or name (servicePlanName, case-insensitive).
     #[serde(default)]
     disabled_plans: Vec<String>,
 }
 
-fn results(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> Value {
-    value_list(
-        out.iter()
-            .map(|(u, l)| user_licenses_json(catalog, u, l))
+fn results(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> UserLicensesList {
+    UserLicensesList {
+        value: out
+            .iter()
+            .map(|(u, l)| UserLicenses::new(catalog, u, l))
             .collect(),
-        None,
-    )
+    }
 }
 
-/// L2: one product to up to 20 users, all or nothing.
+/// Assign a product to up to 20 users
+///
+/// All or nothing: if any user cannot get it (usage location, available licenses, plan rules,
+/// guests), nothing changes and the error names each user and the reason (details). A user who
+/// already holds the product gets the given disabled plans.
+#[utoipa::path(
+    post,
+    path = "/licenses/{sku}/assign",
+    operation_id = "assignProduct",
+    tag = "Licenses",
+    params(("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber.")),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "OK", body = UserLicensesList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn assign(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(sku): PathArgs<String>,
     Json(body): Json<AssignBody>,
-) -> Out {
+) -> Out<UserLicensesList> {
     let catalog = app.catalog();
     let product = product_in_path(&catalog, &sku)?;
     let disabled = plans(&catalog, product, &body.disabled_plans)?;
@@ -234,20 +300,41 @@ pub async fn assign(
     Ok(axum::Json(results(&catalog, &out)))
 }
 
-#[derive(Deserialize)]
+/// The users a product is removed from.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = UsersRequest)]
 pub struct UsersBody {
+    /// Users by id (GUID) or userPrincipalName.
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 20)]
     users: Vec<String>,
 }
 
-/// L3: removes a product from users.
+/// Remove a product from users
+#[utoipa::path(
+    post,
+    path = "/licenses/{sku}/unassign",
+    operation_id = "unassignProduct",
+    tag = "Licenses",
+    params(("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber.")),
+    request_body = UsersBody,
+    responses(
+        (status = 200, description = "OK", body = UserLicensesList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn unassign(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(sku): PathArgs<String>,
     Json(body): Json<UsersBody>,
-) -> Out {
+) -> Out<UserLicensesList> {
     let catalog = app.catalog();
     let product = product_in_path(&catalog, &sku)?;
     let out = app
@@ -256,10 +343,15 @@ pub async fn unassign(
     Ok(axum::Json(results(&catalog, &out)))
 }
 
-#[derive(Deserialize)]
+/// One license: a product and which of its service plans are off.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = LicenseInput)]
 pub struct LicenseIn {
+    /// The product's skuId (GUID) or skuPartNumber.
+    #[schema(required = true, nullable = false, min_length = 1)]
     sku_id: Option<String>,
+    /// Service plans to turn off, by GUID or name (servicePlanName, case-insensitive).
     #[serde(default)]
     disabled_plans: Vec<String>,
 }
@@ -276,18 +368,46 @@ fn specs(catalog: &Catalog, given: &[LicenseIn]) -> ApiResult<Vec<LicenseSpec>> 
     Ok(out)
 }
 
-#[derive(Deserialize)]
+/// A change to several users' licenses.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = BulkRequest)]
 pub struct BulkBody {
+    #[schema(required = true, nullable = false, value_type = super::model::BulkModeName)]
     mode: Option<String>,
+    /// Users by id (GUID) or userPrincipalName.
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 20)]
     users: Vec<String>,
-    #[serde(default)]
+    /// Required for assignMore and replace; leave out (or empty) for unassignAll.
+    #[serde(default, deserialize_with = "objects")]
     licenses: Vec<LicenseIn>,
 }
 
-/// L4 for several users: Assign more, Replace or Unassign all.
-pub async fn bulk(State(app): State<App>, Auth(actor): Auth, Json(body): Json<BulkBody>) -> Out {
+/// Assign more, replace or unassign all for several users
+///
+/// All or nothing for up to 20 users.
+#[utoipa::path(
+    post,
+    path = "/licenses/bulk",
+    operation_id = "bulkLicenses",
+    tag = "Licenses",
+    request_body = BulkBody,
+    responses(
+        (status = 200, description = "OK", body = UserLicensesList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn bulk(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Json(body): Json<BulkBody>,
+) -> Out<UserLicensesList> {
     let modes = "\"assignMore\" (keep existing licenses, add these), \"replace\" (remove existing licenses, assign these) or \"unassignAll\"";
     let mode = match body.mode.as_deref() {
         None => {
@@ -309,28 +429,69 @@ pub async fn bulk(State(app): State<App>, Auth(actor): Auth, Json(body): Json<Bu
     Ok(axum::Json(results(&catalog, &out)))
 }
 
+/// A user's licenses
+///
+/// Admins read anyone's; a user may read their own.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/licenses",
+    operation_id = "getUserLicenses",
+    tag = "Licenses",
+    params(("id" = String, Path, description = "The user's id (GUID) or userPrincipalName.")),
+    responses(
+        (status = 200, description = "OK", body = UserLicenses),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn user_licenses(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
-) -> Out {
+) -> Out<UserLicenses> {
     let (u, list) = app.user_licenses(&actor, &id).await?;
-    Ok(axum::Json(user_licenses_json(&app.catalog(), &u, &list)))
+    Ok(axum::Json(UserLicenses::new(&app.catalog(), &u, &list)))
 }
 
-#[derive(Deserialize)]
+/// Every license one user should hold.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = SetLicensesRequest)]
 pub struct SetLicensesBody {
+    /// Every license the user should hold; [] removes all.
+    #[serde(default, deserialize_with = "objects_opt")]
+    #[schema(required = true, nullable = false)]
     licenses: Option<Vec<LicenseIn>>,
 }
 
-/// L4 for one user: the user ends up holding exactly these licenses.
+/// Set exactly which licenses a user holds
+///
+/// Products not listed are removed; listed ones are assigned or get the given disabled plans.
+#[utoipa::path(
+    put,
+    path = "/users/{id}/licenses",
+    operation_id = "setUserLicenses",
+    tag = "Licenses",
+    params(("id" = String, Path, description = "The user's id (GUID) or userPrincipalName.")),
+    request_body = SetLicensesBody,
+    responses(
+        (status = 200, description = "OK", body = UserLicenses),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn set_user_licenses(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
     Json(body): Json<SetLicensesBody>,
-) -> Out {
+) -> Out<UserLicenses> {
     let given = body.licenses.ok_or_else(|| {
         bad_request(
             "missingProperty",
@@ -340,22 +501,49 @@ pub async fn set_user_licenses(
     let catalog = app.catalog();
     let licenses = specs(&catalog, &given)?;
     let (u, list) = app.set_user_licenses(&actor, &id, licenses).await?;
-    Ok(axum::Json(user_licenses_json(&catalog, &u, &list)))
+    Ok(axum::Json(UserLicenses::new(&catalog, &u, &list)))
 }
 
-#[derive(Deserialize)]
+/// The service plans to turn off in one license.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = PlansRequest)]
 pub struct PlansBody {
+    /// The plans to turn off, by GUID or name (servicePlanName, case-insensitive); [] turns
+    /// every plan on.
+    #[schema(required = true, nullable = false)]
     disabled_plans: Option<Vec<String>>,
 }
 
-/// L3: changes which service plans are off in one user's license.
+/// Change which service plans are off in one user's license
+///
+/// 404 if the user does not hold the product.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}/licenses/{sku}",
+    operation_id = "changeLicensePlans",
+    tag = "Licenses",
+    params(
+        ("id" = String, Path, description = "The user's id (GUID) or userPrincipalName."),
+        ("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber."),
+    ),
+    request_body = PlansBody,
+    responses(
+        (status = 200, description = "OK", body = UserLicenses),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn change_plans(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs((id, sku)): PathArgs<(String, String)>,
     Json(body): Json<PlansBody>,
-) -> Out {
+) -> Out<UserLicenses> {
     let given = body.disabled_plans.ok_or_else(|| {
         bad_request(
             "missingProperty",
@@ -368,5 +556,5 @@ pub async fn change_plans(
     let (u, list) = app
         .change_plans(&actor, &id, product.sku_id, disabled)
         .await?;
-    Ok(axum::Json(user_licenses_json(&catalog, &u, &list)))
+    Ok(axum::Json(UserLicenses::new(&catalog, &u, &list)))
 }

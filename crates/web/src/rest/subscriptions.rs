@@ -1,42 +1,87 @@
 //! Central subscriptions (SUB1–SUB3): the Products page, buy, change, cancel, reactivate.
 
-use super::support::PathArgs;
-use super::support::{Params, list as value_list, product_in_body, subscription_json, ts};
+use super::model::{self, BillingFrequency, CancelResult, Subscription, SubscriptionList};
+use super::support::{Params, product_in_body, ts};
+use super::support::{PathArgs, whole_number_opt};
+use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome};
+use seatkeeper_domain::lifecycle::{BillingFrequency as Frequency, CancelOutcome};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+/// List subscriptions (Products page: one row per subscription)
+#[utoipa::path(
+    get,
+    path = "/subscriptions",
+    operation_id = "listSubscriptions",
+    tag = "Subscriptions",
+    params(("includeDeleted" = Option<bool>, Query, description = "Include Deleted subscriptions (default false).")),
+    responses(
+        (status = 200, description = "OK", body = SubscriptionList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub async fn list(
     State(app): State<App>,
     Auth(actor): Auth,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<SubscriptionList>> {
     params.allow(&["includeDeleted"])?;
     let include_deleted = params.bool("includeDeleted")?.unwrap_or(false);
     let subs = app.list_subscriptions(&actor, include_deleted).await?;
     let catalog = app.catalog();
-    Ok(axum::Json(value_list(
-        subs.iter()
-            .map(|s| subscription_json(&catalog, s))
+    Ok(axum::Json(SubscriptionList {
+        value: subs
+            .iter()
+            .map(|s| Subscription::new(&catalog, s))
             .collect(),
-        None,
-    )))
+    }))
 }
 
-#[derive(Deserialize)]
+/// What to buy.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = BuyRequest)]
 pub struct BuyBody {
+    /// The product's skuId (GUID) or skuPartNumber.
+    #[schema(required = true, nullable = false, min_length = 1)]
     sku_id: Option<String>,
+    /// The number of licenses.
+    #[serde(default, deserialize_with = "whole_number_opt")]
+    #[schema(value_type = i64, required = true, nullable = false, minimum = 1, maximum = 1_000_000)]
     quantity: Option<i64>,
+    #[schema(required = true, nullable = false, value_type = BillingFrequency)]
     billing_frequency: Option<String>,
 }
 
+/// Buy licenses
+///
+/// Buys `quantity` licenses of a product for the organization's central pool (Global or
+/// Billing admin). A monthly subscription's term is one month, an annual one's one year.
+#[utoipa::path(
+    post,
+    path = "/subscriptions",
+    operation_id = "buySubscription",
+    tag = "Subscriptions",
+    request_body = BuyBody,
+    responses(
+        (status = 201, description = "Bought. The subscription is Active with recurring billing on.", body = Subscription,
+            headers(("Location" = String, description = "/api/v1/subscriptions/{id}"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn buy(
     State(app): State<App>,
     Auth(actor): Auth,
@@ -57,7 +102,7 @@ pub async fn buy(
                 "billingFrequency is required: \"monthly\" or \"annual\".",
             ));
         }
-        Some(f) => BillingFrequency::parse(f.trim()).ok_or_else(|| {
+        Some(f) => Frequency::parse(f.trim()).ok_or_else(|| {
             bad_request(
                 "invalidBillingFrequency",
                 format!("billingFrequency '{f}' is not valid: use \"monthly\" or \"annual\"."),
@@ -69,62 +114,145 @@ pub async fn buy(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        axum::Json(subscription_json(&catalog, &s)),
+        axum::Json(Subscription::new(&catalog, &s)),
     )
         .into_response())
 }
 
+/// Get a subscription
+#[utoipa::path(
+    get,
+    path = "/subscriptions/{id}",
+    operation_id = "getSubscription",
+    tag = "Subscriptions",
+    params(("id" = String, Path, description = "The subscription's id or commerceSubscriptionId.")),
+    responses(
+        (status = 200, description = "OK", body = Subscription),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn get(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Subscription>> {
     let s = app.get_subscription(&actor, &id).await?;
-    Ok(axum::Json(subscription_json(&app.catalog(), &s)))
+    Ok(axum::Json(Subscription::new(&app.catalog(), &s)))
 }
 
-#[derive(Deserialize)]
+/// Give quantity, recurringBilling or both; both are applied together or not at all.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = SubscriptionPatch)]
 pub struct PatchBody {
+    /// The new total number of licenses (you have 100 and want 5 more: 105). Fewer only within
+    /// 7 days of purchase, renewal or adding licenses, and never below the number assigned.
+    /// Null or left out: unchanged.
+    #[serde(default, deserialize_with = "whole_number_opt")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000)]
     quantity: Option<i64>,
+    /// Null or left out: unchanged.
     recurring_billing: Option<bool>,
 }
 
+/// Change the number of licenses and/or recurring billing
+///
+/// Refused with the numbers when the new total is below the number of assigned licenses
+/// (belowAssigned), when removing licenses after the 7-day window (removalWindowClosed), for
+/// zero (invalidQuantity), and unless the subscription is Active.
+#[utoipa::path(
+    patch,
+    path = "/subscriptions/{id}",
+    operation_id = "updateSubscription",
+    tag = "Subscriptions",
+    params(("id" = String, Path, description = "The subscription's id or commerceSubscriptionId.")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "OK", body = Subscription),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn patch(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
     Json(body): Json<PatchBody>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Subscription>> {
     let s = app
         .update_subscription(&actor, &id, body.quantity, body.recurring_billing)
         .await?;
-    Ok(axum::Json(subscription_json(&app.catalog(), &s)))
+    Ok(axum::Json(Subscription::new(&app.catalog(), &s)))
 }
 
-#[derive(Deserialize)]
+/// The longest cancellation reason accepted.
+const MAX_REASON_CHARS: usize = 500;
+
+/// Why a subscription is cancelled.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = CancelRequest)]
 pub struct CancelBody {
+    /// One of NoLongerNeeded, TooExpensive, SwitchingToAnotherProduct, MissingFeatures,
+    /// BoughtByMistake, Other; or free text.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 500)]
     reason: Option<String>,
 }
 
+/// Cancel a subscription
+///
+/// Within 7 days of purchase or renewal the subscription is disabled at once (graphStatus
+/// LockedOut) and its licenses stop counting; after that, recurring billing turns off and it
+/// stays Active until the end of its term.
+#[utoipa::path(
+    post,
+    path = "/subscriptions/{id}/cancel",
+    operation_id = "cancelSubscription",
+    tag = "Subscriptions",
+    params(("id" = String, Path, description = "The subscription's id or commerceSubscriptionId.")),
+    request_body = CancelBody,
+    responses(
+        (status = 200, description = "OK", body = CancelResult),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn cancel(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
     Json(body): Json<CancelBody>,
-) -> ApiResult<axum::Json<Value>> {
-    let (s, outcome) = app
-        .cancel(&actor, &id, body.reason.as_deref().unwrap_or(""))
-        .await?;
+) -> ApiResult<axum::Json<CancelResult>> {
+    let reason = body.reason.as_deref().unwrap_or("");
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(bad_request(
+            "invalidReason",
+            format!(
+                "reason is {} characters long: keep it to {MAX_REASON_CHARS}.",
+                reason.chars().count()
+            ),
+        ));
+    }
+    let (s, outcome) = app.cancel(&actor, &id, reason).await?;
     let (code, message, effective) = match outcome {
         CancelOutcome::DisabledNow => (
-            "disabledNow",
+            model::CancelOutcome::DisabledNow,
             "Cancelled within the cancellation window: the subscription is disabled now and a prorated refund is credited on the next invoice.".to_string(),
             s.life.status_since,
         ),
         CancelOutcome::EndsAtTermEnd => (
-            "endsAtTermEnd",
+            model::CancelOutcome::EndsAtTermEnd,
             format!(
                 "Recurring billing is off: the subscription stays active until the end of its term on {}.",
                 ts(s.life.term_end)
@@ -132,19 +260,36 @@ pub async fn cancel(
             s.life.term_end,
         ),
     };
-    Ok(axum::Json(json!({
-        "outcome": code,
-        "effectiveDateTime": ts(effective),
-        "message": message,
-        "subscription": subscription_json(&app.catalog(), &s),
-    })))
+    Ok(axum::Json(CancelResult {
+        outcome: code,
+        effective_date_time: ts(effective),
+        message,
+        subscription: Subscription::new(&app.catalog(), &s),
+    }))
 }
 
+/// Reactivate an Expired or Disabled subscription
+///
+/// Returns it to Active with a new term starting now and recurring billing on. No body is needed.
+#[utoipa::path(
+    post,
+    path = "/subscriptions/{id}/reactivate",
+    operation_id = "reactivateSubscription",
+    tag = "Subscriptions",
+    params(("id" = String, Path, description = "The subscription's id or commerceSubscriptionId.")),
+    responses(
+        (status = 200, description = "OK", body = Subscription),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn reactivate(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Subscription>> {
     let s = app.reactivate(&actor, &id).await?;
-    Ok(axum::Json(subscription_json(&app.catalog(), &s)))
+    Ok(axum::Json(Subscription::new(&app.catalog(), &s)))
 }

@@ -1,4 +1,4 @@
-//! Shared pieces of the REST handlers: query parameters with clear errors, JSON shapes, and
+//! Shared pieces of the REST handlers: query parameters with clear errors, and
 //! resolving products and service plans given by GUID or by name.
 
 use crate::error::{ApiError, ApiResult, bad_request};
@@ -6,22 +6,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use seatkeeper_app::AppError;
 use seatkeeper_app::store::assignments::Assignment;
-use seatkeeper_app::store::directory::User;
-use seatkeeper_app::store::subscriptions::Subscription;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::lifecycle::Status;
 use seatkeeper_domain::plans::enabled_plans;
-use seatkeeper_domain::{PlanId, SkuId, Time};
+use seatkeeper_domain::{PlanId, Time};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
 
 /// RFC 3339 in UTC with a `Z`, fractions only when there are any.
 pub fn ts(t: Time) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
-pub fn ts_opt(t: Option<Time>) -> Value {
-    t.map(|t| Value::String(ts(t))).unwrap_or(Value::Null)
 }
 
 pub fn parse_time(field: &str, v: &str) -> ApiResult<Time> {
@@ -44,6 +36,84 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// For optional integer fields: a JSON number without a fraction (`5` or `5.0`, as JSON Schema's
+/// `integer` allows), or null. Anything else is refused with the field's name.
+pub fn whole_number_opt<'de, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                _ => Err(D::Error::custom(format!(
+                    "invalid type: number `{n}`, expected a whole number"
+                ))),
+            }
+        }
+    }
+}
+
+/// For lists of objects: each item must be a JSON object. (serde would also read an object from
+/// an array of its fields in order, `["SKU", []]`, which no client means.)
+pub fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let raw = Vec::<serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if !v.is_object() {
+                return Err(D::Error::custom(format!(
+                    "item {i}: invalid type: {v}, expected an object"
+                )));
+            }
+            serde_json::from_value(v).map_err(|e| D::Error::custom(format!("item {i}: {e}")))
+        })
+        .collect()
+}
+
+/// [`objects`] for a list that may be left out or null.
+pub fn objects_opt<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Wrap<T: serde::de::DeserializeOwned>(#[serde(deserialize_with = "objects")] Vec<T>);
+    Ok(Option::<Wrap<T>>::deserialize(d)?.map(|w| w.0))
+}
+
+/// The schema of a usage location in a request: an ISO 3166-1 alpha-2 code this server knows,
+/// "" or null (both clear it).
+pub fn usage_location_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut codes: Vec<serde_json::Value> = Vec::new();
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            let code = String::from_utf8_lossy(&[a, b]).into_owned();
+            if seatkeeper_domain::location::UsageLocation::parse(&code).is_ok() {
+                codes.push(serde_json::Value::String(code));
+            }
+        }
+    }
+    codes.push(serde_json::Value::String(String::new()));
+    codes.push(serde_json::Value::Null);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(codes))
+        .build()
 }
 
 /// The query string, read strictly: unknown or repeated parameters are refused.
@@ -96,8 +166,20 @@ impl Params {
             .filter(|v| !v.trim().is_empty())
     }
 
+    /// A parameter that must have a value when given: `top=` is refused, not read as absent.
+    pub fn value(&self, name: &str) -> ApiResult<Option<&str>> {
+        match self.0.iter().find(|(k, _)| k == name) {
+            None => Ok(None),
+            Some((_, v)) if v.trim().is_empty() => Err(bad_request(
+                "invalidParameter",
+                format!("{name} is empty: give a value or leave the parameter out."),
+            )),
+            Some((_, v)) => Ok(Some(v.as_str())),
+        }
+    }
+
     pub fn bool(&self, name: &str) -> ApiResult<Option<bool>> {
-        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        match self.value(name)?.map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(None),
             Some(v) if v == "true" => Ok(Some(true)),
             Some(v) if v == "false" => Ok(Some(false)),
@@ -109,7 +191,7 @@ impl Params {
     }
 
     pub fn int(&self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
-        let Some(v) = self.get(name) else {
+        let Some(v) = self.value(name)? else {
             return Ok(None);
         };
         match v.trim().parse::<i64>() {
@@ -122,7 +204,7 @@ impl Params {
     }
 
     pub fn time(&self, name: &str) -> ApiResult<Option<Time>> {
-        self.get(name).map(|v| parse_time(name, v)).transpose()
+        self.value(name)?.map(|v| parse_time(name, v)).transpose()
     }
 }
 
@@ -210,17 +292,6 @@ pub fn plans(catalog: &Catalog, product: &Product, given: &[String]) -> ApiResul
     Ok(out)
 }
 
-pub fn plan_ref(catalog: &Catalog, id: PlanId) -> Value {
-    json!({"servicePlanId": id.to_string(), "servicePlanName": catalog.plan_name(id)})
-}
-
-fn part_and_name(catalog: &Catalog, sku: SkuId) -> (String, String) {
-    match catalog.product(sku) {
-        Some(p) => (p.sku_part_number.clone(), p.name.clone()),
-        None => (sku.to_string(), sku.to_string()),
-    }
-}
-
 pub fn sources(a: &Assignment) -> Vec<&'static str> {
     if a.direct { vec!["direct"] } else { vec![] }
 }
@@ -232,70 +303,6 @@ pub fn plan_split(catalog: &Catalog, a: &Assignment) -> (Vec<PlanId>, Vec<PlanId
         .map(|p| enabled_plans(p, &a.disabled_plans))
         .unwrap_or_default();
     (enabled, a.disabled_plans.clone())
-}
-
-pub fn license_json(catalog: &Catalog, a: &Assignment) -> Value {
-    let (part, name) = part_and_name(catalog, a.sku_id);
-    let (enabled, disabled) = plan_split(catalog, a);
-    json!({
-        "skuId": a.sku_id.to_string(),
-        "skuPartNumber": part,
-        "productName": name,
-        "enabledPlans": enabled.iter().map(|p| plan_ref(catalog, *p)).collect::<Vec<_>>(),
-        "disabledPlans": disabled.iter().map(|p| plan_ref(catalog, *p)).collect::<Vec<_>>(),
-        "sources": sources(a),
-        "assignedDateTime": ts(a.assigned_at),
-        "lastModifiedDateTime": ts(a.updated_at),
-    })
-}
-
-pub fn user_licenses_json(catalog: &Catalog, u: &User, list: &[Assignment]) -> Value {
-    json!({
-        "id": u.id.to_string(),
-        "userPrincipalName": u.upn,
-        "displayName": u.display_name,
-        "userType": u.user_type,
-        "usageLocation": u.usage_location,
-        "licenses": list.iter().map(|a| license_json(catalog, a)).collect::<Vec<_>>(),
-    })
-}
-
-pub fn subscription_json(catalog: &Catalog, s: &Subscription) -> Value {
-    let (part, name) = part_and_name(catalog, s.sku_id);
-    let active = s.life.status == Status::Active;
-    json!({
-        "id": s.id.to_string(),
-        "commerceSubscriptionId": s.commerce_id,
-        "skuId": s.sku_id.to_string(),
-        "skuPartNumber": part,
-        "productName": name,
-        "origin": s.origin,
-        "purchaserId": s.purchaser_id.map(|p| p.to_string()),
-        "quantity": s.quantity,
-        "billingFrequency": s.life.frequency.as_str(),
-        "recurringBilling": s.life.recurring,
-        "status": s.life.status.as_str(),
-        "graphStatus": s.life.graph_status(),
-        "isTrial": s.is_trial,
-        "cancelled": s.life.cancelled,
-        "cancelReason": s.cancel_reason,
-        "createdDateTime": ts(s.created_at),
-        "statusDateTime": ts(s.life.status_since),
-        "termStartDateTime": ts(s.life.term_start),
-        "termEndDateTime": ts(s.life.term_end),
-        "nextLifecycleDateTime": ts_opt(s.life.next_lifecycle_at()),
-        "cancellationWindowEndsDateTime": if active { Value::String(ts(s.life.cancel_window_end())) } else { Value::Null },
-        "removalWindowEndsDateTime": if active { Value::String(ts(s.life.removal_window_end())) } else { Value::Null },
-    })
-}
-
-/// `{"value": [...]}`, with `nextLink` when there may be more.
-pub fn list(value: Vec<Value>, next: Option<String>) -> Value {
-    let mut v = json!({ "value": value });
-    if let Some(n) = next {
-        v["nextLink"] = Value::String(n);
-    }
-    v
 }
 
 /// Path parameters; a bad one (say, invalid percent-encoding) is a 400 in the usual envelope.

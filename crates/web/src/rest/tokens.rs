@@ -1,6 +1,10 @@
 //! Bearer tokens: issue (the secret is shown once), list, revoke.
 
-use super::support::{Params, PathArgs, list as value_list, ts, ts_opt};
+use super::model::{IssuedToken, Token, TokenList, TokenStatus};
+use super::support::{Params, PathArgs, ts, whole_number_opt};
+use super::{
+    BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::error::{ApiError, ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::extract::State;
@@ -9,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use seatkeeper_app::{Actor, App, AppError};
 use seatkeeper_domain::{TokenId, UserId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// The user a token request is about: the one named (id or userPrincipalName), else the caller.
 async fn target_user(app: &App, actor: &Actor, given: Option<&str>) -> ApiResult<UserId> {
@@ -24,14 +28,42 @@ async fn target_user(app: &App, actor: &Actor, given: Option<&str>) -> ApiResult
     }
 }
 
-#[derive(Deserialize)]
+/// A token to issue.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = TokenRequest)]
 pub struct CreateBody {
+    /// The user the token is for (id or userPrincipalName); the caller when left out. Only a
+    /// Global admin may issue tokens for others.
     user_id: Option<String>,
+    /// What the token is for, 1 to 100 characters.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 100)]
     name: Option<String>,
+    /// Null or left out: the token does not expire.
+    #[serde(default, deserialize_with = "whole_number_opt")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
 }
 
+/// Issue a bearer token
+///
+/// For oneself, or for any user by a Global admin.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    operation_id = "createToken",
+    tag = "Tokens",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Issued; the secret is in `token` and is not shown again.", body = IssuedToken),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 pub async fn create(
     State(app): State<App>,
     Auth(actor): Auth,
@@ -55,53 +87,83 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "id": issued.id.to_string(),
-            "userId": issued.user_id.to_string(),
-            "name": issued.name,
-            "token": issued.token,
-            "expiresDateTime": ts_opt(issued.expires_at),
-            "message": "Store the token now: it is shown only once.",
-        })),
+        axum::Json(IssuedToken {
+            id: issued.id.to_string(),
+            user_id: issued.user_id.to_string(),
+            name: issued.name,
+            token: issued.token,
+            expires_date_time: issued.expires_at.map(ts),
+            message: "Store the token now: it is shown only once.".to_string(),
+        }),
     )
         .into_response())
 }
 
+/// List a user's tokens (never the secrets)
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    operation_id = "listTokens",
+    tag = "Tokens",
+    params(("userId" = Option<String>, Query, description = "Whose tokens (id or userPrincipalName); the caller's when left out.")),
+    responses(
+        (status = 200, description = "OK", body = TokenList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub async fn list(
     State(app): State<App>,
     Auth(actor): Auth,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<TokenList>> {
     params.allow(&["userId"])?;
     let user = target_user(&app, &actor, params.get("userId")).await?;
     let now = app.now();
     let tokens = app.list_tokens(&actor, user).await?;
-    Ok(axum::Json(value_list(
-        tokens
+    Ok(axum::Json(TokenList {
+        value: tokens
             .iter()
             .map(|t| {
                 let status = if t.revoked_at.is_some() {
-                    "revoked"
+                    TokenStatus::Revoked
                 } else if t.expires_at.is_some_and(|e| e <= now) {
-                    "expired"
+                    TokenStatus::Expired
                 } else {
-                    "active"
+                    TokenStatus::Active
                 };
-                json!({
-                    "id": t.id.to_string(),
-                    "userId": t.user_id.to_string(),
-                    "name": t.name,
-                    "status": status,
-                    "createdDateTime": ts(t.created_at),
-                    "expiresDateTime": ts_opt(t.expires_at),
-                    "revokedDateTime": ts_opt(t.revoked_at),
-                })
+                Token {
+                    id: t.id.to_string(),
+                    user_id: t.user_id.to_string(),
+                    name: t.name.clone(),
+                    status,
+                    created_date_time: ts(t.created_at),
+                    expires_date_time: t.expires_at.map(ts),
+                    revoked_date_time: t.revoked_at.map(ts),
+                }
             })
             .collect(),
-        None,
-    )))
+    }))
 }
 
+/// Revoke a token
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    operation_id = "revokeToken",
+    tag = "Tokens",
+    params(("id" = String, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Revoked: requests with it now answer 401."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub async fn revoke(
     State(app): State<App>,
     Auth(actor): Auth,

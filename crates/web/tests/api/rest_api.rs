@@ -32,11 +32,21 @@ backends!(openapi_document_matches_the_routes, |srv| async move {
     assert!(
         doc["openapi"]
             .as_str()
-            .is_some_and(|v| v.starts_with("3.0")),
+            .is_some_and(|v| v.starts_with("3.1")),
         "{}",
         doc["openapi"]
     );
     assert_eq!(doc["servers"][0]["url"], "/api/v1");
+    // The served document is the one generated from the handlers' annotations.
+    let generated = serde_json::to_value(seatkeeper_web::rest::openapi()).expect("document");
+    assert_eq!(doc, generated);
+    // Bearer tokens for everything but the document itself.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearer"]["description"]})
+    );
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
 
     let methods = ["get", "post", "put", "patch", "delete"];
     let mut documented = BTreeSet::new();
@@ -57,10 +67,8 @@ backends!(openapi_document_matches_the_routes, |srv| async move {
             documented.insert((m.to_uppercase(), path.clone()));
         }
     }
-    let registered: BTreeSet<(String, String)> = seatkeeper_web::rest::routes()
-        .into_iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
+    let registered: BTreeSet<(String, String)> =
+        seatkeeper_web::rest::routes().into_iter().collect();
     let missing: Vec<_> = registered.difference(&documented).collect();
     assert!(
         missing.is_empty(),
@@ -111,11 +119,196 @@ backends!(openapi_document_matches_the_routes, |srv| async move {
         assert!(doc.pointer(ptr).is_some(), "dangling $ref {r}");
     }
     // The error envelope is described.
-    let err = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"];
+    let body_ref = doc["components"]["schemas"]["Error"]["properties"]["error"]["$ref"]
+        .as_str()
+        .expect("the envelope's error property is a $ref");
+    let body = doc
+        .pointer(body_ref.trim_start_matches('#'))
+        .expect("the error body schema");
+    let err = &body["properties"];
     for k in ["code", "message", "innerError", "details"] {
         assert!(err[k].is_object(), "Error schema lacks {k}");
     }
 });
+
+backends!(openapi_document_has_full_schemas, |srv| async move {
+    let doc = srv
+        .call_as("", "GET", &format!("{API}/openapi.json"), None)
+        .await
+        .1;
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let required = |name: &str| -> BTreeSet<String> {
+        schema(name)["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no required list"))
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    // Every property of a subscription is described and always sent; nullable ones say so.
+    let sub = schema("Subscription");
+    let props: BTreeSet<String> = sub["properties"]
+        .as_object()
+        .expect("Subscription properties")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(props, required("Subscription"));
+    assert_eq!(sub["properties"]["id"]["format"], "uuid");
+    assert_eq!(sub["properties"]["createdDateTime"]["format"], "date-time");
+    assert_eq!(
+        sub["properties"]["purchaserId"]["type"],
+        json!(["string", "null"])
+    );
+    assert_eq!(
+        schema("BillingFrequency")["enum"],
+        json!(["monthly", "annual"])
+    );
+    assert_eq!(
+        schema("SubscriptionStatus")["enum"],
+        json!(["Active", "Expired", "Disabled", "Deleted"])
+    );
+    // Request bodies: required fields, bounds, and unknown fields refused.
+    let buy = schema("BuyRequest");
+    assert_eq!(
+        required("BuyRequest"),
+        ["billingFrequency", "quantity", "skuId"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(buy["additionalProperties"], false);
+    assert_eq!(buy["properties"]["quantity"]["minimum"], 1);
+    assert_eq!(buy["properties"]["quantity"]["type"], "integer");
+    // Error answers carry the envelope.
+    assert_eq!(
+        doc["paths"]["/subscriptions"]["post"]["responses"]["400"]["$ref"],
+        "#/components/responses/BadRequest"
+    );
+    assert_eq!(
+        doc["components"]["responses"]["BadRequest"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Error"
+    );
+    // Every operation has a summary, a tag and error answers.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (m, op) in item.as_object().expect("path item") {
+            assert!(op["summary"].is_string(), "{m} {path} has no summary");
+            assert!(op["tags"][0].is_string(), "{m} {path} has no tag");
+            if path != "/openapi.json" {
+                assert!(
+                    op["responses"]["401"].is_object(),
+                    "{m} {path} does not document 401"
+                );
+            }
+        }
+    }
+});
+
+// What a property-based run against the OpenAPI document found: requests the document calls
+// invalid were accepted, and valid ones refused.
+backends!(
+    requests_are_read_as_the_document_describes,
+    |srv| async move {
+        let send = |method: reqwest::Method, path: &str, body: &str| {
+            let req = srv
+                .raw(method, &format!("{API}{path}"))
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            async move {
+                let resp = req.send().await.expect("request");
+                let status = resp.status();
+                let text = resp.text().await.expect("body");
+                (
+                    status,
+                    serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+                )
+            }
+        };
+        use reqwest::Method as M;
+        // A body is a JSON object: an array of the fields in order is not read as one.
+        let before = srv.get(&format!("{API}/tenant")).await.1;
+        let got = send(M::PATCH, "/tenant", "[null, null]").await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "must be a JSON object");
+        let got = send(M::POST, "/tokens", r#"["x", "script"]"#).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "must be a JSON object");
+        assert_eq!(srv.get(&format!("{API}/tenant")).await.1, before);
+        // Nor is an array read as one of the objects of a list.
+        let me = srv.get(&format!("{API}/me")).await.1;
+        let id = me["user"]["id"].as_str().expect("caller id").to_string();
+        let got = send(
+            M::PUT,
+            &format!("/users/{id}/licenses"),
+            r#"{"licenses": [["SUITE_BASIC", []]]}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "expected an object");
+        let body = json!({"mode": "assignMore", "users": [id], "licenses": [["SUITE_BASIC"]]});
+        let got = send(M::POST, "/licenses/bulk", &body.to_string()).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "expected an object");
+        // Objects in those lists are read as before.
+        let got = send(
+            M::PUT,
+            &format!("/users/{id}/licenses"),
+            r#"{"licenses": [{"skuId": "NO_SUCH_SKU"}]}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "NO_SUCH_SKU");
+
+        // A typed query parameter given without a value is refused, not read as left out.
+        for q in [
+            "/audit.csv?until=",
+            "/audit?top=",
+            "/audit?since=%20",
+            "/subscriptions?includeDeleted=",
+        ] {
+            let got = srv.get(&format!("{API}{q}")).await;
+            assert_error(&got, StatusCode::BAD_REQUEST, "is empty");
+        }
+        let got = srv
+            .get(&format!("{API}/licenses/SUITE_BASIC/users?after="))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "is empty");
+        // Text filters may be empty: they match everything.
+        let got = srv.get(&format!("{API}/audit?action=&actor=")).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
+        // The organization's name cannot be set to null.
+        let got = send(
+            M::PATCH,
+            "/tenant",
+            r#"{"name": null, "defaultUsageLocation": "US"}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "name cannot be null");
+        assert_eq!(srv.get(&format!("{API}/tenant")).await.1, before);
+
+        // The document caps a cancellation reason at 500 characters.
+        let reason = "r".repeat(501);
+        let got = send(
+            M::POST,
+            &format!("/subscriptions/{}/cancel", uuid::Uuid::new_v4()),
+            &json!({ "reason": reason }).to_string(),
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "keep it to 500");
+
+        // JSON Schema's integer includes 30.0: a whole number written with a fraction is accepted.
+        let got = send(
+            M::POST,
+            "/tokens",
+            r#"{"name": "ci", "expiresInDays": 30.0}"#,
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        assert!(got.1["expiresDateTime"].is_string());
+        let got = send(
+            M::POST,
+            "/tokens",
+            r#"{"name": "ci", "expiresInDays": 30.5}"#,
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "whole number");
+    }
+);
 
 backends!(bad_input_is_a_clear_4xx, |srv| async move {
     let send = |method: reqwest::Method, path: &str, ctype: Option<&str>, body: Vec<u8>| {
