@@ -207,26 +207,100 @@ impl Db {
     }
 }
 
-/// Whether a failed transaction may succeed if run again (lock contention, serialization,
-/// a concurrent insert of the same row).
+/// Whether a failed transaction may succeed if run again unchanged: a serialization failure or
+/// a deadlock (PostgreSQL), a busy or locked database (SQLite). A unique violation is not: the
+/// row that exists will still exist on the next run (see [`unique_violation`]).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-            d.is_unique_violation()
-                || matches!(
-                    code.as_str(),
-                    "40001" | "40P01" | "5" | "6" | "517" | "261" | "773"
-                )
-                || d.message().contains("database is locked")
+            match code.as_str() {
+                // PostgreSQL: serialization_failure, deadlock_detected.
+                "40001" | "40P01" => true,
+                // SQLite: BUSY, LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
+                // BUSY_TIMEOUT, LOCKED_SHAREDCACHE, LOCKED_VTAB).
+                "5" | "6" | "261" | "517" | "773" | "262" | "518" => true,
+                _ => d.message().contains("database is locked"),
+            }
         }
-        sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
 }
 
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// What a unique violation says exists already: the table, the columns of the constraint and,
+/// where the database reports it (PostgreSQL), their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueViolation {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub values: Vec<String>,
+}
+
+/// The row that exists already, if `e` is a unique violation.
+pub fn unique_violation(e: &sqlx::Error) -> Option<UniqueViolation> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if !d.is_unique_violation() {
+        return None;
+    }
+    if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // detail: "Key (tenant_id, upn_lower)=(…, adele@contoso.com) already exists."
+        let (columns, values) = pg
+            .detail()
+            .and_then(|d| d.strip_prefix("Key ("))
+            .and_then(|d| d.split_once(")=("))
+            .map(|(cols, rest)| {
+                let vals = rest.rsplit_once(')').map(|(v, _)| v).unwrap_or(rest);
+                (split_list(cols), split_list(vals))
+            })
+            .unwrap_or_default();
+        let table = pg.table().unwrap_or_default().to_string();
+        return Some(UniqueViolation {
+            table,
+            columns,
+            values,
+        });
+    }
+    // SQLite: "UNIQUE constraint failed: users.tenant_id, users.upn_lower", or
+    // "UNIQUE constraint failed: index 'pools_central'".
+    let msg = d.message();
+    let list = msg.split_once("failed: ").map(|(_, l)| l).unwrap_or("");
+    if let Some(index) = list.strip_prefix("index '") {
+        let index = index.trim_end_matches('\'');
+        return Some(UniqueViolation {
+            table: index.split('_').next().unwrap_or(index).to_string(),
+            columns: vec![],
+            values: vec![],
+        });
+    }
+    let mut table = String::new();
+    let mut columns = Vec::new();
+    for part in split_list(list) {
+        match part.split_once('.') {
+            Some((t, c)) => {
+                table = t.to_string();
+                columns.push(c.to_string());
+            }
+            None => columns.push(part),
+        }
+    }
+    Some(UniqueViolation {
+        table,
+        columns,
+        values: vec![],
+    })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(", ")
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Microseconds since the epoch.

@@ -15,3 +15,4 @@ mod rest_licenses;
 mod rest_scale;
 mod rest_subscriptions;
 mod smoke;
+mod transactions;
