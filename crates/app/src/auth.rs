@@ -22,8 +22,8 @@ fn new_secret() -> String {
     )
 }
 
-/// A newly issued token: the secret is shown once and never stored.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A newly issued token: the secret is shown once and never stored (nor printed by `Debug`).
+#[derive(Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     pub id: TokenId,
@@ -31,6 +31,18 @@ pub struct IssuedToken {
     pub name: String,
     pub token: String,
     pub expires_at: Option<Time>,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("token", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl App {

@@ -26,7 +26,7 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Transport {
     /// Each message is written as `<id>.eml` in this directory.
     EmlDir(PathBuf),
@@ -43,6 +43,29 @@ pub enum Transport {
 pub struct MailConfig {
     pub from: String,
     pub transport: Transport,
+}
+
+/// Never prints the SMTP password.
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::EmlDir(dir) => f.debug_tuple("EmlDir").field(dir).finish(),
+            Transport::Smtp {
+                host,
+                port,
+                security,
+                username,
+                password,
+            } => f
+                .debug_struct("Smtp")
+                .field("host", host)
+                .field("port", port)
+                .field("security", security)
+                .field("username", username)
+                .field("password", &password.as_ref().map(|_| "***"))
+                .finish(),
+        }
+    }
 }
 
 /// A rendered e-mail.
@@ -211,5 +234,27 @@ async fn deliver_now(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("SMTP {host}:{port}: {e}"))?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_smtp_password() {
+        let c = MailConfig {
+            from: "a@b.example".into(),
+            transport: Transport::Smtp {
+                host: "smtp.example".into(),
+                port: 587,
+                security: SmtpSecurity::StartTls,
+                username: Some("mailer".into()),
+                password: Some("s3cret".into()),
+            },
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("mailer") && shown.contains("***"), "{shown}");
     }
 }

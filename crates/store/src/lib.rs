@@ -87,18 +87,36 @@ fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate
     }
 }
 
-/// Hides the password in a database URL, for logs and messages.
+/// Hides the secrets in a URL, for logs and messages: the password of its user information
+/// (`postgres://user:***@host/db`) and the value of any `password` query parameter
+/// (`?password=***`, as PostgreSQL URLs allow).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &creds[..c], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 impl Db {
@@ -171,11 +189,11 @@ impl Db {
                 let write = opts(1)
                     .connect(url)
                     .await
-                    .with_context(|| format!("cannot open {url}"))?;
+                    .with_context(|| format!("cannot open {}", redact_url(url)))?;
                 let read = opts(4)
                     .connect(url)
                     .await
-                    .with_context(|| format!("cannot open {url}"))?;
+                    .with_context(|| format!("cannot open {}", redact_url(url)))?;
                 Db {
                     read,
                     write,
@@ -357,5 +375,35 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Opt
             .map(|u| Some(T::from(u)))
             .map_err(|e| sqlx::Error::Decode(Box::new(e))),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redact_url_hides_every_password() {
+        assert_eq!(
+            redact_url("postgres://sk:s3cret@db.internal:5432/sk"),
+            "postgres://sk:***@db.internal:5432/sk"
+        );
+        assert_eq!(
+            redact_url("postgres://sk@db.internal/sk?password=s3cret&sslmode=require"),
+            "postgres://sk@db.internal/sk?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://sk:one@db/sk?sslmode=verify-full&password=two"),
+            "postgresql://sk:***@db/sk?sslmode=verify-full&password=***"
+        );
+        // An @ in the query does not confuse the user information.
+        assert_eq!(
+            redact_url("postgres://db/sk?user=a@b&password=p@ss"),
+            "postgres://db/sk?user=a@b&password=***"
+        );
+        assert_eq!(
+            redact_url("sqlite:///data/seatkeeper.db?mode=rwc"),
+            "sqlite:///data/seatkeeper.db?mode=rwc"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod graph_groups;
 mod graph_licenses;
 mod graph_odata;
 mod graph_users;
+mod limits;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;
