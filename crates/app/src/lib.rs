@@ -21,9 +21,10 @@ pub use error::{AppError, AppResult};
 /// Runs `$body` in a write transaction bound to `$tx` (a `&mut Tx`), committing on success;
 /// evaluates to the body's `AppResult`. `?` or `return Err(…)` inside the body rolls back.
 ///
-/// The retry policy is [`App::finish_tx`]'s: only contention runs the body again. (The loop is
-/// a macro because a body borrows the caller's locals: Rust 1.95 cannot yet pass such a body to
-/// a generic function as an async closure and keep the request's future `Send`.)
+/// The retry policy is [`App::finish_tx`]'s, as for [`App::transact`]: only contention runs the
+/// body again. (This loop stays a macro for bodies that borrow the caller's locals: Rust 1.95
+/// cannot pass such a body to a generic function as an async closure and keep the request's
+/// future `Send` — "implementation of `Send` is not general enough".)
 #[macro_export]
 macro_rules! write {
     ($app:expr, $tx:ident => $body:expr) => {{
@@ -171,6 +172,28 @@ impl App {
         }
     }
 
+    /// Runs `f` in a write transaction and commits what it did, running it again only on
+    /// contention (see [`App::finish_tx`]). `f`'s future may borrow the transaction but not
+    /// the caller's locals (move owned values in); a body that borrows them uses [`write!`].
+    ///
+    /// ```ignore
+    /// let n = app.transact(move |tx| Box::pin(async move { Ok(count(tx).await?) })).await?;
+    /// ```
+    pub async fn transact<T, F>(&self, mut f: F) -> AppResult<T>
+    where
+        F: for<'c> FnMut(&'c mut Tx) -> TxFuture<'c, T>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut tx = self.db.begin().await?;
+            let result = f(&mut tx).await;
+            if let Some(v) = self.finish_tx(tx, result, attempt).await? {
+                return Ok(v);
+            }
+        }
+    }
+
     /// Ends one run of a write transaction (see [`write!`]): commits on success and returns
     /// `Ok(Some(value))`. When the database reports contention (a serialization failure or a
     /// deadlock on PostgreSQL, a busy or locked database on SQLite), rolls back, waits a little
@@ -214,6 +237,10 @@ impl App {
         Ok(self.db.reader().acquire().await?)
     }
 }
+
+/// The future of a transaction body run by [`App::transact`].
+pub type TxFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<T>> + Send + 'c>>;
 
 /// How many times a transaction that keeps meeting contention is run (see [`App::finish_tx`]).
 pub const MAX_ATTEMPTS: u32 = 8;

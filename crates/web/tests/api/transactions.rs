@@ -51,3 +51,49 @@ backends!(
         );
     }
 );
+
+backends!(
+    transact_commits_and_refuses_a_duplicate_at_once,
+    |srv| async move {
+        let id = srv.user("kept@contoso.test", Some("US")).await;
+        let existing = {
+            let mut conn = srv.app.read().await.expect("conn");
+            seatkeeper_store::directory::get_user(&mut conn, srv.tenant, id)
+                .await
+                .expect("read")
+                .expect("user")
+        };
+        let mut other = existing.clone();
+        other.id = seatkeeper_domain::UserId::new();
+        other.upn = "other@contoso.test".into();
+        let user = other.clone();
+        srv.app
+            .transact(move |tx| {
+                let user = user.clone();
+                Box::pin(async move {
+                    seatkeeper_store::directory::insert_user(tx, &user).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .expect("a new user is written");
+        let mut dup = other.clone();
+        dup.id = seatkeeper_domain::UserId::new();
+        let started = Instant::now();
+        let result = srv
+            .app
+            .transact(move |tx| {
+                let dup = dup.clone();
+                Box::pin(async move {
+                    seatkeeper_store::directory::insert_user(tx, &dup).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        assert!(
+            matches!(&result, Err(AppError::Conflict { code, .. }) if *code == "userExists"),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(200));
+    }
+);
