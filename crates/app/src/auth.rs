@@ -27,8 +27,8 @@ fn new_secret() -> String {
     new_secret_with(TOKEN_PREFIX)
 }
 
-/// A newly issued token: the secret is shown once and never stored.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A newly issued token: the secret is shown once and never stored (nor printed by `Debug`).
+#[derive(Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     pub id: TokenId,
@@ -77,6 +77,18 @@ pub(crate) async fn insert_token(
     )
     .await?;
     Ok(issued)
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("token", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl App {

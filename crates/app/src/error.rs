@@ -1,6 +1,7 @@
 //! The app layer's error: what went wrong, in words for the person who has to fix it.
 
 use seatkeeper_domain::DomainError;
+use seatkeeper_store::UniqueViolation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -19,13 +20,80 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A database failure. A unique violation never lands here: converting a store error turns
+    /// it into [`AppError::Conflict`] naming what exists.
     #[error("database error: {0}")]
-    Store(#[from] seatkeeper_store::sqlx::Error),
+    Store(#[source] seatkeeper_store::sqlx::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<seatkeeper_store::sqlx::Error> for AppError {
+    fn from(e: seatkeeper_store::sqlx::Error) -> AppError {
+        match seatkeeper_store::unique_violation(&e) {
+            Some(v) => already_exists(&v),
+            None => AppError::Store(e),
+        }
+    }
+}
+
+/// The conflict for a row that exists already, in the words of the thing it is.
+fn already_exists(v: &UniqueViolation) -> AppError {
+    // The tenant is implied by the request; do not repeat its id.
+    let named: Vec<(&str, Option<&str>)> = v
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.as_str() != "tenant_id")
+        .map(|(i, c)| (c.as_str(), v.values.get(i).map(String::as_str)))
+        .collect();
+    let columns: Vec<&str> = named.iter().map(|(c, _)| *c).collect();
+    if v.table == "users" && columns == ["upn_lower"] {
+        let upn = named[0].1.map(|u| format!(": {u}")).unwrap_or_default();
+        return AppError::conflict(
+            "userExists",
+            format!(
+                "Another object with the same value for property userPrincipalName already exists{upn}."
+            ),
+        );
+    }
+    let noun = match v.table.as_str() {
+        "tenants" => "An organization",
+        "users" => "A user",
+        "groups" => "A group",
+        "group_members" => "The group membership",
+        "user_roles" => "The role assignment",
+        "subscriptions" => "A subscription",
+        "pools" => "The organization's license pool for this product",
+        "assignments" => "The user's license for this product",
+        "tokens" => "A token",
+        "outbox" => "An e-mail with the same key",
+        "catalog" => "A catalog",
+        _ => "A record",
+    };
+    let mut message = noun.to_string();
+    let shown: Vec<String> = named
+        .iter()
+        .filter(|(c, _)| !matches!(*c, "hash" | "user_id" | "sku_id" | "group_id"))
+        .map(|(c, val)| match val {
+            Some(val) => format!("{} {val}", c.replace('_', " ")),
+            None => c.replace('_', " ").to_string(),
+        })
+        .collect();
+    if !shown.is_empty()
+        && !matches!(
+            v.table.as_str(),
+            "assignments" | "group_members" | "user_roles" | "pools"
+        )
+    {
+        message.push_str(" with this ");
+        message.push_str(&shown.join(" and "));
+    }
+    message.push_str(" already exists; nothing was changed.");
+    AppError::conflict("alreadyExists", message)
+}
 
 impl AppError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> AppError {
@@ -42,5 +110,114 @@ impl AppError {
     }
     pub fn not_found(message: impl Into<String>) -> AppError {
         AppError::NotFound(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_store::sqlx::error::{DatabaseError, ErrorKind};
+    use std::borrow::Cow;
+
+    /// A database error as SQLite reports it.
+    #[derive(Debug)]
+    struct Fake {
+        code: &'static str,
+        message: &'static str,
+        unique: bool,
+    }
+
+    impl std::fmt::Display for Fake {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+    impl std::error::Error for Fake {}
+    impl DatabaseError for Fake {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.code))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            if self.unique {
+                ErrorKind::UniqueViolation
+            } else {
+                ErrorKind::Other
+            }
+        }
+    }
+
+    fn db_error(code: &'static str, message: &'static str, unique: bool) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Fake {
+            code,
+            message,
+            unique,
+        }))
+    }
+    use seatkeeper_store::sqlx;
+
+    #[test]
+    fn a_unique_violation_is_a_conflict_that_is_not_retried() {
+        let e = db_error(
+            "2067",
+            "UNIQUE constraint failed: users.tenant_id, users.upn_lower",
+            true,
+        );
+        assert!(!seatkeeper_store::is_retryable(&e));
+        match AppError::from(e) {
+            AppError::Conflict { code, message } => {
+                assert_eq!(code, "userExists");
+                assert!(
+                    message.contains("userPrincipalName already exists"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = db_error(
+            "2067",
+            "UNIQUE constraint failed: assignments.user_id, assignments.sku_id",
+            true,
+        );
+        match AppError::from(e) {
+            AppError::Conflict { code, message } => {
+                assert_eq!(code, "alreadyExists");
+                assert_eq!(
+                    message,
+                    "The user's license for this product already exists; nothing was changed."
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn contention_is_retried() {
+        for (code, message) in [
+            ("5", "database is locked"),
+            ("517", "database is locked"),
+            (
+                "40001",
+                "could not serialize access due to concurrent update",
+            ),
+            ("40P01", "deadlock detected"),
+        ] {
+            let e = db_error(code, message, false);
+            assert!(seatkeeper_store::is_retryable(&e), "{code}");
+            assert!(matches!(AppError::from(e), AppError::Store(_)));
+        }
+        let e = db_error("787", "FOREIGN KEY constraint failed", false);
+        assert!(!seatkeeper_store::is_retryable(&e));
     }
 }

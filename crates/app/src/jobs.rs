@@ -77,28 +77,43 @@ impl App {
     }
 
     /// Sends what is due in the outbox; returns (sent, failed attempts).
+    ///
+    /// Each message is claimed on its own, just before it is sent, with a random claim token and
+    /// a lease from the clock at that moment that outlasts the whole delivery attempt
+    /// ([`mail::CLAIM_LEASE`] > [`mail::DELIVERY_TIMEOUT`]). So with several servers on one
+    /// database a message is sent once however slow the mail server is, and only the holder of
+    /// the claim records the outcome.
     pub async fn deliver_mail(&self) -> AppResult<(u64, u64)> {
         let (mut sent, mut failed) = (0, 0);
-        let now = self.now();
         let ids = {
             let mut conn = self.read().await?;
-            outbox::due(&mut conn, now, 100).await?
+            outbox::due(&mut conn, self.now(), 100).await?
         };
+        let lease = chrono::Duration::from_std(mail::CLAIM_LEASE)
+            .unwrap_or_else(|_| chrono::Duration::minutes(10));
         for id in ids {
-            let claimed = crate::write!(self, tx => Ok(outbox::claim(tx, id, now, now + chrono::Duration::minutes(5)).await?))?;
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let claimed = crate::write!(self, tx => {
+                let now = self.now();
+                Ok(outbox::claim(tx, id, &token, now, now + lease).await?)
+            })?;
             let Some(m) = claimed else { continue };
             match mail::deliver(&self.config.mail, &m).await {
                 Ok(()) => {
-                    crate::write!(self, tx => Ok(outbox::mark_sent(tx, id, self.now()).await?))?;
+                    let held = crate::write!(self, tx => Ok(outbox::mark_sent(tx, id, &token, self.now()).await?))?;
+                    if !held {
+                        tracing::warn!(to = %m.to, id = %id, "mail sent, but its claim had been taken over meanwhile");
+                    }
                     sent += 1;
                 }
                 Err(e) => {
                     let retry = (m.attempts < MAX_ATTEMPTS).then(|| {
-                        now + chrono::Duration::seconds(30 * (1i64 << m.attempts.clamp(0, 10)))
+                        self.now()
+                            + chrono::Duration::seconds(30 * (1i64 << m.attempts.clamp(0, 10)))
                     });
                     let msg = format!("{e:#}");
                     tracing::warn!(to = %m.to, attempt = m.attempts, "mail delivery failed: {msg}");
-                    crate::write!(self, tx => Ok(outbox::mark_failed(tx, id, &msg, retry).await?))?;
+                    crate::write!(self, tx => Ok(outbox::mark_failed(tx, id, &token, &msg, retry).await?))?;
                     failed += 1;
                 }
             }

@@ -18,9 +18,13 @@ pub mod tenants;
 
 pub use error::{AppError, AppResult};
 
-/// Runs `$body` in a write transaction bound to `$tx` (a `&mut Tx`), committing on success and
-/// running it again on contention; evaluates to the body's `AppResult`. `?` inside the body
-/// rolls back.
+/// Runs `$body` in a write transaction bound to `$tx` (a `&mut Tx`), committing on success;
+/// evaluates to the body's `AppResult`. `?` or `return Err(…)` inside the body rolls back.
+///
+/// The retry policy is [`App::finish_tx`]'s, as for [`App::transact`]: only contention runs the
+/// body again. (This loop stays a macro for bodies that borrow the caller's locals: Rust 1.95
+/// cannot pass such a body to a generic function as an async closure and keep the request's
+/// future `Send` — "implementation of `Send` is not general enough".)
 #[macro_export]
 macro_rules! write {
     ($app:expr, $tx:ident => $body:expr) => {{
@@ -168,35 +172,64 @@ impl App {
         }
     }
 
-    /// Ends a transaction run by [`write!`]: commits on success; on contention (a lock, a
-    /// serialization failure, a concurrent insert of the same row) rolls back and asks for another
-    /// run (`Ok(None)`), up to 8 attempts.
-    #[doc(hidden)]
+    /// Runs `f` in a write transaction and commits what it did, running it again only on
+    /// contention (see [`App::finish_tx`]). `f`'s future may borrow the transaction but not
+    /// the caller's locals (move owned values in); a body that borrows them uses [`write!`].
+    ///
+    /// ```ignore
+    /// let n = app.transact(move |tx| Box::pin(async move { Ok(count(tx).await?) })).await?;
+    /// ```
+    pub async fn transact<T, F>(&self, mut f: F) -> AppResult<T>
+    where
+        F: for<'c> FnMut(&'c mut Tx) -> TxFuture<'c, T>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut tx = self.db.begin().await?;
+            let result = f(&mut tx).await;
+            if let Some(v) = self.finish_tx(tx, result, attempt).await? {
+                return Ok(v);
+            }
+        }
+    }
+
+    /// Ends one run of a write transaction (see [`write!`]): commits on success and returns
+    /// `Ok(Some(value))`. When the database reports contention (a serialization failure or a
+    /// deadlock on PostgreSQL, a busy or locked database on SQLite), rolls back, waits a little
+    /// and returns `Ok(None)`: run the body again, up to [`MAX_ATTEMPTS`] runs. Any other error
+    /// rolls back and is returned at once; a unique violation arrives here as an
+    /// [`AppError::Conflict`] naming what exists, and is never run again.
     pub async fn finish_tx<T>(
         &self,
         tx: Tx,
         result: AppResult<T>,
         attempt: u32,
     ) -> AppResult<Option<T>> {
-        let retry =
-            |e: &seatkeeper_store::sqlx::Error| attempt < 8 && seatkeeper_store::is_retryable(e);
-        let outcome = match result {
+        let retry = |e: &seatkeeper_store::sqlx::Error| {
+            attempt < MAX_ATTEMPTS && seatkeeper_store::is_retryable(e)
+        };
+        let contention = match result {
             Ok(v) => match tx.commit().await {
                 Ok(()) => return Ok(Some(v)),
-                Err(e) if retry(&e) => None,
+                Err(e) if retry(&e) => e,
                 Err(e) => return Err(e.into()),
             },
             Err(AppError::Store(e)) if retry(&e) => {
                 let _ = tx.rollback().await;
-                None
+                e
             }
             Err(e) => {
                 let _ = tx.rollback().await;
                 return Err(e);
             }
         };
+        tracing::debug!(
+            attempt,
+            "contention, running the transaction again: {contention}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(2u64 << attempt.min(6))).await;
-        Ok(outcome)
+        Ok(None)
     }
 
     /// A read-only connection.
@@ -204,6 +237,13 @@ impl App {
         Ok(self.db.reader().acquire().await?)
     }
 }
+
+/// The future of a transaction body run by [`App::transact`].
+pub type TxFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<T>> + Send + 'c>>;
+
+/// How many times a transaction that keeps meeting contention is run (see [`App::finish_tx`]).
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// The connection type handed out by [`App::read`].
 pub mod sqlx_conn {

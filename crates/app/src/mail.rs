@@ -5,6 +5,17 @@ use seatkeeper_domain::{TenantId, Time};
 use seatkeeper_store::outbox::Message;
 use seatkeeper_store::subscriptions::Subscription;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long the SMTP client waits for the server at each step (connect, each command).
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest one delivery attempt may take in all; a slower one is abandoned and retried.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long a claim on an outbox message lasts: longer than any delivery attempt, so no other
+/// worker takes a message over while it is still being sent.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmtpSecurity {
@@ -15,7 +26,7 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Transport {
     /// Each message is written as `<id>.eml` in this directory.
     EmlDir(PathBuf),
@@ -32,6 +43,29 @@ pub enum Transport {
 pub struct MailConfig {
     pub from: String,
     pub transport: Transport,
+}
+
+/// Never prints the SMTP password.
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::EmlDir(dir) => f.debug_tuple("EmlDir").field(dir).finish(),
+            Transport::Smtp {
+                host,
+                port,
+                security,
+                username,
+                password,
+            } => f
+                .debug_struct("Smtp")
+                .field("host", host)
+                .field("port", port)
+                .field("security", security)
+                .field("username", username)
+                .field("password", &password.as_ref().map(|_| "***"))
+                .finish(),
+        }
+    }
 }
 
 /// A rendered e-mail.
@@ -148,9 +182,19 @@ fn build(from: &str, m: &Message) -> anyhow::Result<lettre::Message> {
     Ok(msg)
 }
 
-/// Delivers one message. Delivering the same message again writes the same file (or sends the
-/// same Message-ID), so a retry after a crash is harmless.
+/// Delivers one message, giving up after [`DELIVERY_TIMEOUT`]. Delivering the same message again
+/// writes the same file (or sends the same Message-ID), so a retry after a crash is harmless.
 pub async fn deliver(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
+    match tokio::time::timeout(DELIVERY_TIMEOUT, deliver_now(config, m)).await {
+        Ok(result) => result,
+        Err(_) => anyhow::bail!(
+            "delivery took longer than {} s and was abandoned",
+            DELIVERY_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+async fn deliver_now(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
     let msg = build(&config.from, m)?;
     match &config.transport {
         Transport::EmlDir(dir) => {
@@ -177,7 +221,7 @@ pub async fn deliver(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
                 SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
             }
             .port(*port)
-            .timeout(Some(std::time::Duration::from_secs(30)));
+            .timeout(Some(SMTP_TIMEOUT));
             if let (Some(u), Some(p)) = (username, password) {
                 b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
                     u.clone(),
@@ -190,5 +234,27 @@ pub async fn deliver(config: &MailConfig, m: &Message) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("SMTP {host}:{port}: {e}"))?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_smtp_password() {
+        let c = MailConfig {
+            from: "a@b.example".into(),
+            transport: Transport::Smtp {
+                host: "smtp.example".into(),
+                port: 587,
+                security: SmtpSecurity::StartTls,
+                username: Some("mailer".into()),
+                password: Some("s3cret".into()),
+            },
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("mailer") && shown.contains("***"), "{shown}");
     }
 }

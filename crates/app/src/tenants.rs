@@ -26,7 +26,8 @@ fn name_taken(name: &str, existing: Option<&Tenant>) -> AppError {
     )
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A new organization and its first admin's bearer token (not printed by `Debug`).
+#[derive(Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrap {
     pub tenant_id: TenantId,
@@ -34,6 +35,18 @@ pub struct Bootstrap {
     pub admin_user_id: UserId,
     pub admin_user_principal_name: String,
     pub token: String,
+}
+
+impl std::fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field("tenant_id", &self.tenant_id)
+            .field("tenant_name", &self.tenant_name)
+            .field("admin_user_id", &self.admin_user_id)
+            .field("admin_user_principal_name", &self.admin_user_principal_name)
+            .field("token", &"***")
+            .finish()
+    }
 }
 
 impl App {

@@ -7,21 +7,35 @@ use seatkeeper_app::mail::{MailConfig, SmtpSecurity, Transport};
 use seatkeeper_app::{Actor, App, Config};
 use seatkeeper_domain::lifecycle::BillingFrequency;
 use seatkeeper_domain::roles::Role;
-use seatkeeper_store::Db;
+use seatkeeper_store::{Db, outbox};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// Messages received: (recipients, data).
 type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
 /// A small SMTP server: accepts every message and keeps it.
 async fn smtp_server(listener: TcpListener, inbox: Inbox) {
+    slow_smtp_server(listener, inbox, None).await
+}
+
+/// Holds the first message's end of DATA: says so on `.0`, then answers only when `.1` is
+/// notified — a slow mail server.
+type Hold = (Arc<Notify>, Arc<Notify>);
+
+async fn slow_smtp_server(listener: TcpListener, inbox: Inbox, hold: Option<Hold>) {
+    let first = Arc::new(AtomicBool::new(true));
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             return;
         };
         let inbox = inbox.clone();
+        let hold = hold.clone();
+        let first = first.clone();
         tokio::spawn(async move {
             let (r, mut w) = sock.into_split();
             let mut lines = BufReader::new(r).lines();
@@ -43,6 +57,12 @@ async fn smtp_server(listener: TcpListener, inbox: Inbox) {
                         }
                         data.push_str(&l);
                         data.push('\n');
+                    }
+                    if let Some((received, release)) = &hold
+                        && first.swap(false, Ordering::SeqCst)
+                    {
+                        received.notify_one();
+                        release.notified().await;
                     }
                     if let Ok(mut i) = inbox.lock() {
                         i.push((std::mem::take(&mut rcpt), data));
@@ -175,4 +195,223 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
     );
     app.db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A database for a test: SQLite in `dir`, or a fresh database on the PostgreSQL named by
+/// `SEATKEEPER_TEST_PG_URL` (None when that is not set, outside CI). Returns its URL.
+async fn database_url(postgres: bool, dir: &std::path::Path) -> Option<String> {
+    if !postgres {
+        std::fs::create_dir_all(dir).expect("dir");
+        return Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("seatkeeper.db").display()
+        ));
+    }
+    let admin = match std::env::var("SEATKEEPER_TEST_PG_URL") {
+        Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("SEATKEEPER_TEST_PG_URL must be set in CI")
+        }
+        _ => {
+            eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+            return None;
+        }
+    };
+    use seatkeeper_store::sqlx::{self, Connection};
+    sqlx::any::install_default_drivers();
+    let name = format!("sk_mail_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let _ = conn.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+async fn smtp_app(url: &str, port: u16) -> App {
+    let mail = MailConfig {
+        from: "seatkeeper@test.example".into(),
+        transport: Transport::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+        },
+    };
+    let db = Db::connect(url).await.expect("db");
+    App::new(
+        db,
+        Config {
+            mail,
+            dev_clock: true,
+        },
+    )
+    .await
+    .expect("app")
+}
+
+/// Two servers deliver from one outbox while the mail server is slow: the first server is still
+/// sending a message when the second runs its jobs minutes later; no message is sent twice.
+async fn two_deliverers_with_a_slow_mail_server_send_each_message_once(postgres: bool) {
+    let dir =
+        std::env::temp_dir().join(format!("seatkeeper-mail-{}", uuid::Uuid::new_v4().simple()));
+    let Some(url) = database_url(postgres, &dir).await else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox: Inbox = Arc::new(Mutex::new(Vec::new()));
+    let (received, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    tokio::spawn(slow_smtp_server(
+        listener,
+        inbox.clone(),
+        Some((received.clone(), release.clone())),
+    ));
+    let a = smtp_app(&url, port).await;
+    let b = smtp_app(&url, port).await;
+    let t = a
+        .create_tenant("Twoservers", "admin@two.test", Some("US"), None)
+        .await
+        .expect("tenant");
+    for i in 0..3 {
+        let content = seatkeeper_app::mail::Content {
+            subject: format!("Notice {i}"),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+        };
+        let m = seatkeeper_app::mail::message(
+            t.tenant_id,
+            None,
+            "test.notice",
+            &format!("to{i}@two.test"),
+            &content,
+            a.now(),
+        );
+        seatkeeper_app::write!(a, tx => Ok(outbox::enqueue(tx, &m).await?)).expect("enqueue");
+    }
+
+    let sending = tokio::spawn({
+        let a = a.clone();
+        async move { a.deliver_mail().await }
+    });
+    tokio::time::timeout(Duration::from_secs(20), received.notified())
+        .await
+        .expect("the first message reaches the mail server");
+    // Six minutes later on both servers' clocks, the first message is still being sent.
+    let later = a.now() + chrono::Duration::minutes(6);
+    a.clock.set(later);
+    b.clock.set(later);
+    let (b_sent, b_failed) = b.deliver_mail().await.expect("second server delivers");
+    release.notify_one();
+    let (a_sent, a_failed) = sending.await.expect("task").expect("first server delivers");
+    assert_eq!((a_failed, b_failed), (0, 0));
+    assert_eq!(a_sent + b_sent, 3, "a: {a_sent}, b: {b_sent}");
+
+    let got = inbox.lock().expect("inbox").clone();
+    let mut ids: Vec<String> = got
+        .iter()
+        .filter_map(|(_, data)| {
+            data.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                .map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(n, 3, "three messages received: {ids:?}");
+    assert_eq!(ids.len(), 3, "no message was sent twice");
+    let actor = Actor::operator(t.tenant_id);
+    let all = a.list_mail(&actor, 10).await.expect("mail");
+    assert!(
+        all.iter().all(|m| m.status == "sent" && m.attempts == 1),
+        "{all:?}"
+    );
+    a.db.close().await;
+    b.db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliverers_with_a_slow_mail_server_send_each_message_once_sqlite() {
+    two_deliverers_with_a_slow_mail_server_send_each_message_once(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliverers_with_a_slow_mail_server_send_each_message_once_postgres() {
+    two_deliverers_with_a_slow_mail_server_send_each_message_once(true).await
+}
+
+/// A worker whose claim was taken over cannot mark the message sent or failed.
+async fn a_stale_claim_marks_nothing(postgres: bool) {
+    let dir =
+        std::env::temp_dir().join(format!("seatkeeper-mail-{}", uuid::Uuid::new_v4().simple()));
+    let Some(url) = database_url(postgres, &dir).await else {
+        return;
+    };
+    let app = smtp_app(&url, 9).await;
+    let t = app
+        .create_tenant("Stale", "admin@stale.test", Some("US"), None)
+        .await
+        .expect("tenant");
+    let content = seatkeeper_app::mail::Content {
+        subject: "Notice".into(),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+    };
+    let now = app.now();
+    let m = seatkeeper_app::mail::message(
+        t.tenant_id,
+        None,
+        "test.notice",
+        "x@stale.test",
+        &content,
+        now,
+    );
+    let id = m.id;
+    let lease = chrono::Duration::seconds(60);
+    let status = |app: &App| {
+        let app = app.clone();
+        async move {
+            let all = app
+                .list_mail(&Actor::operator(t.tenant_id), 10)
+                .await
+                .expect("mail");
+            all[0].status.clone()
+        }
+    };
+    seatkeeper_app::write!(app, tx => {
+        outbox::enqueue(tx, &m).await?;
+        let first = outbox::claim(tx, id, "first", now, now + lease).await?;
+        assert!(first.is_some());
+        // Held: nobody else gets it before the lease runs out.
+        assert!(outbox::claim(tx, id, "second", now, now + lease).await?.is_none());
+        // The lease ran out; another worker claims it.
+        let later = now + lease + chrono::Duration::seconds(1);
+        assert!(outbox::claim(tx, id, "second", later, later + lease).await?.is_some());
+        assert!(!outbox::mark_sent(tx, id, "first", later).await?, "the stale claim marks nothing");
+        assert!(!outbox::mark_failed(tx, id, "first", "boom", None).await?);
+        Ok(())
+    })
+    .expect("claims");
+    assert_eq!(status(&app).await, "pending");
+    let held = seatkeeper_app::write!(app, tx => Ok(outbox::mark_sent(tx, id, "second", app.now()).await?))
+        .expect("mark");
+    assert!(held);
+    assert_eq!(status(&app).await, "sent");
+    app.db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_claim_marks_nothing_sqlite() {
+    a_stale_claim_marks_nothing(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_claim_marks_nothing_postgres() {
+    a_stale_claim_marks_nothing(true).await
 }

@@ -13,7 +13,7 @@ use seatkeeper_store::{Backend, Db, us};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(about = "Benchmarks Seatkeeper over HTTP on loopback")]
 struct Args {
     /// sqlite or postgres.

@@ -1,6 +1,7 @@
 //! Command implementations.
 
-use crate::opts::{Cli, Command, DbArgs, MailArgs, ServeArgs, TenantArg, TenantCmd, TokenCmd};
+use crate::config::Settings;
+use crate::opts::{Cli, Command, TenantArg, TenantCmd, TokenCmd};
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
 use seatkeeper_app::mail::{MailConfig, SmtpSecurity, Transport};
@@ -29,24 +30,24 @@ macro_rules! say {
     }};
 }
 
-pub async fn open_db(db: &DbArgs) -> anyhow::Result<Db> {
+pub async fn open_db(db: &Settings) -> anyhow::Result<Db> {
     match &db.database_url {
         Some(url) => Db::connect(url).await,
         None => Db::open_dir(&db.data_dir).await,
     }
 }
 
-pub fn mail_config(db: &DbArgs, m: &MailArgs) -> anyhow::Result<MailConfig> {
-    let transport = match &m.smtp_url {
+pub fn mail_config(s: &Settings) -> anyhow::Result<MailConfig> {
+    let transport = match &s.smtp_url {
         Some(url) => parse_smtp_url(url)?,
         None => Transport::EmlDir(
-            m.mail_dir
+            s.mail_dir
                 .clone()
-                .unwrap_or_else(|| db.data_dir.join("mail")),
+                .unwrap_or_else(|| s.data_dir.join("mail")),
         ),
     };
     Ok(MailConfig {
-        from: m.mail_from.clone(),
+        from: s.mail_from.clone(),
         transport,
     })
 }
@@ -99,13 +100,13 @@ pub fn parse_smtp_url(url: &str) -> anyhow::Result<Transport> {
     })
 }
 
-pub async fn open_app(db: &DbArgs, mail: MailConfig, dev_clock: bool) -> anyhow::Result<App> {
+pub async fn open_app(db: &Settings, mail: MailConfig, dev_clock: bool) -> anyhow::Result<App> {
     let db = open_db(db).await?;
     App::new(db, Config { mail, dev_clock }).await
 }
 
 /// The operator's app for commands that do not serve.
-pub async fn cli_app(db: &DbArgs) -> anyhow::Result<App> {
+pub async fn cli_app(db: &Settings) -> anyhow::Result<App> {
     let mail = MailConfig {
         from: "seatkeeper@localhost".into(),
         transport: Transport::EmlDir(db.data_dir.join("mail")),
@@ -137,9 +138,11 @@ pub async fn operator(app: &App, t: &TenantArg) -> anyhow::Result<Actor> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let db = &cli.db;
+    let settings = crate::config::load(&cli)?;
+    tracing::debug!(?settings, "configuration");
+    let db = &settings;
     match cli.command {
-        Command::Serve(args) => serve(db, args).await,
+        Command::Serve(_) => serve(db).await,
         Command::Migrate => {
             let db = open_db(db).await?;
             db.close().await;
@@ -157,8 +160,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Licenses(cmd) => with_app(db, |app| crate::licenses::run(app, cmd)).await,
         Command::Audit(cmd) => with_app(db, |app| crate::audit::run(app, cmd)).await,
-        Command::Jobs(crate::opts::JobsCmd::Run { mail, json }) => {
-            let app = open_app(db, mail_config(db, &mail)?, false).await?;
+        Command::Jobs(crate::opts::JobsCmd::Run { json, .. }) => {
+            let app = open_app(db, mail_config(db)?, false).await?;
             let result = crate::audit::run_jobs(&app, json.json).await;
             app.db.close().await;
             result
@@ -167,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Opens the operator's app, runs `f`, and closes the database whatever `f` returned.
-async fn with_app<F, Fut>(db: &DbArgs, f: F) -> anyhow::Result<()>
+async fn with_app<F, Fut>(db: &Settings, f: F) -> anyhow::Result<()>
 where
     F: FnOnce(App) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -178,9 +181,10 @@ where
     result
 }
 
-async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let (dbargs, args) = (settings, settings);
     let signal = shutdown_signal()?;
-    let mail = mail_config(dbargs, &args.mail)?;
+    let mail = mail_config(dbargs)?;
     let app = open_app(dbargs, mail, args.dev_clock).await?;
     if let Some(path) = &args.catalog {
         let src = std::fs::read_to_string(path)
@@ -247,7 +251,11 @@ async fn serve(dbargs: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     };
-    seatkeeper_web::serve(app.clone(), listener, shutdown).await?;
+    let limits = seatkeeper_web::Limits {
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        max_concurrent_requests: args.max_concurrent_requests,
+    };
+    seatkeeper_web::serve_with(app.clone(), listener, shutdown, limits).await?;
     let _ = jobs.await;
     app.db.close().await;
     Ok(())

@@ -3,6 +3,7 @@
 mod audit;
 mod catalog;
 mod commands;
+mod config;
 mod demo;
 mod groups;
 mod licenses;

@@ -23,16 +23,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args, Debug, Clone)]
+/// Where the database is, as given on the command line or in the environment. Settings not
+/// given here come from the configuration file (see [`crate::config`]).
+#[derive(Args, Clone)]
 pub struct DbArgs {
-    /// Directory of the embedded SQLite database (used unless --database-url is given).
-    #[arg(
-        long,
-        global = true,
-        env = "SEATKEEPER_DATA_DIR",
-        default_value = "./seatkeeper-data"
-    )]
-    pub data_dir: PathBuf,
+    /// Configuration file (TOML). Default: seatkeeper.toml in the working directory, if present.
+    /// Flags and SEATKEEPER_* variables override its settings.
+    #[arg(long, global = true, env = "SEATKEEPER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database (used unless --database-url is given)
+    /// [default: ./seatkeeper-data].
+    #[arg(long, global = true, env = "SEATKEEPER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// PostgreSQL URL, e.g. postgres://seatkeeper:secret@db.internal/seatkeeper. Overrides --data-dir.
     #[arg(
         long,
@@ -41,6 +43,27 @@ pub struct DbArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// A file holding the database URL (a secret mounted as a file), instead of --database-url.
+    #[arg(long, global = true, env = "SEATKEEPER_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+}
+
+/// Never prints the database password.
+impl std::fmt::Debug for DbArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbArgs")
+            .field("config", &self.config)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(seatkeeper_app::store::redact_url),
+            )
+            .field("database_url_file", &self.database_url_file)
+            .finish()
+    }
 }
 
 /// The organization a command acts on.
@@ -104,9 +127,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "SEATKEEPER_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SEATKEEPER_LISTEN")]
+    pub listen: Option<String>,
     /// Load this catalog file (TOML, or JSON by extension) before serving.
     #[arg(long, env = "SEATKEEPER_CATALOG")]
     pub catalog: Option<PathBuf>,
@@ -119,26 +142,49 @@ pub struct ServeArgs {
     /// Do not run the background jobs in this process (another process runs them).
     #[arg(long, env = "SEATKEEPER_NO_JOBS")]
     pub no_jobs: bool,
+    /// Seconds a request may take before it is stopped and answered 503 [default: 60].
+    #[arg(long, env = "SEATKEEPER_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
+    /// Requests handled at once; more wait for a slot [default: 256].
+    #[arg(long, env = "SEATKEEPER_MAX_CONCURRENT_REQUESTS")]
+    pub max_concurrent_requests: Option<usize>,
     #[command(flatten)]
     pub mail: MailArgs,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct MailArgs {
-    /// Sender address of e-mail.
-    #[arg(
-        long,
-        env = "SEATKEEPER_MAIL_FROM",
-        default_value = "seatkeeper@localhost"
-    )]
-    pub mail_from: String,
+    /// Sender address of e-mail [default: seatkeeper@localhost].
+    #[arg(long, env = "SEATKEEPER_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// Send e-mail by SMTP: smtp://[user:password@]host[:port][?security=none|starttls|tls].
     /// Without it, each e-mail is written as an .eml file under <data-dir>/mail.
     #[arg(long, env = "SEATKEEPER_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// A file holding the SMTP URL (a secret mounted as a file), instead of --smtp-url.
+    #[arg(long, env = "SEATKEEPER_SMTP_URL_FILE")]
+    pub smtp_url_file: Option<PathBuf>,
     /// Directory for .eml files when no SMTP URL is given.
     #[arg(long, env = "SEATKEEPER_MAIL_DIR")]
     pub mail_dir: Option<PathBuf>,
+}
+
+/// Never prints the SMTP password.
+impl std::fmt::Debug for MailArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailArgs")
+            .field("mail_from", &self.mail_from)
+            .field(
+                "smtp_url",
+                &self
+                    .smtp_url
+                    .as_deref()
+                    .map(seatkeeper_app::store::redact_url),
+            )
+            .field("smtp_url_file", &self.smtp_url_file)
+            .field("mail_dir", &self.mail_dir)
+            .finish()
+    }
 }
 
 // ----- tenant, token -----

@@ -1641,3 +1641,237 @@ both!(the_last_enabled_global_admin_stays, |sk| {
         "old.admin@contoso.example",
     ]);
 });
+
+// ----- configuration -----
+
+impl Sk {
+    /// A command in the test's directory with no database flags and no SEATKEEPER_* variables
+    /// but `env`.
+    fn bare(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SEATKEEPER_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("SEATKEEPER_LOG", "warn").current_dir(&self.dir);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.args(args).stdin(Stdio::null());
+        c
+    }
+
+    fn bare_ok(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let o = self.bare(args, env).output().expect("run seatkeeper");
+        assert!(
+            o.status.success(),
+            "seatkeeper {args:?} {env:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+
+    /// The database URL of this test: PostgreSQL's, or an SQLite file under `sub`.
+    fn url(&self, sub: &str) -> String {
+        match &self.db_url {
+            Some(u) => u.clone(),
+            None => {
+                let d = self.dir.join(sub);
+                std::fs::create_dir_all(&d).expect("dir");
+                format!("sqlite://{}?mode=rwc", d.join("seatkeeper.db").display())
+            }
+        }
+    }
+}
+
+fn tenant_names(out: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn settings_come_from_the_file_then_the_environment_then_flags() {
+    let sk = Sk::sqlite();
+    sk.write("seatkeeper.toml", "# settings\ndata_dir = \"from-file\"\n");
+    let create = |name: &str, env: &[(&str, &str)], flags: &[&str]| {
+        let mut args = vec![
+            "tenant",
+            "create",
+            "--name",
+            name,
+            "--admin",
+            "admin@layers.example",
+        ];
+        args.extend_from_slice(flags);
+        sk.bare_ok(&args, env);
+    };
+    create("File", &[], &[]);
+    create("Env", &[("SEATKEEPER_DATA_DIR", "from-env")], &[]);
+    create(
+        "Flag",
+        &[("SEATKEEPER_DATA_DIR", "from-env")],
+        &["--data-dir", "from-flag"],
+    );
+    for (dir, name) in [
+        ("from-file", "File"),
+        ("from-env", "Env"),
+        ("from-flag", "Flag"),
+    ] {
+        let out = sk.bare_ok(&["tenant", "list", "--json", "--data-dir", dir], &[]);
+        assert_eq!(tenant_names(&out), vec![name.to_string()], "{dir}");
+    }
+    // --config names another file.
+    sk.write("other.toml", "data_dir = \"from-file\"\n");
+    let out = sk.bare_ok(
+        &["--config", "other.toml", "tenant", "list", "--json"],
+        &[("SEATKEEPER_LOG", "warn")],
+    );
+    assert_eq!(tenant_names(&out), vec!["File".to_string()]);
+
+    // A bad file is refused with its line and the problem.
+    sk.write("bad.toml", "data_dir = \"x\"\nlisten = \"127.0.0.1:1\n");
+    let o = sk
+        .bare(&["--config", "bad.toml", "tenant", "list"], &[])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: configuration file bad.toml is not valid"),
+        "{err}"
+    );
+    assert!(err.contains("line 2"), "{err}");
+    sk.write("typo.toml", "lisen = \"127.0.0.1:1\"\n");
+    let o = sk
+        .bare(&["--config", "typo.toml", "tenant", "list"], &[])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("unknown field") && err.contains("lisen"),
+        "{err}"
+    );
+    let o = sk
+        .bare(&["--config", "missing.toml", "tenant", "list"], &[])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("missing.toml does not exist"), "{err}");
+}
+
+both!(database_url_from_a_file, |sk| {
+    let url = sk.url("via-file");
+    sk.write("db-url", &format!("{url}\n"));
+    sk.bare_ok(
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Filed",
+            "--admin",
+            "a@filed.example",
+        ],
+        &[("SEATKEEPER_DATABASE_URL_FILE", "db-url")],
+    );
+    let out = sk.bare_ok(&["tenant", "list", "--json", "--database-url", &url], &[]);
+    assert_eq!(tenant_names(&out), vec!["Filed".to_string()]);
+    // Both a URL and a file is a mistake worth saying.
+    let o = sk
+        .bare(
+            &["tenant", "list", "--database-url", &url],
+            &[("SEATKEEPER_DATABASE_URL_FILE", "db-url")],
+        )
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("use one"), "{err}");
+});
+
+both!(serve_never_logs_a_password, |sk| {
+    const DB_SECRET: &str = "Db5ecretPw";
+    const SMTP_SECRET: &str = "Sm7pSecretPw";
+    // PostgreSQL here trusts local connections, so any password is accepted.
+    let url = match &sk.db_url {
+        Some(u) => u.replacen(
+            "postgres://postgres@",
+            &format!("postgres://postgres:{DB_SECRET}@"),
+            1,
+        ),
+        None => sk.url("db"),
+    };
+    sk.write(
+        "seatkeeper.toml",
+        &format!("database_url = \"{url}\"\nlisten = \"127.0.0.1:0\"\n"),
+    );
+    sk.write(
+        "smtp-url",
+        &format!("smtp://mailer:{SMTP_SECRET}@127.0.0.1:9?security=none"),
+    );
+    let err_path = sk.dir.join("serve.stderr");
+    let mut child = sk
+        .bare(
+            &["serve", "--demo"],
+            &[
+                ("SEATKEEPER_LOG", "debug"),
+                ("SEATKEEPER_SMTP_URL_FILE", "smtp-url"),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        addr: String::new(),
+        token: None,
+    };
+    let mut out = String::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while server.token.is_none() {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("serve printed no token in time: {out}"));
+        if let Some(rest) = line.strip_prefix("Seatkeeper is listening on http://") {
+            server.addr = rest.split_whitespace().next().unwrap_or("").to_string();
+        }
+        if let Some(t) = line.strip_prefix("Bearer token:") {
+            server.token = Some(t.trim().to_string());
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let token = server.token.clone().expect("token");
+    let (status, _) = server.get("/api/v1/licenses", &token);
+    assert_eq!(status, 200);
+    assert!(server.terminate(Duration::from_secs(20)).success());
+    while let Ok(line) = rx.try_recv() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let err = std::fs::read_to_string(&err_path).expect("stderr");
+    assert!(
+        err.contains("configuration"),
+        "the settings are logged at debug level: {err}"
+    );
+    assert!(err.contains("mailer:***@"), "{err}");
+    for secret in [DB_SECRET, SMTP_SECRET] {
+        assert!(!out.contains(secret), "stdout shows a password: {out}");
+        assert!(!err.contains(secret), "the log shows a password: {err}");
+    }
+});

@@ -59,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "term anchor and recent additions",
         include_str!("../migrations/sqlite/0003_term_anchor_and_additions.sql"),
     ),
+    (
+        4,
+        "outbox claim token",
+        include_str!("../migrations/sqlite/0004_outbox_claim_token.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -75,6 +80,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "term anchor and recent additions",
         include_str!("../migrations/postgres/0003_term_anchor_and_additions.sql"),
+    ),
+    (
+        4,
+        "outbox claim token",
+        include_str!("../migrations/postgres/0004_outbox_claim_token.sql"),
     ),
 ];
 
@@ -98,18 +108,36 @@ fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate
     }
 }
 
-/// Hides the password in a database URL, for logs and messages.
+/// Hides the secrets in a URL, for logs and messages: the password of its user information
+/// (`postgres://user:***@host/db`) and the value of any `password` query parameter
+/// (`?password=***`, as PostgreSQL URLs allow).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
+                Some(c) => format!("{}{}:***{}", &base[..s + 3], &creds[..c], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 impl Db {
@@ -182,11 +210,11 @@ impl Db {
                 let write = opts(1)
                     .connect(url)
                     .await
-                    .with_context(|| format!("cannot open {url}"))?;
+                    .with_context(|| format!("cannot open {}", redact_url(url)))?;
                 let read = opts(4)
                     .connect(url)
                     .await
-                    .with_context(|| format!("cannot open {url}"))?;
+                    .with_context(|| format!("cannot open {}", redact_url(url)))?;
                 Db {
                     read,
                     write,
@@ -232,26 +260,100 @@ impl Db {
     }
 }
 
-/// Whether a failed transaction may succeed if run again (lock contention, serialization,
-/// a concurrent insert of the same row).
+/// Whether a failed transaction may succeed if run again unchanged: a serialization failure or
+/// a deadlock (PostgreSQL), a busy or locked database (SQLite). A unique violation is not: the
+/// row that exists will still exist on the next run (see [`unique_violation`]).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-            d.is_unique_violation()
-                || matches!(
-                    code.as_str(),
-                    "40001" | "40P01" | "5" | "6" | "517" | "261" | "773"
-                )
-                || d.message().contains("database is locked")
+            match code.as_str() {
+                // PostgreSQL: serialization_failure, deadlock_detected.
+                "40001" | "40P01" => true,
+                // SQLite: BUSY, LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
+                // BUSY_TIMEOUT, LOCKED_SHAREDCACHE, LOCKED_VTAB).
+                "5" | "6" | "261" | "517" | "773" | "262" | "518" => true,
+                _ => d.message().contains("database is locked"),
+            }
         }
-        sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
 }
 
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// What a unique violation says exists already: the table, the columns of the constraint and,
+/// where the database reports it (PostgreSQL), their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueViolation {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub values: Vec<String>,
+}
+
+/// The row that exists already, if `e` is a unique violation.
+pub fn unique_violation(e: &sqlx::Error) -> Option<UniqueViolation> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if !d.is_unique_violation() {
+        return None;
+    }
+    if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // detail: "Key (tenant_id, upn_lower)=(…, adele@contoso.com) already exists."
+        let (columns, values) = pg
+            .detail()
+            .and_then(|d| d.strip_prefix("Key ("))
+            .and_then(|d| d.split_once(")=("))
+            .map(|(cols, rest)| {
+                let vals = rest.rsplit_once(')').map(|(v, _)| v).unwrap_or(rest);
+                (split_list(cols), split_list(vals))
+            })
+            .unwrap_or_default();
+        let table = pg.table().unwrap_or_default().to_string();
+        return Some(UniqueViolation {
+            table,
+            columns,
+            values,
+        });
+    }
+    // SQLite: "UNIQUE constraint failed: users.tenant_id, users.upn_lower", or
+    // "UNIQUE constraint failed: index 'pools_central'".
+    let msg = d.message();
+    let list = msg.split_once("failed: ").map(|(_, l)| l).unwrap_or("");
+    if let Some(index) = list.strip_prefix("index '") {
+        let index = index.trim_end_matches('\'');
+        return Some(UniqueViolation {
+            table: index.split('_').next().unwrap_or(index).to_string(),
+            columns: vec![],
+            values: vec![],
+        });
+    }
+    let mut table = String::new();
+    let mut columns = Vec::new();
+    for part in split_list(list) {
+        match part.split_once('.') {
+            Some((t, c)) => {
+                table = t.to_string();
+                columns.push(c.to_string());
+            }
+            None => columns.push(part),
+        }
+    }
+    Some(UniqueViolation {
+        table,
+        columns,
+        values: vec![],
+    })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(", ")
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Microseconds since the epoch.
@@ -294,5 +396,35 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Opt
             .map(|u| Some(T::from(u)))
             .map_err(|e| sqlx::Error::Decode(Box::new(e))),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redact_url_hides_every_password() {
+        assert_eq!(
+            redact_url("postgres://sk:s3cret@db.internal:5432/sk"),
+            "postgres://sk:***@db.internal:5432/sk"
+        );
+        assert_eq!(
+            redact_url("postgres://sk@db.internal/sk?password=s3cret&sslmode=require"),
+            "postgres://sk@db.internal/sk?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://sk:one@db/sk?sslmode=verify-full&password=two"),
+            "postgresql://sk:***@db/sk?sslmode=verify-full&password=***"
+        );
+        // An @ in the query does not confuse the user information.
+        assert_eq!(
+            redact_url("postgres://db/sk?user=a@b&password=p@ss"),
+            "postgres://db/sk?user=a@b&password=***"
+        );
+        assert_eq!(
+            redact_url("sqlite:///data/seatkeeper.db?mode=rwc"),
+            "sqlite:///data/seatkeeper.db?mode=rwc"
+        );
     }
 }

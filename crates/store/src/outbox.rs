@@ -79,19 +79,22 @@ pub async fn due(conn: &mut Conn, now: Time, limit: i64) -> Result<Vec<Uuid>> {
     rows.iter().map(|r| get_id(r, "id")).collect()
 }
 
-/// Claims a message for delivery until `lease_until`; None if another worker has it.
+/// Claims a message for delivery until `lease_until` under `token` (random, one per claim);
+/// None if another worker holds an unexpired claim or the message is no longer pending.
 pub async fn claim(
     conn: &mut Conn,
     id: Uuid,
+    token: &str,
     now: Time,
     lease_until: Time,
 ) -> Result<Option<Message>> {
     let r = sqlx::query(
-        "UPDATE outbox SET claimed_until = $3, attempts = attempts + 1 WHERE id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)",
+        "UPDATE outbox SET claimed_until = $3, claim_token = $4, attempts = attempts + 1 WHERE id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)",
     )
     .bind(id.to_string())
     .bind(us(now))
     .bind(us(lease_until))
+    .bind(token)
     .execute(&mut *conn)
     .await?;
     if r.rows_affected() != 1 {
@@ -104,30 +107,36 @@ pub async fn claim(
     map(&row).map(Some)
 }
 
-pub async fn mark_sent(conn: &mut Conn, id: Uuid, at: Time) -> Result<()> {
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1")
+/// Marks a message sent, if the claim `token` still holds it; false (and nothing changed)
+/// when the claim was lost to another worker.
+pub async fn mark_sent(conn: &mut Conn, id: Uuid, token: &str, at: Time) -> Result<bool> {
+    let r = sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $3, claimed_until = NULL, claim_token = NULL, last_error = NULL WHERE id = $1 AND claim_token = $2 AND status = 'pending'")
         .bind(id.to_string())
+        .bind(token)
         .bind(us(at))
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
-/// Records a failed attempt: retry at `retry_at`, or give up (`status = failed`) when None.
+/// Records a failed attempt under the claim `token`: retry at `retry_at`, or give up
+/// (`status = failed`) when None. False (and nothing changed) when the claim was lost.
 pub async fn mark_failed(
     conn: &mut Conn,
     id: Uuid,
+    token: &str,
     error: &str,
     retry_at: Option<Time>,
-) -> Result<()> {
-    sqlx::query("UPDATE outbox SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at), claimed_until = NULL, last_error = $4 WHERE id = $1")
+) -> Result<bool> {
+    let r = sqlx::query("UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), claimed_until = NULL, claim_token = NULL, last_error = $5 WHERE id = $1 AND claim_token = $2 AND status = 'pending'")
         .bind(id.to_string())
+        .bind(token)
         .bind(if retry_at.is_some() { "pending" } else { "failed" })
         .bind(retry_at.map(us))
         .bind(error)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// A tenant's messages, newest first.

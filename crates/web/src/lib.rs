@@ -10,10 +10,13 @@ pub mod rest;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use error::ErrorInfo;
 use seatkeeper_app::App;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The largest request body accepted.
@@ -123,14 +126,93 @@ fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> 
     req
 }
 
-/// Serves until `shutdown` completes, then drains in-flight requests.
+/// How much the server takes on at once, and how long a request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request not answered within this time is stopped (its transaction rolls back) and
+    /// answered 503 with `Retry-After`. Time spent waiting for a slot counts.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more wait for a slot (within their timeout).
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(60),
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+struct Gate {
+    /// For the time on a timeout's error body.
+    app: App,
+    timeout: Duration,
+    slots: tokio::sync::Semaphore,
+}
+
+/// Waits for a slot and runs the request, both within the request timeout.
+async fn limit(
+    axum::extract::State(gate): axum::extract::State<Arc<Gate>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let graph = req.uri().path().starts_with("/v1.0");
+    let work = async {
+        let _slot = gate.slots.acquire().await;
+        next.run(req).await
+    };
+    match tokio::time::timeout(gate.timeout, work).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let secs = gate.timeout.as_secs_f64();
+            tracing::warn!("a request took longer than {secs} s and was stopped");
+            let mut info = ErrorInfo::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "serviceNotAvailable",
+                format!(
+                    "The server did not finish the request within {secs} s and stopped it; its changes were rolled back unless they had already been saved. Try again in a moment."
+                ),
+            );
+            info.graph = graph;
+            info.date = Some(gate.app.now());
+            let mut r = (info.status, axum::Json(info.body())).into_response();
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            r
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests; with the default
+/// [`Limits`].
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(app, listener, shutdown, Limits::default()).await
+}
+
+/// Serves with `limits` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve_with(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+) -> std::io::Result<()> {
     use tower::Layer;
-    let svc = tower::util::MapRequestLayer::new(normalize_path).layer(router(app));
+    let gate = Arc::new(Gate {
+        app: app.clone(),
+        timeout: limits.request_timeout,
+        slots: tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)),
+    });
+    let routes = router(app).layer(axum::middleware::from_fn_with_state(gate, limit));
+    let svc = tower::util::MapRequestLayer::new(normalize_path).layer(routes);
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
