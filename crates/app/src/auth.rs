@@ -149,7 +149,7 @@ impl App {
                 "expiresAt must be in the future.",
             ));
         }
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let u = directory::get_user(tx, actor.tenant_id, user).await?.ok_or_else(|| AppError::not_found(format!("User {user} does not exist.")))?;
             insert_token(tx, actor, &u, name, expires_at, now).await
         })
@@ -165,7 +165,7 @@ impl App {
 
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> AppResult<()> {
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let t = tokens::get(tx, actor.tenant_id, id).await?.ok_or_else(|| AppError::not_found(format!("Token {id} does not exist.")))?;
             if actor.user_id != Some(t.user_id) {
                 actor.require(Action::ManageTenant)?;

@@ -81,7 +81,7 @@ impl App {
         let c = Catalog::parse_named(name, source)
             .map_err(|e| AppError::invalid("invalidCatalog", format!("{name}: {e}")))?;
         let now = self.now();
-        let summary = crate::write!(self, tx => {
+        let summary = crate::in_transaction!(self, tx => {
             for used in stored::skus_in_use(tx).await? {
                 let id = seatkeeper_domain::SkuId::parse(&used.sku_id);
                 if id.is_some_and(|id| c.product(id).is_some()) {

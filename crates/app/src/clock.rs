@@ -106,7 +106,7 @@ impl App {
             return Err(no_dev_clock());
         }
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             audit::record(
                 tx,
                 actor,

@@ -372,7 +372,7 @@ impl App {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
         let u = new_user(actor, input, now)?;
-        crate::write!(self, tx => insert_user(tx, actor, &u, &[], now).await)?;
+        crate::in_transaction!(self, tx => insert_user(tx, actor, &u, &[], now).await)?;
         Ok(u)
     }
 
@@ -402,7 +402,7 @@ impl App {
         } else {
             AdminChange::Edit
         };
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let id = find_user(tx, actor.tenant_id, key).await?.id;
             guard_admin_change(tx, actor, id, change).await?;
             let before = find_user(tx, actor.tenant_id, &id.to_string()).await?;
@@ -424,7 +424,7 @@ impl App {
     pub async fn delete_user(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let id = find_user(tx, actor.tenant_id, key).await?.id;
             // The tenant's row (for the Global admin rule), then the user's, then pools: the
             // same order as license changes, which lock users and pools.
@@ -486,7 +486,7 @@ impl App {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let u = find_user(tx, actor.tenant_id, key).await?;
             let change = if roles.contains(&Role::GlobalAdmin) { AdminChange::Edit } else { AdminChange::Demote };
             guard_admin_change(tx, actor, u.id, change).await?;
@@ -522,7 +522,7 @@ impl App {
             security_enabled: true,
             created_at: now,
         };
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             dir::insert_group(tx, &g).await?;
             audit::record(tx, actor, now, "group.create", "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
             Ok(())
@@ -545,7 +545,7 @@ impl App {
     ) -> AppResult<Group> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let before = find_group(tx, actor.tenant_id, id).await?;
             let mut g = before.clone();
             if let Some(n) = &display_name {
@@ -563,7 +563,7 @@ impl App {
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let g = find_group(tx, actor.tenant_id, id).await?;
             dir::delete_group(tx, actor.tenant_id, g.id).await?;
             audit::record(tx, actor, now, "group.delete", "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
@@ -593,7 +593,7 @@ impl App {
     pub async fn add_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
@@ -612,7 +612,7 @@ impl App {
     ) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
             if !dir::remove_member(tx, g.id, u.id).await? {

@@ -78,7 +78,7 @@ impl App {
                 ));
             }
         }
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let mut outcome = ImportOutcome::default();
             for (input, u) in inputs.iter().zip(&fresh) {
                 match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.as_ref() {

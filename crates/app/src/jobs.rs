@@ -47,7 +47,7 @@ impl App {
             };
             let mut progressed = false;
             for s in &due {
-                let steps = match crate::write!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await)
+                let steps = match crate::in_transaction!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await)
                 {
                     Ok(steps) => steps,
                     Err(crate::AppError::Conflict { message, .. }) => {
@@ -93,14 +93,14 @@ impl App {
             .unwrap_or_else(|_| chrono::Duration::minutes(10));
         for id in ids {
             let token = uuid::Uuid::new_v4().simple().to_string();
-            let claimed = crate::write!(self, tx => {
+            let claimed = crate::in_transaction!(self, tx => {
                 let now = self.now();
                 Ok(outbox::claim(tx, id, &token, now, now + lease).await?)
             })?;
             let Some(m) = claimed else { continue };
             match mail::deliver(&self.config.mail, &m).await {
                 Ok(()) => {
-                    let held = crate::write!(self, tx => Ok(outbox::mark_sent(tx, id, &token, self.now()).await?))?;
+                    let held = crate::in_transaction!(self, tx => Ok(outbox::mark_sent(tx, id, &token, self.now()).await?))?;
                     if !held {
                         tracing::warn!(to = %m.to, id = %id, "mail sent, but its claim had been taken over meanwhile");
                     }
@@ -113,7 +113,7 @@ impl App {
                     });
                     let msg = format!("{e:#}");
                     tracing::warn!(to = %m.to, attempt = m.attempts, "mail delivery failed: {msg}");
-                    crate::write!(self, tx => Ok(outbox::mark_failed(tx, id, &token, &msg, retry).await?))?;
+                    crate::in_transaction!(self, tx => Ok(outbox::mark_failed(tx, id, &token, &msg, retry).await?))?;
                     failed += 1;
                 }
             }

@@ -26,7 +26,7 @@ pub use error::{AppError, AppResult};
 /// cannot pass such a body to a generic function as an async closure and keep the request's
 /// future `Send` — "implementation of `Send` is not general enough".)
 #[macro_export]
-macro_rules! write {
+macro_rules! in_transaction {
     ($app:expr, $tx:ident => $body:expr) => {{
         let app = &$app;
         let mut attempt = 0u32;
@@ -174,7 +174,7 @@ impl App {
 
     /// Runs `f` in a write transaction and commits what it did, running it again only on
     /// contention (see [`App::finish_tx`]). `f`'s future may borrow the transaction but not
-    /// the caller's locals (move owned values in); a body that borrows them uses [`write!`].
+    /// the caller's locals (move owned values in); a body that borrows them uses [`in_transaction!`].
     ///
     /// ```ignore
     /// let n = app.transact(move |tx| Box::pin(async move { Ok(count(tx).await?) })).await?;
@@ -194,7 +194,7 @@ impl App {
         }
     }
 
-    /// Ends one run of a write transaction (see [`write!`]): commits on success and returns
+    /// Ends one run of a write transaction (see [`in_transaction!`]): commits on success and returns
     /// `Ok(Some(value))`. When the database reports contention (a serialization failure or a
     /// deadlock on PostgreSQL, a busy or locked database on SQLite), rolls back, waits a little
     /// and returns `Ok(None)`: run the body again, up to [`MAX_ATTEMPTS`] runs. Any other error

@@ -458,7 +458,7 @@ impl App {
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
         let now = self.now();
-        crate::write!(self, tx => self.apply_changes(tx, actor, &changes, now).await)
+        crate::in_transaction!(self, tx => self.apply_changes(tx, actor, &changes, now).await)
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
@@ -502,7 +502,7 @@ impl App {
             }],
             remove: Remove::These(vec![]),
         };
-        let mut out = crate::write!(self, tx => {
+        let mut out = crate::in_transaction!(self, tx => {
             let u = find_user(tx, actor.tenant_id, user).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
             if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {

@@ -148,7 +148,7 @@ impl App {
                 "The expiry must be in the future.",
             ));
         }
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let issued = IssuedOperatorToken {
                 id: Uuid::new_v4(),
                 name: name.to_string(),
@@ -177,7 +177,7 @@ impl App {
     /// Revokes an operator token at once; recorded in the operator's log.
     pub async fn revoke_operator_token(&self, by: &Operator, id: Uuid) -> AppResult<()> {
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let t = stored::get_token(tx, id).await?.ok_or_else(|| AppError::not_found(format!("Operator token {id} does not exist; see `seatkeeper operator token list`.")))?;
             if !stored::revoke_token(tx, id, now).await? {
                 return Err(AppError::conflict("alreadyRevoked", format!("Operator token {id} was revoked already.")));

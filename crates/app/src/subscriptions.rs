@@ -58,7 +58,7 @@ impl App {
         lifecycle::check_quantity(quantity)?;
         let now = self.now();
         let part = p.sku_part_number.clone();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let pool = subs::ensure_central_pool(tx, actor.tenant_id, sku).await?;
             let id = SubscriptionId::new();
             let s = Subscription {
@@ -161,7 +161,7 @@ impl App {
             ));
         }
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let part = self.product_part(before.sku_id);
             let mut s = before.clone();
@@ -258,7 +258,7 @@ impl App {
             None => reason.to_string(),
         };
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             let outcome = s.life.cancel(now)?;
@@ -278,7 +278,7 @@ impl App {
     pub async fn reactivate(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             s.life.reactivate(now)?;

@@ -96,7 +96,7 @@ impl App {
         };
         let admin = new_user(&operator, &input, now)?;
         // The organization, its first Global admin and their token: all or nothing.
-        let token = crate::write!(self, tx => {
+        let token = crate::in_transaction!(self, tx => {
             if let Some(other) = tenants::get_by_name(tx, &t.name).await? {
                 return Err(name_taken(&t.name, Some(&other)));
             }
@@ -140,7 +140,7 @@ impl App {
     ) -> AppResult<Tenant> {
         actor.require(Action::ManageTenant)?;
         let now = self.now();
-        crate::write!(self, tx => {
+        crate::in_transaction!(self, tx => {
             let before = tenants::get(tx, actor.tenant_id).await?.ok_or_else(|| AppError::not_found("The organization does not exist."))?;
             let mut t = before.clone();
             if let Some(n) = name {

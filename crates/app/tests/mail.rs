@@ -290,7 +290,8 @@ async fn two_deliverers_with_a_slow_mail_server_send_each_message_once(postgres:
             &content,
             a.now(),
         );
-        seatkeeper_app::write!(a, tx => Ok(outbox::enqueue(tx, &m).await?)).expect("enqueue");
+        seatkeeper_app::in_transaction!(a, tx => Ok(outbox::enqueue(tx, &m).await?))
+            .expect("enqueue");
     }
 
     let sending = tokio::spawn({
@@ -383,7 +384,7 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
             all[0].status.clone()
         }
     };
-    seatkeeper_app::write!(app, tx => {
+    seatkeeper_app::in_transaction!(app, tx => {
         outbox::enqueue(tx, &m).await?;
         let first = outbox::claim(tx, id, "first", now, now + lease).await?;
         assert!(first.is_some());
@@ -398,7 +399,7 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
     })
     .expect("claims");
     assert_eq!(status(&app).await, "pending");
-    let held = seatkeeper_app::write!(app, tx => Ok(outbox::mark_sent(tx, id, "second", app.now()).await?))
+    let held = seatkeeper_app::in_transaction!(app, tx => Ok(outbox::mark_sent(tx, id, "second", app.now()).await?))
         .expect("mark");
     assert!(held);
     assert_eq!(status(&app).await, "sent");

@@ -19,7 +19,7 @@ backends!(
         let mut copy = existing.clone();
         copy.id = seatkeeper_domain::UserId::new();
         let started = Instant::now();
-        let result = seatkeeper_app::write!(srv.app, tx => {
+        let result = seatkeeper_app::in_transaction!(srv.app, tx => {
             seatkeeper_store::directory::insert_user(tx, &copy).await?;
             Ok(())
         });
