@@ -76,6 +76,9 @@ pub struct ProductLicenses {
     pub total: i64,
     pub assigned: i64,
     pub available: i64,
+    /// Holders beyond the working licenses (assigned − total, at least 0): they have lost
+    /// access (SUB3).
+    pub holders_without_access: i64,
     /// Licenses by subscription status, as Graph's prepaidUnits.
     pub enabled: i64,
     pub warning: i64,
@@ -210,8 +213,18 @@ impl App {
         actor: &Actor,
         changes: &[UserChange],
     ) -> AppResult<Vec<User>> {
-        // The same text twice is refused before anything is looked up.
+        // An empty name, or the same text twice, is refused before anything is looked up.
         for (i, c) in changes.iter().enumerate() {
+            if c.user.trim().is_empty() {
+                return Err(AppError::invalid(
+                    "missingUser",
+                    format!(
+                        "User {} of {} is empty: give each user's id or userPrincipalName.",
+                        i + 1,
+                        changes.len()
+                    ),
+                ));
+            }
             let key = c.user.trim().to_lowercase();
             if let Some(j) = changes[..i]
                 .iter()
@@ -744,6 +757,7 @@ impl App {
                 total: pool.total,
                 assigned: pool.assigned,
                 available: (pool.total - pool.assigned).max(0),
+                holders_without_access: (pool.assigned - pool.total).max(0),
                 enabled: 0,
                 warning: 0,
                 suspended: 0,

@@ -81,10 +81,17 @@ pub fn plan(
     let mut removed: Vec<SkuId> = Vec::new();
     match request.remove {
         Removal::These(list) => {
+            if let Some((_, sku)) = list
+                .iter()
+                .enumerate()
+                .find(|(i, s)| list[..*i].contains(s))
+            {
+                return Err(DomainError::ContradictoryChange {
+                    product: part(catalog, *sku),
+                    problem: "is named twice in the licenses to remove".into(),
+                });
+            }
             for sku in list {
-                if removed.contains(sku) {
-                    continue;
-                }
                 if let Some(w) = wanted.iter().find(|w| w.sku_id == *sku) {
                     return Err(DomainError::ContradictoryChange {
                         product: part(catalog, w.sku_id),
@@ -248,16 +255,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("both added and removed"), "{e}");
-        // The same product twice in the removals is one removal.
-        let p = run(
+        // The same product twice in the removals is refused as in the additions.
+        let e = run(
             &c,
             std::slice::from_ref(&basic),
             &[],
             Removal::These(&[basic.sku_id, basic.sku_id]),
         )
-        .unwrap();
-        assert_eq!(p.deletes, vec![0]);
-        assert!(p.after.is_empty());
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("named twice in the licenses to remove"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -111,9 +111,7 @@ pub enum DomainError {
     #[error("The subscription's term cannot move forward: {detail}.")]
     TermNotAdvancing { detail: String },
 
-    #[error(
-        "{product} {problem}: name each product once, in either the licenses to add or to remove."
-    )]
+    #[error("{product} {problem}: name each product once.")]
     ContradictoryChange { product: String, problem: String },
 
     /// Graph's answer when `removeLicenses` names a product the user does not hold.

@@ -244,6 +244,10 @@ pub struct ProductLicenses {
     pub total: i64,
     pub assigned: i64,
     pub available: i64,
+    /// Holders beyond the working licenses (assigned − total, at least 0): the latest-assigned
+    /// holders, who have lost access until licenses are bought or a subscription is reactivated
+    /// (SUB3).
+    pub holders_without_access: i64,
     /// Licenses of Active subscriptions.
     pub enabled: i64,
     /// Licenses of Expired subscriptions.
@@ -267,6 +271,7 @@ impl From<&seatkeeper_app::licenses::ProductLicenses> for ProductLicenses {
             total: r.total,
             assigned: r.assigned,
             available: r.available,
+            holders_without_access: r.holders_without_access,
             enabled: r.enabled,
             warning: r.warning,
             suspended: r.suspended,

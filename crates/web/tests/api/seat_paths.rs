@@ -136,6 +136,8 @@ backends!(
         )
         .await;
         assert_error(&got, StatusCode::BAD_REQUEST, "is named twice");
+        let got = assign(&srv, "SUITE_BASIC", &["  ".to_string()], &[]).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "User 1 of 1 is empty");
         // Assigning one user twice is a clear 400 too, not a retried conflict.
         let got = assign(
             &srv,
@@ -200,6 +202,8 @@ backends!(
         let c = cancel(&srv, &a).await;
         assert_eq!(c["outcome"], "disabledNow", "{c}");
         assert_eq!(counts(&srv, "SUITE_BASIC").await, (2, 0));
+        let row = license_row(&srv, "SUITE_BASIC").await.expect("row");
+        assert_eq!(row["holdersWithoutAccess"], 2, "{row}");
 
         let b = srv.buy("SUITE_BASIC", 1).await;
         assert_eq!(counts(&srv, "SUITE_BASIC").await, (2, 1));
@@ -214,6 +218,8 @@ backends!(
 
         reactivate(&srv, &a).await;
         assert_eq!(counts(&srv, "SUITE_BASIC").await, (2, 4));
+        let row = license_row(&srv, "SUITE_BASIC").await.expect("row");
+        assert_eq!(row["holdersWithoutAccess"], 0, "{row}");
         let got = srv.get("/v1.0/subscribedSkus").await;
         let sku = got.1["value"]
             .as_array()
@@ -425,6 +431,17 @@ backends!(
         assert_eq!(before, after, "refusals are not audited as changes");
 
         // The same product twice, or added and removed, is refused once, in one place.
+        let got = srv
+            .post(
+                path,
+                json!({"addLicenses": [], "removeLicenses": [basic, basic]}),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "named twice in the licenses to remove",
+        );
         let got = srv
             .post(
                 path,
