@@ -201,22 +201,16 @@ pub fn parse_query(raw: Option<&str>, allowed: &[Opt]) -> Result<Query, AppError
                 q.select = Some(list);
             }
             Opt::Top => {
-                let n = value
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_TOP).contains(n));
-                match n {
-                    Some(n) => q.top = Some(n),
-                    None => {
-                        return Err(invalid(
-                            "invalidPageSize",
-                            format!(
-                                "Invalid page size specified: '{value}'. Must be between 1 and {MAX_TOP} inclusive."
-                            ),
-                        ));
-                    }
-                }
+                let n = value.trim().parse::<i64>().ok();
+                let n = n.filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| {
+                    invalid(
+                        "invalidPageSize",
+                        format!(
+                            "Invalid page size specified: '{value}'. Must be between 1 and {MAX_TOP} inclusive."
+                        ),
+                    )
+                })?;
+                q.top = Some(n);
             }
             Opt::SkipToken => q.skiptoken = Some(value),
             Opt::Count => match value.trim().to_ascii_lowercase().as_str() {
