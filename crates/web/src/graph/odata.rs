@@ -1,9 +1,11 @@
 //! OData query options of the Graph-compatible API: `$select`, `$top`, `$skiptoken`, `$count`
 //! and `$filter`.
 //!
-//! `$filter` is parsed by a small recursive-descent parser into an [`Expr`], then compiled to the
-//! store's [`UserFilter`] (bound SQL parameters, never spliced text). Whatever the compiler does
-//! not support is refused with a 400 that says what is unsupported and what is, never ignored.
+//! `$filter` is parsed by a small recursive-descent parser straight into the store's
+//! [`UserFilter`] (bound SQL parameters, never spliced text). Only the grammar below is parsed;
+//! whatever it does not support is refused with a 400 that says what is unsupported and what is,
+//! never ignored. A syntax error anywhere in the expression is reported before an unsupported
+//! part, so each parse step returns its outcome ([`Sem`]) inside the syntax result.
 //!
 //! `$orderby` is refused: results come in a stable order (by id) so that `@odata.nextLink`
 //! paging never skips or repeats an item; sort on the client.
@@ -50,7 +52,7 @@ impl Opt {
     }
 }
 
-/// Options for a collection: `$select`, `$top`, `$skiptoken`, `$count`, `$filter`.
+/// Options for a collection: `$select`, `$top`, `$skiptoken`, `$count`, `$filter` (all of them).
 pub const LIST: &[Opt] = &[
     Opt::Select,
     Opt::Top,
@@ -83,49 +85,44 @@ fn invalid(code: &'static str, msg: impl Into<String>) -> AppError {
     AppError::invalid(code, msg)
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte) with
+/// `form_urlencoded`, refusing what that crate would decode leniently: a `%` without two hex
+/// digits, bytes that are not UTF-8, and NUL.
 pub fn url_decode(s: &str) -> Result<String, AppError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => {
-                        return Err(invalid(
-                            "invalidQuery",
-                            "The query string has a '%' that is not followed by two hex digits; encode '%' as %25.",
-                        ));
-                    }
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let b = s.as_bytes();
+    let bad_escape = b.iter().enumerate().any(|(i, &c)| {
+        c == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
+        return Err(invalid(
+            "invalidQuery",
+            "The query string has a '%' that is not followed by two hex digits; encode '%' as %25.",
+        ));
     }
-    let s = String::from_utf8(out).map_err(|_| {
-        invalid(
+    // With its separators escaped, the component decodes as a single name.
+    let one = s.replace('&', "%26").replace('=', "%3D");
+    let out: String = form_urlencoded::parse(one.as_bytes())
+        .map(|(name, _)| name)
+        .collect();
+    // Bytes that are not UTF-8 become U+FFFD: one the text did not spell means such bytes.
+    let spelled =
+        s.matches('\u{FFFD}').count() + s.to_ascii_uppercase().matches("%EF%BF%BD").count();
+    if out.matches('\u{FFFD}').count() != spelled {
+        return Err(invalid(
             "invalidQuery",
             "The query string is not valid UTF-8 once decoded.",
-        )
-    })?;
-    if s.contains('\0') {
+        ));
+    }
+    if out.contains('\0') {
         return Err(invalid(
             "invalidQuery",
             "The request contains a NUL character (%00); control characters are not allowed.",
         ));
     }
-    Ok(s)
+    Ok(out)
 }
 
 /// Parses the query string, accepting only the options in `allowed`. Parameters without a
@@ -149,11 +146,6 @@ pub fn parse_query(raw: Option<&str>, allowed: &[Opt]) -> Result<Query, AppError
         }
         seen.push(key.clone());
         let opt = match key.as_str() {
-            "$select" => Opt::Select,
-            "$top" => Opt::Top,
-            "$skiptoken" => Opt::SkipToken,
-            "$count" => Opt::Count,
-            "$filter" => Opt::Filter,
             "$orderby" => {
                 return Err(invalid(
                     "unsupportedQuery",
@@ -166,15 +158,19 @@ pub fn parse_query(raw: Option<&str>, allowed: &[Opt]) -> Result<Query, AppError
                     "$skip is not supported: page with $top and follow @odata.nextLink.",
                 ));
             }
-            other => {
-                return Err(invalid(
-                    "unsupportedQuery",
-                    format!(
-                        "Query option '{other}' is not supported here. Supported: {}.",
-                        names(allowed)
-                    ),
-                ));
-            }
+            other => LIST
+                .iter()
+                .copied()
+                .find(|o| o.name() == other)
+                .ok_or_else(|| {
+                    invalid(
+                        "unsupportedQuery",
+                        format!(
+                            "Query option '{other}' is not supported here. Supported: {}.",
+                            names(allowed)
+                        ),
+                    )
+                })?,
         };
         if !allowed.contains(&opt) {
             return Err(invalid(
@@ -205,22 +201,16 @@ pub fn parse_query(raw: Option<&str>, allowed: &[Opt]) -> Result<Query, AppError
                 q.select = Some(list);
             }
             Opt::Top => {
-                let n = value
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_TOP).contains(n));
-                match n {
-                    Some(n) => q.top = Some(n),
-                    None => {
-                        return Err(invalid(
-                            "invalidPageSize",
-                            format!(
-                                "Invalid page size specified: '{value}'. Must be between 1 and {MAX_TOP} inclusive."
-                            ),
-                        ));
-                    }
-                }
+                let n = value.trim().parse::<i64>().ok();
+                let n = n.filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| {
+                    invalid(
+                        "invalidPageSize",
+                        format!(
+                            "Invalid page size specified: '{value}'. Must be between 1 and {MAX_TOP} inclusive."
+                        ),
+                    )
+                })?;
+                q.top = Some(n);
             }
             Opt::SkipToken => q.skiptoken = Some(value),
             Opt::Count => match value.trim().to_ascii_lowercase().as_str() {
@@ -302,10 +292,8 @@ enum Tok {
     Word(String),
     /// A quoted string, unescaped.
     Str(String),
-    LParen,
-    RParen,
-    Comma,
-    Colon,
+    /// One of `(`, `)`, `,` and `:`.
+    Punct(char),
 }
 
 /// Why a `$filter` was refused.
@@ -335,51 +323,35 @@ fn is_word_char(c: char) -> bool {
 }
 
 fn tokenize(src: &str) -> Result<Vec<Tok>, FilterError> {
-    let mut out = Vec::new();
     let chars: Vec<char> = src.chars().collect();
+    let mut out = Vec::new();
+    // `i` is the index of the next character, so the 1-based position of `c`.
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(&c) = chars.get(i) {
+        i += 1;
         match c {
-            c if c.is_whitespace() => i += 1,
-            '(' => {
-                out.push(Tok::LParen);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::RParen);
-                i += 1;
-            }
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1;
-            }
-            ':' => {
-                out.push(Tok::Colon);
-                i += 1;
-            }
+            c if c.is_whitespace() => {}
+            '(' | ')' | ',' | ':' => out.push(Tok::Punct(c)),
             '\'' => {
                 let start = i;
                 let mut s = String::new();
-                i += 1;
                 loop {
-                    match chars.get(i) {
-                        None => {
+                    match (chars.get(i), chars.get(i + 1)) {
+                        (None, _) => {
                             return Err(syntax(format!(
-                                "the text starting at position {} has no closing quote; end text with ' and write a quote inside text as ''.",
-                                start + 1
+                                "the text starting at position {start} has no closing quote; end text with ' and write a quote inside text as ''."
                             )));
                         }
-                        Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        (Some('\''), Some('\'')) => {
                             s.push('\'');
                             i += 2;
                         }
-                        Some('\'') => {
+                        (Some('\''), _) => {
                             i += 1;
                             break;
                         }
-                        Some(ch) => {
-                            s.push(*ch);
+                        (Some(&ch), _) => {
+                            s.push(ch);
                             i += 1;
                         }
                     }
@@ -387,22 +359,20 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, FilterError> {
                 out.push(Tok::Str(s));
             }
             c if is_word_char(c) => {
-                let start = i;
-                while i < chars.len() && is_word_char(chars[i]) {
+                let start = i - 1;
+                while chars.get(i).is_some_and(|&c| is_word_char(c)) {
                     i += 1;
                 }
                 out.push(Tok::Word(chars[start..i].iter().collect()));
             }
             '"' => {
                 return Err(syntax(format!(
-                    "double quotes at position {} are not allowed; put text in single quotes, e.g. displayName eq 'Adele'.",
-                    i + 1
+                    "double quotes at position {i} are not allowed; put text in single quotes, e.g. displayName eq 'Adele'."
                 )));
             }
             other => {
                 return Err(syntax(format!(
-                    "unexpected character '{other}' at position {}.",
-                    i + 1
+                    "unexpected character '{other}' at position {i}."
                 )));
             }
         }
@@ -410,44 +380,22 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, FilterError> {
     Ok(out)
 }
 
-// ----- $filter: syntax tree -----
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl CmpOp {
-    fn parse(w: &str) -> Option<CmpOp> {
-        Some(match w.to_ascii_lowercase().as_str() {
-            "eq" => CmpOp::Eq,
-            "ne" => CmpOp::Ne,
-            "gt" => CmpOp::Gt,
-            "ge" => CmpOp::Ge,
-            "lt" => CmpOp::Lt,
-            "le" => CmpOp::Le,
-            _ => return None,
-        })
-    }
-    fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-        }
+fn describe(t: Option<&Tok>) -> String {
+    match t {
+        None => "the end of the expression".into(),
+        Some(Tok::Word(w)) => format!("'{w}'"),
+        Some(Tok::Str(s)) => format!("'{s}' (quoted text)"),
+        Some(Tok::Punct(c)) => format!("'{c}'"),
     }
 }
+
+// ----- $filter: values -----
+
+/// The comparison operators; only eq and ne are supported, the others are named when refused.
+const OPS: &[&str] = &["eq", "ne", "gt", "ge", "lt", "le"];
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
+enum Literal {
     Str(String),
     Int(i64),
     Bool(bool),
@@ -463,356 +411,6 @@ impl Literal {
             Literal::Bool(b) => b.to_string(),
             Literal::Null => "null".into(),
             Literal::Guid(g) => g.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Property(String),
-    Literal(Literal),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    /// `property op literal`; inside a lambda the property is relative to the lambda variable.
-    Compare {
-        property: String,
-        op: CmpOp,
-        value: Literal,
-    },
-    /// `property in (a, b, …)`.
-    In {
-        property: String,
-        values: Vec<Literal>,
-    },
-    /// `name(arg, …)`, e.g. `startswith(displayName,'A')`.
-    Call {
-        name: String,
-        args: Vec<Arg>,
-    },
-    /// `collection/any(v: body)` (or `all`); `body` is None for `any()`.
-    Lambda {
-        collection: String,
-        all: bool,
-        body: Option<Box<Expr>>,
-    },
-    /// `collection/$count op n`.
-    Count {
-        collection: String,
-        op: CmpOp,
-        value: i64,
-    },
-}
-
-struct Parser {
-    toks: Vec<Tok>,
-    pos: usize,
-    depth: usize,
-    terms: usize,
-    /// The lambda variable in scope, if any.
-    var: Option<String>,
-}
-
-fn describe(t: Option<&Tok>) -> String {
-    match t {
-        None => "the end of the expression".into(),
-        Some(Tok::Word(w)) => format!("'{w}'"),
-        Some(Tok::Str(s)) => format!("'{s}' (quoted text)"),
-        Some(Tok::LParen) => "'('".into(),
-        Some(Tok::RParen) => "')'".into(),
-        Some(Tok::Comma) => "','".into(),
-        Some(Tok::Colon) => "':'".into(),
-    }
-}
-
-fn is_keyword(w: &str, k: &str) -> bool {
-    w.eq_ignore_ascii_case(k)
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
-    }
-    fn next(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).cloned();
-        if t.is_some() {
-            self.pos += 1;
-        }
-        t
-    }
-    fn peek_keyword(&self, k: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(w)) if is_keyword(w, k))
-    }
-    fn expect(&mut self, t: Tok, what: &str) -> Result<(), FilterError> {
-        match self.next() {
-            Some(ref got) if *got == t => Ok(()),
-            got => Err(syntax(format!(
-                "expected {what} but found {}.",
-                describe(got.as_ref())
-            ))),
-        }
-    }
-    fn term(&mut self) -> Result<(), FilterError> {
-        self.terms += 1;
-        if self.terms > MAX_TERMS {
-            return Err(unsupported(format!(
-                "the expression has more than {MAX_TERMS} comparisons; split the query."
-            )));
-        }
-        Ok(())
-    }
-
-    fn parse_or(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.parse_and()?;
-        while self.peek_keyword("or") {
-            self.next();
-            let right = self.parse_and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn parse_and(&mut self) -> Result<Expr, FilterError> {
-        let mut left = self.parse_unary()?;
-        while self.peek_keyword("and") {
-            self.next();
-            let right = self.parse_unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn parse_unary(&mut self) -> Result<Expr, FilterError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(unsupported(format!(
-                "the expression nests more than {MAX_DEPTH} levels deep."
-            )));
-        }
-        let e = if self.peek_keyword("not") {
-            self.next();
-            Expr::Not(Box::new(self.parse_unary()?))
-        } else {
-            self.parse_primary()?
-        };
-        self.depth -= 1;
-        Ok(e)
-    }
-
-    /// A property path as written; inside a lambda it must start with the variable, which is
-    /// stripped.
-    fn property(&self, w: &str) -> Result<String, FilterError> {
-        match &self.var {
-            Some(v) => match w.split_once('/') {
-                Some((head, rest)) if head == v && !rest.is_empty() => Ok(rest.to_string()),
-                _ => Err(syntax(format!(
-                    "inside a lambda, write properties through its variable, e.g. {v}/skuId, not '{w}'."
-                ))),
-            },
-            None => Ok(w.to_string()),
-        }
-    }
-
-    fn parse_primary(&mut self) -> Result<Expr, FilterError> {
-        match self.next() {
-            Some(Tok::LParen) => {
-                let e = self.parse_or()?;
-                self.expect(Tok::RParen, "')' to close '('")?;
-                Ok(e)
-            }
-            Some(Tok::Word(w)) => {
-                if self.peek() == Some(&Tok::LParen) {
-                    let lower = w.to_ascii_lowercase();
-                    if lower.ends_with("/any") || lower.ends_with("/all") {
-                        return self.parse_lambda(&w);
-                    }
-                    return self.parse_call(&w);
-                }
-                self.parse_comparison(&w)
-            }
-            Some(Tok::Str(s)) => Err(syntax(format!(
-                "quoted text '{s}' must follow a property and an operator, e.g. displayName eq '{s}'."
-            ))),
-            got => Err(syntax(format!(
-                "expected a comparison such as userType eq 'Guest' but found {}.",
-                describe(got.as_ref())
-            ))),
-        }
-    }
-
-    fn parse_lambda(&mut self, w: &str) -> Result<Expr, FilterError> {
-        self.term()?;
-        let path = self.property(w)?;
-        let (collection, op) = path.rsplit_once('/').unwrap_or((path.as_str(), ""));
-        let all = op.eq_ignore_ascii_case("all");
-        let collection = collection.to_string();
-        self.expect(Tok::LParen, "'('")?;
-        if self.peek() == Some(&Tok::RParen) {
-            self.next();
-            return Ok(Expr::Lambda {
-                collection,
-                all,
-                body: None,
-            });
-        }
-        let var = match self.next() {
-            Some(Tok::Word(v))
-                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) =>
-            {
-                v
-            }
-            got => {
-                return Err(syntax(format!(
-                    "expected a lambda variable as in {collection}/any(x:x/skuId eq <guid>) but found {}.",
-                    describe(got.as_ref())
-                )));
-            }
-        };
-        self.expect(Tok::Colon, "':' after the lambda variable")?;
-        let outer = self.var.replace(var);
-        let body = self.parse_or();
-        self.var = outer;
-        let body = body?;
-        self.expect(Tok::RParen, "')' to close the lambda")?;
-        Ok(Expr::Lambda {
-            collection,
-            all,
-            body: Some(Box::new(body)),
-        })
-    }
-
-    fn parse_call(&mut self, name: &str) -> Result<Expr, FilterError> {
-        self.term()?;
-        self.expect(Tok::LParen, "'('")?;
-        let mut args = Vec::new();
-        if self.peek() == Some(&Tok::RParen) {
-            self.next();
-        } else {
-            loop {
-                let arg = match self.next() {
-                    Some(Tok::Str(s)) => Arg::Literal(Literal::Str(s)),
-                    Some(Tok::Word(w)) => match word_literal(&w) {
-                        Some(l) => Arg::Literal(l),
-                        None => Arg::Property(self.property(&w)?),
-                    },
-                    got => {
-                        return Err(syntax(format!(
-                            "expected an argument of {name}() but found {}.",
-                            describe(got.as_ref())
-                        )));
-                    }
-                };
-                args.push(arg);
-                match self.next() {
-                    Some(Tok::Comma) => continue,
-                    Some(Tok::RParen) => break,
-                    got => {
-                        return Err(syntax(format!(
-                            "expected ',' or ')' in {name}() but found {}.",
-                            describe(got.as_ref())
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(Expr::Call {
-            name: name.to_string(),
-            args,
-        })
-    }
-
-    fn parse_comparison(&mut self, w: &str) -> Result<Expr, FilterError> {
-        self.term()?;
-        if word_literal(w).is_some() {
-            return Err(syntax(format!(
-                "'{w}' is a value; a comparison starts with a property, e.g. userType eq 'Guest'."
-            )));
-        }
-        let property = self.property(w)?;
-        let op = match self.next() {
-            Some(Tok::Word(o)) if is_keyword(&o, "in") => {
-                return self.parse_in(property);
-            }
-            Some(Tok::Word(o)) => match CmpOp::parse(&o) {
-                Some(op) => op,
-                None => {
-                    return Err(unsupported(format!(
-                        "'{o}' after '{property}' is not a supported operator; use eq, ne or in."
-                    )));
-                }
-            },
-            got => {
-                return Err(syntax(format!(
-                    "expected an operator (eq, ne, in) after '{property}' but found {}.",
-                    describe(got.as_ref())
-                )));
-            }
-        };
-        let value = self.literal(&property)?;
-        if let Some((collection, last)) = property.rsplit_once('/')
-            && last.eq_ignore_ascii_case("$count")
-        {
-            return match value {
-                Literal::Int(n) => Ok(Expr::Count {
-                    collection: collection.to_string(),
-                    op,
-                    value: n,
-                }),
-                other => Err(syntax(format!(
-                    "{property} is compared with a whole number, not {}.",
-                    other.describe()
-                ))),
-            };
-        }
-        Ok(Expr::Compare {
-            property,
-            op,
-            value,
-        })
-    }
-
-    fn parse_in(&mut self, property: String) -> Result<Expr, FilterError> {
-        self.expect(Tok::LParen, "'(' after in")?;
-        let mut values = Vec::new();
-        loop {
-            if self.peek() == Some(&Tok::RParen) && values.is_empty() {
-                return Err(syntax(format!(
-                    "the list after '{property} in' is empty; give at least one value."
-                )));
-            }
-            values.push(self.literal(&property)?);
-            self.term()?;
-            match self.next() {
-                Some(Tok::Comma) => continue,
-                Some(Tok::RParen) => break,
-                got => {
-                    return Err(syntax(format!(
-                        "expected ',' or ')' in the list after '{property} in' but found {}.",
-                        describe(got.as_ref())
-                    )));
-                }
-            }
-        }
-        Ok(Expr::In { property, values })
-    }
-
-    fn literal(&mut self, property: &str) -> Result<Literal, FilterError> {
-        match self.next() {
-            Some(Tok::Str(s)) => Ok(Literal::Str(s)),
-            Some(Tok::Word(w)) => word_literal(&w).ok_or_else(|| {
-                syntax(format!(
-                    "'{w}' is not a value for {property}: put text in single quotes, e.g. '{w}'."
-                ))
-            }),
-            got => Err(syntax(format!(
-                "expected a value for {property} but found {}.",
-                describe(got.as_ref())
-            ))),
         }
     }
 }
@@ -835,8 +433,479 @@ fn word_literal(w: &str) -> Option<Literal> {
     None
 }
 
-/// Parses a `$filter` expression (already URL-decoded).
-pub fn parse_filter(src: &str) -> Result<Expr, FilterError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Id,
+    Text,
+    /// Text that may be missing (`eq null`).
+    OptText,
+    Bool,
+}
+
+/// A filterable user property: its field, kind and canonical name.
+fn user_field(name: &str) -> Result<(UserField, Kind, &'static str), FilterError> {
+    const FIELDS: &[(&str, UserField, Kind)] = &[
+        ("id", UserField::Id, Kind::Id),
+        (
+            "userPrincipalName",
+            UserField::UserPrincipalName,
+            Kind::Text,
+        ),
+        ("displayName", UserField::DisplayName, Kind::Text),
+        ("givenName", UserField::GivenName, Kind::OptText),
+        ("surname", UserField::Surname, Kind::OptText),
+        ("mail", UserField::Mail, Kind::OptText),
+        ("userType", UserField::UserType, Kind::Text),
+        ("usageLocation", UserField::UsageLocation, Kind::OptText),
+        ("jobTitle", UserField::JobTitle, Kind::OptText),
+        ("department", UserField::Department, Kind::OptText),
+        ("accountEnabled", UserField::AccountEnabled, Kind::Bool),
+    ];
+    if let Some((n, f, k)) = FIELDS.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)) {
+        Ok((*f, *k, *n))
+    } else if super::users::USER_PROPS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
+    {
+        Err(unsupported(format!(
+            "filtering on {name} is not supported."
+        )))
+    } else {
+        Err(unsupported(format!(
+            "Could not find a property named '{name}' on type 'microsoft.graph.user'."
+        )))
+    }
+}
+
+fn user_value(name: &str, kind: Kind, v: &Literal) -> Result<Value, FilterError> {
+    match (kind, v) {
+        (Kind::Bool, Literal::Bool(b)) => Ok(Value::Int(i64::from(*b))),
+        (Kind::Bool, other) => Err(syntax(format!(
+            "{name} is true or false, not {}.",
+            other.describe()
+        ))),
+        (Kind::Id, Literal::Str(s)) => Ok(Value::Text(s.trim().to_lowercase())),
+        (Kind::Id, Literal::Guid(g)) => Ok(Value::Text(g.to_string())),
+        (Kind::OptText, Literal::Null) => Ok(Value::Null),
+        (Kind::Text | Kind::OptText, Literal::Str(s)) => Ok(Value::Text(s.clone())),
+        (_, other) => Err(syntax(format!(
+            "{name} is compared with quoted text, e.g. {name} eq 'text', not {}.",
+            other.describe()
+        ))),
+    }
+}
+
+// ----- $filter: what each supported shape means -----
+
+/// What a well-formed part of a `$filter` means, or why it is not supported.
+type Sem = Result<UserFilter, FilterError>;
+
+const ONLY_SKU_IN_ANY: &str =
+    "inside assignedLicenses/any(x: ...) only x/skuId eq <guid> (joined with or) is supported.";
+
+/// `property op value` on a user property.
+fn compare(property: &str, op: &str, v: &Literal) -> Sem {
+    let (field, kind, name) = user_field(property)?;
+    let value = user_value(name, kind, v)?;
+    match op {
+        "eq" => Ok(UserFilter::Eq(field, value)),
+        // A missing value differs from any text, as in OData.
+        "ne" if kind == Kind::OptText && matches!(value, Value::Text(_)) => {
+            Ok(UserFilter::Or(vec![
+                UserFilter::Not(Box::new(UserFilter::Eq(field, value))),
+                UserFilter::Eq(field, Value::Null),
+            ]))
+        }
+        "ne" => Ok(UserFilter::Not(Box::new(UserFilter::Eq(field, value)))),
+        other => Err(unsupported(format!(
+            "the operator {other} is not supported on {name}; use eq or ne."
+        ))),
+    }
+}
+
+/// `x/skuId eq <guid>` inside `assignedLicenses/any(x: ...)`.
+fn has_sku(property: &str, op: &str, value: &Literal) -> Sem {
+    if op != "eq" || !property.eq_ignore_ascii_case("skuId") {
+        return Err(unsupported(ONLY_SKU_IN_ANY));
+    }
+    let id = match value {
+        Literal::Guid(g) => Some(*g),
+        Literal::Str(s) => uuid::Uuid::parse_str(s.trim()).ok(),
+        _ => None,
+    };
+    id.map(|g| UserFilter::HasSku(SkuId::from(g)))
+        .ok_or_else(|| {
+            syntax(format!(
+                "skuId {} is not a GUID (like 3b555118-da6a-4418-894f-7df1e2096870).",
+                value.describe()
+            ))
+        })
+}
+
+/// `collection/$count op n`.
+fn license_count(collection: &str, op: &str, n: i64) -> Sem {
+    if !collection.eq_ignore_ascii_case("assignedLicenses") {
+        return Err(unsupported(format!(
+            "{collection}/$count is not supported; only assignedLicenses/$count."
+        )));
+    }
+    if n < 0 {
+        return Err(syntax("assignedLicenses/$count is never negative."));
+    }
+    match op {
+        "eq" => Ok(UserFilter::LicenseCount(n)),
+        "ne" => Ok(UserFilter::Not(Box::new(UserFilter::LicenseCount(n)))),
+        other => Err(unsupported(format!(
+            "assignedLicenses/$count {other} is not supported; use eq or ne."
+        ))),
+    }
+}
+
+/// `name(args)`: only `startswith(property,'text')` on a text property.
+fn startswith(name: &str, args: &[Tok]) -> Sem {
+    if !name.eq_ignore_ascii_case("startswith") {
+        return Err(unsupported(format!(
+            "the function {name}() is not supported; use startswith(property,'text')."
+        )));
+    }
+    let (p, s) = match args {
+        [Tok::Word(p), Tok::Str(s)] if word_literal(p).is_none() => (p, s),
+        _ => {
+            return Err(syntax(
+                "startswith takes a property and quoted text, e.g. startswith(displayName,'Ad').",
+            ));
+        }
+    };
+    match user_field(p)? {
+        (field, Kind::Text | Kind::OptText, _) => Ok(UserFilter::StartsWith(field, s.clone())),
+        (_, _, name) => Err(unsupported(format!(
+            "startswith() is not supported on {name}; use eq."
+        ))),
+    }
+}
+
+fn both(a: Sem, b: Sem, join: fn(Vec<UserFilter>) -> UserFilter) -> Sem {
+    Ok(join(vec![a?, b?]))
+}
+
+// ----- $filter: parser -----
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: usize,
+    terms: usize,
+    /// The lambda variable in scope, if any; inside a lambda only [`has_sku`] joined with or is
+    /// supported.
+    var: Option<String>,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+    fn eat(&mut self, t: &Tok) -> bool {
+        let hit = self.peek() == Some(t);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+    fn eat_keyword(&mut self, k: &str) -> bool {
+        let hit = matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(k));
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+    fn expect(&mut self, p: char, what: &str) -> Result<(), FilterError> {
+        match self.next() {
+            Some(Tok::Punct(c)) if c == p => Ok(()),
+            got => Err(syntax(format!(
+                "expected {what} but found {}.",
+                describe(got.as_ref())
+            ))),
+        }
+    }
+    fn term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(unsupported(format!(
+                "the expression has more than {MAX_TERMS} comparisons; split the query."
+            )));
+        }
+        Ok(())
+    }
+    /// Inside a lambda, every shape but `or` and [`has_sku`] is refused.
+    fn outside_lambda(&self, sem: Sem) -> Sem {
+        match self.var {
+            Some(_) => Err(unsupported(ONLY_SKU_IN_ANY)),
+            None => sem,
+        }
+    }
+
+    fn or(&mut self) -> Result<Sem, FilterError> {
+        let mut left = self.and()?;
+        while self.eat_keyword("or") {
+            let right = self.and()?;
+            left = both(left, right, UserFilter::Or);
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Sem, FilterError> {
+        let mut left = self.unary()?;
+        while self.eat_keyword("and") {
+            let right = self.unary()?;
+            left = match self.var {
+                Some(_) => Err(unsupported(
+                    "and inside assignedLicenses/any(...) is not supported; write two any(...) expressions joined with and.",
+                )),
+                None => both(left, right, UserFilter::And),
+            };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Sem, FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(unsupported(format!(
+                "the expression nests more than {MAX_DEPTH} levels deep."
+            )));
+        }
+        let e = if self.eat_keyword("not") {
+            let operand = self.unary()?;
+            self.outside_lambda(operand.map(|f| UserFilter::Not(Box::new(f))))
+        } else {
+            self.primary()?
+        };
+        self.depth -= 1;
+        Ok(e)
+    }
+
+    /// A property path as written; inside a lambda it must start with the variable, which is
+    /// stripped.
+    fn property(&self, w: &str) -> Result<String, FilterError> {
+        match &self.var {
+            Some(v) => match w.split_once('/') {
+                Some((head, rest)) if head == v && !rest.is_empty() => Ok(rest.to_string()),
+                _ => Err(syntax(format!(
+                    "inside a lambda, write properties through its variable, e.g. {v}/skuId, not '{w}'."
+                ))),
+            },
+            None => Ok(w.to_string()),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Sem, FilterError> {
+        match self.next() {
+            Some(Tok::Punct('(')) => {
+                let e = self.or()?;
+                self.expect(')', "')' to close '('")?;
+                Ok(e)
+            }
+            Some(Tok::Word(w)) if self.peek() == Some(&Tok::Punct('(')) => {
+                let lower = w.to_ascii_lowercase();
+                if lower.ends_with("/any") || lower.ends_with("/all") {
+                    self.lambda(&w)
+                } else {
+                    self.call(&w)
+                }
+            }
+            Some(Tok::Word(w)) => self.comparison(&w),
+            Some(Tok::Str(s)) => Err(syntax(format!(
+                "quoted text '{s}' must follow a property and an operator, e.g. displayName eq '{s}'."
+            ))),
+            got => Err(syntax(format!(
+                "expected a comparison such as userType eq 'Guest' but found {}.",
+                describe(got.as_ref())
+            ))),
+        }
+    }
+
+    /// `collection/any(v: body)`, `collection/any()` or `collection/all(...)`.
+    fn lambda(&mut self, w: &str) -> Result<Sem, FilterError> {
+        self.term()?;
+        let path = self.property(w)?;
+        let (collection, op) = path.rsplit_once('/').unwrap_or((path.as_str(), ""));
+        self.expect('(', "'('")?;
+        let mut body = Ok(UserFilter::Not(Box::new(UserFilter::LicenseCount(0))));
+        if !self.eat(&Tok::Punct(')')) {
+            let var = match self.next() {
+                Some(Tok::Word(v))
+                    if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) =>
+                {
+                    v
+                }
+                got => {
+                    return Err(syntax(format!(
+                        "expected a lambda variable as in {collection}/any(x:x/skuId eq <guid>) but found {}.",
+                        describe(got.as_ref())
+                    )));
+                }
+            };
+            self.expect(':', "':' after the lambda variable")?;
+            let outer = self.var.replace(var);
+            let parsed = self.or();
+            self.var = outer;
+            body = parsed?;
+            self.expect(')', "')' to close the lambda")?;
+        }
+        let sem = if !collection.eq_ignore_ascii_case("assignedLicenses") {
+            Err(unsupported(format!(
+                "lambda filters on {collection} are not supported; only assignedLicenses/any(x:x/skuId eq <guid>)."
+            )))
+        } else if op.eq_ignore_ascii_case("all") {
+            Err(unsupported(
+                "assignedLicenses/all(...) is not supported; use assignedLicenses/any(...) or not(assignedLicenses/any(...)).",
+            ))
+        } else {
+            body
+        };
+        Ok(self.outside_lambda(sem))
+    }
+
+    /// `name(arg, …)`: each argument a property or a value.
+    fn call(&mut self, name: &str) -> Result<Sem, FilterError> {
+        self.term()?;
+        self.expect('(', "'('")?;
+        let mut args = Vec::new();
+        if !self.eat(&Tok::Punct(')')) {
+            loop {
+                args.push(match self.next() {
+                    Some(Tok::Word(w)) if word_literal(&w).is_none() => {
+                        Tok::Word(self.property(&w)?)
+                    }
+                    Some(t @ (Tok::Word(_) | Tok::Str(_))) => t,
+                    got => {
+                        return Err(syntax(format!(
+                            "expected an argument of {name}() but found {}.",
+                            describe(got.as_ref())
+                        )));
+                    }
+                });
+                match self.next() {
+                    Some(Tok::Punct(',')) => continue,
+                    Some(Tok::Punct(')')) => break,
+                    got => {
+                        return Err(syntax(format!(
+                            "expected ',' or ')' in {name}() but found {}.",
+                            describe(got.as_ref())
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(self.outside_lambda(startswith(name, &args)))
+    }
+
+    /// `property op value`, `property in (…)` or `collection/$count op n`.
+    fn comparison(&mut self, w: &str) -> Result<Sem, FilterError> {
+        self.term()?;
+        if word_literal(w).is_some() {
+            return Err(syntax(format!(
+                "'{w}' is a value; a comparison starts with a property, e.g. userType eq 'Guest'."
+            )));
+        }
+        let property = self.property(w)?;
+        let op = match self.next() {
+            Some(Tok::Word(o)) if o.eq_ignore_ascii_case("in") => {
+                return self.in_list(&property);
+            }
+            Some(Tok::Word(o)) => match OPS.iter().find(|op| op.eq_ignore_ascii_case(&o)) {
+                Some(op) => *op,
+                None => {
+                    return Err(unsupported(format!(
+                        "'{o}' after '{property}' is not a supported operator; use eq, ne or in."
+                    )));
+                }
+            },
+            got => {
+                return Err(syntax(format!(
+                    "expected an operator (eq, ne, in) after '{property}' but found {}.",
+                    describe(got.as_ref())
+                )));
+            }
+        };
+        let value = self.literal(&property)?;
+        if let Some((collection, last)) = property.rsplit_once('/')
+            && last.eq_ignore_ascii_case("$count")
+        {
+            let Literal::Int(n) = value else {
+                return Err(syntax(format!(
+                    "{property} is compared with a whole number, not {}.",
+                    value.describe()
+                )));
+            };
+            return Ok(self.outside_lambda(license_count(collection, op, n)));
+        }
+        Ok(match self.var {
+            Some(_) => has_sku(&property, op, &value),
+            None => compare(&property, op, &value),
+        })
+    }
+
+    /// The list after `property in`.
+    fn in_list(&mut self, property: &str) -> Result<Sem, FilterError> {
+        self.expect('(', "'(' after in")?;
+        if self.peek() == Some(&Tok::Punct(')')) {
+            return Err(syntax(format!(
+                "the list after '{property} in' is empty; give at least one value."
+            )));
+        }
+        let mut values = Vec::new();
+        loop {
+            values.push(self.literal(property)?);
+            self.term()?;
+            match self.next() {
+                Some(Tok::Punct(',')) => continue,
+                Some(Tok::Punct(')')) => break,
+                got => {
+                    return Err(syntax(format!(
+                        "expected ',' or ')' in the list after '{property} in' but found {}.",
+                        describe(got.as_ref())
+                    )));
+                }
+            }
+        }
+        let sem = user_field(property).and_then(|(field, kind, name)| {
+            values
+                .iter()
+                .map(|v| user_value(name, kind, v).map(|v| UserFilter::Eq(field, v)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(UserFilter::Or)
+        });
+        Ok(self.outside_lambda(sem))
+    }
+
+    fn literal(&mut self, property: &str) -> Result<Literal, FilterError> {
+        match self.next() {
+            Some(Tok::Str(s)) => Ok(Literal::Str(s)),
+            Some(Tok::Word(w)) => word_literal(&w).ok_or_else(|| {
+                syntax(format!(
+                    "'{w}' is not a value for {property}: put text in single quotes, e.g. '{w}'."
+                ))
+            }),
+            got => Err(syntax(format!(
+                "expected a value for {property} but found {}.",
+                describe(got.as_ref())
+            ))),
+        }
+    }
+}
+
+/// Parses a `$filter` expression (already URL-decoded): the outer error is a syntax error or a
+/// limit, the inner result the filter on users or why it is not supported.
+fn parse_filter(src: &str) -> Result<Sem, FilterError> {
     if src.chars().count() > MAX_FILTER_CHARS {
         return Err(unsupported(format!(
             "the expression is longer than {MAX_FILTER_CHARS} characters."
@@ -853,9 +922,9 @@ pub fn parse_filter(src: &str) -> Result<Expr, FilterError> {
         terms: 0,
         var: None,
     };
-    let e = p.parse_or()?;
+    let sem = p.or()?;
     if let Some(t) = p.peek() {
-        let hint = if *t == Tok::RParen {
+        let hint = if *t == Tok::Punct(')') {
             " (a ')' without a matching '(')"
         } else {
             ""
@@ -865,248 +934,7 @@ pub fn parse_filter(src: &str) -> Result<Expr, FilterError> {
             describe(Some(t))
         )));
     }
-    Ok(e)
-}
-
-// ----- $filter: compiling for users -----
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Id,
-    Text { nullable: bool },
-    Bool,
-}
-
-fn user_field(name: &str) -> Option<(UserField, Kind, &'static str)> {
-    const FIELDS: &[(&str, UserField, Kind)] = &[
-        ("id", UserField::Id, Kind::Id),
-        (
-            "userPrincipalName",
-            UserField::UserPrincipalName,
-            Kind::Text { nullable: false },
-        ),
-        (
-            "displayName",
-            UserField::DisplayName,
-            Kind::Text { nullable: false },
-        ),
-        (
-            "givenName",
-            UserField::GivenName,
-            Kind::Text { nullable: true },
-        ),
-        ("surname", UserField::Surname, Kind::Text { nullable: true }),
-        ("mail", UserField::Mail, Kind::Text { nullable: true }),
-        (
-            "userType",
-            UserField::UserType,
-            Kind::Text { nullable: false },
-        ),
-        (
-            "usageLocation",
-            UserField::UsageLocation,
-            Kind::Text { nullable: true },
-        ),
-        (
-            "jobTitle",
-            UserField::JobTitle,
-            Kind::Text { nullable: true },
-        ),
-        (
-            "department",
-            UserField::Department,
-            Kind::Text { nullable: true },
-        ),
-        ("accountEnabled", UserField::AccountEnabled, Kind::Bool),
-    ];
-    FIELDS
-        .iter()
-        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
-        .map(|(n, f, k)| (*f, *k, *n))
-}
-
-fn unknown_user_property(name: &str) -> FilterError {
-    if super::users::USER_PROPS
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(name))
-    {
-        unsupported(format!("filtering on {name} is not supported."))
-    } else {
-        unsupported(format!(
-            "Could not find a property named '{name}' on type 'microsoft.graph.user'."
-        ))
-    }
-}
-
-fn user_value(name: &str, kind: Kind, v: &Literal) -> Result<Value, FilterError> {
-    match (kind, v) {
-        (Kind::Bool, Literal::Bool(b)) => Ok(Value::Int(i64::from(*b))),
-        (Kind::Bool, other) => Err(syntax(format!(
-            "{name} is true or false, not {}.",
-            other.describe()
-        ))),
-        (Kind::Id, Literal::Str(s)) => Ok(Value::Text(s.trim().to_lowercase())),
-        (Kind::Id, Literal::Guid(g)) => Ok(Value::Text(g.to_string())),
-        (Kind::Text { nullable: true }, Literal::Null) => Ok(Value::Null),
-        (Kind::Text { .. }, Literal::Str(s)) => Ok(Value::Text(s.clone())),
-        (_, other) => Err(syntax(format!(
-            "{name} is compared with quoted text, e.g. {name} eq 'text', not {}.",
-            other.describe()
-        ))),
-    }
-}
-
-fn compare(
-    field: UserField,
-    kind: Kind,
-    name: &str,
-    op: CmpOp,
-    v: &Literal,
-) -> Result<UserFilter, FilterError> {
-    let value = user_value(name, kind, v)?;
-    match op {
-        CmpOp::Eq => Ok(UserFilter::Eq(field, value)),
-        CmpOp::Ne => {
-            let not = UserFilter::Not(Box::new(UserFilter::Eq(field, value.clone())));
-            // A missing value differs from any text, as in OData.
-            Ok(match (kind, value) {
-                (Kind::Text { nullable: true }, Value::Text(_)) => {
-                    UserFilter::Or(vec![not, UserFilter::Eq(field, Value::Null)])
-                }
-                _ => not,
-            })
-        }
-        other => Err(unsupported(format!(
-            "the operator {} is not supported on {name}; use eq or ne.",
-            other.as_str()
-        ))),
-    }
-}
-
-fn sku_condition(e: &Expr) -> Result<UserFilter, FilterError> {
-    match e {
-        Expr::Or(a, b) => Ok(UserFilter::Or(vec![sku_condition(a)?, sku_condition(b)?])),
-        Expr::Compare {
-            property,
-            op: CmpOp::Eq,
-            value,
-        } if property.eq_ignore_ascii_case("skuId") => {
-            let id = match value {
-                Literal::Guid(g) => Some(*g),
-                Literal::Str(s) => uuid::Uuid::parse_str(s.trim()).ok(),
-                _ => None,
-            };
-            match id {
-                Some(g) => Ok(UserFilter::HasSku(SkuId::from(g))),
-                None => Err(syntax(format!(
-                    "skuId {} is not a GUID (like 3b555118-da6a-4418-894f-7df1e2096870).",
-                    value.describe()
-                ))),
-            }
-        }
-        Expr::And(..) => Err(unsupported(
-            "and inside assignedLicenses/any(...) is not supported; write two any(...) expressions joined with and.",
-        )),
-        _ => Err(unsupported(
-            "inside assignedLicenses/any(x: ...) only x/skuId eq <guid> (joined with or) is supported.",
-        )),
-    }
-}
-
-/// Compiles a parsed `$filter` on users to the store's filter.
-pub fn user_filter(e: &Expr) -> Result<UserFilter, FilterError> {
-    Ok(match e {
-        Expr::And(a, b) => UserFilter::And(vec![user_filter(a)?, user_filter(b)?]),
-        Expr::Or(a, b) => UserFilter::Or(vec![user_filter(a)?, user_filter(b)?]),
-        Expr::Not(a) => UserFilter::Not(Box::new(user_filter(a)?)),
-        Expr::Compare {
-            property,
-            op,
-            value,
-        } => {
-            let (field, kind, name) =
-                user_field(property).ok_or_else(|| unknown_user_property(property))?;
-            compare(field, kind, name, *op, value)?
-        }
-        Expr::In { property, values } => {
-            let (field, kind, name) =
-                user_field(property).ok_or_else(|| unknown_user_property(property))?;
-            UserFilter::Or(
-                values
-                    .iter()
-                    .map(|v| user_value(name, kind, v).map(|v| UserFilter::Eq(field, v)))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        }
-        Expr::Call { name, args } => {
-            if !name.eq_ignore_ascii_case("startswith") {
-                return Err(unsupported(format!(
-                    "the function {name}() is not supported; use startswith(property,'text')."
-                )));
-            }
-            match args.as_slice() {
-                [Arg::Property(p), Arg::Literal(Literal::Str(s))] => {
-                    let (field, kind, name) =
-                        user_field(p).ok_or_else(|| unknown_user_property(p))?;
-                    if !matches!(kind, Kind::Text { .. }) {
-                        return Err(unsupported(format!(
-                            "startswith() is not supported on {name}; use eq."
-                        )));
-                    }
-                    UserFilter::StartsWith(field, s.clone())
-                }
-                _ => {
-                    return Err(syntax(
-                        "startswith takes a property and quoted text, e.g. startswith(displayName,'Ad').",
-                    ));
-                }
-            }
-        }
-        Expr::Lambda {
-            collection,
-            all,
-            body,
-        } => {
-            if !collection.eq_ignore_ascii_case("assignedLicenses") {
-                return Err(unsupported(format!(
-                    "lambda filters on {collection} are not supported; only assignedLicenses/any(x:x/skuId eq <guid>)."
-                )));
-            }
-            if *all {
-                return Err(unsupported(
-                    "assignedLicenses/all(...) is not supported; use assignedLicenses/any(...) or not(assignedLicenses/any(...)).",
-                ));
-            }
-            match body {
-                None => UserFilter::Not(Box::new(UserFilter::LicenseCount(0))),
-                Some(b) => sku_condition(b)?,
-            }
-        }
-        Expr::Count {
-            collection,
-            op,
-            value,
-        } => {
-            if !collection.eq_ignore_ascii_case("assignedLicenses") {
-                return Err(unsupported(format!(
-                    "{collection}/$count is not supported; only assignedLicenses/$count."
-                )));
-            }
-            if *value < 0 {
-                return Err(syntax("assignedLicenses/$count is never negative."));
-            }
-            match op {
-                CmpOp::Eq => UserFilter::LicenseCount(*value),
-                CmpOp::Ne => UserFilter::Not(Box::new(UserFilter::LicenseCount(*value))),
-                other => {
-                    return Err(unsupported(format!(
-                        "assignedLicenses/$count {} is not supported; use eq or ne.",
-                        other.as_str()
-                    )));
-                }
-            }
-        }
-    })
+    Ok(sem)
 }
 
 fn filter_error(e: FilterError, help: &str) -> AppError {
@@ -1123,12 +951,12 @@ fn filter_error(e: FilterError, help: &str) -> AppError {
     }
 }
 
-/// Parses and compiles `$filter` for users; `None` is no filter.
+/// Parses `$filter` for users; `None` is no filter.
 pub fn users(filter: Option<&str>) -> Result<UserFilter, AppError> {
     match filter {
         None => Ok(UserFilter::True),
         Some(f) => parse_filter(f)
-            .and_then(|e| user_filter(&e))
+            .and_then(|sem| sem)
             .map_err(|e| filter_error(e, USER_FILTER_HELP)),
     }
 }
@@ -1138,25 +966,35 @@ pub fn groups(filter: Option<&str>) -> Result<Option<String>, AppError> {
     let Some(f) = filter else {
         return Ok(None);
     };
-    let e = parse_filter(f).map_err(|e| filter_error(e, GROUP_FILTER_HELP))?;
-    match e {
-        Expr::Call { name, args } if name.eq_ignore_ascii_case("startswith") => {
-            match args.as_slice() {
-                [Arg::Property(p), Arg::Literal(Literal::Str(s))]
+    let refuse = |e| filter_error(e, GROUP_FILTER_HELP);
+    // Syntax first, as on users; what users support does not matter here.
+    let _ = parse_filter(f).map_err(refuse)?;
+    // Well-formed, so it is one call (in parentheses) exactly when its tokens are
+    // `(`… name `(` arguments `)` `)`… with no parenthesis among the arguments.
+    let toks = tokenize(f).map_err(refuse)?;
+    let open = toks.iter().take_while(|t| **t == Tok::Punct('(')).count();
+    let inner = toks
+        .get(open..toks.len().saturating_sub(open))
+        .unwrap_or_default();
+    match inner {
+        [Tok::Word(name), Tok::Punct('('), args @ .., Tok::Punct(')')]
+            if name.eq_ignore_ascii_case("startswith")
+                && !args.iter().any(|t| matches!(t, Tok::Punct('(' | ')'))) =>
+        {
+            match args {
+                [Tok::Word(p), Tok::Punct(','), Tok::Str(s)]
                     if p.eq_ignore_ascii_case("displayName") =>
                 {
                     Ok(Some(s.clone()))
                 }
-                _ => Err(filter_error(
-                    unsupported("startswith on groups takes displayName and quoted text."),
-                    GROUP_FILTER_HELP,
-                )),
+                _ => Err(refuse(unsupported(
+                    "startswith on groups takes displayName and quoted text.",
+                ))),
             }
         }
-        _ => Err(filter_error(
-            unsupported("this expression is not supported on groups."),
-            GROUP_FILTER_HELP,
-        )),
+        _ => Err(refuse(unsupported(
+            "this expression is not supported on groups.",
+        ))),
     }
 }
 
@@ -1186,7 +1024,7 @@ mod tests {
     use super::*;
 
     fn uf(s: &str) -> Result<UserFilter, FilterError> {
-        parse_filter(s).and_then(|e| user_filter(&e))
+        parse_filter(s).and_then(|sem| sem)
     }
 
     fn err(s: &str) -> FilterError {
@@ -1455,6 +1293,18 @@ mod tests {
                 "foo=1"
             ]
         );
+    }
+
+    #[test]
+    fn percent_takes_two_hex_digits_not_a_sign() {
+        // "%+b" once decoded as the control byte 0x0b.
+        assert!(url_decode("%+b").is_err());
+        assert!(url_decode("%-1").is_err());
+        assert_eq!(url_decode("%2B+").unwrap(), "+ ");
+        assert_eq!(url_decode("a%3Db%26c").unwrap(), "a=b&c");
+        assert_eq!(url_decode("%EF%BF%BD\u{FFFD}").unwrap(), "\u{FFFD}\u{FFFD}");
+        assert!(url_decode("%EF%BF").is_err());
+        assert!(url_decode("%E2%EF%BF%BD").is_err());
     }
 
     #[test]

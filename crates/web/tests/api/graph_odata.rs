@@ -320,6 +320,22 @@ backends!(unsupported_or_malformed_filters_are_400, |srv| async move {
     );
 });
 
+backends!(percent_takes_two_hex_digits, |srv| async move {
+    // "%+b" once decoded as the control byte 0x0b.
+    let got = srv
+        .get("/v1.0/users?$filter=displayName%20eq%20%27a%+b%27")
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "'%' that is not followed by two hex digits",
+    );
+    let (st, body) = srv
+        .get("/v1.0/users?$filter=displayName%20eq%20%27a%2Bb%3D%26%27")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+});
+
 backends!(select_top_paging_and_count, |srv| async move {
     for i in 0..23 {
         srv.user(&format!("bulk{i:02}@contoso.test"), Some("US"))
