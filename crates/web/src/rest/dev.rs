@@ -71,8 +71,10 @@ pub struct ClockBody {
 
 /// Set the development clock (Global admin)
 ///
-/// Only with `serve --dev-clock`. The clock keeps running from the new time; background jobs act
-/// on it within a second.
+/// Only with `serve --dev-clock`, a development and demo setting: the clock is the whole
+/// server's (every organization on it sees the new time) and is not kept across a restart. It
+/// keeps running from the new time; background jobs act on it within a second. Times from
+/// 1970-01-01 up to (not including) 9999-01-01; others are refused (400 clockOutOfRange).
 #[utoipa::path(
     put,
     path = "/dev/clock",
