@@ -1,6 +1,7 @@
 //! E-mail: templates, the outbox message, and the transports (a directory of `.eml` files by
 //! default, SMTP as an option).
 
+use seatkeeper_domain::kinds::{MailKind, OutboxStatus};
 use seatkeeper_domain::{TenantId, Time};
 use seatkeeper_store::outbox::Message;
 use seatkeeper_store::subscriptions::Subscription;
@@ -100,10 +101,15 @@ fn render(subject: String, paragraphs: &[String]) -> Content {
 }
 
 /// The subscription-expiring and subscription-disabled notices to Global and Billing admins.
-pub fn subscription_notice(kind: &str, tenant: &str, product: &str, s: &Subscription) -> Content {
+pub fn subscription_notice(
+    kind: MailKind,
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+) -> Content {
     let day = |t: Time| t.format("%Y-%m-%d").to_string();
     match kind {
-        "subscription.disabled" => render(
+        MailKind::SubscriptionDisabled => render(
             format!("{product} is disabled — reactivate it to restore access"),
             &[
                 format!("The {product} subscription of {tenant} ({} licenses, subscription {}) is disabled.", s.quantity, s.commerce_id),
@@ -114,7 +120,7 @@ pub fn subscription_notice(kind: &str, tenant: &str, product: &str, s: &Subscrip
                 ),
             ],
         ),
-        _ => {
+        MailKind::SubscriptionExpiring => {
             let ends = s.life.term_end;
             render(
                 format!("{product} ends on {} — turn on recurring billing to keep it", day(ends)),
@@ -136,7 +142,7 @@ pub fn subscription_notice(kind: &str, tenant: &str, product: &str, s: &Subscrip
 pub fn message(
     tenant: TenantId,
     dedupe_key: Option<String>,
-    kind: &str,
+    kind: MailKind,
     to: &str,
     content: &Content,
     now: Time,
@@ -145,13 +151,13 @@ pub fn message(
         id: uuid::Uuid::new_v4(),
         tenant_id: tenant,
         dedupe_key,
-        kind: kind.to_string(),
+        kind,
         to: to.to_string(),
         subject: content.subject.clone(),
         text_body: content.text.clone(),
         html_body: content.html.clone(),
         created_at: now,
-        status: "pending".into(),
+        status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_at: now,
         sent_at: None,

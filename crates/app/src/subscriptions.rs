@@ -2,7 +2,7 @@
 //! cancel, reactivate, and the lifecycle steps the background job takes.
 
 use crate::{Actor, App, AppError, AppResult, audit, mail};
-use seatkeeper_domain::kinds::Origin;
+use seatkeeper_domain::kinds::{MailKind, Origin};
 use seatkeeper_domain::lifecycle::{
     self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
 };
@@ -315,12 +315,12 @@ impl App {
             steps.push(t);
             match t {
                 Transition::Disable { .. } if was.counts_as_enabled() => {
-                    self.notify_admins(tx, &s, "subscription.disabled", now)
+                    self.notify_admins(tx, &s, MailKind::SubscriptionDisabled, now)
                         .await?;
                 }
                 Transition::Expire { .. } if s.expiring_notice_for != Some(s.life.term_end) => {
                     s.expiring_notice_for = Some(s.life.term_end);
-                    self.notify_admins(tx, &s, "subscription.expiring", now)
+                    self.notify_admins(tx, &s, MailKind::SubscriptionExpiring, now)
                         .await?;
                 }
                 _ => {}
@@ -394,7 +394,7 @@ impl App {
             && s.expiring_notice_for != Some(s.life.term_end)
         {
             s.expiring_notice_for = Some(s.life.term_end);
-            self.notify_admins(tx, &s, "subscription.expiring", now)
+            self.notify_admins(tx, &s, MailKind::SubscriptionExpiring, now)
                 .await?;
         }
         if s != before {
@@ -473,7 +473,7 @@ impl App {
         &self,
         tx: &mut Conn,
         s: &Subscription,
-        kind: &str,
+        kind: MailKind,
         now: Time,
     ) -> AppResult<()> {
         let admins =

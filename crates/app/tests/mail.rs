@@ -151,11 +151,11 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
         2,
         "one notice per Global and Billing admin, none for the License admin"
     );
-    assert!(
-        queued
-            .iter()
-            .all(|m| m.status == "pending" && m.attempts == 1 && m.last_error.is_some())
-    );
+    assert!(queued.iter().all(
+        |m| m.status == seatkeeper_domain::kinds::OutboxStatus::Pending
+            && m.attempts == 1
+            && m.last_error.is_some()
+    ));
 
     // The server comes up; a run before the back-off has passed sends nothing.
     let listener = TcpListener::bind(("127.0.0.1", port))
@@ -190,8 +190,9 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
     }
     let sent = app.list_mail(&actor, 10).await.expect("mail");
     assert!(
-        sent.iter()
-            .all(|m| m.status == "sent" && m.sent_at.is_some())
+        sent.iter().all(
+            |m| m.status == seatkeeper_domain::kinds::OutboxStatus::Sent && m.sent_at.is_some()
+        )
     );
     app.db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -285,7 +286,7 @@ async fn two_deliverers_with_a_slow_mail_server_send_each_message_once(postgres:
         let m = seatkeeper_app::mail::message(
             t.tenant_id,
             None,
-            "test.notice",
+            seatkeeper_domain::kinds::MailKind::SubscriptionExpiring,
             &format!("to{i}@two.test"),
             &content,
             a.now(),
@@ -328,7 +329,8 @@ async fn two_deliverers_with_a_slow_mail_server_send_each_message_once(postgres:
     let actor = Actor::operator(t.tenant_id);
     let all = a.list_mail(&actor, 10).await.expect("mail");
     assert!(
-        all.iter().all(|m| m.status == "sent" && m.attempts == 1),
+        all.iter()
+            .all(|m| m.status == seatkeeper_domain::kinds::OutboxStatus::Sent && m.attempts == 1),
         "{all:?}"
     );
     a.db.close().await;
@@ -367,7 +369,7 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
     let m = seatkeeper_app::mail::message(
         t.tenant_id,
         None,
-        "test.notice",
+        seatkeeper_domain::kinds::MailKind::SubscriptionExpiring,
         "x@stale.test",
         &content,
         now,
@@ -381,7 +383,7 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
                 .list_mail(&Actor::operator(t.tenant_id), 10)
                 .await
                 .expect("mail");
-            all[0].status.clone()
+            all[0].status
         }
     };
     seatkeeper_app::in_transaction!(app, tx => {
@@ -398,11 +400,17 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
         Ok(())
     })
     .expect("claims");
-    assert_eq!(status(&app).await, "pending");
+    assert_eq!(
+        status(&app).await,
+        seatkeeper_domain::kinds::OutboxStatus::Pending
+    );
     let held = seatkeeper_app::in_transaction!(app, tx => Ok(outbox::mark_sent(tx, id, "second", app.now()).await?))
         .expect("mark");
     assert!(held);
-    assert_eq!(status(&app).await, "sent");
+    assert_eq!(
+        status(&app).await,
+        seatkeeper_domain::kinds::OutboxStatus::Sent
+    );
     app.db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,6 +59,28 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Which e-mail an outbox message is (MAIL1).
+    MailKind {
+        /// A subscription without recurring billing ends soon (to Global and Billing admins).
+        SubscriptionExpiring => "subscription.expiring",
+        /// A subscription was disabled: its users lost access (to Global and Billing admins).
+        SubscriptionDisabled => "subscription.disabled",
+    }
+);
+
+text_enum!(
+    /// Where an outbox message is in its delivery (MAIL1).
+    OutboxStatus {
+        /// Waiting for (another) delivery attempt.
+        Pending => "pending",
+        /// Delivered to the transport.
+        Sent => "sent",
+        /// Given up after the last retry.
+        Failed => "failed",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +95,12 @@ mod tests {
         }
         for k in PoolKind::ALL {
             assert_eq!(PoolKind::parse(k.as_str()), Some(*k));
+        }
+        for k in MailKind::ALL {
+            assert_eq!(MailKind::parse(k.as_str()), Some(*k));
+        }
+        for k in OutboxStatus::ALL {
+            assert_eq!(OutboxStatus::parse(k.as_str()), Some(*k));
         }
         assert_eq!(UserType::parse("guest"), None);
         assert_eq!(

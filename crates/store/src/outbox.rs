@@ -2,6 +2,7 @@
 //! delivered by a worker that claims one message at a time with a lease.
 
 use crate::{Conn, Result, get_i64, get_id, get_opt, get_str, get_time, us};
+use seatkeeper_domain::kinds::{MailKind, OutboxStatus};
 use seatkeeper_domain::{TenantId, Time};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -13,14 +14,13 @@ pub struct Message {
     pub tenant_id: TenantId,
     /// Makes a notice idempotent: a second message with the same key is not written.
     pub dedupe_key: Option<String>,
-    pub kind: String,
+    pub kind: MailKind,
     pub to: String,
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
     pub created_at: Time,
-    /// "pending", "sent" or "failed" (gave up after the last retry).
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: Time,
     pub sent_at: Option<Time>,
@@ -32,13 +32,15 @@ fn map(r: &AnyRow) -> Result<Message> {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
         dedupe_key: get_opt(r, "dedupe_key")?,
-        kind: get_str(r, "kind")?,
+        kind: MailKind::parse(&get_str(r, "kind")?)
+            .ok_or_else(|| sqlx::Error::Decode("bad kind in outbox row".into()))?,
         to: get_str(r, "to_addr")?,
         subject: get_str(r, "subject")?,
         text_body: get_str(r, "text_body")?,
         html_body: get_str(r, "html_body")?,
         created_at: get_time(r, "created_at")?,
-        status: get_str(r, "status")?,
+        status: OutboxStatus::parse(&get_str(r, "status")?)
+            .ok_or_else(|| sqlx::Error::Decode("bad status in outbox row".into()))?,
         attempts: get_i64(r, "attempts")?,
         next_attempt_at: get_time(r, "next_attempt_at")?,
         sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(crate::from_us),
@@ -55,7 +57,7 @@ pub async fn enqueue(conn: &mut Conn, m: &Message) -> Result<bool> {
     .bind(m.id.to_string())
     .bind(m.tenant_id.to_string())
     .bind(m.dedupe_key.clone())
-    .bind(&m.kind)
+    .bind(m.kind.as_str())
     .bind(&m.to)
     .bind(&m.subject)
     .bind(&m.text_body)

@@ -249,11 +249,13 @@ pub async fn mail(
                 id: m.id.to_string(),
                 to: m.to.clone(),
                 subject: m.subject.clone(),
-                kind: m.kind.clone(),
-                status: m.status.clone(),
+                kind: m.kind.to_string(),
+                status: m.status.to_string(),
                 attempts: m.attempts,
                 created_date_time: ts(m.created_at),
-                next_attempt_date_time: (m.status == "pending").then(|| ts(m.next_attempt_at)),
+                next_attempt_date_time: (m.status
+                    == seatkeeper_domain::kinds::OutboxStatus::Pending)
+                    .then(|| ts(m.next_attempt_at)),
                 sent_date_time: m.sent_at.map(ts),
                 last_error: m.last_error.clone(),
             })
