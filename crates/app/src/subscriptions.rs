@@ -181,6 +181,10 @@ impl App {
             if let Some(on) = recurring {
                 let mid = s.clone();
                 s.life.set_recurring(on)?;
+                if !s.life.cancelled {
+                    // Turning recurring billing back on takes the cancellation back.
+                    s.cancel_reason = None;
+                }
                 if s != mid {
                     audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
                 }

@@ -370,6 +370,17 @@ backends!(cancel_inside_and_after_the_window, |srv| async move {
         .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "cannot be cancelled again");
 
+    // Turning recurring billing back on takes the cancellation back, reason and all.
+    let got = srv
+        .patch(
+            &format!("{API}/subscriptions/{b_id}"),
+            json!({"recurringBilling": true}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert_eq!(got.1["cancelled"], false, "{}", got.1);
+    assert_eq!(got.1["cancelReason"], serde_json::Value::Null, "{}", got.1);
+
     let got = srv
         .get(&format!("{API}/audit?action=subscription.cancel"))
         .await;
