@@ -26,42 +26,8 @@ if ! "$VENV/bin/python" -c 'import msgraph, pytest' >/dev/null 2>&1; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check msgraph-sdk pytest
 fi
 
-WORK=$(mktemp -d)
-DATA="$WORK/data"
-LOG="$WORK/server.log"
-SERVER=""
-cleanup() {
-  if [[ -n "$SERVER" ]] && kill -0 "$SERVER" 2>/dev/null; then
-    kill -TERM "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --demo --dev-clock >"$LOG" 2>&1 &
-SERVER=$!
-
-URL="http://127.0.0.1:$PORT"
-TOKEN=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$SERVER" 2>/dev/null; then
-    echo "The server stopped while starting:" >&2
-    cat "$LOG" >&2
-    exit 1
-  fi
-  TOKEN=$(sed -n 's/^Bearer token:[[:space:]]*//p' "$LOG" | head -1)
-  if [[ -n "$TOKEN" ]] && "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1)' "$URL" >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.1
-done
-if [[ -z "$TOKEN" ]]; then
-  echo "The server did not print a bearer token within 30 s:" >&2
-  cat "$LOG" >&2
-  exit 1
-fi
+# shellcheck source=../demo-server.sh
+source "$HERE/../demo-server.sh"
 
 # An organization without a default usage location, created while the server runs.
 NOLOC_JSON=$("$BIN" tenant create --data-dir "$DATA" --name "SDK Test" --admin admin@sdk.test --json)
