@@ -1,13 +1,18 @@
 """Fixtures for the browser tests: one headless Chromium for the run, a fresh page per test,
 and a screenshot of what each test checked (in $SCREENSHOTS)."""
 
+import json
 import os
 import re
+import subprocess
+import urllib.request
+import uuid
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 URL = os.environ["SEATKEEPER_URL"]
+TOKEN = os.environ["SEATKEEPER_TOKEN"]  # the demo Global admin's bearer token
 SCREENSHOTS = os.environ.get("SCREENSHOTS", "target/screenshots")
 
 
@@ -70,3 +75,49 @@ def tab(browser, request):
         context.close()
     assert t.foreign_requests == [], f"requests left the server: {t.foreign_requests}"
     assert t.console_errors == [], f"console errors: {t.console_errors}"
+
+
+def api(method, path, body=None, token=TOKEN):
+    """Calls the REST or Graph API as the demo Global admin (to set up what a test needs);
+    returns (status, parsed JSON or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+def new_user(roles=(), usage_location="US", name=None):
+    """Creates a user in the demo organization (with admin `roles`, e.g. ["GlobalReader"]) and
+    returns its userPrincipalName."""
+    tag = uuid.uuid4().hex[:8]
+    upn = f"{name or 'user'}-{tag}@contoso.test"
+    status, body = api("POST", "/v1.0/users", {
+        "accountEnabled": True, "displayName": f"{name or 'User'} {tag}",
+        "mailNickname": f"u{tag}", "userPrincipalName": upn, "usageLocation": usage_location,
+    })
+    assert status == 201, body
+    if roles:
+        status, body = api("PUT", f"/api/v1/users/{upn}/roles", {"roles": list(roles)})
+        assert status == 200, body
+    return upn
+
+
+def sign_in(tab, upn=None):
+    """Signs `tab` in as `upn` (default: the demo Global admin)."""
+    if upn is None:
+        token = TOKEN
+    else:
+        status, users = api("GET", f"/v1.0/users/{upn}")
+        assert status == 200, users
+        status, body = api("POST", "/api/v1/tokens", {"userId": users["id"], "name": "browser test"})
+        assert status == 201, body
+        token = body["token"]
+    tab.context.add_cookies([{"name": "sk_session", "value": token, "url": URL}])

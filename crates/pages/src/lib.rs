@@ -12,7 +12,9 @@ pub mod csrf;
 pub mod error;
 pub mod frame;
 pub mod security;
+pub mod session;
 pub mod sign_in;
+pub mod viewer;
 
 use axum::Router;
 use axum::routing::get;
@@ -20,6 +22,7 @@ use seatkeeper_app::App;
 
 pub use error::{PageError, not_found_page, panic_page};
 pub use security::security_headers;
+pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
 /// router. Paths: `/`, `/sign-in`, `/static/*`.
