@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod frame;
+pub mod notice;
 pub mod security;
 pub mod session;
 pub mod sign_in;
@@ -34,6 +35,7 @@ pub fn router() -> Router<App> {
         )
         .route("/sign-in", get(sign_in::show))
         .merge(assets::router())
+        .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }
 
 /// Whether a request path belongs to the pages (HTML errors) rather than to an API (JSON errors).

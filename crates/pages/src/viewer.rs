@@ -23,6 +23,8 @@ pub struct Viewer {
     pub csrf: String,
     /// The organization's name, for the header.
     pub organization: String,
+    /// The message to show once (see [`crate::notice`]).
+    pub notice: Option<(String, bool)>,
 }
 
 impl Viewer {
@@ -47,7 +49,7 @@ impl Viewer {
             organization: self.organization.clone(),
             admin: self.is_admin(),
             csrf: self.csrf.clone(),
-            notice: None,
+            notice: self.notice.clone(),
         }
     }
 
@@ -91,6 +93,7 @@ impl FromRequestParts<App> for Viewer {
             actor,
             csrf,
             organization,
+            notice: crate::notice::read(&parts.headers),
         })
     }
 }
