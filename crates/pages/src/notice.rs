@@ -36,10 +36,11 @@ pub fn read(headers: &axum::http::HeaderMap) -> Option<(String, bool)> {
 pub async fn clear_after_showing(req: Request, next: Next) -> Response {
     let had = cookies::get(req.headers(), COOKIE).is_some();
     let mut resp = next.run(req).await;
-    if had && !resp.status().is_redirection() {
-        if let Ok(v) = HeaderValue::from_str(&cookies::set(COOKIE, "", false, Some(0))) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if had
+        && !resp.status().is_redirection()
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(COOKIE, "", false, Some(0)))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
 }
