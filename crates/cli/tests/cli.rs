@@ -54,7 +54,7 @@ fn pg_admin_url() -> Option<String> {
 
 /// Runs one statement on the PostgreSQL server as its admin.
 fn pg_admin(admin: &str, sql: &str) -> Result<(), String> {
-    use seatkeeper_app::store::sqlx::{self, Connection};
+    use seatkeeper_store::sqlx::{self, Connection};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
