@@ -4,6 +4,7 @@
 use crate::jobs::JobReport;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::Action;
 use serde_json::json;
 use std::sync::RwLock;
@@ -111,7 +112,7 @@ impl App {
                 tx,
                 actor,
                 now,
-                "clock.set",
+                AuditAction::ClockSet,
                 "clock",
                 "dev",
                 format!("Development clock set to {}", to.to_rfc3339()),

@@ -4,6 +4,7 @@
 use crate::directory::find_user;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::change;
 use seatkeeper_domain::directory::User;
@@ -321,7 +322,7 @@ impl App {
                     tx,
                     actor,
                     now,
-                    "user.update",
+                    AuditAction::UserUpdate,
                     "user",
                     user.id,
                     format!(
@@ -400,11 +401,11 @@ impl App {
                     ));
                 }
                 let action = if !p.plan.inserts.is_empty() {
-                    "license.assign"
+                    AuditAction::LicenseAssign
                 } else if !p.plan.deletes.is_empty() {
-                    "license.unassign"
+                    AuditAction::LicenseUnassign
                 } else {
-                    "license.plans"
+                    AuditAction::LicensePlans
                 };
                 audit::record(
                     tx,

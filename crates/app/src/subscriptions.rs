@@ -2,6 +2,7 @@
 //! cancel, reactivate, and the lifecycle steps the background job takes.
 
 use crate::{Actor, App, AppError, AppResult, audit, mail};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::kinds::{MailKind, Origin};
 use seatkeeper_domain::lifecycle::{
     self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
@@ -79,7 +80,7 @@ impl App {
             };
             subs::insert(tx, &s).await?;
             subs::recount_total(tx, pool.id).await?;
-            audit::record(tx, actor, now, "subscription.buy", "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionBuy, "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
             Ok(s)
         })
     }
@@ -176,7 +177,7 @@ impl App {
                     s.life.licenses_changed(now, s.quantity, quantity);
                     s.quantity = quantity;
                     let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
-                    audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+                    audit::record(tx, actor, now, AuditAction::SubscriptionQuantity, "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
                 }
             }
             if let Some(on) = recurring {
@@ -187,7 +188,7 @@ impl App {
                     s.cancel_reason = None;
                 }
                 if s != mid {
-                    audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
+                    audit::record(tx, actor, now, AuditAction::SubscriptionRecurring, "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
                 }
             }
             if s != before {
@@ -274,7 +275,7 @@ impl App {
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
             };
-            audit::record(tx, actor, now, "subscription.cancel", "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok((s, outcome))
         })
     }
@@ -290,7 +291,7 @@ impl App {
             s.cancel_reason = None;
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
-            audit::record(tx, actor, now, "subscription.reactivate", "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionReactivate, "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
     }
@@ -337,7 +338,7 @@ impl App {
                     term_end,
                     ..
                 } => (
-                    "subscription.renew",
+                    AuditAction::SubscriptionRenew,
                     format!(
                         "{part} renewed at {} until {}",
                         at.to_rfc3339(),
@@ -351,7 +352,7 @@ impl App {
                     term_end,
                     ..
                 } => (
-                    "subscription.renew",
+                    AuditAction::SubscriptionRenew,
                     format!(
                         "{part} renewed {renewals} times, the first at {}: the current term runs from {} until {}",
                         at.to_rfc3339(),
@@ -360,20 +361,22 @@ impl App {
                     ),
                 ),
                 Transition::Expire { .. } => (
-                    "subscription.expire",
+                    AuditAction::SubscriptionExpire,
                     format!(
                         "{part} expired: licenses keep working for {} days",
                         lifecycle::EXPIRED_DAYS
                     ),
                 ),
                 Transition::Disable { .. } => (
-                    "subscription.disable",
+                    AuditAction::SubscriptionDisable,
                     format!(
                         "{part} disabled: users lost access; it is deleted after {} days",
                         lifecycle::DISABLED_DAYS
                     ),
                 ),
-                Transition::Delete { .. } => ("subscription.delete", format!("{part} deleted")),
+                Transition::Delete { .. } => {
+                    (AuditAction::SubscriptionDelete, format!("{part} deleted"))
+                }
             };
             let mut after = subscription_json(&s);
             if let Transition::Renew { renewals, .. } = t {
@@ -451,7 +454,7 @@ impl App {
         let entries: Vec<audit::NewEntry> = removed
             .iter()
             .map(|a| audit::NewEntry {
-                action: "license.unassign",
+                action: AuditAction::LicenseUnassign,
                 target_type: "user",
                 target_id: a.user_id.to_string(),
                 summary: format!(

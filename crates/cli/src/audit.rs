@@ -6,7 +6,7 @@ use crate::output;
 use anyhow::Context;
 use seatkeeper_app::App;
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use serde_json::json;
 use std::io::Write;
 
@@ -51,7 +51,10 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
             let since = since.as_deref().map(parse_time).transpose()?;
             let actor = operator(&app, &tenant).await?;
             let mut q = AuditQuery {
-                action: action.filter(|a| !a.trim().is_empty()),
+                action: action
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| AuditAction::matching(&a))
+                    .transpose()?,
                 since,
                 limit: PAGE,
                 ..Default::default()
@@ -98,7 +101,7 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
                             e.at.to_rfc3339(),
                             e.actor.clone(),
                             e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-                            e.action.clone(),
+                            e.action.to_string(),
                             e.target_type.clone(),
                             e.target_id.clone(),
                             e.summary.clone(),
