@@ -440,7 +440,7 @@ impl App {
                 }
             }
             dir::delete_user(tx, actor.tenant_id, u.id).await?;
-            let freed: Vec<String> = held.iter().map(|a| self.catalog().product(a.sku_id).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| a.sku_id.to_string())).collect();
+            let freed: Vec<String> = held.iter().map(|a| self.catalog().part_number(a.sku_id)).collect();
             let summary = if freed.is_empty() { format!("User {} deleted", u.upn) } else { format!("User {} deleted; licenses freed: {}", u.upn, freed.join(", ")) };
             audit::record(tx, actor, now, AuditAction::UserDelete, "user", u.id, summary, Some(user_json(&u)), None).await?;
             Ok(())

@@ -37,13 +37,6 @@ fn not_found(key: &str) -> AppError {
 }
 
 impl App {
-    fn product_part(&self, sku: SkuId) -> String {
-        self.catalog()
-            .product(sku)
-            .map(|p| p.sku_part_number.clone())
-            .unwrap_or_else(|| sku.to_string())
-    }
-
     /// SUB1: buys `quantity` licenses of a product for the organization's central pool.
     pub async fn buy(
         &self,
@@ -165,7 +158,7 @@ impl App {
         let now = self.now();
         crate::in_transaction!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
-            let part = self.product_part(before.sku_id);
+            let part = self.catalog().part_number(before.sku_id);
             let mut s = before.clone();
             if let Some(quantity) = quantity {
                 s.life.check_quantity_change(now, s.quantity, quantity)?;
@@ -275,7 +268,7 @@ impl App {
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
             };
-            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok((s, outcome))
         })
     }
@@ -291,7 +284,7 @@ impl App {
             s.cancel_reason = None;
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
-            audit::record(tx, actor, now, AuditAction::SubscriptionReactivate, "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionReactivate, "subscription", s.id, format!("{} reactivated", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
     }
@@ -312,7 +305,7 @@ impl App {
         };
         let mut s = before.clone();
         let mut steps = Vec::new();
-        let part = self.product_part(s.sku_id);
+        let part = self.catalog().part_number(s.sku_id);
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
         while let Some(t) = s.life.due(now)? {
@@ -443,7 +436,7 @@ impl App {
         let removed = assignments::delete_newest_in_pool(tx, pool.id, excess).await?;
         subs::release_seats(tx, pool.id, removed.len() as i64).await?;
         let catalog = self.catalog();
-        let part = self.product_part(s.sku_id);
+        let part = self.catalog().part_number(s.sku_id);
         let ids: Vec<seatkeeper_domain::UserId> = removed.iter().map(|a| a.user_id).collect();
         let mut names = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
