@@ -78,7 +78,7 @@ fn check_dev_clock(to: Time) -> AppResult<()> {
             "clockOutOfRange",
             format!(
                 "The development clock can be set from 1970-01-01T00:00:00Z up to, not including, 9999-01-01T00:00:00Z; {} is outside that range.",
-                to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                crate::export::time(to)
             ),
         ));
     }

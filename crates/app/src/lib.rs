@@ -9,6 +9,7 @@ pub mod clock;
 pub mod database;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod jobs;
 pub mod licenses;

@@ -1146,6 +1146,11 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
         actions.iter().all(|a| a.starts_with("subscription.")),
         "{actions:?}"
     );
+    // The same rows as the REST export: times in UTC with a `Z`.
+    assert!(
+        rows.iter().all(|r| r["dateTime"].ends_with('Z')),
+        "{rows:?}"
+    );
     for a in [
         "subscription.buy",
         "subscription.quantity",
