@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod home;
 pub mod import;
 pub mod jobs;
 pub mod licenses;

@@ -338,6 +338,115 @@ pub async fn list_users(
     rows.iter().map(map_user).collect()
 }
 
+/// The spellings of a search term that a display name may start with: as typed, in lower
+/// case, with each word capitalized, and in capitals. Each is one range over the
+/// `(tenant_id, display_name)` index.
+fn name_variants(term: &str) -> Vec<String> {
+    let title = |s: &str| -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut start = true;
+        for c in s.chars() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.push(c);
+            }
+            start = c.is_whitespace() || c == '-';
+        }
+        out
+    };
+    let mut v = vec![
+        term.to_string(),
+        term.to_lowercase(),
+        title(term),
+        title(&term.to_lowercase()),
+        term.to_uppercase(),
+    ];
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The largest character: `prefix` followed by it is above every text that starts with
+/// `prefix` (byte order, as in SQLite and PostgreSQL's C collation).
+const ABOVE: char = '\u{10FFFF}';
+
+/// Users whose display name or user name starts with `term` (case-insensitive), in display-name
+/// order after `after` (the display name and id of the previous page's last user), at most
+/// `limit`; with `holding`, only users who hold that product.
+///
+/// Index-backed at any size: each candidate comes from a range over `(tenant_id, display_name)`
+/// (for the term's usual capitalizations) or `(tenant_id, upn_lower)`, and a holder is checked
+/// through the `(user_id, sku_id)` key of assignments; only the matches are sorted.
+pub async fn search_users(
+    conn: &mut Conn,
+    tenant: TenantId,
+    term: &str,
+    holding: Option<SkuId>,
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    let term = term.trim();
+    let mut binds = vec![Bind::Text(tenant.to_string())];
+    let mut ranges = Vec::new();
+    let mut range = |binds: &mut Vec<Bind>, column: &str, lo: String| {
+        binds.push(Bind::Text(format!("{lo}{ABOVE}")));
+        binds.push(Bind::Text(lo));
+        ranges.push(format!(
+            "(u.{column} >= ${} AND u.{column} < ${})",
+            binds.len(),
+            binds.len() - 1
+        ));
+    };
+    for v in name_variants(term) {
+        range(&mut binds, "display_name", v);
+    }
+    range(&mut binds, "upn_lower", term.to_lowercase());
+    let escaped: String = term
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| {
+            if matches!(c, '%' | '_' | '\\') {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    binds.push(Bind::Text(format!("{escaped}%")));
+    let like = binds.len();
+    let mut sql = format!(
+        "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND ({}) \
+         AND (lower(u.display_name) LIKE ${like} ESCAPE '\\' OR u.upn_lower LIKE ${like} ESCAPE '\\')",
+        ranges.join(" OR ")
+    );
+    if let Some(sku) = holding {
+        binds.push(Bind::Text(sku.to_string()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = ${})",
+            binds.len()
+        ));
+    }
+    if let Some((name, id)) = after {
+        binds.push(Bind::Text(name.to_string()));
+        let n = binds.len();
+        binds.push(Bind::Text(id.to_string()));
+        sql.push_str(&format!(
+            " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${}))",
+            n + 1
+        ));
+    }
+    binds.push(Bind::Int(limit));
+    sql.push_str(&format!(
+        " ORDER BY u.display_name, u.id LIMIT ${}",
+        binds.len()
+    ));
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_user).collect()
+}
+
 pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter) -> Result<i64> {
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let cond = compile(filter, &mut binds);
