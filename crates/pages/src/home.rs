@@ -63,6 +63,7 @@ pub struct MyToken {
 #[template(path = "home_account.html")]
 pub struct AccountPage {
     pub frame: Frame,
+    pub name: String,
     pub upn: String,
     pub licenses: Vec<MyLicense>,
     pub tokens: Vec<MyToken>,
@@ -210,6 +211,7 @@ async fn account_page(
         .collect();
     Ok(AccountPage {
         frame: viewer.frame("My account", Nav::Account),
+        name: user.display_name,
         upn: user.upn,
         licenses,
         tokens,

@@ -486,6 +486,11 @@ pub async fn assign(
         )),
         Err(e) => match form_status(&e) {
             Some(status) => {
+                // Shown again as sent, without the search (its results were picked or not).
+                let form = AssignForm {
+                    q: String::new(),
+                    ..form
+                };
                 let page = assign_page(&app, &viewer, p, &form, Some(e.to_string())).await?;
                 Ok((status, page).into_response())
             }
