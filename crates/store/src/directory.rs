@@ -4,7 +4,7 @@ use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_str, get
 pub use seatkeeper_domain::directory::{Group, User, UserField, UserFilter, Value};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::roles::Role;
-use seatkeeper_domain::{GroupId, TenantId, Time, UserId};
+use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
