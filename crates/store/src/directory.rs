@@ -199,24 +199,11 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         UserFilter::Eq(field, Value::Int(i)) => {
             format!("{} = {}", column(*field), push(Bind::Int(*i)))
         }
-        UserFilter::StartsWith(field, prefix) => {
-            let escaped: String = prefix
-                .to_lowercase()
-                .chars()
-                .flat_map(|c| {
-                    if matches!(c, '%' | '_' | '\\') {
-                        vec!['\\', c]
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
-            format!(
-                "lower({}) LIKE {} ESCAPE '\\'",
-                column(*field),
-                push(Bind::Text(format!("{escaped}%")))
-            )
-        }
+        UserFilter::StartsWith(field, prefix) => format!(
+            "lower({}) LIKE {} ESCAPE '\\'",
+            column(*field),
+            push(Bind::Text(like_prefix(prefix)))
+        ),
         UserFilter::HasSku(sku) => format!(
             "EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = {})",
             push(Bind::Text(sku.to_string()))
@@ -306,13 +293,28 @@ fn name_variants(term: &str) -> Vec<String> {
 /// `prefix` (byte order, as in SQLite and PostgreSQL's C collation).
 const ABOVE: char = '\u{10FFFF}';
 
-/// Users whose display name or user name starts with `term` (case-insensitive), in display-name
-/// order after `after` (the display name and id of the previous page's last user), at most
-/// `limit`; with `holding`, only users who hold that product.
+/// `term` in lower case as a `LIKE` prefix pattern (escape `\\`).
+fn like_prefix(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 1);
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Users whose display name starts with `term` (case-insensitive), or whose user name does when
+/// `term` looks like one (has `.`, `@`, `_` or `-`), in display-name order after `after` (the
+/// display name and id of the previous page's last user), at most `limit`; with `holding`,
+/// only users who hold that product.
 ///
-/// Index-backed at any size: each candidate comes from a range over `(tenant_id, display_name)`
-/// (for the term's usual capitalizations) or `(tenant_id, upn_lower)`, and a holder is checked
-/// through the `(user_id, sku_id)` key of assignments; only the matches are sorted.
+/// Index-backed at any size: one query per spelling of the term (see [`name_variants`]), each
+/// an ordered range over `(tenant_id, display_name)` that stops after `limit` matches (a
+/// holder is checked through the `(user_id, sku_id)` key of assignments); the pages are merged
+/// here. The user-name query is a range over `(tenant_id, upn_lower)`.
 pub async fn search_users(
     conn: &mut Conn,
     tenant: TenantId,
@@ -322,64 +324,64 @@ pub async fn search_users(
     limit: i64,
 ) -> Result<Vec<User>> {
     let term = term.trim();
-    let mut binds = vec![Bind::Text(tenant.to_string())];
-    let mut ranges = Vec::new();
-    let mut range = |binds: &mut Vec<Bind>, column: &str, lo: String| {
-        binds.push(Bind::Text(format!("{lo}{ABOVE}")));
-        binds.push(Bind::Text(lo));
-        ranges.push(format!(
-            "(u.{column} >= ${} AND u.{column} < ${})",
-            binds.len(),
-            binds.len() - 1
-        ));
-    };
-    for v in name_variants(term) {
-        range(&mut binds, "display_name", v);
+    if term.is_empty() {
+        return Ok(Vec::new());
     }
-    range(&mut binds, "upn_lower", term.to_lowercase());
-    let escaped: String = term
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| {
-            if matches!(c, '%' | '_' | '\\') {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
+    let mut ranges: Vec<(&str, String)> = name_variants(term)
+        .into_iter()
+        .map(|v| ("display_name", v))
         .collect();
-    binds.push(Bind::Text(format!("{escaped}%")));
-    let like = binds.len();
-    let mut sql = format!(
-        "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND ({}) \
-         AND (lower(u.display_name) LIKE ${like} ESCAPE '\\' OR u.upn_lower LIKE ${like} ESCAPE '\\')",
-        ranges.join(" OR ")
-    );
-    if let Some(sku) = holding {
-        binds.push(Bind::Text(sku.to_string()));
+    if term.contains(['.', '@', '_', '-']) {
+        ranges.push(("upn_lower", term.to_lowercase()));
+    }
+    let mut found: Vec<User> = Vec::new();
+    for (column, lo) in ranges {
+        let mut binds = vec![
+            Bind::Text(tenant.to_string()),
+            Bind::Text(lo.clone()),
+            Bind::Text(format!("{lo}{ABOVE}")),
+            Bind::Text(like_prefix(term)),
+        ];
+        let matches = if column == "upn_lower" {
+            "u.upn_lower LIKE $4 ESCAPE '\\'"
+        } else {
+            "lower(u.display_name) LIKE $4 ESCAPE '\\'"
+        };
+        let mut sql = format!(
+            "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} >= $2 AND u.{column} < $3 AND {matches}"
+        );
+        if let Some(sku) = holding {
+            binds.push(Bind::Text(sku.to_string()));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = ${})",
+                binds.len()
+            ));
+        }
+        if let Some((name, id)) = after {
+            binds.push(Bind::Text(name.to_string()));
+            let n = binds.len();
+            binds.push(Bind::Text(id.to_string()));
+            sql.push_str(&format!(
+                " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${}))",
+                n + 1
+            ));
+        }
+        binds.push(Bind::Int(limit));
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = ${})",
+            " ORDER BY u.display_name, u.id LIMIT ${}",
             binds.len()
         ));
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            found.push(map_user(r)?);
+        }
     }
-    if let Some((name, id)) = after {
-        binds.push(Bind::Text(name.to_string()));
-        let n = binds.len();
-        binds.push(Bind::Text(id.to_string()));
-        sql.push_str(&format!(
-            " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${}))",
-            n + 1
-        ));
-    }
-    binds.push(Bind::Int(limit));
-    sql.push_str(&format!(
-        " ORDER BY u.display_name, u.id LIMIT ${}",
-        binds.len()
-    ));
-    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map_user).collect()
+    found.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
+    found.dedup_by_key(|u| u.id);
+    found.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(found)
 }
 
 pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter) -> Result<i64> {

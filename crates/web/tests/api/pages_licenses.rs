@@ -65,3 +65,68 @@ backends!(
         assert_eq!(held(&srv, upn).await, vec!["SUITE_BASIC".to_string()]);
     }
 );
+
+backends!(
+    product_users_search_by_name_in_name_order_with_paging,
+    |srv| async move {
+        buy(&srv, "SUITE_BASIC", 5, "monthly").await;
+        let mut holders = Vec::new();
+        for (upn, name) in [
+            ("lovelace@contoso.test", "Ada Lovelace"),
+            ("king@contoso.test", "ada King"),
+            ("yonath@contoso.test", "Ada Yonath"),
+            ("bob@contoso.test", "Bob Ada"),
+            ("other@contoso.test", "Ada Not-holding"),
+        ] {
+            let input = seatkeeper_app::directory::UserInput {
+                user_principal_name: Some(upn.to_string()),
+                display_name: Some(name.to_string()),
+                usage_location: Some(Some("US".to_string())),
+                ..Default::default()
+            };
+            srv.app
+                .create_user(&srv.operator(), &input)
+                .await
+                .expect("user");
+            if !name.contains("Not-holding") {
+                holders.push(upn.to_string());
+            }
+        }
+        let got = assign(&srv, "SUITE_BASIC", &holders, &[]).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
+        let names = |v: &serde_json::Value| -> Vec<String> {
+            v["value"]
+                .as_array()
+                .expect("value")
+                .iter()
+                .map(|u| u["displayName"].as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        // Case-insensitive, display names only, holders only, in name order.
+        let got = srv
+            .get("/api/v1/licenses/SUITE_BASIC/users?search=ADA")
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(names(&got.1), ["Ada Lovelace", "Ada Yonath", "ada King"]);
+        // Paging goes on after the last name shown.
+        let got = srv
+            .get("/api/v1/licenses/SUITE_BASIC/users?search=ada&top=2")
+            .await;
+        assert_eq!(names(&got.1), ["Ada Lovelace", "Ada Yonath"]);
+        let next = got.1["nextLink"].as_str().expect("nextLink").to_string();
+        let got = srv.get(&next).await;
+        assert_eq!(names(&got.1), ["ada King"]);
+        assert!(got.1["nextLink"].is_null(), "{}", got.1);
+        // A user name is searched when it looks like one.
+        let got = srv
+            .get("/api/v1/licenses/SUITE_BASIC/users?search=yonath%40")
+            .await;
+        assert_eq!(names(&got.1), ["Ada Yonath"]);
+        // Text that could be a LIKE pattern is plain text.
+        let got = srv
+            .get("/api/v1/licenses/SUITE_BASIC/users?search=%25")
+            .await;
+        assert_eq!(names(&got.1), Vec::<String>::new());
+    }
+);
