@@ -5,7 +5,7 @@ services, Export users; what a Global reader may see and do."""
 import re
 import uuid
 
-from conftest import URL, api, new_user, sign_in
+from conftest import SCREENSHOTS, TOKEN, URL, api, new_user, sign_in
 from playwright.sync_api import expect
 
 SUITE_BASIC = "3b555118-da6a-4418-894f-7df1e2096870"
@@ -214,3 +214,35 @@ def test_a_display_name_with_markup_shows_as_text(tab):
     expect(p.locator("#picker-results").get_by_text("<script>alert(1)</script>")).to_be_visible()
     tab.shot()
     assert dialogs == []
+
+
+def test_the_licenses_pages_are_readable_on_a_phone(tab):
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(tab)
+    p = tab.page
+    for path in ["/licenses", f"/licenses/{CHAT_ESSENTIALS}", f"/licenses/{CHAT_ESSENTIALS}/assign"]:
+        tab.goto(path)
+        expect(p.get_by_role("heading", level=1)).to_be_visible()
+        # Nothing is wider than the screen (wide tables scroll inside their frame).
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390, path
+    tab.shot()
+
+
+def test_assign_works_without_javascript(browser):
+    buy(CHAT_ESSENTIALS, 1)
+    upn = new_user(name="Nojs")
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        context.add_cookies([{"name": "sk_session", "value": TOKEN, "url": URL}])
+        p = context.new_page()
+        p.goto(URL + f"/licenses/{CHAT_ESSENTIALS}/assign")
+        p.get_by_label("Search users").fill(upn.split("@")[0])
+        p.get_by_role("button", name="Search").click()
+        p.locator("#picker-results label").filter(has_text=upn).get_by_role("checkbox").check()
+        p.get_by_role("button", name="Assign", exact=True).click()
+        expect(p.get_by_role("status")).to_have_text("1 user was assigned Chat Essentials.")
+        p.screenshot(path=f"{SCREENSHOTS}/test_assign_works_without_javascript.png", full_page=True)
+    finally:
+        context.close()
+    status, body = api("GET", f"/api/v1/users/{upn}/licenses")
+    assert [l["skuId"] for l in body["licenses"]] == [CHAT_ESSENTIALS], body
