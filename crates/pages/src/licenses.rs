@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::licenses::ProductLicenses;
 use seatkeeper_app::{App, AppError};
-use seatkeeper_domain::catalog::{Catalog, Product};
+use seatkeeper_domain::catalog::{AppliesTo, Catalog, Product};
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{PlanId, Time, UserId};
 use serde::Deserialize;
@@ -140,6 +140,8 @@ pub struct ProductPage {
     pub later: bool,
     /// Whether the viewer may assign and unassign (shows the buttons and check boxes).
     pub can_assign: bool,
+    /// Whether the product is assigned to users (not to the whole organization).
+    pub for_users: bool,
 }
 
 impl ProductPage {
@@ -239,6 +241,7 @@ pub async fn product_page(
         next,
         later: after.is_some(),
         can_assign: viewer.can(Action::AssignLicenses),
+        for_users: p.applies_to == AppliesTo::User,
     }
     .into_response())
 }

@@ -336,19 +336,15 @@ pub async fn search_users(
     }
     let mut found: Vec<User> = Vec::new();
     for (column, lo) in ranges {
+        // No LIKE beside the range: PostgreSQL would misjudge how many rows it keeps and sort
+        // every match instead of reading the index in order and stopping at `limit`.
         let mut binds = vec![
             Bind::Text(tenant.to_string()),
             Bind::Text(lo.clone()),
             Bind::Text(format!("{lo}{ABOVE}")),
-            Bind::Text(like_prefix(term)),
         ];
-        let matches = if column == "upn_lower" {
-            "u.upn_lower LIKE $4 ESCAPE '\\'"
-        } else {
-            "lower(u.display_name) LIKE $4 ESCAPE '\\'"
-        };
         let mut sql = format!(
-            "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} >= $2 AND u.{column} < $3 AND {matches}"
+            "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} >= $2 AND u.{column} < $3"
         );
         if let Some(sku) = holding {
             binds.push(Bind::Text(sku.to_string()));
@@ -378,6 +374,14 @@ pub async fn search_users(
             found.push(map_user(r)?);
         }
     }
+    // The ranges are exact prefixes where text compares by bytes (SQLite; PostgreSQL with the C
+    // collation, as scripts/pg-start.sh creates it); under another collation this drops what a
+    // range let through that does not start with the term.
+    let lower = term.to_lowercase();
+    found.retain(|u| {
+        u.display_name.to_lowercase().starts_with(&lower)
+            || u.upn.to_lowercase().starts_with(&lower)
+    });
     found.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
     found.dedup_by_key(|u| u.id);
     found.truncate(usize::try_from(limit).unwrap_or(0));
