@@ -165,6 +165,7 @@ def test_a_global_reader_sees_the_data_but_no_buttons_and_a_forged_post_is_refus
     expect(p.get_by_role("link", name="Chat Essentials", exact=True)).to_be_visible()
     p.get_by_role("link", name="Chat Essentials", exact=True).click()
     p.get_by_label("Search users").fill(upn.split("@")[0])
+    expect(p.get_by_role("row")).to_have_count(2)  # the header and the one user found
     expect(p.get_by_role("row").filter(has_text=upn)).to_be_visible()
     expect(p.get_by_role("link", name="Assign licenses")).to_have_count(0)
     expect(p.get_by_role("button", name="Unassign licenses")).to_have_count(0)
