@@ -33,6 +33,8 @@ pub struct ErrorInfo {
     /// When it happened, by the server's clock (the development clock when set); stamped by
     /// [`stamp_errors`] on the way out.
     pub date: Option<seatkeeper_domain::Time>,
+    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ErrorInfo {
@@ -50,6 +52,7 @@ impl ErrorInfo {
             details: vec![],
             graph: false,
             date: None,
+            retry_after: None,
         }
     }
 
@@ -82,6 +85,10 @@ impl ErrorInfo {
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
@@ -149,6 +156,19 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "InvalidAuthenticationToken",
             m.clone(),
         ),
+        AppError::TooManyRequests {
+            message,
+            retry_after_secs,
+        } => {
+            let mut info = ErrorInfo::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "tooManyRequests",
+                "TooManyRequests",
+                message.clone(),
+            );
+            info.retry_after = Some(*retry_after_secs);
+            info
+        }
         AppError::Store(seatkeeper_app::store::sqlx::Error::PoolTimedOut) => ErrorInfo::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
