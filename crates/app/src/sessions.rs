@@ -87,9 +87,14 @@ fn wait_after(failures: i64) -> Duration {
     wait.min(Duration::minutes(MAX_WAIT_MINUTES))
 }
 
+/// Whole seconds, rounded up (a wait of 29.9 s is "30 seconds").
+fn ceil_secs(d: Duration) -> i64 {
+    ((d.num_milliseconds() + 999) / 1000).max(1)
+}
+
 /// "45 seconds", "2 minutes".
 fn in_words(d: Duration) -> String {
-    let s = d.num_seconds().max(1);
+    let s = ceil_secs(d);
     if s < 120 {
         format!("{s} second{}", if s == 1 { "" } else { "s" })
     } else {
@@ -103,7 +108,7 @@ fn throttled(wait: Duration) -> AppError {
             "Too many failed sign-ins for this user name: wait {} and try again.",
             in_words(wait)
         ),
-        retry_after_secs: u64::try_from(wait.num_seconds().max(1)).unwrap_or(1),
+        retry_after_secs: u64::try_from(ceil_secs(wait)).unwrap_or(1),
     }
 }
 

@@ -319,6 +319,20 @@ mod tests {
     }
 
     #[test]
+    fn too_many_requests_says_when_to_retry() {
+        let e = AppError::TooManyRequests {
+            message: "wait 30 seconds".into(),
+            retry_after_secs: 30,
+        };
+        let r = info_of(&e).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            r.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("30"))
+        );
+    }
+
+    #[test]
     fn not_enough_message_says_what_to_do() {
         let e: AppError = DomainError::NotEnoughLicenses {
             sku_id: SkuId::new(),
