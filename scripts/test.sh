@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property and integration tests on
 # SQLite and on a real PostgreSQL started here on 127.0.0.1, the official Microsoft Graph
-# Python SDK against a real server, and Schemathesis against the REST API's OpenAPI document.
-# Installs what it needs (Debian's PostgreSQL, Python packages).
+# Python SDK against a real server, Schemathesis against the REST API's OpenAPI document, and the
+# web admin center in Debian's headless Chromium driven by Playwright. Installs what it needs
+# (Debian's PostgreSQL and Chromium, Python packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -42,5 +43,8 @@ SEATKEEPER_BIN=target/debug/seatkeeper bash tests/graph_sdk/run.sh
 
 step "Schemathesis against the REST API's OpenAPI document"
 SEATKEEPER_BIN=target/debug/seatkeeper bash tests/schemathesis/run.sh
+
+step "the web admin center in headless Chromium (Playwright)"
+SEATKEEPER_BIN=target/debug/seatkeeper bash tests/browser/run.sh
 
 step "all passed in $(( $(date +%s) - started )) s"

@@ -23,6 +23,11 @@ pub(crate) fn new_secret_with(prefix: &str) -> String {
     )
 }
 
+/// A random secret for the web pages (session ids, CSRF tokens): `prefix` and 244 random bits.
+pub fn random_secret(prefix: &str) -> String {
+    new_secret_with(prefix)
+}
+
 fn new_secret() -> String {
     new_secret_with(TOKEN_PREFIX)
 }

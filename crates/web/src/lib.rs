@@ -1,5 +1,5 @@
-//! Seatkeeper's HTTP interface: the Graph-compatible API under `/v1.0` and the REST API under
-//! `/api/v1`, over one [`App`].
+//! Seatkeeper's HTTP interface: the Graph-compatible API under `/v1.0`, the REST API under
+//! `/api/v1` and the web admin center's pages (crate `seatkeeper-pages`), over one [`App`].
 
 pub mod envelope;
 pub mod error;
@@ -23,6 +23,9 @@ use tokio::net::TcpListener;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 async fn not_found(uri: Uri) -> Response {
+    if seatkeeper_pages::is_page_path(uri.path()) {
+        return seatkeeper_pages::not_found_page(uri).await;
+    }
     ErrorInfo::new(
         StatusCode::NOT_FOUND,
         "notFound",
@@ -83,6 +86,14 @@ pub fn router(app: App) -> Router {
             graph::router().layer(axum::middleware::map_response(error::graph_codes)),
         )
         .nest("/api/v1", rest::router())
+        .merge(
+            seatkeeper_pages::router().layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                |_| {
+                    tracing::error!("a page handler panicked");
+                    seatkeeper_pages::panic_page()
+                },
+            )),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(not_found)
         .layer(axum::middleware::map_response(method_not_allowed))
@@ -97,6 +108,9 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             error::stamp_errors,
+        ))
+        .layer(axum::middleware::from_fn(
+            seatkeeper_pages::security_headers,
         ))
         .with_state(app)
 }

@@ -1,0 +1,48 @@
+//! Seatkeeper's web admin center: server-rendered HTML (askama templates, htmx for partial
+//! updates) over the same [`App`] use cases as the REST and Graph APIs. No rule or query lives
+//! here; a page gathers what a use case returns and renders it.
+//!
+//! Everything the pages need is served by the binary: the stylesheet, htmx (vendored, version
+//! 2) and a small script of our own. Every response carries the security headers of
+//! [`security_headers`]; nothing on a page is loaded from another origin.
+
+pub mod assets;
+pub mod cookies;
+pub mod csrf;
+pub mod error;
+pub mod frame;
+pub mod notice;
+pub mod security;
+pub mod session;
+pub mod sign_in;
+pub mod viewer;
+
+use axum::Router;
+use axum::routing::get;
+use seatkeeper_app::App;
+
+pub use error::{PageError, not_found_page, panic_page};
+pub use security::security_headers;
+pub use viewer::{Posted, Viewer};
+
+/// The admin center's routes (HTML pages and their static files), to merge into the server's
+/// router. Paths: `/`, `/sign-in`, `/static/*`.
+pub fn router() -> Router<App> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/sign-in") }),
+        )
+        .route("/sign-in", get(sign_in::show))
+        .merge(assets::router())
+        .layer(axum::middleware::from_fn(notice::clear_after_showing))
+}
+
+/// Whether a request path belongs to the pages (HTML errors) rather than to an API (JSON errors).
+pub fn is_page_path(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path == "/api"
+        || path.starts_with("/v1.0")
+        || path == "/healthz"
+        || path == "/metrics")
+}

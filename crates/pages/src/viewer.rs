@@ -1,0 +1,132 @@
+//! Who is looking at a page, and the form posts they send.
+//!
+//! [`Viewer`] is the extractor every signed-in page takes: it resolves the session cookie to
+//! the acting user (an [`Actor`], with the same roles and checks as the APIs), or sends the
+//! browser to the sign-in page. [`Posted`] is the extractor of every state-changing request: the
+//! viewer plus the form, after checking the CSRF token (see [`crate::csrf`]).
+
+use crate::csrf;
+use crate::error::PageError;
+use crate::frame::{Frame, Nav};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use seatkeeper_app::{Actor, App};
+use seatkeeper_domain::roles::Action;
+use serde::de::DeserializeOwned;
+
+/// The signed-in person looking at a page.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// Acts with the user's roles, exactly as their bearer token would.
+    pub actor: Actor,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The organization's name, for the header.
+    pub organization: String,
+    /// The message to show once (see [`crate::notice`]).
+    pub notice: Option<(String, bool)>,
+}
+
+impl Viewer {
+    /// Whether the viewer may use the admin pages (any admin role; Global reader or higher).
+    pub fn is_admin(&self) -> bool {
+        self.actor.can(Action::Read)
+    }
+
+    /// Whether the viewer's roles allow `action` (to show or hide a control; the use case checks
+    /// again).
+    pub fn can(&self, action: Action) -> bool {
+        self.actor.can(action)
+    }
+
+    /// The layout's context for a page titled `title` under navigation entry `nav`.
+    pub fn frame(&self, title: impl Into<String>, nav: Nav) -> Frame {
+        Frame {
+            title: title.into(),
+            nav,
+            user_name: self.actor.name.clone(),
+            user_upn: self.actor.name.clone(),
+            organization: self.organization.clone(),
+            admin: self.is_admin(),
+            csrf: self.csrf.clone(),
+            notice: self.notice.clone(),
+        }
+    }
+
+    /// Refuses a viewer without an admin role (an end user opening an admin page's address).
+    pub fn require_admin(&self) -> Result<(), PageError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(PageError::forbidden(
+                "This page is for admins. Your own licenses and apps are on your account page.",
+            ))
+        }
+    }
+}
+
+/// The path and query to come back to after signing in.
+fn here(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
+}
+
+impl FromRequestParts<App> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let sign_in = || PageError::SignIn { next: here(parts) };
+        let Some(secret) = crate::cookies::get(&parts.headers, crate::cookies::SESSION) else {
+            return Err(sign_in());
+        };
+        let resolved = crate::session::resolve(app, secret).await;
+        let (actor, csrf) = match resolved {
+            Ok(v) => v,
+            Err(seatkeeper_app::AppError::Unauthorized(_)) => return Err(sign_in()),
+            Err(e) => return Err(e.into()),
+        };
+        let organization = app.get_tenant(&actor).await?.name;
+        Ok(Viewer {
+            actor,
+            csrf,
+            organization,
+            notice: crate::notice::read(&parts.headers),
+        })
+    }
+}
+
+/// A state-changing request from a page: the viewer and the form `T` (an
+/// `application/x-www-form-urlencoded` body; repeated fields such as check boxes fill a `Vec`),
+/// accepted only with the session's CSRF token in the form's `csrf` field or the
+/// `X-CSRF-Token` header.
+pub struct Posted<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+/// The largest form accepted (a CSV upload has its own limit).
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
+impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, app).await?;
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| PageError::bad_request("The form is too large to send."))?;
+        let sent = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == csrf::FIELD)
+            .map(|(_, v)| v.into_owned());
+        if !csrf::matches(&viewer.csrf, &parts.headers, sent.as_deref()) {
+            return Err(PageError::forbidden(csrf::REFUSED));
+        }
+        let form: T = serde_html_form::from_bytes(&bytes)
+            .map_err(|e| PageError::bad_request(format!("The form could not be read: {e}.")))?;
+        Ok(Posted { viewer, form })
+    }
+}
