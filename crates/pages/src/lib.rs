@@ -12,6 +12,7 @@ pub mod csrf;
 pub mod error;
 pub mod frame;
 pub mod notice;
+pub mod password;
 pub mod security;
 pub mod session;
 pub mod sign_in;
@@ -26,14 +27,16 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/`, `/sign-in`, `/static/*`.
+/// router. Paths: `/`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/sign-in") }),
         )
-        .route("/sign-in", get(sign_in::show))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", axum::routing::post(sign_in::sign_out))
+        .route(password::PATH, get(password::show).post(password::submit))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }

@@ -533,3 +533,233 @@ backends!(one_user_name_in_two_organizations, |srv| async move {
         .unwrap();
     assert_eq!(s.session.actor.tenant_id, south.id);
 });
+
+// ----- over HTTP: the sign-in page, the session cookie and its flags -----
+
+/// A browser without JavaScript: no redirects followed, cookies handled by the test.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn cookie_value(set: &str) -> String {
+    set.split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Opens the sign-in page and posts the form; returns the response.
+async fn post_sign_in(srv: &Srv, user: &str, pw: &str, https: bool) -> reqwest::Response {
+    let b = browser();
+    let page = b.get(format!("{}/sign-in", srv.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let token = cookie_value(set_cookie(&page, "sk_signin").expect("sign-in cookie"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("User name") && html.contains("Password") && html.contains("Sign in"));
+    let mut req = b
+        .post(format!("{}/sign-in", srv.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("sk_signin={token}"))
+        .body(form(&[
+            ("csrf", &token),
+            ("next", "/change-password"),
+            ("user_name", user),
+            ("password", pw),
+        ]));
+    if https {
+        req = req.header("x-forwarded-proto", "https");
+    }
+    req.send().await.unwrap()
+}
+
+backends!(
+    the_session_cookie_is_httponly_lax_and_secure_over_https,
+    |srv| async move {
+        user_with_password(&srv, "kim@contoso.test", PW, false).await;
+        let r = post_sign_in(&srv, "kim@contoso.test", PW, false).await;
+        assert_eq!(r.status(), 303);
+        let c = set_cookie(&r, "sk_session")
+            .expect("session cookie")
+            .to_string();
+        assert!(
+            c.contains("; HttpOnly") && c.contains("; SameSite=Lax") && c.contains("; Path=/"),
+            "{c}"
+        );
+        assert!(!c.contains("Secure"), "plain HTTP: {c}");
+        let secret = cookie_value(&c);
+        assert!(srv.app.session(&secret).await.is_ok());
+        let r = post_sign_in(&srv, "kim@contoso.test", PW, true).await;
+        let c = set_cookie(&r, "sk_session")
+            .expect("session cookie")
+            .to_string();
+        assert!(c.contains("; Secure"), "behind an HTTPS proxy: {c}");
+
+        // Signed in, the page opens; signed out, it sends the browser to sign in.
+        let b = browser();
+        let page = b
+            .get(format!("{}/change-password", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        // Sign-out without the CSRF token is refused and ends nothing.
+        let r = b
+            .post(format!("{}/sign-out", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(srv.app.session(&secret).await.is_ok());
+        let r = b
+            .post(format!("{}/sign-out", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cleared = set_cookie(&r, "sk_session").expect("cleared cookie");
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+        assert!(srv.app.session(&secret).await.is_err());
+        let r = b
+            .get(format!("{}/change-password", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/sign-in")
+        );
+    }
+);
+
+backends!(
+    the_sign_in_page_shows_one_message_and_forces_a_password_change,
+    |srv| async move {
+        user_with_password(&srv, "lou@contoso.test", PW, true).await;
+        let wrong_pw = post_sign_in(&srv, "lou@contoso.test", "Wrong-pass-1", false).await;
+        assert_eq!(wrong_pw.status(), 401);
+        assert!(set_cookie(&wrong_pw, "sk_session").is_none());
+        let a = wrong_pw.text().await.unwrap();
+        let wrong_user = post_sign_in(&srv, "nobody@contoso.test", PW, false)
+            .await
+            .text()
+            .await
+            .unwrap();
+        for html in [&a, &wrong_user] {
+            assert!(
+                html.contains("The user name or password is incorrect."),
+                "{html}"
+            );
+            assert!(!html.contains(PW) && !html.contains("Wrong-pass-1"));
+        }
+        // Forced change: every page sends the browser to change the password first.
+        let r = post_sign_in(&srv, "lou@contoso.test", PW, false).await;
+        assert_eq!(r.status(), 303);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/change-password")
+        );
+        let secret = cookie_value(set_cookie(&r, "sk_session").unwrap());
+        let b = browser();
+        let html = b
+            .get(format!("{}/change-password", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("You must choose a new password before you continue."),
+            "{html}"
+        );
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = b
+            .post(format!("{}/change-password", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", &csrf),
+                ("current", PW),
+                ("new", "short"),
+                ("confirm", "short"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("must be 8 to 256 characters long")
+        );
+        let r = b
+            .post(format!("{}/change-password", srv.url))
+            .header("cookie", format!("sk_session={secret}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", &csrf),
+                ("current", PW),
+                ("new", NEW_PW),
+                ("confirm", NEW_PW),
+                ("next", "/change-password"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert!(!srv.app.session(&secret).await.unwrap().must_change_password);
+    }
+);
