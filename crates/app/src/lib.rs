@@ -16,6 +16,8 @@ pub mod jobs;
 pub mod licenses;
 pub mod mail;
 pub mod operator;
+pub mod passwords;
+pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
 

@@ -207,7 +207,12 @@ pub enum TenantCmd {
         /// Billing currency (ISO 4217).
         #[arg(long, default_value = "USD")]
         currency: String,
-        /// Print one JSON object (tenantId, adminUserId, token, …) instead of text.
+        /// Read the admin's password from standard input (one line). Without it a password is
+        /// generated and printed (`initialPassword` in JSON); it must be changed at the first
+        /// sign-in.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print one JSON object (tenantId, adminUserId, token, initialPassword, …) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -399,6 +404,25 @@ pub enum UsersCmd {
         /// Comma-separated roles, or "none".
         #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
         roles: Vec<String>,
+    },
+    /// Set a user's password for signing in to the admin center; ends their sessions.
+    ///
+    /// The password is read from standard input (one line), never from the command line. It
+    /// needs 8 to 256 characters and 3 of: lower case, upper case, digits, symbols.
+    ///
+    /// Example: printf '%s\n' "$NEW_PASSWORD" | seatkeeper users set-password --tenant Contoso --user adele@contoso.com --password-stdin --force-change
+    SetPassword {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User id or user principal name.
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (required: passwords are never arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The user must choose a new password at their next sign-in.
+        #[arg(long)]
+        force_change: bool,
     },
 }
 

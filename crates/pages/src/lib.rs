@@ -14,6 +14,7 @@ pub mod frame;
 pub mod home;
 pub mod licenses;
 pub mod notice;
+pub mod password;
 pub mod security;
 pub mod session;
 pub mod sign_in;
@@ -29,7 +30,7 @@ pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
 /// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/sign-in`,
-/// `/static/*`.
+/// `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
         .route("/", get(home::show))
@@ -50,7 +51,9 @@ pub fn router() -> Router<App> {
             "/licenses/{sku}/users/{user}",
             get(licenses::user_plans).post(licenses::save_user_plans),
         )
-        .route("/sign-in", get(sign_in::show))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", axum::routing::post(sign_in::sign_out))
+        .route(password::PATH, get(password::show).post(password::submit))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }
