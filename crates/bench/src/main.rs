@@ -208,6 +208,7 @@ async fn main() -> anyhow::Result<()> {
         Config {
             mail,
             dev_clock: false,
+            public_url: None,
         },
     )
     .await?;

@@ -97,7 +97,11 @@ pub async fn open_app(db: &Settings, mail: MailConfig, dev_clock: bool) -> anyho
     App::open(
         db.database_url.as_deref(),
         &db.data_dir,
-        Config { mail, dev_clock },
+        Config {
+            mail,
+            dev_clock,
+            public_url: db.public_url.clone(),
+        },
     )
     .await
 }

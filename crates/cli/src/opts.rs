@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// Let a Global admin set the clock with PUT /api/v1/dev/clock (for tests and demos).
     #[arg(long, env = "SEATKEEPER_DEV_CLOCK")]
     pub dev_clock: bool,
+    /// The address people reach the server at, when a proxy in front of it ends TLS
+    /// (e.g. https://licenses.example.com): session cookies are then marked Secure.
+    #[arg(long, env = "SEATKEEPER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Do not run the background jobs in this process (another process runs them).
     #[arg(long, env = "SEATKEEPER_NO_JOBS")]
     pub no_jobs: bool,

@@ -1930,6 +1930,7 @@ impl Sk {
                         transport: seatkeeper_app::mail::Transport::EmlDir(self.dir.join("m")),
                     },
                     dev_clock: false,
+                    public_url: None,
                 },
             )
             .await

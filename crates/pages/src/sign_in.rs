@@ -44,7 +44,11 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 /// `GET /sign-in`: the form, with a fresh pre-session CSRF token in a cookie and the form.
-pub async fn show(headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response {
+pub async fn show(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     let token = seatkeeper_app::auth::random_secret("skf_");
     let page = SignInPage {
         frame: Frame::anonymous("Sign in", token.clone()),
@@ -54,7 +58,7 @@ pub async fn show(headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response 
         organization: String::new(),
         error: None,
     };
-    let secure = crate::cookies::is_https(&headers, false);
+    let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
     let mut r = page.into_response();
     if let Ok(v) = crate::cookies::set(csrf::SIGN_IN_COOKIE, &token, secure, Some(3600)).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
@@ -78,6 +82,7 @@ pub struct SignInForm {
 /// Renders the form again with `error` (the password is never sent back), a fresh pre-session
 /// CSRF token, and `status`.
 fn again(
+    app: &App,
     headers: &HeaderMap,
     f: &SignInForm,
     status: StatusCode,
@@ -94,7 +99,7 @@ fn again(
         organization: f.organization.clone().unwrap_or_default(),
         error: Some(error),
     };
-    let secure = crate::cookies::is_https(headers, false);
+    let secure = crate::cookies::is_https(headers, app.config.public_url_is_https());
     let mut r = (status, page).into_response();
     if let Ok(v) = crate::cookies::set(csrf::SIGN_IN_COOKIE, &token, secure, Some(3600)).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
@@ -114,6 +119,7 @@ pub async fn submit(
     let expected = crate::cookies::get(&headers, csrf::SIGN_IN_COOKIE).unwrap_or("");
     if !csrf::matches(expected, &headers, Some(&f.csrf)) {
         return again(
+            &app,
             &headers,
             &f,
             StatusCode::FORBIDDEN,
@@ -131,7 +137,7 @@ pub async fn submit(
     let org = f.organization.as_deref().filter(|o| !o.trim().is_empty());
     match app.sign_in(&f.user_name, &f.password, org, &client).await {
         Ok(signed) => {
-            let secure = crate::cookies::is_https(&headers, false);
+            let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
             let next = safe_next(f.next.as_deref());
             let target = if signed.session.must_change_password {
                 let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
@@ -153,19 +159,31 @@ pub async fn submit(
         Err(AppError::Invalid {
             code: "organizationRequired",
             message,
-        }) => again(&headers, &f, StatusCode::BAD_REQUEST, message, true),
+        }) => again(&app, &headers, &f, StatusCode::BAD_REQUEST, message, true),
         Err(AppError::TooManyRequests {
             message,
             retry_after_secs,
         }) => {
-            let mut r = again(&headers, &f, StatusCode::TOO_MANY_REQUESTS, message, false);
+            let mut r = again(
+                &app,
+                &headers,
+                &f,
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+                false,
+            );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
             r
         }
-        Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => {
-            again(&headers, &f, StatusCode::UNAUTHORIZED, e.to_string(), false)
-        }
+        Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => again(
+            &app,
+            &headers,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            e.to_string(),
+            false,
+        ),
         Err(e) => PageError::from(e).into_response(),
     }
 }
@@ -188,7 +206,7 @@ pub async fn sign_out(
     {
         return PageError::from(e).into_response();
     }
-    let secure = crate::cookies::is_https(&headers, false);
+    let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
     let mut r = Redirect::to("/sign-in").into_response();
     if let Ok(v) = crate::cookies::set(crate::cookies::SESSION, "", secure, Some(0)).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);

@@ -125,6 +125,7 @@ impl Srv {
             Config {
                 mail,
                 dev_clock: true,
+                public_url: None,
             },
         )
         .await
