@@ -30,14 +30,17 @@ impl Clock {
         self.dev
     }
 
+    /// The current time, to the microsecond: as precise as PostgreSQL stores it, so that what a
+    /// change returns equals what is read back later.
     pub fn now(&self) -> Time {
+        use chrono::SubsecRound;
         let off = match self.offset.read() {
             Ok(g) => *g,
             Err(p) => *p.into_inner(),
         };
         #[allow(clippy::disallowed_methods)] // the one place the system time is read
         let now = chrono::Utc::now();
-        now + off
+        (now + off).trunc_subsecs(6)
     }
 
     /// Sets the current time; only for a development clock.

@@ -166,7 +166,8 @@ pub(crate) fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
     Ok(())
 }
 
-pub fn user_json(u: &User) -> serde_json::Value {
+/// The audit log's snapshot of a user.
+pub(crate) fn user_json(u: &User) -> serde_json::Value {
     json!({
         "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name, "mail": u.mail,
         "userType": u.user_type, "usageLocation": u.usage_location, "accountEnabled": u.account_enabled,

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod operator;
 pub mod subscriptions;
 pub mod tenants;
+pub mod views;
 
 pub use error::{AppError, AppResult};
 

@@ -69,8 +69,7 @@ impl BulkMode {
 }
 
 /// Licenses page row (L1): one per product the tenant owns, summed over the central pool.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ProductLicenses {
     pub sku_id: SkuId,
     pub sku_part_number: String,

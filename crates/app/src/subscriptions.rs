@@ -24,7 +24,8 @@ pub const CANCEL_REASONS: &[&str] = &[
     "Other",
 ];
 
-pub fn subscription_json(s: &Subscription) -> serde_json::Value {
+/// The audit log's snapshot of a subscription.
+pub(crate) fn subscription_json(s: &Subscription) -> serde_json::Value {
     json!({
         "id": s.id, "commerceSubscriptionId": s.commerce_id, "skuId": s.sku_id, "quantity": s.quantity,
         "status": s.life.status.as_str(), "billingFrequency": s.life.frequency.as_str(), "recurringBilling": s.life.recurring,
