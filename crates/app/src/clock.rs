@@ -110,21 +110,24 @@ impl App {
             return Err(no_dev_clock());
         }
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            audit::record(
-                tx,
-                actor,
-                now,
-                AuditAction::ClockSet,
-                "clock",
-                "dev",
-                format!("Development clock set to {}", to.to_rfc3339()),
-                Some(json!({"now": before.to_rfc3339()})),
-                Some(json!({"now": to.to_rfc3339()})),
-            )
-            .await?;
-            Ok(())
-        })?;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::ClockSet,
+                    "clock",
+                    "dev",
+                    format!("Development clock set to {}", to.to_rfc3339()),
+                    Some(json!({"now": before.to_rfc3339()})),
+                    Some(json!({"now": to.to_rfc3339()})),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(now)
     }
 

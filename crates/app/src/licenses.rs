@@ -466,7 +466,11 @@ impl App {
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => self.apply_changes(tx, actor, &changes, now).await)
+        let changes = &changes;
+        self.transact(move |tx| {
+            Box::pin(async move { self.apply_changes(tx, actor, changes, now).await })
+        })
+        .await
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
@@ -510,7 +514,8 @@ impl App {
             }],
             remove: Remove::These(vec![]),
         };
-        let mut out = crate::in_transaction!(self, tx => {
+        let change = &change;
+        let mut out = self.transact(move |tx| Box::pin(async move {
             let u = find_user(tx, actor.tenant_id, user).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
             if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {
@@ -520,8 +525,8 @@ impl App {
                     u.upn
                 )));
             }
-            self.apply_changes(tx, actor, std::slice::from_ref(&change), now).await
-        })?;
+            self.apply_changes(tx, actor, std::slice::from_ref(change), now).await
+        })).await?;
         out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
