@@ -338,6 +338,38 @@ pub async fn list_users(
     rows.iter().map(map_user).collect()
 }
 
+/// One page of users in display-name order (ties by id), after the user whose display name
+/// and id are `after` (keyset paging that the (tenant_id, display_name) index serves).
+pub async fn list_users_by_name(
+    conn: &mut Conn,
+    tenant: TenantId,
+    filter: &UserFilter,
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    let mut binds = vec![Bind::Text(tenant.to_string())];
+    let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
+    if let Some((name, id)) = after {
+        binds.push(Bind::Text(name.to_string()));
+        let n = binds.len();
+        binds.push(Bind::Text(id.to_string()));
+        let i = binds.len();
+        sql.push_str(&format!(
+            " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${i}))"
+        ));
+    }
+    let cond = compile(filter, &mut binds);
+    binds.push(Bind::Int(limit));
+    sql.push_str(&format!(
+        " AND {cond} ORDER BY u.display_name, u.id LIMIT ${}",
+        binds.len()
+    ));
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_user).collect()
+}
+
 pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter) -> Result<i64> {
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let cond = compile(filter, &mut binds);
