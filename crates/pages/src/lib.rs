@@ -11,14 +11,16 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod frame;
+pub mod import;
 pub mod notice;
 pub mod security;
 pub mod session;
 pub mod sign_in;
+pub mod users;
 pub mod viewer;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use seatkeeper_app::App;
 
 pub use error::{PageError, not_found_page, panic_page};
@@ -34,6 +36,14 @@ pub fn router() -> Router<App> {
             get(|| async { axum::response::Redirect::to("/sign-in") }),
         )
         .route("/sign-in", get(sign_in::show))
+        .route("/users", get(users::list))
+        .route("/users/new", get(users::new_form).post(users::create))
+        .route("/users/manage", get(users::manage_form).post(users::manage))
+        .route("/users/{id}", get(users::show))
+        .route("/users/{id}/licenses", post(users::save_licenses))
+        .route("/users/{id}/location", post(users::save_location))
+        .route("/users/{id}/delete", post(users::delete))
+        .merge(import::router())
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }
