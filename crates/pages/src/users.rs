@@ -437,6 +437,9 @@ pub async fn create(
 #[template(path = "users_manage.html")]
 pub struct ManagePage {
     pub frame: Frame,
+    /// The list's search and filter, to return to.
+    pub q: String,
+    pub filter: String,
     pub users: Vec<UserRow>,
     pub mode: &'static str,
     pub products: Vec<ProductChoice>,
@@ -470,6 +473,26 @@ impl ManagePage {
 pub struct Selection {
     #[serde(default)]
     pub user: Vec<String>,
+    /// The list's search and filter, to return to.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub filter: String,
+}
+
+/// The list's address with this search and filter.
+fn list_path(q: &str, filter: &str) -> String {
+    if q.is_empty() && filter.is_empty() {
+        return "/users".into();
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", q)
+        .append_pair(
+            "filter",
+            UserKind::parse(filter).unwrap_or_default().as_str(),
+        )
+        .finish();
+    format!("/users?{query}")
 }
 
 fn mode_word(m: BulkMode) -> &'static str {
@@ -533,6 +556,8 @@ pub async fn manage_form(
     let products = product_choices(&app, &viewer.actor, &BTreeMap::new(), "manage").await?;
     Ok(ManagePage {
         frame: viewer.frame("Manage product licenses", Nav::Users),
+        q: sel.q,
+        filter: sel.filter,
         users,
         mode: "assignMore",
         products,
@@ -546,6 +571,10 @@ pub async fn manage_form(
 pub struct ManageForm {
     #[serde(default)]
     pub user: Vec<String>,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub filter: String,
     #[serde(default)]
     pub mode: String,
     #[serde(default)]
@@ -618,7 +647,11 @@ pub async fn manage(
                     )
                 ),
             };
-            Ok(notice::redirect("/users", &msg, false))
+            Ok(notice::redirect(
+                &list_path(&form.q, &form.filter),
+                &msg,
+                false,
+            ))
         }
         Err(Err(e)) => Err(e.into()),
         Err(Ok((status, msg))) => {
@@ -627,6 +660,8 @@ pub async fn manage(
             let products = product_choices(&app, &viewer.actor, &held, "manage").await?;
             let page = ManagePage {
                 frame: viewer.frame("Manage product licenses", Nav::Users),
+                q: form.q.clone(),
+                filter: form.filter.clone(),
                 users,
                 mode: mode.map(mode_word).unwrap_or("assignMore"),
                 products,
