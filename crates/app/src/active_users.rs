@@ -5,9 +5,11 @@ use crate::directory::{UserInput, insert_user, new_user};
 use crate::licenses::{LicenseSpec, Remove, UserChange, check_licenses};
 use crate::{Actor, App, AppError, AppResult};
 use seatkeeper_domain::UserId;
+use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::directory::{User, UserField, UserFilter, Value};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_store::assignments::{self, Assignment};
-use seatkeeper_store::directory::{self as dir, User, UserField, UserFilter, Value};
+use seatkeeper_store::assignments;
+use seatkeeper_store::directory as dir;
 use std::collections::HashMap;
 
 /// The most users one page of [`App::active_users`] returns.
