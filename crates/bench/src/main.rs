@@ -277,6 +277,42 @@ async fn main() -> anyhow::Result<()> {
         percentile(&lat, 0.99).as_secs_f64() * 1000.0
     );
 
+    // 1b. The Active users page (HTML, signed in with the session cookie): the first page, a
+    // later page, a search, and the licensed / unlicensed filters.
+    let cookie = format!("sk_session={}", b.token);
+    let page_after = users.get(users.len() / 2).cloned().unwrap_or_default();
+    for (what, path) in [
+        ("first page", "/users".to_string()),
+        ("a later page", format!("/users?after={page_after}")),
+        ("search", "/users?q=User+4242".to_string()),
+        ("licensed", "/users?filter=licensed".to_string()),
+        ("unlicensed", "/users?filter=unlicensed".to_string()),
+    ] {
+        let url = format!("{base}{path}");
+        let n = (args.page_requests / 10).max(20);
+        let mut lat = Vec::with_capacity(n);
+        for i in 0..n + 10 {
+            let s = Instant::now();
+            client
+                .get(&url)
+                .header("Cookie", &cookie)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            if i >= 10 {
+                lat.push(s.elapsed());
+            }
+        }
+        lat.sort();
+        println!(
+            "GET {path} (Active users, {what}): {n} requests, p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+            percentile(&lat, 0.99).as_secs_f64() * 1000.0
+        );
+    }
+
     // 2. assignLicense with N concurrent clients: each assigns the last product to its own users.
     let last = sku(args.products - 1).to_string();
     let users = Arc::new(users);

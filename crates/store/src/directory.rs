@@ -274,7 +274,8 @@ pub async fn list_users(
 }
 
 /// One page of users in display-name order (ties by id), after the user whose display name
-/// and id are `after` (keyset paging that the (tenant_id, display_name) index serves).
+/// and id are `after` (keyset paging that the (tenant_id, display_name) index serves: the
+/// `>=` bound starts the index range, the rest skips the ties already shown).
 pub async fn list_users_by_name(
     conn: &mut Conn,
     tenant: TenantId,
@@ -290,7 +291,7 @@ pub async fn list_users_by_name(
         binds.push(Bind::Text(id.to_string()));
         let i = binds.len();
         sql.push_str(&format!(
-            " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${i}))"
+            " AND u.display_name >= ${n} AND (u.display_name > ${n} OR u.id > ${i})"
         ));
     }
     let cond = compile(filter, &mut binds);
