@@ -76,32 +76,22 @@ pub struct UserPage {
     pub total: Option<i64>,
 }
 
-fn filter_of(q: &UserQuery) -> UserFilter {
-    let mut all = Vec::new();
-    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        all.push(UserFilter::Or(vec![
-            UserFilter::StartsWith(UserField::DisplayName, s.to_string()),
-            UserFilter::StartsWith(UserField::UserPrincipalName, s.to_string()),
-            UserFilter::StartsWith(UserField::Mail, s.to_string()),
-        ]));
+/// The kind of user as a filter.
+fn kind_filter(kind: UserKind) -> UserFilter {
+    match kind {
+        UserKind::All => UserFilter::True,
+        UserKind::Licensed => UserFilter::Not(Box::new(UserFilter::LicenseCount(0))),
+        UserKind::Unlicensed => UserFilter::LicenseCount(0),
+        UserKind::Guests => UserFilter::Eq(UserField::UserType, Value::Text("Guest".into())),
     }
-    match q.kind {
-        UserKind::All => {}
-        UserKind::Licensed => all.push(UserFilter::Not(Box::new(UserFilter::LicenseCount(0)))),
-        UserKind::Unlicensed => all.push(UserFilter::LicenseCount(0)),
-        UserKind::Guests => all.push(UserFilter::Eq(
-            UserField::UserType,
-            Value::Text("Guest".into()),
-        )),
-    }
-    UserFilter::And(all)
 }
 
 impl App {
-    /// The Active users page: users whose display name, user name or e-mail starts with the
-    /// search text, of one kind, a page at a time in display-name order, with their licenses.
-    /// Two indexed queries with a LIMIT (plus a count of the organization's users when nothing
-    /// is filtered), whatever the organization's size.
+    /// The Active users page: users whose display name starts with the search text (or whose
+    /// user name does, when the text looks like one), of one kind, a page at a time in
+    /// display-name order, with their licenses. Index ranges with a LIMIT (the name search of
+    /// the Licenses pages, plus a count of the organization's users when nothing is filtered),
+    /// whatever the organization's size.
     pub async fn active_users(&self, actor: &Actor, q: &UserQuery) -> AppResult<UserPage> {
         actor.require(Action::Read)?;
         if q.search.as_deref().is_some_and(|s| s.chars().count() > 256) {
@@ -111,7 +101,8 @@ impl App {
             ));
         }
         let limit = q.limit.clamp(1, MAX_PAGE);
-        let filter = filter_of(q);
+        let filter = kind_filter(q.kind);
+        let search = q.search.as_deref().map(str::trim).unwrap_or_default();
         let mut conn = self.read().await?;
         let after = match q.after {
             Some(id) => dir::get_user(&mut conn, actor.tenant_id, id)
@@ -119,14 +110,20 @@ impl App {
                 .map(|u| (u.display_name, u.id)),
             None => None,
         };
-        let mut users = dir::list_users_by_name(
-            &mut conn,
-            actor.tenant_id,
-            &filter,
-            after.as_ref().map(|(n, id)| (n.as_str(), *id)),
-            limit + 1,
-        )
-        .await?;
+        let after = after.as_ref().map(|(n, id)| (n.as_str(), *id));
+        let mut users = if search.is_empty() {
+            dir::list_users_by_name(&mut conn, actor.tenant_id, &filter, after, limit + 1).await?
+        } else {
+            dir::search_users_where(
+                &mut conn,
+                actor.tenant_id,
+                search,
+                &filter,
+                after,
+                limit + 1,
+            )
+            .await?
+        };
         let next = if users.len() as i64 > limit {
             users.truncate(limit as usize);
             users.last().map(|u| u.id)
@@ -138,7 +135,7 @@ impl App {
         for a in assignments::of_users(&mut conn, actor.tenant_id, &ids).await? {
             held.entry(a.user_id).or_default().push(a);
         }
-        let total = if matches!(filter, UserFilter::And(ref v) if v.is_empty()) {
+        let total = if search.is_empty() && q.kind == UserKind::All {
             Some(dir::count_users(&mut conn, actor.tenant_id, &UserFilter::True).await?)
         } else {
             None

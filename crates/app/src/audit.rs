@@ -2,6 +2,7 @@
 
 use crate::{Actor, AppResult};
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_store::{Conn, audit};
 
 /// Records one change. `before` and `after` are JSON snapshots of what changed.
@@ -10,7 +11,7 @@ pub async fn record(
     conn: &mut Conn,
     actor: &Actor,
     at: Time,
-    action: &str,
+    action: AuditAction,
     target_type: &str,
     target_id: impl ToString,
     summary: impl Into<String>,
@@ -25,7 +26,7 @@ pub async fn record(
             at,
             actor_id: actor.user_id,
             actor: actor.name.clone(),
-            action: action.to_string(),
+            action,
             target_type: target_type.to_string(),
             target_id: target_id.to_string(),
             summary: summary.into(),
@@ -40,7 +41,7 @@ pub async fn record(
 /// One change of many recorded together by [`record_many`].
 #[derive(Debug, Clone)]
 pub struct NewEntry {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_type: &'static str,
     pub target_id: String,
     pub summary: String,
@@ -63,7 +64,7 @@ pub async fn record_many(
             at,
             actor_id: actor.user_id,
             actor: actor.name.clone(),
-            action: e.action.to_string(),
+            action: e.action,
             target_type: e.target_type.to_string(),
             target_id: e.target_id.clone(),
             summary: e.summary.clone(),

@@ -4,6 +4,7 @@
 use crate::directory::find_user;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::change;
 use seatkeeper_domain::directory::User;
@@ -97,17 +98,10 @@ struct Planned {
     set_location: Option<String>,
 }
 
-fn part(catalog: &Catalog, sku: SkuId) -> String {
-    catalog
-        .product(sku)
-        .map(|p| p.sku_part_number.clone())
-        .unwrap_or_else(|| sku.to_string())
-}
-
 pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Value {
     json!(list
         .iter()
-        .map(|a| json!({"sku": part(catalog, a.sku_id), "skuId": a.sku_id, "disabledPlans": a.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()}))
+        .map(|a| json!({"sku": catalog.part_number(a.sku_id), "skuId": a.sku_id, "disabledPlans": a.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()}))
         .collect::<Vec<_>>())
 }
 
@@ -302,7 +296,7 @@ impl App {
                         .await?
                         .ok_or(DomainError::ProductNotOwned {
                             sku_id: l.sku_id,
-                            product: part(&catalog, l.sku_id),
+                            product: catalog.part_number(l.sku_id),
                         })?;
                     e.insert(pool);
                 }
@@ -321,7 +315,7 @@ impl App {
                     tx,
                     actor,
                     now,
-                    "user.update",
+                    AuditAction::UserUpdate,
                     "user",
                     user.id,
                     format!(
@@ -376,7 +370,7 @@ impl App {
             }
             if !p.plan.is_empty() {
                 let names = |skus: &mut dyn Iterator<Item = SkuId>| {
-                    skus.map(|s| part(&catalog, s))
+                    skus.map(|s| catalog.part_number(s))
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -400,11 +394,11 @@ impl App {
                     ));
                 }
                 let action = if !p.plan.inserts.is_empty() {
-                    "license.assign"
+                    AuditAction::LicenseAssign
                 } else if !p.plan.deletes.is_empty() {
-                    "license.unassign"
+                    AuditAction::LicenseUnassign
                 } else {
-                    "license.plans"
+                    AuditAction::LicensePlans
                 };
                 audit::record(
                     tx,
@@ -429,7 +423,7 @@ impl App {
                 let current = subscriptions::get_pool(tx, *pool).await?;
                 return Err(DomainError::NotEnoughLicenses {
                     sku_id: *sku,
-                    product: part(&catalog, *sku),
+                    product: catalog.part_number(*sku),
                     needed: *n,
                     available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
                 }
@@ -521,7 +515,7 @@ impl App {
             let u = find_user(tx, actor.tenant_id, user).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
             if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {
-                let product = part(&self.catalog(), sku);
+                let product = self.catalog().part_number(sku);
                 return Err(AppError::not_found(format!(
                     "{} does not hold {product}: assign it first (POST /api/v1/licenses/{product}/assign).",
                     u.upn
@@ -804,10 +798,16 @@ impl App {
     }
 
     /// L7: the users holding a product, a page at a time (for the detail page and CSV export).
+    ///
+    /// Without `search`, in user id order after `after` (the `(tenant_id, sku_id, user_id)`
+    /// index). With `search`, the holders whose display name or user name starts with it
+    /// (case-insensitive), in display-name order after the user `after` (see
+    /// `store::directory::search_users`). Either way only one page is read, at any size.
     pub async fn product_users(
         &self,
         actor: &Actor,
         sku: SkuId,
+        search: Option<&str>,
         after: Option<UserId>,
         limit: i64,
     ) -> AppResult<Vec<(User, Assignment)>> {
@@ -816,6 +816,35 @@ impl App {
             return Err(DomainError::UnknownSku { sku_id: sku }.into());
         }
         let mut conn = self.read().await?;
+        if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
+            let after = match after {
+                Some(id) => dir::get_user(&mut conn, actor.tenant_id, id)
+                    .await?
+                    .map(|u| (u.display_name, id)),
+                None => None,
+            };
+            let users = dir::search_users(
+                &mut conn,
+                actor.tenant_id,
+                term,
+                Some(sku),
+                after.as_ref().map(|(n, id)| (n.as_str(), *id)),
+                limit,
+            )
+            .await?;
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            let mut held: BTreeMap<UserId, Assignment> =
+                assignments::of_users(&mut conn, actor.tenant_id, &ids)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.sku_id == sku)
+                    .map(|a| (a.user_id, a))
+                    .collect();
+            return Ok(users
+                .into_iter()
+                .filter_map(|u| held.remove(&u.id).map(|a| (u, a)))
+                .collect());
+        }
         let list = assignments::of_sku(&mut conn, actor.tenant_id, sku, after, limit).await?;
         let ids: Vec<UserId> = list.iter().map(|a| a.user_id).collect();
         let mut users = Vec::with_capacity(ids.len());
@@ -827,6 +856,27 @@ impl App {
             .into_iter()
             .filter_map(|a| by_id.get(&a.user_id).cloned().map(|u| (u, a)))
             .collect())
+    }
+
+    /// Users whose display name or user name starts with `term` (case-insensitive), in
+    /// display-name order, at most `limit` (1 to 50): the people picker of the pages (type a
+    /// name, pick the user). Read by admins.
+    pub async fn find_users(&self, actor: &Actor, term: &str, limit: i64) -> AppResult<Vec<User>> {
+        actor.require(Action::Read)?;
+        let term = term.trim();
+        if term.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.read().await?;
+        Ok(dir::search_users(
+            &mut conn,
+            actor.tenant_id,
+            term,
+            None,
+            None,
+            limit.clamp(1, 50),
+        )
+        .await?)
     }
 }
 

@@ -2,16 +2,17 @@
 //! delete an entry. And the mail outbox (MAIL2): what was sent, or is waiting.
 
 use super::model::{AuditEntry, AuditPage, MailList, MailMessage};
-use super::support::{Params, cell, enc, ts};
+use super::support::{Params, enc, ts};
 use super::{BadRequest, Forbidden, Unauthorized};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, bad_request};
 use crate::extract::Auth;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_domain::audit::{AuditEntry as Entry, AuditQuery};
+use seatkeeper_app::export::{AUDIT_CSV_COLUMNS, audit_csv_record};
+use seatkeeper_domain::audit::{AuditAction, AuditEntry as Entry, AuditQuery};
 use serde_json::Value;
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
@@ -32,7 +33,7 @@ fn entry(e: &Entry) -> AuditEntry {
         date_time: ts(e.at),
         actor_id: e.actor_id.map(|a| a.to_string()),
         actor: e.actor.clone(),
-        action: e.action.clone(),
+        action: e.action.to_string(),
         target_type: e.target_type.clone(),
         target_id: e.target_id.clone(),
         summary: e.summary.clone(),
@@ -45,7 +46,10 @@ fn entry(e: &Entry) -> AuditEntry {
 fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
     let text = |k: &str| params.get(k).map(|v| v.trim().to_string());
     let q = AuditQuery {
-        action: text("action"),
+        action: text("action")
+            .map(|a| AuditAction::matching(&a))
+            .transpose()
+            .map_err(|e| bad_request("invalidParameter", e.to_string()))?,
         actor: text("actor"),
         target_id: text("targetId"),
         since: params.time("since")?,
@@ -113,34 +117,10 @@ fn csv_rows(entries: &[Entry], header_row: bool) -> Result<Bytes, std::io::Error
     let mut w = csv::Writer::from_writer(Vec::with_capacity(entries.len() * 400 + 128));
     let io = |e: csv::Error| std::io::Error::other(e.to_string());
     if header_row {
-        w.write_record([
-            "id",
-            "dateTime",
-            "actor",
-            "actorId",
-            "action",
-            "targetType",
-            "targetId",
-            "summary",
-            "before",
-            "after",
-        ])
-        .map_err(io)?;
+        w.write_record(AUDIT_CSV_COLUMNS).map_err(io)?;
     }
     for e in entries {
-        w.write_record([
-            e.id.to_string(),
-            ts(e.at),
-            cell(&e.actor),
-            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-            cell(&e.action),
-            cell(&e.target_type),
-            cell(&e.target_id),
-            cell(&e.summary),
-            e.before.clone().map(|s| cell(&s)).unwrap_or_default(),
-            e.after.clone().map(|s| cell(&s)).unwrap_or_default(),
-        ])
-        .map_err(io)?;
+        w.write_record(audit_csv_record(e)).map_err(io)?;
     }
     w.into_inner()
         .map(Bytes::from)

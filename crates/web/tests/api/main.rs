@@ -13,6 +13,8 @@ mod graph_odata;
 mod graph_users;
 mod limits;
 mod operator;
+mod pages_home;
+mod pages_licenses;
 mod pages_users;
 mod rest_admin;
 mod rest_api;
