@@ -318,7 +318,7 @@ def test_a_display_name_with_markup_shows_as_text(tab):
     tab.shot()
 
 
-def test_readable_on_a_phone(tab):
+def test_active_users_readable_on_a_phone(tab):
     tab.page.set_viewport_size({"width": 390, "height": 844})
     sign_in(tab)
     tab.goto("/users")
