@@ -144,3 +144,85 @@ backends!(
         assert!(!exists(&srv, "second@contoso.test").await);
     }
 );
+
+/// The user ids linked from an Active users page, and its Next page link.
+fn rows_and_next(html: &str) -> (Vec<String>, Option<String>) {
+    let ids = html
+        .match_indices("<a href=\"/users/")
+        .map(|(i, m)| html[i + m.len()..].chars().take(36).collect::<String>())
+        .filter(|id| seatkeeper_domain::UserId::parse(id).is_some())
+        .collect();
+    let next = html.find("\">Next page</a>").map(|end| {
+        let start = html[..end].rfind("href=\"").expect("href") + "href=\"".len();
+        html[start..end].replace("&amp;", "&").replace("&#38;", "&")
+    });
+    (ids, next)
+}
+
+backends!(
+    active_users_pages_through_users_with_one_name,
+    |srv| async move {
+        // 60 users share one display name (ties across the page boundary) and 5 others follow it.
+        for i in 0..60 {
+            let id = srv.user(&format!("same{i}@contoso.test"), Some("US")).await;
+            let (s, _) = srv
+                .patch(
+                    &format!("/v1.0/users/{id}"),
+                    serde_json::json!({"displayName": "Same"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        }
+        for i in 0..5 {
+            let id = srv
+                .user(&format!("later{i}@contoso.test"), Some("US"))
+                .await;
+            let (s, _) = srv
+                .patch(
+                    &format!("/v1.0/users/{id}"),
+                    serde_json::json!({"displayName": format!("samf {i}")}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        }
+        let c = browser();
+        let cookie = format!("sk_session={}", srv.token);
+        let mut seen = Vec::new();
+        let mut path = Some("/users?q=sam".to_string());
+        let mut pages = 0;
+        while let Some(p) = path {
+            let html = c
+                .get(format!("{}{p}", srv.url))
+                .header(COOKIE, &cookie)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text");
+            let (ids, next) = rows_and_next(&html);
+            assert!(ids.len() <= 50, "{}", ids.len());
+            seen.extend(ids);
+            path = next;
+            pages += 1;
+            assert!(pages < 5, "paging does not end");
+        }
+        assert_eq!(pages, 2);
+        let n = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!((n, seen.len()), (65, 65), "every user once");
+        // The filters: all 65 are unlicensed; none is a guest.
+        let html = c
+            .get(format!("{}/users?q=sam&filter=guests", srv.url))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text");
+        assert!(rows_and_next(&html).0.is_empty());
+        assert!(html.contains("No users match"));
+    }
+);
