@@ -326,3 +326,36 @@ def test_active_users_readable_on_a_phone(tab):
     expect(p.get_by_role("heading", name="Active users")).to_be_visible()
     assert p.evaluate("document.documentElement.scrollWidth") <= 390
     tab.shot()
+
+
+def test_manage_product_licenses_assign_more_with_a_plan_off_then_unassign_all(tab):
+    buy("CHAT_ESSENTIALS", 1)
+    buy("MAIL_PLAN1", 1)
+    tag = uuid.uuid4().hex[:6]
+    upn = new_user(name=f"More{tag}")
+    assign(upn, "MAIL_PLAN1")
+    sign_in(tab)
+    tab.goto(f"/users?q=More{tag}")
+    p = tab.page
+    p.get_by_label(f"Select More{tag}").check()
+    p.get_by_role("button", name="Manage product licenses").click()
+    expect(p.get_by_label("Assign more")).to_be_checked()
+    chat = p.get_by_role("group", name=re.compile("^Chat Essentials"))
+    chat.get_by_role("checkbox", name="Chat Essentials").check()
+    chat.get_by_label("Whiteboard").uncheck()
+    p.get_by_role("button", name="Save changes").click()
+    expect(p.get_by_role("status")).to_contain_text("1 user was assigned Chat Essentials.")
+    expect(row_of(p, upn)).to_contain_text("Mail (Plan 1), Chat Essentials")
+    assert held(upn) == ["CHAT_ESSENTIALS", "MAIL_PLAN1"]
+    status, body = api("GET", f"/v1.0/users/{upn}/licenseDetails")
+    chat_plans = next(d for d in body["value"] if d["skuPartNumber"] == "CHAT_ESSENTIALS")["servicePlans"]
+    assert {s["servicePlanName"]: s["provisioningStatus"] for s in chat_plans}["WHITEBOARD"] == "Disabled"
+    tab.shot("assigned")
+    p.get_by_label(f"Select More{tag}").check()
+    p.get_by_role("button", name="Manage product licenses").click()
+    p.get_by_label("Unassign all").check()
+    p.get_by_role("button", name="Save changes").click()
+    expect(p.get_by_role("status")).to_contain_text("Every license was removed from 1 user.")
+    expect(row_of(p, upn)).to_contain_text("Unlicensed")
+    tab.shot()
+    assert held(upn) == []
