@@ -15,6 +15,7 @@ pub mod home;
 pub mod import;
 pub mod licenses;
 pub mod notice;
+pub mod password;
 pub mod security;
 pub mod session;
 pub mod sign_in;
@@ -31,7 +32,7 @@ pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
 /// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/sign-in`,
-/// `/static/*`.
+/// `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
         .route("/", get(home::show))
@@ -52,7 +53,9 @@ pub fn router() -> Router<App> {
             "/licenses/{sku}/users/{user}",
             get(licenses::user_plans).post(licenses::save_user_plans),
         )
-        .route("/sign-in", get(sign_in::show))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", axum::routing::post(sign_in::sign_out))
+        .route(password::PATH, get(password::show).post(password::submit))
         .route("/users", get(users::list))
         .route("/users/new", get(users::new_form).post(users::create))
         .route("/users/manage", get(users::manage_form).post(users::manage))

@@ -37,7 +37,7 @@ async fn exists(srv: &Srv, upn: &str) -> bool {
 
 backends!(users_forms_refuse_a_post_without_csrf, |srv| async move {
     let c = browser();
-    let cookie = format!("sk_session={}", srv.token);
+    let cookie = format!("sk_session={}", srv.admin_session().await);
     let form = |extra: &str| {
         format!("display_name=Forged&user_name=forged%40contoso.test&usage_location=US{extra}")
     };
@@ -112,7 +112,7 @@ backends!(
     add_a_user_with_a_license_is_all_or_nothing,
     |srv| async move {
         let c = browser();
-        let cookie = format!("sk_session={}", srv.token);
+        let cookie = format!("sk_session={}", srv.admin_session().await);
         srv.buy("SUITE_BASIC", 1).await;
         let sku = srv.sku("SUITE_BASIC");
         let token = csrf_of(&srv, &c, &cookie, "/users/new").await;
@@ -186,7 +186,7 @@ backends!(
             assert_eq!(s, StatusCode::NO_CONTENT);
         }
         let c = browser();
-        let cookie = format!("sk_session={}", srv.token);
+        let cookie = format!("sk_session={}", srv.admin_session().await);
         let mut seen = Vec::new();
         let mut path = Some("/users?q=sam".to_string());
         let mut pages = 0;
