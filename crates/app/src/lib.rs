@@ -2,6 +2,7 @@
 //! through [`App`]: permission check, domain rules, persistence, audit and outbox, in one
 //! transaction.
 
+pub mod active_users;
 pub mod audit;
 pub mod auth;
 pub mod catalog;

@@ -257,7 +257,7 @@ impl App {
     }
 
     /// Applies several users' changes in one transaction: all or nothing.
-    async fn apply_changes(
+    pub(crate) async fn apply_changes(
         &self,
         tx: &mut Conn,
         actor: &Actor,
@@ -886,7 +886,7 @@ impl App {
 
 /// Checks licenses given to every user of a batch once, so that a problem with the request
 /// itself is reported once rather than per user.
-fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> AppResult<()> {
+pub(crate) fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> AppResult<()> {
     let add: Vec<License> = licenses
         .iter()
         .map(|l| License {

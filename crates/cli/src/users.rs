@@ -5,6 +5,7 @@ use crate::opts::UsersCmd;
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
 use seatkeeper_app::directory::UserInput;
+use seatkeeper_app::import::{Col, IMPORT_COLUMNS, UsersCsv};
 use seatkeeper_app::views;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::UserId;
@@ -23,66 +24,6 @@ const IMPORT_BATCH: usize = 500;
 const PAGE: i64 = 500;
 /// Bad rows listed before "and K more".
 const MAX_LISTED_PROBLEMS: usize = 20;
-
-/// The CSV columns, in the order export writes them after `id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Col {
-    UserPrincipalName,
-    DisplayName,
-    GivenName,
-    Surname,
-    Mail,
-    JobTitle,
-    Department,
-    UserType,
-    UsageLocation,
-    AccountEnabled,
-    /// Written by export; ignored on import.
-    Id,
-    /// Written by export; ignored on import.
-    Licenses,
-}
-
-const IMPORT_COLUMNS: [Col; 10] = [
-    Col::UserPrincipalName,
-    Col::DisplayName,
-    Col::GivenName,
-    Col::Surname,
-    Col::Mail,
-    Col::JobTitle,
-    Col::Department,
-    Col::UserType,
-    Col::UsageLocation,
-    Col::AccountEnabled,
-];
-
-impl Col {
-    fn name(self) -> &'static str {
-        match self {
-            Col::UserPrincipalName => "userPrincipalName",
-            Col::DisplayName => "displayName",
-            Col::GivenName => "givenName",
-            Col::Surname => "surname",
-            Col::Mail => "mail",
-            Col::JobTitle => "jobTitle",
-            Col::Department => "department",
-            Col::UserType => "userType",
-            Col::UsageLocation => "usageLocation",
-            Col::AccountEnabled => "accountEnabled",
-            Col::Id => "id",
-            Col::Licenses => "licenses",
-        }
-    }
-
-    fn parse(header: &str) -> Option<Col> {
-        let h = header.trim().trim_start_matches('\u{feff}').trim();
-        IMPORT_COLUMNS
-            .iter()
-            .chain(&[Col::Id, Col::Licenses])
-            .copied()
-            .find(|c| c.name().eq_ignore_ascii_case(h))
-    }
-}
 
 pub async fn run(app: App, cmd: UsersCmd) -> anyhow::Result<()> {
     match cmd {
@@ -328,183 +269,12 @@ async fn export(app: &App, actor: &Actor, path: Option<&Path>) -> anyhow::Result
     Ok(())
 }
 
-/// One data row of the import file.
-struct Row {
-    line: u64,
-    input: UserInput,
-}
-
-/// An import file, read and checked.
-struct Parsed {
-    /// The good rows.
-    rows: Vec<Row>,
-    /// Every problem found: line and what is wrong.
-    problems: Vec<(u64, String)>,
-    cols: Vec<Col>,
-}
-
 /// Reads and checks the whole file; returns the good rows and every problem found, by line.
-fn read_csv(app: &App, actor: &Actor, file: &Path) -> anyhow::Result<Parsed> {
+fn read_csv(app: &App, actor: &Actor, file: &Path) -> anyhow::Result<UsersCsv> {
     let shown = file.display();
     let data = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
-    let lines = LineIndex::new(&data);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(data.as_slice());
-    let headers = rdr
-        .headers()
-        .map_err(|e| anyhow::anyhow!("{shown}: line 1: {}", csv_problem(&e)))?
-        .clone();
-    let known = IMPORT_COLUMNS
-        .iter()
-        .map(|c| c.name())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut cols = Vec::with_capacity(headers.len());
-    for h in &headers {
-        match Col::parse(h) {
-            Some(c) if cols.contains(&c) => {
-                bail!("{shown}: line 1: column {} appears twice", c.name())
-            }
-            Some(c) => cols.push(c),
-            None if h.trim().is_empty() => {
-                bail!("{shown}: line 1: a column has no name; the known columns are {known}")
-            }
-            None => bail!(
-                "{shown}: line 1: unknown column '{}'; the known columns are {known} (id and licenses, written by export, are ignored)",
-                h.trim()
-            ),
-        }
-    }
-    for required in [Col::UserPrincipalName, Col::DisplayName] {
-        if !cols.contains(&required) {
-            bail!(
-                "{shown}: line 1: the header has no {} column; userPrincipalName and displayName are required (known columns: {known})",
-                required.name()
-            );
-        }
-    }
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| lines.line(p.byte())).unwrap_or(0);
-                problems.push((line, csv_problem(&e)));
-                continue;
-            }
-        };
-        let line = rec.position().map(|p| lines.line(p.byte())).unwrap_or(0);
-        match row_input(&cols, &rec) {
-            Ok(input) => {
-                if let Err(e) = app.check_user_input(actor, &input) {
-                    problems.push((line, e.to_string()));
-                    continue;
-                }
-                let upn = input.user_principal_name.clone().unwrap_or_default();
-                if let Some(first) = seen.get(&upn.to_lowercase()) {
-                    problems.push((
-                        line,
-                        format!("userPrincipalName {upn} is also on line {first}"),
-                    ));
-                    continue;
-                }
-                seen.insert(upn.to_lowercase(), line);
-                rows.push(Row { line, input });
-            }
-            Err(msg) => problems.push((line, msg)),
-        }
-    }
-    Ok(Parsed {
-        rows,
-        problems,
-        cols,
-    })
-}
-
-/// Line numbers of byte offsets. The csv reader's own line count is one short after a CRLF
-/// line end (the LF is consumed as part of the next record), so count from the data itself.
-struct LineIndex<'a> {
-    data: &'a [u8],
-    newlines: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(data: &'a [u8]) -> LineIndex<'a> {
-        let newlines = data
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .map(|(i, _)| i)
-            .collect();
-        LineIndex { data, newlines }
-    }
-
-    /// The 1-based line of the first character of a record starting at `offset` (line ends
-    /// and blank lines before it are skipped, as the reader skips them).
-    fn line(&self, offset: u64) -> u64 {
-        let mut pos = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        while pos < self.data.len() && matches!(self.data[pos], b'\r' | b'\n') {
-            pos += 1;
-        }
-        1 + self.newlines.partition_point(|n| *n < pos) as u64
-    }
-}
-
-fn csv_problem(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("the row has {len} cells but the header has {expected_len} columns"),
-        csv::ErrorKind::Utf8 { .. } => {
-            "the row is not valid UTF-8 text; save the file as UTF-8".into()
-        }
-        _ => e.to_string(),
-    }
-}
-
-fn row_input(cols: &[Col], rec: &csv::StringRecord) -> Result<UserInput, String> {
-    let mut input = UserInput::default();
-    for (col, v) in cols.iter().zip(rec.iter()) {
-        let v = v.trim();
-        let opt = || (!v.is_empty()).then(|| Some(v.to_string()));
-        match col {
-            Col::UserPrincipalName => {
-                if v.is_empty() {
-                    return Err("userPrincipalName is empty; it is required".into());
-                }
-                input.user_principal_name = Some(v.to_string());
-            }
-            Col::DisplayName => {
-                if v.is_empty() {
-                    return Err("displayName is empty; it is required".into());
-                }
-                input.display_name = Some(v.to_string());
-            }
-            Col::GivenName => input.given_name = opt(),
-            Col::Surname => input.surname = opt(),
-            Col::Mail => input.mail = opt(),
-            Col::JobTitle => input.job_title = opt(),
-            Col::Department => input.department = opt(),
-            Col::UserType => input.user_type = (!v.is_empty()).then(|| v.to_string()),
-            Col::UsageLocation => input.usage_location = opt(),
-            Col::AccountEnabled => {
-                input.account_enabled = match v.to_ascii_lowercase().as_str() {
-                    "" => None,
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => return Err(format!("accountEnabled is '{v}'; use true or false")),
-                }
-            }
-            Col::Id | Col::Licenses => {}
-        }
-    }
-    Ok(input)
+    app.read_users_csv(actor, &data)
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
 }
 
 fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
@@ -534,11 +304,11 @@ async fn import(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let shown = file.display();
-    let Parsed {
-        rows,
-        mut problems,
-        cols,
-    } = read_csv(app, actor, file)?;
+    let parsed = read_csv(app, actor, file)?;
+    let ignored = parsed.has_ignored_columns();
+    let UsersCsv {
+        rows, mut problems, ..
+    } = parsed;
     if !update_existing {
         let upns: Vec<String> = rows
             .iter()
@@ -582,7 +352,7 @@ async fn import(
     if rows.is_empty() {
         bail!("{shown} has a header but no users");
     }
-    if cols.contains(&Col::Id) || cols.contains(&Col::Licenses) {
+    if ignored {
         eprintln!("note: the id and licenses columns are ignored on import");
     }
     let pb = progress_bar(rows.len() as u64, quiet);
@@ -634,51 +404,5 @@ async fn import(
             total.updated,
             total.unchanged
         )])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_numbers_with_lf_crlf_blank_lines_and_quoted_newlines() {
-        let lines_of = |data: &str| -> Vec<u64> {
-            let idx = LineIndex::new(data.as_bytes());
-            let mut rdr = csv::Reader::from_reader(data.as_bytes());
-            rdr.records()
-                .map(|r| idx.line(r.unwrap().position().unwrap().byte()))
-                .collect()
-        };
-        assert_eq!(lines_of("a,b\n1,2\n3,4\n"), vec![2, 3]);
-        assert_eq!(lines_of("a,b\r\n1,2\r\n3,4\r\n"), vec![2, 3]);
-        assert_eq!(lines_of("a,b\r\n\r\n1,2\r\n\r\n3,4"), vec![3, 5]);
-        assert_eq!(lines_of("a,b\r\n\"x\r\ny\",2\r\n3,4\r\n"), vec![2, 4]);
-    }
-
-    #[test]
-    fn headers_are_case_insensitive_and_empty_cells_are_unset() {
-        assert_eq!(
-            Col::parse(" USERPRINCIPALNAME "),
-            Some(Col::UserPrincipalName)
-        );
-        assert_eq!(Col::parse("\u{feff}displayname"), Some(Col::DisplayName));
-        assert_eq!(Col::parse("manager"), None);
-        let cols = [
-            Col::UserPrincipalName,
-            Col::DisplayName,
-            Col::Mail,
-            Col::AccountEnabled,
-        ];
-        let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "FALSE"]);
-        let input = row_input(&cols, &rec).unwrap();
-        assert_eq!(input.mail, None);
-        assert_eq!(input.account_enabled, Some(false));
-        let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "no"]);
-        assert!(
-            row_input(&cols, &rec)
-                .unwrap_err()
-                .contains("true or false")
-        );
     }
 }

@@ -12,12 +12,14 @@ pub mod csrf;
 pub mod error;
 pub mod frame;
 pub mod home;
+pub mod import;
 pub mod licenses;
 pub mod notice;
 pub mod password;
 pub mod security;
 pub mod session;
 pub mod sign_in;
+pub mod users;
 pub mod viewer;
 
 use axum::Router;
@@ -54,6 +56,14 @@ pub fn router() -> Router<App> {
         .route("/sign-in", get(sign_in::show).post(sign_in::submit))
         .route("/sign-out", axum::routing::post(sign_in::sign_out))
         .route(password::PATH, get(password::show).post(password::submit))
+        .route("/users", get(users::list))
+        .route("/users/new", get(users::new_form).post(users::create))
+        .route("/users/manage", get(users::manage_form).post(users::manage))
+        .route("/users/{id}", get(users::show))
+        .route("/users/{id}/licenses", post(users::save_licenses))
+        .route("/users/{id}/location", post(users::save_location))
+        .route("/users/{id}/delete", post(users::delete))
+        .merge(import::router())
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }

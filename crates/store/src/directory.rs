@@ -276,6 +276,39 @@ pub async fn list_users(
     rows.iter().map(map_user).collect()
 }
 
+/// One page of users in display-name order (ties by id), after the user whose display name
+/// and id are `after` (keyset paging that the (tenant_id, display_name) index serves: the
+/// `>=` bound starts the index range, the rest skips the ties already shown).
+pub async fn list_users_by_name(
+    conn: &mut Conn,
+    tenant: TenantId,
+    filter: &UserFilter,
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    let mut binds = vec![Bind::Text(tenant.to_string())];
+    let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
+    if let Some((name, id)) = after {
+        binds.push(Bind::Text(name.to_string()));
+        let n = binds.len();
+        binds.push(Bind::Text(id.to_string()));
+        let i = binds.len();
+        sql.push_str(&format!(
+            " AND u.display_name >= ${n} AND (u.display_name > ${n} OR u.id > ${i})"
+        ));
+    }
+    let cond = compile(filter, &mut binds);
+    binds.push(Bind::Int(limit));
+    sql.push_str(&format!(
+        " AND {cond} ORDER BY u.display_name, u.id LIMIT ${}",
+        binds.len()
+    ));
+    let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_user).collect()
+}
+
 /// The spellings of a search term that a display name may start with: as typed, in lower
 /// case, with each word capitalized, and in capitals. Each is one range over the
 /// `(tenant_id, display_name)` index.
@@ -327,6 +360,23 @@ pub async fn search_users(
     after: Option<(&str, UserId)>,
     limit: i64,
 ) -> Result<Vec<User>> {
+    let filter = match holding {
+        Some(sku) => UserFilter::HasSku(sku),
+        None => UserFilter::True,
+    };
+    search_users_where(conn, tenant, term, &filter, after, limit).await
+}
+
+/// [`search_users`] for users who also match `filter` (tested on each user the name ranges
+/// yield, so the ranges still stop after `limit` matches).
+pub async fn search_users_where(
+    conn: &mut Conn,
+    tenant: TenantId,
+    term: &str,
+    filter: &UserFilter,
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
     let term = term.trim();
     if term.is_empty() {
         return Ok(Vec::new());
@@ -350,12 +400,9 @@ pub async fn search_users(
         let mut sql = format!(
             "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} >= $2 AND u.{column} < $3"
         );
-        if let Some(sku) = holding {
-            binds.push(Bind::Text(sku.to_string()));
-            sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = ${})",
-                binds.len()
-            ));
+        if *filter != UserFilter::True {
+            let cond = compile(filter, &mut binds);
+            sql.push_str(&format!(" AND {cond}"));
         }
         if let Some((name, id)) = after {
             binds.push(Bind::Text(name.to_string()));

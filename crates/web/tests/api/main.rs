@@ -15,6 +15,7 @@ mod limits;
 mod operator;
 mod pages_home;
 mod pages_licenses;
+mod pages_users;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;
