@@ -347,6 +347,17 @@ pub(crate) async fn guard_admin_change(
     ))
 }
 
+/// Users whose display name or user name starts with `text`; None for an empty text.
+fn name_search(text: &str) -> Option<UserFilter> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| {
+        UserFilter::Or(vec![
+            UserFilter::StartsWith(dir::UserField::DisplayName, text.to_string()),
+            UserFilter::StartsWith(dir::UserField::UserPrincipalName, text.to_string()),
+        ])
+    })
+}
+
 /// Looks a user up by id or userPrincipalName.
 pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResult<User> {
     let found = match UserId::parse(key) {
@@ -455,6 +466,67 @@ impl App {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(dir::list_users(&mut conn, actor.tenant_id, filter, after, limit).await?)
+    }
+
+    /// Users whose display name or user name starts with `text` (case-insensitive), at most
+    /// `limit` (1 to 50), for pickers that search as one types. An empty `text` finds no one.
+    pub async fn search_users(
+        &self,
+        actor: &Actor,
+        text: &str,
+        limit: i64,
+    ) -> AppResult<Vec<User>> {
+        actor.require(Action::Read)?;
+        let Some(filter) = name_search(text) else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.read().await?;
+        Ok(dir::list_users(
+            &mut conn,
+            actor.tenant_id,
+            &filter,
+            None,
+            limit.clamp(1, 50),
+        )
+        .await?)
+    }
+
+    /// [`App::search_users`] for adding members to `group`: each user found, and whether they
+    /// are a member already.
+    pub async fn search_users_for_group(
+        &self,
+        actor: &Actor,
+        group: &str,
+        text: &str,
+        limit: i64,
+    ) -> AppResult<Vec<(User, bool)>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        let g = find_group(&mut conn, actor.tenant_id, group).await?;
+        let Some(filter) = name_search(text) else {
+            return Ok(Vec::new());
+        };
+        let limit = limit.clamp(1, 50);
+        let found = dir::list_users(&mut conn, actor.tenant_id, &filter, None, limit).await?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The members among those found: every found member is among the first `limit`
+        // members that match the search (both lists are in id order).
+        let within = UserFilter::And(vec![filter, UserFilter::MemberOf(g.id)]);
+        let members: std::collections::HashSet<UserId> =
+            dir::list_users(&mut conn, actor.tenant_id, &within, None, limit)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+        Ok(found
+            .into_iter()
+            .map(|u| {
+                let member = members.contains(&u.id);
+                (u, member)
+            })
+            .collect())
     }
 
     pub async fn count_users(&self, actor: &Actor, filter: &UserFilter) -> AppResult<i64> {

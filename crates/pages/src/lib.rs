@@ -7,18 +7,22 @@
 //! [`security_headers`]; nothing on a page is loaded from another origin.
 
 pub mod assets;
+pub mod audit;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod frame;
+pub mod groups;
 pub mod notice;
+pub mod products;
 pub mod security;
 pub mod session;
+pub mod settings;
 pub mod sign_in;
 pub mod viewer;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use seatkeeper_app::App;
 
 pub use error::{PageError, not_found_page, panic_page};
@@ -34,6 +38,24 @@ pub fn router() -> Router<App> {
             get(|| async { axum::response::Redirect::to("/sign-in") }),
         )
         .route("/sign-in", get(sign_in::show))
+        .route("/settings", get(settings::show))
+        .route("/settings/organization", post(settings::organization))
+        .route("/settings/tokens", post(settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/candidates", get(groups::search))
+        .route("/groups/{id}/members", post(groups::add_member))
+        .route("/groups/{id}/members/remove", post(groups::remove_member))
+        .route("/products", get(products::list))
+        .route("/products/buy", post(products::buy))
+        .route("/products/{id}", get(products::show))
+        .route("/products/{id}/quantity", post(products::set_quantity))
+        .route("/products/{id}/recurring", post(products::set_recurring))
+        .route("/products/{id}/cancel", post(products::cancel))
+        .route("/products/{id}/reactivate", post(products::reactivate))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }

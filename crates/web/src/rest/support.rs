@@ -222,13 +222,7 @@ pub fn enc(s: &str) -> String {
 }
 
 /// A text cell for a CSV export, neutralized so that spreadsheets do not run it as a formula.
-pub fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
+pub use seatkeeper_app::audit::csv_cell as cell;
 
 fn unknown_product(key: &str) -> String {
     format!(
