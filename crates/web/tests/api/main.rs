@@ -13,6 +13,7 @@ mod graph_odata;
 mod graph_users;
 mod limits;
 mod operator;
+mod pages_csrf;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;
