@@ -19,7 +19,7 @@ pub async fn record(
 ) -> AppResult<()> {
     audit::append(
         conn,
-        &audit::Entry {
+        &seatkeeper_domain::audit::AuditEntry {
             id: 0,
             tenant_id: actor.tenant_id,
             at,
@@ -55,9 +55,9 @@ pub async fn record_many(
     at: Time,
     entries: &[NewEntry],
 ) -> AppResult<()> {
-    let rows: Vec<audit::Entry> = entries
+    let rows: Vec<seatkeeper_domain::audit::AuditEntry> = entries
         .iter()
-        .map(|e| audit::Entry {
+        .map(|e| seatkeeper_domain::audit::AuditEntry {
             id: 0,
             tenant_id: actor.tenant_id,
             at,

@@ -1,11 +1,12 @@
 //! Users, groups, members and roles (DIR1, DIR2).
 
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::directory::{Group, User, UserFilter};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::location::UsageLocation;
 use seatkeeper_domain::roles::{Action, Role};
 use seatkeeper_domain::{GroupId, TenantId, UserId};
-use seatkeeper_store::directory::{self as dir, Group, User, UserFilter};
+use seatkeeper_store::directory as dir;
 use seatkeeper_store::{Conn, assignments, subscriptions};
 use serde_json::json;
 

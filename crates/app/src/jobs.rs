@@ -137,8 +137,8 @@ impl App {
     pub async fn audit_log(
         &self,
         actor: &crate::Actor,
-        q: &seatkeeper_store::audit::Query,
-    ) -> AppResult<Vec<seatkeeper_store::audit::Entry>> {
+        q: &seatkeeper_domain::audit::AuditQuery,
+    ) -> AppResult<Vec<seatkeeper_domain::audit::AuditEntry>> {
         actor.require(seatkeeper_domain::roles::Action::Read)?;
         let mut conn = self.read().await?;
         Ok(seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q).await?)

@@ -3,8 +3,10 @@
 
 use crate::directory::find_user;
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::change;
+use seatkeeper_domain::directory::User;
 use seatkeeper_domain::lifecycle::Status;
 use seatkeeper_domain::plans::License;
 use seatkeeper_domain::roles::Action;
@@ -12,8 +14,8 @@ use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{
     AssignmentId, DomainError, MAX_BATCH_USERS, PlanId, PoolId, SkuId, Time, UserId, UserProblem,
 };
-use seatkeeper_store::assignments::{self, Assignment};
-use seatkeeper_store::directory::{self as dir, User};
+use seatkeeper_store::assignments;
+use seatkeeper_store::directory as dir;
 use seatkeeper_store::{Conn, subscriptions, tenants};
 use serde_json::json;
 use std::collections::BTreeMap;

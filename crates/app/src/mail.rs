@@ -2,9 +2,9 @@
 //! default, SMTP as an option).
 
 use seatkeeper_domain::kinds::{MailKind, OutboxStatus};
+use seatkeeper_domain::subscription::Subscription;
 use seatkeeper_domain::{TenantId, Time};
 use seatkeeper_store::outbox::Message;
-use seatkeeper_store::subscriptions::Subscription;
 use std::path::PathBuf;
 use std::time::Duration;
 

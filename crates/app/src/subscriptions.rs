@@ -7,8 +7,9 @@ use seatkeeper_domain::lifecycle::{
     self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
 };
 use seatkeeper_domain::roles::{Action, Role};
+use seatkeeper_domain::subscription::Subscription;
 use seatkeeper_domain::{DomainError, SkuId, SubscriptionId, Time};
-use seatkeeper_store::subscriptions::{self as subs, Subscription};
+use seatkeeper_store::subscriptions as subs;
 use seatkeeper_store::{Conn, assignments, directory, outbox};
 use serde_json::json;
 

@@ -5,9 +5,10 @@ use crate::directory::{UserInput, insert_user, new_user, usage_location};
 use crate::operator::Operator;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::roles::{Action, Role};
+use seatkeeper_domain::tenant::Tenant;
 use seatkeeper_domain::{TenantId, UserId};
 use seatkeeper_store::is_unique_violation;
-use seatkeeper_store::tenants::{self, Tenant};
+use seatkeeper_store::tenants;
 use serde_json::json;
 
 /// The 409 for a name that another organization has; `existing` names it (for the operator).

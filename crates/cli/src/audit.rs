@@ -5,8 +5,8 @@ use crate::opts::AuditCmd;
 use crate::output;
 use anyhow::Context;
 use seatkeeper_app::App;
-use seatkeeper_app::store::audit::{Entry, Query};
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
 use serde_json::json;
 use std::io::Write;
 
@@ -27,7 +27,7 @@ fn parse_time(s: &str) -> anyhow::Result<Time> {
         })
 }
 
-fn entry_json(e: &Entry) -> serde_json::Value {
+fn entry_json(e: &AuditEntry) -> serde_json::Value {
     let parse = |s: &Option<String>| {
         s.as_deref()
             .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap_or_else(|_| t.into()))
@@ -50,7 +50,7 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
         } => {
             let since = since.as_deref().map(parse_time).transpose()?;
             let actor = operator(&app, &tenant).await?;
-            let mut q = Query {
+            let mut q = AuditQuery {
                 action: action.filter(|a| !a.trim().is_empty()),
                 since,
                 limit: PAGE,

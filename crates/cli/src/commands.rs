@@ -122,10 +122,10 @@ pub async fn tenant_id(app: &App, key: &str) -> anyhow::Result<TenantId> {
     {
         return Ok(id);
     }
-    let wanted = seatkeeper_app::store::tenants::name_key(key);
+    let wanted = seatkeeper_domain::tenant::name_key(key);
     match all
         .iter()
-        .find(|t| seatkeeper_app::store::tenants::name_key(&t.name) == wanted)
+        .find(|t| seatkeeper_domain::tenant::name_key(&t.name) == wanted)
     {
         Some(t) => Ok(t.id),
         None => bail!("no organization with id or name '{key}'; see `seatkeeper tenant list`"),

@@ -169,13 +169,13 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
 /// A fresh token for the demo organization's admin, if the organization exists.
 async fn reuse_demo(app: &App) -> anyhow::Result<Option<Bootstrap>> {
     let err = |e: AppError| anyhow::anyhow!("{e}");
-    let key = seatkeeper_app::store::tenants::name_key(DEMO_TENANT);
+    let key = seatkeeper_domain::tenant::name_key(DEMO_TENANT);
     let Some(t) = app
         .list_tenants()
         .await
         .map_err(err)?
         .into_iter()
-        .find(|t| seatkeeper_app::store::tenants::name_key(&t.name) == key)
+        .find(|t| seatkeeper_domain::tenant::name_key(&t.name) == key)
     else {
         return Ok(None);
     };

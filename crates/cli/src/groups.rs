@@ -5,9 +5,9 @@ use crate::opts::GroupsCmd;
 use crate::output::{self, Table};
 use anyhow::bail;
 use seatkeeper_app::directory::user_json;
-use seatkeeper_app::store::directory::Group;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::GroupId;
+use seatkeeper_domain::directory::Group;
 use serde_json::json;
 
 const PAGE: i64 = 500;

@@ -4,12 +4,12 @@ use crate::commands::{OrCli, operator};
 use crate::opts::{Billing, OnOff, SubscriptionsCmd};
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
-use seatkeeper_app::store::subscriptions::Subscription;
 use seatkeeper_app::subscriptions::subscription_json;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::SubscriptionId;
 use seatkeeper_domain::catalog::{Catalog, Product};
 use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome, Status};
+use seatkeeper_domain::subscription::Subscription;
 
 /// Finds a product by SKU id or part number.
 pub fn product<'c>(catalog: &'c Catalog, key: &str) -> anyhow::Result<&'c Product> {

@@ -1,7 +1,10 @@
 //! Seatkeeper's domain: pure types and rules. No I/O, no async; time is a parameter.
 
+pub mod assignment;
+pub mod audit;
 pub mod catalog;
 pub mod change;
+pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod kinds;
@@ -10,6 +13,8 @@ pub mod location;
 pub mod plans;
 pub mod roles;
 pub mod seats;
+pub mod subscription;
+pub mod tenant;
 
 pub use error::{DomainError, UserProblem};
 pub use ids::*;

@@ -1,21 +1,9 @@
 //! License assignments (a license held by a user).
 
 use crate::{Conn, Result, flag, get_bool, get_id, get_str, get_time, us};
+pub use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::{AssignmentId, PlanId, PoolId, SkuId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub id: AssignmentId,
-    pub tenant_id: TenantId,
-    pub user_id: UserId,
-    pub sku_id: SkuId,
-    pub pool_id: PoolId,
-    pub disabled_plans: Vec<PlanId>,
-    pub direct: bool,
-    pub assigned_at: Time,
-    pub updated_at: Time,
-}
 
 pub fn encode_plans(p: &[PlanId]) -> String {
     p.iter()

@@ -1,29 +1,13 @@
 //! The audit log: append-only (the database refuses updates and deletes).
 
 use crate::{Conn, Result, get_i64, get_opt, get_opt_id, get_str, get_time, us};
-use seatkeeper_domain::{TenantId, Time, UserId};
+use seatkeeper_domain::TenantId;
+pub use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub id: i64,
-    pub tenant_id: TenantId,
-    pub at: Time,
-    pub actor_id: Option<UserId>,
-    /// Who, as a person reads it: a UPN, "system" or "cli".
-    pub actor: String,
-    /// Dotted verb, e.g. `license.assign`, `subscription.cancel`.
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    pub summary: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-fn map(r: &AnyRow) -> Result<Entry> {
-    Ok(Entry {
+fn map(r: &AnyRow) -> Result<AuditEntry> {
+    Ok(AuditEntry {
         id: get_i64(r, "id")?,
         tenant_id: crate::get_id(r, "tenant_id")?,
         at: get_time(r, "at")?,
@@ -38,7 +22,7 @@ fn map(r: &AnyRow) -> Result<Entry> {
     })
 }
 
-pub async fn append(conn: &mut Conn, e: &Entry) -> Result<()> {
+pub async fn append(conn: &mut Conn, e: &AuditEntry) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -60,7 +44,7 @@ pub async fn append(conn: &mut Conn, e: &Entry) -> Result<()> {
 
 /// Appends many entries with a few multi-row statements (100 rows each), so that a step that
 /// changes thousands of users costs a handful of statements rather than one per user.
-pub async fn append_many(conn: &mut Conn, entries: &[Entry]) -> Result<()> {
+pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> {
     for chunk in entries.chunks(100) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -103,21 +87,8 @@ pub async fn append_many(conn: &mut Conn, entries: &[Entry]) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    /// Prefix of the action (`license.` matches every license action).
-    pub action: Option<String>,
-    pub actor: Option<String>,
-    pub target_id: Option<String>,
-    pub since: Option<Time>,
-    pub until: Option<Time>,
-    /// Entries with an id below this (paging backwards from the newest).
-    pub before_id: Option<i64>,
-    pub limit: i64,
-}
-
 /// Newest first.
-pub async fn list(conn: &mut Conn, tenant: TenantId, q: &Query) -> Result<Vec<Entry>> {
+pub async fn list(conn: &mut Conn, tenant: TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     let sql = "SELECT * FROM audit_log WHERE tenant_id = $1
         AND ($2 IS NULL OR action LIKE $2)
         AND ($3 IS NULL OR lower(actor) = $3)

@@ -1,35 +1,12 @@
 //! Users, groups, group members and admin roles.
 
 use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_str, get_time, us};
+pub use seatkeeper_domain::directory::{Group, User, UserField, UserFilter, Value};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::roles::Role;
-use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
+use seatkeeper_domain::{GroupId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: UserId,
-    pub tenant_id: TenantId,
-    pub upn: String,
-    pub display_name: String,
-    pub given_name: Option<String>,
-    pub surname: Option<String>,
-    pub mail: Option<String>,
-    pub mail_nickname: Option<String>,
-    pub job_title: Option<String>,
-    pub department: Option<String>,
-    pub user_type: UserType,
-    pub usage_location: Option<String>,
-    pub account_enabled: bool,
-    pub created_at: Time,
-}
-
-impl User {
-    pub fn is_guest(&self) -> bool {
-        self.user_type == UserType::Guest
-    }
-}
 
 fn map_user(r: &AnyRow) -> Result<User> {
     Ok(User {
@@ -157,63 +134,21 @@ pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Re
     r.as_ref().map(map_user).transpose()
 }
 
-/// A user property that filters can test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserField {
-    Id,
-    UserPrincipalName,
-    DisplayName,
-    GivenName,
-    Surname,
-    Mail,
-    UserType,
-    UsageLocation,
-    AccountEnabled,
-    JobTitle,
-    Department,
-}
-
-impl UserField {
-    fn column(self) -> &'static str {
-        match self {
-            UserField::Id => "u.id",
-            UserField::UserPrincipalName => "u.upn_lower",
-            UserField::DisplayName => "u.display_name",
-            UserField::GivenName => "u.given_name",
-            UserField::Surname => "u.surname",
-            UserField::Mail => "u.mail",
-            UserField::UserType => "u.user_type",
-            UserField::UsageLocation => "u.usage_location",
-            UserField::AccountEnabled => "u.account_enabled",
-            UserField::JobTitle => "u.job_title",
-            UserField::Department => "u.department",
-        }
+/// The column a filter on `field` tests.
+fn column(field: UserField) -> &'static str {
+    match field {
+        UserField::Id => "u.id",
+        UserField::UserPrincipalName => "u.upn_lower",
+        UserField::DisplayName => "u.display_name",
+        UserField::GivenName => "u.given_name",
+        UserField::Surname => "u.surname",
+        UserField::Mail => "u.mail",
+        UserField::UserType => "u.user_type",
+        UserField::UsageLocation => "u.usage_location",
+        UserField::AccountEnabled => "u.account_enabled",
+        UserField::JobTitle => "u.job_title",
+        UserField::Department => "u.department",
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-/// A filter over users, compiled to SQL with bound parameters (never spliced text).
-#[derive(Debug, Clone, PartialEq)]
-pub enum UserFilter {
-    True,
-    And(Vec<UserFilter>),
-    Or(Vec<UserFilter>),
-    Not(Box<UserFilter>),
-    /// Equality; text comparison is case-insensitive as in Graph.
-    Eq(UserField, Value),
-    StartsWith(UserField, String),
-    /// The user holds this product.
-    HasSku(SkuId),
-    /// The user holds exactly this many licenses (`assignedLicenses/$count eq n`).
-    LicenseCount(i64),
-    /// The user is a member of this group.
-    MemberOf(GroupId),
 }
 
 enum Bind {
@@ -245,7 +180,7 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
                 .join(" OR ")
         ),
         UserFilter::Not(x) => format!("(NOT {})", compile(x, binds)),
-        UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", field.column()),
+        UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", column(*field)),
         UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
             format!("u.upn_lower = {}", push(Bind::Text(s.to_lowercase())))
         }
@@ -257,12 +192,12 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         UserFilter::Eq(field, Value::Text(s)) => {
             format!(
                 "lower({}) = {}",
-                field.column(),
+                column(*field),
                 push(Bind::Text(s.to_lowercase()))
             )
         }
         UserFilter::Eq(field, Value::Int(i)) => {
-            format!("{} = {}", field.column(), push(Bind::Int(*i)))
+            format!("{} = {}", column(*field), push(Bind::Int(*i)))
         }
         UserFilter::StartsWith(field, prefix) => {
             let escaped: String = prefix
@@ -278,7 +213,7 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
                 .collect();
             format!(
                 "lower({}) LIKE {} ESCAPE '\\'",
-                field.column(),
+                column(*field),
                 push(Bind::Text(format!("{escaped}%")))
             )
         }
@@ -417,18 +352,6 @@ pub async fn count_enabled_with_role(conn: &mut Conn, tenant: TenantId, role: Ro
 }
 
 // ----- groups -----
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    pub id: GroupId,
-    pub tenant_id: TenantId,
-    pub display_name: String,
-    pub description: Option<String>,
-    pub mail_nickname: Option<String>,
-    pub mail_enabled: bool,
-    pub security_enabled: bool,
-    pub created_at: Time,
-}
 
 fn map_group(r: &AnyRow) -> Result<Group> {
     Ok(Group {

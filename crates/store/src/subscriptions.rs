@@ -5,27 +5,10 @@ use crate::{
 };
 use seatkeeper_domain::kinds::{Origin, PoolKind};
 use seatkeeper_domain::lifecycle::{Addition, BillingFrequency, Lifecycle, Status};
-use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
+pub use seatkeeper_domain::subscription::Subscription;
+use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscription {
-    pub id: SubscriptionId,
-    pub tenant_id: TenantId,
-    pub sku_id: SkuId,
-    pub pool_id: PoolId,
-    pub origin: Origin,
-    pub purchaser_id: Option<UserId>,
-    pub commerce_id: String,
-    pub quantity: i64,
-    pub is_trial: bool,
-    pub cancel_reason: Option<String>,
-    pub created_at: Time,
-    pub life: Lifecycle,
-    /// The term end for which the expiring notice was sent.
-    pub expiring_notice_for: Option<Time>,
-}
 
 fn map(r: &AnyRow) -> Result<Subscription> {
     let decode =

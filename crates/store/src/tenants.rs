@@ -1,17 +1,9 @@
 //! Tenants.
 
 use crate::{Conn, Result, get_id, get_opt, get_str, get_time, us};
-use seatkeeper_domain::{TenantId, Time};
+use seatkeeper_domain::TenantId;
+pub use seatkeeper_domain::tenant::{Tenant, name_key};
 use sqlx::any::AnyRow;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenant {
-    pub id: TenantId,
-    pub name: String,
-    pub default_usage_location: Option<String>,
-    pub currency: String,
-    pub created_at: Time,
-}
 
 fn map(r: &AnyRow) -> Result<Tenant> {
     Ok(Tenant {
@@ -21,12 +13,6 @@ fn map(r: &AnyRow) -> Result<Tenant> {
         currency: get_str(r, "currency")?,
         created_at: get_time(r, "created_at")?,
     })
-}
-
-/// What makes an organization's name unique: names differ in more than case and surrounding
-/// whitespace.
-pub fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
 }
 
 /// Inserts a tenant. A name that another tenant has (see [`name_key`]) is a unique violation.

@@ -8,8 +8,8 @@ use crate::extract::{Auth, Json};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seatkeeper_app::store::directory::UserFilter;
 use seatkeeper_app::{Actor, App, AppError};
+use seatkeeper_domain::directory::UserFilter;
 use seatkeeper_domain::{GroupId, UserId};
 use serde_json::{Map, Value};
 

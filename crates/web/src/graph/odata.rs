@@ -11,8 +11,8 @@
 //! paging never skips or repeats an item; sort on the client.
 
 use seatkeeper_app::AppError;
-use seatkeeper_app::store::directory::{UserField, UserFilter, Value};
 use seatkeeper_domain::SkuId;
+use seatkeeper_domain::directory::{UserField, UserFilter, Value};
 
 /// The largest `$top`.
 pub const MAX_TOP: i64 = 999;

@@ -1,12 +1,12 @@
 //! Graph's JSON shapes for Seatkeeper's records.
 
 use seatkeeper_app::licenses::ProductLicenses;
-use seatkeeper_app::store::assignments::Assignment;
-use seatkeeper_app::store::directory::{Group, User};
-use seatkeeper_app::store::subscriptions::Subscription;
-use seatkeeper_app::store::tenants::Tenant;
+use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
+use seatkeeper_domain::directory::{Group, User};
 use seatkeeper_domain::seats::SeatState;
+use seatkeeper_domain::subscription::Subscription;
+use seatkeeper_domain::tenant::Tenant;
 use seatkeeper_domain::{AssignmentId, PlanId, Time};
 use serde_json::{Value, json};
 use std::collections::HashMap;

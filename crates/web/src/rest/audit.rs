@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_app::store::audit::{Entry, Query};
+use seatkeeper_domain::audit::{AuditEntry as Entry, AuditQuery};
 use serde_json::Value;
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
@@ -41,9 +41,9 @@ fn entry(e: &Entry) -> AuditEntry {
 }
 
 /// The filters of the query string, and their text for the next page's link.
-fn filters(params: &Params) -> ApiResult<(Query, String)> {
+fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
     let text = |k: &str| params.get(k).map(|v| v.trim().to_string());
-    let q = Query {
+    let q = AuditQuery {
         action: text("action"),
         actor: text("actor"),
         target_id: text("targetId"),

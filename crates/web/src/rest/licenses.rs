@@ -18,10 +18,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use seatkeeper_app::licenses::{BulkMode, LicenseSpec};
-use seatkeeper_app::store::assignments::Assignment;
-use seatkeeper_app::store::directory::User;
 use seatkeeper_domain::UserId;
+use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
+use seatkeeper_domain::directory::User;
 use serde::Deserialize;
 use utoipa::ToSchema;
 

@@ -2,14 +2,14 @@
 //! the OpenAPI document describes, so the two cannot drift apart.
 
 use super::support::{plan_split, sources, ts};
-use seatkeeper_app::store::assignments::Assignment;
-use seatkeeper_app::store::directory::User as StoredUser;
-use seatkeeper_app::store::subscriptions::Subscription as StoredSubscription;
-use seatkeeper_app::store::tenants::Tenant as StoredTenant;
+use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog as DomainCatalog;
+use seatkeeper_domain::directory::User as StoredUser;
 use seatkeeper_domain::lifecycle::BillingFrequency as DomainFrequency;
 use seatkeeper_domain::lifecycle::{Lifecycle as Life, Status};
 use seatkeeper_domain::roles::Role as DomainRole;
+use seatkeeper_domain::subscription::Subscription as StoredSubscription;
+use seatkeeper_domain::tenant::Tenant as StoredTenant;
 use seatkeeper_domain::{PlanId, SkuId, Time};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

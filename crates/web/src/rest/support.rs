@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult, bad_request};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use seatkeeper_app::AppError;
-use seatkeeper_app::store::assignments::Assignment;
+use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
 use seatkeeper_domain::plans::enabled_plans;
 use seatkeeper_domain::{PlanId, Time};

@@ -221,7 +221,7 @@ async fn upgrades_with_duplicate_names(backend: DbBackend) {
     let log = app
         .audit_log(
             &renamed,
-            &seatkeeper_store::audit::Query {
+            &seatkeeper_store::audit::AuditQuery {
                 limit: 10,
                 ..Default::default()
             },
