@@ -2,6 +2,7 @@
 
 use crate::{Actor, AppResult};
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
 use seatkeeper_store::{Conn, audit};
 
 /// Records one change. `before` and `after` are JSON snapshots of what changed.
@@ -75,9 +76,6 @@ pub async fn record_many(
     Ok(())
 }
 
-/// Which audit entries to read: the filters of the audit log's page, REST list and CSV export.
-pub use seatkeeper_store::audit::Query as AuditQuery;
-
 /// How many entries the CSV export reads at a time.
 pub const EXPORT_PAGE: i64 = 1000;
 
@@ -106,7 +104,7 @@ pub fn csv_cell(s: &str) -> String {
 
 /// Audit entries as CSV rows (with the header row first when `header_row`): the one writer of
 /// the audit log's CSV, for the REST export and the Audit log page.
-pub fn csv_rows(entries: &[audit::Entry], header_row: bool) -> std::io::Result<Vec<u8>> {
+pub fn csv_rows(entries: &[AuditEntry], header_row: bool) -> std::io::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(entries.len() * 400 + 128));
     let io = |e: csv::Error| std::io::Error::other(e.to_string());
     if header_row {

@@ -13,8 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use seatkeeper_app::App;
-use seatkeeper_app::audit::AuditQuery;
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::AuditQuery;
 use seatkeeper_domain::lifecycle::utc;
 use serde::Deserialize;
 
