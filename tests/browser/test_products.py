@@ -1,9 +1,10 @@
 """Your products: buy licenses, add or remove them (a refusal shown in words), cancel inside the
 7-day window, and what a Global reader sees."""
 
+import os
 import re
 
-from conftest import api, new_user, sign_in
+from conftest import SCREENSHOTS, api, new_user, sign_in
 from playwright.sync_api import expect
 
 
@@ -129,3 +130,16 @@ def test_a_global_reader_sees_no_buttons_that_change_anything(tab):
     expect(p.locator("main button")).to_have_count(0)
     expect(p.locator('main form[method="post"]')).to_have_count(0)
     tab.shot("subscription")
+
+
+def test_these_pages_are_readable_on_a_phone(tab):
+    sign_in(tab)
+    p = tab.page
+    p.set_viewport_size({"width": 390, "height": 844})
+    for path in ["/products", "/groups", "/audit", "/settings"]:
+        tab.goto(path)
+        expect(p.locator("h1")).to_be_visible()
+        # Nothing is wider than the screen: wide tables scroll inside their own box.
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390, path
+        # What fits on the first screen, as a person holding the phone sees it.
+        p.screenshot(path=os.path.join(SCREENSHOTS, f"phone-{path.strip('/')}.png"))
