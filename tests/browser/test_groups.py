@@ -96,3 +96,15 @@ def test_a_global_reader_sees_no_buttons_that_change_anything(tab):
     expect(p.get_by_label("Search users")).to_have_count(0)
     expect(p.locator('main form[method="post"]')).to_have_count(0)
     tab.shot("group")
+
+
+def test_a_name_with_markup_shows_as_text(tab):
+    sign_in(tab)
+    p = tab.page
+    tab.goto("/groups")
+    name = f"<script>alert({uuid.uuid4().hex[:4]!r})</script>"
+    p.get_by_label("Name", exact=True).fill(name)
+    p.get_by_role("button", name="Create group").click()
+    expect(p.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(p.get_by_role("status")).to_contain_text(f"Group '{name}' was created.")
+    tab.shot()

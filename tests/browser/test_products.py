@@ -67,6 +67,13 @@ def test_buy_then_cancel_inside_the_window_takes_effect_now(tab):
     expect(row).to_contain_text("Off")
     tab.shot("list")
 
+    # Reactivating brings it back, with recurring billing on.
+    row.get_by_role("link").click()
+    p.get_by_role("button", name="Reactivate").click()
+    expect(p.get_by_role("status")).to_contain_text("Diagrams (Plan 2) is active again")
+    expect(p.locator(".facts")).to_contain_text("Active")
+    tab.shot("reactivated")
+
 
 def test_add_and_remove_licenses_and_a_refusal_below_what_is_assigned(tab):
     sign_in(tab)
