@@ -112,12 +112,12 @@ backends!(permissions_matrix, |srv| async move {
         StatusCode::OK
     );
 
-    // Global reader reads everything and changes nothing.
+    // Global reader reads everything and changes nothing (sent mail is for Global admins: see
+    // sent_mail_is_for_global_admins).
     for path in [
         "/licenses",
         "/subscriptions",
         "/audit",
-        "/mail",
         "/catalog",
         "/tenant",
         "/me",
