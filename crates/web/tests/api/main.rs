@@ -14,6 +14,7 @@ mod graph_users;
 mod limits;
 mod operator;
 mod pages_csrf;
+mod pages_lists;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;

@@ -1,0 +1,51 @@
+//! The Groups and Audit log pages page through long lists, 50 at a time.
+
+use crate::common::*;
+use reqwest::StatusCode;
+
+async fn page(srv: &Srv, path: &str) -> String {
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", srv.url))
+        .header("cookie", format!("sk_session={}", srv.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.text().await.unwrap()
+}
+
+/// The href of the "Next page" link, unescaped.
+fn next_link(html: &str) -> Option<String> {
+    let end = html.find("\">Next page</a>")?;
+    let start = html[..end].rfind("href=\"")? + 6;
+    Some(html[start..end].replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+backends!(groups_and_audit_pages_show_50_a_page, |srv| async move {
+    for i in 0..60 {
+        srv.app
+            .create_group(&srv.operator(), &format!("Paged group {i:02}"), None, None)
+            .await
+            .unwrap();
+    }
+    let first = page(&srv, "/groups").await;
+    assert!(first.contains("60 groups in the organization."));
+    assert_eq!(first.matches("href=\"/groups/").count(), 50);
+    let next = next_link(&first).expect("a next page");
+    let second = page(&srv, &next).await;
+    assert_eq!(second.matches("href=\"/groups/").count(), 10);
+    assert!(next_link(&second).is_none());
+
+    let first = page(&srv, "/audit?action=group.create").await;
+    assert_eq!(first.matches("<td class=\"nowrap\">").count(), 50);
+    assert!(
+        first.contains("Group &#39;Paged group 59&#39; created")
+            || first.contains("Group 'Paged group 59' created")
+    );
+    let next = next_link(&first).expect("a next page");
+    assert!(next.contains("action=group.create"), "{next}");
+    let second = page(&srv, &next).await;
+    assert_eq!(second.matches("<td class=\"nowrap\">").count(), 10);
+    assert!(second.contains("Paged group 00"));
+    assert!(next_link(&second).is_none());
+});
