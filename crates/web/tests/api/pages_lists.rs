@@ -38,10 +38,7 @@ backends!(groups_and_audit_pages_show_50_a_page, |srv| async move {
 
     let first = page(&srv, "/audit?action=group.create").await;
     assert_eq!(first.matches("<td class=\"nowrap\">").count(), 50);
-    assert!(
-        first.contains("Group &#39;Paged group 59&#39; created")
-            || first.contains("Group 'Paged group 59' created")
-    );
+    assert!(first.contains("Paged group 59"), "newest first");
     let next = next_link(&first).expect("a next page");
     assert!(next.contains("action=group.create"), "{next}");
     let second = page(&srv, &next).await;
