@@ -2,7 +2,7 @@
 
 use crate::{Actor, AppResult};
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use seatkeeper_store::{Conn, audit};
 
 /// Records one change. `before` and `after` are JSON snapshots of what changed.
@@ -11,7 +11,7 @@ pub async fn record(
     conn: &mut Conn,
     actor: &Actor,
     at: Time,
-    action: &str,
+    action: AuditAction,
     target_type: &str,
     target_id: impl ToString,
     summary: impl Into<String>,
@@ -26,7 +26,7 @@ pub async fn record(
             at,
             actor_id: actor.user_id,
             actor: actor.name.clone(),
-            action: action.to_string(),
+            action,
             target_type: target_type.to_string(),
             target_id: target_id.to_string(),
             summary: summary.into(),
@@ -41,7 +41,7 @@ pub async fn record(
 /// One change of many recorded together by [`record_many`].
 #[derive(Debug, Clone)]
 pub struct NewEntry {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_type: &'static str,
     pub target_id: String,
     pub summary: String,
@@ -64,7 +64,7 @@ pub async fn record_many(
             at,
             actor_id: actor.user_id,
             actor: actor.name.clone(),
-            action: e.action.to_string(),
+            action: e.action,
             target_type: e.target_type.to_string(),
             target_id: e.target_id.clone(),
             summary: e.summary.clone(),
@@ -79,51 +79,18 @@ pub async fn record_many(
 /// How many entries the CSV export reads at a time.
 pub const EXPORT_PAGE: i64 = 1000;
 
-/// The CSV export's columns, in order.
-pub const CSV_COLUMNS: [&str; 10] = [
-    "id",
-    "dateTime",
-    "actor",
-    "actorId",
-    "action",
-    "targetType",
-    "targetId",
-    "summary",
-    "before",
-    "after",
-];
-
-/// A text cell for a CSV export, neutralized so that spreadsheets do not run it as a formula.
-pub fn csv_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 /// Audit entries as CSV rows (with the header row first when `header_row`): the one writer of
 /// the audit log's CSV, for the REST export and the Audit log page.
 pub fn csv_rows(entries: &[AuditEntry], header_row: bool) -> std::io::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(entries.len() * 400 + 128));
     let io = |e: csv::Error| std::io::Error::other(e.to_string());
     if header_row {
-        w.write_record(CSV_COLUMNS).map_err(io)?;
+        w.write_record(crate::export::AUDIT_CSV_COLUMNS)
+            .map_err(io)?;
     }
     for e in entries {
-        w.write_record([
-            e.id.to_string(),
-            e.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            csv_cell(&e.actor),
-            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-            csv_cell(&e.action),
-            csv_cell(&e.target_type),
-            csv_cell(&e.target_id),
-            csv_cell(&e.summary),
-            e.before.as_deref().map(csv_cell).unwrap_or_default(),
-            e.after.as_deref().map(csv_cell).unwrap_or_default(),
-        ])
-        .map_err(io)?;
+        w.write_record(crate::export::audit_csv_record(e))
+            .map_err(io)?;
     }
     w.into_inner()
         .map_err(|e| std::io::Error::other(e.to_string()))

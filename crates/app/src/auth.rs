@@ -1,6 +1,7 @@
 //! Bearer tokens: random, shown once, stored as a SHA-256 hash, revocable.
 
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{Time, TokenId, UserId};
 use seatkeeper_store::{Conn, directory, tokens};
@@ -73,7 +74,7 @@ pub(crate) async fn insert_token(
         tx,
         actor,
         now,
-        "token.create",
+        AuditAction::TokenCreate,
         "token",
         issued.id,
         format!("Token '{}' issued for {}", issued.name, u.upn),
@@ -178,7 +179,7 @@ impl App {
             if !tokens::revoke(tx, id, now).await? {
                 return Err(AppError::conflict("alreadyRevoked", format!("Token {id} was revoked already.")));
             }
-            audit::record(tx, actor, now, "token.revoke", "token", id, format!("Token '{}' revoked", t.name), None, None).await?;
+            audit::record(tx, actor, now, AuditAction::TokenRevoke, "token", id, format!("Token '{}' revoked", t.name), None, None).await?;
             Ok(())
         })
     }

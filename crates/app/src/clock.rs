@@ -4,6 +4,7 @@
 use crate::jobs::JobReport;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::Time;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::Action;
 use serde_json::json;
 use std::sync::RwLock;
@@ -77,7 +78,7 @@ fn check_dev_clock(to: Time) -> AppResult<()> {
             "clockOutOfRange",
             format!(
                 "The development clock can be set from 1970-01-01T00:00:00Z up to, not including, 9999-01-01T00:00:00Z; {} is outside that range.",
-                to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                crate::export::time(to)
             ),
         ));
     }
@@ -111,7 +112,7 @@ impl App {
                 tx,
                 actor,
                 now,
-                "clock.set",
+                AuditAction::ClockSet,
                 "clock",
                 "dev",
                 format!("Development clock set to {}", to.to_rfc3339()),

@@ -1,6 +1,7 @@
 //! Users, groups, members and roles (DIR1, DIR2).
 
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::directory::{Group, User, UserFilter};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::location::UsageLocation;
@@ -266,7 +267,7 @@ pub(crate) async fn insert_user(
         tx,
         actor,
         now,
-        "user.create",
+        AuditAction::UserCreate,
         "user",
         u.id,
         format!("User {} created", u.upn),
@@ -427,7 +428,7 @@ impl App {
                 return Ok(u);
             }
             dir::update_user(tx, &u).await?;
-            audit::record(tx, actor, now, "user.update", "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
+            audit::record(tx, actor, now, AuditAction::UserUpdate, "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
             Ok(u)
         })
     }
@@ -450,9 +451,9 @@ impl App {
                 }
             }
             dir::delete_user(tx, actor.tenant_id, u.id).await?;
-            let freed: Vec<String> = held.iter().map(|a| self.catalog().product(a.sku_id).map(|p| p.sku_part_number.clone()).unwrap_or_else(|| a.sku_id.to_string())).collect();
+            let freed: Vec<String> = held.iter().map(|a| self.catalog().part_number(a.sku_id)).collect();
             let summary = if freed.is_empty() { format!("User {} deleted", u.upn) } else { format!("User {} deleted; licenses freed: {}", u.upn, freed.join(", ")) };
-            audit::record(tx, actor, now, "user.delete", "user", u.id, summary, Some(user_json(&u)), None).await?;
+            audit::record(tx, actor, now, AuditAction::UserDelete, "user", u.id, summary, Some(user_json(&u)), None).await?;
             Ok(())
         })
     }
@@ -569,7 +570,7 @@ impl App {
             }
             dir::set_roles(tx, actor.tenant_id, u.id, &roles).await?;
             let names = |r: &[Role]| r.iter().map(|x| x.as_str()).collect::<Vec<_>>();
-            audit::record(tx, actor, now, "user.roles", "user", u.id, format!("Roles of {} set to [{}]", u.upn, names(&roles).join(", ")), Some(json!(names(&before))), Some(json!(names(&roles)))).await?;
+            audit::record(tx, actor, now, AuditAction::UserRoles, "user", u.id, format!("Roles of {} set to [{}]", u.upn, names(&roles).join(", ")), Some(json!(names(&before))), Some(json!(names(&roles)))).await?;
             Ok(roles.clone())
         })
     }
@@ -597,7 +598,7 @@ impl App {
         };
         crate::in_transaction!(self, tx => {
             dir::insert_group(tx, &g).await?;
-            audit::record(tx, actor, now, "group.create", "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
+            audit::record(tx, actor, now, AuditAction::GroupCreate, "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
             Ok(())
         })?;
         Ok(g)
@@ -628,7 +629,7 @@ impl App {
                 g.description = opt_text("description", d, 1024)?;
             }
             dir::update_group(tx, &g).await?;
-            audit::record(tx, actor, now, "group.update", "group", g.id, format!("Group '{}' changed", g.display_name), Some(group_json(&before)), Some(group_json(&g))).await?;
+            audit::record(tx, actor, now, AuditAction::GroupUpdate, "group", g.id, format!("Group '{}' changed", g.display_name), Some(group_json(&before)), Some(group_json(&g))).await?;
             Ok(g)
         })
     }
@@ -639,7 +640,7 @@ impl App {
         crate::in_transaction!(self, tx => {
             let g = find_group(tx, actor.tenant_id, id).await?;
             dir::delete_group(tx, actor.tenant_id, g.id).await?;
-            audit::record(tx, actor, now, "group.delete", "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
+            audit::record(tx, actor, now, AuditAction::GroupDelete, "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
             Ok(())
         })
     }
@@ -672,7 +673,7 @@ impl App {
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
                 return Err(AppError::invalid("memberExists", "One or more added object references already exist for the following modified properties: 'members'."));
             }
-            audit::record(tx, actor, now, "group.member.add", "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
+            audit::record(tx, actor, now, AuditAction::GroupMemberAdd, "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
             Ok(())
         })
     }
@@ -691,7 +692,7 @@ impl App {
             if !dir::remove_member(tx, g.id, u.id).await? {
                 return Err(AppError::not_found(format!("{} is not a member of group '{}'.", u.upn, g.display_name)));
             }
-            audit::record(tx, actor, now, "group.member.remove", "group", g.id, format!("{} removed from group '{}'", u.upn, g.display_name), Some(json!({"userId": u.id})), None).await?;
+            audit::record(tx, actor, now, AuditAction::GroupMemberRemove, "group", g.id, format!("{} removed from group '{}'", u.upn, g.display_name), Some(json!({"userId": u.id})), None).await?;
             Ok(())
         })
     }

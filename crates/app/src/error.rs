@@ -1,7 +1,7 @@
 //! The app layer's error: what went wrong, in words for the person who has to fix it.
 
 use seatkeeper_domain::DomainError;
-use seatkeeper_store::UniqueViolation;
+use seatkeeper_store::{DbError, UniqueViolation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -23,7 +23,10 @@ pub enum AppError {
     /// A database failure. A unique violation never lands here: converting a store error turns
     /// it into [`AppError::Conflict`] naming what exists.
     #[error("database error: {0}")]
-    Store(#[source] seatkeeper_store::sqlx::Error),
+    Store(#[source] DbError),
+    /// No database connection became free in time: the server is busy, try again shortly.
+    #[error("database error: {0}")]
+    Busy(#[source] DbError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -32,9 +35,14 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl From<seatkeeper_store::sqlx::Error> for AppError {
     fn from(e: seatkeeper_store::sqlx::Error) -> AppError {
-        match seatkeeper_store::unique_violation(&e) {
-            Some(v) => already_exists(&v),
-            None => AppError::Store(e),
+        if let Some(v) = seatkeeper_store::unique_violation(&e) {
+            return already_exists(&v);
+        }
+        let e = DbError::from(e);
+        if e.is_pool_timeout() {
+            AppError::Busy(e)
+        } else {
+            AppError::Store(e)
         }
     }
 }
@@ -200,6 +208,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pool_timeout_is_busy_and_keeps_its_message() {
+        let e = AppError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(e, AppError::Busy(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("database error: {}", sqlx::Error::PoolTimedOut)
+        );
     }
 
     #[test]

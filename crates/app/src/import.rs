@@ -4,6 +4,7 @@ use crate::directory::{
     AdminChange, UserInput, apply, guard_admin_change, new_user, upn_taken, user_json,
 };
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::Action;
 use seatkeeper_store::directory as dir;
 use std::collections::HashSet;
@@ -93,13 +94,13 @@ impl App {
                             continue;
                         }
                         dir::update_user(tx, &after).await?;
-                        audit::record(tx, actor, now, "user.update", "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(before)), Some(user_json(&after))).await?;
+                        audit::record(tx, actor, now, AuditAction::UserUpdate, "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(before)), Some(user_json(&after))).await?;
                         outcome.updated += 1;
                     }
                     Some(_) => return Err(upn_taken(&u.upn)),
                     None => {
                         dir::insert_user(tx, u).await.map_err(|e| if seatkeeper_store::is_unique_violation(&e) { upn_taken(&u.upn) } else { e.into() })?;
-                        audit::record(tx, actor, now, "user.create", "user", u.id, format!("User {} created by import", u.upn), None, Some(user_json(u))).await?;
+                        audit::record(tx, actor, now, AuditAction::UserCreate, "user", u.id, format!("User {} created by import", u.upn), None, Some(user_json(u))).await?;
                         outcome.created += 1;
                     }
                 }

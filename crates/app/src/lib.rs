@@ -6,8 +6,10 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
+pub mod database;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod jobs;
 pub mod licenses;
@@ -49,7 +51,6 @@ macro_rules! in_transaction {
     }};
 }
 pub use seatkeeper_domain as domain;
-pub use seatkeeper_store as store;
 
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::roles::{Action, Role, permits};
@@ -212,12 +213,12 @@ impl App {
         let contention = match result {
             Ok(v) => match tx.commit().await {
                 Ok(()) => return Ok(Some(v)),
-                Err(e) if retry(&e) => e,
+                Err(e) if retry(&e) => e.to_string(),
                 Err(e) => return Err(e.into()),
             },
-            Err(AppError::Store(e)) if retry(&e) => {
+            Err(AppError::Store(e)) if attempt < MAX_ATTEMPTS && e.is_retryable() => {
                 let _ = tx.rollback().await;
-                e
+                e.to_string()
             }
             Err(e) => {
                 let _ = tx.rollback().await;

@@ -4,6 +4,7 @@
 use crate::directory::find_user;
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::change;
 use seatkeeper_domain::directory::User;
@@ -97,17 +98,10 @@ struct Planned {
     set_location: Option<String>,
 }
 
-fn part(catalog: &Catalog, sku: SkuId) -> String {
-    catalog
-        .product(sku)
-        .map(|p| p.sku_part_number.clone())
-        .unwrap_or_else(|| sku.to_string())
-}
-
 pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Value {
     json!(list
         .iter()
-        .map(|a| json!({"sku": part(catalog, a.sku_id), "skuId": a.sku_id, "disabledPlans": a.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()}))
+        .map(|a| json!({"sku": catalog.part_number(a.sku_id), "skuId": a.sku_id, "disabledPlans": a.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()}))
         .collect::<Vec<_>>())
 }
 
@@ -302,7 +296,7 @@ impl App {
                         .await?
                         .ok_or(DomainError::ProductNotOwned {
                             sku_id: l.sku_id,
-                            product: part(&catalog, l.sku_id),
+                            product: catalog.part_number(l.sku_id),
                         })?;
                     e.insert(pool);
                 }
@@ -321,7 +315,7 @@ impl App {
                     tx,
                     actor,
                     now,
-                    "user.update",
+                    AuditAction::UserUpdate,
                     "user",
                     user.id,
                     format!(
@@ -376,7 +370,7 @@ impl App {
             }
             if !p.plan.is_empty() {
                 let names = |skus: &mut dyn Iterator<Item = SkuId>| {
-                    skus.map(|s| part(&catalog, s))
+                    skus.map(|s| catalog.part_number(s))
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -400,11 +394,11 @@ impl App {
                     ));
                 }
                 let action = if !p.plan.inserts.is_empty() {
-                    "license.assign"
+                    AuditAction::LicenseAssign
                 } else if !p.plan.deletes.is_empty() {
-                    "license.unassign"
+                    AuditAction::LicenseUnassign
                 } else {
-                    "license.plans"
+                    AuditAction::LicensePlans
                 };
                 audit::record(
                     tx,
@@ -429,7 +423,7 @@ impl App {
                 let current = subscriptions::get_pool(tx, *pool).await?;
                 return Err(DomainError::NotEnoughLicenses {
                     sku_id: *sku,
-                    product: part(&catalog, *sku),
+                    product: catalog.part_number(*sku),
                     needed: *n,
                     available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
                 }
@@ -521,7 +515,7 @@ impl App {
             let u = find_user(tx, actor.tenant_id, user).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
             if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {
-                let product = part(&self.catalog(), sku);
+                let product = self.catalog().part_number(sku);
                 return Err(AppError::not_found(format!(
                     "{} does not hold {product}: assign it first (POST /api/v1/licenses/{product}/assign).",
                     u.upn

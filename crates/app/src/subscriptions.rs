@@ -2,6 +2,7 @@
 //! cancel, reactivate, and the lifecycle steps the background job takes.
 
 use crate::{Actor, App, AppError, AppResult, audit, mail};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::kinds::{MailKind, Origin};
 use seatkeeper_domain::lifecycle::{
     self, BillingFrequency, CancelOutcome, Lifecycle, Status, Transition,
@@ -36,13 +37,6 @@ fn not_found(key: &str) -> AppError {
 }
 
 impl App {
-    fn product_part(&self, sku: SkuId) -> String {
-        self.catalog()
-            .product(sku)
-            .map(|p| p.sku_part_number.clone())
-            .unwrap_or_else(|| sku.to_string())
-    }
-
     /// SUB1: buys `quantity` licenses of a product for the organization's central pool.
     pub async fn buy(
         &self,
@@ -79,7 +73,7 @@ impl App {
             };
             subs::insert(tx, &s).await?;
             subs::recount_total(tx, pool.id).await?;
-            audit::record(tx, actor, now, "subscription.buy", "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionBuy, "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
             Ok(s)
         })
     }
@@ -164,7 +158,7 @@ impl App {
         let now = self.now();
         crate::in_transaction!(self, tx => {
             let before = self.load_for_change(tx, actor, key).await?;
-            let part = self.product_part(before.sku_id);
+            let part = self.catalog().part_number(before.sku_id);
             let mut s = before.clone();
             if let Some(quantity) = quantity {
                 s.life.check_quantity_change(now, s.quantity, quantity)?;
@@ -176,7 +170,7 @@ impl App {
                     s.life.licenses_changed(now, s.quantity, quantity);
                     s.quantity = quantity;
                     let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
-                    audit::record(tx, actor, now, "subscription.quantity", "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+                    audit::record(tx, actor, now, AuditAction::SubscriptionQuantity, "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
                 }
             }
             if let Some(on) = recurring {
@@ -187,7 +181,7 @@ impl App {
                     s.cancel_reason = None;
                 }
                 if s != mid {
-                    audit::record(tx, actor, now, "subscription.recurring", "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
+                    audit::record(tx, actor, now, AuditAction::SubscriptionRecurring, "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
                 }
             }
             if s != before {
@@ -274,7 +268,7 @@ impl App {
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
             };
-            audit::record(tx, actor, now, "subscription.cancel", "subscription", s.id, format!("{} {what} (reason: {reason})", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok((s, outcome))
         })
     }
@@ -290,7 +284,7 @@ impl App {
             s.cancel_reason = None;
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
-            audit::record(tx, actor, now, "subscription.reactivate", "subscription", s.id, format!("{} reactivated", self.product_part(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            audit::record(tx, actor, now, AuditAction::SubscriptionReactivate, "subscription", s.id, format!("{} reactivated", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok(s)
         })
     }
@@ -311,7 +305,7 @@ impl App {
         };
         let mut s = before.clone();
         let mut steps = Vec::new();
-        let part = self.product_part(s.sku_id);
+        let part = self.catalog().part_number(s.sku_id);
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
         while let Some(t) = s.life.due(now)? {
@@ -337,7 +331,7 @@ impl App {
                     term_end,
                     ..
                 } => (
-                    "subscription.renew",
+                    AuditAction::SubscriptionRenew,
                     format!(
                         "{part} renewed at {} until {}",
                         at.to_rfc3339(),
@@ -351,7 +345,7 @@ impl App {
                     term_end,
                     ..
                 } => (
-                    "subscription.renew",
+                    AuditAction::SubscriptionRenew,
                     format!(
                         "{part} renewed {renewals} times, the first at {}: the current term runs from {} until {}",
                         at.to_rfc3339(),
@@ -360,20 +354,22 @@ impl App {
                     ),
                 ),
                 Transition::Expire { .. } => (
-                    "subscription.expire",
+                    AuditAction::SubscriptionExpire,
                     format!(
                         "{part} expired: licenses keep working for {} days",
                         lifecycle::EXPIRED_DAYS
                     ),
                 ),
                 Transition::Disable { .. } => (
-                    "subscription.disable",
+                    AuditAction::SubscriptionDisable,
                     format!(
                         "{part} disabled: users lost access; it is deleted after {} days",
                         lifecycle::DISABLED_DAYS
                     ),
                 ),
-                Transition::Delete { .. } => ("subscription.delete", format!("{part} deleted")),
+                Transition::Delete { .. } => {
+                    (AuditAction::SubscriptionDelete, format!("{part} deleted"))
+                }
             };
             let mut after = subscription_json(&s);
             if let Transition::Renew { renewals, .. } = t {
@@ -440,7 +436,7 @@ impl App {
         let removed = assignments::delete_newest_in_pool(tx, pool.id, excess).await?;
         subs::release_seats(tx, pool.id, removed.len() as i64).await?;
         let catalog = self.catalog();
-        let part = self.product_part(s.sku_id);
+        let part = self.catalog().part_number(s.sku_id);
         let ids: Vec<seatkeeper_domain::UserId> = removed.iter().map(|a| a.user_id).collect();
         let mut names = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
@@ -451,7 +447,7 @@ impl App {
         let entries: Vec<audit::NewEntry> = removed
             .iter()
             .map(|a| audit::NewEntry {
-                action: "license.unassign",
+                action: AuditAction::LicenseUnassign,
                 target_type: "user",
                 target_id: a.user_id.to_string(),
                 summary: format!(

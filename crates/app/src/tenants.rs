@@ -4,6 +4,7 @@ use crate::auth::insert_token;
 use crate::directory::{UserInput, insert_user, new_user, usage_location};
 use crate::operator::Operator;
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::{Action, Role};
 use seatkeeper_domain::tenant::Tenant;
 use seatkeeper_domain::{TenantId, UserId};
@@ -105,7 +106,7 @@ impl App {
                 if is_unique_violation(&e) { name_taken(&t.name, None) } else { e.into() }
             })?;
             let after = json!({"name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency});
-            audit::record(tx, &operator, now, "tenant.create", "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
+            audit::record(tx, &operator, now, AuditAction::TenantCreate, "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
             insert_user(tx, &operator, &admin, &[Role::GlobalAdmin], now).await?;
             let token = insert_token(tx, &operator, &admin, "bootstrap", None, now).await?;
             crate::operator::record(tx, &Operator::cli(), now, "tenant.create", "tenant", t.id, format!("Organization '{}' created with Global admin {}", t.name, admin.upn), None, Some(after)).await?;
@@ -164,7 +165,7 @@ impl App {
                 if is_unique_violation(&e) { name_taken(&t.name, None) } else { e.into() }
             })?;
             let j = |t: &Tenant| json!({"name": t.name, "defaultUsageLocation": t.default_usage_location});
-            audit::record(tx, actor, now, "tenant.update", "tenant", t.id, "Organization settings changed", Some(j(&before)), Some(j(&t))).await?;
+            audit::record(tx, actor, now, AuditAction::TenantUpdate, "tenant", t.id, "Organization settings changed", Some(j(&before)), Some(j(&t))).await?;
             Ok(t)
         })
     }

@@ -5,8 +5,9 @@ use crate::opts::AuditCmd;
 use crate::output;
 use anyhow::Context;
 use seatkeeper_app::App;
+use seatkeeper_app::export::{AUDIT_CSV_COLUMNS, audit_csv_record};
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use serde_json::json;
 use std::io::Write;
 
@@ -51,7 +52,10 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
             let since = since.as_deref().map(parse_time).transpose()?;
             let actor = operator(&app, &tenant).await?;
             let mut q = AuditQuery {
-                action: action.filter(|a| !a.trim().is_empty()),
+                action: action
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| AuditAction::matching(&a))
+                    .transpose()?,
                 since,
                 limit: PAGE,
                 ..Default::default()
@@ -76,35 +80,13 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
                 sink.flush()?;
             } else {
                 let mut w = csv::Writer::from_writer(sink);
-                w.write_record([
-                    "id",
-                    "dateTime",
-                    "actor",
-                    "actorId",
-                    "action",
-                    "targetType",
-                    "targetId",
-                    "summary",
-                    "before",
-                    "after",
-                ])?;
+                w.write_record(AUDIT_CSV_COLUMNS)?;
                 loop {
                     let page = app.audit_log(&actor, &q).await.cli()?;
                     let full = page.len() as i64 == PAGE;
                     q.before_id = page.last().map(|e| e.id);
                     for e in &page {
-                        w.write_record([
-                            e.id.to_string(),
-                            e.at.to_rfc3339(),
-                            e.actor.clone(),
-                            e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-                            e.action.clone(),
-                            e.target_type.clone(),
-                            e.target_id.clone(),
-                            e.summary.clone(),
-                            e.before.clone().unwrap_or_default(),
-                            e.after.clone().unwrap_or_default(),
-                        ])?;
+                        w.write_record(audit_csv_record(e))?;
                     }
                     count += page.len();
                     if !full {

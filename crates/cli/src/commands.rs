@@ -4,8 +4,8 @@ use crate::config::Settings;
 use crate::opts::{Cli, Command, TenantArg, TenantCmd, TokenCmd};
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
+use seatkeeper_app::database::redact_url;
 use seatkeeper_app::mail::{MailConfig, SmtpSecurity, Transport};
-use seatkeeper_app::store::{Db, redact_url};
 use seatkeeper_app::{Actor, App, AppResult, Config};
 use seatkeeper_domain::TenantId;
 use std::io::Write;
@@ -28,13 +28,6 @@ macro_rules! say {
         let _ = writeln!(o, $($t)*);
         let _ = o.flush();
     }};
-}
-
-pub async fn open_db(db: &Settings) -> anyhow::Result<Db> {
-    match &db.database_url {
-        Some(url) => Db::connect(url).await,
-        None => Db::open_dir(&db.data_dir).await,
-    }
 }
 
 pub fn mail_config(s: &Settings) -> anyhow::Result<MailConfig> {
@@ -101,8 +94,12 @@ pub fn parse_smtp_url(url: &str) -> anyhow::Result<Transport> {
 }
 
 pub async fn open_app(db: &Settings, mail: MailConfig, dev_clock: bool) -> anyhow::Result<App> {
-    let db = open_db(db).await?;
-    App::new(db, Config { mail, dev_clock }).await
+    App::open(
+        db.database_url.as_deref(),
+        &db.data_dir,
+        Config { mail, dev_clock },
+    )
+    .await
 }
 
 /// The operator's app for commands that do not serve.
@@ -144,8 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => serve(db).await,
         Command::Migrate => {
-            let db = open_db(db).await?;
-            db.close().await;
+            seatkeeper_app::database::migrate(db.database_url.as_deref(), &db.data_dir).await?;
             say!("database is up to date");
             Ok(())
         }
@@ -163,7 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(crate::opts::JobsCmd::Run { json, .. }) => {
             let app = open_app(db, mail_config(db)?, false).await?;
             let result = crate::audit::run_jobs(&app, json.json).await;
-            app.db.close().await;
+            app.close().await;
             result
         }
     }
@@ -177,7 +173,7 @@ where
 {
     let app = cli_app(db).await?;
     let result = f(app.clone()).await;
-    app.db.close().await;
+    app.close().await;
     result
 }
 
@@ -257,7 +253,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     };
     seatkeeper_web::serve_with(app.clone(), listener, shutdown, limits).await?;
     let _ = jobs.await;
-    app.db.close().await;
+    app.close().await;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use crate::opts::{Cli, Command, DbArgs, JobsCmd, MailArgs, ServeArgs};
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use seatkeeper_app::store::redact_url;
+use seatkeeper_app::database::redact_url;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -59,7 +59,7 @@ impl std::fmt::Debug for DbArgs {
                 &self
                     .database_url
                     .as_deref()
-                    .map(seatkeeper_app::store::redact_url),
+                    .map(seatkeeper_app::database::redact_url),
             )
             .field("database_url_file", &self.database_url_file)
             .finish()
@@ -179,7 +179,7 @@ impl std::fmt::Debug for MailArgs {
                 &self
                     .smtp_url
                     .as_deref()
-                    .map(seatkeeper_app::store::redact_url),
+                    .map(seatkeeper_app::database::redact_url),
             )
             .field("smtp_url_file", &self.smtp_url_file)
             .field("mail_dir", &self.mail_dir)

@@ -54,16 +54,9 @@ async fn resolve(app: &App, actor: &Actor, key: &str) -> anyhow::Result<String> 
     }
 }
 
-fn part(catalog: &Catalog, s: &Subscription) -> String {
-    catalog
-        .product(s.sku_id)
-        .map(|p| p.sku_part_number.clone())
-        .unwrap_or_else(|| s.sku_id.to_string())
-}
-
 fn to_json(catalog: &Catalog, s: &Subscription) -> serde_json::Value {
     let mut v = subscription_json(s);
-    v["skuPartNumber"] = part(catalog, s).into();
+    v["skuPartNumber"] = catalog.part_number(s.sku_id).into();
     v["capabilityStatus"] = s.life.graph_status().into();
     v["origin"] = s.origin.as_str().into();
     v["isTrial"] = s.is_trial.into();
@@ -92,7 +85,7 @@ fn print_one(catalog: &Catalog, s: &Subscription, json: bool, what: &str) -> any
         output::lines([format!(
             "{what}: {} × {} ({}, billed {}, recurring billing {}, term ends {}), subscription {}",
             s.quantity,
-            part(catalog, s),
+            catalog.part_number(s.sku_id),
             status(s),
             s.life.frequency.as_str(),
             if s.life.recurring { "on" } else { "off" },
@@ -130,7 +123,7 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
             .right(&[1]);
             for s in &list {
                 t.row(vec![
-                    part(&catalog, s),
+                    catalog.part_number(s.sku_id),
                     s.quantity.to_string(),
                     status(s),
                     s.life.frequency.as_str().into(),
@@ -216,7 +209,7 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
                 "Subscription {} ({} × {}) {what}",
                 s.id,
                 s.quantity,
-                part(&catalog, &s)
+                catalog.part_number(s.sku_id)
             )])
         }
         SubscriptionsCmd::Reactivate {

@@ -195,14 +195,9 @@ fn parse_roles(list: &[String]) -> anyhow::Result<Vec<Role>> {
 
 /// SKU part numbers of `held`, ';'-separated.
 fn licenses_cell<'a>(catalog: &Catalog, held: impl Iterator<Item = &'a Assignment>) -> String {
-    held.map(|a| {
-        catalog
-            .product(a.sku_id)
-            .map(|p| p.sku_part_number.clone())
-            .unwrap_or_else(|| a.sku_id.to_string())
-    })
-    .collect::<Vec<_>>()
-    .join(";")
+    held.map(|a| catalog.part_number(a.sku_id))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Every user of the tenant, a page at a time, with their licenses.

@@ -421,6 +421,13 @@ impl Catalog {
         self.plan_index.get(&id).map(|i| &self.plans[*i])
     }
 
+    /// The product's SKU part number, or its id if the catalog no longer has it.
+    pub fn part_number(&self, sku: SkuId) -> String {
+        self.product(sku)
+            .map(|p| p.sku_part_number.clone())
+            .unwrap_or_else(|| sku.to_string())
+    }
+
     pub fn plan_name(&self, id: PlanId) -> String {
         self.plan(id)
             .map(|p| p.name.clone())

@@ -87,14 +87,14 @@ pub fn plan(
                 .find(|(i, s)| list[..*i].contains(s))
             {
                 return Err(DomainError::ContradictoryChange {
-                    product: part(catalog, *sku),
+                    product: catalog.part_number(*sku),
                     problem: "is named twice in the licenses to remove".into(),
                 });
             }
             for sku in list {
                 if let Some(w) = wanted.iter().find(|w| w.sku_id == *sku) {
                     return Err(DomainError::ContradictoryChange {
-                        product: part(catalog, w.sku_id),
+                        product: catalog.part_number(w.sku_id),
                         problem: "is both added and removed".into(),
                     });
                 }
@@ -167,13 +167,6 @@ pub fn check_additions(catalog: &Catalog, add: &[License]) -> Result<Vec<License
         });
     }
     Ok(wanted)
-}
-
-fn part(catalog: &Catalog, sku: SkuId) -> String {
-    catalog
-        .product(sku)
-        .map(|p| p.sku_part_number.clone())
-        .unwrap_or_else(|| sku.to_string())
 }
 
 #[cfg(test)]

@@ -81,6 +81,64 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What an audit log entry records (AUD1): a dotted verb, stored and shown as this text.
+    AuditAction {
+        /// A user was created.
+        UserCreate => "user.create",
+        /// A user's properties changed.
+        UserUpdate => "user.update",
+        /// A user was deleted.
+        UserDelete => "user.delete",
+        /// A user's admin roles were set.
+        UserRoles => "user.roles",
+        /// A group was created.
+        GroupCreate => "group.create",
+        /// A group's properties changed.
+        GroupUpdate => "group.update",
+        /// A group was deleted.
+        GroupDelete => "group.delete",
+        /// A user was added to a group.
+        GroupMemberAdd => "group.member.add",
+        /// A user was removed from a group.
+        GroupMemberRemove => "group.member.remove",
+        /// Licenses were assigned to a user (perhaps with other changes).
+        LicenseAssign => "license.assign",
+        /// Licenses were removed from a user.
+        LicenseUnassign => "license.unassign",
+        /// The service plans of a user's licenses changed.
+        LicensePlans => "license.plans",
+        /// A subscription was bought.
+        SubscriptionBuy => "subscription.buy",
+        /// A subscription's quantity changed.
+        SubscriptionQuantity => "subscription.quantity",
+        /// Recurring billing was turned on or off.
+        SubscriptionRecurring => "subscription.recurring",
+        /// A subscription was cancelled.
+        SubscriptionCancel => "subscription.cancel",
+        /// A subscription was reactivated.
+        SubscriptionReactivate => "subscription.reactivate",
+        /// A subscription renewed for another term.
+        SubscriptionRenew => "subscription.renew",
+        /// A subscription expired.
+        SubscriptionExpire => "subscription.expire",
+        /// A subscription was disabled.
+        SubscriptionDisable => "subscription.disable",
+        /// A subscription was deleted.
+        SubscriptionDelete => "subscription.delete",
+        /// The organization was created.
+        TenantCreate => "tenant.create",
+        /// The organization's settings changed.
+        TenantUpdate => "tenant.update",
+        /// An API token was issued.
+        TokenCreate => "token.create",
+        /// An API token was revoked.
+        TokenRevoke => "token.revoke",
+        /// The development clock was moved.
+        ClockSet => "clock.set",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +159,9 @@ mod tests {
         }
         for k in OutboxStatus::ALL {
             assert_eq!(OutboxStatus::parse(k.as_str()), Some(*k));
+        }
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(UserType::parse("guest"), None);
         assert_eq!(

@@ -132,12 +132,7 @@ pub fn check_change(
     let Some(v) = new.into_iter().find(|v| !old.contains(v)) else {
         return Ok(());
     };
-    let product = |sku: SkuId| {
-        catalog
-            .product(sku)
-            .map(|p| p.sku_part_number.clone())
-            .unwrap_or_else(|| sku.to_string())
-    };
+    let product = |sku: SkuId| catalog.part_number(sku);
     Err(match v {
         Violation::Exclusive { a, b, sku_a, sku_b } => DomainError::MutuallyExclusive {
             user_id,

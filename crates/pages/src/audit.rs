@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use seatkeeper_app::App;
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::AuditQuery;
+use seatkeeper_domain::audit::{AuditAction, AuditQuery};
 use seatkeeper_domain::lifecycle::utc;
 use serde::Deserialize;
 
@@ -80,7 +80,10 @@ impl Filters {
             })?),
         };
         Ok(AuditQuery {
-            action: text(&self.action),
+            action: text(&self.action)
+                .map(|a| AuditAction::matching(&a))
+                .transpose()
+                .map_err(|e| e.to_string())?,
             actor: text(&self.actor),
             target_id: text(&self.target),
             since,
@@ -148,6 +151,11 @@ pub struct AuditPage {
 }
 
 impl AuditPage {
+    /// Every action, offered as the Action field's suggestions.
+    pub fn actions(&self) -> Vec<&'static str> {
+        AuditAction::ALL.iter().map(|a| a.as_str()).collect()
+    }
+
     /// The export link: the same filters, every page.
     pub fn export_link(&self) -> String {
         format!("/audit/export?{}", self.filters.link())
@@ -188,7 +196,7 @@ pub async fn list(
         .map(|e| Row {
             at: utc(e.at),
             actor: e.actor.clone(),
-            action: e.action.clone(),
+            action: e.action.as_str().to_string(),
             target_type: e.target_type.clone(),
             target_id: e.target_id.clone(),
             summary: e.summary.clone(),

@@ -2,7 +2,7 @@
 
 use crate::{Conn, Result, get_i64, get_opt, get_opt_id, get_str, get_time, us};
 use seatkeeper_domain::TenantId;
-pub use seatkeeper_domain::audit::{AuditEntry, AuditQuery};
+pub use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
@@ -13,7 +13,8 @@ fn map(r: &AnyRow) -> Result<AuditEntry> {
         at: get_time(r, "at")?,
         actor_id: get_opt_id(r, "actor_id")?,
         actor: get_str(r, "actor")?,
-        action: get_str(r, "action")?,
+        action: AuditAction::parse(&get_str(r, "action")?)
+            .ok_or_else(|| sqlx::Error::Decode("bad action in audit_log row".into()))?,
         target_type: get_str(r, "target_type")?,
         target_id: get_str(r, "target_id")?,
         summary: get_str(r, "summary")?,
@@ -31,7 +32,7 @@ pub async fn append(conn: &mut Conn, e: &AuditEntry) -> Result<()> {
     .bind(us(e.at))
     .bind(e.actor_id.map(|a| a.to_string()))
     .bind(&e.actor)
-    .bind(&e.action)
+    .bind(e.action.as_str())
     .bind(&e.target_type)
     .bind(&e.target_id)
     .bind(&e.summary)
@@ -75,7 +76,7 @@ pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> 
                 .bind(us(e.at))
                 .bind(e.actor_id.map(|a| a.to_string()))
                 .bind(e.actor.clone())
-                .bind(e.action.clone())
+                .bind(e.action.as_str())
                 .bind(e.target_type.clone())
                 .bind(e.target_id.clone())
                 .bind(e.summary.clone())
@@ -89,28 +90,39 @@ pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> 
 
 /// Newest first.
 pub async fn list(conn: &mut Conn, tenant: TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-    let sql = "SELECT * FROM audit_log WHERE tenant_id = $1
-        AND ($2 IS NULL OR action LIKE $2)
-        AND ($3 IS NULL OR lower(actor) = $3)
-        AND ($4 IS NULL OR target_id = $4)
-        AND ($5 IS NULL OR at >= $5)
-        AND ($6 IS NULL OR at < $6)
-        AND ($7 IS NULL OR id < $7)
-        ORDER BY id DESC LIMIT $8";
-    let like = q.action.as_ref().map(|a| {
-        let e: String = a.chars().filter(|c| !matches!(c, '%' | '_')).collect();
-        format!("{e}%")
-    });
-    let rows = sqlx::query(AssertSqlSafe(sql))
+    // The actions are a closed set of fixed words (not user text): one placeholder each.
+    let actions = match &q.action {
+        None => "1 = 1".to_string(),
+        Some(a) if a.is_empty() => "1 = 0".to_string(),
+        Some(a) => format!(
+            "action IN ({})",
+            (0..a.len())
+                .map(|i| format!("${}", i + 8))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let sql = format!(
+        "SELECT * FROM audit_log WHERE tenant_id = $1
+        AND ($2 IS NULL OR lower(actor) = $2)
+        AND ($3 IS NULL OR target_id = $3)
+        AND ($4 IS NULL OR at >= $4)
+        AND ($5 IS NULL OR at < $5)
+        AND ($6 IS NULL OR id < $6)
+        AND {actions}
+        ORDER BY id DESC LIMIT $7"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(like)
         .bind(q.actor.as_ref().map(|a| a.to_lowercase()))
         .bind(q.target_id.clone())
         .bind(q.since.map(us))
         .bind(q.until.map(us))
         .bind(q.before_id)
-        .bind(q.limit)
-        .fetch_all(&mut *conn)
-        .await?;
+        .bind(q.limit);
+    for a in q.action.iter().flatten() {
+        query = query.bind(a.as_str());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
     rows.iter().map(map).collect()
 }

@@ -151,6 +151,20 @@ fn column(field: UserField) -> &'static str {
     }
 }
 
+/// A `LIKE … ESCAPE '\\'` pattern for text starting with `prefix`, ignoring case (compare with
+/// `lower(column)`): its wildcards are escaped.
+fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 enum Bind {
     Text(String),
     Int(i64),
@@ -200,21 +214,10 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
             format!("{} = {}", column(*field), push(Bind::Int(*i)))
         }
         UserFilter::StartsWith(field, prefix) => {
-            let escaped: String = prefix
-                .to_lowercase()
-                .chars()
-                .flat_map(|c| {
-                    if matches!(c, '%' | '_' | '\\') {
-                        vec!['\\', c]
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
             format!(
                 "lower({}) LIKE {} ESCAPE '\\'",
                 column(*field),
-                push(Bind::Text(format!("{escaped}%")))
+                push(Bind::Text(like_prefix(prefix)))
             )
         }
         UserFilter::HasSku(sku) => format!(
@@ -423,20 +426,7 @@ pub async fn list_groups(
     after: Option<GroupId>,
     limit: i64,
 ) -> Result<Vec<Group>> {
-    let prefix = name_prefix.map(|p| {
-        let e: String = p
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| {
-                if matches!(c, '%' | '_' | '\\') {
-                    vec!['\\', c]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        format!("{e}%")
-    });
+    let prefix = name_prefix.map(like_prefix);
     let rows = sqlx::query(
         "SELECT * FROM groups WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) AND ($3 IS NULL OR lower(display_name) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4",
     )

@@ -260,6 +260,41 @@ impl Db {
     }
 }
 
+/// A database failure, opaque to the layers above the store: its message, whether running the
+/// transaction again may succeed, and whether no connection was free in time.
+#[derive(Debug)]
+pub struct DbError(sqlx::Error);
+
+impl DbError {
+    /// Whether running the transaction again unchanged may succeed (see [`is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        is_retryable(&self.0)
+    }
+
+    /// Whether no connection of the pool became free in time: the server is busy.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self.0, sqlx::Error::PoolTimedOut)
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> DbError {
+        DbError(e)
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Whether a failed transaction may succeed if run again unchanged: a serialization failure or
 /// a deadlock (PostgreSQL), a busy or locked database (SQLite). A unique violation is not: the
 /// row that exists will still exist on the next run (see [`unique_violation`]).

@@ -149,7 +149,7 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "InvalidAuthenticationToken",
             m.clone(),
         ),
-        AppError::Store(seatkeeper_app::store::sqlx::Error::PoolTimedOut) => ErrorInfo::new(
+        AppError::Busy(_) => ErrorInfo::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "serviceNotAvailable",

@@ -4,14 +4,14 @@
 use super::model::{AuditEntry, AuditPage, MailList, MailMessage};
 use super::support::{Params, enc, ts};
 use super::{BadRequest, Forbidden, Unauthorized};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, bad_request};
 use crate::extract::Auth;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_domain::audit::{AuditEntry as Entry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditEntry as Entry, AuditQuery};
 use serde_json::Value;
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
@@ -31,7 +31,7 @@ fn entry(e: &Entry) -> AuditEntry {
         date_time: ts(e.at),
         actor_id: e.actor_id.map(|a| a.to_string()),
         actor: e.actor.clone(),
-        action: e.action.clone(),
+        action: e.action.to_string(),
         target_type: e.target_type.clone(),
         target_id: e.target_id.clone(),
         summary: e.summary.clone(),
@@ -44,7 +44,10 @@ fn entry(e: &Entry) -> AuditEntry {
 fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
     let text = |k: &str| params.get(k).map(|v| v.trim().to_string());
     let q = AuditQuery {
-        action: text("action"),
+        action: text("action")
+            .map(|a| AuditAction::matching(&a))
+            .transpose()
+            .map_err(|e| bad_request("invalidParameter", e.to_string()))?,
         actor: text("actor"),
         target_id: text("targetId"),
         since: params.time("since")?,

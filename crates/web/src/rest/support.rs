@@ -11,10 +11,7 @@ use seatkeeper_domain::plans::enabled_plans;
 use seatkeeper_domain::{PlanId, Time};
 use serde::{Deserialize, Deserializer};
 
-/// RFC 3339 in UTC with a `Z`, fractions only when there are any.
-pub fn ts(t: Time) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
+pub use seatkeeper_app::export::{csv_cell as cell, time as ts};
 
 pub fn parse_time(field: &str, v: &str) -> ApiResult<Time> {
     chrono::DateTime::parse_from_rfc3339(v.trim())
@@ -220,9 +217,6 @@ pub fn enc(s: &str) -> String {
     }
     out
 }
-
-/// A text cell for a CSV export, neutralized so that spreadsheets do not run it as a formula.
-pub use seatkeeper_app::audit::csv_cell as cell;
 
 fn unknown_product(key: &str) -> String {
     format!(

@@ -189,13 +189,9 @@ backends!(
                 .all(|e| e.actor_id == Some(op.id.to_string())),
             "{log:?}"
         );
+        // The organization's own log has no catalog actions: the filter is refused.
         let got = srv.get(&format!("{API}/audit?action=catalog.")).await;
-        assert_eq!(
-            got.1["value"].as_array().map(Vec::len),
-            Some(0),
-            "{}",
-            got.1
-        );
+        assert_error(&got, StatusCode::BAD_REQUEST, "matches no audit action");
 
         // The operator token is no user: other endpoints refuse it and say what it is for.
         let got = srv

@@ -373,10 +373,18 @@ backends!(bad_input_is_a_clear_4xx, |srv| async move {
     assert_eq!(got.0, StatusCode::NOT_FOUND);
     let got = srv
         .get(&format!(
-            "{API}/audit?actor=%27%20OR%201%3D1%20--&action=%25"
+            "{API}/audit?actor=%27%20OR%201%3D1%20--&action=user."
         ))
         .await;
     assert_eq!((got.0, got.1["value"].clone()), (StatusCode::OK, json!([])));
+    // An action filter is the start of an audit action; anything else is refused, naming them.
+    for action in ["%25", "bogus", "user.create%27%20OR%201%3D1%20--"] {
+        let got = srv.get(&format!("{API}/audit?action={action}")).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "matches no audit action");
+        assert_error(&got, StatusCode::BAD_REQUEST, "user.create, user.update");
+        let got = srv.get(&format!("{API}/audit.csv?action={action}")).await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    }
     for (q, needle) in [
         ("top=abc", "from 1 to 1000"),
         ("top=0", "from 1 to 1000"),
