@@ -53,12 +53,15 @@ def test_the_change_just_made_is_listed_and_filters_narrow_to_it(tab):
     expect(p.get_by_text("No entries match these filters.")).to_be_visible()
 
 
-def test_a_date_range_that_ends_before_it_starts_is_refused_in_words(tab):
+def test_a_date_range_that_ends_before_it_starts_or_an_unknown_action_is_refused_in_words(tab):
     sign_in(tab)
     p = tab.page
     tab.goto("/audit?from=2026-05-02&to=2026-05-01")
     expect(p.get_by_role("alert")).to_contain_text("The date range ends before it starts")
     tab.shot()
+    tab.goto("/audit?action=nosuch.")
+    expect(p.get_by_role("alert")).to_contain_text("action 'nosuch.' matches no audit action")
+    tab.shot("unknown-action")
     tab.console_errors = [e for e in tab.console_errors if "status of 400" not in e]
 
 
