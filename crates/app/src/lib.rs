@@ -10,6 +10,7 @@ pub mod database;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod home;
 pub mod import;
 pub mod jobs;
 pub mod licenses;

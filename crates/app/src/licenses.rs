@@ -798,10 +798,16 @@ impl App {
     }
 
     /// L7: the users holding a product, a page at a time (for the detail page and CSV export).
+    ///
+    /// Without `search`, in user id order after `after` (the `(tenant_id, sku_id, user_id)`
+    /// index). With `search`, the holders whose display name or user name starts with it
+    /// (case-insensitive), in display-name order after the user `after` (see
+    /// `store::directory::search_users`). Either way only one page is read, at any size.
     pub async fn product_users(
         &self,
         actor: &Actor,
         sku: SkuId,
+        search: Option<&str>,
         after: Option<UserId>,
         limit: i64,
     ) -> AppResult<Vec<(User, Assignment)>> {
@@ -810,6 +816,35 @@ impl App {
             return Err(DomainError::UnknownSku { sku_id: sku }.into());
         }
         let mut conn = self.read().await?;
+        if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
+            let after = match after {
+                Some(id) => dir::get_user(&mut conn, actor.tenant_id, id)
+                    .await?
+                    .map(|u| (u.display_name, id)),
+                None => None,
+            };
+            let users = dir::search_users(
+                &mut conn,
+                actor.tenant_id,
+                term,
+                Some(sku),
+                after.as_ref().map(|(n, id)| (n.as_str(), *id)),
+                limit,
+            )
+            .await?;
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            let mut held: BTreeMap<UserId, Assignment> =
+                assignments::of_users(&mut conn, actor.tenant_id, &ids)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.sku_id == sku)
+                    .map(|a| (a.user_id, a))
+                    .collect();
+            return Ok(users
+                .into_iter()
+                .filter_map(|u| held.remove(&u.id).map(|a| (u, a)))
+                .collect());
+        }
         let list = assignments::of_sku(&mut conn, actor.tenant_id, sku, after, limit).await?;
         let ids: Vec<UserId> = list.iter().map(|a| a.user_id).collect();
         let mut users = Vec::with_capacity(ids.len());
@@ -821,6 +856,27 @@ impl App {
             .into_iter()
             .filter_map(|a| by_id.get(&a.user_id).cloned().map(|u| (u, a)))
             .collect())
+    }
+
+    /// Users whose display name or user name starts with `term` (case-insensitive), in
+    /// display-name order, at most `limit` (1 to 50): the people picker of the pages (type a
+    /// name, pick the user). Read by admins.
+    pub async fn find_users(&self, actor: &Actor, term: &str, limit: i64) -> AppResult<Vec<User>> {
+        actor.require(Action::Read)?;
+        let term = term.trim();
+        if term.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.read().await?;
+        Ok(dir::search_users(
+            &mut conn,
+            actor.tenant_id,
+            term,
+            None,
+            None,
+            limit.clamp(1, 50),
+        )
+        .await?)
     }
 }
 

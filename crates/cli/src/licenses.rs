@@ -169,7 +169,7 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
             let mut after = None;
             loop {
                 let page = app
-                    .product_users(&actor, p.sku_id, after, PAGE)
+                    .product_users(&actor, p.sku_id, None, after, PAGE)
                     .await
                     .cli()?;
                 let full = page.len() as i64 == PAGE;

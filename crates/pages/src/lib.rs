@@ -13,6 +13,8 @@ pub mod csrf;
 pub mod error;
 pub mod frame;
 pub mod groups;
+pub mod home;
+pub mod licenses;
 pub mod notice;
 pub mod products;
 pub mod security;
@@ -30,12 +32,27 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/`, `/sign-in`, `/static/*`.
+/// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/products/*`,
+/// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
+        .route("/", get(home::show))
+        .route("/account/tokens", post(home::create_token))
+        .route("/account/tokens/{id}/revoke", post(home::revoke_token))
+        .route("/licenses", get(licenses::list))
+        .route("/licenses/{sku}", get(licenses::product_page))
         .route(
-            "/",
-            get(|| async { axum::response::Redirect::to("/sign-in") }),
+            "/licenses/{sku}/assign",
+            get(licenses::assign_form).post(licenses::assign),
+        )
+        .route(
+            "/licenses/{sku}/assign/search",
+            get(licenses::assign_search),
+        )
+        .route("/licenses/{sku}/unassign", post(licenses::unassign))
+        .route(
+            "/licenses/{sku}/users/{user}",
+            get(licenses::user_plans).post(licenses::save_user_plans),
         )
         .route("/sign-in", get(sign_in::show))
         .route("/settings", get(settings::show))

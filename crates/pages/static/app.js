@@ -28,3 +28,18 @@
     });
   });
 })();
+
+// <input type="checkbox" data-pick-into="id"> (a search result of a people picker): checking it
+// moves its label into the list with that id, so it stays picked when the results change.
+document.addEventListener("change", function (e) {
+  var box = e.target;
+  var into = box.getAttribute && box.getAttribute("data-pick-into");
+  if (!into || !box.checked) { return; }
+  var list = document.getElementById(into);
+  var label = box.closest("label");
+  if (list && label) {
+    box.removeAttribute("data-pick-into");
+    list.appendChild(label);
+    box.focus();
+  }
+});

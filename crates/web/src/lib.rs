@@ -94,6 +94,10 @@ pub fn router(app: App) -> Router {
                 },
             )),
         )
+        .route(
+            "/licenses/{sku}/users.csv",
+            axum::routing::get(rest::page_users_csv),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(not_found)
         .layer(axum::middleware::map_response(method_not_allowed))

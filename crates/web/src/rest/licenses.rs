@@ -67,6 +67,7 @@ pub async fn page(
         ("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber."),
         ("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
         ("after" = Option<String>, Query, format = Uuid, description = "Continue after this user id (taken from nextLink)."),
+        ("search" = Option<String>, Query, description = "Only users whose displayName or userPrincipalName starts with this (case-insensitive); then in displayName order."),
     ),
     responses(
         (status = 200, description = "OK", body = ProductUserPage),
@@ -82,7 +83,7 @@ pub async fn users(
     PathArgs(sku): PathArgs<String>,
     params: Params,
 ) -> Out<ProductUserPage> {
-    params.allow(&["top", "after"])?;
+    params.allow(&["top", "after", "search"])?;
     let catalog = app.catalog();
     let product = product_in_path(&catalog, &sku)?;
     let top = params.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP);
@@ -95,16 +96,21 @@ pub async fn users(
             )
         })?),
     };
+    let search = params.value("search")?.map(str::to_string);
     let rows = app
-        .product_users(&actor, product.sku_id, after, top + 1)
+        .product_users(&actor, product.sku_id, search.as_deref(), after, top + 1)
         .await?;
     let more = rows.len() as i64 > top;
     let page = &rows[..rows.len().min(top as usize)];
     let next = match (more, page.last()) {
         (true, Some((u, _))) => Some(format!(
-            "/api/v1/licenses/{}/users?top={top}&after={}",
+            "/api/v1/licenses/{}/users?top={top}&after={}{}",
             product.sku_id,
-            enc(&u.id.to_string())
+            enc(&u.id.to_string()),
+            search
+                .as_deref()
+                .map(|s| format!("&search={}", enc(s)))
+                .unwrap_or_default()
         )),
         _ => None,
     };
@@ -191,12 +197,40 @@ pub async fn users_csv(
     params: Params,
 ) -> ApiResult<Response> {
     params.allow(&[])?;
+    product_users_csv(app, actor, &sku).await
+}
+
+/// `GET /licenses/{sku}/users.csv` of the web admin center (**Export users** on a product's
+/// page): the same file as the REST export, for the signed-in viewer; refusals are our error
+/// pages.
+pub async fn page_users_csv(
+    State(app): State<App>,
+    viewer: seatkeeper_pages::Viewer,
+    axum::extract::Path(sku): axum::extract::Path<String>,
+) -> Response {
+    if let Err(e) = viewer.require_admin() {
+        return e.into_response();
+    }
+    match product_users_csv(app, viewer.actor, &sku).await {
+        Ok(r) => r,
+        Err(e) => seatkeeper_pages::PageError::from(e.0).into_response(),
+    }
+}
+
+/// A product's users as a CSV attachment, streamed a page at a time.
+async fn product_users_csv(
+    app: App,
+    actor: seatkeeper_app::Actor,
+    sku: &str,
+) -> ApiResult<Response> {
     let catalog = app.catalog();
-    let product = product_in_path(&catalog, &sku)?;
+    let product = product_in_path(&catalog, sku)?;
     let sku_id = product.sku_id;
     let filename = format!("{}-users.csv", product.sku_part_number.replace('"', ""));
     // The first page is read before answering, so that a refusal is a proper error response.
-    let first = app.product_users(&actor, sku_id, None, EXPORT_PAGE).await?;
+    let first = app
+        .product_users(&actor, sku_id, None, None, EXPORT_PAGE)
+        .await?;
     let stream = futures_util::stream::unfold(
         (Export::First(first), app, actor, true),
         move |(state, app, actor, header_row)| async move {
@@ -205,7 +239,7 @@ pub async fn users_csv(
                 Export::First(rows) => rows,
                 Export::After(after) => {
                     match app
-                        .product_users(&actor, sku_id, Some(after), EXPORT_PAGE)
+                        .product_users(&actor, sku_id, None, Some(after), EXPORT_PAGE)
                         .await
                     {
                         Ok(rows) => rows,

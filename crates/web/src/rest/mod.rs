@@ -14,6 +14,8 @@ mod support;
 mod tenant;
 mod tokens;
 
+pub use licenses::page_users_csv;
+
 use crate::envelope::ErrorEnvelope;
 use axum::Router;
 use axum::http::header;

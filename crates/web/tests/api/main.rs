@@ -14,6 +14,8 @@ mod graph_users;
 mod limits;
 mod operator;
 mod pages_csrf;
+mod pages_home;
+mod pages_licenses;
 mod pages_lists;
 mod rest_admin;
 mod rest_api;

@@ -1,0 +1,279 @@
+//! `/`: for admins, the home page (licenses at a glance, what needs attention and where it is
+//! fixed); for everyone else, their own page ("My account": their licenses, which apps and
+//! services are on, and their API tokens).
+
+use crate::error::PageError;
+use crate::frame::{Frame, Nav};
+use crate::licenses::date;
+use crate::notice;
+use crate::viewer::{Posted, Viewer};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use seatkeeper_app::home::AttentionKind;
+use seatkeeper_app::licenses::ProductLicenses;
+use seatkeeper_app::{App, AppError};
+use seatkeeper_domain::seats::SeatState;
+use seatkeeper_domain::{TokenId, UserId};
+use serde::Deserialize;
+
+/// One thing that needs attention, in words, with the page where it is fixed.
+#[derive(Debug, Clone)]
+pub struct AttentionItem {
+    /// "bad" or "warn" (the badge's colour).
+    pub level: &'static str,
+    pub badge: &'static str,
+    pub text: String,
+    pub link: String,
+    pub link_text: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home_admin.html")]
+pub struct AdminHome {
+    pub frame: Frame,
+    pub licenses: Vec<ProductLicenses>,
+    pub attention: Vec<AttentionItem>,
+}
+
+/// One license of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct MyLicense {
+    pub product: String,
+    /// "Active", "Expired: ask your admin to renew" or "Suspended: no access".
+    pub state: &'static str,
+    pub state_level: &'static str,
+    /// (app or service, on).
+    pub plans: Vec<(String, bool)>,
+}
+
+/// One API token of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct MyToken {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub expires: String,
+    pub revoked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home_account.html")]
+pub struct AccountPage {
+    pub frame: Frame,
+    pub name: String,
+    pub upn: String,
+    pub licenses: Vec<MyLicense>,
+    pub tokens: Vec<MyToken>,
+    /// A token just created: (name, secret), shown once.
+    pub issued: Option<(String, String)>,
+    pub token_name: String,
+    pub error: Option<String>,
+}
+
+/// `GET /`: the admin home page or the user's own page.
+pub async fn show(State(app): State<App>, viewer: Viewer) -> Result<Response, PageError> {
+    if viewer.is_admin() {
+        admin_home(&app, &viewer).await
+    } else {
+        Ok(account_page(&app, &viewer, None, String::new(), None)
+            .await?
+            .into_response())
+    }
+}
+
+async fn admin_home(app: &App, viewer: &Viewer) -> Result<Response, PageError> {
+    let summary = app.home_summary(&viewer.actor).await?;
+    let attention = summary
+        .attention
+        .iter()
+        .map(|a| {
+            let sub = a
+                .subscription
+                .as_deref()
+                .map(|s| format!(" (subscription {s})"))
+                .unwrap_or_default();
+            let when = a.term_end.map(date).unwrap_or_default();
+            match a.kind {
+                AttentionKind::Disabled => AttentionItem {
+                    level: "bad",
+                    badge: "Disabled",
+                    text: format!(
+                        "{}{sub}: its {} licenses no longer give access. Reactivate it, or buy licenses again.",
+                        a.product, a.licenses
+                    ),
+                    link: "/products".into(),
+                    link_text: "Fix in Your products",
+                },
+                AttentionKind::Expired => AttentionItem {
+                    level: "bad",
+                    badge: "Expired",
+                    text: format!(
+                        "{}{sub} expired on {when}: its users keep access for now. Reactivate it or turn recurring billing on before it is disabled.",
+                        a.product
+                    ),
+                    link: "/products".into(),
+                    link_text: "Fix in Your products",
+                },
+                AttentionKind::EndingSoon => AttentionItem {
+                    level: "warn",
+                    badge: "Ending soon",
+                    text: format!(
+                        "{}{sub} ends on {when} and recurring billing is off. Turn recurring billing on to keep its {} licenses.",
+                        a.product, a.licenses
+                    ),
+                    link: "/products".into(),
+                    link_text: "Fix in Your products",
+                },
+                AttentionKind::NoneAvailable => AttentionItem {
+                    level: "warn",
+                    badge: "No licenses left",
+                    text: format!(
+                        "{}: all {} licenses are assigned. Buy more, or unassign someone who no longer needs it.",
+                        a.product, a.licenses
+                    ),
+                    link: format!("/licenses/{}", a.sku_id),
+                    link_text: "See its users",
+                },
+            }
+        })
+        .collect();
+    Ok(AdminHome {
+        frame: viewer.frame("Home", Nav::Home),
+        licenses: summary.licenses,
+        attention,
+    }
+    .into_response())
+}
+
+fn my_id(viewer: &Viewer) -> Result<UserId, PageError> {
+    viewer.actor.user_id.ok_or_else(|| {
+        PageError::forbidden("This page belongs to a user; the operator has no account page.")
+    })
+}
+
+async fn account_page(
+    app: &App,
+    viewer: &Viewer,
+    issued: Option<(String, String)>,
+    token_name: String,
+    error: Option<String>,
+) -> Result<AccountPage, PageError> {
+    let me = my_id(viewer)?;
+    let (user, held) = app.user_licenses(&viewer.actor, &me.to_string()).await?;
+    let states = app.seat_states(&viewer.actor, &held).await?;
+    let catalog = app.catalog();
+    let licenses = held
+        .iter()
+        .map(|a| {
+            let product = catalog.product(a.sku_id);
+            let (state, state_level) = match states.get(&a.id) {
+                Some(SeatState::Warning) => ("Expired: ask your admin to renew it", "warn"),
+                Some(SeatState::Suspended) => ("Suspended: no access", "bad"),
+                _ => ("Active", "ok"),
+            };
+            MyLicense {
+                product: product
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| a.sku_id.to_string()),
+                state,
+                state_level,
+                plans: product
+                    .map(|p| {
+                        p.plans
+                            .iter()
+                            .map(|id| {
+                                let label = catalog
+                                    .plan(*id)
+                                    .map(|x| x.display_name.clone())
+                                    .unwrap_or_else(|| catalog.plan_name(*id));
+                                (label, !a.disabled_plans.contains(id))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let tokens = app
+        .list_tokens(&viewer.actor, me)
+        .await?
+        .into_iter()
+        .map(|t| MyToken {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            created: date(t.created_at),
+            expires: t.expires_at.map(date).unwrap_or_else(|| "Never".into()),
+            revoked: t.revoked_at.is_some(),
+        })
+        .collect();
+    Ok(AccountPage {
+        frame: viewer.frame("My account", Nav::Account),
+        name: user.display_name,
+        upn: user.upn,
+        licenses,
+        tokens,
+        issued,
+        token_name,
+        error,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /account/tokens`: creates a token for the signed-in user and shows its secret once
+/// (on this response, never again).
+pub async fn create_token(
+    State(app): State<App>,
+    Posted { viewer, form }: Posted<TokenForm>,
+) -> Result<Response, PageError> {
+    let me = my_id(&viewer)?;
+    match app.create_token(&viewer.actor, me, &form.name, None).await {
+        Ok(t) => {
+            let page =
+                account_page(&app, &viewer, Some((t.name, t.token)), String::new(), None).await?;
+            let mut r = page.into_response();
+            r.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(r)
+        }
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let page = account_page(&app, &viewer, None, form.name, Some(e.to_string())).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /account/tokens/{id}/revoke`: revokes one of the signed-in user's tokens.
+pub async fn revoke_token(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Posted { viewer, .. }: Posted<TokenForm>,
+) -> Result<Response, PageError> {
+    let id = TokenId::parse(&id)
+        .ok_or_else(|| PageError::not_found("There is no such token. Reload the page."))?;
+    let tokens = app.list_tokens(&viewer.actor, my_id(&viewer)?).await?;
+    let Some(t) = tokens.iter().find(|t| t.id == id) else {
+        return Err(PageError::not_found(
+            "There is no such token among yours. Reload the page.",
+        ));
+    };
+    app.revoke_token(&viewer.actor, id).await?;
+    Ok(notice::redirect(
+        "/",
+        &format!(
+            "Token '{}' was revoked: programs using it can no longer sign in with it.",
+            t.name
+        ),
+        false,
+    ))
+}
