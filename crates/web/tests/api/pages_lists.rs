@@ -1,4 +1,5 @@
-//! The Groups and Audit log pages page through long lists, 50 at a time.
+//! The Groups and Audit log pages page through long lists, 50 at a time; Settings shows the sent
+//! mail to Global admins only.
 
 use crate::common::*;
 use reqwest::StatusCode;
@@ -46,3 +47,48 @@ backends!(groups_and_audit_pages_show_50_a_page, |srv| async move {
     assert!(second.contains("Paged group 00"));
     assert!(next_link(&second).is_none());
 });
+
+backends!(
+    settings_shows_sent_mail_to_global_admins_only,
+    |srv| async move {
+        let sub = srv.buy("SUITE_STANDARD", 2).await;
+        let s = srv
+            .app
+            .set_recurring(&srv.operator(), &sub, false)
+            .await
+            .unwrap();
+        // Three days before the term ends without renewal: the expiring notice is written.
+        crate::rest_helpers::set_clock(&srv, s.life.term_end - chrono::Duration::days(3)).await;
+        crate::rest_helpers::run_jobs(&srv).await;
+        let (_, mail) = srv.get("/api/v1/mail").await;
+        let to = mail["value"][0]["to"]
+            .as_str()
+            .expect("a message")
+            .to_string();
+
+        let html = page(&srv, "/settings").await;
+        assert!(html.contains("Sent mail"));
+        assert!(html.contains(&format!("<td>{to}</td>")), "{html}");
+        assert!(
+            html.contains(">Sent<") || html.contains(">Waiting<") || html.contains(">Retrying<")
+        );
+
+        let reader = srv
+            .token_with_roles(
+                "reader-settings@contoso.test",
+                &[seatkeeper_domain::roles::Role::GlobalReader],
+            )
+            .await;
+        let resp = reqwest::Client::new()
+            .get(format!("{}/settings", srv.url))
+            .header("cookie", format!("sk_session={reader}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("Only a Global admin can change these."));
+        assert!(!html.contains("Sent mail"));
+        assert!(!html.contains(&format!("<td>{to}</td>")));
+    }
+);
