@@ -2,7 +2,7 @@
 
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::audit::AuditAction;
-use seatkeeper_domain::directory::{Group, User, UserFilter};
+use seatkeeper_domain::directory::{Group, User, UserField, UserFilter, Value};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::location::UsageLocation;
 use seatkeeper_domain::roles::{Action, Role};
@@ -349,17 +349,6 @@ pub(crate) async fn guard_admin_change(
     ))
 }
 
-/// Users whose display name or user name starts with `text`; None for an empty text.
-fn name_search(text: &str) -> Option<UserFilter> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| {
-        UserFilter::Or(vec![
-            UserFilter::StartsWith(dir::UserField::DisplayName, text.to_string()),
-            UserFilter::StartsWith(dir::UserField::UserPrincipalName, text.to_string()),
-        ])
-    })
-}
-
 /// Looks a user up by id or userPrincipalName.
 pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResult<User> {
     let found = match UserId::parse(key) {
@@ -470,31 +459,8 @@ impl App {
         Ok(dir::list_users(&mut conn, actor.tenant_id, filter, after, limit).await?)
     }
 
-    /// Users whose display name or user name starts with `text` (case-insensitive), at most
-    /// `limit` (1 to 50), for pickers that search as one types. An empty `text` finds no one.
-    pub async fn search_users(
-        &self,
-        actor: &Actor,
-        text: &str,
-        limit: i64,
-    ) -> AppResult<Vec<User>> {
-        actor.require(Action::Read)?;
-        let Some(filter) = name_search(text) else {
-            return Ok(Vec::new());
-        };
-        let mut conn = self.read().await?;
-        Ok(dir::list_users(
-            &mut conn,
-            actor.tenant_id,
-            &filter,
-            None,
-            limit.clamp(1, 50),
-        )
-        .await?)
-    }
-
-    /// [`App::search_users`] for adding members to `group`: each user found, and whether they
-    /// are a member already.
+    /// The people picker ([`App::find_users`]) for adding members to `group`: each user found,
+    /// and whether they are a member already.
     pub async fn search_users_for_group(
         &self,
         actor: &Actor,
@@ -502,22 +468,24 @@ impl App {
         text: &str,
         limit: i64,
     ) -> AppResult<Vec<(User, bool)>> {
-        actor.require(Action::Read)?;
-        let mut conn = self.read().await?;
-        let g = find_group(&mut conn, actor.tenant_id, group).await?;
-        let Some(filter) = name_search(text) else {
-            return Ok(Vec::new());
-        };
-        let limit = limit.clamp(1, 50);
-        let found = dir::list_users(&mut conn, actor.tenant_id, &filter, None, limit).await?;
+        let g = self.get_group(actor, group).await?;
+        let found = self.find_users(actor, text, limit).await?;
         if found.is_empty() {
             return Ok(Vec::new());
         }
-        // The members among those found: every found member is among the first `limit`
-        // members that match the search (both lists are in id order).
-        let within = UserFilter::And(vec![filter, UserFilter::MemberOf(g.id)]);
+        // The members among those found, by their ids.
+        let among = UserFilter::And(vec![
+            UserFilter::MemberOf(g.id),
+            UserFilter::Or(
+                found
+                    .iter()
+                    .map(|u| UserFilter::Eq(UserField::Id, Value::Text(u.id.to_string())))
+                    .collect(),
+            ),
+        ]);
+        let mut conn = self.read().await?;
         let members: std::collections::HashSet<UserId> =
-            dir::list_users(&mut conn, actor.tenant_id, &within, None, limit)
+            dir::list_users(&mut conn, actor.tenant_id, &among, None, found.len() as i64)
                 .await?
                 .into_iter()
                 .map(|u| u.id)
