@@ -1,7 +1,7 @@
 # Sourced by the client suites (tests/graph_sdk/run.sh, tests/schemathesis/run.sh): starts
 # `$BIN serve --demo --dev-clock` on a free loopback port over a fresh data directory and waits
 # until it answers. Needs BIN and VENV; sets WORK, DATA, LOG, SERVER, URL and TOKEN (the demo
-# Global admin's bearer token), and stops the server and removes WORK when the script exits.
+# Global admin's bearer token), ADMIN and PASSWORD (its user name and password), and stops the server and removes WORK when the script exits.
 
 WORK=$(mktemp -d)
 DATA="$WORK/data"
@@ -34,6 +34,8 @@ for _ in $(seq 1 300); do
   fi
   sleep 0.1
 done
+ADMIN=$(sed -n 's/^Global admin:[[:space:]]*//p' "$LOG" | head -1)
+PASSWORD=$(sed -n 's/^Password:[[:space:]]*\([^ ]*\) (the demo.*/\1/p' "$LOG" | head -1)
 if [[ -z "$TOKEN" ]]; then
   echo "The server did not print a bearer token within 30 s:" >&2
   cat "$LOG" >&2

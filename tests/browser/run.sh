@@ -44,7 +44,7 @@ mkdir -p "$SCREENSHOTS"
 # shellcheck source=../demo-server.sh
 source "$HERE/../demo-server.sh"
 
-export SEATKEEPER_URL="$URL" SEATKEEPER_TOKEN="$TOKEN" SEATKEEPER_BIN="$BIN" SEATKEEPER_DATA="$DATA" SEATKEEPER_LOG="$LOG"
+export SEATKEEPER_URL="$URL" SEATKEEPER_TOKEN="$TOKEN" SEATKEEPER_ADMIN="$ADMIN" SEATKEEPER_PASSWORD="$PASSWORD" SEATKEEPER_BIN="$BIN" SEATKEEPER_DATA="$DATA" SEATKEEPER_LOG="$LOG"
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$HERE" "$@"
 CODE=$?

@@ -5,7 +5,7 @@ services, Export users; what a Global reader may see and do."""
 import re
 import uuid
 
-from conftest import SCREENSHOTS, TOKEN, URL, api, new_user, sign_in
+from conftest import SCREENSHOTS, URL, api, new_user, sign_in, sign_in_page
 from playwright.sync_api import expect
 
 SUITE_BASIC = "3b555118-da6a-4418-894f-7df1e2096870"
@@ -234,8 +234,8 @@ def test_assign_works_without_javascript(browser):
     upn = new_user(name="Nojs")
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
     try:
-        context.add_cookies([{"name": "sk_session", "value": TOKEN, "url": URL}])
         p = context.new_page()
+        sign_in_page(p)
         p.goto(URL + f"/licenses/{CHAT_ESSENTIALS}/assign")
         p.get_by_label("Search users").fill(upn.split("@")[0])
         p.get_by_role("button", name="Search").click()

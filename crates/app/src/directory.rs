@@ -26,6 +26,8 @@ pub struct UserInput {
     pub user_type: Option<String>,
     pub usage_location: Option<Option<String>>,
     pub account_enabled: Option<bool>,
+    /// A password to set (Graph's `passwordProfile`); never stored in the user, never audited.
+    pub password_profile: Option<crate::passwords::PasswordProfile>,
 }
 
 impl UserInput {
@@ -43,6 +45,7 @@ impl UserInput {
             user_type,
             usage_location: _,
             account_enabled,
+            password_profile,
         } = self;
         user_principal_name.is_none()
             && display_name.is_none()
@@ -54,6 +57,7 @@ impl UserInput {
             && department.is_none()
             && user_type.is_none()
             && account_enabled.is_none()
+            && password_profile.is_none()
     }
 }
 
@@ -374,7 +378,17 @@ impl App {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
         let u = new_user(actor, input, now)?;
-        crate::in_transaction!(self, tx => insert_user(tx, actor, &u, &[], now).await)?;
+        let password = match &input.password_profile {
+            Some(p) => Some(p.prepare().await?),
+            None => None,
+        };
+        crate::in_transaction!(self, tx => {
+            insert_user(tx, actor, &u, &[], now).await?;
+            if let Some(p) = &password {
+                crate::passwords::store_password(tx, actor, &u, p, now).await?;
+            }
+            Ok(())
+        })?;
         Ok(u)
     }
 
@@ -404,6 +418,10 @@ impl App {
         } else {
             AdminChange::Edit
         };
+        let password = match &input.password_profile {
+            Some(p) => Some(p.prepare().await?),
+            None => None,
+        };
         crate::in_transaction!(self, tx => {
             let id = find_user(tx, actor.tenant_id, key).await?.id;
             guard_admin_change(tx, actor, id, change).await?;
@@ -413,10 +431,17 @@ impl App {
             if u.upn.to_lowercase() != before.upn.to_lowercase() && dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
                 return Err(upn_taken(&u.upn));
             }
+            if let Some(p) = &password {
+                crate::passwords::store_password(tx, actor, &before, p, now).await?;
+            }
             if u == before {
                 return Ok(u);
             }
             dir::update_user(tx, &u).await?;
+            if before.account_enabled && !u.account_enabled {
+                // A disabled account's sessions end at once (its tokens are refused when used).
+                crate::sessions::end_sessions_of(tx, u.id).await?;
+            }
             audit::record(tx, actor, now, AuditAction::UserUpdate, "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
             Ok(u)
         })

@@ -20,6 +20,12 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Too many tries (failed sign-ins for one user name): wait `retry_after_secs` seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A database failure. A unique violation never lands here: converting a store error turns
     /// it into [`AppError::Conflict`] naming what exists.
     #[error("database error: {0}")]

@@ -16,6 +16,8 @@ pub mod jobs;
 pub mod licenses;
 pub mod mail;
 pub mod operator;
+pub mod passwords;
+pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
 
@@ -122,6 +124,19 @@ pub struct Config {
     pub mail: mail::MailConfig,
     /// Whether the development clock may be moved (`--dev-clock`).
     pub dev_clock: bool,
+    /// The address people reach the server at (`--public-url`, e.g.
+    /// `https://licenses.example.com`), when it is not what the server sees: behind a proxy that
+    /// ends TLS, an `https` address marks the session cookie `Secure`.
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Whether the public address is `https` (see [`Config::public_url`]).
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.len() > 8 && u[..8].eq_ignore_ascii_case("https://"))
+    }
 }
 
 pub struct Inner {
@@ -250,4 +265,26 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// The connection type handed out by [`App::read`].
 pub mod sqlx_conn {
     pub type PoolConn = seatkeeper_store::sqlx::pool::PoolConnection<seatkeeper_store::sqlx::Any>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_https_public_url_makes_cookies_secure() {
+        let with = |u: Option<&str>| Config {
+            mail: mail::MailConfig {
+                from: "t@localhost".into(),
+                transport: mail::Transport::EmlDir("/nonexistent".into()),
+            },
+            dev_clock: false,
+            public_url: u.map(str::to_string),
+        };
+        assert!(with(Some("https://licenses.example.com")).public_url_is_https());
+        assert!(with(Some("HTTPS://licenses.example.com/")).public_url_is_https());
+        assert!(!with(Some("http://licenses.example.com")).public_url_is_https());
+        assert!(!with(Some("https://")).public_url_is_https());
+        assert!(!with(None).public_url_is_https());
+    }
 }

@@ -3,6 +3,7 @@
 use crate::auth::insert_token;
 use crate::directory::{UserInput, insert_user, new_user, usage_location};
 use crate::operator::Operator;
+use crate::passwords::{PasswordProfile, generate_password, store_password};
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::{Action, Role};
@@ -37,6 +38,10 @@ pub struct Bootstrap {
     pub admin_user_id: UserId,
     pub admin_user_principal_name: String,
     pub token: String,
+    /// The admin's generated first password, when none was given: it must be changed at the
+    /// first sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_password: Option<String>,
 }
 
 impl std::fmt::Debug for Bootstrap {
@@ -47,20 +52,41 @@ impl std::fmt::Debug for Bootstrap {
             .field("admin_user_id", &self.admin_user_id)
             .field("admin_user_principal_name", &self.admin_user_principal_name)
             .field("token", &"***")
+            .field(
+                "initial_password",
+                &self.initial_password.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
 
 impl App {
-    /// Creates a tenant with its first Global admin and a bearer token for them (operator only),
-    /// in one transaction. Names are unique regardless of case: a taken one is a 409 that names
-    /// the organization that has it.
+    /// Creates a tenant with its first Global admin, a bearer token for them and a generated
+    /// password that must be changed at the first sign-in (in [`Bootstrap::initial_password`]);
+    /// see [`App::create_tenant_with_password`].
     pub async fn create_tenant(
         &self,
         name: &str,
         admin_upn: &str,
         default_location: Option<&str>,
         currency: Option<&str>,
+    ) -> AppResult<Bootstrap> {
+        self.create_tenant_with_password(name, admin_upn, default_location, currency, None)
+            .await
+    }
+
+    /// Creates a tenant with its first Global admin and a bearer token for them (operator only),
+    /// in one transaction. The admin's password is `password` (the operator chose it, so no
+    /// change is required), or without one a generated password that must be changed at the
+    /// first sign-in. Names are unique regardless of case: a taken one is a 409 that names the
+    /// organization that has it.
+    pub async fn create_tenant_with_password(
+        &self,
+        name: &str,
+        admin_upn: &str,
+        default_location: Option<&str>,
+        currency: Option<&str>,
+        password: Option<&str>,
     ) -> AppResult<Bootstrap> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 256 {
@@ -97,6 +123,26 @@ impl App {
             ..Default::default()
         };
         let admin = new_user(&operator, &input, now)?;
+        let (initial_password, profile) = match password {
+            Some(p) => (
+                None,
+                PasswordProfile {
+                    password: Some(p.to_string()),
+                    force_change_next_sign_in: Some(false),
+                },
+            ),
+            None => {
+                let p = generate_password();
+                (
+                    Some(p.clone()),
+                    PasswordProfile {
+                        password: Some(p),
+                        force_change_next_sign_in: Some(true),
+                    },
+                )
+            }
+        };
+        let prepared = profile.prepare().await?;
         // The organization, its first Global admin and their token: all or nothing.
         let token = crate::in_transaction!(self, tx => {
             if let Some(other) = tenants::get_by_name(tx, &t.name).await? {
@@ -109,6 +155,7 @@ impl App {
             audit::record(tx, &operator, now, AuditAction::TenantCreate, "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
             insert_user(tx, &operator, &admin, &[Role::GlobalAdmin], now).await?;
             let token = insert_token(tx, &operator, &admin, "bootstrap", None, now).await?;
+            store_password(tx, &operator, &admin, &prepared, now).await?;
             crate::operator::record(tx, &Operator::cli(), now, "tenant.create", "tenant", t.id, format!("Organization '{}' created with Global admin {}", t.name, admin.upn), None, Some(after)).await?;
             Ok(token)
         })?;
@@ -118,6 +165,7 @@ impl App {
             admin_user_id: admin.id,
             admin_user_principal_name: admin.upn,
             token: token.token,
+            initial_password,
         })
     }
 

@@ -105,6 +105,7 @@ async fn expiring_notice_reaches_global_and_billing_admins_once_with_retries() {
         Config {
             mail,
             dev_clock: true,
+            public_url: None,
         },
     )
     .await
@@ -248,6 +249,7 @@ async fn smtp_app(url: &str, port: u16) -> App {
         Config {
             mail,
             dev_clock: true,
+            public_url: None,
         },
     )
     .await

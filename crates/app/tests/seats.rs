@@ -175,7 +175,7 @@ proptest! {
             let dir = std::env::temp_dir().join(format!("seatkeeper-prop-{}", uuid::Uuid::new_v4().simple()));
             let db = Db::open_dir(&dir).await.expect("db");
             let mail = MailConfig { from: "t@localhost".into(), transport: Transport::EmlDir(dir.join("mail")) };
-            let app = App::new(db, Config { mail, dev_clock: true }).await.expect("app");
+            let app = App::new(db, Config { mail, dev_clock: true, public_url: None }).await.expect("app");
             let b = app.create_tenant("Prop", "admin@prop.test", Some("DK"), None).await.expect("tenant");
             let actor = Actor::operator(b.tenant_id);
             let mut users = Vec::new();

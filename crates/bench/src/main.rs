@@ -172,6 +172,29 @@ async fn seed(
     Ok(user_ids)
 }
 
+/// Gives the organization's Global admin a password and signs it in, as the sign-in page
+/// would; returns the session cookie's value.
+async fn admin_session(
+    app: &App,
+    tenant: seatkeeper_domain::TenantId,
+    upn: &str,
+) -> anyhow::Result<String> {
+    let password = "Bench-admin-1";
+    app.set_password(
+        &seatkeeper_app::Actor::operator(tenant),
+        upn,
+        password,
+        false,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(app
+        .sign_in(upn, password, None, &Default::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .secret)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -208,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
         Config {
             mail,
             dev_clock: false,
+            public_url: None,
         },
     )
     .await?;
@@ -277,7 +301,63 @@ async fn main() -> anyhow::Result<()> {
         percentile(&lat, 0.99).as_secs_f64() * 1000.0
     );
 
-    // 2. assignLicense with N concurrent clients: each assigns the last product to its own users.
+    // 2. The admin center's pages, as a signed-in admin's browser asks for them (one at a time:
+    //    the time is the server's rendering plus a loopback round trip).
+    let cookie = admin_session(&app, b.tenant_id, &b.admin_user_principal_name).await?;
+    let product = sku(0);
+    let pages = [
+        ("Licenses", "/licenses".to_string()),
+        (
+            "a product's first page of users",
+            format!("/licenses/{product}"),
+        ),
+        (
+            "a product's users searched by name",
+            format!("/licenses/{product}?search=User%2012"),
+        ),
+        ("Active users", "/users".to_string()),
+        (
+            "Active users searched by name",
+            "/users?q=User%204711".to_string(),
+        ),
+        (
+            "Active users, unlicensed",
+            "/users?filter=unlicensed".to_string(),
+        ),
+    ];
+    for (what, path) in &pages {
+        let url = format!("{base}{path}");
+        let get = || async {
+            let r = client
+                .get(&url)
+                .header("cookie", format!("sk_session={cookie}"))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+            Ok::<usize, anyhow::Error>(r.bytes().await?.len())
+        };
+        for _ in 0..20 {
+            get().await?;
+        }
+        let n = args.page_requests.min(500);
+        let mut lat = Vec::with_capacity(n);
+        let mut size = 0;
+        for _ in 0..n {
+            let s = Instant::now();
+            size = get().await?;
+            lat.push(s.elapsed());
+        }
+        lat.sort();
+        println!(
+            "page {what} (GET {path}, {} KB): {n} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            size / 1024,
+            percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+            percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+            lat.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+        );
+    }
+
+    // 3. assignLicense with N concurrent clients: each assigns the last product to its own users.
     let last = sku(args.products - 1).to_string();
     let users = Arc::new(users);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);

@@ -97,7 +97,11 @@ pub async fn open_app(db: &Settings, mail: MailConfig, dev_clock: bool) -> anyho
     App::open(
         db.database_url.as_deref(),
         &db.data_dir,
-        Config { mail, dev_clock },
+        Config {
+            mail,
+            dev_clock,
+            public_url: db.public_url.clone(),
+        },
     )
     .await
 }
@@ -211,14 +215,26 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     };
     say!("Seatkeeper is listening on http://{addr} ({where_})");
     if args.demo {
-        let d = crate::demo::ensure_demo(&app).await?;
+        let demo = crate::demo::ensure_demo(&app).await?;
+        let d = &demo.bootstrap;
         say!();
         say!(
             "Demo organization: {} (tenant {})",
             d.tenant_name,
             d.tenant_id
         );
+        say!("Admin center:      http://{addr}/ (sign in with this user name and password)");
         say!("Global admin:      {}", d.admin_user_principal_name);
+        match demo.password {
+            crate::demo::DemoPassword::Works(p) => {
+                say!("Password:          {p} (the demo's well-known password)")
+            }
+            crate::demo::DemoPassword::Changed => say!(
+                "Password:          changed since the demo set it (set one with `seatkeeper users set-password --tenant '{}' --user {} --password-stdin`)",
+                d.tenant_name,
+                d.admin_user_principal_name
+            ),
+        }
         say!("Bearer token:      {}", d.token);
         say!();
         say!("Try it:");
@@ -257,6 +273,28 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a password from standard input: the first line, without its line break. Refuses a
+/// terminal (so the password never echoes there) and an empty line.
+pub fn read_password_stdin() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        anyhow::bail!(
+            "--password-stdin reads the password from a pipe, e.g. printf '%s\\n' \"$PASSWORD\" | seatkeeper …"
+        );
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("--password-stdin: standard input held no password (an empty first line)");
+    }
+    Ok(password)
+}
+
 /// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called, so call it
 /// before anything slow: a signal that arrives early still shuts down gracefully.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
@@ -287,16 +325,28 @@ async fn tenant(app: App, cmd: TenantCmd) -> anyhow::Result<()> {
             admin,
             usage_location,
             currency,
+            password_stdin,
             json,
         } => {
+            let password = if password_stdin {
+                Some(read_password_stdin()?)
+            } else {
+                None
+            };
             let b = app
-                .create_tenant(&name, &admin, usage_location.as_deref(), Some(&currency))
+                .create_tenant_with_password(
+                    &name,
+                    &admin,
+                    usage_location.as_deref(),
+                    Some(&currency),
+                    password.as_deref(),
+                )
                 .await
                 .cli()?;
             if json {
                 output::lines([serde_json::to_string(&b)?])
             } else {
-                output::lines([
+                let mut lines = vec![
                     format!(
                         "Organization '{}' created: tenant {}",
                         b.tenant_name, b.tenant_id
@@ -306,7 +356,13 @@ async fn tenant(app: App, cmd: TenantCmd) -> anyhow::Result<()> {
                         b.admin_user_principal_name, b.admin_user_id
                     ),
                     format!("Bearer token: {}", b.token),
-                ])
+                ];
+                if let Some(p) = &b.initial_password {
+                    lines.push(format!(
+                        "Initial password: {p} (must be changed at the first sign-in)"
+                    ));
+                }
+                output::lines(lines)
             }
         }
         TenantCmd::List { json } => {

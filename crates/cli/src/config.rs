@@ -24,6 +24,8 @@ pub struct Settings {
     pub catalog: Option<PathBuf>,
     pub demo: bool,
     pub dev_clock: bool,
+    /// The address people reach the server at (`https://…` behind a TLS proxy).
+    pub public_url: Option<String>,
     pub no_jobs: bool,
     /// Seconds.
     pub request_timeout: u64,
@@ -45,6 +47,7 @@ impl Default for Settings {
             catalog: None,
             demo: false,
             dev_clock: false,
+            public_url: None,
             no_jobs: false,
             request_timeout: limits.request_timeout.as_secs(),
             max_concurrent_requests: limits.max_concurrent_requests,
@@ -70,6 +73,7 @@ impl std::fmt::Debug for Settings {
             .field("catalog", &self.catalog)
             .field("demo", &self.demo)
             .field("dev_clock", &self.dev_clock)
+            .field("public_url", &self.public_url)
             .field("no_jobs", &self.no_jobs)
             .field("request_timeout", &self.request_timeout)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
@@ -95,6 +99,7 @@ fn given(db: &DbArgs, serve: Option<&ServeArgs>, mail: Option<&MailArgs>) -> ser
     if let Some(s) = serve {
         put("listen", serde_json::json!(s.listen));
         put("catalog", serde_json::json!(s.catalog));
+        put("public_url", serde_json::json!(s.public_url));
         // A switch can only turn a setting on.
         for (k, on) in [
             ("demo", s.demo),

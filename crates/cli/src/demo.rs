@@ -10,6 +10,23 @@ use seatkeeper_domain::roles::Role;
 
 pub const DEMO_TENANT: &str = "Contoso (demo)";
 pub const DEMO_ADMIN: &str = "admin@contoso.example";
+/// The demo Global admin's well-known password (the demo's data is made up; anyone who can
+/// reach a demo server may sign in with it until it is changed).
+pub const DEMO_PASSWORD: &str = "Contoso-demo-1";
+
+/// The demo organization and how its Global admin signs in.
+pub struct Demo {
+    pub bootstrap: Bootstrap,
+    pub password: DemoPassword,
+}
+
+/// The demo Global admin's password, as far as the server can tell.
+pub enum DemoPassword {
+    /// This password works.
+    Works(&'static str),
+    /// The admin changed it since the demo set it; it is not known.
+    Changed,
+}
 
 const PEOPLE: &[(&str, &str, &str)] = &[
     ("Adele", "Vance", "Marketing"),
@@ -35,13 +52,19 @@ const PEOPLE: &[(&str, &str, &str)] = &[
 ];
 
 /// Creates the demo organization once; on later starts issues a fresh token for its admin.
-pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
+pub async fn ensure_demo(app: &App) -> anyhow::Result<Demo> {
     let err = |e: seatkeeper_app::AppError| anyhow::anyhow!("{e}");
-    if let Some(b) = reuse_demo(app).await? {
-        return Ok(b);
+    if let Some(d) = reuse_demo(app).await? {
+        return Ok(d);
     }
     let b = match app
-        .create_tenant(DEMO_TENANT, DEMO_ADMIN, Some("US"), Some("USD"))
+        .create_tenant_with_password(
+            DEMO_TENANT,
+            DEMO_ADMIN,
+            Some("US"),
+            Some("USD"),
+            Some(DEMO_PASSWORD),
+        )
         .await
     {
         Ok(b) => b,
@@ -163,11 +186,15 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Bootstrap> {
     )
     .await
     .map_err(err)?;
-    Ok(b)
+    Ok(Demo {
+        bootstrap: b,
+        password: DemoPassword::Works(DEMO_PASSWORD),
+    })
 }
 
-/// A fresh token for the demo organization's admin, if the organization exists.
-async fn reuse_demo(app: &App) -> anyhow::Result<Option<Bootstrap>> {
+/// A fresh token for the demo organization's admin, if the organization exists, and whether the
+/// demo password still works (an admin without a password, from before passwords, gets it).
+async fn reuse_demo(app: &App) -> anyhow::Result<Option<Demo>> {
     let err = |e: AppError| anyhow::anyhow!("{e}");
     let key = seatkeeper_domain::tenant::name_key(DEMO_TENANT);
     let Some(t) = app
@@ -189,11 +216,30 @@ async fn reuse_demo(app: &App) -> anyhow::Result<Option<Bootstrap>> {
         .create_token(&actor, admin.id, "demo", None)
         .await
         .map_err(err)?;
-    Ok(Some(Bootstrap {
-        tenant_id: t.id,
-        tenant_name: t.name,
-        admin_user_id: admin.id,
-        admin_user_principal_name: admin.upn,
-        token: token.token,
+    let key = admin.id.to_string();
+    let password = if !app.has_password(&actor, &key).await.map_err(err)? {
+        app.set_password(&actor, &key, DEMO_PASSWORD, false)
+            .await
+            .map_err(err)?;
+        DemoPassword::Works(DEMO_PASSWORD)
+    } else if app
+        .password_is(&actor, &key, DEMO_PASSWORD)
+        .await
+        .map_err(err)?
+    {
+        DemoPassword::Works(DEMO_PASSWORD)
+    } else {
+        DemoPassword::Changed
+    };
+    Ok(Some(Demo {
+        bootstrap: Bootstrap {
+            tenant_id: t.id,
+            tenant_name: t.name,
+            admin_user_id: admin.id,
+            admin_user_principal_name: admin.upn,
+            token: token.token,
+            initial_password: None,
+        },
+        password,
     }))
 }

@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// Let a Global admin set the clock with PUT /api/v1/dev/clock (for tests and demos).
     #[arg(long, env = "SEATKEEPER_DEV_CLOCK")]
     pub dev_clock: bool,
+    /// The address people reach the server at, when a proxy in front of it ends TLS
+    /// (e.g. https://licenses.example.com): session cookies are then marked Secure.
+    #[arg(long, env = "SEATKEEPER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Do not run the background jobs in this process (another process runs them).
     #[arg(long, env = "SEATKEEPER_NO_JOBS")]
     pub no_jobs: bool,
@@ -207,7 +211,12 @@ pub enum TenantCmd {
         /// Billing currency (ISO 4217).
         #[arg(long, default_value = "USD")]
         currency: String,
-        /// Print one JSON object (tenantId, adminUserId, token, …) instead of text.
+        /// Read the admin's password from standard input (one line). Without it a password is
+        /// generated and printed (`initialPassword` in JSON); it must be changed at the first
+        /// sign-in.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print one JSON object (tenantId, adminUserId, token, initialPassword, …) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -399,6 +408,25 @@ pub enum UsersCmd {
         /// Comma-separated roles, or "none".
         #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
         roles: Vec<String>,
+    },
+    /// Set a user's password for signing in to the admin center; ends their sessions.
+    ///
+    /// The password is read from standard input (one line), never from the command line. It
+    /// needs 8 to 256 characters and 3 of: lower case, upper case, digits, symbols.
+    ///
+    /// Example: printf '%s\n' "$NEW_PASSWORD" | seatkeeper users set-password --tenant Contoso --user adele@contoso.com --password-stdin --force-change
+    SetPassword {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// User id or user principal name.
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (required: passwords are never arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The user must choose a new password at their next sign-in.
+        #[arg(long)]
+        force_change: bool,
     },
 }
 

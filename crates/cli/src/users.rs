@@ -169,6 +169,28 @@ pub async fn run(app: App, cmd: UsersCmd) -> anyhow::Result<()> {
                 format!("Roles of {}: {}", u.upn, names.join(", "))
             }])
         }
+        UsersCmd::SetPassword {
+            tenant,
+            user,
+            password_stdin: _,
+            force_change,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let password = crate::commands::read_password_stdin()?;
+            let u = app.get_user(&actor, &user).await.cli()?;
+            app.set_password(&actor, &u.id.to_string(), &password, force_change)
+                .await
+                .cli()?;
+            output::lines([format!(
+                "Password of {} set{}; their sessions have ended",
+                u.upn,
+                if force_change {
+                    " (must be changed at the next sign-in)"
+                } else {
+                    ""
+                }
+            )])
+        }
     }
 }
 

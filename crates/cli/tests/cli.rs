@@ -214,6 +214,7 @@ impl Sk {
             child,
             addr: String::new(),
             token: None,
+            password: None,
         };
         let demo = extra.contains(&"--demo");
         let deadline = Instant::now() + Duration::from_secs(40);
@@ -224,6 +225,9 @@ impl Sk {
                 .unwrap_or_else(|_| panic!("serve {extra:?} printed no address/token in time"));
             if let Some(rest) = line.strip_prefix("Seatkeeper is listening on http://") {
                 server.addr = rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+            if let Some(p) = line.strip_prefix("Password:") {
+                server.password = Some(p.trim().to_string());
             }
             if let Some(t) = line.strip_prefix("Bearer token:") {
                 server.token = Some(t.trim().to_string());
@@ -238,6 +242,8 @@ struct Server {
     child: Child,
     addr: String,
     token: Option<String>,
+    /// What `--demo` printed after "Password:".
+    password: Option<String>,
 }
 
 impl Server {
@@ -1850,6 +1856,7 @@ both!(serve_never_logs_a_password, |sk| {
         child,
         addr: String::new(),
         token: None,
+        password: None,
     };
     let mut out = String::new();
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -1885,3 +1892,221 @@ both!(serve_never_logs_a_password, |sk| {
         assert!(!err.contains(secret), "the log shows a password: {err}");
     }
 });
+
+// ----- passwords -----
+
+impl Sk {
+    /// Runs a command with `input` on standard input; returns the output.
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn seatkeeper");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for seatkeeper")
+    }
+
+    /// Signs in through the app on this database (no server running); Ok(must change password).
+    fn sign_in(&self, user: &str, password: &str) -> Result<bool, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let app = seatkeeper_app::App::open(
+                self.db_url.as_deref(),
+                &self.dir,
+                seatkeeper_app::Config {
+                    mail: seatkeeper_app::mail::MailConfig {
+                        from: "t@test.example".into(),
+                        transport: seatkeeper_app::mail::Transport::EmlDir(self.dir.join("m")),
+                    },
+                    dev_clock: false,
+                    public_url: None,
+                },
+            )
+            .await
+            .expect("app");
+            let r = app
+                .sign_in(user, password, None, &Default::default())
+                .await
+                .map(|s| s.session.must_change_password)
+                .map_err(|e| e.to_string());
+            app.close().await;
+            r
+        })
+    }
+}
+
+both!(
+    tenant_create_gives_an_initial_password_that_must_be_changed,
+    |sk| {
+        let b = sk.tenant("Contoso");
+        let initial = b["initialPassword"]
+            .as_str()
+            .expect("initialPassword")
+            .to_string();
+        assert_eq!(sk.sign_in("admin@contoso.example", &initial), Ok(true));
+        let text = sk.ok(&[
+            "tenant",
+            "create",
+            "--name",
+            "Tailspin",
+            "--admin",
+            "it@tailspin.example",
+        ]);
+        assert!(text.contains("Initial password: "), "{text}");
+        assert!(
+            text.contains("(must be changed at the first sign-in)"),
+            "{text}"
+        );
+        // --password-stdin: the operator's password, no change required, not printed.
+        let o = sk.run_with_stdin(
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "Fabrikam",
+                "--admin",
+                "admin@fabrikam.example",
+                "--password-stdin",
+                "--json",
+            ],
+            "Fabrikam-admin-1\n",
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out} {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            !out.contains("initialPassword") && !out.contains("Fabrikam-admin-1"),
+            "{out}"
+        );
+        assert_eq!(
+            sk.sign_in("admin@fabrikam.example", "Fabrikam-admin-1"),
+            Ok(false)
+        );
+    }
+);
+
+both!(users_set_password_reads_stdin_and_never_shows_it, |sk| {
+    sk.tenant("Contoso");
+    sk.ok(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "adele@contoso.example",
+        "--display-name",
+        "Adele",
+    ]);
+    let args = [
+        "users",
+        "set-password",
+        "--tenant",
+        "Contoso",
+        "--user",
+        "adele@contoso.example",
+        "--password-stdin",
+    ];
+    let o = sk.run_with_stdin(&args, "password\n");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("It lacks upper-case letters, digits and symbols"),
+        "{err}"
+    );
+    let mut forced = args.to_vec();
+    forced.push("--force-change");
+    let o = sk.run_with_stdin(&forced, "Adele-pass-1\r\n");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("Password of adele@contoso.example set (must be changed at the next sign-in)"),
+        "{out}"
+    );
+    assert_eq!(
+        sk.sign_in("adele@contoso.example", "Adele-pass-1"),
+        Ok(true)
+    );
+    let o = sk.run_with_stdin(&args, "Adele-pass-2\n");
+    assert!(o.status.success());
+    assert_eq!(
+        sk.sign_in("adele@contoso.example", "Adele-pass-2"),
+        Ok(false)
+    );
+    assert_eq!(
+        sk.sign_in("adele@contoso.example", "Adele-pass-1"),
+        Err("The user name or password is incorrect.".to_string())
+    );
+    let list = sk.ok(&["users", "list", "--tenant", "Contoso", "--json"]);
+    let audit = sk.ok(&["audit", "export", "--tenant", "Contoso"]);
+    for text in [list, audit.clone()] {
+        assert!(
+            !text.contains("Adele-pass") && !text.contains("argon2"),
+            "{text}"
+        );
+    }
+    assert!(audit.contains("user.password.set"), "{audit}");
+    // A password is never an argument.
+    let e = sk.fail(&[
+        "users",
+        "set-password",
+        "--tenant",
+        "Contoso",
+        "--user",
+        "adele@contoso.example",
+    ]);
+    assert!(e.contains("--password-stdin"), "{e}");
+});
+
+both!(
+    serve_demo_prints_a_password_that_works_or_says_it_changed,
+    |sk| {
+        let password_line = |server: &mut Server| -> String {
+            let _ = server.terminate(Duration::from_secs(10));
+            server.password.clone().expect("a Password: line")
+        };
+        let mut server = sk.serve(&["--demo"]);
+        let first = password_line(&mut server);
+        assert!(first.starts_with("Contoso-demo-1"), "{first}");
+        assert_eq!(
+            sk.sign_in("admin@contoso.example", "Contoso-demo-1"),
+            Ok(false)
+        );
+        // Restarted, the demo organization exists: the same password still works.
+        let mut server = sk.serve(&["--demo"]);
+        assert_eq!(password_line(&mut server), first);
+        let o = sk.run_with_stdin(
+            &[
+                "users",
+                "set-password",
+                "--tenant",
+                "Contoso (demo)",
+                "--user",
+                "admin@contoso.example",
+                "--password-stdin",
+            ],
+            "Another-pass-1\n",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut server = sk.serve(&["--demo"]);
+        let changed = password_line(&mut server);
+        assert!(
+            changed.starts_with("changed since the demo set it"),
+            "{changed}"
+        );
+        assert!(!changed.contains("Contoso-demo-1"), "{changed}");
+    }
+);

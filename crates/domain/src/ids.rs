@@ -31,5 +31,6 @@ id_type!(
     PlanId,
     PoolId,
     TokenId,
-    AssignmentId
+    AssignmentId,
+    SessionId
 );

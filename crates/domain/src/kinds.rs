@@ -92,6 +92,16 @@ text_enum!(
         UserDelete => "user.delete",
         /// A user's admin roles were set.
         UserRoles => "user.roles",
+        /// An admin set a user's password (never recorded itself).
+        UserPasswordSet => "user.password.set",
+        /// A user changed their own password.
+        UserPasswordChange => "user.password.change",
+        /// A user's sessions were ended.
+        UserSessionsEnd => "user.sessions.end",
+        /// A sign-in to the admin center, successful or refused (`after.result`).
+        SignIn => "sign-in",
+        /// A user signed out of the admin center.
+        SignOut => "sign-out",
         /// A group was created.
         GroupCreate => "group.create",
         /// A group's properties changed.

@@ -21,6 +21,8 @@ struct ErrorPage {
 pub enum PageError {
     /// Not signed in (or the session ended): go to the sign-in page, then come back to `next`.
     SignIn { next: String },
+    /// The user must choose a new password first: go to the change-password page, then `next`.
+    MustChangePassword { next: String },
     /// Renders our error page with this status and message.
     Status { status: StatusCode, message: String },
 }
@@ -119,6 +121,15 @@ impl IntoResponse for PageError {
                         .parse()
                         .unwrap_or(header::HeaderValue::from_static("/sign-in")),
                 );
+                r
+            }
+            PageError::MustChangePassword { next } => {
+                let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                let target = format!("{}?next={encoded}", crate::password::PATH);
+                let mut r = Redirect::to(&target).into_response();
+                if let Ok(v) = target.parse() {
+                    r.headers_mut().insert("hx-redirect", v);
+                }
                 r
             }
             PageError::Status { status, message } => error_page(status, &message),

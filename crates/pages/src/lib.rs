@@ -16,6 +16,7 @@ pub mod groups;
 pub mod home;
 pub mod licenses;
 pub mod notice;
+pub mod password;
 pub mod products;
 pub mod security;
 pub mod session;
@@ -33,7 +34,7 @@ pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
 /// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/products/*`,
-/// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/static/*`.
+/// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
         .route("/", get(home::show))
@@ -54,7 +55,9 @@ pub fn router() -> Router<App> {
             "/licenses/{sku}/users/{user}",
             get(licenses::user_plans).post(licenses::save_user_plans),
         )
-        .route("/sign-in", get(sign_in::show))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", axum::routing::post(sign_in::sign_out))
+        .route(password::PATH, get(password::show).post(password::submit))
         .route("/settings", get(settings::show))
         .route("/settings/organization", post(settings::organization))
         .route("/settings/tokens", post(settings::create_token))

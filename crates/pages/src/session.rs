@@ -1,13 +1,12 @@
-//! Resolving the session cookie to the acting user and the session's CSRF token.
+//! Resolving the session cookie to the signed-in session (see `App::session`).
 
-use seatkeeper_app::{Actor, App, AppResult};
+use seatkeeper_app::sessions::Session;
+use seatkeeper_app::{App, AppResult};
 
-/// The actor and CSRF token of the session whose secret the browser sent.
+/// The session whose secret the browser sent.
 ///
 /// Errors: [`seatkeeper_app::AppError::Unauthorized`] when the session is unknown, ended,
-/// expired, or its account is disabled.
-pub async fn resolve(app: &App, secret: &str) -> AppResult<(Actor, String)> {
-    let actor = app.authenticate(secret).await?;
-    let csrf = format!("c{}", &seatkeeper_app::auth::hash_token(secret)[..40]);
-    Ok((actor, csrf))
+/// idle too long, or its account is disabled.
+pub async fn resolve(app: &App, secret: &str) -> AppResult<Session> {
+    app.session(secret).await
 }

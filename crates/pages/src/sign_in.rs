@@ -1,12 +1,17 @@
 //! The sign-in page.
 
 use crate::csrf;
+use crate::error::PageError;
 use crate::frame::Frame;
+use crate::viewer::Posted;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::Query;
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use seatkeeper_app::sessions::ClientInfo;
+use seatkeeper_app::{App, AppError};
 use serde::Deserialize;
 
 #[derive(Template, WebTemplate)]
@@ -39,8 +44,12 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 /// `GET /sign-in`: the form, with a fresh pre-session CSRF token in a cookie and the form.
-pub async fn show(headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response {
-    let token = seatkeeper_app::auth::random_secret("sks_");
+pub async fn show(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
+    let token = seatkeeper_app::auth::random_secret("skf_");
     let page = SignInPage {
         frame: Frame::anonymous("Sign in", token.clone()),
         next: safe_next(q.next.as_deref()),
@@ -49,9 +58,157 @@ pub async fn show(headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response 
         organization: String::new(),
         error: None,
     };
-    let secure = crate::cookies::is_https(&headers, false);
+    let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
     let mut r = page.into_response();
     if let Ok(v) = crate::cookies::set(csrf::SIGN_IN_COOKIE, &token, secure, Some(3600)).parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The sign-in form as posted.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    pub csrf: String,
+    pub next: Option<String>,
+    #[serde(default)]
+    pub user_name: String,
+    #[serde(default)]
+    pub password: String,
+    pub organization: Option<String>,
+}
+
+/// Renders the form again with `error` (the password is never sent back), a fresh pre-session
+/// CSRF token, and `status`.
+fn again(
+    app: &App,
+    headers: &HeaderMap,
+    f: &SignInForm,
+    status: StatusCode,
+    error: String,
+    ask_organization: bool,
+) -> Response {
+    let token = seatkeeper_app::auth::random_secret("skf_");
+    let page = SignInPage {
+        frame: Frame::anonymous("Sign in", token.clone()),
+        next: safe_next(f.next.as_deref()),
+        user_name: f.user_name.clone(),
+        ask_organization: ask_organization
+            || f.organization.as_deref().is_some_and(|o| !o.is_empty()),
+        organization: f.organization.clone().unwrap_or_default(),
+        error: Some(error),
+    };
+    let secure = crate::cookies::is_https(headers, app.config.public_url_is_https());
+    let mut r = (status, page).into_response();
+    if let Ok(v) = crate::cookies::set(csrf::SIGN_IN_COOKIE, &token, secure, Some(3600)).parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `POST /sign-in`: checks the form's CSRF token against the sign-in cookie, signs in, sets the
+/// session cookie (`HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` over HTTPS) and goes on to
+/// `next`, or to the change-password page first when the password must be changed. A refusal
+/// shows the form again with the app's words.
+pub async fn submit(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let expected = crate::cookies::get(&headers, csrf::SIGN_IN_COOKIE).unwrap_or("");
+    if !csrf::matches(expected, &headers, Some(&f.csrf)) {
+        return again(
+            &app,
+            &headers,
+            &f,
+            StatusCode::FORBIDDEN,
+            csrf::REFUSED.to_string(),
+            false,
+        );
+    }
+    let client = ClientInfo {
+        ip: None,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let org = f.organization.as_deref().filter(|o| !o.trim().is_empty());
+    match app.sign_in(&f.user_name, &f.password, org, &client).await {
+        Ok(signed) => {
+            let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
+            let next = safe_next(f.next.as_deref());
+            let target = if signed.session.must_change_password {
+                let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                format!("{}?next={encoded}", crate::password::PATH)
+            } else {
+                next
+            };
+            let mut r = Redirect::to(&target).into_response();
+            for c in [
+                crate::cookies::set(crate::cookies::SESSION, &signed.secret, secure, None),
+                crate::cookies::set(csrf::SIGN_IN_COOKIE, "", secure, Some(0)),
+            ] {
+                if let Ok(v) = c.parse() {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            r
+        }
+        Err(AppError::Invalid {
+            code: "organizationRequired",
+            message,
+        }) => again(&app, &headers, &f, StatusCode::BAD_REQUEST, message, true),
+        Err(AppError::TooManyRequests {
+            message,
+            retry_after_secs,
+        }) => {
+            let mut r = again(
+                &app,
+                &headers,
+                &f,
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+                false,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            r
+        }
+        Err(e @ (AppError::Unauthorized(_) | AppError::Invalid { .. })) => again(
+            &app,
+            &headers,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            e.to_string(),
+            false,
+        ),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// The sign-out form: only its CSRF token.
+#[derive(Deserialize)]
+pub struct SignOutForm {}
+
+/// `POST /sign-out`: ends the session and clears its cookie.
+pub async fn sign_out(
+    State(app): State<App>,
+    headers: HeaderMap,
+    posted: Result<Posted<SignOutForm>, PageError>,
+) -> Response {
+    if let Err(e) = posted {
+        return e.into_response();
+    }
+    if let Some(secret) = crate::cookies::get(&headers, crate::cookies::SESSION)
+        && let Err(e) = app.sign_out(secret).await
+    {
+        return PageError::from(e).into_response();
+    }
+    let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
+    let mut r = Redirect::to("/sign-in").into_response();
+    if let Ok(v) = crate::cookies::set(crate::cookies::SESSION, "", secure, Some(0)).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r

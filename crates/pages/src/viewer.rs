@@ -83,11 +83,18 @@ impl FromRequestParts<App> for Viewer {
             return Err(sign_in());
         };
         let resolved = crate::session::resolve(app, secret).await;
-        let (actor, csrf) = match resolved {
+        let session = match resolved {
             Ok(v) => v,
             Err(seatkeeper_app::AppError::Unauthorized(_)) => return Err(sign_in()),
             Err(e) => return Err(e.into()),
         };
+        // A user who must choose a new password does that before anything else.
+        if session.must_change_password
+            && !matches!(parts.uri.path(), crate::password::PATH | "/sign-out")
+        {
+            return Err(PageError::MustChangePassword { next: here(parts) });
+        }
+        let (actor, csrf) = (session.actor, session.csrf_token);
         let organization = app.get_tenant(&actor).await?.name;
         Ok(Viewer {
             actor,

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod directory;
 pub mod operator;
 pub mod outbox;
+pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tokens;
@@ -64,6 +65,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox claim token",
         include_str!("../migrations/sqlite/0004_outbox_claim_token.sql"),
     ),
+    (
+        5,
+        "passwords and sessions",
+        include_str!("../migrations/sqlite/0005_passwords_and_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -85,6 +91,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "outbox claim token",
         include_str!("../migrations/postgres/0004_outbox_claim_token.sql"),
+    ),
+    (
+        5,
+        "passwords and sessions",
+        include_str!("../migrations/postgres/0005_passwords_and_sessions.sql"),
     ),
 ];
 

@@ -33,6 +33,8 @@ pub struct ErrorInfo {
     /// When it happened, by the server's clock (the development clock when set); stamped by
     /// [`stamp_errors`] on the way out.
     pub date: Option<seatkeeper_domain::Time>,
+    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ErrorInfo {
@@ -50,6 +52,7 @@ impl ErrorInfo {
             details: vec![],
             graph: false,
             date: None,
+            retry_after: None,
         }
     }
 
@@ -82,6 +85,10 @@ impl ErrorInfo {
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
@@ -149,6 +156,19 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "InvalidAuthenticationToken",
             m.clone(),
         ),
+        AppError::TooManyRequests {
+            message,
+            retry_after_secs,
+        } => {
+            let mut info = ErrorInfo::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "tooManyRequests",
+                "TooManyRequests",
+                message.clone(),
+            );
+            info.retry_after = Some(*retry_after_secs);
+            info
+        }
         AppError::Busy(_) => ErrorInfo::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -296,6 +316,20 @@ mod tests {
             assert_eq!(i.status, status, "{e:?}");
             assert_eq!(i.graph_code, graph, "{e:?}");
         }
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry() {
+        let e = AppError::TooManyRequests {
+            message: "wait 30 seconds".into(),
+            retry_after_secs: 30,
+        };
+        let r = info_of(&e).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            r.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("30"))
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::directory::UserInput;
 use seatkeeper_app::licenses::LicenseSpec;
+use seatkeeper_app::passwords::PasswordProfile;
 use seatkeeper_app::{App, AppError};
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::directory::User;
@@ -234,9 +235,55 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-const WRITABLE: &str = "accountEnabled, displayName, givenName, surname, mail, mailNickname, jobTitle, department, userPrincipalName, userType, usageLocation, passwordProfile (accepted and ignored)";
+const WRITABLE: &str = "accountEnabled, displayName, givenName, surname, mail, mailNickname, jobTitle, department, userPrincipalName, userType, usageLocation, passwordProfile, passwordPolicies (accepted and ignored)";
 
-/// Reads a user create or update body. Passwords are accepted for compatibility and dropped.
+/// Reads Graph's `passwordProfile {password, forceChangePasswordNextSignIn,
+/// forceChangePasswordNextSignInWithMfa}`; the last is accepted and ignored (no MFA here).
+/// `forceChangePasswordNextSignIn` defaults to true: whoever sets a password knows it.
+fn password_profile(v: &Value) -> ApiResult<Option<PasswordProfile>> {
+    let obj = match v {
+        Value::Null => return Ok(None),
+        Value::Object(o) => o,
+        other => {
+            return Err(bad(
+                "invalidValue",
+                format!(
+                    "passwordProfile must be an object like {{\"password\": \"…\", \"forceChangePasswordNextSignIn\": true}}, not {}.",
+                    kind_of(other)
+                ),
+            ));
+        }
+    };
+    let mut p = PasswordProfile::default();
+    for (k, v) in obj {
+        match k.as_str() {
+            "password" => p.password = opt_string("passwordProfile.password", v)?,
+            "forceChangePasswordNextSignIn" => {
+                p.force_change_next_sign_in = match v {
+                    Value::Null => None,
+                    v => Some(boolean("passwordProfile.forceChangePasswordNextSignIn", v)?),
+                }
+            }
+            "forceChangePasswordNextSignInWithMfa" => {}
+            k if k.starts_with("@odata.") => {}
+            other => {
+                return Err(bad(
+                    "unknownProperty",
+                    format!(
+                        "Property '{other}' is not supported in passwordProfile: use password and forceChangePasswordNextSignIn."
+                    ),
+                ));
+            }
+        }
+    }
+    if p.password.is_none() && p.force_change_next_sign_in.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(p))
+}
+
+/// Reads a user create or update body. A `passwordProfile` sets the user's password (optional
+/// on create here, unlike Graph, so that accounts that only use tokens need none).
 fn user_input(body: Map<String, Value>) -> ApiResult<UserInput> {
     let mut input = UserInput::default();
     for (k, v) in &body {
@@ -252,7 +299,8 @@ fn user_input(body: Map<String, Value>) -> ApiResult<UserInput> {
             "userType" => input.user_type = Some(string(k, v)?),
             "usageLocation" => input.usage_location = Some(opt_string(k, v)?),
             "accountEnabled" => input.account_enabled = Some(boolean(k, v)?),
-            "passwordProfile" | "passwordPolicies" => {}
+            "passwordProfile" => input.password_profile = password_profile(v)?,
+            "passwordPolicies" => {}
             k if k.starts_with("@odata.") => {}
             "id" | "createdDateTime" => {
                 return Err(bad(

@@ -84,6 +84,29 @@ pub fn temp_dir() -> PathBuf {
 }
 
 impl Srv {
+    /// Signs the tenant's Global admin in to the admin center (giving it a password first) and
+    /// returns the session cookie's value, as a browser would hold it after the sign-in page.
+    pub async fn admin_session(&self) -> String {
+        let admin = self.admin.to_string();
+        let actor = seatkeeper_app::Actor::operator(self.tenant);
+        let password = "Admin-session-1";
+        self.app
+            .set_password(&actor, &admin, password, false)
+            .await
+            .expect("set the admin's password");
+        let upn = self
+            .app
+            .get_user(&actor, &admin)
+            .await
+            .expect("the admin")
+            .upn;
+        self.app
+            .sign_in(&upn, password, None, &Default::default())
+            .await
+            .expect("sign in")
+            .secret
+    }
+
     /// Starts a server with the demo catalog and one tenant (usage location US) whose Global
     /// admin's token is `self.token`. None when the backend is not available here.
     pub async fn start(backend: Backend) -> Option<Srv> {
@@ -102,6 +125,7 @@ impl Srv {
             Config {
                 mail,
                 dev_clock: true,
+                public_url: None,
             },
         )
         .await

@@ -24,6 +24,7 @@ mod rest_licenses;
 mod rest_scale;
 mod rest_subscriptions;
 mod seat_paths;
+mod sessions;
 mod smoke;
 mod tenants;
 mod transactions;

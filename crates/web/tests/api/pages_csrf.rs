@@ -30,7 +30,7 @@ backends!(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let cookie = format!("sk_session={}", srv.token);
+        let cookie = format!("sk_session={}", srv.admin_session().await);
         let before = group_names(&srv).await;
 
         // Without the token, and with another session's token: 403, our page, nothing created.

@@ -7,7 +7,10 @@ use serde_json::json;
 async fn home(srv: &crate::common::Srv) -> String {
     let r = reqwest::Client::new()
         .get(format!("{}/", srv.url))
-        .header("cookie", format!("sk_session={}", srv.token))
+        .header(
+            "cookie",
+            format!("sk_session={}", srv.admin_session().await),
+        )
         .send()
         .await
         .expect("get /");

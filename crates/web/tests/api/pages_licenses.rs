@@ -17,7 +17,7 @@ backends!(
         buy(&srv, "SUITE_BASIC", 2, "monthly").await;
         let people = users(&srv, "csrf", 1).await;
         let upn = &people[0];
-        let cookie = format!("sk_session={}", srv.token);
+        let cookie = format!("sk_session={}", srv.admin_session().await);
         let url = format!("{}/licenses/SUITE_BASIC/assign", srv.url);
         let post = |body: String| {
             browser()

@@ -741,6 +741,7 @@ async fn start_without_dev_clock() -> (String, String, tokio::sync::oneshot::Sen
         seatkeeper_app::Config {
             mail,
             dev_clock: false,
+            public_url: None,
         },
     )
     .await

@@ -193,6 +193,7 @@ async fn upgrades_with_duplicate_names(backend: DbBackend) {
                 transport: seatkeeper_app::mail::Transport::EmlDir(dir.join("mail")),
             },
             dev_clock: false,
+            public_url: None,
         },
     )
     .await
