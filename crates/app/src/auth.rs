@@ -155,10 +155,15 @@ impl App {
                 "expiresAt must be in the future.",
             ));
         }
-        crate::in_transaction!(self, tx => {
-            let u = directory::get_user(tx, actor.tenant_id, user).await?.ok_or_else(|| AppError::not_found(format!("User {user} does not exist.")))?;
-            insert_token(tx, actor, &u, name, expires_at, now).await
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = directory::get_user(tx, actor.tenant_id, user)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(format!("User {user} does not exist.")))?;
+                insert_token(tx, actor, &u, name, expires_at, now).await
+            })
         })
+        .await
     }
 
     pub async fn list_tokens(&self, actor: &Actor, user: UserId) -> AppResult<Vec<tokens::Token>> {
@@ -171,16 +176,35 @@ impl App {
 
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> AppResult<()> {
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let t = tokens::get(tx, actor.tenant_id, id).await?.ok_or_else(|| AppError::not_found(format!("Token {id} does not exist.")))?;
-            if actor.user_id != Some(t.user_id) {
-                actor.require(Action::ManageTenant)?;
-            }
-            if !tokens::revoke(tx, id, now).await? {
-                return Err(AppError::conflict("alreadyRevoked", format!("Token {id} was revoked already.")));
-            }
-            audit::record(tx, actor, now, AuditAction::TokenRevoke, "token", id, format!("Token '{}' revoked", t.name), None, None).await?;
-            Ok(())
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let t = tokens::get(tx, actor.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(format!("Token {id} does not exist.")))?;
+                if actor.user_id != Some(t.user_id) {
+                    actor.require(Action::ManageTenant)?;
+                }
+                if !tokens::revoke(tx, id, now).await? {
+                    return Err(AppError::conflict(
+                        "alreadyRevoked",
+                        format!("Token {id} was revoked already."),
+                    ));
+                }
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::TokenRevoke,
+                    "token",
+                    id,
+                    format!("Token '{}' revoked", t.name),
+                    None,
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 }

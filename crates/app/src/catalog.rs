@@ -81,7 +81,8 @@ impl App {
         let c = Catalog::parse_named(name, source)
             .map_err(|e| AppError::invalid("invalidCatalog", format!("{name}: {e}")))?;
         let now = self.now();
-        let summary = crate::in_transaction!(self, tx => {
+        let c = &c;
+        let summary = self.transact(move |tx| Box::pin(async move {
             for used in stored::skus_in_use(tx).await? {
                 let id = seatkeeper_domain::SkuId::parse(&used.sku_id);
                 if id.is_some_and(|id| c.product(id).is_some()) {
@@ -114,7 +115,7 @@ impl App {
             )
             .await?;
             Ok(s)
-        })?;
+        })).await?;
         self.refresh_catalog().await?;
         Ok(summary)
     }

@@ -30,14 +30,17 @@ impl Clock {
         self.dev
     }
 
+    /// The current time, to the microsecond: as precise as PostgreSQL stores it, so that what a
+    /// change returns equals what is read back later.
     pub fn now(&self) -> Time {
+        use chrono::SubsecRound;
         let off = match self.offset.read() {
             Ok(g) => *g,
             Err(p) => *p.into_inner(),
         };
         #[allow(clippy::disallowed_methods)] // the one place the system time is read
         let now = chrono::Utc::now();
-        now + off
+        (now + off).trunc_subsecs(6)
     }
 
     /// Sets the current time; only for a development clock.
@@ -107,21 +110,24 @@ impl App {
             return Err(no_dev_clock());
         }
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            audit::record(
-                tx,
-                actor,
-                now,
-                AuditAction::ClockSet,
-                "clock",
-                "dev",
-                format!("Development clock set to {}", to.to_rfc3339()),
-                Some(json!({"now": before.to_rfc3339()})),
-                Some(json!({"now": to.to_rfc3339()})),
-            )
-            .await?;
-            Ok(())
-        })?;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::ClockSet,
+                    "clock",
+                    "dev",
+                    format!("Development clock set to {}", to.to_rfc3339()),
+                    Some(json!({"now": before.to_rfc3339()})),
+                    Some(json!({"now": to.to_rfc3339()})),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(now)
     }
 

@@ -170,7 +170,8 @@ pub(crate) fn apply(u: &mut User, input: &UserInput) -> AppResult<()> {
     Ok(())
 }
 
-pub fn user_json(u: &User) -> serde_json::Value {
+/// The audit log's snapshot of a user.
+pub(crate) fn user_json(u: &User) -> serde_json::Value {
     json!({
         "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name, "mail": u.mail,
         "userType": u.user_type, "usageLocation": u.usage_location, "accountEnabled": u.account_enabled,
@@ -382,14 +383,18 @@ impl App {
             Some(p) => Some(p.prepare().await?),
             None => None,
         };
-        crate::in_transaction!(self, tx => {
-            insert_user(tx, actor, &u, &[], now).await?;
-            if let Some(p) = &password {
-                crate::passwords::store_password(tx, actor, &u, p, now).await?;
-            }
-            Ok(())
-        })?;
-        Ok(u)
+        let (u, password) = (&u, &password);
+        self.transact(move |tx| {
+            Box::pin(async move {
+                insert_user(tx, actor, u, &[], now).await?;
+                if let Some(p) = password {
+                    crate::passwords::store_password(tx, actor, u, p, now).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(u.clone())
     }
 
     pub async fn get_user(&self, actor: &Actor, key: &str) -> AppResult<User> {
@@ -422,54 +427,98 @@ impl App {
             Some(p) => Some(p.prepare().await?),
             None => None,
         };
-        crate::in_transaction!(self, tx => {
-            let id = find_user(tx, actor.tenant_id, key).await?.id;
-            guard_admin_change(tx, actor, id, change).await?;
-            let before = find_user(tx, actor.tenant_id, &id.to_string()).await?;
-            let mut u = before.clone();
-            apply(&mut u, input)?;
-            if u.upn.to_lowercase() != before.upn.to_lowercase() && dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.is_some() {
-                return Err(upn_taken(&u.upn));
-            }
-            if let Some(p) = &password {
-                crate::passwords::store_password(tx, actor, &before, p, now).await?;
-            }
-            if u == before {
-                return Ok(u);
-            }
-            dir::update_user(tx, &u).await?;
-            if before.account_enabled && !u.account_enabled {
-                // A disabled account's sessions end at once (its tokens are refused when used).
-                crate::sessions::end_sessions_of(tx, u.id).await?;
-            }
-            audit::record(tx, actor, now, AuditAction::UserUpdate, "user", u.id, format!("User {} changed", u.upn), Some(user_json(&before)), Some(user_json(&u))).await?;
-            Ok(u)
+        let password = &password;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let id = find_user(tx, actor.tenant_id, key).await?.id;
+                guard_admin_change(tx, actor, id, change).await?;
+                let before = find_user(tx, actor.tenant_id, &id.to_string()).await?;
+                let mut u = before.clone();
+                apply(&mut u, input)?;
+                if u.upn.to_lowercase() != before.upn.to_lowercase()
+                    && dir::get_user_by_upn(tx, actor.tenant_id, &u.upn)
+                        .await?
+                        .is_some()
+                {
+                    return Err(upn_taken(&u.upn));
+                }
+                if let Some(p) = password {
+                    crate::passwords::store_password(tx, actor, &before, p, now).await?;
+                }
+                if u == before {
+                    return Ok(u);
+                }
+                dir::update_user(tx, &u).await?;
+                if before.account_enabled && !u.account_enabled {
+                    // A disabled account's sessions end at once (its tokens are refused when used).
+                    crate::sessions::end_sessions_of(tx, u.id).await?;
+                }
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::UserUpdate,
+                    "user",
+                    u.id,
+                    format!("User {} changed", u.upn),
+                    Some(user_json(&before)),
+                    Some(user_json(&u)),
+                )
+                .await?;
+                Ok(u)
+            })
         })
+        .await
     }
 
     /// Deletes a user and frees their licenses (DIR2).
     pub async fn delete_user(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let id = find_user(tx, actor.tenant_id, key).await?.id;
-            // The tenant's row (for the Global admin rule), then the user's, then pools: the
-            // same order as license changes, which lock users and pools.
-            guard_admin_change(tx, actor, id, AdminChange::Delete).await?;
-            let u = find_user(tx, actor.tenant_id, &id.to_string()).await?;
-            dir::lock_user(tx, actor.tenant_id, u.id).await?;
-            let held = assignments::of_user(tx, u.id).await?;
-            for a in &held {
-                if assignments::delete(tx, a.id).await? {
-                    subscriptions::release_seats(tx, a.pool_id, 1).await?;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let id = find_user(tx, actor.tenant_id, key).await?.id;
+                // The tenant's row (for the Global admin rule), then the user's, then pools: the
+                // same order as license changes, which lock users and pools.
+                guard_admin_change(tx, actor, id, AdminChange::Delete).await?;
+                let u = find_user(tx, actor.tenant_id, &id.to_string()).await?;
+                dir::lock_user(tx, actor.tenant_id, u.id).await?;
+                let held = assignments::of_user(tx, u.id).await?;
+                for a in &held {
+                    if assignments::delete(tx, a.id).await? {
+                        subscriptions::release_seats(tx, a.pool_id, 1).await?;
+                    }
                 }
-            }
-            dir::delete_user(tx, actor.tenant_id, u.id).await?;
-            let freed: Vec<String> = held.iter().map(|a| self.catalog().part_number(a.sku_id)).collect();
-            let summary = if freed.is_empty() { format!("User {} deleted", u.upn) } else { format!("User {} deleted; licenses freed: {}", u.upn, freed.join(", ")) };
-            audit::record(tx, actor, now, AuditAction::UserDelete, "user", u.id, summary, Some(user_json(&u)), None).await?;
-            Ok(())
+                dir::delete_user(tx, actor.tenant_id, u.id).await?;
+                let freed: Vec<String> = held
+                    .iter()
+                    .map(|a| self.catalog().part_number(a.sku_id))
+                    .collect();
+                let summary = if freed.is_empty() {
+                    format!("User {} deleted", u.upn)
+                } else {
+                    format!(
+                        "User {} deleted; licenses freed: {}",
+                        u.upn,
+                        freed.join(", ")
+                    )
+                };
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::UserDelete,
+                    "user",
+                    u.id,
+                    summary,
+                    Some(user_json(&u)),
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     pub async fn list_users(
@@ -553,19 +602,41 @@ impl App {
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
-        crate::in_transaction!(self, tx => {
-            let u = find_user(tx, actor.tenant_id, key).await?;
-            let change = if roles.contains(&Role::GlobalAdmin) { AdminChange::Edit } else { AdminChange::Demote };
-            guard_admin_change(tx, actor, u.id, change).await?;
-            let before = dir::roles_of(tx, u.id).await?;
-            if u.is_guest() && !roles.is_empty() {
-                return Err(AppError::invalid("guestRoles", format!("{} is a guest; admin roles go to members only.", u.upn)));
-            }
-            dir::set_roles(tx, actor.tenant_id, u.id, &roles).await?;
-            let names = |r: &[Role]| r.iter().map(|x| x.as_str()).collect::<Vec<_>>();
-            audit::record(tx, actor, now, AuditAction::UserRoles, "user", u.id, format!("Roles of {} set to [{}]", u.upn, names(&roles).join(", ")), Some(json!(names(&before))), Some(json!(names(&roles)))).await?;
-            Ok(roles.clone())
+        let roles = &roles;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = find_user(tx, actor.tenant_id, key).await?;
+                let change = if roles.contains(&Role::GlobalAdmin) {
+                    AdminChange::Edit
+                } else {
+                    AdminChange::Demote
+                };
+                guard_admin_change(tx, actor, u.id, change).await?;
+                let before = dir::roles_of(tx, u.id).await?;
+                if u.is_guest() && !roles.is_empty() {
+                    return Err(AppError::invalid(
+                        "guestRoles",
+                        format!("{} is a guest; admin roles go to members only.", u.upn),
+                    ));
+                }
+                dir::set_roles(tx, actor.tenant_id, u.id, roles).await?;
+                let names = |r: &[Role]| r.iter().map(|x| x.as_str()).collect::<Vec<_>>();
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::UserRoles,
+                    "user",
+                    u.id,
+                    format!("Roles of {} set to [{}]", u.upn, names(roles).join(", ")),
+                    Some(json!(names(&before))),
+                    Some(json!(names(roles))),
+                )
+                .await?;
+                Ok(roles.clone())
+            })
         })
+        .await
     }
 
     // ----- groups -----
@@ -589,12 +660,27 @@ impl App {
             security_enabled: true,
             created_at: now,
         };
-        crate::in_transaction!(self, tx => {
-            dir::insert_group(tx, &g).await?;
-            audit::record(tx, actor, now, AuditAction::GroupCreate, "group", g.id, format!("Group '{}' created", g.display_name), None, Some(group_json(&g))).await?;
-            Ok(())
-        })?;
-        Ok(g)
+        let g = &g;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                dir::insert_group(tx, g).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::GroupCreate,
+                    "group",
+                    g.id,
+                    format!("Group '{}' created", g.display_name),
+                    None,
+                    Some(group_json(g)),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(g.clone())
     }
 
     pub async fn get_group(&self, actor: &Actor, id: &str) -> AppResult<Group> {
@@ -612,30 +698,59 @@ impl App {
     ) -> AppResult<Group> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let before = find_group(tx, actor.tenant_id, id).await?;
-            let mut g = before.clone();
-            if let Some(n) = &display_name {
-                g.display_name = text("displayName", n, 256)?;
-            }
-            if let Some(d) = &description {
-                g.description = opt_text("description", d, 1024)?;
-            }
-            dir::update_group(tx, &g).await?;
-            audit::record(tx, actor, now, AuditAction::GroupUpdate, "group", g.id, format!("Group '{}' changed", g.display_name), Some(group_json(&before)), Some(group_json(&g))).await?;
-            Ok(g)
+        let (display_name, description) = (&display_name, &description);
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let before = find_group(tx, actor.tenant_id, id).await?;
+                let mut g = before.clone();
+                if let Some(n) = &display_name {
+                    g.display_name = text("displayName", n, 256)?;
+                }
+                if let Some(d) = &description {
+                    g.description = opt_text("description", d, 1024)?;
+                }
+                dir::update_group(tx, &g).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::GroupUpdate,
+                    "group",
+                    g.id,
+                    format!("Group '{}' changed", g.display_name),
+                    Some(group_json(&before)),
+                    Some(group_json(&g)),
+                )
+                .await?;
+                Ok(g)
+            })
         })
+        .await
     }
 
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let g = find_group(tx, actor.tenant_id, id).await?;
-            dir::delete_group(tx, actor.tenant_id, g.id).await?;
-            audit::record(tx, actor, now, AuditAction::GroupDelete, "group", g.id, format!("Group '{}' deleted", g.display_name), Some(group_json(&g)), None).await?;
-            Ok(())
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let g = find_group(tx, actor.tenant_id, id).await?;
+                dir::delete_group(tx, actor.tenant_id, g.id).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::GroupDelete,
+                    "group",
+                    g.id,
+                    format!("Group '{}' deleted", g.display_name),
+                    Some(group_json(&g)),
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     pub async fn list_groups(
@@ -660,7 +775,7 @@ impl App {
     pub async fn add_group_member(&self, actor: &Actor, group: &str, user: &str) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
+        self.transact(move |tx| Box::pin(async move {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
@@ -668,7 +783,7 @@ impl App {
             }
             audit::record(tx, actor, now, AuditAction::GroupMemberAdd, "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
             Ok(())
-        })
+        })).await
     }
 
     pub async fn remove_group_member(
@@ -679,15 +794,32 @@ impl App {
     ) -> AppResult<()> {
         actor.require(Action::ManageDirectory)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let g = find_group(tx, actor.tenant_id, group).await?;
-            let u = find_user(tx, actor.tenant_id, user).await?;
-            if !dir::remove_member(tx, g.id, u.id).await? {
-                return Err(AppError::not_found(format!("{} is not a member of group '{}'.", u.upn, g.display_name)));
-            }
-            audit::record(tx, actor, now, AuditAction::GroupMemberRemove, "group", g.id, format!("{} removed from group '{}'", u.upn, g.display_name), Some(json!({"userId": u.id})), None).await?;
-            Ok(())
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let g = find_group(tx, actor.tenant_id, group).await?;
+                let u = find_user(tx, actor.tenant_id, user).await?;
+                if !dir::remove_member(tx, g.id, u.id).await? {
+                    return Err(AppError::not_found(format!(
+                        "{} is not a member of group '{}'.",
+                        u.upn, g.display_name
+                    )));
+                }
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::GroupMemberRemove,
+                    "group",
+                    g.id,
+                    format!("{} removed from group '{}'", u.upn, g.display_name),
+                    Some(json!({"userId": u.id})),
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     pub async fn group_members(

@@ -79,33 +79,69 @@ impl App {
                 ));
             }
         }
-        crate::in_transaction!(self, tx => {
-            let mut outcome = ImportOutcome::default();
-            for (input, u) in inputs.iter().zip(&fresh) {
-                match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn).await?.as_ref() {
-                    Some(before) if update_existing => {
-                        if input.account_enabled == Some(false) && before.account_enabled {
-                            guard_admin_change(tx, actor, before.id, AdminChange::Disable).await?;
+        let fresh = &fresh;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let mut outcome = ImportOutcome::default();
+                for (input, u) in inputs.iter().zip(fresh) {
+                    match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn)
+                        .await?
+                        .as_ref()
+                    {
+                        Some(before) if update_existing => {
+                            if input.account_enabled == Some(false) && before.account_enabled {
+                                guard_admin_change(tx, actor, before.id, AdminChange::Disable)
+                                    .await?;
+                            }
+                            let mut after = before.clone();
+                            apply(&mut after, input)?;
+                            if after == *before {
+                                outcome.unchanged += 1;
+                                continue;
+                            }
+                            dir::update_user(tx, &after).await?;
+                            audit::record(
+                                tx,
+                                actor,
+                                now,
+                                AuditAction::UserUpdate,
+                                "user",
+                                after.id,
+                                format!("User {} changed by import", after.upn),
+                                Some(user_json(before)),
+                                Some(user_json(&after)),
+                            )
+                            .await?;
+                            outcome.updated += 1;
                         }
-                        let mut after = before.clone();
-                        apply(&mut after, input)?;
-                        if after == *before {
-                            outcome.unchanged += 1;
-                            continue;
+                        Some(_) => return Err(upn_taken(&u.upn)),
+                        None => {
+                            dir::insert_user(tx, u).await.map_err(|e| {
+                                if seatkeeper_store::is_unique_violation(&e) {
+                                    upn_taken(&u.upn)
+                                } else {
+                                    e.into()
+                                }
+                            })?;
+                            audit::record(
+                                tx,
+                                actor,
+                                now,
+                                AuditAction::UserCreate,
+                                "user",
+                                u.id,
+                                format!("User {} created by import", u.upn),
+                                None,
+                                Some(user_json(u)),
+                            )
+                            .await?;
+                            outcome.created += 1;
                         }
-                        dir::update_user(tx, &after).await?;
-                        audit::record(tx, actor, now, AuditAction::UserUpdate, "user", after.id, format!("User {} changed by import", after.upn), Some(user_json(before)), Some(user_json(&after))).await?;
-                        outcome.updated += 1;
-                    }
-                    Some(_) => return Err(upn_taken(&u.upn)),
-                    None => {
-                        dir::insert_user(tx, u).await.map_err(|e| if seatkeeper_store::is_unique_violation(&e) { upn_taken(&u.upn) } else { e.into() })?;
-                        audit::record(tx, actor, now, AuditAction::UserCreate, "user", u.id, format!("User {} created by import", u.upn), None, Some(user_json(u))).await?;
-                        outcome.created += 1;
                     }
                 }
-            }
-            Ok(outcome)
+                Ok(outcome)
+            })
         })
+        .await
     }
 }

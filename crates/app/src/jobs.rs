@@ -47,7 +47,13 @@ impl App {
             };
             let mut progressed = false;
             for s in &due {
-                let steps = match crate::in_transaction!(self, tx => self.advance_subscription(tx, s.id, s.tenant_id, now).await)
+                let steps = match self
+                    .transact(move |tx| {
+                        Box::pin(async move {
+                            self.advance_subscription(tx, s.id, s.tenant_id, now).await
+                        })
+                    })
+                    .await
                 {
                     Ok(steps) => steps,
                     Err(crate::AppError::Conflict { message, .. }) => {
@@ -93,14 +99,25 @@ impl App {
             .unwrap_or_else(|_| chrono::Duration::minutes(10));
         for id in ids {
             let token = uuid::Uuid::new_v4().simple().to_string();
-            let claimed = crate::in_transaction!(self, tx => {
-                let now = self.now();
-                Ok(outbox::claim(tx, id, &token, now, now + lease).await?)
-            })?;
+            let token = &token;
+            let claimed = self
+                .transact(move |tx| {
+                    Box::pin(async move {
+                        let now = self.now();
+                        Ok(outbox::claim(tx, id, token, now, now + lease).await?)
+                    })
+                })
+                .await?;
             let Some(m) = claimed else { continue };
             match mail::deliver(&self.config.mail, &m).await {
                 Ok(()) => {
-                    let held = crate::in_transaction!(self, tx => Ok(outbox::mark_sent(tx, id, &token, self.now()).await?))?;
+                    let held = self
+                        .transact(move |tx| {
+                            Box::pin(async move {
+                                Ok(outbox::mark_sent(tx, id, token, self.now()).await?)
+                            })
+                        })
+                        .await?;
                     if !held {
                         tracing::warn!(to = %m.to, id = %id, "mail sent, but its claim had been taken over meanwhile");
                     }
@@ -113,7 +130,13 @@ impl App {
                     });
                     let msg = format!("{e:#}");
                     tracing::warn!(to = %m.to, attempt = m.attempts, "mail delivery failed: {msg}");
-                    crate::in_transaction!(self, tx => Ok(outbox::mark_failed(tx, id, &token, &msg, retry).await?))?;
+                    let msg = &msg;
+                    self.transact(move |tx| {
+                        Box::pin(async move {
+                            Ok(outbox::mark_failed(tx, id, token, msg, retry).await?)
+                        })
+                    })
+                    .await?;
                     failed += 1;
                 }
             }

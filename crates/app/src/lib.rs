@@ -20,39 +20,10 @@ pub mod passwords;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
+pub mod views;
 
 pub use error::{AppError, AppResult};
 
-/// Runs `$body` in a write transaction bound to `$tx` (a `&mut Tx`), committing on success;
-/// evaluates to the body's `AppResult`. `?` or `return Err(…)` inside the body rolls back.
-///
-/// The retry policy is [`App::finish_tx`]'s, as for [`App::transact`]: only contention runs the
-/// body again. (This loop stays a macro for bodies that borrow the caller's locals: Rust 1.95
-/// cannot pass such a body to a generic function as an async closure and keep the request's
-/// future `Send` — "implementation of `Send` is not general enough".)
-#[macro_export]
-macro_rules! in_transaction {
-    ($app:expr, $tx:ident => $body:expr) => {{
-        let app = &$app;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut txo = match app.db.begin().await {
-                Ok(t) => t,
-                Err(e) => break Err($crate::AppError::from(e)),
-            };
-            let result: $crate::AppResult<_> = {
-                let $tx = &mut txo;
-                async { $body }.await
-            };
-            match app.finish_tx(txo, result, attempt).await {
-                Ok(Some(v)) => break Ok(v),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-        }
-    }};
-}
 pub use seatkeeper_domain as domain;
 
 use seatkeeper_domain::catalog::Catalog;
@@ -190,28 +161,35 @@ impl App {
     }
 
     /// Runs `f` in a write transaction and commits what it did, running it again only on
-    /// contention (see [`App::finish_tx`]). `f`'s future may borrow the transaction but not
-    /// the caller's locals (move owned values in); a body that borrows them uses [`in_transaction!`].
+    /// contention (see [`App::finish_tx`]); evaluates to the body's result. `?` or
+    /// `return Err(…)` in the body rolls back.
+    ///
+    /// `f`'s future may borrow the transaction and anything that outlives this call (`'a`): to
+    /// use the caller's locals, borrow them before the closure (`let changes = &changes;`) and
+    /// move the references in, as `f` may run more than once.
     ///
     /// ```ignore
-    /// let n = app.transact(move |tx| Box::pin(async move { Ok(count(tx).await?) })).await?;
+    /// let n = app.transact(move |tx| Box::pin(async move { Ok(count(tx, actor).await?) })).await?;
     /// ```
-    pub async fn transact<T, F>(&self, mut f: F) -> AppResult<T>
+    pub async fn transact<'a, T, F>(&self, mut f: F) -> AppResult<T>
     where
-        F: for<'c> FnMut(&'c mut Tx) -> TxFuture<'c, T>,
+        F: for<'c> FnMut(&'c mut TxScope<'a>) -> TxFuture<'c, T>,
     {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut tx = self.db.begin().await?;
-            let result = f(&mut tx).await;
-            if let Some(v) = self.finish_tx(tx, result, attempt).await? {
+            let mut scope = TxScope {
+                tx: self.db.begin().await?,
+                borrows: std::marker::PhantomData,
+            };
+            let result = f(&mut scope).await;
+            if let Some(v) = self.finish_tx(scope.tx, result, attempt).await? {
                 return Ok(v);
             }
         }
     }
 
-    /// Ends one run of a write transaction (see [`in_transaction!`]): commits on success and returns
+    /// Ends one run of a write transaction (see [`App::transact`]): commits on success and returns
     /// `Ok(Some(value))`. When the database reports contention (a serialization failure or a
     /// deadlock on PostgreSQL, a busy or locked database on SQLite), rolls back, waits a little
     /// and returns `Ok(None)`: run the body again, up to [`MAX_ATTEMPTS`] runs. Any other error
@@ -252,6 +230,28 @@ impl App {
     /// A read-only connection.
     pub async fn read(&self) -> AppResult<sqlx_conn::PoolConn> {
         Ok(self.db.reader().acquire().await?)
+    }
+}
+
+/// A write transaction as a body run by [`App::transact`] sees it: it dereferences to the
+/// [`Tx`]. `'a` is how long what the body borrows from its caller lives: a `&'c mut TxScope<'a>`
+/// tells the compiler that `'a` outlives `'c`, so the body's future (which lives for `'c`) may
+/// hold such borrows and still be `Send` for every `'c`.
+pub struct TxScope<'a> {
+    tx: Tx,
+    borrows: std::marker::PhantomData<&'a ()>,
+}
+
+impl std::ops::Deref for TxScope<'_> {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for TxScope<'_> {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
     }
 }
 

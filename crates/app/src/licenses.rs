@@ -69,8 +69,7 @@ impl BulkMode {
 }
 
 /// Licenses page row (L1): one per product the tenant owns, summed over the central pool.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ProductLicenses {
     pub sku_id: SkuId,
     pub sku_part_number: String,
@@ -467,7 +466,11 @@ impl App {
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => self.apply_changes(tx, actor, &changes, now).await)
+        let changes = &changes;
+        self.transact(move |tx| {
+            Box::pin(async move { self.apply_changes(tx, actor, changes, now).await })
+        })
+        .await
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
@@ -511,7 +514,8 @@ impl App {
             }],
             remove: Remove::These(vec![]),
         };
-        let mut out = crate::in_transaction!(self, tx => {
+        let change = &change;
+        let mut out = self.transact(move |tx| Box::pin(async move {
             let u = find_user(tx, actor.tenant_id, user).await?;
             dir::lock_user(tx, actor.tenant_id, u.id).await?;
             if !assignments::of_user(tx, u.id).await?.iter().any(|a| a.sku_id == sku) {
@@ -521,8 +525,8 @@ impl App {
                     u.upn
                 )));
             }
-            self.apply_changes(tx, actor, std::slice::from_ref(&change), now).await
-        })?;
+            self.apply_changes(tx, actor, std::slice::from_ref(change), now).await
+        })).await?;
         out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 

@@ -148,24 +148,49 @@ impl App {
                 "The expiry must be in the future.",
             ));
         }
-        crate::in_transaction!(self, tx => {
-            let issued = IssuedOperatorToken {
-                id: Uuid::new_v4(),
-                name: name.to_string(),
-                token: new_secret_with(OPERATOR_TOKEN_PREFIX),
-                expires_at,
-            };
-            let row = OperatorToken { id: issued.id, name: issued.name.clone(), created_at: now, expires_at, revoked_at: None };
-            stored::insert_token(tx, &row, &hash_token(&issued.token)).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    AppError::conflict("tokenExists", "An operator token with this secret exists already; issue another.")
-                } else {
-                    e.into()
-                }
-            })?;
-            record(tx, by, now, "operator.token.create", "operatorToken", issued.id, format!("Operator token '{}' issued", issued.name), None, Some(json!({"name": issued.name, "expiresAt": expires_at}))).await?;
-            Ok(issued)
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let issued = IssuedOperatorToken {
+                    id: Uuid::new_v4(),
+                    name: name.to_string(),
+                    token: new_secret_with(OPERATOR_TOKEN_PREFIX),
+                    expires_at,
+                };
+                let row = OperatorToken {
+                    id: issued.id,
+                    name: issued.name.clone(),
+                    created_at: now,
+                    expires_at,
+                    revoked_at: None,
+                };
+                stored::insert_token(tx, &row, &hash_token(&issued.token))
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            AppError::conflict(
+                                "tokenExists",
+                                "An operator token with this secret exists already; issue another.",
+                            )
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                record(
+                    tx,
+                    by,
+                    now,
+                    "operator.token.create",
+                    "operatorToken",
+                    issued.id,
+                    format!("Operator token '{}' issued", issued.name),
+                    None,
+                    Some(json!({"name": issued.name, "expiresAt": expires_at})),
+                )
+                .await?;
+                Ok(issued)
+            })
         })
+        .await
     }
 
     /// Every operator token, oldest first (never the secrets).
@@ -177,14 +202,35 @@ impl App {
     /// Revokes an operator token at once; recorded in the operator's log.
     pub async fn revoke_operator_token(&self, by: &Operator, id: Uuid) -> AppResult<()> {
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let t = stored::get_token(tx, id).await?.ok_or_else(|| AppError::not_found(format!("Operator token {id} does not exist; see `seatkeeper operator token list`.")))?;
-            if !stored::revoke_token(tx, id, now).await? {
-                return Err(AppError::conflict("alreadyRevoked", format!("Operator token {id} was revoked already.")));
-            }
-            record(tx, by, now, "operator.token.revoke", "operatorToken", id, format!("Operator token '{}' revoked", t.name), None, None).await?;
-            Ok(())
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let t = stored::get_token(tx, id).await?.ok_or_else(|| {
+                    AppError::not_found(format!(
+                        "Operator token {id} does not exist; see `seatkeeper operator token list`."
+                    ))
+                })?;
+                if !stored::revoke_token(tx, id, now).await? {
+                    return Err(AppError::conflict(
+                        "alreadyRevoked",
+                        format!("Operator token {id} was revoked already."),
+                    ));
+                }
+                record(
+                    tx,
+                    by,
+                    now,
+                    "operator.token.revoke",
+                    "operatorToken",
+                    id,
+                    format!("Operator token '{}' revoked", t.name),
+                    None,
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     /// The operator's audit log, newest first; `action` filters by prefix (`catalog.`).

@@ -328,10 +328,14 @@ impl App {
         .prepare()
         .await?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let u = find_user(tx, actor.tenant_id, user).await?;
-            store_password(tx, actor, &u, &p, now).await
+        let p = &p;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = find_user(tx, actor.tenant_id, user).await?;
+                store_password(tx, actor, &u, p, now).await
+            })
         })
+        .await
     }
 
     /// Whether `password` is `user`'s current password, for the operator only (the demo checks

@@ -208,7 +208,10 @@ impl App {
             return Err(wrong());
         }
         let now = self.now();
-        crate::in_transaction!(self, tx => admit(tx, &key, now).await)?.map_err(throttled)?;
+        let k = &key;
+        self.transact(move |tx| Box::pin(async move { admit(tx, k, now).await }))
+            .await?
+            .map_err(throttled)?;
 
         let mut conn = self.read().await?;
         let mut candidates = store::sign_in_candidates(&mut conn, &key).await?;
@@ -256,31 +259,69 @@ impl App {
                     last_seen_at: now,
                 };
                 let hash = hash_token(&secret);
-                let session = crate::in_transaction!(self, tx => {
-                    store::clear_throttle(tx, &key).await?;
-                    store::purge_idle_sessions(tx, now - idle_timeout()).await?;
-                    store::insert_session(tx, &row, &hash).await?;
-                    let roles = dir::roles_of(tx, c.user_id).await?;
-                    let must = store::password_of(tx, c.user_id).await?.is_some_and(|p| p.force_change);
-                    let actor = Actor { tenant_id: c.tenant_id, user_id: Some(c.user_id), name: c.upn.clone(), roles };
-                    audit::record(tx, &actor, now, AuditAction::SignIn, "user", c.user_id, format!("{} signed in{where_}", c.upn), None, Some(json!({"result": "success", "ip": client.ip}))).await?;
-                    Ok(Session { id: row.id, actor, csrf_token: row.csrf_token.clone(), must_change_password: must, created_at: now, last_seen_at: now })
-                })?;
+                let (key, row, hash, c, where_) = (&key, &row, &hash, &c, &where_);
+                let session = self
+                    .transact(move |tx| {
+                        Box::pin(async move {
+                            store::clear_throttle(tx, key).await?;
+                            store::purge_idle_sessions(tx, now - idle_timeout()).await?;
+                            store::insert_session(tx, row, hash).await?;
+                            let roles = dir::roles_of(tx, c.user_id).await?;
+                            let must = store::password_of(tx, c.user_id)
+                                .await?
+                                .is_some_and(|p| p.force_change);
+                            let actor = Actor {
+                                tenant_id: c.tenant_id,
+                                user_id: Some(c.user_id),
+                                name: c.upn.clone(),
+                                roles,
+                            };
+                            audit::record(
+                                tx,
+                                &actor,
+                                now,
+                                AuditAction::SignIn,
+                                "user",
+                                c.user_id,
+                                format!("{} signed in{where_}", c.upn),
+                                None,
+                                Some(json!({"result": "success", "ip": client.ip})),
+                            )
+                            .await?;
+                            Ok(Session {
+                                id: row.id,
+                                actor,
+                                csrf_token: row.csrf_token.clone(),
+                                must_change_password: must,
+                                created_at: now,
+                                last_seen_at: now,
+                            })
+                        })
+                    })
+                    .await?;
                 Ok(SignedIn { secret, session })
             }
             Outcome::Ambiguous => {
-                crate::in_transaction!(self, tx => { store::clear_throttle(tx, &key).await?; Ok(()) })?;
+                let key = &key;
+                self.transact(move |tx| {
+                    Box::pin(async move {
+                        store::clear_throttle(tx, key).await?;
+                        Ok(())
+                    })
+                })
+                .await?;
                 Err(AppError::invalid(
                     "organizationRequired",
                     "This user name and password belong to accounts in more than one organization: enter the organization's name too.",
                 ))
             }
             Outcome::Disabled(c) => {
-                crate::in_transaction!(self, tx => {
-                    store::clear_throttle(tx, &key).await?;
+                let (key, c, where_) = (&key, &c, &where_);
+                self.transact(move |tx| Box::pin(async move {
+                    store::clear_throttle(tx, key).await?;
                     audit::record(tx, &trying(c.tenant_id, user_name), now, AuditAction::SignIn, "user", c.user_id, format!("Sign-in of {} refused{where_}: the account is disabled", c.upn), None, Some(json!({"result": "failure", "reason": "account disabled", "ip": client.ip}))).await?;
                     Ok(())
-                })?;
+                })).await?;
                 Err(AppError::Unauthorized(format!(
                     "The account {} is disabled: ask an administrator to enable it.",
                     c.upn
@@ -290,13 +331,14 @@ impl App {
                 if candidates.is_empty() {
                     tracing::info!(user_name = %key, ip = ?client.ip, "sign-in failed: no account has this user name");
                 } else {
-                    crate::in_transaction!(self, tx => {
-                        for c in &candidates {
+                    let (candidates, where_) = (&candidates, &where_);
+                    self.transact(move |tx| Box::pin(async move {
+                        for c in candidates {
                             let reason = if c.password_hash.is_none() { "no password set" } else { "wrong password" };
                             audit::record(tx, &trying(c.tenant_id, user_name), now, AuditAction::SignIn, "user", c.user_id, format!("Sign-in of {} failed{where_}: {reason}", c.upn), None, Some(json!({"result": "failure", "reason": reason, "ip": client.ip}))).await?;
                         }
                         Ok(())
-                    })?;
+                    })).await?;
                 }
                 Err(wrong())
             }
@@ -318,7 +360,13 @@ impl App {
         let now = self.now();
         let id = v.session.id;
         if now - v.session.last_seen_at >= idle_timeout() {
-            crate::in_transaction!(self, tx => { store::delete_session(tx, id).await?; Ok(()) })?;
+            self.transact(move |tx| {
+                Box::pin(async move {
+                    store::delete_session(tx, id).await?;
+                    Ok(())
+                })
+            })
+            .await?;
             return Err(AppError::Unauthorized(format!(
                 "Your session ended after {IDLE_TIMEOUT_HOURS} hours without activity: sign in again."
             )));
@@ -331,7 +379,13 @@ impl App {
         }
         let mut last_seen_at = v.session.last_seen_at;
         if (now - last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
-            crate::in_transaction!(self, tx => { store::touch_session(tx, id, now).await?; Ok(()) })?;
+            self.transact(move |tx| {
+                Box::pin(async move {
+                    store::touch_session(tx, id, now).await?;
+                    Ok(())
+                })
+            })
+            .await?;
             last_seen_at = now;
         }
         Ok(Session {
@@ -357,13 +411,35 @@ impl App {
         }
         let hash = hash_token(secret);
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let Some(v) = store::session_by_hash(tx, &hash).await? else { return Ok(()) };
-            store::delete_session(tx, v.session.id).await?;
-            let actor = Actor { tenant_id: v.session.tenant_id, user_id: Some(v.session.user_id), name: v.upn.clone(), roles: v.roles.clone() };
-            audit::record(tx, &actor, now, AuditAction::SignOut, "user", v.session.user_id, format!("{} signed out", v.upn), None, None).await?;
-            Ok(())
+        let hash = &hash;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let Some(v) = store::session_by_hash(tx, hash).await? else {
+                    return Ok(());
+                };
+                store::delete_session(tx, v.session.id).await?;
+                let actor = Actor {
+                    tenant_id: v.session.tenant_id,
+                    user_id: Some(v.session.user_id),
+                    name: v.upn.clone(),
+                    roles: v.roles.clone(),
+                };
+                audit::record(
+                    tx,
+                    &actor,
+                    now,
+                    AuditAction::SignOut,
+                    "user",
+                    v.session.user_id,
+                    format!("{} signed out", v.upn),
+                    None,
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     /// Changes the signed-in user's own password: checks `current` (failures count towards the
@@ -378,7 +454,10 @@ impl App {
         let user = session.actor.user_id.ok_or_else(signed_out)?;
         let key = name_key(&session.actor.name);
         let now = self.now();
-        crate::in_transaction!(self, tx => admit(tx, &key, now).await)?.map_err(throttled)?;
+        let k = &key;
+        self.transact(move |tx| Box::pin(async move { admit(tx, k, now).await }))
+            .await?
+            .map_err(throttled)?;
         let mut conn = self.read().await?;
         let rec = store::password_of(&mut conn, user).await?;
         drop(conn);
@@ -395,19 +474,44 @@ impl App {
             ));
         }
         if let Err(e) = check_policy(new) {
-            crate::in_transaction!(self, tx => { store::clear_throttle(tx, &key).await?; Ok(()) })?;
+            let key = &key;
+            self.transact(move |tx| {
+                Box::pin(async move {
+                    store::clear_throttle(tx, key).await?;
+                    Ok(())
+                })
+            })
+            .await?;
             return Err(e);
         }
         let hash = hash_password(new).await?;
         let actor = &session.actor;
         let keep = session.id;
-        crate::in_transaction!(self, tx => {
-            store::clear_throttle(tx, &key).await?;
-            store::set_password(tx, actor.tenant_id, user, &hash, false, now).await?;
-            let ended = store::delete_sessions_of(tx, user, Some(keep)).await?;
-            audit::record(tx, actor, now, AuditAction::UserPasswordChange, "user", user, format!("{} changed their password; {ended} other session(s) ended", actor.name), None, None).await?;
-            Ok(())
+        let (key, hash) = (&key, &hash);
+        self.transact(move |tx| {
+            Box::pin(async move {
+                store::clear_throttle(tx, key).await?;
+                store::set_password(tx, actor.tenant_id, user, hash, false, now).await?;
+                let ended = store::delete_sessions_of(tx, user, Some(keep)).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::UserPasswordChange,
+                    "user",
+                    user,
+                    format!(
+                        "{} changed their password; {ended} other session(s) ended",
+                        actor.name
+                    ),
+                    None,
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     /// Ends every session of `user` (user id or userPrincipalName): oneself, or anyone by a
@@ -415,16 +519,36 @@ impl App {
     /// ended.
     pub async fn end_sessions(&self, actor: &Actor, user: &str) -> AppResult<u64> {
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let u = crate::directory::find_user(tx, actor.tenant_id, user).await?;
-            if actor.user_id != Some(u.id) {
-                actor.require(seatkeeper_domain::roles::Action::ManageDirectory)?;
-                crate::directory::guard_admin_change(tx, actor, u.id, crate::directory::AdminChange::Edit).await?;
-            }
-            let ended = end_sessions_of(tx, u.id).await?;
-            audit::record(tx, actor, now, AuditAction::UserSessionsEnd, "user", u.id, format!("{ended} session(s) of {} ended", u.upn), None, None).await?;
-            Ok(ended)
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = crate::directory::find_user(tx, actor.tenant_id, user).await?;
+                if actor.user_id != Some(u.id) {
+                    actor.require(seatkeeper_domain::roles::Action::ManageDirectory)?;
+                    crate::directory::guard_admin_change(
+                        tx,
+                        actor,
+                        u.id,
+                        crate::directory::AdminChange::Edit,
+                    )
+                    .await?;
+                }
+                let ended = end_sessions_of(tx, u.id).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::UserSessionsEnd,
+                    "user",
+                    u.id,
+                    format!("{ended} session(s) of {} ended", u.upn),
+                    None,
+                    None,
+                )
+                .await?;
+                Ok(ended)
+            })
         })
+        .await
     }
 }
 

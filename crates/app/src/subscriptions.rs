@@ -24,7 +24,8 @@ pub const CANCEL_REASONS: &[&str] = &[
     "Other",
 ];
 
-pub fn subscription_json(s: &Subscription) -> serde_json::Value {
+/// The audit log's snapshot of a subscription.
+pub(crate) fn subscription_json(s: &Subscription) -> serde_json::Value {
     json!({
         "id": s.id, "commerceSubscriptionId": s.commerce_id, "skuId": s.sku_id, "quantity": s.quantity,
         "status": s.life.status.as_str(), "billingFrequency": s.life.frequency.as_str(), "recurringBilling": s.life.recurring,
@@ -53,29 +54,47 @@ impl App {
         lifecycle::check_quantity(quantity)?;
         let now = self.now();
         let part = p.sku_part_number.clone();
-        crate::in_transaction!(self, tx => {
-            let pool = subs::ensure_central_pool(tx, actor.tenant_id, sku).await?;
-            let id = SubscriptionId::new();
-            let s = Subscription {
-                id,
-                tenant_id: actor.tenant_id,
-                sku_id: sku,
-                pool_id: pool.id,
-                origin: Origin::Admin,
-                purchaser_id: None,
-                commerce_id: id.to_string(),
-                quantity,
-                is_trial: false,
-                cancel_reason: None,
-                created_at: now,
-                life: Lifecycle::new(now, frequency)?,
-                expiring_notice_for: None,
-            };
-            subs::insert(tx, &s).await?;
-            subs::recount_total(tx, pool.id).await?;
-            audit::record(tx, actor, now, AuditAction::SubscriptionBuy, "subscription", s.id, format!("Bought {quantity} {part} licenses, billed {}", frequency.as_str()), None, Some(subscription_json(&s))).await?;
-            Ok(s)
+        let part = &part;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let pool = subs::ensure_central_pool(tx, actor.tenant_id, sku).await?;
+                let id = SubscriptionId::new();
+                let s = Subscription {
+                    id,
+                    tenant_id: actor.tenant_id,
+                    sku_id: sku,
+                    pool_id: pool.id,
+                    origin: Origin::Admin,
+                    purchaser_id: None,
+                    commerce_id: id.to_string(),
+                    quantity,
+                    is_trial: false,
+                    cancel_reason: None,
+                    created_at: now,
+                    life: Lifecycle::new(now, frequency)?,
+                    expiring_notice_for: None,
+                };
+                subs::insert(tx, &s).await?;
+                subs::recount_total(tx, pool.id).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionBuy,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "Bought {quantity} {part} licenses, billed {}",
+                        frequency.as_str()
+                    ),
+                    None,
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+                Ok(s)
+            })
         })
+        .await
     }
 
     pub async fn get_subscription(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
@@ -156,42 +175,75 @@ impl App {
             ));
         }
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let before = self.load_for_change(tx, actor, key).await?;
-            let part = self.catalog().part_number(before.sku_id);
-            let mut s = before.clone();
-            if let Some(quantity) = quantity {
-                s.life.check_quantity_change(now, s.quantity, quantity)?;
-                let delta = quantity - s.quantity;
-                if delta != 0 {
-                    if delta < 0 {
-                        self.check_removal_leaves_assigned(tx, &s, delta, &part).await?;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let before = self.load_for_change(tx, actor, key).await?;
+                let part = self.catalog().part_number(before.sku_id);
+                let mut s = before.clone();
+                if let Some(quantity) = quantity {
+                    s.life.check_quantity_change(now, s.quantity, quantity)?;
+                    let delta = quantity - s.quantity;
+                    if delta != 0 {
+                        if delta < 0 {
+                            self.check_removal_leaves_assigned(tx, &s, delta, &part)
+                                .await?;
+                        }
+                        s.life.licenses_changed(now, s.quantity, quantity);
+                        s.quantity = quantity;
+                        let verb = if delta > 0 {
+                            format!("Added {delta}")
+                        } else {
+                            format!("Removed {}", -delta)
+                        };
+                        audit::record(
+                            tx,
+                            actor,
+                            now,
+                            AuditAction::SubscriptionQuantity,
+                            "subscription",
+                            s.id,
+                            format!("{verb} {part} licenses: {} → {quantity}", before.quantity),
+                            Some(subscription_json(&before)),
+                            Some(subscription_json(&s)),
+                        )
+                        .await?;
                     }
-                    s.life.licenses_changed(now, s.quantity, quantity);
-                    s.quantity = quantity;
-                    let verb = if delta > 0 { format!("Added {delta}") } else { format!("Removed {}", -delta) };
-                    audit::record(tx, actor, now, AuditAction::SubscriptionQuantity, "subscription", s.id, format!("{verb} {part} licenses: {} → {quantity}", before.quantity), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
                 }
-            }
-            if let Some(on) = recurring {
-                let mid = s.clone();
-                s.life.set_recurring(on)?;
-                if !s.life.cancelled {
-                    // Turning recurring billing back on takes the cancellation back.
-                    s.cancel_reason = None;
+                if let Some(on) = recurring {
+                    let mid = s.clone();
+                    s.life.set_recurring(on)?;
+                    if !s.life.cancelled {
+                        // Turning recurring billing back on takes the cancellation back.
+                        s.cancel_reason = None;
+                    }
+                    if s != mid {
+                        audit::record(
+                            tx,
+                            actor,
+                            now,
+                            AuditAction::SubscriptionRecurring,
+                            "subscription",
+                            s.id,
+                            format!(
+                                "Recurring billing {} for {part}",
+                                if on { "on" } else { "off" }
+                            ),
+                            Some(subscription_json(&mid)),
+                            Some(subscription_json(&s)),
+                        )
+                        .await?;
+                    }
                 }
-                if s != mid {
-                    audit::record(tx, actor, now, AuditAction::SubscriptionRecurring, "subscription", s.id, format!("Recurring billing {} for {part}", if on { "on" } else { "off" }), Some(subscription_json(&mid)), Some(subscription_json(&s))).await?;
+                if s != before {
+                    subs::update(tx, &s, before.life.status).await?;
+                    if s.quantity != before.quantity {
+                        subs::recount_total(tx, s.pool_id).await?;
+                    }
                 }
-            }
-            if s != before {
-                subs::update(tx, &s, before.life.status).await?;
-                if s.quantity != before.quantity {
-                    subs::recount_total(tx, s.pool_id).await?;
-                }
-            }
-            Ok(s)
+                Ok(s)
+            })
         })
+        .await
     }
 
     /// L8: a decrease of `delta` (< 0) licenses of `s` must leave the pool's working licenses
@@ -257,7 +309,8 @@ impl App {
             None => reason.to_string(),
         };
         let now = self.now();
-        crate::in_transaction!(self, tx => {
+        let reason = &reason;
+        self.transact(move |tx| Box::pin(async move {
             let before = self.load_for_change(tx, actor, key).await?;
             let mut s = before.clone();
             let outcome = s.life.cancel(now)?;
@@ -270,23 +323,37 @@ impl App {
             };
             audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
             Ok((s, outcome))
-        })
+        })).await
     }
 
     /// SUB3: Expired or Disabled back to Active.
     pub async fn reactivate(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
         actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
-            let before = self.load_for_change(tx, actor, key).await?;
-            let mut s = before.clone();
-            s.life.reactivate(now)?;
-            s.cancel_reason = None;
-            subs::update(tx, &s, before.life.status).await?;
-            subs::recount_total(tx, s.pool_id).await?;
-            audit::record(tx, actor, now, AuditAction::SubscriptionReactivate, "subscription", s.id, format!("{} reactivated", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
-            Ok(s)
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let before = self.load_for_change(tx, actor, key).await?;
+                let mut s = before.clone();
+                s.life.reactivate(now)?;
+                s.cancel_reason = None;
+                subs::update(tx, &s, before.life.status).await?;
+                subs::recount_total(tx, s.pool_id).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionReactivate,
+                    "subscription",
+                    s.id,
+                    format!("{} reactivated", self.catalog().part_number(s.sku_id)),
+                    Some(subscription_json(&before)),
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+                Ok(s)
+            })
         })
+        .await
     }
 
     /// Takes every lifecycle step due for one subscription at `now`, and sends the expiring

@@ -144,26 +144,27 @@ impl App {
         };
         let prepared = profile.prepare().await?;
         // The organization, its first Global admin and their token: all or nothing.
-        let token = crate::in_transaction!(self, tx => {
+        let (t, admin, operator, prepared) = (&t, &admin, &operator, &prepared);
+        let token = self.transact(move |tx| Box::pin(async move {
             if let Some(other) = tenants::get_by_name(tx, &t.name).await? {
                 return Err(name_taken(&t.name, Some(&other)));
             }
-            tenants::insert(tx, &t).await.map_err(|e| {
+            tenants::insert(tx, t).await.map_err(|e| {
                 if is_unique_violation(&e) { name_taken(&t.name, None) } else { e.into() }
             })?;
             let after = json!({"name": t.name, "defaultUsageLocation": t.default_usage_location, "currency": t.currency});
-            audit::record(tx, &operator, now, AuditAction::TenantCreate, "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
-            insert_user(tx, &operator, &admin, &[Role::GlobalAdmin], now).await?;
-            let token = insert_token(tx, &operator, &admin, "bootstrap", None, now).await?;
-            store_password(tx, &operator, &admin, &prepared, now).await?;
+            audit::record(tx, operator, now, AuditAction::TenantCreate, "tenant", t.id, format!("Organization '{}' created", t.name), None, Some(after.clone())).await?;
+            insert_user(tx, operator, admin, &[Role::GlobalAdmin], now).await?;
+            let token = insert_token(tx, operator, admin, "bootstrap", None, now).await?;
+            store_password(tx, operator, admin, prepared, now).await?;
             crate::operator::record(tx, &Operator::cli(), now, "tenant.create", "tenant", t.id, format!("Organization '{}' created with Global admin {}", t.name, admin.upn), None, Some(after)).await?;
             Ok(token)
-        })?;
+        })).await?;
         Ok(Bootstrap {
             tenant_id: t.id,
-            tenant_name: t.name,
+            tenant_name: t.name.clone(),
             admin_user_id: admin.id,
-            admin_user_principal_name: admin.upn,
+            admin_user_principal_name: admin.upn.clone(),
             token: token.token,
             initial_password,
         })
@@ -190,7 +191,7 @@ impl App {
     ) -> AppResult<Tenant> {
         actor.require(Action::ManageTenant)?;
         let now = self.now();
-        crate::in_transaction!(self, tx => {
+        self.transact(move |tx| Box::pin(async move {
             let before = tenants::get(tx, actor.tenant_id).await?.ok_or_else(|| AppError::not_found("The organization does not exist."))?;
             let mut t = before.clone();
             if let Some(n) = name {
@@ -215,6 +216,6 @@ impl App {
             let j = |t: &Tenant| json!({"name": t.name, "defaultUsageLocation": t.default_usage_location});
             audit::record(tx, actor, now, AuditAction::TenantUpdate, "tenant", t.id, "Organization settings changed", Some(j(&before)), Some(j(&t))).await?;
             Ok(t)
-        })
+        })).await
     }
 }

@@ -293,7 +293,9 @@ async fn two_deliverers_with_a_slow_mail_server_send_each_message_once(postgres:
             &content,
             a.now(),
         );
-        seatkeeper_app::in_transaction!(a, tx => Ok(outbox::enqueue(tx, &m).await?))
+        let m = &m;
+        a.transact(move |tx| Box::pin(async move { Ok(outbox::enqueue(tx, m).await?) }))
+            .await
             .expect("enqueue");
     }
 
@@ -388,25 +390,45 @@ async fn a_stale_claim_marks_nothing(postgres: bool) {
             all[0].status
         }
     };
-    seatkeeper_app::in_transaction!(app, tx => {
-        outbox::enqueue(tx, &m).await?;
-        let first = outbox::claim(tx, id, "first", now, now + lease).await?;
-        assert!(first.is_some());
-        // Held: nobody else gets it before the lease runs out.
-        assert!(outbox::claim(tx, id, "second", now, now + lease).await?.is_none());
-        // The lease ran out; another worker claims it.
-        let later = now + lease + chrono::Duration::seconds(1);
-        assert!(outbox::claim(tx, id, "second", later, later + lease).await?.is_some());
-        assert!(!outbox::mark_sent(tx, id, "first", later).await?, "the stale claim marks nothing");
-        assert!(!outbox::mark_failed(tx, id, "first", "boom", None).await?);
-        Ok(())
+    let m = &m;
+    app.transact(move |tx| {
+        Box::pin(async move {
+            outbox::enqueue(tx, m).await?;
+            let first = outbox::claim(tx, id, "first", now, now + lease).await?;
+            assert!(first.is_some());
+            // Held: nobody else gets it before the lease runs out.
+            assert!(
+                outbox::claim(tx, id, "second", now, now + lease)
+                    .await?
+                    .is_none()
+            );
+            // The lease ran out; another worker claims it.
+            let later = now + lease + chrono::Duration::seconds(1);
+            assert!(
+                outbox::claim(tx, id, "second", later, later + lease)
+                    .await?
+                    .is_some()
+            );
+            assert!(
+                !outbox::mark_sent(tx, id, "first", later).await?,
+                "the stale claim marks nothing"
+            );
+            assert!(!outbox::mark_failed(tx, id, "first", "boom", None).await?);
+            Ok(())
+        })
     })
+    .await
     .expect("claims");
     assert_eq!(
         status(&app).await,
         seatkeeper_domain::kinds::OutboxStatus::Pending
     );
-    let held = seatkeeper_app::in_transaction!(app, tx => Ok(outbox::mark_sent(tx, id, "second", app.now()).await?))
+    let now = app.now();
+    let held = app
+        .transact(move |tx| {
+            Box::pin(async move { Ok(outbox::mark_sent(tx, id, "second", now).await?) })
+        })
+        .await
         .expect("mark");
     assert!(held);
     assert_eq!(

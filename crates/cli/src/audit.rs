@@ -6,9 +6,9 @@ use crate::output;
 use anyhow::Context;
 use seatkeeper_app::App;
 use seatkeeper_app::export::{AUDIT_CSV_COLUMNS, audit_csv_record};
+use seatkeeper_app::views;
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
-use serde_json::json;
+use seatkeeper_domain::audit::{AuditAction, AuditQuery};
 use std::io::Write;
 
 const PAGE: i64 = 1000;
@@ -26,18 +26,6 @@ fn parse_time(s: &str) -> anyhow::Result<Time> {
         .with_context(|| {
             format!("--since '{s}' is not a time: use RFC 3339 like 2030-01-01T00:00:00Z, or a date like 2030-01-01")
         })
-}
-
-fn entry_json(e: &AuditEntry) -> serde_json::Value {
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap_or_else(|_| t.into()))
-    };
-    json!({
-        "id": e.id, "dateTime": e.at, "actor": e.actor, "actorId": e.actor_id, "action": e.action,
-        "targetType": e.target_type, "targetId": e.target_id, "summary": e.summary,
-        "before": parse(&e.before), "after": parse(&e.after),
-    })
 }
 
 pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
@@ -68,13 +56,17 @@ pub async fn run(app: App, cmd: AuditCmd) -> anyhow::Result<()> {
                     let page = app.audit_log(&actor, &q).await.cli()?;
                     let full = page.len() as i64 == PAGE;
                     q.before_id = page.last().map(|e| e.id);
-                    all.extend(page.iter().map(entry_json));
+                    all.extend(page.iter().map(views::AuditEntry::from));
                     if !full {
                         break;
                     }
                 }
                 count = all.len();
                 let mut sink = sink;
+                let all = views::AuditPage {
+                    value: all,
+                    next_link: None,
+                };
                 serde_json::to_writer_pretty(&mut sink, &all)?;
                 writeln!(sink)?;
                 sink.flush()?;

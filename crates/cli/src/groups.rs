@@ -4,7 +4,7 @@ use crate::commands::{OrCli, operator};
 use crate::opts::GroupsCmd;
 use crate::output::{self, Table};
 use anyhow::bail;
-use seatkeeper_app::directory::user_json;
+use seatkeeper_app::views::UserList;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::GroupId;
 use seatkeeper_domain::directory::Group;
@@ -161,7 +161,7 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
                 }
             }
             if json.json {
-                output::json(&members.iter().map(user_json).collect::<Vec<_>>())
+                output::json(&UserList::new(&members))
             } else {
                 let mut t = Table::new(&["USER PRINCIPAL NAME", "DISPLAY NAME", "TYPE", "ID"]);
                 for u in members {

@@ -6,12 +6,12 @@ use crate::output::{self, Table};
 use crate::subscriptions::product;
 use anyhow::Context;
 use seatkeeper_app::App;
+use seatkeeper_app::views;
 use seatkeeper_domain::PlanId;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
 use seatkeeper_domain::directory::User;
 use seatkeeper_domain::plans::enabled_plans;
-use serde_json::json;
 use std::io::Write;
 
 const PAGE: i64 = 500;
@@ -51,28 +51,14 @@ fn names(catalog: &Catalog, ids: &[PlanId]) -> String {
         .join(", ")
 }
 
-fn licenses_json(catalog: &Catalog, held: &[Assignment]) -> serde_json::Value {
-    json!(
-        held.iter()
-            .map(|a| json!({
-                "skuId": a.sku_id,
-                "skuPartNumber": catalog.product(a.sku_id).map(|p| p.sku_part_number.clone()),
-                "disabledPlans": a.disabled_plans,
-            }))
-            .collect::<Vec<_>>()
-    )
-}
-
-fn result_json(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> serde_json::Value {
-    json!(
-        out.iter()
-            .map(|(u, held)| json!({
-                "id": u.id,
-                "userPrincipalName": u.upn,
-                "assignedLicenses": licenses_json(catalog, held),
-            }))
-            .collect::<Vec<_>>()
-    )
+/// The users a change was about, with their licenses afterwards: the REST API's body.
+fn result_json(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> views::UserLicensesList {
+    views::UserLicensesList {
+        value: out
+            .iter()
+            .map(|(u, held)| views::UserLicenses::new(catalog, u, held))
+            .collect(),
+    }
 }
 
 pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
@@ -82,7 +68,9 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
             let actor = operator(&app, &tenant).await?;
             let rows = app.licenses_page(&actor).await.cli()?;
             if json.json {
-                return output::json(&rows);
+                return output::json(&views::ProductLicensesList {
+                    value: rows.iter().map(views::ProductLicenses::from).collect(),
+                });
             }
             let mut t = Table::new(&["PRODUCT", "SKU", "ASSIGNED/TOTAL", "AVAILABLE", "STATUS"])
                 .right(&[2, 3]);
@@ -182,21 +170,13 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
             let source = |a: &Assignment| if a.direct { "Direct" } else { "Group" };
             let mut sink = output::sink(path.as_deref())?;
             if json {
-                let v: Vec<_> = rows
-                    .iter()
-                    .map(|(u, a)| {
-                        json!({
-                            "userId": u.id,
-                            "userPrincipalName": u.upn,
-                            "displayName": u.display_name,
-                            "usageLocation": u.usage_location,
-                            "enabledPlans": enabled_plans(p, &a.disabled_plans).iter().map(|i| catalog.plan_name(*i)).collect::<Vec<_>>(),
-                            "disabledPlans": a.disabled_plans.iter().map(|i| catalog.plan_name(*i)).collect::<Vec<_>>(),
-                            "source": source(a),
-                            "assignedDateTime": a.assigned_at,
-                        })
-                    })
-                    .collect();
+                let v = views::ProductUserPage {
+                    value: rows
+                        .iter()
+                        .map(|(u, a)| views::ProductUser::new(&catalog, u, a))
+                        .collect(),
+                    next_link: None,
+                };
                 serde_json::to_writer_pretty(&mut sink, &v)?;
                 writeln!(sink)?;
                 sink.flush()?;

@@ -4,11 +4,11 @@ use crate::commands::{OrCli, operator};
 use crate::opts::{Billing, OnOff, SubscriptionsCmd};
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
-use seatkeeper_app::subscriptions::subscription_json;
+use seatkeeper_app::views;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::SubscriptionId;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome, Status};
+use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome};
 use seatkeeper_domain::subscription::Subscription;
 
 /// Finds a product by SKU id or part number.
@@ -54,22 +54,6 @@ async fn resolve(app: &App, actor: &Actor, key: &str) -> anyhow::Result<String> 
     }
 }
 
-fn to_json(catalog: &Catalog, s: &Subscription) -> serde_json::Value {
-    let mut v = subscription_json(s);
-    v["skuPartNumber"] = catalog.part_number(s.sku_id).into();
-    v["capabilityStatus"] = s.life.graph_status().into();
-    v["origin"] = s.origin.as_str().into();
-    v["isTrial"] = s.is_trial.into();
-    v["cancelReason"] = s.cancel_reason.clone().into();
-    v["createdDateTime"] = serde_json::json!(s.created_at);
-    v["nextLifecycleDateTime"] = serde_json::json!(s.life.next_lifecycle_at());
-    let active = s.life.status == Status::Active;
-    v["cancellationWindowEndsDateTime"] =
-        serde_json::json!(active.then(|| s.life.cancel_window_end()));
-    v["removalWindowEndsDateTime"] = serde_json::json!(active.then(|| s.life.removal_window_end()));
-    v
-}
-
 fn status(s: &Subscription) -> String {
     if s.life.cancelled && s.life.status.as_str() == "Active" {
         "Active (cancelled)".into()
@@ -80,7 +64,7 @@ fn status(s: &Subscription) -> String {
 
 fn print_one(catalog: &Catalog, s: &Subscription, json: bool, what: &str) -> anyhow::Result<()> {
     if json {
-        output::json(&to_json(catalog, s))
+        output::json(&views::Subscription::new(catalog, s))
     } else {
         output::lines([format!(
             "{what}: {} × {} ({}, billed {}, recurring billing {}, term ends {}), subscription {}",
@@ -102,12 +86,12 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
             let actor = operator(&app, &tenant).await?;
             let list = app.list_subscriptions(&actor, all).await.cli()?;
             if json.json {
-                return output::json(
-                    &list
+                return output::json(&views::SubscriptionList {
+                    value: list
                         .iter()
-                        .map(|s| to_json(&catalog, s))
-                        .collect::<Vec<_>>(),
-                );
+                        .map(|s| views::Subscription::new(&catalog, s))
+                        .collect(),
+                });
             }
             let mut t = Table::new(&[
                 "PRODUCT",
@@ -190,13 +174,7 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
             let key = resolve(&app, &actor, &subscription).await?;
             let (s, outcome) = app.cancel(&actor, &key, &reason).await.cli()?;
             if json.json {
-                let mut v = to_json(&catalog, &s);
-                v["cancelOutcome"] = match outcome {
-                    CancelOutcome::DisabledNow => "disabledNow",
-                    CancelOutcome::EndsAtTermEnd => "endsAtTermEnd",
-                }
-                .into();
-                return output::json(&v);
+                return output::json(&views::CancelResult::new(&catalog, &s, outcome));
             }
             let what = match outcome {
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now; a prorated refund is credited on the next invoice".to_string(),

@@ -4,7 +4,8 @@ use crate::commands::{OrCli, operator};
 use crate::opts::UsersCmd;
 use crate::output::{self, Table};
 use anyhow::{Context, bail};
-use seatkeeper_app::directory::{UserInput, user_json};
+use seatkeeper_app::directory::UserInput;
+use seatkeeper_app::views;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::UserId;
 use seatkeeper_domain::assignment::Assignment;
@@ -133,7 +134,7 @@ pub async fn run(app: App, cmd: UsersCmd) -> anyhow::Result<()> {
             };
             let u = app.create_user(&actor, &input).await.cli()?;
             if json.json {
-                output::json(&user_json(&u))
+                output::json(&views::User::from(&u))
             } else {
                 output::lines([format!("User {} created: id {}", u.upn, u.id)])
             }
@@ -265,17 +266,7 @@ async fn list(app: &App, actor: &Actor, json: bool) -> anyhow::Result<()> {
         for u in page {
             let mine = held.get(&u.id).map(Vec::as_slice).unwrap_or_default();
             if json {
-                let mut v = user_json(&u);
-                v["assignedLicenses"] = serde_json::json!(
-                    mine.iter()
-                        .map(|a| serde_json::json!({
-                            "skuId": a.sku_id,
-                            "skuPartNumber": catalog.product(a.sku_id).map(|p| p.sku_part_number.clone()),
-                            "disabledPlans": a.disabled_plans,
-                        }))
-                        .collect::<Vec<_>>()
-                );
-                rows.push(v);
+                rows.push(views::User::from(&u));
             } else {
                 let lic = licenses_cell(&catalog, mine.iter()).replace(';', ", ");
                 table.row(vec![
@@ -293,7 +284,7 @@ async fn list(app: &App, actor: &Actor, json: bool) -> anyhow::Result<()> {
     })
     .await?;
     if json {
-        output::json(&rows)
+        output::json(&views::UserList { value: rows })
     } else {
         table.print("No users.")
     }

@@ -633,7 +633,7 @@ both!(users_import_2000_rows_and_export_round_trips, |sk| {
     let text = sk.ok(&["users", "list", "--tenant", "Contoso"]);
     assert!(text.contains("user01999@contoso.example"));
     let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(2001));
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(2001));
 
     let out = sk.path("export.csv");
     sk.ok(&["users", "export", "--tenant", "Contoso", "--output", &out]);
@@ -739,7 +739,7 @@ both!(users_csv_with_bad_rows_is_refused_whole, |sk| {
     }
     let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
     assert_eq!(
-        list.as_array().map(Vec::len),
+        list["value"].as_array().map(Vec::len),
         Some(2),
         "nothing imported: {list}"
     );
@@ -889,7 +889,7 @@ both!(users_and_groups_commands, |sk| {
         "Engineering",
         "--json",
     ]);
-    assert_eq!(m.as_array().map(Vec::len), Some(2), "{m}");
+    assert_eq!(m["value"].as_array().map(Vec::len), Some(2), "{m}");
     let err = sk.fail(&[
         "groups",
         "add-member",
@@ -917,7 +917,10 @@ both!(users_and_groups_commands, |sk| {
         "Engineering",
         "--json",
     ]);
-    assert_eq!(m[0]["userPrincipalName"], "adele@contoso.example", "{m}");
+    assert_eq!(
+        m["value"][0]["userPrincipalName"], "adele@contoso.example",
+        "{m}"
+    );
     let list = sk.ok(&["groups", "list", "--tenant", "Contoso"]);
     assert!(
         list.contains("Engineering") && list.contains("Builders"),
@@ -938,7 +941,7 @@ both!(users_and_groups_commands, |sk| {
         "guest@fabrikam.example",
     ]);
     let list = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(2), "{list}");
 });
 
 // ----- subscriptions, licenses, audit, jobs -----
@@ -1035,7 +1038,7 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
         "{err}"
     );
     let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(lic[0]["total"], 15, "{lic}");
+    assert_eq!(lic["value"][0]["total"], 15, "{lic}");
 
     let s = sk.json(&[
         "subscriptions",
@@ -1048,13 +1051,16 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
         "--json",
     ]);
     assert_eq!(
-        (&s["status"], &s["cancelOutcome"]),
+        (&s["subscription"]["status"], &s["outcome"]),
         (&"Disabled".into(), &"disabledNow".into()),
         "{s}"
     );
-    assert!(s["cancellationWindowEndsDateTime"].is_null(), "{s}");
+    assert!(
+        s["subscription"]["cancellationWindowEndsDateTime"].is_null(),
+        "{s}"
+    );
     let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(lic[0]["total"], 3, "{lic}");
+    assert_eq!(lic["value"][0]["total"], 3, "{lic}");
     let s = sk.json(&[
         "subscriptions",
         "reactivate",
@@ -1065,7 +1071,7 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
     ]);
     assert_eq!(s["status"], "Active");
     let list = sk.json(&["subscriptions", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(2), "{list}");
     let text = sk.ok(&["subscriptions", "list", "--tenant", "Contoso"]);
     assert!(
         text.contains("SUITE_STANDARD") && text.contains(&id),
@@ -1195,6 +1201,104 @@ both!(subscriptions_buy_change_cancel_reactivate, |sk| {
     assert!(err.contains("RFC 3339"), "{err}");
 });
 
+both!(json_output_is_the_rest_representation, |sk| {
+    let t = sk.tenant("Contoso");
+    let token = t["token"].as_str().unwrap_or_default().to_string();
+    let mut server = sk.serve(&[]);
+    let rest = |path: &str| -> Value {
+        let (status, body) = server.get(&format!("/api/v1{path}"), &token);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    };
+    let u = sk.json(&[
+        "users",
+        "create",
+        "--tenant",
+        "Contoso",
+        "--upn",
+        "adele@contoso.example",
+        "--display-name",
+        "Adele Vance",
+        "--json",
+    ]);
+    let users = sk.json(&["users", "list", "--tenant", "Contoso", "--json"]);
+    let me = rest("/me");
+    assert!(
+        users["value"].as_array().is_some_and(|v| v.contains(&u)),
+        "{users}"
+    );
+    assert!(
+        users["value"]
+            .as_array()
+            .is_some_and(|v| v.contains(&me["user"])),
+        "{users} {me}"
+    );
+    let s = sk.json(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--quantity",
+        "3",
+        "--json",
+    ]);
+    let id = s["id"].as_str().unwrap_or_default();
+    assert_eq!(s, rest(&format!("/subscriptions/{id}")));
+    let assigned = sk.json(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Contoso",
+        "--sku",
+        "SUITE_STANDARD",
+        "--users",
+        "adele@contoso.example",
+        "--disable",
+        "WHITEBOARD",
+        "--json",
+    ]);
+    let uid = u["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        assigned["value"][0],
+        rest(&format!("/users/{uid}/licenses"))
+    );
+    for (args, path) in [
+        (&["subscriptions", "list"][..], "/subscriptions"),
+        (&["licenses", "list"], "/licenses"),
+        (
+            &["licenses", "users", "--sku", "SUITE_STANDARD"],
+            "/licenses/SUITE_STANDARD/users",
+        ),
+        (&["audit", "export"], "/audit?top=1000"),
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--tenant", "Contoso", "--json"]);
+        assert_eq!(sk.json(&args), rest(path), "{args:?}");
+    }
+    // Audit entry ids are strings, as REST pages by them.
+    let audit = sk.json(&["audit", "export", "--tenant", "Contoso", "--json"]);
+    assert!(audit["value"][0]["id"].is_string(), "{audit}");
+
+    let cancelled = sk.json(&[
+        "subscriptions",
+        "cancel",
+        "--tenant",
+        "Contoso",
+        id,
+        "--reason",
+        "NoLongerNeeded",
+        "--json",
+    ]);
+    assert_eq!(cancelled["outcome"], "disabledNow", "{cancelled}");
+    assert_eq!(
+        cancelled["subscription"],
+        rest(&format!("/subscriptions/{id}"))
+    );
+    assert!(server.terminate(Duration::from_secs(10)).success());
+});
+
 both!(licenses_assign_unassign_and_export_users, |sk| {
     sk.tenant("Contoso");
     sk.ok(&[
@@ -1232,10 +1336,14 @@ both!(licenses_assign_unassign_and_export_users, |sk| {
         "WHITEBOARD",
         "--json",
     ]);
-    assert_eq!(out.as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(out["value"].as_array().map(Vec::len), Some(2), "{out}");
     let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
     assert_eq!(
-        (&lic[0]["assigned"], &lic[0]["total"], &lic[0]["available"]),
+        (
+            &lic["value"][0]["assigned"],
+            &lic["value"][0]["total"],
+            &lic["value"][0]["available"]
+        ),
         (&2.into(), &2.into(), &0.into()),
         "{lic}"
     );
@@ -1368,7 +1476,7 @@ both!(licenses_assign_unassign_and_export_users, |sk| {
         "c@contoso.example",
     ]);
     let lic = sk.json(&["licenses", "list", "--tenant", "Contoso", "--json"]);
-    assert_eq!(lic[0]["assigned"], 1, "{lic}");
+    assert_eq!(lic["value"][0]["assigned"], 1, "{lic}");
     let export = sk.json(&[
         "licenses",
         "users",
@@ -1379,7 +1487,7 @@ both!(licenses_assign_unassign_and_export_users, |sk| {
         "--json",
     ]);
     assert_eq!(
-        export[0]["userPrincipalName"], "b@contoso.example",
+        export["value"][0]["userPrincipalName"], "b@contoso.example",
         "{export}"
     );
 });
@@ -1605,7 +1713,7 @@ both!(organization_names_are_unique_and_match_in_any_case, |sk| {
     let tenants = sk.json(&["tenant", "list", "--json"]);
     assert_eq!(tenants.as_array().map(Vec::len), Some(1), "{tenants}");
     let users = sk.json(&["users", "list", "--tenant", "contoso", "--json"]);
-    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!(users["value"].as_array().map(Vec::len), Some(1), "{users}");
 });
 
 both!(the_last_enabled_global_admin_stays, |sk| {

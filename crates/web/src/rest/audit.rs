@@ -12,33 +12,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use seatkeeper_domain::audit::{AuditAction, AuditEntry as Entry, AuditQuery};
-use serde_json::Value;
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
 const DEFAULT_TOP: i64 = 100;
 const MAX_TOP: i64 = 1000;
-
-fn snapshot(s: &Option<String>) -> Value {
-    match s {
-        None => Value::Null,
-        Some(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
-    }
-}
-
-fn entry(e: &Entry) -> AuditEntry {
-    AuditEntry {
-        id: e.id.to_string(),
-        date_time: ts(e.at),
-        actor_id: e.actor_id.map(|a| a.to_string()),
-        actor: e.actor.clone(),
-        action: e.action.to_string(),
-        target_type: e.target_type.clone(),
-        target_id: e.target_id.clone(),
-        summary: e.summary.clone(),
-        before: snapshot(&e.before),
-        after: snapshot(&e.after),
-    }
-}
 
 /// The filters of the query string, and their text for the next page's link.
 fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
@@ -106,7 +83,7 @@ pub async fn list(
         _ => None,
     };
     Ok(axum::Json(AuditPage {
-        value: page.iter().map(entry).collect(),
+        value: page.iter().map(AuditEntry::from).collect(),
         next_link: next,
     }))
 }

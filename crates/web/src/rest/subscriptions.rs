@@ -1,7 +1,7 @@
 //! Central subscriptions (SUB1–SUB3): the Products page, buy, change, cancel, reactivate.
 
-use super::model::{self, BillingFrequency, CancelResult, Subscription, SubscriptionList};
-use super::support::{Params, product_in_body, ts};
+use super::model::{BillingFrequency, CancelResult, Subscription, SubscriptionList};
+use super::support::{Params, product_in_body};
 use super::support::{PathArgs, whole_number_opt};
 use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
 use crate::error::{ApiResult, bad_request};
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_domain::lifecycle::{BillingFrequency as Frequency, CancelOutcome};
+use seatkeeper_domain::lifecycle::BillingFrequency as Frequency;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -245,27 +245,7 @@ pub async fn cancel(
         ));
     }
     let (s, outcome) = app.cancel(&actor, &id, reason).await?;
-    let (code, message, effective) = match outcome {
-        CancelOutcome::DisabledNow => (
-            model::CancelOutcome::DisabledNow,
-            "Cancelled within the cancellation window: the subscription is disabled now and a prorated refund is credited on the next invoice.".to_string(),
-            s.life.status_since,
-        ),
-        CancelOutcome::EndsAtTermEnd => (
-            model::CancelOutcome::EndsAtTermEnd,
-            format!(
-                "Recurring billing is off: the subscription stays active until the end of its term on {}.",
-                ts(s.life.term_end)
-            ),
-            s.life.term_end,
-        ),
-    };
-    Ok(axum::Json(CancelResult {
-        outcome: code,
-        effective_date_time: ts(effective),
-        message,
-        subscription: Subscription::new(&app.catalog(), &s),
-    }))
+    Ok(axum::Json(CancelResult::new(&app.catalog(), &s, outcome)))
 }
 
 /// Reactivate an Expired or Disabled subscription

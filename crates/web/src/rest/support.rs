@@ -5,13 +5,12 @@ use crate::error::{ApiError, ApiResult, bad_request};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use seatkeeper_app::AppError;
-use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
-use seatkeeper_domain::plans::enabled_plans;
 use seatkeeper_domain::{PlanId, Time};
 use serde::{Deserialize, Deserializer};
 
 pub use seatkeeper_app::export::{csv_cell as cell, time as ts};
+pub use seatkeeper_app::views::{plan_split, sources};
 
 pub fn parse_time(field: &str, v: &str) -> ApiResult<Time> {
     chrono::DateTime::parse_from_rfc3339(v.trim())
@@ -278,19 +277,6 @@ pub fn plans(catalog: &Catalog, product: &Product, given: &[String]) -> ApiResul
         }
     }
     Ok(out)
-}
-
-pub fn sources(a: &Assignment) -> Vec<&'static str> {
-    if a.direct { vec!["direct"] } else { vec![] }
-}
-
-/// Enabled and disabled plans of an assignment.
-pub fn plan_split(catalog: &Catalog, a: &Assignment) -> (Vec<PlanId>, Vec<PlanId>) {
-    let enabled = catalog
-        .product(a.sku_id)
-        .map(|p| enabled_plans(p, &a.disabled_plans))
-        .unwrap_or_default();
-    (enabled, a.disabled_plans.clone())
 }
 
 /// Path parameters; a bad one (say, invalid percent-encoding) is a 400 in the usual envelope.

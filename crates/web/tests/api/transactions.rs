@@ -18,11 +18,17 @@ backends!(
         // the database refuses it.
         let mut copy = existing.clone();
         copy.id = seatkeeper_domain::UserId::new();
+        let copy = &copy;
         let started = Instant::now();
-        let result = seatkeeper_app::in_transaction!(srv.app, tx => {
-            seatkeeper_store::directory::insert_user(tx, &copy).await?;
-            Ok(())
-        });
+        let result = srv
+            .app
+            .transact(move |tx| {
+                Box::pin(async move {
+                    seatkeeper_store::directory::insert_user(tx, copy).await?;
+                    Ok(())
+                })
+            })
+            .await;
         let took = started.elapsed();
         match result {
             Err(AppError::Conflict { code, message }) => {

@@ -1,0 +1,598 @@
+//! One view of each entity, shared by every way out: the /api/v1 REST bodies (and the OpenAPI
+//! document generated from them), the CLI's `--json` output and the web pages. Each type is
+//! what they serialize, so the representations cannot drift apart.
+
+use crate::export::time as ts;
+use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditEntry as StoredAuditEntry;
+use seatkeeper_domain::catalog::Catalog as DomainCatalog;
+use seatkeeper_domain::directory::User as StoredUser;
+use seatkeeper_domain::lifecycle::BillingFrequency as DomainFrequency;
+use seatkeeper_domain::lifecycle::{
+    CancelOutcome as DomainCancelOutcome, Lifecycle as Life, Status,
+};
+use seatkeeper_domain::plans::enabled_plans;
+use seatkeeper_domain::subscription::Subscription as StoredSubscription;
+use seatkeeper_domain::{PlanId, SkuId, Time};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A service plan named by GUID and by name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRef {
+    #[schema(format = Uuid)]
+    pub service_plan_id: String,
+    pub service_plan_name: String,
+}
+
+impl PlanRef {
+    pub fn new(catalog: &DomainCatalog, id: PlanId) -> PlanRef {
+        PlanRef {
+            service_plan_id: id.to_string(),
+            service_plan_name: catalog.plan_name(id),
+        }
+    }
+    fn all(catalog: &DomainCatalog, ids: &[PlanId]) -> Vec<PlanRef> {
+        ids.iter().map(|p| PlanRef::new(catalog, *p)).collect()
+    }
+}
+
+/// How often a subscription is billed.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingFrequency {
+    Monthly,
+    Annual,
+}
+
+impl From<DomainFrequency> for BillingFrequency {
+    fn from(f: DomainFrequency) -> Self {
+        match f {
+            DomainFrequency::Monthly => BillingFrequency::Monthly,
+            DomainFrequency::Annual => BillingFrequency::Annual,
+        }
+    }
+}
+
+/// A subscription's lifecycle status.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+pub enum SubscriptionStatus {
+    Active,
+    Expired,
+    Disabled,
+    Deleted,
+}
+
+impl From<Status> for SubscriptionStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Active => SubscriptionStatus::Active,
+            Status::Expired => SubscriptionStatus::Expired,
+            Status::Disabled => SubscriptionStatus::Disabled,
+            Status::Deleted => SubscriptionStatus::Deleted,
+        }
+    }
+}
+
+/// The status as Graph names it; LockedOut is a subscription cancelled by the customer.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+pub enum GraphStatus {
+    Enabled,
+    Warning,
+    Suspended,
+    LockedOut,
+    Deleted,
+}
+
+impl GraphStatus {
+    fn of(life: &Life) -> GraphStatus {
+        match life.status {
+            Status::Active => GraphStatus::Enabled,
+            Status::Expired => GraphStatus::Warning,
+            Status::Disabled if life.cancelled => GraphStatus::LockedOut,
+            Status::Disabled => GraphStatus::Suspended,
+            Status::Deleted => GraphStatus::Deleted,
+        }
+    }
+}
+
+/// Who bought a subscription: an admin, or an end user buying for themselves.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum Origin {
+    Admin,
+    SelfService,
+}
+
+/// One subscription: a row of the Products page.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub commerce_subscription_id: String,
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    #[schema(value_type = Origin)]
+    pub origin: seatkeeper_domain::kinds::Origin,
+    /// The end user who bought it; null when an admin did.
+    #[schema(format = Uuid, required = true)]
+    pub purchaser_id: Option<String>,
+    #[schema(minimum = 1)]
+    pub quantity: i64,
+    pub billing_frequency: BillingFrequency,
+    pub recurring_billing: bool,
+    pub status: SubscriptionStatus,
+    pub graph_status: GraphStatus,
+    pub is_trial: bool,
+    pub cancelled: bool,
+    #[schema(required = true)]
+    pub cancel_reason: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_date_time: String,
+    #[schema(format = DateTime)]
+    pub status_date_time: String,
+    #[schema(format = DateTime)]
+    pub term_start_date_time: String,
+    #[schema(format = DateTime)]
+    pub term_end_date_time: String,
+    /// When the lifecycle moves it on next (renewal, expiry, disabling, deletion); null when nothing is due.
+    #[schema(format = DateTime, required = true)]
+    pub next_lifecycle_date_time: Option<String>,
+    /// Until then a cancellation disables it at once with a prorated refund; null unless Active.
+    #[schema(format = DateTime, required = true)]
+    pub cancellation_window_ends_date_time: Option<String>,
+    /// Until then licenses can be removed; null unless Active.
+    #[schema(format = DateTime, required = true)]
+    pub removal_window_ends_date_time: Option<String>,
+}
+
+fn part_and_name(catalog: &DomainCatalog, sku: SkuId) -> (String, String) {
+    match catalog.product(sku) {
+        Some(p) => (p.sku_part_number.clone(), p.name.clone()),
+        None => (sku.to_string(), sku.to_string()),
+    }
+}
+
+fn ts_opt(t: Option<Time>) -> Option<String> {
+    t.map(ts)
+}
+
+impl Subscription {
+    pub fn new(catalog: &DomainCatalog, s: &StoredSubscription) -> Subscription {
+        let (part, name) = part_and_name(catalog, s.sku_id);
+        let active = s.life.status == Status::Active;
+        Subscription {
+            id: s.id.to_string(),
+            commerce_subscription_id: s.commerce_id.clone(),
+            sku_id: s.sku_id.to_string(),
+            sku_part_number: part,
+            product_name: name,
+            origin: s.origin,
+            purchaser_id: s.purchaser_id.map(|p| p.to_string()),
+            quantity: s.quantity,
+            billing_frequency: s.life.frequency.into(),
+            recurring_billing: s.life.recurring,
+            status: s.life.status.into(),
+            graph_status: GraphStatus::of(&s.life),
+            is_trial: s.is_trial,
+            cancelled: s.life.cancelled,
+            cancel_reason: s.cancel_reason.clone(),
+            created_date_time: ts(s.created_at),
+            status_date_time: ts(s.life.status_since),
+            term_start_date_time: ts(s.life.term_start),
+            term_end_date_time: ts(s.life.term_end),
+            next_lifecycle_date_time: ts_opt(s.life.next_lifecycle_at()),
+            cancellation_window_ends_date_time: active.then(|| ts(s.life.cancel_window_end())),
+            removal_window_ends_date_time: active.then(|| ts(s.life.removal_window_end())),
+        }
+    }
+}
+
+/// Every subscription of the organization.
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub value: Vec<Subscription>,
+}
+
+/// disabledNow: cancelled within the 7-day window, disabled at once with a prorated refund.
+/// endsAtTermEnd: recurring billing is off and it runs to the end of its term.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CancelOutcome {
+    DisabledNow,
+    EndsAtTermEnd,
+}
+
+/// What a cancellation did.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelResult {
+    pub outcome: CancelOutcome,
+    #[schema(format = DateTime)]
+    pub effective_date_time: String,
+    pub message: String,
+    pub subscription: Subscription,
+}
+
+impl CancelResult {
+    /// What cancelling `s` did, as `outcome` says.
+    pub fn new(
+        catalog: &DomainCatalog,
+        s: &StoredSubscription,
+        outcome: DomainCancelOutcome,
+    ) -> CancelResult {
+        let (code, message, effective) = match outcome {
+            DomainCancelOutcome::DisabledNow => (
+                CancelOutcome::DisabledNow,
+                "Cancelled within the cancellation window: the subscription is disabled now and a prorated refund is credited on the next invoice.".to_string(),
+                s.life.status_since,
+            ),
+            DomainCancelOutcome::EndsAtTermEnd => (
+                CancelOutcome::EndsAtTermEnd,
+                format!(
+                    "Recurring billing is off: the subscription stays active until the end of its term on {}.",
+                    ts(s.life.term_end)
+                ),
+                s.life.term_end,
+            ),
+        };
+        CancelResult {
+            outcome: code,
+            effective_date_time: ts(effective),
+            message,
+            subscription: Subscription::new(catalog, s),
+        }
+    }
+}
+
+/// Whether a product is licensed per user or to the whole organization.
+#[derive(ToSchema)]
+pub enum AppliesTo {
+    User,
+    Company,
+}
+
+/// The product's state as Graph's capabilityStatus names it.
+#[derive(ToSchema)]
+pub enum CapabilityStatus {
+    Enabled,
+    Warning,
+    Suspended,
+    LockedOut,
+}
+
+/// A row of the Licenses page: one product, summed over the organization's central pool.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductLicenses {
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    #[schema(value_type = AppliesTo)]
+    pub applies_to: &'static str,
+    pub total: i64,
+    pub assigned: i64,
+    pub available: i64,
+    /// Holders beyond the working licenses (assigned − total, at least 0): the latest-assigned
+    /// holders, who have lost access until licenses are bought or a subscription is reactivated
+    /// (SUB3).
+    pub holders_without_access: i64,
+    /// Licenses of Active subscriptions.
+    pub enabled: i64,
+    /// Licenses of Expired subscriptions.
+    pub warning: i64,
+    /// Licenses of Disabled subscriptions.
+    pub suspended: i64,
+    /// Licenses of subscriptions cancelled by the customer.
+    pub locked_out: i64,
+    #[schema(value_type = CapabilityStatus)]
+    pub capability_status: &'static str,
+    pub subscription_ids: Vec<String>,
+}
+
+impl From<&crate::licenses::ProductLicenses> for ProductLicenses {
+    fn from(r: &crate::licenses::ProductLicenses) -> Self {
+        ProductLicenses {
+            sku_id: r.sku_id.to_string(),
+            sku_part_number: r.sku_part_number.clone(),
+            product_name: r.product_name.clone(),
+            applies_to: r.applies_to,
+            total: r.total,
+            assigned: r.assigned,
+            available: r.available,
+            holders_without_access: r.holders_without_access,
+            enabled: r.enabled,
+            warning: r.warning,
+            suspended: r.suspended,
+            locked_out: r.locked_out,
+            capability_status: r.capability_status,
+            subscription_ids: r.subscription_ids.clone(),
+        }
+    }
+}
+
+/// The Licenses page.
+#[derive(Serialize, ToSchema)]
+pub struct ProductLicensesList {
+    pub value: Vec<ProductLicenses>,
+}
+
+/// How a user got a license: `direct` is assigned to the user (group-based licensing is not
+/// modelled, so this is the only source).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub enum LicenseSource {
+    Direct,
+}
+
+/// Whether a user is a member of the organization or a guest.
+#[derive(ToSchema)]
+pub enum UserType {
+    Member,
+    Guest,
+}
+
+/// A user holding a product.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductUser {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    #[schema(value_type = UserType)]
+    pub user_type: seatkeeper_domain::kinds::UserType,
+    pub account_enabled: bool,
+    pub enabled_plans: Vec<PlanRef>,
+    pub disabled_plans: Vec<PlanRef>,
+    #[schema(value_type = Vec<LicenseSource>)]
+    pub sources: Vec<&'static str>,
+    #[schema(format = DateTime)]
+    pub assigned_date_time: String,
+}
+
+impl ProductUser {
+    pub fn new(catalog: &DomainCatalog, u: &StoredUser, a: &Assignment) -> ProductUser {
+        let (enabled, disabled) = plan_split(catalog, a);
+        ProductUser {
+            id: u.id.to_string(),
+            user_principal_name: u.upn.clone(),
+            display_name: u.display_name.clone(),
+            user_type: u.user_type,
+            account_enabled: u.account_enabled,
+            enabled_plans: PlanRef::all(catalog, &enabled),
+            disabled_plans: PlanRef::all(catalog, &disabled),
+            sources: sources(a),
+            assigned_date_time: ts(a.assigned_at),
+        }
+    }
+}
+
+/// One page of a product's users.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductUserPage {
+    pub value: Vec<ProductUser>,
+    /// Path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_link: Option<String>,
+}
+
+/// One license a user holds.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    pub enabled_plans: Vec<PlanRef>,
+    pub disabled_plans: Vec<PlanRef>,
+    #[schema(value_type = Vec<LicenseSource>)]
+    pub sources: Vec<&'static str>,
+    #[schema(format = DateTime)]
+    pub assigned_date_time: String,
+    #[schema(format = DateTime)]
+    pub last_modified_date_time: String,
+}
+
+impl License {
+    pub fn new(catalog: &DomainCatalog, a: &Assignment) -> License {
+        let (part, name) = part_and_name(catalog, a.sku_id);
+        let (enabled, disabled) = plan_split(catalog, a);
+        License {
+            sku_id: a.sku_id.to_string(),
+            sku_part_number: part,
+            product_name: name,
+            enabled_plans: PlanRef::all(catalog, &enabled),
+            disabled_plans: PlanRef::all(catalog, &disabled),
+            sources: sources(a),
+            assigned_date_time: ts(a.assigned_at),
+            last_modified_date_time: ts(a.updated_at),
+        }
+    }
+}
+
+/// A user and every license they hold.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserLicenses {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    #[schema(value_type = UserType)]
+    pub user_type: seatkeeper_domain::kinds::UserType,
+    /// ISO 3166-1 alpha-2 country code; null when not set.
+    #[schema(required = true)]
+    pub usage_location: Option<String>,
+    pub licenses: Vec<License>,
+}
+
+impl UserLicenses {
+    pub fn new(catalog: &DomainCatalog, u: &StoredUser, list: &[Assignment]) -> UserLicenses {
+        UserLicenses {
+            id: u.id.to_string(),
+            user_principal_name: u.upn.clone(),
+            display_name: u.display_name.clone(),
+            user_type: u.user_type,
+            usage_location: u.usage_location.clone(),
+            licenses: list.iter().map(|a| License::new(catalog, a)).collect(),
+        }
+    }
+}
+
+/// The users a change was about, with their licenses afterwards.
+#[derive(Serialize, ToSchema)]
+pub struct UserLicensesList {
+    pub value: Vec<UserLicenses>,
+}
+
+/// A user of the directory.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    #[schema(required = true)]
+    pub mail: Option<String>,
+    #[schema(value_type = UserType)]
+    pub user_type: seatkeeper_domain::kinds::UserType,
+    /// ISO 3166-1 alpha-2 country code; null when not set.
+    #[schema(required = true)]
+    pub usage_location: Option<String>,
+    pub account_enabled: bool,
+    #[schema(required = true)]
+    pub given_name: Option<String>,
+    #[schema(required = true)]
+    pub surname: Option<String>,
+    #[schema(required = true)]
+    pub job_title: Option<String>,
+    #[schema(required = true)]
+    pub department: Option<String>,
+}
+
+impl From<&StoredUser> for User {
+    fn from(u: &StoredUser) -> Self {
+        User {
+            id: u.id.to_string(),
+            user_principal_name: u.upn.clone(),
+            display_name: u.display_name.clone(),
+            mail: u.mail.clone(),
+            user_type: u.user_type,
+            usage_location: u.usage_location.clone(),
+            account_enabled: u.account_enabled,
+            given_name: u.given_name.clone(),
+            surname: u.surname.clone(),
+            job_title: u.job_title.clone(),
+            department: u.department.clone(),
+        }
+    }
+}
+
+/// Users of the directory.
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    pub value: Vec<User>,
+}
+
+impl UserList {
+    /// The views of `users`, in order.
+    pub fn new<'a>(users: impl IntoIterator<Item = &'a StoredUser>) -> UserList {
+        UserList {
+            value: users.into_iter().map(User::from).collect(),
+        }
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Entries are numbered in order; use it as `before` to page.
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub date_time: String,
+    /// The acting user; null for the system and the command line.
+    #[schema(format = Uuid, required = true)]
+    pub actor_id: Option<String>,
+    /// Who: a userPrincipalName, "system" or "operator (cli)".
+    pub actor: String,
+    /// Dotted verb, e.g. subscription.buy, license.assign, user.roles.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub summary: String,
+    /// JSON snapshot before the change (any JSON value); null when there is none.
+    #[schema(schema_with = any_json, required = true)]
+    pub before: serde_json::Value,
+    /// JSON snapshot after the change (any JSON value); null when there is none.
+    #[schema(schema_with = any_json, required = true)]
+    pub after: serde_json::Value,
+}
+
+/// A snapshot as stored: JSON text, shown as the JSON value it holds (or as a string when it
+/// is not JSON).
+fn snapshot(s: &Option<String>) -> serde_json::Value {
+    match s {
+        None => serde_json::Value::Null,
+        Some(text) => {
+            serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()))
+        }
+    }
+}
+
+impl From<&StoredAuditEntry> for AuditEntry {
+    fn from(e: &StoredAuditEntry) -> Self {
+        AuditEntry {
+            id: e.id.to_string(),
+            date_time: ts(e.at),
+            actor_id: e.actor_id.map(|a| a.to_string()),
+            actor: e.actor.clone(),
+            action: e.action.to_string(),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            summary: e.summary.clone(),
+            before: snapshot(&e.before),
+            after: snapshot(&e.after),
+        }
+    }
+}
+
+/// Any JSON value, null included.
+fn any_json() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::empty()
+}
+
+/// One page of the audit log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub value: Vec<AuditEntry>,
+    /// Path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_link: Option<String>,
+}
+
+/// How a user got a license, as [`LicenseSource`] names it.
+pub fn sources(a: &Assignment) -> Vec<&'static str> {
+    if a.direct { vec!["direct"] } else { vec![] }
+}
+
+/// Enabled and disabled plans of an assignment.
+pub fn plan_split(catalog: &DomainCatalog, a: &Assignment) -> (Vec<PlanId>, Vec<PlanId>) {
+    let enabled = catalog
+        .product(a.sku_id)
+        .map(|p| enabled_plans(p, &a.disabled_plans))
+        .unwrap_or_default();
+    (enabled, a.disabled_plans.clone())
+}
