@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_domain::audit::{AuditAction, AuditEntry as Entry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditQuery};
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
 const DEFAULT_TOP: i64 = 100;
