@@ -2,7 +2,7 @@
 
 use crate::{Actor, AppResult};
 use seatkeeper_domain::Time;
-use seatkeeper_domain::audit::AuditAction;
+use seatkeeper_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use seatkeeper_store::{Conn, audit};
 
 /// Records one change. `before` and `after` are JSON snapshots of what changed.
@@ -74,4 +74,69 @@ pub async fn record_many(
         .collect();
     audit::append_many(conn, &rows).await?;
     Ok(())
+}
+
+/// How many entries the CSV export reads at a time.
+pub const EXPORT_PAGE: i64 = 1000;
+
+/// Audit entries as CSV rows (with the header row first when `header_row`): the one writer of
+/// the audit log's CSV, for the REST export and the Audit log page.
+pub fn csv_rows(entries: &[AuditEntry], header_row: bool) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(entries.len() * 400 + 128));
+    let io = |e: csv::Error| std::io::Error::other(e.to_string());
+    if header_row {
+        w.write_record(crate::export::AUDIT_CSV_COLUMNS)
+            .map_err(io)?;
+    }
+    for e in entries {
+        w.write_record(crate::export::audit_csv_record(e))
+            .map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// The chunks of an audit CSV export, to stream as a response body.
+pub type CsvStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send>>;
+
+impl crate::App {
+    /// The audit log as CSV, newest first, with `q`'s filters (its `limit` and `before_id` are
+    /// ignored): the header row, then every matching entry, read [`EXPORT_PAGE`] at a time as
+    /// the stream is consumed. The first page is read here, so a refusal (no admin role) or a
+    /// database failure is an error before anything is sent.
+    pub async fn audit_csv(&self, actor: &Actor, q: &AuditQuery) -> AppResult<CsvStream> {
+        let mut q = q.clone();
+        q.limit = EXPORT_PAGE;
+        q.before_id = None;
+        let first = self.audit_log(actor, &q).await?;
+        let stream = futures_util::stream::unfold(
+            (Some(first), self.clone(), actor.clone(), q, true),
+            |(state, app, actor, mut q, header_row)| async move {
+                let entries = state?;
+                if entries.is_empty() && !header_row {
+                    return None;
+                }
+                let chunk = csv_rows(&entries, header_row);
+                let next = match entries.last() {
+                    Some(last) if entries.len() as i64 >= EXPORT_PAGE => {
+                        q.before_id = Some(last.id);
+                        match app.audit_log(&actor, &q).await {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                tracing::error!("audit CSV export stopped: {e}");
+                                return Some((
+                                    Err(std::io::Error::other(e.to_string())),
+                                    (None, app, actor, q, false),
+                                ));
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                Some((chunk, (next, app, actor, q, false)))
+            },
+        );
+        Ok(Box::pin(stream))
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::{Actor, App, AppError, AppResult, audit};
 use seatkeeper_domain::audit::AuditAction;
-use seatkeeper_domain::directory::{Group, User, UserFilter};
+use seatkeeper_domain::directory::{Group, User, UserField, UserFilter, Value};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::location::UsageLocation;
 use seatkeeper_domain::roles::{Action, Role};
@@ -531,6 +531,46 @@ impl App {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(dir::list_users(&mut conn, actor.tenant_id, filter, after, limit).await?)
+    }
+
+    /// The people picker ([`App::find_users`]) for adding members to `group`: each user found,
+    /// and whether they are a member already.
+    pub async fn search_users_for_group(
+        &self,
+        actor: &Actor,
+        group: &str,
+        text: &str,
+        limit: i64,
+    ) -> AppResult<Vec<(User, bool)>> {
+        let g = self.get_group(actor, group).await?;
+        let found = self.find_users(actor, text, limit).await?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The members among those found, by their ids.
+        let among = UserFilter::And(vec![
+            UserFilter::MemberOf(g.id),
+            UserFilter::Or(
+                found
+                    .iter()
+                    .map(|u| UserFilter::Eq(UserField::Id, Value::Text(u.id.to_string())))
+                    .collect(),
+            ),
+        ]);
+        let mut conn = self.read().await?;
+        let members: std::collections::HashSet<UserId> =
+            dir::list_users(&mut conn, actor.tenant_id, &among, None, found.len() as i64)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+        Ok(found
+            .into_iter()
+            .map(|u| {
+                let member = members.contains(&u.id);
+                (u, member)
+            })
+            .collect())
     }
 
     pub async fn count_users(&self, actor: &Actor, filter: &UserFilter) -> AppResult<i64> {

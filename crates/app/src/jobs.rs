@@ -144,13 +144,14 @@ impl App {
         Ok((sent, failed))
     }
 
-    /// The outbox of the actor's tenant, newest first (MAIL2: admins see what was sent).
+    /// The outbox of the actor's tenant, newest first (MAIL2: what was sent, or is waiting to
+    /// be sent again). Global admins only: the messages name other admins and their addresses.
     pub async fn list_mail(
         &self,
         actor: &crate::Actor,
         limit: i64,
     ) -> AppResult<Vec<outbox::Message>> {
-        actor.require(seatkeeper_domain::roles::Action::Read)?;
+        actor.require(seatkeeper_domain::roles::Action::ManageTenant)?;
         let mut conn = self.read().await?;
         Ok(outbox::list(&mut conn, actor.tenant_id, limit).await?)
     }

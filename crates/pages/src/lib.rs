@@ -7,17 +7,21 @@
 //! [`security_headers`]; nothing on a page is loaded from another origin.
 
 pub mod assets;
+pub mod audit;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod frame;
+pub mod groups;
 pub mod home;
 pub mod import;
 pub mod licenses;
 pub mod notice;
 pub mod password;
+pub mod products;
 pub mod security;
 pub mod session;
+pub mod settings;
 pub mod sign_in;
 pub mod users;
 pub mod viewer;
@@ -31,8 +35,8 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/sign-in`,
-/// `/sign-out`, `/change-password`, `/static/*`.
+/// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/products/*`,
+/// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
         .route("/", get(home::show))
@@ -64,6 +68,24 @@ pub fn router() -> Router<App> {
         .route("/users/{id}/location", post(users::save_location))
         .route("/users/{id}/delete", post(users::delete))
         .merge(import::router())
+        .route("/settings", get(settings::show))
+        .route("/settings/organization", post(settings::organization))
+        .route("/settings/tokens", post(settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/candidates", get(groups::search))
+        .route("/groups/{id}/members", post(groups::add_member))
+        .route("/groups/{id}/members/remove", post(groups::remove_member))
+        .route("/products", get(products::list))
+        .route("/products/buy", post(products::buy))
+        .route("/products/{id}", get(products::show))
+        .route("/products/{id}/quantity", post(products::set_quantity))
+        .route("/products/{id}/recurring", post(products::set_recurring))
+        .route("/products/{id}/cancel", post(products::cancel))
+        .route("/products/{id}/reactivate", post(products::reactivate))
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }

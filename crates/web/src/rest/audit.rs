@@ -6,18 +6,16 @@ use super::support::{Params, enc, ts};
 use super::{BadRequest, Forbidden, Unauthorized};
 use crate::error::{ApiResult, bad_request};
 use crate::extract::Auth;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
-use seatkeeper_app::export::{AUDIT_CSV_COLUMNS, audit_csv_record};
-use seatkeeper_domain::audit::{AuditAction, AuditEntry as Entry, AuditQuery};
+use seatkeeper_domain::audit::{AuditAction, AuditQuery};
 
 const FILTERS: [&str; 5] = ["action", "actor", "targetId", "since", "until"];
 const DEFAULT_TOP: i64 = 100;
 const MAX_TOP: i64 = 1000;
-const EXPORT_PAGE: i64 = 1000;
 
 /// The filters of the query string, and their text for the next page's link.
 fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
@@ -90,20 +88,6 @@ pub async fn list(
     }))
 }
 
-fn csv_rows(entries: &[Entry], header_row: bool) -> Result<Bytes, std::io::Error> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(entries.len() * 400 + 128));
-    let io = |e: csv::Error| std::io::Error::other(e.to_string());
-    if header_row {
-        w.write_record(AUDIT_CSV_COLUMNS).map_err(io)?;
-    }
-    for e in entries {
-        w.write_record(audit_csv_record(e)).map_err(io)?;
-    }
-    w.into_inner()
-        .map(Bytes::from)
-        .map_err(|e| std::io::Error::other(e.to_string()))
-}
-
 /// The audit log as CSV, with the same filters
 ///
 /// Columns: id, dateTime, actor, actorId, action, targetType, targetId, summary, before, after.
@@ -131,39 +115,8 @@ fn csv_rows(entries: &[Entry], header_row: bool) -> Result<Bytes, std::io::Error
 )]
 pub async fn csv(State(app): State<App>, Auth(actor): Auth, params: Params) -> ApiResult<Response> {
     params.allow(&FILTERS)?;
-    let (mut q, _) = filters(&params)?;
-    q.limit = EXPORT_PAGE;
-    let first = app.audit_log(&actor, &q).await?;
-    let stream = futures_util::stream::unfold(
-        (Some(first), app, actor, q, true),
-        |(state, app, actor, mut q, header_row)| async move {
-            let entries = match state {
-                Some(e) => e,
-                None => return None,
-            };
-            if entries.is_empty() && !header_row {
-                return None;
-            }
-            let chunk = csv_rows(&entries, header_row);
-            let next = match entries.last() {
-                Some(last) if entries.len() as i64 >= EXPORT_PAGE => {
-                    q.before_id = Some(last.id);
-                    match app.audit_log(&actor, &q).await {
-                        Ok(e) => Some(e),
-                        Err(e) => {
-                            tracing::error!("audit CSV export stopped: {e}");
-                            return Some((
-                                Err(std::io::Error::other(e.to_string())),
-                                (None, app, actor, q, false),
-                            ));
-                        }
-                    }
-                }
-                _ => None,
-            };
-            Some((chunk, (next, app, actor, q, false)))
-        },
-    );
+    let (q, _) = filters(&params)?;
+    let stream = app.audit_csv(&actor, &q).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -112,12 +112,12 @@ backends!(permissions_matrix, |srv| async move {
         StatusCode::OK
     );
 
-    // Global reader reads everything and changes nothing.
+    // Global reader reads everything and changes nothing (sent mail is for Global admins: see
+    // sent_mail_is_for_global_admins).
     for path in [
         "/licenses",
         "/subscriptions",
         "/audit",
-        "/mail",
         "/catalog",
         "/tenant",
         "/me",
@@ -667,4 +667,18 @@ backends!(another_tenants_ids_answer_404, |srv| async move {
     );
     let got = theirs("GET", format!("{API}/me"), None).await;
     assert_eq!(got.0, StatusCode::OK, "their token still works");
+});
+
+backends!(sent_mail_is_for_global_admins, |srv| async move {
+    let reader = srv
+        .token_with_roles(
+            "reader-mail@contoso.test",
+            &[seatkeeper_domain::roles::Role::GlobalReader],
+        )
+        .await;
+    let got = srv.call_as(&reader, "GET", "/api/v1/mail", None).await;
+    assert_error(&got, StatusCode::FORBIDDEN, "Global admin");
+    let (status, body) = srv.get("/api/v1/mail").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["value"].is_array(), "{body}");
 });
