@@ -44,3 +44,10 @@ def test_readable_on_a_phone(tab):
     # Nothing is wider than the screen.
     assert p.evaluate("document.documentElement.scrollWidth") <= 390
     tab.shot()
+
+
+def test_opening_a_forms_address_shows_our_own_page(tab):
+    r = tab.goto("/sign-out")
+    assert r.status == 405
+    expect(tab.page.get_by_text("This address is for a form's button")).to_be_visible()
+    tab.console_errors = [e for e in tab.console_errors if "405" not in e]

@@ -359,3 +359,17 @@ def test_manage_product_licenses_assign_more_with_a_plan_off_then_unassign_all(t
     expect(row_of(p, upn)).to_contain_text("Unlicensed")
     tab.shot()
     assert held(upn) == []
+
+
+def test_search_finds_a_user_by_the_start_of_their_user_name(tab):
+    tag = uuid.uuid4().hex[:8]
+    upn = f"qx{tag}@contoso.test"
+    status, body = api("POST", "/v1.0/users", {
+        "accountEnabled": True, "displayName": f"Quinn Example {tag}",
+        "mailNickname": f"qx{tag}", "userPrincipalName": upn, "usageLocation": "US",
+    })
+    assert status == 201, body
+    sign_in(tab)
+    tab.goto(f"/users?q=qx{tag}")
+    expect(tab.page.get_by_role("link", name=f"Quinn Example {tag}")).to_be_visible()
+    tab.shot()

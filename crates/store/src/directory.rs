@@ -385,9 +385,8 @@ pub async fn search_users_where(
         .into_iter()
         .map(|v| ("display_name", v))
         .collect();
-    if term.contains(['.', '@', '_', '-']) {
-        ranges.push(("upn_lower", term.to_lowercase()));
-    }
+    // The user name too: people search by the part before the @ as often as by the name.
+    ranges.push(("upn_lower", term.to_lowercase()));
     let mut found: Vec<User> = Vec::new();
     for (column, lo) in ranges {
         // No LIKE beside the range: PostgreSQL would misjudge how many rows it keeps and sort

@@ -35,18 +35,29 @@ async fn not_found(uri: Uri) -> Response {
     .into_response()
 }
 
-async fn method_not_allowed(resp: Response) -> Response {
+/// A method the route does not have: the API error envelope, or our own page for a page's
+/// address (a browser opening a form's address, say).
+async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let page = seatkeeper_pages::is_page_path(req.uri().path());
+    let resp = next.run(req).await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED
         && resp.extensions().get::<ErrorInfo>().is_none()
     {
         let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
-        let mut r = ErrorInfo::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "methodNotAllowed",
-            "Request_BadRequest",
-            "This endpoint does not support that HTTP method.",
-        )
-        .into_response();
+        let mut r = if page {
+            seatkeeper_pages::error::error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This address is for a form's button, not for opening in the browser. Go back to the page and use the button there.",
+            )
+        } else {
+            ErrorInfo::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "methodNotAllowed",
+                "Request_BadRequest",
+                "This endpoint does not support that HTTP method.",
+            )
+            .into_response()
+        };
         if let Some(a) = allow {
             r.headers_mut().insert(axum::http::header::ALLOW, a);
         }
@@ -100,7 +111,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(method_not_allowed))
+        .layer(axum::middleware::from_fn(method_not_allowed))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             hide_dev_routes,

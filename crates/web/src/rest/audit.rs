@@ -48,7 +48,7 @@ fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
     operation_id = "listAudit",
     tag = "Audit",
     params(
-        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action."),
+        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action. A prefix of no action is refused (400) with the list of actions."),
         ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
         ("targetId" = Option<String>, Query, description = "The id of the changed object."),
         ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
@@ -98,7 +98,7 @@ pub async fn list(
     operation_id = "exportAudit",
     tag = "Audit",
     params(
-        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action."),
+        ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action. A prefix of no action is refused (400) with the list of actions."),
         ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
         ("targetId" = Option<String>, Query, description = "The id of the changed object."),
         ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
