@@ -8,6 +8,9 @@ pub enum AppError {
     /// A rule of the domain refused the change.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// An end user may not buy or try this product (SS1, POL1).
+    #[error(transparent)]
+    Purchase(#[from] seatkeeper_domain::selfservice::PurchaseRefusal),
     /// Bad input: which field, and what to do instead.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },

@@ -18,6 +18,8 @@ pub mod licenses;
 pub mod mail;
 pub mod operator;
 pub mod passwords;
+mod pending;
+pub mod selfservice;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;

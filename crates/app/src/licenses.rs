@@ -90,6 +90,20 @@ pub struct ProductLicenses {
     pub subscription_ids: Vec<String>,
 }
 
+/// Which pools a change may take seats from and whose licenses it may change or remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Admins (L1–L5): seats of the central pools; licenses from a self-service subscription
+    /// are its purchaser's to change (SS3).
+    Central,
+    /// A purchaser in their own self-service subscription (SS2): its seats only, and only the
+    /// licenses it gave.
+    Purchase(PoolId),
+    /// Take-over (SS4): seats of the central pools, and the licenses of central pools and of
+    /// this self-service subscription.
+    TakeOver(PoolId),
+}
+
 struct Planned {
     user: User,
     before: Vec<Assignment>,
@@ -264,6 +278,20 @@ impl App {
         changes: &[UserChange],
         now: Time,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+        self.apply_scoped(tx, actor, changes, now, Scope::Central)
+            .await
+    }
+
+    /// [`App::apply_changes`] within `scope`: where seats come from and which held licenses
+    /// may be changed or removed.
+    pub(crate) async fn apply_scoped(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        changes: &[UserChange],
+        now: Time,
+        scope: Scope,
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         let catalog = self.catalog();
         let users = self.resolve_users(tx, actor, changes).await?;
         let mut default_location = None;
@@ -274,7 +302,10 @@ impl App {
                 .plan_change(tx, actor, &mut default_location, u, c)
                 .await?
             {
-                Ok(p) => planned.push(p),
+                Ok(p) => match self.check_scope(tx, actor, &p, scope).await? {
+                    Ok(()) => planned.push(p),
+                    Err(problem) => problems.push(problem),
+                },
                 Err(problem) => problems.push(problem),
             }
         }
@@ -290,13 +321,16 @@ impl App {
         for p in &planned {
             for l in &p.plan.inserts {
                 if let std::collections::btree_map::Entry::Vacant(e) = pools.entry(l.sku_id) {
-                    let pool = self
-                        .central_pool_id(tx, actor.tenant_id, l.sku_id)
-                        .await?
-                        .ok_or(DomainError::ProductNotOwned {
-                            sku_id: l.sku_id,
-                            product: catalog.part_number(l.sku_id),
-                        })?;
+                    let pool = match scope {
+                        Scope::Purchase(pool) => pool,
+                        Scope::Central | Scope::TakeOver(_) => self
+                            .central_pool_id(tx, actor.tenant_id, l.sku_id)
+                            .await?
+                            .ok_or(DomainError::ProductNotOwned {
+                                sku_id: l.sku_id,
+                                product: catalog.part_number(l.sku_id),
+                            })?,
+                    };
                     e.insert(pool);
                 }
             }
@@ -433,6 +467,56 @@ impl App {
             }
         }
         Ok(out)
+    }
+
+    /// Whether a planned change stays inside `scope`: every license it changes or removes
+    /// comes from a pool the scope may touch.
+    async fn check_scope(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        p: &Planned,
+        scope: Scope,
+    ) -> AppResult<Result<(), UserProblem>> {
+        let touched = p
+            .plan
+            .deletes
+            .iter()
+            .chain(p.plan.updates.iter().map(|(i, _)| i));
+        for i in touched {
+            let a = &p.before[*i];
+            let central = self
+                .central_pool_id(conn, actor.tenant_id, a.sku_id)
+                .await?
+                == Some(a.pool_id);
+            let allowed = match scope {
+                Scope::Central => central,
+                Scope::Purchase(pool) => a.pool_id == pool,
+                Scope::TakeOver(pool) => central || a.pool_id == pool,
+            };
+            if allowed {
+                continue;
+            }
+            let product = self.catalog().part_number(a.sku_id);
+            let error = match scope {
+                Scope::Purchase(_) => DomainError::HeldElsewhere {
+                    user_id: p.user.id,
+                    user: p.user.upn.clone(),
+                    product,
+                },
+                _ => DomainError::SelfServiceLicense {
+                    user_id: p.user.id,
+                    user: p.user.upn.clone(),
+                    product,
+                },
+            };
+            return Ok(Err(UserProblem {
+                user_id: p.user.id,
+                user: p.user.upn.clone(),
+                error,
+            }));
+        }
+        Ok(Ok(()))
     }
 
     /// The tenant's central pool of a product, from memory once seen.

@@ -109,7 +109,10 @@ pub fn subscription_notice(
 ) -> Content {
     let day = |t: Time| t.format("%Y-%m-%d").to_string();
     match kind {
-        MailKind::SubscriptionDisabled => render(
+        MailKind::SubscriptionDisabled
+        | MailKind::SubscriptionTakenOver
+        | MailKind::AskToCancel
+        | MailKind::PaymentFailed => render(
             format!("{product} is disabled — reactivate it to restore access"),
             &[
                 format!("The {product} subscription of {tenant} ({} licenses, subscription {}) is disabled.", s.quantity, s.commerce_id),
@@ -136,6 +139,84 @@ pub fn subscription_notice(
             )
         }
     }
+}
+
+/// How an admin took over a self-service subscription (SS4), for the purchaser's e-mail.
+pub enum TakeOverNotice<'a> {
+    /// Its users now have `target` from the organization's central licenses.
+    Moved { target: &'a str, users: usize },
+    /// It was cancelled and its users lost these licenses.
+    Cancelled { reason: &'a str, users: usize },
+}
+
+/// To the purchaser: an admin took over their subscription (SS4).
+pub fn taken_over(
+    tenant: &str,
+    product: &str,
+    admin: &str,
+    s: &Subscription,
+    how: TakeOverNotice<'_>,
+) -> Content {
+    let what = match how {
+        TakeOverNotice::Moved { target, users } => format!(
+            "{admin} moved the {users} users of your subscription to {target} licenses that {tenant} owns centrally, and cancelled your subscription. The users keep working without interruption."
+        ),
+        TakeOverNotice::Cancelled { reason, users } => format!(
+            "{admin} cancelled your subscription (reason: {reason}). Its {users} assigned users no longer have these licenses."
+        ),
+    };
+    render(
+        format!("Your {product} subscription was taken over by your organization"),
+        &[
+            format!(
+                "Your self-service subscription to {product} ({} licenses, subscription {}) in {tenant} has been taken over.",
+                s.quantity, s.commerce_id
+            ),
+            what,
+            "You will not be charged for it again. Contact your admin with any questions.".into(),
+        ],
+    )
+}
+
+/// To the purchaser: an admin who holds the product centrally asks them to cancel (SS5).
+pub fn ask_to_cancel(
+    tenant: &str,
+    product: &str,
+    admin: &str,
+    message: Option<&str>,
+    s: &Subscription,
+) -> Content {
+    let mut paragraphs = vec![
+        format!(
+            "{admin} of {tenant} asks you to cancel your self-service subscription to {product} ({} licenses, subscription {}): the organization now provides {product} centrally.",
+            s.quantity, s.commerce_id
+        ),
+        "Cancel it under My products. Your admin can assign you a license from the organization's own.".into(),
+    ];
+    if let Some(m) = message.map(str::trim).filter(|m| !m.is_empty()) {
+        paragraphs.insert(1, format!("Their message: {m}"));
+    }
+    render(
+        format!("Please cancel your {product} subscription"),
+        &paragraphs,
+    )
+}
+
+/// To the purchaser: a trial could not convert to paid because the charge failed.
+pub fn payment_failed(product: &str, reason: &str, s: &Subscription) -> Content {
+    render(
+        format!("Your {product} trial has ended: the payment failed"),
+        &[
+            format!(
+                "Your trial of {product} (subscription {}) ended and was to continue as a paid subscription, but the charge failed: {reason}",
+                s.commerce_id
+            ),
+            format!(
+                "The subscription has expired. Its licenses keep working for {} days; update your card under Payment methods and buy {product} again to keep it.",
+                seatkeeper_domain::lifecycle::EXPIRED_DAYS
+            ),
+        ],
+    )
 }
 
 /// An outbox row for `content`, due now.

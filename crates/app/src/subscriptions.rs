@@ -24,6 +24,29 @@ pub const CANCEL_REASONS: &[&str] = &[
     "Other",
 ];
 
+/// A cancellation reason as stored: one of [`CANCEL_REASONS`] (any case), for central and
+/// self-service subscriptions alike (SUB2, SS2). Anything else is a 400 that lists them.
+pub(crate) fn canonical_reason(reason: &str) -> AppResult<String> {
+    let reason = reason.trim();
+    CANCEL_REASONS
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(reason))
+        .map(|r| r.to_string())
+        .ok_or_else(|| {
+            AppError::invalid(
+                if reason.is_empty() {
+                    "missingReason"
+                } else {
+                    "invalidReason"
+                },
+                format!(
+                    "Give a reason for cancelling: one of {}.",
+                    CANCEL_REASONS.join(", ")
+                ),
+            )
+        })
+}
+
 /// The audit log's snapshot of a subscription.
 pub(crate) fn subscription_json(s: &Subscription) -> serde_json::Value {
     json!({
@@ -73,6 +96,10 @@ impl App {
                     created_at: now,
                     life: Lifecycle::new(now, frequency)?,
                     expiring_notice_for: None,
+                    payment_method_id: None,
+                    price: None,
+                    trial_policy: None,
+                    cancel_feedback: None,
                 };
                 subs::insert(tx, &s).await?;
                 subs::recount_total(tx, pool.id).await?;
@@ -97,12 +124,17 @@ impl App {
         .await
     }
 
+    /// One subscription, by id or commerce id. Admins read every one; an end user only those
+    /// they bought (SS2), others are a 403.
     pub async fn get_subscription(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
-        actor.require(Action::Read)?;
         let mut conn = self.read().await?;
-        subs::find(&mut conn, actor.tenant_id, key)
+        let s = subs::find(&mut conn, actor.tenant_id, key)
             .await?
-            .ok_or_else(|| not_found(key))
+            .ok_or_else(|| not_found(key))?;
+        if s.purchaser_id.is_none() || s.purchaser_id != actor.user_id {
+            actor.require(Action::Read)?;
+        }
+        Ok(s)
     }
 
     /// Products page: one row per subscription.
@@ -116,6 +148,9 @@ impl App {
         Ok(subs::list(&mut conn, actor.tenant_id, include_deleted).await?)
     }
 
+    /// Loads a subscription to change, locked for the rest of the transaction: a central one
+    /// for a Global or Billing admin, a self-service one for its purchaser only (SS2; admins
+    /// get a 403 that says to take it over first).
     pub(crate) async fn load_for_change(
         &self,
         tx: &mut Conn,
@@ -125,17 +160,15 @@ impl App {
         let found = subs::find(tx, actor.tenant_id, key)
             .await?
             .ok_or_else(|| not_found(key))?;
+        if found.origin == Origin::SelfService {
+            return self.load_own_purchase(tx, actor, key).await;
+        }
+        actor.require(Action::ManageSubscriptions)?;
         // Lock, then read again: concurrent changes of one subscription apply one after the other.
         subs::lock(tx, found.id).await?;
-        let s = subs::get(tx, actor.tenant_id, found.id)
+        subs::get(tx, actor.tenant_id, found.id)
             .await?
-            .ok_or_else(|| not_found(key))?;
-        if s.origin != Origin::Admin {
-            return Err(AppError::Forbidden(format!(
-                "Subscription {key} was bought by a user (self-service); admins cannot change it, but can take it over."
-            )));
-        }
-        Ok(s)
+            .ok_or_else(|| not_found(key))
     }
 
     /// SUB1/L8: sets a new total number of licenses ("you have 100 and want 5 more: enter 105").
@@ -167,7 +200,6 @@ impl App {
         quantity: Option<i64>,
         recurring: Option<bool>,
     ) -> AppResult<Subscription> {
-        actor.require(Action::ManageSubscriptions)?;
         if quantity.is_none() && recurring.is_none() {
             return Err(AppError::invalid(
                 "nothingToChange",
@@ -181,8 +213,18 @@ impl App {
                 let part = self.catalog().part_number(before.sku_id);
                 let mut s = before.clone();
                 if let Some(quantity) = quantity {
+                    if s.is_trial && quantity != s.quantity {
+                        return Err(DomainError::InvalidTransition {
+                            status: "a trial".into(),
+                            what: "its number of licenses is fixed; buy the product to choose how many".into(),
+                        }
+                        .into());
+                    }
                     s.life.check_quantity_change(now, s.quantity, quantity)?;
                     let delta = quantity - s.quantity;
+                    if delta > 0 && s.origin == Origin::SelfService {
+                        self.charge_added_licenses(tx, &s, delta, now).await?;
+                    }
                     if delta != 0 {
                         if delta < 0 {
                             self.check_removal_leaves_assigned(tx, &s, delta, &part)
@@ -275,46 +317,50 @@ impl App {
         Ok(())
     }
 
-    /// SUB2: cancels. Inside the 7-day window it is disabled at once; after it, recurring
-    /// billing turns off and it runs to the end of its term.
+    /// SUB2, SS2: cancels. Inside the 7-day window it is disabled at once; after it, recurring
+    /// billing turns off and it runs to the end of its term. Central subscriptions: Global or
+    /// Billing admin, any reason up to 500 characters. Self-service ones: only the purchaser,
+    /// with a reason from [`CANCEL_REASONS`] and optional `feedback` (up to 2000 characters).
     pub async fn cancel(
         &self,
         actor: &Actor,
         key: &str,
         reason: &str,
+        feedback: Option<&str>,
     ) -> AppResult<(Subscription, CancelOutcome)> {
-        actor.require(Action::ManageSubscriptions)?;
         let reason = reason.trim();
-        let canonical = CANCEL_REASONS
-            .iter()
-            .find(|r| r.eq_ignore_ascii_case(reason))
-            .copied();
-        let reason = match canonical {
-            Some(r) => r.to_string(),
-            None if reason.is_empty() => {
-                return Err(AppError::invalid(
-                    "missingReason",
-                    format!(
-                        "Give a reason for cancelling: one of {}.",
-                        CANCEL_REASONS.join(", ")
-                    ),
-                ));
-            }
-            None if reason.chars().count() > 500 => {
-                return Err(AppError::invalid(
-                    "invalidReason",
-                    "The reason may be at most 500 characters.",
-                ));
-            }
-            None => reason.to_string(),
-        };
+        if reason.is_empty() {
+            // Refused with the list of reasons.
+            canonical_reason(reason)?;
+        }
+        if reason.chars().count() > 500 {
+            return Err(AppError::invalid(
+                "invalidReason",
+                "The reason may be at most 500 characters.",
+            ));
+        }
+        let feedback = feedback.map(str::trim).filter(|f| !f.is_empty());
+        if feedback.is_some_and(|f| f.chars().count() > 2000) {
+            return Err(AppError::invalid(
+                "feedbackTooLong",
+                "The feedback may be at most 2000 characters.",
+            ));
+        }
         let now = self.now();
-        let reason = &reason;
         self.transact(move |tx| Box::pin(async move {
             let before = self.load_for_change(tx, actor, key).await?;
+            let reason = match before.origin {
+                Origin::SelfService => canonical_reason(reason)?,
+                Origin::Admin => CANCEL_REASONS
+                    .iter()
+                    .find(|r| r.eq_ignore_ascii_case(reason))
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| reason.to_string()),
+            };
             let mut s = before.clone();
             let outcome = s.life.cancel(now)?;
             s.cancel_reason = Some(reason.clone());
+            s.cancel_feedback = feedback.map(str::to_string);
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
             let what = match outcome {
@@ -376,6 +422,39 @@ impl App {
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
         while let Some(t) = s.life.due(now)? {
+            if s.is_trial {
+                if let Transition::Renew { .. } = t {
+                    // SUB4: a trial with a payment method converts to paid instead of renewing;
+                    // when the charge fails it expires, and its purchaser is told.
+                    let summary = match self.convert_trial(tx, &mut s).await? {
+                        Ok(()) => format!(
+                            "{part} trial converted to a paid subscription of {} licenses",
+                            s.quantity
+                        ),
+                        Err(reason) => {
+                            s.life.recurring = false;
+                            self.mail_payment_failed(tx, &s, &reason, now).await?;
+                            format!("{part} trial could not convert to paid: {reason}")
+                        }
+                    };
+                    audit::record(
+                        tx,
+                        &actor,
+                        now,
+                        AuditAction::SubscriptionConvert,
+                        "subscription",
+                        s.id,
+                        summary,
+                        Some(subscription_json(&before)),
+                        Some(subscription_json(&s)),
+                    )
+                    .await?;
+                    if s.is_trial {
+                        // Not converted: the loop takes the expiry next.
+                        continue;
+                    }
+                }
+            }
             let was = s.life.status;
             s.life.apply(t)?;
             steps.push(t);
@@ -473,7 +552,7 @@ impl App {
                     format!("subscription {id} changed while its lifecycle step ran"),
                 ));
             }
-            if s.life.status != before.life.status {
+            if s.life.status != before.life.status || s.quantity != before.quantity {
                 subs::recount_total(tx, s.pool_id).await?;
             }
             if s.life.status == Status::Deleted {

@@ -148,6 +148,71 @@ pub struct Subscription {
     /// Until then licenses can be removed; null unless Active.
     #[schema(format = DateTime, required = true)]
     pub removal_window_ends_date_time: Option<String>,
+    /// Self-service purchases: the price paid, per license per billing period and in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_price: Option<PurchasePrice>,
+    /// Self-service purchases: the purchaser's payment method (absent for trials without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub payment_method_id: Option<String>,
+    /// The purchaser's feedback when they cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_feedback: Option<String>,
+    /// Self-service: the purchaser (absent when their account was deleted, and for central
+    /// subscriptions). Given where people are listed (admins' lists, a purchaser's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchaser: Option<PersonRef>,
+    /// Self-service: true when the purchaser left the organization (account deleted or
+    /// disabled): it keeps running with its users, for an admin to take over (SS4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchaser_left: Option<bool>,
+    /// Self-service: who holds its licenses, by display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_users: Option<Vec<PersonRef>>,
+}
+
+/// A price: minor currency units (cents).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchasePrice {
+    /// Per license per billing period, in minor units.
+    pub unit_price: i64,
+    /// `unitPrice` × quantity, in minor units.
+    pub total: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// A person, named.
+#[derive(Serialize, ToSchema, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonRef {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+}
+
+impl PersonRef {
+    pub fn new(u: &StoredUser) -> PersonRef {
+        PersonRef {
+            id: u.id.to_string(),
+            user_principal_name: u.upn.clone(),
+            display_name: u.display_name.clone(),
+        }
+    }
+}
+
+/// The users of one purchaser's subscriptions of a product (SS3).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaserGroup {
+    /// The purchaser; null when their account was deleted.
+    #[schema(required = true)]
+    pub purchaser: Option<PersonRef>,
+    #[schema(format = Uuid, required = true)]
+    pub purchaser_id: Option<String>,
+    pub users: Vec<PersonRef>,
 }
 
 fn part_and_name(catalog: &DomainCatalog, sku: SkuId) -> (String, String) {
@@ -188,7 +253,31 @@ impl Subscription {
             next_lifecycle_date_time: ts_opt(s.life.next_lifecycle_at()),
             cancellation_window_ends_date_time: active.then(|| ts(s.life.cancel_window_end())),
             removal_window_ends_date_time: active.then(|| ts(s.life.removal_window_end())),
+            purchase_price: s.price.as_ref().map(|p| PurchasePrice {
+                unit_price: p.minor,
+                total: p.minor.saturating_mul(s.quantity),
+                currency: p.currency.clone(),
+            }),
+            payment_method_id: s.payment_method_id.map(|p| p.to_string()),
+            cancel_feedback: s.cancel_feedback.clone(),
+            purchaser: None,
+            purchaser_left: None,
+            assigned_users: None,
         }
+    }
+
+    /// With its purchaser and users (self-service subscriptions; central ones unchanged).
+    pub fn with_people(
+        catalog: &DomainCatalog,
+        p: &crate::selfservice::SubscriptionPeople,
+    ) -> Subscription {
+        let mut v = Subscription::new(catalog, &p.subscription);
+        if p.subscription.origin == seatkeeper_domain::kinds::Origin::SelfService {
+            v.purchaser = p.purchaser.as_ref().map(PersonRef::new);
+            v.purchaser_left = Some(p.purchaser_left);
+            v.assigned_users = Some(p.users.iter().map(|(u, _)| PersonRef::new(u)).collect());
+        }
+        v
     }
 }
 
@@ -293,6 +382,44 @@ pub struct ProductLicenses {
     #[schema(value_type = CapabilityStatus)]
     pub capability_status: &'static str,
     pub subscription_ids: Vec<String>,
+    /// Self-service rows only (`origin=self-service`): how many purchases are summed here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchases: Option<usize>,
+    /// Self-service rows only: the users of the purchases, grouped by purchaser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchasers: Option<Vec<PurchaserGroup>>,
+}
+
+impl From<&crate::selfservice::SelfServiceProduct> for ProductLicenses {
+    fn from(r: &crate::selfservice::SelfServiceProduct) -> Self {
+        ProductLicenses {
+            sku_id: r.sku_id.to_string(),
+            sku_part_number: r.sku_part_number.clone(),
+            product_name: r.product_name.clone(),
+            applies_to: "User",
+            total: r.total,
+            assigned: r.assigned,
+            available: r.available,
+            holders_without_access: (r.assigned - r.total).max(0),
+            enabled: r.enabled,
+            warning: r.warning,
+            suspended: r.suspended,
+            locked_out: r.locked_out,
+            capability_status: r.capability_status(),
+            subscription_ids: r.subscription_ids.clone(),
+            purchases: Some(r.subscription_ids.len()),
+            purchasers: Some(
+                r.by_purchaser
+                    .iter()
+                    .map(|g| PurchaserGroup {
+                        purchaser: g.purchaser.as_ref().map(PersonRef::new),
+                        purchaser_id: g.purchaser_id.map(|p| p.to_string()),
+                        users: g.users.iter().map(PersonRef::new).collect(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl From<&crate::licenses::ProductLicenses> for ProductLicenses {
@@ -312,6 +439,8 @@ impl From<&crate::licenses::ProductLicenses> for ProductLicenses {
             locked_out: r.locked_out,
             capability_status: r.capability_status,
             subscription_ids: r.subscription_ids.clone(),
+            purchases: None,
+            purchasers: None,
         }
     }
 }

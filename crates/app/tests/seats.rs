@@ -207,7 +207,7 @@ proptest! {
                         subs.push(s.id.to_string());
                     }
                     Op::SetQuantity { sub, quantity } => if let Some(id) = subs.get(sub) { let _ = app.set_quantity(&actor, id, quantity).await; },
-                    Op::Cancel { sub } => if let Some(id) = subs.get(sub) { let _ = app.cancel(&actor, id, "Other").await; },
+                    Op::Cancel { sub } => if let Some(id) = subs.get(sub) { let _ = app.cancel(&actor, id, "Other", None).await; },
                     Op::Reactivate { sub } => if let Some(id) = subs.get(sub) { let _ = app.reactivate(&actor, id).await; },
                     Op::Recurring { sub, on } => if let Some(id) = subs.get(sub) { let _ = app.set_recurring(&actor, id, on).await; },
                     Op::Assign { user, product } => {

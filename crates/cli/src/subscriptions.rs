@@ -172,7 +172,7 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
         } => {
             let actor = operator(&app, &tenant).await?;
             let key = resolve(&app, &actor, &subscription).await?;
-            let (s, outcome) = app.cancel(&actor, &key, &reason).await.cli()?;
+            let (s, outcome) = app.cancel(&actor, &key, &reason, None).await.cli()?;
             if json.json {
                 return output::json(&views::CancelResult::new(&catalog, &s, outcome));
             }

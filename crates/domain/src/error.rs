@@ -141,6 +141,26 @@ pub enum DomainError {
         second: String,
     },
 
+    /// SS3: admins do not change licenses that a self-service subscription gives.
+    #[error(
+        "{user} has {product} from a subscription a user bought (self-service): only its purchaser can change or remove that license, until an admin takes the subscription over."
+    )]
+    SelfServiceLicense {
+        user_id: UserId,
+        user: String,
+        product: String,
+    },
+
+    /// SS2: a purchaser changes only the licenses their own subscription gives.
+    #[error(
+        "{user} already has {product} from another subscription: it cannot be assigned again from this one."
+    )]
+    HeldElsewhere {
+        user_id: UserId,
+        user: String,
+        product: String,
+    },
+
     #[error("This subscription is {status}: {what}")]
     InvalidTransition { status: String, what: String },
 }
@@ -169,6 +189,8 @@ impl DomainError {
             DomainError::LicenseNotHeld { .. } => "licenseNotHeld",
             DomainError::NotACompanyLicense { .. } => "invalidLicense",
             DomainError::DuplicateUser { .. } => "duplicateUser",
+            DomainError::SelfServiceLicense { .. } => "selfServiceLicense",
+            DomainError::HeldElsewhere { .. } => "licenseHeldElsewhere",
         }
     }
 }

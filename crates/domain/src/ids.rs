@@ -32,5 +32,6 @@ id_type!(
     PoolId,
     TokenId,
     AssignmentId,
-    SessionId
+    SessionId,
+    PaymentMethodId
 );

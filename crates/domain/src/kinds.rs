@@ -80,6 +80,13 @@ text_enum!(
         SubscriptionExpiring => "subscription.expiring",
         /// A subscription was disabled: its users lost access (to Global and Billing admins).
         SubscriptionDisabled => "subscription.disabled",
+        /// An admin took over a self-service subscription, moving its users or cancelling it
+        /// (to its purchaser; SS4).
+        SubscriptionTakenOver => "subscription.taken-over",
+        /// An admin who holds the product centrally asks the purchaser to cancel (SS5).
+        AskToCancel => "subscription.ask-to-cancel",
+        /// A trial could not convert to paid because the charge failed (to its purchaser).
+        PaymentFailed => "payment.failed",
     }
 );
 
@@ -150,6 +157,14 @@ text_enum!(
         SubscriptionDisable => "subscription.disable",
         /// A subscription was deleted.
         SubscriptionDelete => "subscription.delete",
+        /// A user started a trial of a product (SUB4, SS1).
+        SubscriptionTrial => "subscription.trial",
+        /// A trial converted to a paid subscription, or could not (SUB4).
+        SubscriptionConvert => "subscription.convert",
+        /// An admin took over a self-service subscription (SS4).
+        SubscriptionTakeOver => "subscription.take-over",
+        /// An admin asked a purchaser to cancel their subscription (SS5).
+        SubscriptionAskToCancel => "subscription.ask-to-cancel",
         /// The organization was created.
         TenantCreate => "tenant.create",
         /// The organization's settings changed.

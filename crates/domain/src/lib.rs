@@ -13,6 +13,7 @@ pub mod location;
 pub mod plans;
 pub mod roles;
 pub mod seats;
+pub mod selfservice;
 pub mod subscription;
 pub mod tenant;
 

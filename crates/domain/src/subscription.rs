@@ -1,8 +1,8 @@
 //! Subscriptions: seats of one product bought by a tenant.
 
-use crate::kinds::Origin;
+use crate::kinds::{Origin, PolicyValue};
 use crate::lifecycle::Lifecycle;
-use crate::{PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
+use crate::{PaymentMethodId, PoolId, SkuId, SubscriptionId, TenantId, Time, UserId};
 
 /// A subscription: a quantity of seats of one product, with its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,4 +33,23 @@ pub struct Subscription {
     pub life: Lifecycle,
     /// The term end for which the expiring notice was sent.
     pub expiring_notice_for: Option<Time>,
+    /// Self-service: what the purchaser pays with (none for a trial without payment method).
+    pub payment_method_id: Option<PaymentMethodId>,
+    /// Self-service: the price when bought, in minor units of `currency` per license per
+    /// billing period (none for central subscriptions and trials without payment method).
+    pub price: Option<Money>,
+    /// Began as a trial (SUB4), whether or not it has converted to paid since; with the
+    /// purchase policy value in force when it began (POL1).
+    pub trial_policy: Option<PolicyValue>,
+    /// The purchaser's optional feedback when cancelling (SS2).
+    pub cancel_feedback: Option<String>,
+}
+
+/// An amount in minor units of a currency (cents for USD and EUR, øre for DKK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// Minor units.
+    pub minor: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
 }

@@ -512,7 +512,7 @@ pub async fn cancel(
         .await?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
-    match app.cancel(&viewer.actor, &id, &form.reason).await {
+    match app.cancel(&viewer.actor, &id, &form.reason, None).await {
         Ok((s, outcome)) => {
             let name = product_name(&app, s.sku_id);
             let message = match outcome {

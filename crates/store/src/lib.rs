@@ -70,6 +70,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "passwords and sessions",
         include_str!("../migrations/sqlite/0005_passwords_and_sessions.sql"),
     ),
+    (
+        8,
+        "self-service purchases",
+        include_str!("../migrations/sqlite/0008_self_service_purchases.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -96,6 +101,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "passwords and sessions",
         include_str!("../migrations/postgres/0005_passwords_and_sessions.sql"),
+    ),
+    (
+        8,
+        "self-service purchases",
+        include_str!("../migrations/postgres/0008_self_service_purchases.sql"),
     ),
 ];
 

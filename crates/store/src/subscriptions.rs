@@ -3,9 +3,9 @@
 use crate::{
     Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us,
 };
-use seatkeeper_domain::kinds::{Origin, PoolKind};
+use seatkeeper_domain::kinds::{Origin, PolicyValue, PoolKind};
 use seatkeeper_domain::lifecycle::{Addition, BillingFrequency, Lifecycle, Status};
-pub use seatkeeper_domain::subscription::Subscription;
+pub use seatkeeper_domain::subscription::{Money, Subscription};
 use seatkeeper_domain::{PoolId, SkuId, SubscriptionId, TenantId, Time};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -45,6 +45,19 @@ fn map(r: &AnyRow) -> Result<Subscription> {
         expiring_notice_for: r
             .try_get::<Option<i64>, _>("expiring_notice_for")?
             .map(crate::from_us),
+        payment_method_id: get_opt_id(r, "payment_method_id")?,
+        price: match (
+            r.try_get::<Option<i64>, _>("price_minor")?,
+            get_opt(r, "currency")?,
+        ) {
+            (Some(minor), Some(currency)) => Some(Money { minor, currency }),
+            _ => None,
+        },
+        trial_policy: match get_opt(r, "trial_policy")? {
+            Some(v) => Some(PolicyValue::parse(&v).ok_or_else(|| decode("trial_policy"))?),
+            None => None,
+        },
+        cancel_feedback: get_opt(r, "cancel_feedback")?,
     })
 }
 
@@ -79,8 +92,8 @@ pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
     sqlx::query(
         "INSERT INTO subscriptions (id, tenant_id, sku_id, pool_id, origin, purchaser_id, commerce_id, quantity, billing_frequency, recurring, is_trial,
             status, status_since, cancelled, cancel_reason, created_at, term_start, term_end, last_added_at, expiring_notice_for,
-            term_anchor, recent_additions)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            term_anchor, recent_additions, payment_method_id, price_minor, currency, began_as_trial, trial_policy, cancel_feedback)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(s.id.to_string())
     .bind(s.tenant_id.to_string())
@@ -104,6 +117,12 @@ pub async fn insert(conn: &mut Conn, s: &Subscription) -> Result<()> {
     .bind(s.expiring_notice_for.map(us))
     .bind(us(s.life.anchor))
     .bind(additions_json(&s.life.additions))
+    .bind(s.payment_method_id.map(|p| p.to_string()))
+    .bind(s.price.as_ref().map(|p| p.minor))
+    .bind(s.price.as_ref().map(|p| p.currency.clone()))
+    .bind(flag(s.trial_policy.is_some()))
+    .bind(s.trial_policy.map(|p| p.as_str()))
+    .bind(s.cancel_feedback.clone())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -114,7 +133,8 @@ pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Resu
     let r = sqlx::query(
         "UPDATE subscriptions SET quantity = $3, billing_frequency = $4, recurring = $5, status = $6, status_since = $7, cancelled = $8,
             cancel_reason = $9, term_start = $10, term_end = $11, last_added_at = $12, expiring_notice_for = $13,
-            term_anchor = $15, recent_additions = $16
+            term_anchor = $15, recent_additions = $16, is_trial = $17, payment_method_id = $18, price_minor = $19, currency = $20,
+            cancel_feedback = $21
          WHERE id = $1 AND tenant_id = $2 AND status = $14",
     )
     .bind(s.id.to_string())
@@ -133,6 +153,11 @@ pub async fn update(conn: &mut Conn, s: &Subscription, expected: Status) -> Resu
     .bind(expected.as_str())
     .bind(us(s.life.anchor))
     .bind(additions_json(&s.life.additions))
+    .bind(flag(s.is_trial))
+    .bind(s.payment_method_id.map(|p| p.to_string()))
+    .bind(s.price.as_ref().map(|p| p.minor))
+    .bind(s.price.as_ref().map(|p| p.currency.clone()))
+    .bind(s.cancel_feedback.clone())
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -384,4 +409,70 @@ pub async fn sums_by_sku(conn: &mut Conn, tenant: TenantId) -> Result<Vec<SkuSta
             })
         })
         .collect()
+}
+
+// ----- self-service (SS1–SS4) -----
+
+/// Creates the pool of one self-service subscription (empty; [`recount_total`] fills it).
+pub async fn create_self_service_pool(
+    conn: &mut Conn,
+    tenant: TenantId,
+    sku: SkuId,
+) -> Result<Pool> {
+    let r = sqlx::query("INSERT INTO pools (id, tenant_id, sku_id, kind, total, assigned) VALUES ($1, $2, $3, 'self-service', 0, 0) RETURNING *")
+        .bind(PoolId::new().to_string())
+        .bind(tenant.to_string())
+        .bind(sku.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    map_pool(&r)
+}
+
+/// The subscriptions one user bought or started as trials, newest first (SS2), Deleted ones
+/// only when `include_deleted`.
+pub async fn of_purchaser(
+    conn: &mut Conn,
+    tenant: TenantId,
+    purchaser: seatkeeper_domain::UserId,
+    include_deleted: bool,
+) -> Result<Vec<Subscription>> {
+    let rows = sqlx::query(
+        "SELECT * FROM subscriptions WHERE tenant_id = $1 AND purchaser_id = $2 AND ($3 = 1 OR status <> 'Deleted') ORDER BY created_at DESC, id",
+    )
+    .bind(tenant.to_string())
+    .bind(purchaser.to_string())
+    .bind(flag(include_deleted))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(map).collect()
+}
+
+/// The subscription of a product that `user` began as a trial, if any (one per user and
+/// product, whatever became of it).
+pub async fn trial_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: seatkeeper_domain::UserId,
+    sku: SkuId,
+) -> Result<Option<Subscription>> {
+    let r = sqlx::query(
+        "SELECT * FROM subscriptions WHERE tenant_id = $1 AND purchaser_id = $2 AND sku_id = $3 AND began_as_trial = 1",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(sku.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(map).transpose()
+}
+
+/// Whether any subscription that is not Deleted pays with this payment method.
+pub async fn uses_payment_method(conn: &mut Conn, method: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n FROM subscriptions WHERE payment_method_id = $1 AND status <> 'Deleted'",
+    )
+    .bind(method)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(get_i64(&r, "n")? > 0)
 }

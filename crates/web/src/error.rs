@@ -126,6 +126,17 @@ fn domain_info(e: &DomainError) -> ErrorInfo {
 pub fn info_of(e: &AppError) -> ErrorInfo {
     match e {
         AppError::Domain(d) => domain_info(d),
+        AppError::Purchase(r) => {
+            use seatkeeper_domain::selfservice::PurchaseRefusal;
+            let (status, graph) = if r.is_forbidden() {
+                (StatusCode::FORBIDDEN, "Authorization_RequestDenied")
+            } else if matches!(r, PurchaseRefusal::PaymentMethodRequired { .. }) {
+                (StatusCode::BAD_REQUEST, "Request_BadRequest")
+            } else {
+                (StatusCode::CONFLICT, "Request_BadRequest")
+            };
+            ErrorInfo::new(status, r.code(), graph, r.to_string())
+        }
         AppError::Invalid { code, message } => ErrorInfo::new(
             StatusCode::BAD_REQUEST,
             code,

@@ -22,6 +22,7 @@ use seatkeeper_domain::UserId;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
+use seatkeeper_domain::kinds::Origin as DomainOrigin;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -38,6 +39,7 @@ const EXPORT_PAGE: i64 = 1000;
     path = "/licenses",
     operation_id = "listLicenses",
     tag = "Licenses",
+    params(("origin" = Option<super::model::Origin>, Query, description = "admin (default): the central pools. self-service: users' own purchases, one row per product summing them, with the users grouped by purchaser (purchases and purchasers).")),
     responses(
         (status = 200, description = "OK", body = ProductLicensesList),
         (status = 400, response = BadRequest),
@@ -50,7 +52,13 @@ pub async fn page(
     Auth(actor): Auth,
     params: Params,
 ) -> Out<ProductLicensesList> {
-    params.allow(&[])?;
+    params.allow(&["origin"])?;
+    if super::subscriptions::origin_param(&params)? == Some(DomainOrigin::SelfService) {
+        let rows = app.self_service_licenses(&actor).await?;
+        return Ok(axum::Json(ProductLicensesList {
+            value: rows.iter().map(ProductLicenses::from).collect(),
+        }));
+    }
     let rows = app.licenses_page(&actor).await?;
     Ok(axum::Json(ProductLicensesList {
         value: rows.iter().map(ProductLicenses::from).collect(),
@@ -198,6 +206,53 @@ pub async fn users_csv(
 ) -> ApiResult<Response> {
     params.allow(&[])?;
     product_users_csv(app, actor, &sku).await
+}
+
+/// Export the users of a product's self-service purchases (CSV)
+///
+/// One row per user holding a license of a self-service purchase of the product, with the
+/// purchaser and the subscription. Read by admins.
+#[utoipa::path(
+    get,
+    path = "/licenses/{sku}/self-service-users.csv",
+    operation_id = "exportSelfServiceUsers",
+    tag = "Self-service",
+    params(("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber.")),
+    responses(
+        (status = 200, description = "CSV (UTF-8, header row first), sent as an attachment.",
+            content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=..."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn self_service_users_csv(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    PathArgs(sku): PathArgs<String>,
+    params: Params,
+) -> ApiResult<Response> {
+    params.allow(&[])?;
+    let catalog = app.catalog();
+    let product = product_in_path(&catalog, &sku)?;
+    let body = app.self_service_users_csv(&actor, product.sku_id).await?;
+    let filename = format!(
+        "{}-self-service-users.csv",
+        product.sku_part_number.replace('"', "")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /licenses/{sku}/users.csv` of the web admin center (**Export users** on a product's

@@ -9,6 +9,7 @@ mod catalog;
 mod dev;
 mod licenses;
 pub mod model;
+mod selfservice;
 mod subscriptions;
 mod support;
 mod tenant;
@@ -47,6 +48,10 @@ pub struct NotFound(pub ErrorEnvelope);
 /// The request conflicts with the current state.
 #[derive(ToResponse)]
 pub struct Conflict(pub ErrorEnvelope);
+
+/// The card was declined or could not be charged (code PaymentDeclined): nothing was bought.
+#[derive(ToResponse)]
+pub struct PaymentRequired(pub ErrorEnvelope);
 
 /// The body is larger than 1 MiB.
 #[derive(ToResponse)]
@@ -90,6 +95,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     components(schemas(ErrorEnvelope, crate::envelope::ErrorDetail), responses(
         BadRequest,
+        PaymentRequired,
         Unauthorized,
         Forbidden,
         NotFound,
@@ -100,6 +106,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "Subscriptions"),
         (name = "Licenses"),
+        (name = "Self-service"),
         (name = "Catalog"),
         (name = "Roles"),
         (name = "Tokens"),
@@ -138,10 +145,19 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::get, subscriptions::patch))
         .routes(routes!(subscriptions::cancel))
         .routes(routes!(subscriptions::reactivate))
+        .routes(routes!(selfservice::purchase))
+        .routes(routes!(selfservice::trial))
+        .routes(routes!(selfservice::mine))
+        .routes(routes!(selfservice::assign))
+        .routes(routes!(selfservice::unassign))
+        .routes(routes!(selfservice::users))
+        .routes(routes!(selfservice::take_over))
+        .routes(routes!(selfservice::ask_to_cancel))
         // Licenses.
         .routes(routes!(licenses::page))
         .routes(routes!(licenses::users))
         .routes(routes!(licenses::users_csv))
+        .routes(routes!(licenses::self_service_users_csv))
         .routes(routes!(licenses::assign))
         .routes(routes!(licenses::unassign))
         .routes(routes!(licenses::bulk))

@@ -1,6 +1,6 @@
 //! Central subscriptions (SUB1–SUB3): the Products page, buy, change, cancel, reactivate.
 
-use super::model::{BillingFrequency, CancelResult, Subscription, SubscriptionList};
+use super::model::{BillingFrequency, CancelResult, Origin, Subscription, SubscriptionList};
 use super::support::{Params, product_in_body};
 use super::support::{PathArgs, whole_number_opt};
 use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
+use seatkeeper_domain::kinds::Origin as DomainOrigin;
 use seatkeeper_domain::lifecycle::BillingFrequency as Frequency;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -20,7 +21,10 @@ use utoipa::ToSchema;
     path = "/subscriptions",
     operation_id = "listSubscriptions",
     tag = "Subscriptions",
-    params(("includeDeleted" = Option<bool>, Query, description = "Include Deleted subscriptions (default false).")),
+    params(
+        ("includeDeleted" = Option<bool>, Query, description = "Include Deleted subscriptions (default false)."),
+        ("origin" = Option<Origin>, Query, description = "Only subscriptions bought by admins (admin) or by users themselves (self-service); self-service ones come with their purchaser and users."),
+    ),
     responses(
         (status = 200, description = "OK", body = SubscriptionList),
         (status = 400, response = BadRequest),
@@ -33,16 +37,32 @@ pub async fn list(
     Auth(actor): Auth,
     params: Params,
 ) -> ApiResult<axum::Json<SubscriptionList>> {
-    params.allow(&["includeDeleted"])?;
+    params.allow(&["includeDeleted", "origin"])?;
     let include_deleted = params.bool("includeDeleted")?.unwrap_or(false);
-    let subs = app.list_subscriptions(&actor, include_deleted).await?;
+    let origin = origin_param(&params)?;
+    let people = app
+        .subscriptions_with_people(&actor, origin, include_deleted)
+        .await?;
     let catalog = app.catalog();
     Ok(axum::Json(SubscriptionList {
-        value: subs
+        value: people
             .iter()
-            .map(|s| Subscription::new(&catalog, s))
+            .map(|p| Subscription::with_people(&catalog, p))
             .collect(),
     }))
+}
+
+/// The `origin` query parameter: `admin` or `self-service`.
+pub(super) fn origin_param(params: &Params) -> ApiResult<Option<DomainOrigin>> {
+    match params.value("origin")? {
+        None => Ok(None),
+        Some(v) => DomainOrigin::parse(v.trim()).map(Some).ok_or_else(|| {
+            bad_request(
+                "invalidOrigin",
+                format!("origin '{v}' is not valid: use \"admin\" or \"self-service\"."),
+            )
+        }),
+    }
 }
 
 /// What to buy.
@@ -201,9 +221,13 @@ const MAX_REASON_CHARS: usize = 500;
 #[schema(as = CancelRequest)]
 pub struct CancelBody {
     /// One of NoLongerNeeded, TooExpensive, SwitchingToAnotherProduct, MissingFeatures,
-    /// BoughtByMistake, Other; or free text.
+    /// BoughtByMistake, Other; or free text (central subscriptions only: a purchaser cancelling
+    /// their own gives one of the list).
     #[schema(required = true, nullable = false, min_length = 1, max_length = 500)]
     reason: Option<String>,
+    /// Optional feedback, at most 2000 characters.
+    #[schema(max_length = 2000)]
+    feedback: Option<String>,
 }
 
 /// Cancel a subscription
@@ -244,7 +268,9 @@ pub async fn cancel(
             ),
         ));
     }
-    let (s, outcome) = app.cancel(&actor, &id, reason).await?;
+    let (s, outcome) = app
+        .cancel(&actor, &id, reason, body.feedback.as_deref())
+        .await?;
     Ok(axum::Json(CancelResult::new(&app.catalog(), &s, outcome)))
 }
 

@@ -131,7 +131,7 @@ backends!(subscribed_skus_and_subscriptions_shapes, |srv| async move {
 
     // Cancelled inside the window: LockedOut, and the SKU's prepaid units move.
     srv.app
-        .cancel(&srv.operator(), &second, "BoughtByMistake")
+        .cancel(&srv.operator(), &second, "BoughtByMistake", None)
         .await
         .unwrap();
     let (_, one) = srv

@@ -25,6 +25,7 @@ mod rest_licenses;
 mod rest_scale;
 mod rest_subscriptions;
 mod seat_paths;
+mod self_service;
 mod sessions;
 mod smoke;
 mod tenants;

@@ -1,0 +1,1223 @@
+//! Self-service purchases (SS1–SS5): end users buy products and start trials under the
+//! organization's purchase policy, manage their own subscriptions, and admins see them, take
+//! them over, or ask their purchasers to cancel.
+
+use crate::licenses::{LicenseSpec, Remove, Scope, UserChange};
+use crate::subscriptions::subscription_json;
+use crate::{Actor, App, AppError, AppResult, audit, mail};
+use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditAction;
+use seatkeeper_domain::catalog::Product;
+use seatkeeper_domain::directory::User;
+use seatkeeper_domain::kinds::{MailKind, Origin, PolicyValue};
+use seatkeeper_domain::lifecycle::{self, BillingFrequency, Lifecycle, Status};
+use seatkeeper_domain::roles::Action;
+use seatkeeper_domain::selfservice::{EarlierTrial, PurchaseRefusal, Start, check_start};
+use seatkeeper_domain::subscription::{Money, Subscription};
+use seatkeeper_domain::{
+    DomainError, MAX_BATCH_USERS, PaymentMethodId, PlanId, SkuId, SubscriptionId, TenantId, Time,
+    UserId,
+};
+use seatkeeper_store::subscriptions as subs;
+use seatkeeper_store::{Conn, assignments, directory as dir, outbox, tenants};
+use serde_json::json;
+
+/// What an admin does when taking over a self-service subscription (SS4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeOver {
+    /// Move every user to the organization's central licenses of `target` (the same product
+    /// or another), keeping the apps and services turned off that `target` also has.
+    Move { target: SkuId },
+    /// Cancel it: its users lose these licenses. `reason` is one of
+    /// [`crate::subscriptions::CANCEL_REASONS`].
+    Cancel { reason: String },
+}
+
+/// One product's self-service purchases in one row (SS3): summed over every purchase.
+#[derive(Debug, Clone)]
+pub struct SelfServiceProduct {
+    pub sku_id: SkuId,
+    pub sku_part_number: String,
+    pub product_name: String,
+    /// Licenses of the purchases that work (Active and Expired).
+    pub total: i64,
+    pub assigned: i64,
+    pub available: i64,
+    /// Licenses by the status of their purchases, as on the central rows.
+    pub enabled: i64,
+    pub warning: i64,
+    pub suspended: i64,
+    pub locked_out: i64,
+    /// The purchases (subscriptions that are not Deleted), by commerce id.
+    pub subscription_ids: Vec<String>,
+    /// The users of these purchases, grouped by purchaser (purchaser first, then users by
+    /// name).
+    pub by_purchaser: Vec<PurchaserUsers>,
+}
+
+impl SelfServiceProduct {
+    /// Graph's capabilityStatus of the row, from the best status of its purchases.
+    pub fn capability_status(&self) -> &'static str {
+        if self.enabled > 0 {
+            "Enabled"
+        } else if self.warning > 0 {
+            "Warning"
+        } else if self.suspended > 0 {
+            "Suspended"
+        } else {
+            "LockedOut"
+        }
+    }
+}
+
+/// The users one purchaser gave licenses of a product to (SS3).
+#[derive(Debug, Clone)]
+pub struct PurchaserUsers {
+    /// The purchaser; `None` when their account was deleted.
+    pub purchaser: Option<User>,
+    pub purchaser_id: Option<UserId>,
+    pub users: Vec<User>,
+}
+
+/// A subscription with the people an admin or its purchaser sees on it (SS2, SS3).
+#[derive(Debug, Clone)]
+pub struct SubscriptionPeople {
+    pub subscription: Subscription,
+    /// The purchaser's account; `None` for central subscriptions and when it was deleted.
+    pub purchaser: Option<User>,
+    /// Whether the purchaser has left: their account is deleted or disabled (SS4: it keeps
+    /// running, flagged for admins to take over).
+    pub purchaser_left: bool,
+    /// Who holds a license of it (self-service subscriptions only; empty for central ones).
+    pub users: Vec<(User, Assignment)>,
+}
+
+fn not_found(key: &str) -> AppError {
+    AppError::not_found(format!("Subscription '{key}' does not exist."))
+}
+
+/// The unit price of `product` in `currency` for `frequency`, in minor units per license per
+/// billing period.
+fn unit_price(
+    product: &Product,
+    currency: &str,
+    frequency: BillingFrequency,
+) -> Result<Money, PurchaseRefusal> {
+    let price = product
+        .prices
+        .iter()
+        .find(|p| p.currency.eq_ignore_ascii_case(currency))
+        .ok_or_else(|| PurchaseRefusal::NotSoldInCurrency {
+            product: product.name.clone(),
+            currency: currency.to_uppercase(),
+        })?;
+    Ok(Money {
+        minor: match frequency {
+            BillingFrequency::Monthly => price.monthly,
+            BillingFrequency::Annual => price.annual,
+        },
+        currency: currency.to_uppercase(),
+    })
+}
+
+/// The part of a term left at `now`, as a fraction of the whole term (for charging licenses
+/// added mid-term).
+fn prorate(amount: i64, life: &Lifecycle, now: Time) -> i64 {
+    let whole = (life.term_end - life.term_start).num_seconds().max(1);
+    let left = (life.term_end - now).num_seconds().clamp(0, whole);
+    // Rounded up to the minor unit: never charge less than a started unit.
+    let v = (i128::from(amount) * i128::from(left) + i128::from(whole) - 1) / i128::from(whole);
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl App {
+    /// The signed-in user an end-user action is for; the operator and tokens without a user
+    /// are refused.
+    fn buyer(actor: &Actor) -> AppResult<UserId> {
+        actor.user_id.ok_or_else(|| {
+            AppError::Forbidden(
+                "Only a signed-in user can buy products or start trials for themselves.".into(),
+            )
+        })
+    }
+
+    /// The buyer's account, locked for the rest of the transaction (PostgreSQL), so that one
+    /// user's purchases and trials queue.
+    async fn load_buyer(&self, tx: &mut Conn, actor: &Actor, me: UserId) -> AppResult<User> {
+        if self.db.backend() == seatkeeper_store::Backend::Postgres {
+            dir::lock_user(tx, actor.tenant_id, me).await?;
+        }
+        dir::get_user(tx, actor.tenant_id, me)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))
+    }
+
+    async fn earlier_trial(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        me: UserId,
+        sku: SkuId,
+    ) -> AppResult<Option<EarlierTrial>> {
+        let needs = self
+            .catalog()
+            .product(sku)
+            .and_then(|p| p.trial.as_ref().map(|t| t.needs_payment_method))
+            .unwrap_or(false);
+        Ok(subs::trial_of(tx, tenant, me, sku)
+            .await?
+            .map(|t| EarlierTrial {
+                policy: t.trial_policy.unwrap_or(PolicyValue::Enabled),
+                needs_payment_method: t.payment_method_id.is_some() || needs,
+            }))
+    }
+
+    /// Gives the buyer one license of a new self-service subscription, unless they hold the
+    /// product already (then the purchase is for others).
+    async fn license_buyer(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        me: UserId,
+        s: &Subscription,
+        now: Time,
+    ) -> AppResult<()> {
+        let held = assignments::of_user(tx, me).await?;
+        if held.iter().any(|a| a.sku_id == s.sku_id) {
+            return Ok(());
+        }
+        let change = UserChange {
+            user: me.to_string(),
+            add: vec![LicenseSpec {
+                sku_id: s.sku_id,
+                disabled_plans: vec![],
+            }],
+            remove: Remove::These(vec![]),
+        };
+        self.apply_scoped(
+            tx,
+            actor,
+            std::slice::from_ref(&change),
+            now,
+            Scope::Purchase(s.pool_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// SS1: the signed-in end user buys `quantity` licenses of a product with one of their
+    /// payment methods. They become its purchaser and get one of its licenses (unless they
+    /// hold the product already); the card is charged `quantity` × the unit price of the
+    /// organization's currency for one billing period.
+    ///
+    /// Refusals: [`PurchaseRefusal`] (a Guest, a product that is not self-service eligible,
+    /// the policy, no price in the currency), `PaymentDeclined`, a payment method that is not
+    /// the user's (404), L5 checks for the buyer's own license.
+    pub async fn purchase(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        quantity: i64,
+        frequency: BillingFrequency,
+        method: PaymentMethodId,
+    ) -> AppResult<Subscription> {
+        let me = Self::buyer(actor)?;
+        let catalog = self.catalog();
+        let product = catalog
+            .product(sku)
+            .ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        lifecycle::check_quantity(quantity)?;
+        let now = self.now();
+        let id = SubscriptionId::new();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let buyer = self.load_buyer(tx, actor, me).await?;
+                let policy = self.policy_value(tx, actor.tenant_id, sku).await?;
+                let earlier = self.earlier_trial(tx, actor.tenant_id, me, sku).await?;
+                check_start(
+                    Start::Purchase,
+                    buyer.user_type,
+                    product,
+                    policy,
+                    earlier,
+                    true,
+                )?;
+                let currency = tenants::get(tx, actor.tenant_id)
+                    .await?
+                    .map(|t| t.currency)
+                    .unwrap_or_else(|| "USD".into());
+                let unit = unit_price(product, &currency, frequency)?;
+                let pool = subs::create_self_service_pool(tx, actor.tenant_id, sku).await?;
+                let s = Subscription {
+                    id,
+                    tenant_id: actor.tenant_id,
+                    sku_id: sku,
+                    pool_id: pool.id,
+                    origin: Origin::SelfService,
+                    purchaser_id: Some(me),
+                    commerce_id: id.to_string(),
+                    quantity,
+                    is_trial: false,
+                    cancel_reason: None,
+                    created_at: now,
+                    life: Lifecycle::new(now, frequency)?,
+                    expiring_notice_for: None,
+                    payment_method_id: Some(method),
+                    price: Some(unit.clone()),
+                    trial_policy: None,
+                    cancel_feedback: None,
+                };
+                subs::insert(tx, &s).await?;
+                subs::recount_total(tx, pool.id).await?;
+                self.license_buyer(tx, actor, me, &s, now).await?;
+                let amount = unit.minor.saturating_mul(quantity);
+                let charge = self
+                    .charge_payment_method(
+                        tx,
+                        actor.tenant_id,
+                        me,
+                        method,
+                        amount,
+                        &unit.currency,
+                        &format!("{} × {quantity}", product.name),
+                        &format!("purchase:{id}"),
+                    )
+                    .await?;
+                let mut after = subscription_json(&s);
+                after["charge"] =
+                    json!({"reference": charge, "amountMinor": amount, "currency": unit.currency});
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionBuy,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "{} bought {quantity} {} licenses (self-service), billed {}",
+                        buyer.upn,
+                        product.sku_part_number,
+                        frequency.as_str()
+                    ),
+                    None,
+                    Some(after),
+                )
+                .await?;
+                Ok(s)
+            })
+        })
+        .await
+    }
+
+    /// SS1, SUB4: the signed-in end user starts the product's trial: its licenses for its
+    /// days, the user holding one. A trial that needs a payment method converts to paid at its
+    /// end (charged then); one without expires. One trial per user and product.
+    pub async fn start_trial(
+        &self,
+        actor: &Actor,
+        sku: SkuId,
+        method: Option<PaymentMethodId>,
+    ) -> AppResult<Subscription> {
+        let me = Self::buyer(actor)?;
+        let catalog = self.catalog();
+        let product = catalog
+            .product(sku)
+            .ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        let now = self.now();
+        let id = SubscriptionId::new();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let buyer = self.load_buyer(tx, actor, me).await?;
+                let policy = self.policy_value(tx, actor.tenant_id, sku).await?;
+                let earlier = self.earlier_trial(tx, actor.tenant_id, me, sku).await?;
+                check_start(
+                    Start::Trial,
+                    buyer.user_type,
+                    product,
+                    policy,
+                    earlier,
+                    method.is_some(),
+                )?;
+                let offer =
+                    product
+                        .trial
+                        .clone()
+                        .ok_or_else(|| PurchaseRefusal::NoTrialOffered {
+                            product: product.name.clone(),
+                        })?;
+                let method = if offer.needs_payment_method {
+                    let m = method.ok_or_else(|| PurchaseRefusal::PaymentMethodRequired {
+                        product: product.name.clone(),
+                    })?;
+                    self.check_payment_method(tx, actor.tenant_id, me, m)
+                        .await?;
+                    Some(m)
+                } else {
+                    None
+                };
+                let pool = subs::create_self_service_pool(tx, actor.tenant_id, sku).await?;
+                let mut life = Lifecycle::new(now, BillingFrequency::Monthly)?;
+                life.term_end = now + chrono::Duration::days(i64::from(offer.days));
+                // Converts at its end (a renewal) only when it has a payment method.
+                life.recurring = offer.needs_payment_method;
+                let s = Subscription {
+                    id,
+                    tenant_id: actor.tenant_id,
+                    sku_id: sku,
+                    pool_id: pool.id,
+                    origin: Origin::SelfService,
+                    purchaser_id: Some(me),
+                    commerce_id: id.to_string(),
+                    quantity: i64::from(offer.licenses),
+                    is_trial: true,
+                    cancel_reason: None,
+                    created_at: now,
+                    life,
+                    expiring_notice_for: None,
+                    payment_method_id: method,
+                    price: None,
+                    trial_policy: Some(policy),
+                    cancel_feedback: None,
+                };
+                subs::insert(tx, &s).await?;
+                subs::recount_total(tx, pool.id).await?;
+                self.license_buyer(tx, actor, me, &s, now).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionTrial,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "{} started a {}-day trial of {} with {} licenses{}",
+                        buyer.upn,
+                        offer.days,
+                        product.sku_part_number,
+                        offer.licenses,
+                        if offer.needs_payment_method {
+                            ": it converts to paid at its end"
+                        } else {
+                            ": it expires at its end"
+                        }
+                    ),
+                    None,
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+                Ok(s)
+            })
+        })
+        .await
+    }
+
+    /// SS2: the signed-in user's own purchases and trials, newest first.
+    pub async fn my_subscriptions(
+        &self,
+        actor: &Actor,
+        include_deleted: bool,
+    ) -> AppResult<Vec<Subscription>> {
+        let me = Self::buyer(actor)?;
+        let mut conn = self.read().await?;
+        Ok(subs::of_purchaser(&mut conn, actor.tenant_id, me, include_deleted).await?)
+    }
+
+    /// Loads a self-service subscription for its purchaser to change, locked for the rest of
+    /// the transaction. Admins get a 403 that says to take it over first (SS3); other users a
+    /// 403 too.
+    pub(crate) async fn load_own_purchase(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        key: &str,
+    ) -> AppResult<Subscription> {
+        let found = subs::find(tx, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        subs::lock(tx, found.id).await?;
+        let s = subs::get(tx, actor.tenant_id, found.id)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        if s.origin == Origin::SelfService
+            && s.purchaser_id.is_some()
+            && s.purchaser_id == actor.user_id
+        {
+            return Ok(s);
+        }
+        Err(AppError::Forbidden(if actor.can(Action::Read) {
+            format!(
+                "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
+            )
+        } else {
+            format!(
+                "Subscription {key} was bought by another user: only its purchaser can change it."
+            )
+        }))
+    }
+
+    /// SS2: the purchaser assigns licenses of their subscription to at most 20 Members, with
+    /// the apps and services in `disabled_plans` turned off; every check of L5, all or
+    /// nothing. Guests are refused: a purchaser licenses Members only.
+    pub async fn assign_in_subscription(
+        &self,
+        actor: &Actor,
+        key: &str,
+        users: &[String],
+        disabled_plans: &[PlanId],
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+        check_people(users)?;
+        let now = self.now();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let s = self.load_own_purchase(tx, actor, key).await?;
+                if !s.life.status.counts_as_enabled() {
+                    return Err(DomainError::InvalidTransition {
+                        status: s.life.status.as_str().into(),
+                        what: "its licenses cannot be assigned".into(),
+                    }
+                    .into());
+                }
+                let mut guests = Vec::new();
+                for u in users {
+                    let user = crate::directory::find_user(tx, actor.tenant_id, u.trim()).await?;
+                    if user.is_guest() {
+                        guests.push(user.upn);
+                    }
+                }
+                if !guests.is_empty() {
+                    return Err(AppError::invalid(
+                        "membersOnly",
+                        format!(
+                            "Licenses of your subscription can be assigned to members of the organization only; {} {} a guest.",
+                            guests.join(", "),
+                            if guests.len() == 1 { "is" } else { "are" }
+                        ),
+                    ));
+                }
+                let changes: Vec<UserChange> = users
+                    .iter()
+                    .map(|u| UserChange {
+                        user: u.clone(),
+                        add: vec![LicenseSpec {
+                            sku_id: s.sku_id,
+                            disabled_plans: disabled_plans.to_vec(),
+                        }],
+                        remove: Remove::These(vec![]),
+                    })
+                    .collect();
+                crate::licenses::check_licenses(&self.catalog(), &changes[0].add)?;
+                self.apply_scoped(tx, actor, &changes, now, Scope::Purchase(s.pool_id))
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// SS2: the purchaser removes their subscription's licenses from at most 20 users. A user
+    /// who does not hold one of this subscription is refused, naming them.
+    pub async fn unassign_in_subscription(
+        &self,
+        actor: &Actor,
+        key: &str,
+        users: &[String],
+    ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+        check_people(users)?;
+        let now = self.now();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let s = self.load_own_purchase(tx, actor, key).await?;
+                let changes: Vec<UserChange> = users
+                    .iter()
+                    .map(|u| UserChange {
+                        user: u.clone(),
+                        add: vec![],
+                        remove: Remove::These(vec![s.sku_id]),
+                    })
+                    .collect();
+                self.apply_scoped(tx, actor, &changes, now, Scope::Purchase(s.pool_id))
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// SS2, SS3: a subscription with its purchaser and the users holding its licenses. Read
+    /// by admins, and by the purchaser for their own.
+    pub async fn subscription_people(
+        &self,
+        actor: &Actor,
+        key: &str,
+    ) -> AppResult<SubscriptionPeople> {
+        let s = self.get_subscription(actor, key).await?;
+        let mut conn = self.read().await?;
+        let mut list = self.people_of(&mut conn, std::slice::from_ref(&s)).await?;
+        list.pop().ok_or_else(|| not_found(key))
+    }
+
+    /// [`App::people_of`] for subscriptions the actor has already read.
+    pub async fn people_of_subscriptions(
+        &self,
+        list: &[Subscription],
+    ) -> AppResult<Vec<SubscriptionPeople>> {
+        let mut conn = self.read().await?;
+        self.people_of(&mut conn, list).await
+    }
+
+    /// The purchaser and users of each subscription (users only for self-service ones, whose
+    /// pools are small).
+    pub(crate) async fn people_of(
+        &self,
+        conn: &mut Conn,
+        list: &[Subscription],
+    ) -> AppResult<Vec<SubscriptionPeople>> {
+        let Some(tenant) = list.first().map(|s| s.tenant_id) else {
+            return Ok(Vec::new());
+        };
+        let mut held: Vec<Assignment> = Vec::new();
+        for s in list.iter().filter(|s| s.origin == Origin::SelfService) {
+            held.extend(assignments::of_pool(conn, s.pool_id).await?);
+        }
+        let mut ids: Vec<UserId> = held.iter().map(|a| a.user_id).collect();
+        ids.extend(list.iter().filter_map(|s| s.purchaser_id));
+        ids.sort();
+        ids.dedup();
+        let mut users = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            for u in dir::users_by_ids(conn, tenant, chunk).await? {
+                users.insert(u.id, u);
+            }
+        }
+        Ok(list
+            .iter()
+            .map(|s| {
+                let purchaser = s.purchaser_id.and_then(|p| users.get(&p).cloned());
+                let purchaser_left = s.origin == Origin::SelfService
+                    && purchaser.as_ref().is_none_or(|p| !p.account_enabled);
+                let mut people: Vec<(User, Assignment)> = held
+                    .iter()
+                    .filter(|a| a.pool_id == s.pool_id && s.origin == Origin::SelfService)
+                    .filter_map(|a| users.get(&a.user_id).cloned().map(|u| (u, a.clone())))
+                    .collect();
+                people.sort_by(|a, b| {
+                    (a.0.display_name.to_lowercase(), a.0.id)
+                        .cmp(&(b.0.display_name.to_lowercase(), b.0.id))
+                });
+                SubscriptionPeople {
+                    subscription: s.clone(),
+                    purchaser,
+                    purchaser_left,
+                    users: people,
+                }
+            })
+            .collect())
+    }
+
+    /// SS3: subscriptions with their purchasers and users, for admins (`origin` filters).
+    pub async fn subscriptions_with_people(
+        &self,
+        actor: &Actor,
+        origin: Option<Origin>,
+        include_deleted: bool,
+    ) -> AppResult<Vec<SubscriptionPeople>> {
+        let list: Vec<Subscription> = self
+            .list_subscriptions(actor, include_deleted)
+            .await?
+            .into_iter()
+            .filter(|s| origin.is_none_or(|o| s.origin == o))
+            .collect();
+        let mut conn = self.read().await?;
+        self.people_of(&mut conn, &list).await
+    }
+
+    /// SS3: the Licenses view filtered to self-service: one row per product, its purchases
+    /// summed, users grouped by purchaser. Read by admins.
+    pub async fn self_service_licenses(&self, actor: &Actor) -> AppResult<Vec<SelfServiceProduct>> {
+        let people = self
+            .subscriptions_with_people(actor, Some(Origin::SelfService), false)
+            .await?;
+        let catalog = self.catalog();
+        let mut rows: Vec<SelfServiceProduct> = Vec::new();
+        for p in people {
+            let s = &p.subscription;
+            let idx = match rows.iter().position(|r| r.sku_id == s.sku_id) {
+                Some(i) => i,
+                None => {
+                    let (part, name) = catalog
+                        .product(s.sku_id)
+                        .map(|x| (x.sku_part_number.clone(), x.name.clone()))
+                        .unwrap_or_else(|| (s.sku_id.to_string(), s.sku_id.to_string()));
+                    rows.push(SelfServiceProduct {
+                        sku_id: s.sku_id,
+                        sku_part_number: part,
+                        product_name: name,
+                        total: 0,
+                        assigned: 0,
+                        available: 0,
+                        enabled: 0,
+                        warning: 0,
+                        suspended: 0,
+                        locked_out: 0,
+                        subscription_ids: Vec::new(),
+                        by_purchaser: Vec::new(),
+                    });
+                    rows.len() - 1
+                }
+            };
+            let row = &mut rows[idx];
+            row.subscription_ids.push(s.commerce_id.clone());
+            match (s.life.status, s.life.cancelled) {
+                (Status::Active, _) => row.enabled += s.quantity,
+                (Status::Expired, _) => row.warning += s.quantity,
+                (Status::Disabled, true) => row.locked_out += s.quantity,
+                (Status::Disabled, false) => row.suspended += s.quantity,
+                (Status::Deleted, _) => {}
+            }
+            if s.life.status.counts_as_enabled() {
+                row.total += s.quantity;
+            }
+            row.assigned += p.users.len() as i64;
+            let group = match row
+                .by_purchaser
+                .iter()
+                .position(|g| g.purchaser_id == s.purchaser_id)
+            {
+                Some(i) => i,
+                None => {
+                    row.by_purchaser.push(PurchaserUsers {
+                        purchaser: p.purchaser.clone(),
+                        purchaser_id: s.purchaser_id,
+                        users: Vec::new(),
+                    });
+                    row.by_purchaser.len() - 1
+                }
+            };
+            for (u, _) in &p.users {
+                if !row.by_purchaser[group].users.iter().any(|x| x.id == u.id) {
+                    row.by_purchaser[group].users.push(u.clone());
+                }
+            }
+        }
+        for r in &mut rows {
+            r.available = (r.total - r.assigned).max(0);
+        }
+        rows.sort_by(|a, b| a.product_name.cmp(&b.product_name));
+        Ok(rows)
+    }
+
+    /// SS3 **Export users**: the users of a product's self-service purchases as CSV, one row
+    /// per user (columns: userPrincipalName, displayName, purchaser, purchaserDisplayName,
+    /// subscriptionId, status, assignedDateTime). Read by admins.
+    pub async fn self_service_users_csv(&self, actor: &Actor, sku: SkuId) -> AppResult<Vec<u8>> {
+        let people = self
+            .subscriptions_with_people(actor, Some(Origin::SelfService), false)
+            .await?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| AppError::Internal(anyhow::anyhow!("CSV: {e}"));
+        w.write_record([
+            "userPrincipalName",
+            "displayName",
+            "purchaser",
+            "purchaserDisplayName",
+            "subscriptionId",
+            "status",
+            "assignedDateTime",
+        ])
+        .map_err(io)?;
+        use crate::export::csv_cell;
+        for p in people.iter().filter(|p| p.subscription.sku_id == sku) {
+            let (pu, pn) = p
+                .purchaser
+                .as_ref()
+                .map(|u| (u.upn.clone(), u.display_name.clone()))
+                .unwrap_or_default();
+            for (u, a) in &p.users {
+                w.write_record([
+                    csv_cell(&u.upn),
+                    csv_cell(&u.display_name),
+                    csv_cell(&pu),
+                    csv_cell(&pn),
+                    p.subscription.commerce_id.clone(),
+                    p.subscription.life.status.as_str().to_string(),
+                    crate::export::time(a.assigned_at),
+                ])
+                .map_err(io)?;
+            }
+        }
+        w.into_inner()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV: {e}")))
+    }
+
+    /// SS4: a Global or Billing admin takes over a self-service subscription: moves its users
+    /// to the organization's central licenses, or cancels it. Either way it ends `Deleted`
+    /// and its purchaser is e-mailed, in one transaction.
+    ///
+    /// A move needs one available central license of `target` per user: otherwise a 409 that
+    /// says how many are needed and free, and nothing changes. Users keep the apps and
+    /// services turned off that `target` also has; every check of L5 applies.
+    pub async fn take_over(
+        &self,
+        actor: &Actor,
+        key: &str,
+        how: TakeOver,
+    ) -> AppResult<Subscription> {
+        actor.require(Action::ManageSubscriptions)?;
+        let catalog = self.catalog();
+        if let TakeOver::Move { target } = &how {
+            catalog
+                .product(*target)
+                .ok_or(DomainError::UnknownSku { sku_id: *target })?;
+        }
+        let how = match how {
+            TakeOver::Cancel { reason } => TakeOver::Cancel {
+                reason: crate::subscriptions::canonical_reason(&reason)?,
+            },
+            m => m,
+        };
+        let now = self.now();
+        let how = &how;
+        let catalog = &catalog;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let found = subs::find(tx, actor.tenant_id, key)
+                    .await?
+                    .ok_or_else(|| not_found(key))?;
+                subs::lock(tx, found.id).await?;
+                let before = subs::get(tx, actor.tenant_id, found.id)
+                    .await?
+                    .ok_or_else(|| not_found(key))?;
+                if before.origin != Origin::SelfService {
+                    return Err(AppError::conflict(
+                        "notSelfService",
+                        format!("Subscription {key} was bought by an admin: there is nothing to take over."),
+                    ));
+                }
+                if before.life.status == Status::Deleted {
+                    return Err(DomainError::InvalidTransition {
+                        status: "Deleted".into(),
+                        what: "it was already taken over or has ended".into(),
+                    }
+                    .into());
+                }
+                let held = assignments::of_pool(tx, before.pool_id).await?;
+                let source = catalog.part_number(before.sku_id);
+                let users = held.len();
+                match how {
+                    TakeOver::Move { target } => {
+                        self.move_users(tx, actor, &before, &held, *target, now).await?;
+                    }
+                    TakeOver::Cancel { .. } => {
+                        let changes: Vec<UserChange> = held
+                            .iter()
+                            .map(|a| UserChange {
+                                user: a.user_id.to_string(),
+                                add: vec![],
+                                remove: Remove::These(vec![before.sku_id]),
+                            })
+                            .collect();
+                        for chunk in changes.chunks(500) {
+                            self.apply_scoped(tx, actor, chunk, now, Scope::TakeOver(before.pool_id))
+                                .await?;
+                        }
+                    }
+                }
+                let mut s = before.clone();
+                s.life.cancelled = true;
+                s.life.recurring = false;
+                s.life.status = Status::Deleted;
+                s.life.status_since = now;
+                s.cancel_reason = Some(match how {
+                    TakeOver::Move { .. } => "TakenOver".to_string(),
+                    TakeOver::Cancel { reason } => reason.clone(),
+                });
+                if !subs::update(tx, &s, before.life.status).await? {
+                    return Err(AppError::conflict(
+                        "concurrentChange",
+                        format!("Subscription {key} changed meanwhile; try again."),
+                    ));
+                }
+                subs::recount_total(tx, s.pool_id).await?;
+                let summary = match how {
+                    TakeOver::Move { target } => format!(
+                        "Took over {source} bought by a user: {users} users moved to the central {} licenses; the subscription is deleted",
+                        catalog.part_number(*target)
+                    ),
+                    TakeOver::Cancel { reason } => format!(
+                        "Took over {source} bought by a user and cancelled it (reason: {reason}): {users} users lost it"
+                    ),
+                };
+                let mut after = subscription_json(&s);
+                after["takeOver"] = match how {
+                    TakeOver::Move { target } => json!({"action": "move", "targetSkuId": target, "users": users}),
+                    TakeOver::Cancel { reason } => json!({"action": "cancel", "reason": reason, "users": users}),
+                };
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionTakeOver,
+                    "subscription",
+                    s.id,
+                    summary,
+                    Some(subscription_json(&before)),
+                    Some(after),
+                )
+                .await?;
+                let target_name = match how {
+                    TakeOver::Move { target } => catalog.part_number(*target),
+                    TakeOver::Cancel { .. } => String::new(),
+                };
+                let notice = match how {
+                    TakeOver::Move { .. } => mail::TakeOverNotice::Moved {
+                        target: &target_name,
+                        users,
+                    },
+                    TakeOver::Cancel { reason } => mail::TakeOverNotice::Cancelled { reason, users },
+                };
+                self.mail_purchaser(tx, actor, &s, MailKind::SubscriptionTakenOver, now, |tenant, product, admin| {
+                    mail::taken_over(tenant, product, admin, &s, notice)
+                })
+                .await?;
+                Ok(s)
+            })
+        })
+        .await
+    }
+
+    /// Moves every holder of a self-service pool to the central pool of `target`.
+    async fn move_users(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        s: &Subscription,
+        held: &[Assignment],
+        target: SkuId,
+        now: Time,
+    ) -> AppResult<()> {
+        let catalog = self.catalog();
+        let target_product = catalog
+            .product(target)
+            .ok_or(DomainError::UnknownSku { sku_id: target })?;
+        let needed = held.len() as i64;
+        let central = subs::central_pool(tx, actor.tenant_id, target).await?;
+        let free = match &central {
+            Some(p) => {
+                let p = subs::lock_pool(tx, p.id).await?.unwrap_or(p.clone());
+                (p.total - p.assigned).max(0)
+            }
+            None => 0,
+        };
+        if needed > free {
+            return Err(AppError::conflict(
+                "notEnoughLicenses",
+                format!(
+                    "Moving these users needs {needed} available {} {}; the organization has {free}: buy {} more first, or cancel instead.",
+                    target_product.sku_part_number,
+                    if needed == 1 { "license" } else { "licenses" },
+                    needed - free
+                ),
+            ));
+        }
+        if held.is_empty() {
+            return Ok(());
+        }
+        // Each user: the self-service license out, the central one in, in one change (so a
+        // swap to another product passes every check of L5 at once).
+        let changes: Vec<UserChange> = held
+            .iter()
+            .map(|a| {
+                let keep_off: Vec<PlanId> = a
+                    .disabled_plans
+                    .iter()
+                    .copied()
+                    .filter(|p| target_product.plans.contains(p))
+                    .collect();
+                if target == s.sku_id {
+                    UserChange {
+                        user: a.user_id.to_string(),
+                        add: vec![],
+                        remove: Remove::These(vec![s.sku_id]),
+                    }
+                } else {
+                    UserChange {
+                        user: a.user_id.to_string(),
+                        add: vec![LicenseSpec {
+                            sku_id: target,
+                            disabled_plans: keep_off,
+                        }],
+                        remove: Remove::These(vec![s.sku_id]),
+                    }
+                }
+            })
+            .collect();
+        for chunk in changes.chunks(500) {
+            self.apply_scoped(tx, actor, chunk, now, Scope::TakeOver(s.pool_id))
+                .await?;
+        }
+        if target == s.sku_id {
+            // Same product: the removal above freed each user's self-service seat; give each
+            // the central license with the same apps and services off.
+            let again: Vec<UserChange> = held
+                .iter()
+                .map(|a| UserChange {
+                    user: a.user_id.to_string(),
+                    add: vec![LicenseSpec {
+                        sku_id: target,
+                        disabled_plans: a.disabled_plans.clone(),
+                    }],
+                    remove: Remove::These(vec![]),
+                })
+                .collect();
+            for chunk in again.chunks(500) {
+                self.apply_scoped(tx, actor, chunk, now, Scope::TakeOver(s.pool_id))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SS5: an admin who holds the product centrally asks the purchaser, by e-mail, to cancel
+    /// their self-service subscription. Global or Billing admin.
+    pub async fn ask_to_cancel(
+        &self,
+        actor: &Actor,
+        key: &str,
+        message: Option<&str>,
+    ) -> AppResult<()> {
+        actor.require(Action::ManageSubscriptions)?;
+        let message = message.map(str::trim).filter(|m| !m.is_empty());
+        if message.is_some_and(|m| m.chars().count() > 2000) {
+            return Err(AppError::invalid(
+                "messageTooLong",
+                "The message may be at most 2000 characters.",
+            ));
+        }
+        let now = self.now();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let s = subs::find(tx, actor.tenant_id, key)
+                    .await?
+                    .ok_or_else(|| not_found(key))?;
+                if s.origin != Origin::SelfService {
+                    return Err(AppError::conflict(
+                        "notSelfService",
+                        format!("Subscription {key} was bought by an admin: there is no purchaser to ask."),
+                    ));
+                }
+                if !s.life.status.counts_as_enabled() || s.life.cancelled {
+                    return Err(DomainError::InvalidTransition {
+                        status: s.life.status.as_str().into(),
+                        what: "it is already cancelled or no longer running".into(),
+                    }
+                    .into());
+                }
+                let owns = subs::central_pool(tx, actor.tenant_id, s.sku_id)
+                    .await?
+                    .is_some_and(|p| p.total > 0);
+                if !owns {
+                    return Err(AppError::conflict(
+                        "productNotOwned",
+                        format!(
+                            "The organization has no central {} licenses: buy them first, so that the purchaser's users can be given one when they cancel.",
+                            self.catalog().part_number(s.sku_id)
+                        ),
+                    ));
+                }
+                let sent = self
+                    .mail_purchaser(tx, actor, &s, MailKind::AskToCancel, now, |tenant, product, admin| {
+                        mail::ask_to_cancel(tenant, product, admin, message, &s)
+                    })
+                    .await?;
+                if !sent {
+                    return Err(AppError::conflict(
+                        "noPurchaser",
+                        format!("Subscription {key} has no purchaser to ask: their account was deleted. Take it over instead."),
+                    ));
+                }
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionAskToCancel,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "Asked the purchaser of {} to cancel it",
+                        self.catalog().part_number(s.sku_id)
+                    ),
+                    None,
+                    Some(json!({"message": message})),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Writes an e-mail to the purchaser of `s` in the outbox; `false` when the purchaser's
+    /// account no longer exists.
+    async fn mail_purchaser(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        s: &Subscription,
+        kind: MailKind,
+        now: Time,
+        content: impl FnOnce(&str, &str, &str) -> mail::Content,
+    ) -> AppResult<bool> {
+        let Some(pid) = s.purchaser_id else {
+            return Ok(false);
+        };
+        let Some(purchaser) = dir::get_user(tx, s.tenant_id, pid).await? else {
+            return Ok(false);
+        };
+        let tenant = tenants::get(tx, s.tenant_id)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let product = self
+            .catalog()
+            .product(s.sku_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| s.sku_id.to_string());
+        let c = content(&tenant, &product, &actor.name);
+        let to = purchaser.mail.clone().unwrap_or(purchaser.upn.clone());
+        outbox::enqueue(
+            tx,
+            &mail::message(
+                s.tenant_id,
+                Some(format!("{kind}:{}:{}", s.id, uuid::Uuid::new_v4())),
+                kind,
+                &to,
+                &c,
+                now,
+            ),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// SUB4: a trial that needs a payment method reached its end: it converts to a paid
+    /// monthly subscription of as many licenses as are assigned (at least 1), charged to its
+    /// card. Returns why it could not (the charge failed): it then expires instead, and the
+    /// purchaser is e-mailed.
+    pub(crate) async fn convert_trial(
+        &self,
+        tx: &mut Conn,
+        s: &mut Subscription,
+    ) -> AppResult<Result<(), String>> {
+        let catalog = self.catalog();
+        let Some(product) = catalog.product(s.sku_id) else {
+            return Ok(Err("the product is no longer in the catalog".into()));
+        };
+        let (Some(pid), Some(method)) = (s.purchaser_id, s.payment_method_id) else {
+            return Ok(Err("the trial has no payment method".into()));
+        };
+        let currency = tenants::get(tx, s.tenant_id)
+            .await?
+            .map(|t| t.currency)
+            .unwrap_or_else(|| "USD".into());
+        let unit = match unit_price(product, &currency, BillingFrequency::Monthly) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let assigned = subs::get_pool(tx, s.pool_id)
+            .await?
+            .map(|p| p.assigned)
+            .unwrap_or(0);
+        let quantity = assigned.max(1);
+        let amount = unit.minor.saturating_mul(quantity);
+        match self
+            .charge_payment_method(
+                tx,
+                s.tenant_id,
+                pid,
+                method,
+                amount,
+                &unit.currency,
+                &format!("{} × {quantity} (trial converted)", product.name),
+                &format!("convert:{}:{}", s.id, s.life.term_end.timestamp()),
+            )
+            .await
+        {
+            Ok(_) => {
+                s.is_trial = false;
+                s.quantity = quantity;
+                s.price = Some(unit);
+                Ok(Ok(()))
+            }
+            Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => Err(e),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// After a trial failed to convert: the purchaser's e-mail.
+    pub(crate) async fn mail_payment_failed(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        reason: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let actor = Actor::system(s.tenant_id);
+        self.mail_purchaser(
+            tx,
+            &actor,
+            s,
+            MailKind::PaymentFailed,
+            now,
+            |_, product, _| mail::payment_failed(product, reason, s),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// SS2: the charge for licenses a purchaser adds mid-term: the added licenses for the
+    /// rest of the current term.
+    pub(crate) async fn charge_added_licenses(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        added: i64,
+        now: Time,
+    ) -> AppResult<()> {
+        let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
+        else {
+            return Ok(());
+        };
+        let amount = prorate(unit.minor.saturating_mul(added), &s.life, now);
+        if amount <= 0 {
+            return Ok(());
+        }
+        let product = self.catalog().part_number(s.sku_id);
+        self.charge_payment_method(
+            tx,
+            s.tenant_id,
+            pid,
+            method,
+            amount,
+            &unit.currency,
+            &format!("{product}: {added} more"),
+            &format!("add:{}:{}:{}", s.id, s.quantity, now.timestamp_micros()),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn check_people(users: &[String]) -> AppResult<()> {
+    if users.is_empty() {
+        return Err(AppError::invalid(
+            "noUsers",
+            "Name at least one user (id or userPrincipalName).",
+        ));
+    }
+    if users.len() > MAX_BATCH_USERS {
+        return Err(DomainError::BatchTooLarge {
+            count: users.len(),
+            max: MAX_BATCH_USERS,
+        }
+        .into());
+    }
+    Ok(())
+}
