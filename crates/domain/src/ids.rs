@@ -32,5 +32,8 @@ id_type!(
     PoolId,
     TokenId,
     AssignmentId,
-    SessionId
+    SessionId,
+    PaymentMethodId,
+    BillingAccountId,
+    BillingProfileId
 );

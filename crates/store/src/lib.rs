@@ -8,10 +8,12 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod directory;
 pub mod operator;
 pub mod outbox;
+pub mod policies;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
@@ -70,6 +72,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "passwords and sessions",
         include_str!("../migrations/sqlite/0005_passwords_and_sessions.sql"),
     ),
+    (
+        7,
+        "purchase policy and billing",
+        include_str!("../migrations/sqlite/0007_purchase_policy_and_billing.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -96,6 +103,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "passwords and sessions",
         include_str!("../migrations/postgres/0005_passwords_and_sessions.sql"),
+    ),
+    (
+        7,
+        "purchase policy and billing",
+        include_str!("../migrations/postgres/0007_purchase_policy_and_billing.sql"),
     ),
 ];
 

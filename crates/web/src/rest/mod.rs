@@ -5,10 +5,12 @@
 //! registered together, so they cannot drift apart.
 
 mod audit;
+mod billing;
 mod catalog;
 mod dev;
 mod licenses;
 pub mod model;
+mod policies;
 mod subscriptions;
 mod support;
 mod tenant;
@@ -47,6 +49,11 @@ pub struct NotFound(pub ErrorEnvelope);
 /// The request conflicts with the current state.
 #[derive(ToResponse)]
 pub struct Conflict(pub ErrorEnvelope);
+
+/// The payment provider declined the card (code paymentDeclined); the message says why.
+/// Nothing was stored or charged.
+#[derive(ToResponse)]
+pub struct PaymentRequired(pub ErrorEnvelope);
 
 /// The body is larger than 1 MiB.
 #[derive(ToResponse)]
@@ -94,6 +101,7 @@ impl Modify for BearerAuth {
         Forbidden,
         NotFound,
         Conflict,
+        PaymentRequired,
         TooLarge,
         UnsupportedMediaType
     )),
@@ -104,6 +112,8 @@ impl Modify for BearerAuth {
         (name = "Roles"),
         (name = "Tokens"),
         (name = "Tenant"),
+        (name = "Purchase policy"),
+        (name = "Billing"),
         (name = "Audit"),
         (name = "Mail"),
         (name = "Development clock"),
@@ -152,6 +162,19 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(licenses::change_plans))
         // Catalog.
         .routes(routes!(catalog::get, catalog::put))
+        // Self-service purchase policy.
+        .routes(routes!(policies::list))
+        .routes(routes!(policies::set_default))
+        .routes(routes!(policies::products))
+        .routes(routes!(policies::product, policies::set_product))
+        // Cards, billing accounts and profiles.
+        .routes(routes!(billing::my_list, billing::my_add))
+        .routes(routes!(billing::my_update, billing::my_delete))
+        .routes(routes!(billing::my_profile, billing::my_profile_update))
+        .routes(routes!(billing::accounts))
+        .routes(routes!(billing::profile, billing::profile_update))
+        .routes(routes!(billing::central_list, billing::central_add))
+        .routes(routes!(billing::central_update, billing::central_delete))
         // Roles and the caller.
         .routes(routes!(tenant::roles, tenant::set_roles))
         .routes(routes!(tenant::me))

@@ -18,6 +18,8 @@ mod pages_home;
 mod pages_licenses;
 mod pages_lists;
 mod pages_users;
+mod payment_methods;
+mod policies;
 mod rest_admin;
 mod rest_api;
 mod rest_helpers;

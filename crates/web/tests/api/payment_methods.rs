@@ -1,0 +1,1 @@
+//! Cards (BILL1, BILL2): see below.
