@@ -720,3 +720,101 @@ async fn load_profile(conn: &mut Conn, tenant: TenantId, id: &str) -> AppResult<
         .await?
         .ok_or_else(|| no_profile(id))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::mail::{MailConfig, Transport};
+    use crate::{Config, payments::TEST_CHARGE_DECLINED};
+
+    async fn app() -> (App, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("sk-billing-{}", uuid::Uuid::new_v4().simple()));
+        let db = seatkeeper_store::Db::open_dir(&dir).await.unwrap();
+        let app = App::new(
+            db,
+            Config {
+                mail: MailConfig {
+                    from: "t@localhost".into(),
+                    transport: Transport::EmlDir(dir.join("mail")),
+                },
+                dev_clock: false,
+                public_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        (app, dir)
+    }
+
+    fn card(number: &str) -> NewCard {
+        NewCard {
+            card: CardInput {
+                number: number.into(),
+                expiry_month: 12,
+                expiry_year: 2099,
+                security_code: "123".into(),
+                name_on_card: "Mia".into(),
+            },
+            billing_address: AddressInput {
+                line1: Some("1 Main Street".into()),
+                city: Some("Springfield".into()),
+                postal_code: Some("12345".into()),
+                country: Some("US".into()),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn purchases_charge_the_owners_card_and_learn_when_it_is_declined() {
+        let (app, dir) = app().await;
+        let b = app
+            .create_tenant("Contoso", "admin@contoso.test", Some("US"), Some("EUR"))
+            .await
+            .unwrap();
+        let admin = Actor::operator(b.tenant_id);
+        let mut mia = admin.clone();
+        mia.user_id = Some(b.admin_user_id);
+        let good = app
+            .add_payment_method(&mia, CardOwner::Me, &card("4242424242424242"))
+            .await
+            .unwrap();
+        let bad = app
+            .add_payment_method(&mia, CardOwner::Me, &card(TEST_CHARGE_DECLINED))
+            .await
+            .unwrap();
+        let central = app
+            .add_payment_method(&admin, CardOwner::Central, &card("4242424242424242"))
+            .await
+            .unwrap();
+        let (app, owner, tenant) = (&app, b.admin_user_id, b.tenant_id);
+        let charge = |m: PaymentMethodId| async move {
+            app.transact(move |tx| {
+                Box::pin(async move {
+                    app.charge_payment_method(tx, tenant, owner, m, 1500, "EUR", "Suite Basic × 1")
+                        .await
+                })
+            })
+            .await
+        };
+        let reference = charge(good.id).await.unwrap();
+        assert!(reference.starts_with("ch_test_"), "{reference}");
+        match charge(bad.id).await {
+            Err(AppError::PaymentDeclined(m)) => {
+                assert!(m.contains("declined when charged 15.00 EUR"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The central account's card is not the purchaser's: 404.
+        assert!(matches!(
+            charge(central.id).await,
+            Err(AppError::NotFound(_))
+        ));
+        assert!(matches!(
+            charge(PaymentMethodId::new()).await,
+            Err(AppError::NotFound(_))
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
