@@ -264,7 +264,48 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
         ("AssignProduct", "assignProduct", "sku", first_product),
         ("UnassignProduct", "unassignProduct", "sku", first_product),
     ];
-    let targets: [(&str, &str, &str, &[Link]); 5] = [
+    let card_id = "$response.body#/id";
+    let after_my_card: &[Link] = &[
+        (
+            "UpdateMyPaymentMethod",
+            "updateMyPaymentMethod",
+            "id",
+            card_id,
+        ),
+        (
+            "DeleteMyPaymentMethod",
+            "deleteMyPaymentMethod",
+            "id",
+            card_id,
+        ),
+    ];
+    let after_central_card: &[Link] = &[
+        ("UpdatePaymentMethod", "updatePaymentMethod", "id", card_id),
+        ("DeletePaymentMethod", "deletePaymentMethod", "id", card_id),
+    ];
+    let after_profile: &[Link] = &[
+        (
+            "GetBillingProfile",
+            "getBillingProfile",
+            "id",
+            "$response.body#/id",
+        ),
+        (
+            "UpdateBillingProfile",
+            "updateBillingProfile",
+            "id",
+            "$response.body#/id",
+        ),
+    ];
+    let targets: [(&str, &str, &str, &[Link]); 8] = [
+        ("/me/payment-methods", "post", "201", after_my_card),
+        (
+            "/billing/payment-methods",
+            "post",
+            "201",
+            after_central_card,
+        ),
+        ("/me/billing-profile", "get", "200", after_profile),
         ("/subscriptions", "post", "201", after_subscription),
         ("/subscriptions/{id}", "get", "200", after_subscription),
         ("/tokens", "post", "201", after_token),
