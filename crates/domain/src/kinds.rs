@@ -60,6 +60,20 @@ text_enum!(
 );
 
 text_enum!(
+    /// The self-service purchase policy of one product in one tenant (POL1), with the
+    /// commerce module's `PolicyId` `AllowSelfServicePurchase`.
+    PolicyValue {
+        /// Users may buy the product and start its trials.
+        Enabled => "Enabled",
+        /// Users may only start trials that need no payment method, and cannot buy after such
+        /// a trial ends.
+        OnlyTrialsWithoutPaymentMethod => "OnlyTrialsWithoutPaymentMethod",
+        /// Users may neither buy nor start trials.
+        Disabled => "Disabled",
+    }
+);
+
+text_enum!(
     /// Which e-mail an outbox message is (MAIL1).
     MailKind {
         /// A subscription without recurring billing ends soon (to Global and Billing admins).
