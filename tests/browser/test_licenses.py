@@ -239,6 +239,9 @@ def test_assign_works_without_javascript(browser):
         p.goto(URL + f"/licenses/{CHAT_ESSENTIALS}/assign")
         p.get_by_label("Search users").fill(upn.split("@")[0])
         p.get_by_role("button", name="Search").click()
+        # The search's address carries what was typed, never the form's CSRF token.
+        expect(p.locator("#picker-results label").filter(has_text=upn)).to_be_visible()
+        assert "q=" in p.url and "csrf" not in p.url, p.url
         p.locator("#picker-results label").filter(has_text=upn).get_by_role("checkbox").check()
         p.get_by_role("button", name="Assign", exact=True).click()
         expect(p.get_by_role("status")).to_have_text("1 user was assigned Chat Essentials.")

@@ -32,8 +32,10 @@ def test_a_new_api_token_is_shown_once_works_and_stops_when_revoked(tab):
     row = p.locator("tr", has_text=name)
     expect(row).to_contain_text("Active")
 
-    p.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name=f"Revoke {name}").click()
+    expect(p.get_by_role("heading", name=f"Revoke token '{name}'?")).to_be_visible()
+    tab.shot("asked")
+    p.get_by_role("button", name="Revoke token").click()
     expect(p.get_by_role("status")).to_contain_text(f"Token '{name}' was revoked")
     expect(p.locator("tr", has_text=name)).to_contain_text("Revoked on")
     status, body = api("GET", "/v1.0/me", token=secret)

@@ -10,6 +10,13 @@ def fill_and_submit(p, user, password):
     p.get_by_role("button", name="Sign in").click()
 
 
+def change_password(p, current, new):
+    p.get_by_label("Current password").fill(current)
+    p.get_by_label("New password", exact=True).fill(new)
+    p.get_by_label("Confirm new password").fill(new)
+    p.get_by_role("button", name="Change password").click()
+
+
 def test_a_wrong_password_and_an_unknown_user_get_one_message(tab):
     p = tab.page
     tab.goto("/sign-in")
@@ -51,16 +58,10 @@ def test_a_forced_password_change_comes_first(tab):
     # Every other page sends the user back here until the password is changed.
     tab.goto("/")
     expect(p.get_by_role("heading", name="Change your password")).to_be_visible()
-    p.get_by_label("Current password").fill(TEST_PASSWORD)
-    p.get_by_label("New password", exact=True).fill("short")
-    p.get_by_label("Confirm new password").fill("short")
-    p.get_by_role("button", name="Change password").click()
+    change_password(p, TEST_PASSWORD, "short")
     expect(p.get_by_role("alert")).to_contain_text("8")
     tab.shot("policy")
-    p.get_by_label("Current password").fill(TEST_PASSWORD)
-    p.get_by_label("New password", exact=True).fill("Another-pass-42")
-    p.get_by_label("Confirm new password").fill("Another-pass-42")
-    p.get_by_role("button", name="Change password").click()
+    change_password(p, TEST_PASSWORD, "Another-pass-42")
     expect(p.get_by_role("heading", name="My account")).to_be_visible()
     tab.shot("changed")
     tab.console_errors = [e for e in tab.console_errors if "400" not in e]
@@ -77,3 +78,24 @@ def test_a_post_without_the_csrf_token_is_refused(tab):
     # And the sign-in form itself cannot be posted without its token either.
     r = p.request.post(URL + "/sign-in", form={"user_name": ADMIN, "password": "x"})
     assert r.status == 403
+
+
+def test_an_end_user_lands_on_their_own_page_never_an_admin_one(tab):
+    upn = new_user(name="Enduser")
+    set_password(upn, TEST_PASSWORD, force_change=True)
+    p = tab.page
+    # A link to an admin page, opened signed out: sign in, change the password, go on.
+    tab.goto("/licenses")
+    fill_and_submit(p, upn, TEST_PASSWORD)
+    expect(p.get_by_role("heading", name="Change your password")).to_be_visible()
+    change_password(p, TEST_PASSWORD, "Another-pass-42")
+    expect(p.get_by_role("heading", name="My account")).to_be_visible()
+    expect(p.get_by_text("Your password has been changed.")).to_be_visible()
+    tab.shot("landed")
+    # An admin page opened by address says why and links home.
+    tab.goto("/users")
+    expect(p.get_by_text("This page is for admins")).to_be_visible()
+    tab.shot("refused")
+    p.get_by_role("link", name="Go to the home page").click()
+    expect(p.get_by_role("heading", name="My account")).to_be_visible()
+    tab.console_errors = [e for e in tab.console_errors if "403" not in e]

@@ -210,16 +210,16 @@ def test_delete_a_user_after_the_confirmation_frees_the_license(tab):
     tab.goto(f"/users?q={upn}")
     p = tab.page
     p.get_by_role("link", name=re.compile("^Leaver ")).click()
-    asked = []
-
-    def answer(dialog):
-        asked.append(dialog.message)
-        dialog.accept()
-
-    p.once("dialog", answer)
+    name = p.get_by_role("heading", level=1).inner_text()
+    p.get_by_role("button", name="Delete user").click()
+    # The server asks first, in words, and nothing is deleted yet.
+    expect(p.get_by_role("heading", name=f"Delete {name}?")).to_be_visible()
+    expect(p.get_by_text("Their 1 license is freed: Suite Basic.")).to_be_visible()
+    expect(p.get_by_text("This cannot be undone.")).to_be_visible()
+    tab.shot("asked")
+    assert api("GET", f"/v1.0/users/{upn}")[0] == 200
     p.get_by_role("button", name="Delete user").click()
     expect(p.get_by_role("status")).to_contain_text("was deleted; 1 license was freed.")
-    assert "This frees 1 license (Suite Basic)" in asked[0], asked
     tab.shot()
     status, _ = api("GET", f"/v1.0/users/{upn}")
     assert status == 404
@@ -232,11 +232,93 @@ def test_a_declined_confirmation_deletes_nothing(tab):
     tab.goto(f"/users?q={upn}")
     p = tab.page
     p.get_by_role("link", name=re.compile("^Stayer ")).click()
-    p.once("dialog", lambda d: d.dismiss())
     p.get_by_role("button", name="Delete user").click()
+    expect(p.get_by_role("heading", name=re.compile("^Delete Stayer "))).to_be_visible()
+    p.get_by_role("link", name="Cancel").click()
     expect(p.get_by_role("heading", name=re.compile("^Stayer "))).to_be_visible()
     status, _ = api("GET", f"/v1.0/users/{upn}")
     assert status == 200
+
+
+def test_delete_and_unassign_all_ask_first_without_javascript(browser):
+    from conftest import SCREENSHOTS, URL, sign_in_page
+    buy("MAIL_PLAN1", 1)
+    tag = uuid.uuid4().hex[:6]
+    upn = new_user(name=f"Nojsdel{tag}")
+    assign(upn, "MAIL_PLAN1")
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        p = context.new_page()
+        sign_in_page(p)
+        # Unassign all: a page says what is removed; only its button removes it.
+        p.goto(URL + f"/users?q=Nojsdel{tag}")
+        p.get_by_label(f"Select Nojsdel{tag}").check()
+        p.get_by_role("button", name="Manage product licenses").click()
+        p.get_by_label("Unassign all").check()
+        p.get_by_role("button", name="Save changes").click()
+        expect(p.get_by_role("heading", name=f"Remove all 1 license from Nojsdel{tag} ")).to_be_visible()
+        expect(p.get_by_text("Mail (Plan 1)")).to_be_visible()
+        p.screenshot(path=f"{SCREENSHOTS}/test_delete_and_unassign_all_ask_first_without_javascript-unassign.png", full_page=True)
+        assert held(upn) == ["MAIL_PLAN1"]
+        p.get_by_role("button", name="Unassign all").click()
+        expect(p.get_by_role("status")).to_contain_text("Every license was removed from 1 user.")
+        assert held(upn) == []
+        # Delete user: asked first, then deleted.
+        p.goto(URL + f"/users?q=Nojsdel{tag}")
+        p.get_by_role("link", name=re.compile("^Nojsdel")).click()
+        p.get_by_role("button", name="Delete user").click()
+        expect(p.get_by_role("heading", name=re.compile("^Delete Nojsdel"))).to_be_visible()
+        expect(p.get_by_text("They hold no licenses.", exact=False)).to_be_visible()
+        p.screenshot(path=f"{SCREENSHOTS}/test_delete_and_unassign_all_ask_first_without_javascript-delete.png", full_page=True)
+        assert api("GET", f"/v1.0/users/{upn}")[0] == 200
+        p.get_by_role("button", name="Delete user").click()
+        expect(p.get_by_role("status")).to_contain_text("was deleted.")
+    finally:
+        context.close()
+    assert api("GET", f"/v1.0/users/{upn}")[0] == 404
+
+
+def test_manage_product_licenses_shows_the_limit_of_20_where_users_are_picked(tab):
+    tag = uuid.uuid4().hex[:6]
+    for i in range(21):
+        new_user(name=f"Lim{tag}x{i:02d}")
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/users?q=Lim{tag}")
+    expect(p.get_by_text("Select up to 20 users in the table first.")).to_be_visible()
+    p.get_by_label("Select all users on this page").check()
+    # Only 20 are ticked; the 21st cannot be, and the page says why.
+    expect(p.get_by_text("20 of 20 selected")).to_be_visible()
+    boxes = p.locator('input[type="checkbox"][name="user"]')
+    expect(boxes).to_have_count(21)
+    assert sum(1 for i in range(21) if boxes.nth(i).is_checked()) == 20
+    expect(p.locator('input[type="checkbox"][name="user"]:disabled')).to_have_count(1)
+    tab.shot("limit")
+    p.locator('input[type="checkbox"][name="user"]:checked').first.uncheck()
+    expect(p.get_by_text("19 of 20 selected.")).to_be_visible()
+    expect(p.locator('input[type="checkbox"][name="user"]:disabled')).to_have_count(0)
+
+
+def test_more_than_20_selected_without_javascript_is_said_before_filling_in(browser):
+    from conftest import SCREENSHOTS, URL, sign_in_page
+    tag = uuid.uuid4().hex[:6]
+    for i in range(21):
+        new_user(name=f"Nlim{tag}x{i:02d}")
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        p = context.new_page()
+        sign_in_page(p)
+        p.goto(URL + f"/users?q=Nlim{tag}")
+        expect(p.get_by_text("Select up to 20 users in the table first.")).to_be_visible()
+        boxes = p.locator('input[type="checkbox"][name="user"]')
+        for i in range(21):
+            boxes.nth(i).check()
+        p.get_by_role("button", name="Manage product licenses").click()
+        expect(p.get_by_role("alert")).to_contain_text(
+            "You selected 21 users; Manage product licenses takes at most 20 at a time.")
+        p.screenshot(path=f"{SCREENSHOTS}/test_more_than_20_selected_without_javascript.png", full_page=True)
+    finally:
+        context.close()
 
 
 def test_a_global_reader_sees_no_buttons_that_change_anything(tab):
@@ -355,6 +437,10 @@ def test_manage_product_licenses_assign_more_with_a_plan_off_then_unassign_all(t
     p.get_by_role("button", name="Manage product licenses").click()
     p.get_by_label("Unassign all").check()
     p.get_by_role("button", name="Save changes").click()
+    expect(p.get_by_role("heading", name=f"Remove all 2 licenses from More{tag} ")).to_be_visible()
+    tab.shot("asked")
+    assert held(upn) == ["CHAT_ESSENTIALS", "MAIL_PLAN1"]
+    p.get_by_role("button", name="Unassign all").click()
     expect(p.get_by_role("status")).to_contain_text("Every license was removed from 1 user.")
     expect(row_of(p, upn)).to_contain_text("Unlicensed")
     tab.shot()

@@ -137,6 +137,16 @@ pub struct Row {
     pub summary: String,
     pub before: String,
     pub after: String,
+    /// The client address a sign-in came from ("" when the entry has none).
+    pub client: String,
+}
+
+/// The `ip` an entry's details carry (sign-ins and failed sign-ins record it).
+fn client_address(after: Option<&str>) -> String {
+    after
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .and_then(|v| v.get("ip").and_then(|ip| ip.as_str().map(str::to_string)))
+        .unwrap_or_default()
 }
 
 #[derive(Template, WebTemplate)]
@@ -154,6 +164,11 @@ impl AuditPage {
     /// Every action, offered as the Action field's suggestions.
     pub fn actions(&self) -> Vec<&'static str> {
         AuditAction::ALL.iter().map(|a| a.as_str()).collect()
+    }
+
+    /// The pager's link to the first page (None on the first page).
+    pub fn first_link(&self) -> Option<String> {
+        (!self.first_page).then(|| format!("/audit?{}", self.filters.link()))
     }
 
     /// The export link: the same filters, every page.
@@ -202,6 +217,7 @@ pub async fn list(
             summary: e.summary.clone(),
             before: e.before.clone().unwrap_or_default(),
             after: e.after.clone().unwrap_or_default(),
+            client: client_address(e.after.as_deref()),
         })
         .collect();
     Ok(AuditPage {

@@ -207,6 +207,27 @@ pub struct GroupPage {
     pub error: Option<String>,
 }
 
+impl GroupsPage {
+    /// The pager's link to the first page (None on the first page).
+    pub fn first_link(&self) -> Option<String> {
+        (!self.first_page).then(|| {
+            if self.q.is_empty() {
+                "/groups".to_string()
+            } else {
+                let q: String = form_urlencoded::byte_serialize(self.q.as_bytes()).collect();
+                format!("/groups?q={q}")
+            }
+        })
+    }
+}
+
+impl GroupPage {
+    /// The pager's link to the first page (None on the first page).
+    pub fn first_link(&self) -> Option<String> {
+        (!self.first_page).then(|| format!("/groups/{}", self.id))
+    }
+}
+
 fn person(id: UserId, name: &str, upn: &str) -> Person {
     Person {
         id: id.to_string(),

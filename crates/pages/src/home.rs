@@ -5,19 +5,17 @@
 use crate::error::PageError;
 use crate::frame::{Frame, Nav};
 use crate::licenses::date;
-use crate::notice;
-use crate::viewer::{Posted, Viewer};
+use crate::tokens::{self, Place, TokenOutcome, TokensPanel};
+use crate::viewer::Viewer;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use seatkeeper_app::App;
 use seatkeeper_app::home::AttentionKind;
 use seatkeeper_app::licenses::ProductLicenses;
-use seatkeeper_app::{App, AppError};
+use seatkeeper_domain::UserId;
 use seatkeeper_domain::seats::SeatState;
-use seatkeeper_domain::{TokenId, UserId};
-use serde::Deserialize;
 
 /// One thing that needs attention, in words, with the page where it is fixed.
 #[derive(Debug, Clone)]
@@ -49,16 +47,6 @@ pub struct MyLicense {
     pub plans: Vec<(String, bool)>,
 }
 
-/// One API token of the signed-in user.
-#[derive(Debug, Clone)]
-pub struct MyToken {
-    pub id: String,
-    pub name: String,
-    pub created: String,
-    pub expires: String,
-    pub revoked: bool,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "home_account.html")]
 pub struct AccountPage {
@@ -66,11 +54,8 @@ pub struct AccountPage {
     pub name: String,
     pub upn: String,
     pub licenses: Vec<MyLicense>,
-    pub tokens: Vec<MyToken>,
-    /// A token just created: (name, secret), shown once.
-    pub issued: Option<(String, String)>,
-    pub token_name: String,
-    pub error: Option<String>,
+    /// The user's API tokens.
+    pub tokens: TokensPanel,
 }
 
 /// `GET /`: the admin home page or the user's own page.
@@ -78,7 +63,7 @@ pub async fn show(State(app): State<App>, viewer: Viewer) -> Result<Response, Pa
     if viewer.is_admin() {
         admin_home(&app, &viewer).await
     } else {
-        Ok(account_page(&app, &viewer, None, String::new(), None)
+        Ok(account_page(&app, &viewer, TokenOutcome::default())
             .await?
             .into_response())
     }
@@ -154,12 +139,11 @@ fn my_id(viewer: &Viewer) -> Result<UserId, PageError> {
     })
 }
 
-async fn account_page(
+/// The user's own page, with the tokens panel showing `out`.
+pub async fn account_page(
     app: &App,
     viewer: &Viewer,
-    issued: Option<(String, String)>,
-    token_name: String,
-    error: Option<String>,
+    out: TokenOutcome,
 ) -> Result<AccountPage, PageError> {
     let me = my_id(viewer)?;
     let (user, held) = app.user_licenses(&viewer.actor, &me.to_string()).await?;
@@ -197,83 +181,12 @@ async fn account_page(
             }
         })
         .collect();
-    let tokens = app
-        .list_tokens(&viewer.actor, me)
-        .await?
-        .into_iter()
-        .map(|t| MyToken {
-            id: t.id.to_string(),
-            name: t.name.clone(),
-            created: date(t.created_at),
-            expires: t.expires_at.map(date).unwrap_or_else(|| "Never".into()),
-            revoked: t.revoked_at.is_some(),
-        })
-        .collect();
+    let tokens = tokens::panel(app, viewer, Place::Account, out).await?;
     Ok(AccountPage {
         frame: viewer.frame("My account", Nav::Account),
         name: user.display_name,
         upn: user.upn,
         licenses,
         tokens,
-        issued,
-        token_name,
-        error,
     })
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    pub name: String,
-}
-
-/// `POST /account/tokens`: creates a token for the signed-in user and shows its secret once
-/// (on this response, never again).
-pub async fn create_token(
-    State(app): State<App>,
-    Posted { viewer, form }: Posted<TokenForm>,
-) -> Result<Response, PageError> {
-    let me = my_id(&viewer)?;
-    match app.create_token(&viewer.actor, me, &form.name, None).await {
-        Ok(t) => {
-            let page =
-                account_page(&app, &viewer, Some((t.name, t.token)), String::new(), None).await?;
-            let mut r = page.into_response();
-            r.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            Ok(r)
-        }
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            let page = account_page(&app, &viewer, None, form.name, Some(e.to_string())).await?;
-            Ok((StatusCode::BAD_REQUEST, page).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `POST /account/tokens/{id}/revoke`: revokes one of the signed-in user's tokens.
-pub async fn revoke_token(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<TokenForm>,
-) -> Result<Response, PageError> {
-    let id = TokenId::parse(&id)
-        .ok_or_else(|| PageError::not_found("There is no such token. Reload the page."))?;
-    let tokens = app.list_tokens(&viewer.actor, my_id(&viewer)?).await?;
-    let Some(t) = tokens.iter().find(|t| t.id == id) else {
-        return Err(PageError::not_found(
-            "There is no such token among yours. Reload the page.",
-        ));
-    };
-    app.revoke_token(&viewer.actor, id).await?;
-    Ok(notice::redirect(
-        "/",
-        &format!(
-            "Token '{}' was revoked: programs using it can no longer sign in with it.",
-            t.name
-        ),
-        false,
-    ))
 }

@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod audit;
+pub mod confirm;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod security;
 pub mod session;
 pub mod settings;
 pub mod sign_in;
+pub mod tokens;
 pub mod users;
 pub mod viewer;
 
@@ -40,8 +42,8 @@ pub use viewer::{Posted, Viewer};
 pub fn router() -> Router<App> {
     Router::new()
         .route("/", get(home::show))
-        .route("/account/tokens", post(home::create_token))
-        .route("/account/tokens/{id}/revoke", post(home::revoke_token))
+        .route("/account/tokens", post(tokens::create))
+        .route("/account/tokens/{id}/revoke", post(tokens::revoke))
         .route("/licenses", get(licenses::list))
         .route("/licenses/{sku}", get(licenses::product_page))
         .route(
@@ -70,8 +72,8 @@ pub fn router() -> Router<App> {
         .merge(import::router())
         .route("/settings", get(settings::show))
         .route("/settings/organization", post(settings::organization))
-        .route("/settings/tokens", post(settings::create_token))
-        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/tokens", post(tokens::create))
+        .route("/settings/tokens/{id}/revoke", post(tokens::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/groups", get(groups::list).post(groups::create))

@@ -16,7 +16,7 @@ use seatkeeper_app::licenses::ProductLicenses;
 use seatkeeper_app::{App, AppError};
 use seatkeeper_domain::catalog::{AppliesTo, Catalog, Product};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::{PlanId, Time, UserId};
+use seatkeeper_domain::{PlanId, SkuId, Time, UserId};
 use serde::Deserialize;
 
 /// Users per page of a product's user list.
@@ -290,7 +290,8 @@ pub struct PickerResults {
     pub searched: bool,
 }
 
-/// The assign form as sent (by the Search button with GET, or by Assign with POST).
+/// The assign form as sent: by Assign (POST), by Search (POST with `search`, answered by a
+/// redirect to the form's GET address, so the CSRF token never lands in a URL), or as that GET.
 #[derive(Debug, Default, Deserialize)]
 pub struct AssignForm {
     /// Users picked, by userPrincipalName.
@@ -305,9 +306,28 @@ pub struct AssignForm {
     /// The picker's search text.
     #[serde(default)]
     pub q: String,
+    /// Present when the Search button sent the form (search, do not assign).
+    #[serde(default)]
+    pub search: Option<String>,
 }
 
 impl AssignForm {
+    /// The form's GET address (search text, picks and plans; never the CSRF token).
+    fn search_path(&self, sku: SkuId) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", self.q.trim());
+        for u in self.picked() {
+            q.append_pair("user", &u);
+        }
+        if let Some(shown) = &self.plans_shown {
+            q.append_pair("plans_shown", shown);
+            for p in &self.plan_on {
+                q.append_pair("plan_on", p);
+            }
+        }
+        format!("/licenses/{sku}/assign?{}", q.finish())
+    }
+
     fn picked(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for u in self.user.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
@@ -402,8 +422,14 @@ fn require_assign(viewer: &Viewer) -> Result<(), PageError> {
     Ok(())
 }
 
+/// The assign form as its GET address carries it (repeated `user` and `plan_on` fields).
+fn assign_query(raw: Option<&str>) -> Result<AssignForm, PageError> {
+    serde_html_form::from_str(raw.unwrap_or(""))
+        .map_err(|e| PageError::bad_request(format!("The search could not be read: {e}.")))
+}
+
 /// `GET /licenses/{sku}/assign`: the Assign licenses form; `?q=` searches users (without
-/// JavaScript the Search button sends the picked users along, so they stay picked).
+/// JavaScript the Search button's post is sent here, with the picked users, so they stay picked).
 pub async fn assign_form(
     State(app): State<App>,
     viewer: Viewer,
@@ -411,8 +437,7 @@ pub async fn assign_form(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     require_assign(&viewer)?;
-    let form: AssignForm = serde_html_form::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|e| PageError::bad_request(format!("The form could not be read: {e}.")))?;
+    let form = assign_query(raw.as_deref())?;
     let catalog = app.catalog();
     let p = product(&catalog, &sku)?;
     Ok(assign_page(&app, &viewer, p, &form, None)
@@ -434,8 +459,7 @@ pub async fn assign_search(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     require_assign(&viewer)?;
-    let form: AssignForm = serde_html_form::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|e| PageError::bad_request(format!("The search could not be read: {e}.")))?;
+    let form = assign_query(raw.as_deref())?;
     let catalog = app.catalog();
     product(&catalog, &sku)?;
     let q = form.q.trim().to_string();
@@ -470,6 +494,9 @@ pub async fn assign(
     viewer.require_admin()?;
     let catalog = app.catalog();
     let p = product(&catalog, &sku)?;
+    if form.search.is_some() {
+        return Ok(axum::response::Redirect::to(&form.search_path(p.sku_id)).into_response());
+    }
     let users = form.picked();
     let result = if users.is_empty() {
         Err(AppError::invalid(

@@ -105,7 +105,7 @@ pub async fn submit(
         .await
     {
         Ok(()) => Ok(crate::notice::redirect(
-            &next,
+            &crate::sign_in::landing(viewer.is_admin(), next),
             "Your password has been changed.",
             false,
         )),

@@ -4,6 +4,7 @@
 //! change is the same use case as `/api/v1/subscriptions`; the controls are shown to Global and
 //! Billing admins only, and the use cases check again.
 
+use crate::confirm::{self, ConfirmPage};
 use crate::error::PageError;
 use crate::frame::{Frame, Nav};
 use crate::notice;
@@ -491,6 +492,8 @@ pub async fn set_recurring(
 pub struct CancelInput {
     #[serde(default)]
     pub reason: String,
+    #[serde(default)]
+    pub confirmed: String,
 }
 
 /// `POST /products/{id}/cancel`: cancels (SUB2) with a reason from the list.
@@ -511,6 +514,38 @@ pub async fn cancel(
         )
         .await?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    if !confirm::confirmed(&form.confirmed)
+        && viewer.can(Action::ManageSubscriptions)
+        && CANCEL_REASONS.contains(&form.reason.trim())
+    {
+        let sub = app.get_subscription(&viewer.actor, &id).await?;
+        // What cancelling does now; when it cannot be cancelled, the use case says why below.
+        if let Ok(effect) = cancel_preview(&sub.life, app.now()) {
+            let name = product_name(&app, sub.sku_id);
+            return Ok(ConfirmPage {
+                frame: viewer.frame("Cancel subscription", Nav::Products),
+                question: format!(
+                    "Cancel {name} ({} {})?",
+                    sub.quantity,
+                    if sub.quantity == 1 {
+                        "license"
+                    } else {
+                        "licenses"
+                    }
+                ),
+                details: vec![
+                    effect,
+                    format!("Reason: {}.", reason_label(form.reason.trim())),
+                ],
+                action: format!("/products/{id}/cancel"),
+                fields: vec![("reason".into(), form.reason.clone())],
+                confirm_label: "Cancel subscription".into(),
+                back: format!("/products/{id}"),
+                back_label: "Keep the subscription".into(),
+            }
+            .into_response());
+        }
     }
     match app.cancel(&viewer.actor, &id, &form.reason).await {
         Ok((s, outcome)) => {

@@ -6,14 +6,13 @@ use crate::error::PageError;
 use crate::frame::{Frame, Nav};
 use crate::notice;
 use crate::products::refusal;
+use crate::tokens::{self, Place, TokenOutcome, TokensPanel};
 use crate::viewer::{Posted, Viewer};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::{App, AppError};
-use seatkeeper_domain::TokenId;
 use seatkeeper_domain::kinds::OutboxStatus;
 use seatkeeper_domain::lifecycle::utc;
 use seatkeeper_domain::roles::Action;
@@ -21,17 +20,6 @@ use serde::Deserialize;
 
 /// Messages the Sent mail section shows.
 pub const MAIL_SHOWN: i64 = 50;
-
-/// One of the admin's tokens.
-pub struct TokenRow {
-    pub id: String,
-    pub name: String,
-    pub created: String,
-    pub expires: String,
-    /// "Active", "Revoked on …" or "Expired on …".
-    pub state: String,
-    pub active: bool,
-}
 
 /// One message of the outbox.
 pub struct MailRow {
@@ -52,10 +40,8 @@ pub struct Outcome {
     pub org_error: Option<String>,
     pub org_name: Option<String>,
     pub org_location: Option<String>,
-    pub token_error: Option<String>,
-    pub token_name: String,
-    /// A token just created: its name and secret, shown this once.
-    pub new_token: Option<(String, String)>,
+    /// What a token post left to show.
+    pub tokens: TokenOutcome,
 }
 
 #[derive(Template, WebTemplate)]
@@ -66,44 +52,28 @@ pub struct SettingsPage {
     pub org_location: String,
     pub currency: String,
     pub can_manage_org: bool,
-    pub tokens: Vec<TokenRow>,
+    /// The admin's own API tokens.
+    pub tokens: TokensPanel,
     /// The outbox, for Global admins only (None: not shown).
     pub mail: Option<Vec<MailRow>>,
     pub out: Outcome,
 }
 
-async fn settings_page(
+/// The Settings page, showing what the last post left (`out`).
+pub async fn settings_page(
     viewer: &Viewer,
     app: &App,
-    out: Outcome,
+    mut out: Outcome,
 ) -> Result<SettingsPage, PageError> {
     viewer.require_admin()?;
     let tenant = app.get_tenant(&viewer.actor).await?;
-    let now = app.now();
-    let tokens = match viewer.actor.user_id {
-        Some(me) => app
-            .list_tokens(&viewer.actor, me)
-            .await?
-            .into_iter()
-            .rev()
-            .map(|t| {
-                let (state, active) = match (t.revoked_at, t.expires_at) {
-                    (Some(r), _) => (format!("Revoked on {}", utc(r)), false),
-                    (None, Some(e)) if e <= now => (format!("Expired on {}", utc(e)), false),
-                    _ => ("Active".to_string(), true),
-                };
-                TokenRow {
-                    id: t.id.to_string(),
-                    name: t.name.clone(),
-                    created: utc(t.created_at),
-                    expires: t.expires_at.map(utc).unwrap_or_else(|| "Never".into()),
-                    state,
-                    active,
-                }
-            })
-            .collect(),
-        None => vec![],
-    };
+    let tokens = tokens::panel(
+        app,
+        viewer,
+        Place::Settings,
+        std::mem::take(&mut out.tokens),
+    )
+    .await?;
     let mail = match app.list_mail(&viewer.actor, MAIL_SHOWN).await {
         Ok(list) => Some(
             list.iter()
@@ -197,89 +167,6 @@ pub async fn organization(
             };
             let page = settings_page(&viewer, &app, out).await?;
             Ok((status, page).into_response())
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenInput {
-    #[serde(default)]
-    pub name: String,
-}
-
-/// `POST /settings/tokens`: a new API token for the signed-in admin. The page that answers shows
-/// its secret once (it is not kept anywhere to show again).
-pub async fn create_token(
-    State(app): State<App>,
-    Posted { viewer, form }: Posted<TokenInput>,
-) -> Result<Response, PageError> {
-    let Some(me) = viewer.actor.user_id else {
-        return Err(PageError::forbidden(
-            "Only a signed-in user has API tokens.",
-        ));
-    };
-    let (status, out) = match app.create_token(&viewer.actor, me, &form.name, None).await {
-        Ok(t) => (
-            StatusCode::OK,
-            Outcome {
-                new_token: Some((t.name.clone(), t.token.clone())),
-                ..Default::default()
-            },
-        ),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (
-                status,
-                Outcome {
-                    token_error: Some(message),
-                    token_name: form.name,
-                    ..Default::default()
-                },
-            )
-        }
-    };
-    let page = settings_page(&viewer, &app, out).await?;
-    let mut r = (status, page).into_response();
-    // The secret is on this page only: never cached, never kept in the history.
-    r.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(r)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoInput {}
-
-/// `POST /settings/tokens/{id}/revoke`: revokes one of the admin's tokens.
-pub async fn revoke_token(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<NoInput>,
-) -> Result<Response, PageError> {
-    let token = TokenId::parse(&id)
-        .ok_or_else(|| PageError::not_found(format!("Token {id} does not exist.")))?;
-    let name = match viewer.actor.user_id {
-        Some(me) => app
-            .list_tokens(&viewer.actor, me)
-            .await?
-            .into_iter()
-            .find(|t| t.id == token)
-            .map(|t| t.name),
-        None => None,
-    };
-    match app.revoke_token(&viewer.actor, token).await {
-        Ok(()) => Ok(notice::redirect(
-            "/settings",
-            &format!(
-                "Token '{}' was revoked: requests that send it are refused from now on.",
-                name.unwrap_or(id)
-            ),
-            false,
-        )),
-        Err(e) => {
-            let (_, message) = refusal(e)?;
-            Ok(notice::redirect("/settings", &message, true))
         }
     }
 }

@@ -7,12 +7,14 @@ use crate::viewer::Posted;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use seatkeeper_app::sessions::ClientInfo;
 use seatkeeper_app::{App, AppError};
+use seatkeeper_domain::roles::Action;
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "sign_in.html")]
@@ -40,6 +42,20 @@ pub fn safe_next(next: Option<&str>) -> String {
             n.to_string()
         }
         _ => "/".to_string(),
+    }
+}
+
+/// Where a signed-in user goes on to: `next`, unless it is an admin page and the user has no
+/// admin role; then their own page (`/`), never a page that refuses them.
+pub fn landing(admin: bool, next: String) -> String {
+    let open_to_all = next == "/"
+        || next.starts_with("/?")
+        || next.starts_with("/account")
+        || next.starts_with(crate::password::PATH);
+    if admin || open_to_all {
+        next
+    } else {
+        "/".to_string()
     }
 }
 
@@ -114,6 +130,7 @@ fn again(
 pub async fn submit(
     State(app): State<App>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(f): Form<SignInForm>,
 ) -> Response {
     let expected = crate::cookies::get(&headers, csrf::SIGN_IN_COOKIE).unwrap_or("");
@@ -128,7 +145,10 @@ pub async fn submit(
         );
     }
     let client = ClientInfo {
-        ip: None,
+        // The socket's peer address; no proxy header is trusted.
+        ip: extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -138,7 +158,10 @@ pub async fn submit(
     match app.sign_in(&f.user_name, &f.password, org, &client).await {
         Ok(signed) => {
             let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
-            let next = safe_next(f.next.as_deref());
+            let next = landing(
+                signed.session.actor.can(Action::Read),
+                safe_next(f.next.as_deref()),
+            );
             let target = if signed.session.must_change_password {
                 let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 format!("{}?next={encoded}", crate::password::PATH)

@@ -5,6 +5,7 @@
 //! Every change goes through the same use cases as the APIs: [`App::add_user_with_licenses`],
 //! [`App::bulk`], [`App::set_user_licenses`], [`App::update_user`], [`App::delete_user`].
 
+use crate::confirm::{self, ConfirmPage};
 use crate::error::PageError;
 use crate::frame::{Frame, Nav};
 use crate::notice;
@@ -19,7 +20,7 @@ use seatkeeper_app::directory::UserInput;
 use seatkeeper_app::licenses::{BulkMode, LicenseSpec};
 use seatkeeper_app::{Actor, App, AppError};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::{PlanId, SkuId, UserId};
+use seatkeeper_domain::{MAX_BATCH_USERS, PlanId, SkuId, UserId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +38,8 @@ pub struct UserRow {
     pub licenses: String,
     /// Whether the row's box is ticked (on the Manage product licenses page).
     pub selected: bool,
+    /// How many licenses the user holds.
+    pub held: usize,
 }
 
 /// A product offered on a form: a box for the product and one per service plan.
@@ -218,6 +221,8 @@ pub struct ListPage {
     pub paged: bool,
     pub can_manage_users: bool,
     pub can_assign: bool,
+    /// The most users Manage product licenses takes at one time.
+    pub max_selected: usize,
 }
 
 impl ListPage {
@@ -292,6 +297,7 @@ pub async fn list(
                 product_names(&app, held.iter().map(|a| a.sku_id))
             },
             selected: false,
+            held: held.len(),
         })
         .collect();
     let next = page.next.map(|id| {
@@ -311,6 +317,7 @@ pub async fn list(
         paged: after.is_some(),
         can_manage_users: viewer.can(Action::ManageDirectory),
         can_assign: viewer.can(Action::AssignLicenses),
+        max_selected: MAX_BATCH_USERS,
     }
     .into_response())
 }
@@ -523,6 +530,7 @@ async fn selected_rows(
                 product_names(app, held.iter().map(|a| a.sku_id))
             },
             selected: true,
+            held: held.len(),
         });
     }
     Ok(rows)
@@ -552,6 +560,13 @@ pub async fn manage_form(
             true,
         ));
     }
+    // Said where the users were picked, before anything is filled in (the post refuses too).
+    let error = (sel.user.len() > MAX_BATCH_USERS).then(|| {
+        format!(
+            "You selected {} users; Manage product licenses takes at most {MAX_BATCH_USERS} at a time. Go back to Active users and select {MAX_BATCH_USERS} or fewer.",
+            sel.user.len()
+        )
+    });
     let users = selected_rows(&app, &viewer.actor, &sel.user).await?;
     let products = product_choices(&app, &viewer.actor, &BTreeMap::new(), "manage").await?;
     Ok(ManagePage {
@@ -561,7 +576,7 @@ pub async fn manage_form(
         users,
         mode: "assignMore",
         products,
-        error: None,
+        error,
     }
     .into_response())
 }
@@ -581,6 +596,8 @@ pub struct ManageForm {
     pub sku: Vec<String>,
     #[serde(default)]
     pub plan: Vec<String>,
+    #[serde(default)]
+    pub confirmed: String,
 }
 
 /// `POST /users/manage`: Assign more, Replace or Unassign all for the selected users
@@ -595,6 +612,12 @@ pub async fn manage(
         plan: form.plan.clone(),
     };
     let mode = BulkMode::parse(&form.mode);
+    if mode == Some(BulkMode::UnassignAll)
+        && !form.user.is_empty()
+        && !confirm::confirmed(&form.confirmed)
+    {
+        return confirm_unassign_all(&app, &viewer, &form).await;
+    }
     let result = match (mode, licenses.specs(&app)) {
         (None, _) => Err(Ok((
             StatusCode::BAD_REQUEST,
@@ -672,6 +695,58 @@ pub async fn manage(
     }
 }
 
+/// The page that asks before **Unassign all** removes every license of the selected users.
+async fn confirm_unassign_all(
+    app: &App,
+    viewer: &Viewer,
+    form: &ManageForm,
+) -> Result<Response, PageError> {
+    let users = selected_rows(app, &viewer.actor, &form.user).await?;
+    let total: usize = users.iter().map(|u| u.held).sum();
+    let licenses = |n: usize| {
+        if n == 1 {
+            "1 license".to_string()
+        } else {
+            format!("{n} licenses")
+        }
+    };
+    let question = match users.as_slice() {
+        [u] if u.held == 0 => format!("Remove all licenses from {}?", u.display_name),
+        [u] => format!("Remove all {} from {}?", licenses(u.held), u.display_name),
+        _ => format!("Remove all {} from {} users?", licenses(total), users.len()),
+    };
+    let mut details: Vec<String> = users
+        .iter()
+        .map(|u| format!("{} ({}): {}.", u.display_name, u.upn, u.licenses))
+        .collect();
+    details.push("They lose the apps and services of these products at once.".into());
+    let mut fields: Vec<(String, String)> = form
+        .user
+        .iter()
+        .map(|u| ("user".to_string(), u.clone()))
+        .collect();
+    fields.push(("q".into(), form.q.clone()));
+    fields.push(("filter".into(), form.filter.clone()));
+    fields.push(("mode".into(), "unassignAll".into()));
+    let mut back = form_urlencoded::Serializer::new(String::new());
+    for u in &form.user {
+        back.append_pair("user", u);
+    }
+    back.append_pair("q", &form.q)
+        .append_pair("filter", &form.filter);
+    Ok(ConfirmPage {
+        frame: viewer.frame("Unassign all", Nav::Users),
+        question,
+        details,
+        action: "/users/manage".into(),
+        fields,
+        confirm_label: "Unassign all".into(),
+        back: format!("/users/manage?{}", back.finish()),
+        back_label: "Cancel".into(),
+    }
+    .into_response())
+}
+
 // ----- one user -----
 
 #[derive(Template, WebTemplate)]
@@ -695,18 +770,6 @@ pub struct ShowPage {
     pub error: Option<String>,
     /// A refusal of the usage location form.
     pub location_error: Option<String>,
-}
-
-impl ShowPage {
-    /// The question the Delete user button asks first.
-    pub fn delete_question(&self) -> String {
-        let frees = match self.license_count {
-            0 => "It holds no licenses.".to_string(),
-            1 => format!("This frees 1 license ({}).", self.licenses),
-            n => format!("This frees {n} licenses ({}).", self.licenses),
-        };
-        format!("Delete {} ({})? {frees}", self.display_name, self.upn)
-    }
 }
 
 /// What to show again on a refused form.
@@ -752,6 +815,18 @@ async fn show_page(
     })
 }
 
+/// The user's page again after a refused form, with what was sent and the refusal.
+async fn show_again(
+    app: &App,
+    viewer: &Viewer,
+    key: &str,
+    status: StatusCode,
+    again: Again,
+) -> Result<Response, PageError> {
+    let page = show_page(app, viewer, key, again).await?;
+    Ok((status, page).into_response())
+}
+
 fn user_key(id: &str) -> Result<String, PageError> {
     UserId::parse(id)
         .map(|u| u.to_string())
@@ -795,18 +870,12 @@ pub async fn save_licenses(
         )),
         Err(Err(e)) => Err(e.into()),
         Err(Ok((status, msg))) => {
-            let page = show_page(
-                &app,
-                &viewer,
-                &key,
-                Again {
-                    held: Some(form.as_held(&app)),
-                    error: Some(msg),
-                    ..Again::default()
-                },
-            )
-            .await?;
-            Ok((status, page).into_response())
+            let again = Again {
+                held: Some(form.as_held(&app)),
+                error: Some(msg),
+                ..Again::default()
+            };
+            show_again(&app, &viewer, &key, status, again).await
         }
     }
 }
@@ -841,33 +910,61 @@ pub async fn save_location(
             false,
         )),
         Err(e) if is_refusal(&e) => {
-            let status = refusal(&e);
-            let page = show_page(
-                &app,
-                &viewer,
-                &key,
-                Again {
-                    location: Some(form.usage_location),
-                    location_error: Some(e.to_string()),
-                    ..Again::default()
-                },
-            )
-            .await?;
-            Ok((status, page).into_response())
+            let again = Again {
+                location: Some(form.usage_location),
+                location_error: Some(e.to_string()),
+                ..Again::default()
+            };
+            show_again(&app, &viewer, &key, refusal(&e), again).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// `POST /users/{id}/delete`: deletes the user and frees their licenses ([`App::delete_user`]).
+/// A form whose only field is the confirmation.
+#[derive(Debug, Deserialize, Default)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub confirmed: String,
+}
+
+/// `POST /users/{id}/delete`: first asks (a page saying how many licenses are freed), then, on
+/// the confirming post, deletes the user and frees their licenses ([`App::delete_user`]).
 pub async fn delete(
     State(app): State<App>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Selection>,
+    Posted { viewer, form }: Posted<ConfirmForm>,
 ) -> Result<Response, PageError> {
     viewer.require_admin()?;
     let key = user_key(&id)?;
     let (u, held) = app.user_licenses(&viewer.actor, &key).await?;
+    if !confirm::confirmed(&form.confirmed) {
+        let frees = match held.len() {
+            0 => "They hold no licenses.".to_string(),
+            1 => format!(
+                "Their 1 license is freed: {}.",
+                product_names(&app, held.iter().map(|a| a.sku_id))
+            ),
+            n => format!(
+                "Their {n} licenses are freed: {}.",
+                product_names(&app, held.iter().map(|a| a.sku_id))
+            ),
+        };
+        return Ok(ConfirmPage {
+            frame: viewer.frame("Delete user", Nav::Users),
+            question: format!("Delete {}?", u.display_name),
+            details: vec![
+                format!("{} ({}) is deleted. {frees}", u.display_name, u.upn),
+                "This cannot be undone.".into(),
+            ],
+            action: format!("/users/{key}/delete"),
+            fields: vec![],
+            confirm_label: "Delete user".into(),
+            back: format!("/users/{key}"),
+            back_label: "Cancel".into(),
+        }
+        .into_response());
+    }
     match app.delete_user(&viewer.actor, &key).await {
         Ok(()) => {
             let msg = match held.len() {

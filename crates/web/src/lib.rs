@@ -244,7 +244,10 @@ pub async fn serve_with(
     let svc = tower::util::MapRequestLayer::new(normalize_path).layer(routes);
     axum::serve(
         listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
+        // Each request carries the client's socket address (the sign-in audit records it).
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(svc),
     )
     .with_graceful_shutdown(shutdown)
     .await

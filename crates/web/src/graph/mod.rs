@@ -163,10 +163,17 @@ pub(crate) fn next_link(
     format!("{}{path}?{}", base_url(headers), parts.join("&"))
 }
 
-/// Keeps only the selected properties (and `id` and annotations) of an object.
+/// Keeps only the selected properties (and `id` and annotations) of an object. A selected
+/// property the object does not carry is `null`, as Graph answers it (`passwordProfile` is
+/// never returned: a password is write-only).
 pub(crate) fn select(mut v: Value, select: &Option<Vec<&'static str>>) -> Value {
     if let (Some(keep), Value::Object(m)) = (select, &mut v) {
         m.retain(|k, _| k == "id" || k.starts_with('@') || keep.contains(&k.as_str()));
+        for k in keep {
+            if !m.contains_key(*k) {
+                m.insert((*k).to_string(), Value::Null);
+            }
+        }
     }
     v
 }

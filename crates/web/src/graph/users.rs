@@ -36,6 +36,7 @@ pub const USER_PROPS: &[&str] = &[
     "assignedLicenses",
     "assignedPlans",
     "licenseAssignmentStates",
+    "passwordProfile",
 ];
 
 const LICENSE_PROPS: &[&str] = &[

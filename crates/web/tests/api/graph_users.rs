@@ -373,6 +373,37 @@ backends!(bad_bodies_are_4xx_with_clear_messages, |srv| async move {
     assert_error(&got, StatusCode::BAD_REQUEST, "control characters");
 });
 
+backends!(password_profile_is_selectable_and_null, |srv| async move {
+    // A password is set: selecting passwordProfile still answers null, never a hash.
+    srv.user("pw@contoso.test", Some("US")).await;
+    let (st, body) = srv
+        .patch(
+            "/v1.0/users/pw@contoso.test",
+            json!({"passwordProfile": {"password": "Selected-pw-9", "forceChangePasswordNextSignIn": false}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, u) = srv
+        .get("/v1.0/users/pw@contoso.test?$select=displayName,passwordProfile")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["passwordProfile"], Value::Null, "{u}");
+    assert!(u.get("passwordProfile").is_some(), "{u}");
+    assert!(u["displayName"].is_string(), "{u}");
+    let text = u.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("Selected-pw-9"),
+        "{text}"
+    );
+    let (st, list) = srv
+        .get("/v1.0/users?$select=id,passwordProfile&$top=5")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    for u in list["value"].as_array().expect("value") {
+        assert_eq!(u["passwordProfile"], Value::Null, "{u}");
+    }
+});
+
 backends!(select_on_a_single_user, |srv| async move {
     let (st, u) = srv
         .get(&format!(

@@ -17,6 +17,7 @@ mod pages_csrf;
 mod pages_home;
 mod pages_licenses;
 mod pages_lists;
+mod pages_names;
 mod pages_users;
 mod payment_methods;
 mod policies;

@@ -100,13 +100,65 @@ backends!(users_forms_refuse_a_post_without_csrf, |srv| async move {
         .expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(exists(&srv, "forged@contoso.test").await);
+    // Deleting asks first: the first post only shows what will happen.
     let r = post(&format!("/users/{victim}/delete"), format!("csrf={token}"))
         .send()
         .await
         .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.expect("text");
+    assert!(text.contains("This cannot be undone."), "{text}");
+    assert!(text.contains("name=\"confirmed\" value=\"yes\""), "{text}");
+    assert!(exists(&srv, "victim@contoso.test").await);
+    let r = post(
+        &format!("/users/{victim}/delete"),
+        format!("csrf={token}&confirmed=yes"),
+    )
+    .send()
+    .await
+    .expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(!exists(&srv, "victim@contoso.test").await);
 });
+
+backends!(
+    unassign_all_acts_only_on_the_confirming_post,
+    |srv| async move {
+        let c = browser();
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        srv.buy("SUITE_BASIC", 1).await;
+        let sku = srv.sku("SUITE_BASIC");
+        let held = srv.user("held@contoso.test", Some("US")).await;
+        let (st, body) = srv
+        .post(
+            "/v1.0/users/held@contoso.test/assignLicense",
+            serde_json::json!({"addLicenses": [{"skuId": sku.to_string(), "disabledPlans": []}], "removeLicenses": []}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let token = csrf_of(&srv, &c, &cookie, "/users/new").await;
+        let post = |extra: &str| {
+            c.post(format!("{}/users/manage", srv.url))
+                .header(COOKIE, &cookie)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(format!("csrf={token}&user={held}&mode=unassignAll{extra}"))
+        };
+        let r = post("").send().await.expect("post");
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.expect("text");
+        assert!(text.contains("Remove all 1 license from"), "{text}");
+        let (_, d) = srv
+            .get("/v1.0/users/held@contoso.test/licenseDetails")
+            .await;
+        assert_eq!(d["value"].as_array().map(Vec::len), Some(1), "{d}");
+        let r = post("&confirmed=yes").send().await.expect("post");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, d) = srv
+            .get("/v1.0/users/held@contoso.test/licenseDetails")
+            .await;
+        assert_eq!(d["value"].as_array().map(Vec::len), Some(0), "{d}");
+    }
+);
 
 backends!(
     add_a_user_with_a_license_is_all_or_nothing,

@@ -763,3 +763,37 @@ backends!(
         assert!(!srv.app.session(&secret).await.unwrap().must_change_password);
     }
 );
+
+backends!(
+    sign_ins_through_the_page_record_the_client_address,
+    |srv| async move {
+        user_with_password(&srv, "ida@contoso.test", PW, false).await;
+        let r = post_sign_in(&srv, "ida@contoso.test", "Wrong-pass-1", false).await;
+        assert_eq!(r.status(), 401);
+        let r = post_sign_in(&srv, "ida@contoso.test", PW, false).await;
+        assert_eq!(r.status(), 303);
+        let (_, audit) = srv.get("/api/v1/audit?action=sign-in").await;
+        let text = audit.to_string();
+        assert!(
+            text.contains("Sign-in of ida@contoso.test failed from 127.0.0.1: wrong password"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ida@contoso.test signed in from 127.0.0.1"),
+            "{text}"
+        );
+        // The Audit page shows the address with the entry.
+        let page = browser()
+            .get(format!("{}/audit?action=sign-in", srv.url))
+            .header(
+                "cookie",
+                format!("sk_session={}", srv.admin_session().await),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Client address: 127.0.0.1"), "{html}");
+    }
+);
