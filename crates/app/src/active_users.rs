@@ -59,13 +59,13 @@ pub struct UserQuery {
     /// The start of a display name, user name or e-mail address (case-insensitive).
     pub search: Option<String>,
     pub kind: UserKind,
-    /// The last user of the previous page (keyset paging in display-name order).
+    /// The last user of the previous page (keyset paging in name order, ignoring case).
     pub after: Option<UserId>,
     /// Users per page, 1 to [`MAX_PAGE`].
     pub limit: i64,
 }
 
-/// One page of users, in display-name order, with the licenses each holds.
+/// One page of users, in name order (ignoring case), with the licenses each holds.
 #[derive(Debug, Clone)]
 pub struct UserPage {
     pub users: Vec<(User, Vec<Assignment>)>,
@@ -89,7 +89,7 @@ fn kind_filter(kind: UserKind) -> UserFilter {
 impl App {
     /// The Active users page: users whose display name starts with the search text (or whose
     /// user name does, when the text looks like one), of one kind, a page at a time in
-    /// display-name order, with their licenses. Index ranges with a LIMIT (the name search of
+    /// name order ignoring case, with their licenses. Index ranges with a LIMIT (the name search of
     /// the Licenses pages, plus a count of the organization's users when nothing is filtered),
     /// whatever the organization's size.
     pub async fn active_users(&self, actor: &Actor, q: &UserQuery) -> AppResult<UserPage> {
@@ -105,9 +105,7 @@ impl App {
         let search = q.search.as_deref().map(str::trim).unwrap_or_default();
         let mut conn = self.read().await?;
         let after = match q.after {
-            Some(id) => dir::get_user(&mut conn, actor.tenant_id, id)
-                .await?
-                .map(|u| (u.display_name, u.id)),
+            Some(id) => dir::name_cursor(&mut conn, actor.tenant_id, id).await?,
             None => None,
         };
         let after = after.as_ref().map(|(n, id)| (n.as_str(), *id));

@@ -21,6 +21,10 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     Forbidden(String),
+    /// The payment provider declined the card (HTTP 402, code `PaymentDeclined`): the reason,
+    /// and to use another card. Nothing was stored or charged.
+    #[error("{0}")]
+    PaymentDeclined(String),
     #[error("{0}")]
     Unauthorized(String),
     /// Too many tries (failed sign-ins for one user name): wait `retry_after_secs` seconds.

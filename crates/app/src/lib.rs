@@ -5,6 +5,7 @@
 pub mod active_users;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod catalog;
 pub mod clock;
 pub mod database;
@@ -18,7 +19,8 @@ pub mod licenses;
 pub mod mail;
 pub mod operator;
 pub mod passwords;
-mod pending;
+pub mod payments;
+pub mod policies;
 pub mod selfservice;
 pub mod sessions;
 pub mod subscriptions;
@@ -88,6 +90,8 @@ fn forbidden_message(action: Action) -> String {
         Action::SetUsageLocation => "the Global, License or User admin role",
         Action::LicenseGuests => "the Global admin role",
         Action::ManageTenant => "the Global admin role",
+        Action::ReadBilling => "the Global admin, Billing admin or Global reader role",
+        Action::ManageBilling => "the Global or Billing admin role",
     };
     format!("Insufficient privileges to complete the operation. This needs {need}.")
 }
@@ -122,6 +126,8 @@ pub struct Inner {
     pool_ids: RwLock<
         std::collections::HashMap<(TenantId, seatkeeper_domain::SkuId), seatkeeper_domain::PoolId>,
     >,
+    /// The payment provider cards are tokenized, verified and charged with (BILL2).
+    pub payments: Arc<dyn payments::PaymentProvider>,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -139,6 +145,15 @@ impl App {
     /// Builds the app on an open database. The catalog in the database is loaded; without one,
     /// the demo catalog is stored first.
     pub async fn new(db: Db, config: Config) -> anyhow::Result<App> {
+        App::with_payment_provider(db, config, Arc::new(payments::TestProvider)).await
+    }
+
+    /// [`App::new`] with another payment provider than the built-in test provider.
+    pub async fn with_payment_provider(
+        db: Db,
+        config: Config,
+        payments: Arc<dyn payments::PaymentProvider>,
+    ) -> anyhow::Result<App> {
         let clock = clock::Clock::new(config.dev_clock);
         let app = App(Arc::new(Inner {
             db,
@@ -146,6 +161,7 @@ impl App {
             config,
             catalog: RwLock::new((0, Arc::new(Catalog::default()))),
             pool_ids: RwLock::new(Default::default()),
+            payments,
         }));
         app.ensure_catalog().await?;
         Ok(app)

@@ -887,10 +887,10 @@ impl App {
 
     /// L7: the users holding a product, a page at a time (for the detail page and CSV export).
     ///
-    /// Without `search`, in user id order after `after` (the `(tenant_id, sku_id, user_id)`
-    /// index). With `search`, the holders whose display name or user name starts with it
-    /// (case-insensitive), in display-name order after the user `after` (see
-    /// `store::directory::search_users`). Either way only one page is read, at any size.
+    /// In name order (case-insensitive), after the user `after`: every holder (see
+    /// `store::directory::holders_by_name`), or with `search` the holders whose display name or
+    /// user name starts with it (see `store::directory::search_users`). Either way only one
+    /// page is read, at any size.
     pub async fn product_users(
         &self,
         actor: &Actor,
@@ -904,50 +904,33 @@ impl App {
             return Err(DomainError::UnknownSku { sku_id: sku }.into());
         }
         let mut conn = self.read().await?;
-        if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
-            let after = match after {
-                Some(id) => dir::get_user(&mut conn, actor.tenant_id, id)
-                    .await?
-                    .map(|u| (u.display_name, id)),
-                None => None,
-            };
-            let users = dir::search_users(
-                &mut conn,
-                actor.tenant_id,
-                term,
-                Some(sku),
-                after.as_ref().map(|(n, id)| (n.as_str(), *id)),
-                limit,
-            )
-            .await?;
-            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
-            let mut held: BTreeMap<UserId, Assignment> =
-                assignments::of_users(&mut conn, actor.tenant_id, &ids)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.sku_id == sku)
-                    .map(|a| (a.user_id, a))
-                    .collect();
-            return Ok(users
+        let after = match after {
+            Some(id) => dir::name_cursor(&mut conn, actor.tenant_id, id).await?,
+            None => None,
+        };
+        let after = after.as_ref().map(|(n, id)| (n.as_str(), *id));
+        let users = match search.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(term) => {
+                dir::search_users(&mut conn, actor.tenant_id, term, Some(sku), after, limit).await?
+            }
+            None => dir::holders_by_name(&mut conn, actor.tenant_id, sku, after, limit).await?,
+        };
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        let mut held: BTreeMap<UserId, Assignment> =
+            assignments::of_users(&mut conn, actor.tenant_id, &ids)
+                .await?
                 .into_iter()
-                .filter_map(|u| held.remove(&u.id).map(|a| (u, a)))
-                .collect());
-        }
-        let list = assignments::of_sku(&mut conn, actor.tenant_id, sku, after, limit).await?;
-        let ids: Vec<UserId> = list.iter().map(|a| a.user_id).collect();
-        let mut users = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            users.extend(dir::users_by_ids(&mut conn, actor.tenant_id, chunk).await?);
-        }
-        let by_id: BTreeMap<UserId, User> = users.into_iter().map(|u| (u.id, u)).collect();
-        Ok(list
+                .filter(|a| a.sku_id == sku)
+                .map(|a| (a.user_id, a))
+                .collect();
+        Ok(users
             .into_iter()
-            .filter_map(|a| by_id.get(&a.user_id).cloned().map(|u| (u, a)))
+            .filter_map(|u| held.remove(&u.id).map(|a| (u, a)))
             .collect())
     }
 
     /// Users whose display name or user name starts with `term` (case-insensitive), in
-    /// display-name order, at most `limit` (1 to 50): the people picker of the pages (type a
+    /// name order, at most `limit` (1 to 50): the people picker of the pages (type a
     /// name, pick the user). Read by admins.
     pub async fn find_users(&self, actor: &Actor, term: &str, limit: i64) -> AppResult<Vec<User>> {
         actor.require(Action::Read)?;

@@ -232,7 +232,7 @@ impl App {
         self.transact(move |tx| {
             Box::pin(async move {
                 let buyer = self.load_buyer(tx, actor, me).await?;
-                let policy = self.policy_value(tx, actor.tenant_id, sku).await?;
+                let policy = crate::policies::policy_value(tx, actor.tenant_id, sku).await?;
                 let earlier = self.earlier_trial(tx, actor.tenant_id, me, sku).await?;
                 check_start(
                     Start::Purchase,
@@ -270,6 +270,8 @@ impl App {
                 subs::insert(tx, &s).await?;
                 subs::recount_total(tx, pool.id).await?;
                 self.license_buyer(tx, actor, me, &s, now).await?;
+                // BILL1: the purchaser's own billing account, opened on their first purchase.
+                crate::billing::ensure_account(tx, actor, Some(me), now).await?;
                 let amount = unit.minor.saturating_mul(quantity);
                 let charge = self
                     .charge_payment_method(
@@ -328,7 +330,7 @@ impl App {
         self.transact(move |tx| {
             Box::pin(async move {
                 let buyer = self.load_buyer(tx, actor, me).await?;
-                let policy = self.policy_value(tx, actor.tenant_id, sku).await?;
+                let policy = crate::policies::policy_value(tx, actor.tenant_id, sku).await?;
                 let earlier = self.earlier_trial(tx, actor.tenant_id, me, sku).await?;
                 check_start(
                     Start::Trial,

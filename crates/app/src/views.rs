@@ -725,3 +725,181 @@ pub fn plan_split(catalog: &DomainCatalog, a: &Assignment) -> (Vec<PlanId>, Vec<
         .unwrap_or_default();
     (enabled, a.disabled_plans.clone())
 }
+
+/// A self-service purchase policy value (POL1).
+#[derive(ToSchema)]
+#[schema(as = PolicyValue)]
+pub enum PolicyValueSchema {
+    /// Users may buy the product and start its trials.
+    Enabled,
+    /// Users may only start trials that need no payment method, and cannot buy after such a trial.
+    OnlyTrialsWithoutPaymentMethod,
+    /// Users may neither buy nor start trials.
+    Disabled,
+}
+
+/// A purchase policy of the organization, as the commerce module lists it.
+#[derive(Serialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// `AllowSelfServicePurchase`.
+    pub policy_id: String,
+    pub description: String,
+    /// The value of every self-service-eligible product the organization has not set.
+    #[schema(value_type = PolicyValueSchema)]
+    pub default_value: seatkeeper_domain::kinds::PolicyValue,
+}
+
+/// One self-service-eligible product's policy value.
+#[derive(Serialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductPolicy {
+    /// `AllowSelfServicePurchase`.
+    pub policy_id: String,
+    pub product_name: String,
+    /// The catalog's 12-character product code, e.g. CFQ7TTC0LH2H.
+    pub product_id: String,
+    #[schema(value_type = PolicyValueSchema)]
+    pub policy_value: seatkeeper_domain::kinds::PolicyValue,
+}
+
+/// Every self-service-eligible product's policy value, in the commerce module's container.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct ProductPolicyList {
+    pub items: Vec<ProductPolicy>,
+}
+
+/// A postal address: a card's billing address or a billing profile's bill-to address.
+#[derive(Serialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub line1: String,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+impl From<&seatkeeper_store::billing::Address> for Address {
+    fn from(a: &seatkeeper_store::billing::Address) -> Self {
+        Address {
+            line1: a.line1.clone(),
+            city: a.city.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+        }
+    }
+}
+
+/// A card: brand, last four digits, expiry, name and billing address. Never the number or the
+/// security code.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMethod {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Visa, Mastercard, Amex or Other.
+    pub brand: String,
+    pub last4: String,
+    #[schema(minimum = 1, maximum = 12)]
+    pub expiry_month: i64,
+    pub expiry_year: i64,
+    pub name_on_card: String,
+    pub billing_address: Address,
+    #[schema(format = DateTime)]
+    pub created_date_time: String,
+}
+
+impl From<&seatkeeper_store::billing::PaymentMethod> for PaymentMethod {
+    fn from(m: &seatkeeper_store::billing::PaymentMethod) -> Self {
+        PaymentMethod {
+            id: m.id.to_string(),
+            brand: m.brand.to_string(),
+            last4: m.last4.clone(),
+            expiry_month: m.expiry_month,
+            expiry_year: m.expiry_year,
+            name_on_card: m.name_on_card.clone(),
+            billing_address: (&m.address).into(),
+            created_date_time: ts(m.created_at),
+        }
+    }
+}
+
+/// Cards of one account.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct PaymentMethodList {
+    pub value: Vec<PaymentMethod>,
+}
+
+/// A billing profile: who is billed, where, in which currency, and with which card.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingProfile {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub account_id: String,
+    pub name: String,
+    pub bill_to: Address,
+    /// The organization's currency (ISO 4217).
+    pub currency: String,
+    pub invoice_email: String,
+    /// The card charged; null when none is chosen.
+    #[schema(format = Uuid, required = true)]
+    pub payment_method_id: Option<String>,
+    /// Brand and last four digits of that card, e.g. "Visa ending 4242"; null without one.
+    #[schema(required = true)]
+    pub payment_method: Option<String>,
+}
+
+impl BillingProfile {
+    pub fn new(
+        p: &seatkeeper_store::billing::BillingProfile,
+        method: Option<&seatkeeper_store::billing::PaymentMethod>,
+    ) -> BillingProfile {
+        BillingProfile {
+            id: p.id.to_string(),
+            account_id: p.account_id.to_string(),
+            name: p.name.clone(),
+            bill_to: (&p.bill_to).into(),
+            currency: p.currency.clone(),
+            invoice_email: p.invoice_email.clone(),
+            payment_method_id: p.payment_method_id.map(|m| m.to_string()),
+            payment_method: method.map(|m| format!("{} ending {}", m.brand, m.last4)),
+        }
+    }
+}
+
+/// Whose billing account it is.
+#[derive(Serialize, ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingAccountKind {
+    /// The organization's account for central purchases.
+    Central,
+    /// A self-service purchaser's own account.
+    Purchaser,
+}
+
+/// A billing account with its profile.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingAccount {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub kind: BillingAccountKind,
+    /// The purchaser; null for the central account.
+    #[schema(format = Uuid, required = true)]
+    pub owner_id: Option<String>,
+    /// The purchaser's userPrincipalName; null for the central account.
+    #[schema(required = true)]
+    pub owner_user_principal_name: Option<String>,
+    pub profile: BillingProfile,
+    #[schema(format = DateTime)]
+    pub created_date_time: String,
+}
+
+/// The organization's billing accounts: the central one first, then the purchasers'.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct BillingAccountList {
+    pub value: Vec<BillingAccount>,
+}

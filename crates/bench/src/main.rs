@@ -113,10 +113,10 @@ async fn seed(
             .enumerate()
             .map(|(i, id)| {
                 let n = c * 2000 + i;
-                format!("('{id}', '{tenant}', 'user{n}@bench.example', 'user{n}@bench.example', 'User {n}', 'Member', 'US', 1, {now})")
+                format!("('{id}', '{tenant}', 'user{n}@bench.example', 'user{n}@bench.example', 'User {n}', 'user {n}', 'Member', 'US', 1, {now})")
             })
             .collect();
-        exec(db, format!("INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, user_type, usage_location, account_enabled, created_at) VALUES {}", rows.join(","))).await?;
+        exec(db, format!("INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, name_lower, user_type, usage_location, account_enabled, created_at) VALUES {}", rows.join(","))).await?;
     }
     eprintln!("seeded {} users in {:.1?}", args.users, t0.elapsed());
     // Assignments: product p goes to users [p*k .. p*k+per_product) (wrapping), skipping the last product.
@@ -160,6 +160,12 @@ async fn seed(
         }
         exec(db, format!("UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{pool}'")).await?;
     }
+    // The count of licenses each user holds, as the server keeps it with every assignment.
+    exec(
+        db,
+        format!("UPDATE users SET license_count = (SELECT COUNT(*) FROM assignments a WHERE a.user_id = users.id) WHERE tenant_id = '{tenant}'"),
+    )
+    .await?;
     if db.backend() == Backend::Postgres {
         sqlx::query("ANALYZE").execute(db.reader()).await?;
     } else {

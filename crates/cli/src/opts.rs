@@ -117,6 +117,9 @@ pub enum Command {
     /// Licenses: the Licenses page, assign, unassign, export a product's users.
     #[command(subcommand)]
     Licenses(LicensesCmd),
+    /// The self-service purchase policy: which products users may buy themselves.
+    #[command(subcommand)]
+    Policy(crate::policy::PolicyCmd),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),

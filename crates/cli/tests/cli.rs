@@ -1562,6 +1562,7 @@ fn help_explains_each_command_with_an_example() {
         "audit",
         "jobs",
         "operator",
+        "policy",
     ] {
         assert!(top.contains(cmd), "{cmd} missing in {top}");
     }
@@ -1578,6 +1579,10 @@ fn help_explains_each_command_with_an_example() {
         &["jobs", "run"],
         &["operator", "token", "create"],
         &["operator", "audit"],
+        &["policy", "list"],
+        &["policy", "get"],
+        &["policy", "set"],
+        &["policy", "set-default"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -2216,5 +2221,138 @@ both!(
             "{changed}"
         );
         assert!(!changed.contains("Contoso-demo-1"), "{changed}");
+    }
+);
+
+// ----- the self-service purchase policy -----
+
+both!(
+    policy_commands_list_get_and_set_like_the_commerce_module,
+    |sk| {
+        let t = sk.tenant("Fabrikam");
+        let token = t["token"].as_str().expect("token").to_string();
+        let out = sk.ok(&["policy", "list", "--tenant", "Fabrikam"]);
+        let head: Vec<&str> = out
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            head,
+            ["PolicyId", "ProductName", "ProductId", "PolicyValue"],
+            "{out}"
+        );
+        let basic = out
+            .lines()
+            .find(|l| l.contains("CFQ7TTC0LH18"))
+            .unwrap_or_else(|| panic!("Suite Basic missing: {out}"));
+        assert!(
+            basic.starts_with("AllowSelfServicePurchase")
+                && basic.contains("Suite Basic")
+                && basic.trim_end().ends_with("Enabled"),
+            "{basic}"
+        );
+        assert!(
+            !out.contains("CFQ7TTC0LFLZ"),
+            "a product that is not self-service eligible is listed: {out}"
+        );
+
+        let set = sk.json(&[
+            "policy",
+            "set",
+            "--tenant",
+            "Fabrikam",
+            "--product-id",
+            "CFQ7TTC0LH18",
+            "--value",
+            "Disabled",
+            "--json",
+        ]);
+        assert_eq!(
+            set,
+            serde_json::json!({"policyId": "AllowSelfServicePurchase", "productName": "Suite Basic", "productId": "CFQ7TTC0LH18", "policyValue": "Disabled"})
+        );
+        let got = sk.ok(&[
+            "policy",
+            "get",
+            "--tenant",
+            "Fabrikam",
+            "--product-id",
+            "cfq7ttc0lh18",
+        ]);
+        assert!(
+            got.lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("Suite Basic") && l.trim_end().ends_with("Disabled")),
+            "{got}"
+        );
+        sk.ok(&[
+            "policy",
+            "set-default",
+            "--tenant",
+            "Fabrikam",
+            "--value",
+            "OnlyTrialsWithoutPaymentMethod",
+        ]);
+
+        // --json prints the REST body.
+        let cli = sk.json(&["policy", "list", "--tenant", "Fabrikam", "--json"]);
+        let server = sk.serve(&[]);
+        let (status, body) =
+            server.get("/api/v1/policies/AllowSelfServicePurchase/products", &token);
+        assert_eq!(status, 200, "{body}");
+        let rest: Value = serde_json::from_str(&body).expect("REST JSON");
+        assert_eq!(cli, rest);
+        let standard = rest["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["productId"] == "CFQ7TTC0LDPB")
+            .cloned()
+            .unwrap();
+        assert_eq!(standard["policyValue"], "OnlyTrialsWithoutPaymentMethod");
+
+        // Refusals name what is valid, exit code 1, nothing changed.
+        let err = sk.fail(&[
+            "policy",
+            "set",
+            "--tenant",
+            "Fabrikam",
+            "--product-id",
+            "CFQ7TTC0LH18",
+            "--value",
+            "Maybe",
+        ]);
+        assert!(
+            err.contains("Enabled, OnlyTrialsWithoutPaymentMethod, Disabled"),
+            "{err}"
+        );
+        let err = sk.fail(&[
+            "policy",
+            "get",
+            "--tenant",
+            "Fabrikam",
+            "--product-id",
+            "CFQ7TTC0LFLZ",
+        ]);
+        assert!(
+            err.contains("not eligible for self-service purchase"),
+            "{err}"
+        );
+        let got = sk.json(&[
+            "policy",
+            "get",
+            "--tenant",
+            "Fabrikam",
+            "--product-id",
+            "CFQ7TTC0LH18",
+            "--json",
+        ]);
+        assert_eq!(got["policyValue"], "Disabled");
+        let audit = sk.ok(&[
+            "audit", "export", "--tenant", "Fabrikam", "--action", "policy.",
+        ]);
+        assert_eq!(audit.lines().count(), 3, "header and two changes: {audit}");
     }
 );

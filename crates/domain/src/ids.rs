@@ -33,5 +33,7 @@ id_type!(
     TokenId,
     AssignmentId,
     SessionId,
-    PaymentMethodId
+    PaymentMethodId,
+    BillingAccountId,
+    BillingProfileId
 );

@@ -74,6 +74,20 @@ text_enum!(
 );
 
 text_enum!(
+    /// A card's brand, told by its number (BILL2).
+    CardBrand {
+        /// Numbers starting with 4.
+        Visa => "Visa",
+        /// Numbers starting with 51–55 or 2221–2720.
+        Mastercard => "Mastercard",
+        /// Numbers starting with 34 or 37.
+        Amex => "Amex",
+        /// Any other number that passes the Luhn check.
+        Other => "Other",
+    }
+);
+
+text_enum!(
     /// Which e-mail an outbox message is (MAIL1).
     MailKind {
         /// A subscription without recurring billing ends soon (to Global and Billing admins).
@@ -175,6 +189,20 @@ text_enum!(
         TokenRevoke => "token.revoke",
         /// The development clock was moved.
         ClockSet => "clock.set",
+        /// The organization's default self-service purchase policy changed (POL1).
+        PolicyDefault => "policy.default",
+        /// A product's self-service purchase policy was set (POL1).
+        PolicyProduct => "policy.product",
+        /// A card was added (BILL2); recorded with brand and last four digits only.
+        PaymentMethodAdd => "payment-method.add",
+        /// A card's expiry, name or billing address changed (BILL2).
+        PaymentMethodUpdate => "payment-method.update",
+        /// A card was deleted (BILL2).
+        PaymentMethodDelete => "payment-method.delete",
+        /// A billing account was opened: the organization's central one or a purchaser's (BILL1).
+        BillingAccountCreate => "billing-account.create",
+        /// A billing profile's name, address, invoice e-mail or card changed (BILL1).
+        BillingProfileUpdate => "billing-profile.update",
     }
 );
 

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod kinds;
 pub mod lifecycle;
 pub mod location;
+pub mod payment;
 pub mod plans;
 pub mod roles;
 pub mod seats;

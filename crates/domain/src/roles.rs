@@ -64,6 +64,12 @@ pub enum Action {
     LicenseGuests,
     /// Roles, tokens of other users, catalog, clock.
     ManageTenant,
+    /// Read the self-service purchase policy, billing accounts, billing profiles and the
+    /// organization's payment methods (section 6: Global, Billing admin, Global reader).
+    ReadBilling,
+    /// Change the self-service purchase policy, billing profiles and the organization's payment
+    /// methods (section 6: Global and Billing admin).
+    ManageBilling,
 }
 
 /// Whether any of `roles` permits `action`.
@@ -76,13 +82,16 @@ fn role_permits(role: Role, action: Action) -> bool {
     use Role::*;
     match role {
         GlobalAdmin => true,
-        BillingAdmin => matches!(action, Read | ManageSubscriptions),
+        BillingAdmin => matches!(
+            action,
+            Read | ManageSubscriptions | ReadBilling | ManageBilling
+        ),
         LicenseAdmin => matches!(action, Read | AssignLicenses | SetUsageLocation),
         UserAdmin => matches!(
             action,
             Read | AssignLicenses | ManageDirectory | SetUsageLocation
         ),
-        GlobalReader => matches!(action, Read),
+        GlobalReader => matches!(action, Read | ReadBilling),
     }
 }
 
@@ -103,6 +112,21 @@ mod tests {
         assert!(permits(&[Role::GlobalReader], Action::Read));
         assert!(!permits(&[], Action::Read));
         assert!(permits(&[Role::GlobalAdmin], Action::LicenseGuests));
+    }
+
+    #[test]
+    fn policy_and_billing_rows_of_section_6() {
+        for (role, read, manage) in [
+            (Role::GlobalAdmin, true, true),
+            (Role::BillingAdmin, true, true),
+            (Role::LicenseAdmin, false, false),
+            (Role::UserAdmin, false, false),
+            (Role::GlobalReader, true, false),
+        ] {
+            assert_eq!(permits(&[role], Action::ReadBilling), read, "{role:?}");
+            assert_eq!(permits(&[role], Action::ManageBilling), manage, "{role:?}");
+        }
+        assert!(!permits(&[], Action::ReadBilling));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::{Conn, Result, flag, get_bool, get_id, get_str, get_time, us};
 pub use seatkeeper_domain::assignment::Assignment;
-use seatkeeper_domain::{AssignmentId, PlanId, PoolId, SkuId, TenantId, Time, UserId};
+use seatkeeper_domain::{AssignmentId, PlanId, PoolId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
 
 pub fn encode_plans(p: &[PlanId]) -> String {
@@ -76,6 +76,18 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
     .bind(us(a.updated_at))
     .execute(&mut *conn)
     .await?;
+    count_licenses(conn, a.user_id, 1).await
+}
+
+/// Adds `delta` to the number of licenses the user holds (`users.license_count`, which the
+/// Active users filters read): every insert and delete of assignments calls it in the same
+/// transaction.
+async fn count_licenses(conn: &mut Conn, user: UserId, delta: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET license_count = license_count + $2 WHERE id = $1")
+        .bind(user.to_string())
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -97,29 +109,17 @@ pub async fn set_disabled_plans(
 /// Deletes one assignment; returns whether a row was deleted (a concurrent change may have
 /// taken it first: release a seat only for a row this call deleted).
 pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM assignments WHERE id = $1")
+    let r = sqlx::query("DELETE FROM assignments WHERE id = $1 RETURNING user_id")
         .bind(id.to_string())
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-/// Users holding a product, with their assignment, for the product's user list and CSV export.
-pub async fn of_sku(
-    conn: &mut Conn,
-    tenant: TenantId,
-    sku: SkuId,
-    after: Option<UserId>,
-    limit: i64,
-) -> Result<Vec<Assignment>> {
-    let rows = sqlx::query("SELECT * FROM assignments WHERE tenant_id = $1 AND sku_id = $2 AND ($3 IS NULL OR user_id > $3) ORDER BY user_id LIMIT $4")
-        .bind(tenant.to_string())
-        .bind(sku.to_string())
-        .bind(after.map(|a| a.to_string()))
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map).collect()
+    match r {
+        Some(r) => {
+            count_licenses(conn, get_id(&r, "user_id")?, -1).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Deletes the `n` most recently assigned assignments of a pool in one statement and returns
@@ -136,7 +136,16 @@ pub async fn delete_newest_in_pool(
     .bind(n)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(map).collect()
+    let removed = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
+    // In user id order, as license changes lock users.
+    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
+    for a in &removed {
+        *per_user.entry(a.user_id).or_default() += 1;
+    }
+    for (user, n) in per_user {
+        count_licenses(conn, user, -n).await?;
+    }
+    Ok(removed)
 }
 
 /// The position that splits a pool's holders: the `n`-th most recently assigned assignment

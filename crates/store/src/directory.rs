@@ -8,6 +8,12 @@ use seatkeeper_domain::{GroupId, SkuId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+/// What users are ordered and searched by: the display name in lower case (Unicode rules),
+/// stored as `users.name_lower`. Written only by this module.
+fn name_key(display_name: &str) -> String {
+    display_name.to_lowercase()
+}
+
 fn map_user(r: &AnyRow) -> Result<User> {
     Ok(User {
         id: get_id(r, "id")?,
@@ -30,8 +36,8 @@ fn map_user(r: &AnyRow) -> Result<User> {
 
 pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
     sqlx::query(
-        "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail, mail_nickname, job_title, department, user_type, usage_location, account_enabled, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail, mail_nickname, job_title, department, user_type, usage_location, account_enabled, created_at, name_lower)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(u.id.to_string())
     .bind(u.tenant_id.to_string())
@@ -48,6 +54,7 @@ pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(u.usage_location.clone())
     .bind(flag(u.account_enabled))
     .bind(us(u.created_at))
+    .bind(name_key(&u.display_name))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -56,7 +63,7 @@ pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
 pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
     sqlx::query(
         "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, mail = $8, mail_nickname = $9,
-         job_title = $10, department = $11, user_type = $12, usage_location = $13, account_enabled = $14, version = version + 1
+         job_title = $10, department = $11, user_type = $12, usage_location = $13, account_enabled = $14, name_lower = $15, version = version + 1
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(u.tenant_id.to_string())
@@ -73,6 +80,7 @@ pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(u.user_type.as_str())
     .bind(u.usage_location.clone())
     .bind(flag(u.account_enabled))
+    .bind(name_key(&u.display_name))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -193,6 +201,9 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
                 .collect::<Vec<_>>()
                 .join(" OR ")
         ),
+        // Counts are never negative: "not 0" is the literal range the partial index of
+        // licensed users is defined by, so both databases can read that index in name order.
+        UserFilter::Not(x) if **x == UserFilter::LicenseCount(0) => "u.license_count > 0".into(),
         UserFilter::Not(x) => format!("(NOT {})", compile(x, binds)),
         UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", column(*field)),
         UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
@@ -203,6 +214,21 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         UserFilter::Eq(UserField::Id, Value::Text(s)) => {
             format!("u.id = {}", push(Bind::Text(s.trim().to_lowercase())))
         }
+        UserFilter::Eq(UserField::DisplayName, Value::Text(s)) => {
+            format!("u.name_lower = {}", push(Bind::Text(name_key(s))))
+        }
+        // User types are stored as spelled by `UserType`: compare the column itself so that the
+        // (tenant_id, user_type, name_lower, id) index serves "guests" in name order.
+        UserFilter::Eq(UserField::UserType, Value::Text(s)) => {
+            let wanted = s.to_lowercase();
+            match UserType::ALL
+                .iter()
+                .find(|t| t.as_str().to_lowercase() == wanted)
+            {
+                Some(t) => format!("u.user_type = {}", push(Bind::Text(t.as_str().into()))),
+                None => "1 = 0".into(),
+            }
+        }
         UserFilter::Eq(field, Value::Text(s)) => {
             format!(
                 "lower({}) = {}",
@@ -212,6 +238,12 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
         }
         UserFilter::Eq(field, Value::Int(i)) => {
             format!("{} = {}", column(*field), push(Bind::Int(*i)))
+        }
+        UserFilter::StartsWith(UserField::DisplayName, prefix) => {
+            format!(
+                "u.name_lower LIKE {} ESCAPE '\\'",
+                push(Bind::Text(like_prefix(prefix)))
+            )
         }
         UserFilter::StartsWith(field, prefix) => {
             format!(
@@ -224,15 +256,9 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
             "EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = {})",
             push(Bind::Text(sku.to_string()))
         ),
-        UserFilter::LicenseCount(0) => {
-            "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id)".into()
-        }
-        UserFilter::LicenseCount(n) => {
-            format!(
-                "(SELECT COUNT(*) FROM assignments a WHERE a.user_id = u.id) = {}",
-                push(Bind::Int(*n))
-            )
-        }
+        // The count kept on the user (see `assignments::insert`), as a literal: `= 0` reads the
+        // (tenant_id, license_count, name_lower, id) index in name order on both databases.
+        UserFilter::LicenseCount(n) => format!("u.license_count = {n}"),
         UserFilter::MemberOf(g) => format!(
             "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = {})",
             push(Bind::Text(g.to_string()))
@@ -276,9 +302,54 @@ pub async fn list_users(
     rows.iter().map(map_user).collect()
 }
 
-/// One page of users in display-name order (ties by id), after the user whose display name
-/// and id are `after` (keyset paging that the (tenant_id, display_name) index serves: the
-/// `>=` bound starts the index range, the rest skips the ties already shown).
+/// Where a user is in name order: their `(name_lower, id)`, the key that
+/// [`list_users_by_name`] and [`search_users`] page after. `None` if the user is gone.
+pub async fn name_cursor(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<(String, UserId)>> {
+    let r = sqlx::query("SELECT name_lower FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.map(|r| Ok((get_str(&r, "name_lower")?, id))).transpose()
+}
+
+/// `AND` conditions for "after `(name_lower, id)`" in name order, with `start` as the lowest
+/// name the range may begin at: the `>=` bound starts the index range, the rest skips the
+/// ties already shown.
+fn after_name(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    start: Option<&str>,
+    after: Option<(&str, UserId)>,
+) {
+    let lo = match (start, after) {
+        (Some(s), Some((n, _))) => Some(if n > s { n } else { s }),
+        (s, a) => s.or(a.map(|(n, _)| n)),
+    };
+    if let Some(lo) = lo {
+        binds.push(Bind::Text(lo.to_string()));
+        sql.push_str(&format!(" AND u.name_lower >= ${}", binds.len()));
+    }
+    if let Some((name, id)) = after {
+        binds.push(Bind::Text(name.to_string()));
+        let n = binds.len();
+        binds.push(Bind::Text(id.to_string()));
+        sql.push_str(&format!(
+            " AND (u.name_lower > ${n} OR (u.name_lower = ${n} AND u.id > ${}))",
+            n + 1
+        ));
+    }
+}
+
+/// One page of users in name order, case-insensitive (`name_lower`, ties by id), after the
+/// user at `after` (a [`name_cursor`]). Keyset paging that an index starting with
+/// `(tenant_id, …, name_lower, id)` serves: the names, or for the filters of the Active users
+/// page the license count (`LicenseCount(0)`), the licensed users (`Not(LicenseCount(0))`) and
+/// the user type.
 pub async fn list_users_by_name(
     conn: &mut Conn,
     tenant: TenantId,
@@ -288,19 +359,11 @@ pub async fn list_users_by_name(
 ) -> Result<Vec<User>> {
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
-    if let Some((name, id)) = after {
-        binds.push(Bind::Text(name.to_string()));
-        let n = binds.len();
-        binds.push(Bind::Text(id.to_string()));
-        let i = binds.len();
-        sql.push_str(&format!(
-            " AND u.display_name >= ${n} AND (u.display_name > ${n} OR u.id > ${i})"
-        ));
-    }
+    after_name(&mut sql, &mut binds, None, after);
     let cond = compile(filter, &mut binds);
     binds.push(Bind::Int(limit));
     sql.push_str(&format!(
-        " AND {cond} ORDER BY u.display_name, u.id LIMIT ${}",
+        " AND {cond} ORDER BY u.name_lower, u.id LIMIT ${}",
         binds.len()
     ));
     let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
@@ -309,49 +372,75 @@ pub async fn list_users_by_name(
     rows.iter().map(map_user).collect()
 }
 
-/// The spellings of a search term that a display name may start with: as typed, in lower
-/// case, with each word capitalized, and in capitals. Each is one range over the
-/// `(tenant_id, display_name)` index.
-fn name_variants(term: &str) -> Vec<String> {
-    let title = |s: &str| -> String {
-        let mut out = String::with_capacity(s.len());
-        let mut start = true;
-        for c in s.chars() {
-            if start {
-                out.extend(c.to_uppercase());
-            } else {
-                out.push(c);
-            }
-            start = c.is_whitespace() || c == '-';
+/// The most holders of a product that [`holders_by_name`] sorts itself; above it, users are
+/// read in name order and each checked for the product.
+const FEW_HOLDERS: i64 = 2000;
+
+/// Users holding `sku`, in name order after the user at `after` (a [`name_cursor`]), at most
+/// `limit`. Fast whatever share of users hold the product: up to [`FEW_HOLDERS`] holders are
+/// read through the `(tenant_id, sku_id, user_id)` index and sorted here; with more, the
+/// `(tenant_id, name_lower, id)` index is read in order and each user checked through the
+/// `(user_id, sku_id)` key of assignments, which finds a page after about
+/// `limit × users ÷ holders` users.
+pub async fn holders_by_name(
+    conn: &mut Conn,
+    tenant: TenantId,
+    sku: SkuId,
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    let rows = sqlx::query(
+        "SELECT user_id FROM assignments WHERE tenant_id = $1 AND sku_id = $2 LIMIT $3",
+    )
+    .bind(tenant.to_string())
+    .bind(sku.to_string())
+    .bind(FEW_HOLDERS + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.len() as i64 > FEW_HOLDERS {
+        return list_users_by_name(conn, tenant, &UserFilter::HasSku(sku), after, limit).await;
+    }
+    let ids = rows
+        .iter()
+        .map(|r| get_id(r, "user_id"))
+        .collect::<Result<Vec<UserId>>>()?;
+    let mut found: Vec<(String, User)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+        for id in chunk {
+            q = q.bind(id.to_string());
         }
-        out
-    };
-    let mut v = vec![
-        term.to_string(),
-        term.to_lowercase(),
-        title(term),
-        title(&term.to_lowercase()),
-        term.to_uppercase(),
-    ];
-    v.sort();
-    v.dedup();
-    v
+        for r in q.fetch_all(&mut *conn).await? {
+            found.push((get_str(&r, "name_lower")?, map_user(&r)?));
+        }
+    }
+    // Byte order of the lower-cased names: the order of SQLite and of the C collation that
+    // `name_lower` has on PostgreSQL.
+    found.retain(|(n, u)| match after {
+        Some((an, aid)) => (n.as_str(), u.id) > (an, aid),
+        None => true,
+    });
+    found.sort_by(|(n1, u1), (n2, u2)| (n1, u1.id).cmp(&(n2, u2.id)));
+    found.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(found.into_iter().map(|(_, u)| u).collect())
 }
 
 /// The largest character: `prefix` followed by it is above every text that starts with
-/// `prefix` (byte order, as in SQLite and PostgreSQL's C collation).
+/// `prefix` (code point order, as in SQLite and in the C collation of `name_lower`).
 const ABOVE: char = '\u{10FFFF}';
 
-/// `term` in lower case as a `LIKE` prefix pattern (escape `\\`).
-/// Users whose display name starts with `term` (case-insensitive), or whose user name does when
-/// `term` looks like one (has `.`, `@`, `_` or `-`), in display-name order after `after` (the
-/// display name and id of the previous page's last user), at most `limit`; with `holding`,
-/// only users who hold that product.
+/// Users whose display name starts with `term` (case-insensitive, Unicode), or whose user name
+/// does, in name order after the user at `after` (a [`name_cursor`]), at most `limit`; with
+/// `holding`, only users who hold that product.
 ///
-/// Index-backed at any size: one query per spelling of the term (see [`name_variants`]), each
-/// an ordered range over `(tenant_id, display_name)` that stops after `limit` matches (a
-/// holder is checked through the `(user_id, sku_id)` key of assignments); the pages are merged
-/// here. The user-name query is a range over `(tenant_id, upn_lower)`.
+/// Index-backed at any size: one range over `(tenant_id, name_lower, id)` read in order that
+/// stops after `limit` matches (a holder is checked through the `(user_id, sku_id)` key of
+/// assignments), and one over `(tenant_id, upn_lower)`; the two pages are merged here.
 pub async fn search_users(
     conn: &mut Conn,
     tenant: TenantId,
@@ -367,8 +456,8 @@ pub async fn search_users(
     search_users_where(conn, tenant, term, &filter, after, limit).await
 }
 
-/// [`search_users`] for users who also match `filter` (tested on each user the name ranges
-/// yield, so the ranges still stop after `limit` matches).
+/// [`search_users`] for users who also match `filter` (tested on each user the ranges yield,
+/// or part of the index range for the filters [`list_users_by_name`] names).
 pub async fn search_users_where(
     conn: &mut Conn,
     tenant: TenantId,
@@ -381,61 +470,45 @@ pub async fn search_users_where(
     if term.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ranges: Vec<(&str, String)> = name_variants(term)
-        .into_iter()
-        .map(|v| ("display_name", v))
-        .collect();
-    // The user name too: people search by the part before the @ as often as by the name.
-    ranges.push(("upn_lower", term.to_lowercase()));
-    let mut found: Vec<User> = Vec::new();
-    for (column, lo) in ranges {
+    let name = name_key(term);
+    let upn = term.to_lowercase();
+    let mut found: Vec<(String, User)> = Vec::new();
+    for column in ["name_lower", "upn_lower"] {
         // No LIKE beside the range: PostgreSQL would misjudge how many rows it keeps and sort
         // every match instead of reading the index in order and stopping at `limit`.
+        let lo = if column == "name_lower" { &name } else { &upn };
         let mut binds = vec![
             Bind::Text(tenant.to_string()),
-            Bind::Text(lo.clone()),
             Bind::Text(format!("{lo}{ABOVE}")),
         ];
-        let mut sql = format!(
-            "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} >= $2 AND u.{column} < $3"
-        );
+        let mut sql = format!("SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} < $2");
+        if column == "name_lower" {
+            after_name(&mut sql, &mut binds, Some(lo), after);
+        } else {
+            binds.push(Bind::Text(lo.clone()));
+            sql.push_str(&format!(" AND u.upn_lower >= ${}", binds.len()));
+            after_name(&mut sql, &mut binds, None, after);
+        }
         if *filter != UserFilter::True {
             let cond = compile(filter, &mut binds);
             sql.push_str(&format!(" AND {cond}"));
         }
-        if let Some((name, id)) = after {
-            binds.push(Bind::Text(name.to_string()));
-            let n = binds.len();
-            binds.push(Bind::Text(id.to_string()));
-            sql.push_str(&format!(
-                " AND (u.display_name > ${n} OR (u.display_name = ${n} AND u.id > ${}))",
-                n + 1
-            ));
-        }
         binds.push(Bind::Int(limit));
         sql.push_str(&format!(
-            " ORDER BY u.display_name, u.id LIMIT ${}",
+            " ORDER BY u.name_lower, u.id LIMIT ${}",
             binds.len()
         ));
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
             .fetch_all(&mut *conn)
             .await?;
         for r in &rows {
-            found.push(map_user(r)?);
+            found.push((get_str(r, "name_lower")?, map_user(r)?));
         }
     }
-    // The ranges are exact prefixes where text compares by bytes (SQLite; PostgreSQL with the C
-    // collation, as scripts/pg-start.sh creates it); under another collation this drops what a
-    // range let through that does not start with the term.
-    let lower = term.to_lowercase();
-    found.retain(|u| {
-        u.display_name.to_lowercase().starts_with(&lower)
-            || u.upn.to_lowercase().starts_with(&lower)
-    });
-    found.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
-    found.dedup_by_key(|u| u.id);
+    found.sort_by(|(n1, u1), (n2, u2)| (n1, u1.id).cmp(&(n2, u2.id)));
+    found.dedup_by_key(|(_, u)| u.id);
     found.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(found)
+    Ok(found.into_iter().map(|(_, u)| u).collect())
 }
 
 pub async fn count_users(conn: &mut Conn, tenant: TenantId, filter: &UserFilter) -> Result<i64> {

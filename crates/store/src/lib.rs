@@ -8,10 +8,12 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod directory;
 pub mod operator;
 pub mod outbox;
+pub mod policies;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
@@ -71,6 +73,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_passwords_and_sessions.sql"),
     ),
     (
+        6,
+        "user name order and license count",
+        include_str!("../migrations/sqlite/0006_user_name_order_and_license_count.sql"),
+    ),
+    (
+        7,
+        "purchase policy and billing",
+        include_str!("../migrations/sqlite/0007_purchase_policy_and_billing.sql"),
+    ),
+    (
         8,
         "self-service purchases",
         include_str!("../migrations/sqlite/0008_self_service_purchases.sql"),
@@ -101,6 +113,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "passwords and sessions",
         include_str!("../migrations/postgres/0005_passwords_and_sessions.sql"),
+    ),
+    (
+        6,
+        "user name order and license count",
+        include_str!("../migrations/postgres/0006_user_name_order_and_license_count.sql"),
+    ),
+    (
+        7,
+        "purchase policy and billing",
+        include_str!("../migrations/postgres/0007_purchase_policy_and_billing.sql"),
     ),
     (
         8,
@@ -252,10 +274,42 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         });
+        // Whether the migration that adds users.name_lower runs now (its fill folds ASCII only).
+        let names_pending = sqlx::query("SELECT version FROM _sqlx_migrations WHERE version = 6")
+            .fetch_optional(&self.write)
+            .await
+            .map(|r| r.is_none())
+            .unwrap_or(true);
         m.run(&self.write)
             .await
             .context("database migration failed")?;
+        if names_pending {
+            self.fill_name_lower()
+                .await
+                .context("lower-casing users' display names failed")?;
+        }
         Ok(())
+    }
+
+    /// Writes `users.name_lower` with Unicode lower-casing where the migration's SQL `lower()`
+    /// (ASCII only) left it different, in one transaction.
+    async fn fill_name_lower(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("SELECT id, display_name, name_lower FROM users")
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            let name = get_str(r, "display_name")?;
+            let lower = name.to_lowercase();
+            if lower != get_str(r, "name_lower")? {
+                sqlx::query("UPDATE users SET name_lower = $2 WHERE id = $1")
+                    .bind(get_str(r, "id")?)
+                    .bind(lower)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await
     }
 
     pub fn backend(&self) -> Backend {

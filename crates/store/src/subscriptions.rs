@@ -465,14 +465,3 @@ pub async fn trial_of(
     .await?;
     r.as_ref().map(map).transpose()
 }
-
-/// Whether any subscription that is not Deleted pays with this payment method.
-pub async fn uses_payment_method(conn: &mut Conn, method: &str) -> Result<bool> {
-    let r = sqlx::query(
-        "SELECT COUNT(*) AS n FROM subscriptions WHERE payment_method_id = $1 AND status <> 'Deleted'",
-    )
-    .bind(method)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(get_i64(&r, "n")? > 0)
-}

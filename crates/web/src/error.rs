@@ -161,6 +161,12 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "Authorization_RequestDenied",
             m.clone(),
         ),
+        AppError::PaymentDeclined(m) => ErrorInfo::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "PaymentDeclined",
+            "PaymentDeclined",
+            m.clone(),
+        ),
         AppError::Unauthorized(m) => ErrorInfo::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -295,6 +301,11 @@ mod tests {
                 AppError::conflict("c", "x"),
                 StatusCode::CONFLICT,
                 "Request_BadRequest",
+            ),
+            (
+                AppError::PaymentDeclined("declined".into()),
+                StatusCode::PAYMENT_REQUIRED,
+                "PaymentDeclined",
             ),
             (
                 DomainError::NotEnoughLicenses {

@@ -5,10 +5,12 @@
 //! registered together, so they cannot drift apart.
 
 mod audit;
+mod billing;
 mod catalog;
 mod dev;
 mod licenses;
 pub mod model;
+mod policies;
 mod selfservice;
 mod subscriptions;
 mod support;
@@ -49,7 +51,8 @@ pub struct NotFound(pub ErrorEnvelope);
 #[derive(ToResponse)]
 pub struct Conflict(pub ErrorEnvelope);
 
-/// The card was declined or could not be charged (code PaymentDeclined): nothing was bought.
+/// The payment provider declined the card (code PaymentDeclined); the message says why.
+/// Nothing was stored or charged.
 #[derive(ToResponse)]
 pub struct PaymentRequired(pub ErrorEnvelope);
 
@@ -95,11 +98,11 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     components(schemas(ErrorEnvelope, crate::envelope::ErrorDetail), responses(
         BadRequest,
-        PaymentRequired,
         Unauthorized,
         Forbidden,
         NotFound,
         Conflict,
+        PaymentRequired,
         TooLarge,
         UnsupportedMediaType
     )),
@@ -111,6 +114,8 @@ impl Modify for BearerAuth {
         (name = "Roles"),
         (name = "Tokens"),
         (name = "Tenant"),
+        (name = "Purchase policy"),
+        (name = "Billing"),
         (name = "Audit"),
         (name = "Mail"),
         (name = "Development clock"),
@@ -168,6 +173,19 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(licenses::change_plans))
         // Catalog.
         .routes(routes!(catalog::get, catalog::put))
+        // Self-service purchase policy.
+        .routes(routes!(policies::list))
+        .routes(routes!(policies::set_default))
+        .routes(routes!(policies::products))
+        .routes(routes!(policies::product, policies::set_product))
+        // Cards, billing accounts and profiles.
+        .routes(routes!(billing::my_list, billing::my_add))
+        .routes(routes!(billing::my_update, billing::my_delete))
+        .routes(routes!(billing::my_profile, billing::my_profile_update))
+        .routes(routes!(billing::accounts))
+        .routes(routes!(billing::profile, billing::profile_update))
+        .routes(routes!(billing::central_list, billing::central_add))
+        .routes(routes!(billing::central_update, billing::central_delete))
         // Roles and the caller.
         .routes(routes!(tenant::roles, tenant::set_roles))
         .routes(routes!(tenant::me))
@@ -257,7 +275,48 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
         ("AssignProduct", "assignProduct", "sku", first_product),
         ("UnassignProduct", "unassignProduct", "sku", first_product),
     ];
-    let targets: [(&str, &str, &str, &[Link]); 5] = [
+    let card_id = "$response.body#/id";
+    let after_my_card: &[Link] = &[
+        (
+            "UpdateMyPaymentMethod",
+            "updateMyPaymentMethod",
+            "id",
+            card_id,
+        ),
+        (
+            "DeleteMyPaymentMethod",
+            "deleteMyPaymentMethod",
+            "id",
+            card_id,
+        ),
+    ];
+    let after_central_card: &[Link] = &[
+        ("UpdatePaymentMethod", "updatePaymentMethod", "id", card_id),
+        ("DeletePaymentMethod", "deletePaymentMethod", "id", card_id),
+    ];
+    let after_profile: &[Link] = &[
+        (
+            "GetBillingProfile",
+            "getBillingProfile",
+            "id",
+            "$response.body#/id",
+        ),
+        (
+            "UpdateBillingProfile",
+            "updateBillingProfile",
+            "id",
+            "$response.body#/id",
+        ),
+    ];
+    let targets: [(&str, &str, &str, &[Link]); 8] = [
+        ("/me/payment-methods", "post", "201", after_my_card),
+        (
+            "/billing/payment-methods",
+            "post",
+            "201",
+            after_central_card,
+        ),
+        ("/me/billing-profile", "get", "200", after_profile),
         ("/subscriptions", "post", "201", after_subscription),
         ("/subscriptions/{id}", "get", "200", after_subscription),
         ("/tokens", "post", "201", after_token),

@@ -847,3 +847,23 @@ async fn dev_routes_are_absent_without_the_dev_clock() {
     .await;
     assert_eq!(got.0, StatusCode::OK);
 }
+
+backends!(
+    an_empty_search_is_refused_as_the_document_says,
+    |srv| async move {
+        let got = srv
+            .get(&format!("{API}/licenses/SUITE_BASIC/users?search="))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "search is empty");
+        let doc = srv.get(&format!("{API}/openapi.json")).await.1;
+        let params = doc["paths"]["/licenses/{sku}/users"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let search = params
+            .iter()
+            .find(|p| p["name"] == "search")
+            .expect("search");
+        assert_eq!(search["schema"]["minLength"], 1, "{search}");
+        assert_eq!(search["schema"]["pattern"], "\\S", "{search}");
+    }
+);

@@ -502,7 +502,6 @@ backends!(refusals_say_why_and_change_nothing, |srv| async move {
 backends!(trials_convert_or_expire_by_the_clock, |srv| async move {
     let buyer = member(&srv, "trier@contoso.test").await;
     let pm = card(&srv, &buyer, "4242 4242 4242 4242").await;
-    let declined = card(&srv, &buyer, "4000 0000 0000 0341").await;
 
     // A card trial without a card is refused.
     let got = srv
@@ -528,12 +527,31 @@ backends!(trials_convert_or_expire_by_the_clock, |srv| async move {
         )
         .await;
     assert_eq!(card_trial.0, StatusCode::CREATED, "{}", card_trial.1);
-    let bad_trial = srv
+    // DIAGRAMS needs FILES_ENTERPRISE, which the buyer does not have: their own license of
+    // the trial would not work, so the trial is refused with the reason.
+    let got = srv
         .call_as(
             &buyer,
             "POST",
             &format!("{API}/me/trials"),
-            Some(json!({"skuId": "DIAGRAMS_PLAN2", "paymentMethodId": declined})),
+            Some(json!({"skuId": "DIAGRAMS_PLAN2", "paymentMethodId": pm})),
+        )
+        .await;
+    assert_eq!(
+        (got.0, code(&got)),
+        (StatusCode::BAD_REQUEST, "planDependency".into()),
+        "{}",
+        got.1
+    );
+    // Another member's card trial, with a card that is declined when charged.
+    let second = member(&srv, "trier2@contoso.test").await;
+    let declined = card(&srv, &second, "4000 0000 0000 0341").await;
+    let bad_trial = srv
+        .call_as(
+            &second,
+            "POST",
+            &format!("{API}/me/trials"),
+            Some(json!({"skuId": "SUITE_STANDARD", "paymentMethodId": declined})),
         )
         .await;
     assert_eq!(bad_trial.0, StatusCode::CREATED, "{}", bad_trial.1);
@@ -593,7 +611,7 @@ backends!(trials_convert_or_expire_by_the_clock, |srv| async move {
     // The failed conversion is told to the purchaser.
     let mails = mail_of_kind(&srv, "payment.failed").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert_eq!(mails[0]["to"], "trier@contoso.test");
+    assert_eq!(mails[0]["to"], "trier2@contoso.test");
     // Conversion and failure are audited.
     let got = srv
         .get(&format!("{API}/audit?action=subscription.convert"))
@@ -726,7 +744,11 @@ backends!(
             "{}",
             got.1
         );
-        assert_eq!(held(&srv, "taken@contoso.test").await, Vec::<String>::new());
+        // The buyer keeps only the license that was moved to the central pool.
+        assert_eq!(
+            held(&srv, "taken@contoso.test").await,
+            vec!["SUITE_STANDARD"]
+        );
         assert_eq!(mail_of_kind(&srv, "subscription.taken-over").await.len(), 2);
     }
 );
@@ -763,9 +785,27 @@ backends!(
         assert_eq!(mails.len(), 1, "{mails:?}");
         assert_eq!(mails[0]["to"], "asked@contoso.test");
         assert!(
-            mails[0].to_string().contains("We have it centrally now."),
+            mails[0]["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Please cancel your Mail (Plan 1) subscription"),
             "{}",
             mails[0]
+        );
+        // The message itself is in the e-mail the outbox delivers.
+        run_jobs(&srv).await;
+        let dir = srv.dir.join("mail");
+        let mut found = false;
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            if text.contains("We have it centrally now.") {
+                found = true;
+            }
+        }
+        assert!(
+            found,
+            "no delivered e-mail in {} carries the message",
+            dir.display()
         );
     }
 );
@@ -855,5 +895,92 @@ backends!(
                 .all(|r| r.sku_id != srv.sku("SUITE_BASIC") || r.assigned == 0),
             "{pools:?}"
         );
+    }
+);
+
+backends!(
+    a_purchaser_who_leaves_leaves_the_subscription_running_for_admins,
+    |srv| async move {
+        let buyer = member(&srv, "leaver@contoso.test").await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242").await;
+        users(&srv, "stayer", 1).await;
+        let got = purchase(&srv, &buyer, "PROJECTS_PLAN3", 3, &pm).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["stayer0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
+        // Disabled: flagged, still running.
+        let got = srv
+            .patch(
+                "/v1.0/users/leaver@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv
+            .get(&format!("{API}/subscriptions?origin=self-service"))
+            .await;
+        let row = &got.1["value"][0];
+        assert_eq!(
+            (row["purchaserLeft"].clone(), row["status"].clone()),
+            (json!(true), json!("Active")),
+            "{row}"
+        );
+
+        // Deleted: the purchaser is gone from the row, the colleague keeps the license, and an
+        // admin can still take it over.
+        let got = srv.delete("/v1.0/users/leaver@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv
+            .get(&format!("{API}/subscriptions?origin=self-service"))
+            .await;
+        let row = &got.1["value"][0];
+        assert_eq!(row["purchaserLeft"], true, "{row}");
+        assert!(row.get("purchaser").is_none(), "{row}");
+        assert_eq!(
+            row["assignedUsers"].as_array().map(Vec::len),
+            Some(1),
+            "{row}"
+        );
+        assert_eq!(
+            held(&srv, "stayer0@contoso.test").await,
+            vec!["PROJECTS_PLAN3"]
+        );
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/ask-to-cancel"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        srv.buy("PROJECTS_PLAN3", 1).await;
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/take-over"),
+                json!({"action": "move"}),
+            )
+            .await;
+        assert_eq!(
+            (got.0, got.1["status"].clone()),
+            (StatusCode::OK, json!("Deleted")),
+            "{}",
+            got.1
+        );
+        assert_eq!(
+            held(&srv, "stayer0@contoso.test").await,
+            vec!["PROJECTS_PLAN3"]
+        );
+        let row = license_row(&srv, "PROJECTS_PLAN3")
+            .await
+            .expect("central row");
+        assert_eq!(row["assigned"], 1, "{row}");
     }
 );
