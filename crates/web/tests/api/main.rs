@@ -17,6 +17,7 @@ mod pages_csrf;
 mod pages_home;
 mod pages_licenses;
 mod pages_lists;
+mod pages_self_service;
 mod pages_users;
 mod rest_admin;
 mod rest_api;
