@@ -406,6 +406,25 @@ impl MySubscriptionPage {
     }
 }
 
+/// What cancelling one's own subscription does now, in words, or why it cannot be cancelled.
+/// A trial is never charged or refunded: its words say so.
+fn my_cancel_preview(s: &Subscription, now: seatkeeper_domain::Time) -> Result<String, String> {
+    if !s.is_trial {
+        return cancel_preview(&s.life, now);
+    }
+    match s.life.clone().cancel(now) {
+        Ok(CancelOutcome::DisabledNow) => Ok(
+            "Cancelling ends your trial now: the people holding its licenses lose them. Nothing is charged."
+                .into(),
+        ),
+        Ok(CancelOutcome::EndsAtTermEnd) => Ok(format!(
+            "Cancelling keeps your trial until it ends on {}; it then ends without a charge.",
+            date(s.life.term_end)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The viewer's own self-service subscription `id` with its people; another's is a 404.
 async fn mine(app: &App, viewer: &Viewer, id: &str) -> Result<SubscriptionPeople, PageError> {
     let me = me(viewer)?;
@@ -447,7 +466,7 @@ async fn my_subscription_page(
             })
             .collect(),
         running,
-        cancel: cancel_preview(&s.life, app.now()),
+        cancel: my_cancel_preview(s, app.now()),
         reasons: CANCEL_REASONS
             .iter()
             .map(|c| (*c, reason_label(c)))
@@ -667,7 +686,7 @@ pub async fn my_cancel(
     if form.confirmed.is_none() {
         let p = mine(&app, &viewer, &id).await?;
         let product = product_name(&app, p.subscription.sku_id);
-        let effect = match cancel_preview(&p.subscription.life, app.now()) {
+        let effect = match my_cancel_preview(&p.subscription, app.now()) {
             Ok(t) => t,
             Err(e) => {
                 return my_refused(

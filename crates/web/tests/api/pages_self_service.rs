@@ -86,6 +86,12 @@ async fn trial(srv: &Srv, upn: &str) -> (String, String, String) {
     (cookie, token, id)
 }
 
+/// Whether `upn` holds a Chat Essentials license.
+async fn holds(srv: &Srv, upn: &str) -> bool {
+    let (_, l) = srv.get(&format!("/api/v1/users/{upn}/licenses")).await;
+    l.to_string().contains(&srv.sku(CHAT).to_string())
+}
+
 async fn status_of(srv: &Srv, id: &str) -> String {
     let (status, body) = srv.get(&format!("/api/v1/subscriptions/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -241,3 +247,56 @@ backends!(a_guest_is_told_why_they_cannot_buy, |srv| async move {
     let (_, mine) = srv.get("/api/v1/subscriptions?origin=self-service").await;
     assert!(!mine.to_string().contains("ss-guest"), "{mine}");
 });
+
+backends!(
+    unassign_asks_first_and_buying_without_a_payment_method_says_what_to_do,
+    |srv| async move {
+        let (buyer, _, id) = trial(&srv, "ss-unassign@contoso.example").await;
+        srv.user("ss-helper@contoso.example", Some("US")).await;
+        let token = csrf(&srv, &buyer, "/my/products").await;
+        let (status, _) = post(
+            &srv,
+            &buyer,
+            &format!("/my/products/{id}/assign"),
+            &format!("csrf={token}&user=ss-helper%40contoso.example"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(holds(&srv, "ss-helper@contoso.example").await);
+
+        // The first post only asks; the confirmed one unassigns.
+        let path = format!("/my/products/{id}/unassign");
+        let body = format!("csrf={token}&user=ss-helper%40contoso.example");
+        let (status, html) = post(&srv, &buyer, &path, &body).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("lose their Chat Essentials license"),
+            "{html}"
+        );
+        assert!(holds(&srv, "ss-helper@contoso.example").await);
+        let (status, html) = post(&srv, &buyer, &path, &format!("{body}&confirmed=1")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        assert!(!holds(&srv, "ss-helper@contoso.example").await);
+
+        // Buying needs a payment method: the page says where to add one; nothing is bought.
+        let (status, html) = post(
+            &srv,
+            &buyer,
+            "/buy/SUITE_BASIC",
+            &format!("csrf={token}&quantity=2&frequency=monthly&payment_method="),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("Choose a payment method: add a card under Payment methods first."),
+            "{html}"
+        );
+        let (_, list) = srv.get("/api/v1/subscriptions?origin=self-service").await;
+        assert!(
+            !list
+                .to_string()
+                .contains(&srv.sku("SUITE_BASIC").to_string()),
+            "{list}"
+        );
+    }
+);
