@@ -184,8 +184,35 @@ backends!(
             .await;
         assert!(licenses.to_string().contains(&srv.sku(CHAT).to_string()));
 
-        // Too few central licenses: the page says how many are needed and free.
+        // Export users: the admin's CSV lists the colleague under the purchaser; a Member's
+        // request is refused.
         let admin = format!("sk_session={}", srv.admin_session().await);
+        let csv_path = format!("{}/licenses/{CHAT}/self-service-users.csv", srv.url);
+        let r = browser()
+            .get(&csv_path)
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let csv = r.text().await.unwrap();
+        assert!(csv.contains("ss-colleague@contoso.example"), "{csv}");
+        assert!(csv.contains("ss-owner@contoso.example"), "{csv}");
+        let r = browser()
+            .get(&csv_path)
+            .header("cookie", &buyer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // Too few central licenses: the page says how many are needed and free.
         let token = csrf(&srv, &admin, "/").await;
         let move_body = format!("csrf={token}&action=move&target={CHAT}&confirmed=1");
         let (status, html) = post(
