@@ -180,3 +180,17 @@ def test_a_global_reader_sees_purchases_and_no_take_over_button(tab):
     expect(p.get_by_role("heading", name=f"{CHAT}: users")).to_be_visible()
     expect(p.get_by_role("link", name="Export users").first).to_be_visible()
     tab.shot("reader view")
+
+
+def test_the_self_service_pages_are_readable_at_390_pixels(tab):
+    buyer = new_user(name="Narrow")
+    sub = member_trial(buyer, CHAT_SKU)
+    sign_in(tab, buyer)
+    p = tab.page
+    p.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/buy", "/my/products", f"/my/products/{sub['id']}", f"/my/products/{sub['id']}/assign"):
+        tab.goto(path)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390, path
+    tab.shot("my subscription at 390")
+    tab.goto("/buy")
+    tab.shot("buy at 390")
