@@ -1223,3 +1223,100 @@ fn check_people(users: &[String]) -> AppResult<()> {
     }
     Ok(())
 }
+
+/// A product an end user may buy or try themselves, as the Buy a product page shows it (SS1).
+#[derive(Debug, Clone)]
+pub struct PurchaseOffer {
+    pub product: Product,
+    /// The unit prices in the organization's currency: (per license per month when billed
+    /// monthly, per license per year when billed annually); `None` when it is not sold in it.
+    pub price: Option<(Money, Money)>,
+    /// Why a paid purchase would be refused now (the same rule the purchase checks).
+    pub purchase: Result<(), PurchaseRefusal>,
+    /// Why starting its trial would be refused now (a missing payment method aside).
+    pub trial: Result<(), PurchaseRefusal>,
+}
+
+impl App {
+    /// SS1: the self-service eligible products with their prices in the organization's
+    /// currency and, for the signed-in user, whether they may buy or try each now and why
+    /// not (a Guest, the purchase policy, an earlier trial). The purchase and the trial check
+    /// the same rule again.
+    pub async fn purchase_offers(&self, actor: &Actor) -> AppResult<Vec<PurchaseOffer>> {
+        let me = Self::buyer(actor)?;
+        let catalog = self.catalog();
+        let mut conn = self.read().await?;
+        let buyer = dir::get_user(&mut conn, actor.tenant_id, me)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
+        let currency = tenants::get(&mut conn, actor.tenant_id)
+            .await?
+            .map(|t| t.currency)
+            .unwrap_or_else(|| "USD".into());
+        let mut out = Vec::new();
+        for product in catalog.products.iter().filter(|p| p.self_service) {
+            let policy =
+                crate::policies::policy_value(&mut conn, actor.tenant_id, product.sku_id).await?;
+            let earlier = self
+                .earlier_trial(&mut conn, actor.tenant_id, me, product.sku_id)
+                .await?;
+            let check = |what| check_start(what, buyer.user_type, product, policy, earlier, true);
+            let price = match (
+                unit_price(product, &currency, BillingFrequency::Monthly),
+                unit_price(product, &currency, BillingFrequency::Annual),
+            ) {
+                (Ok(m), Ok(a)) => Some((m, a)),
+                _ => None,
+            };
+            let purchase = check(Start::Purchase).and_then(|()| {
+                unit_price(product, &currency, BillingFrequency::Monthly).map(|_| ())
+            });
+            out.push(PurchaseOffer {
+                product: product.clone(),
+                price,
+                purchase,
+                trial: check(Start::Trial),
+            });
+        }
+        Ok(out)
+    }
+
+    /// SS2: the Members whose name or user name starts with `term` (at most `limit`), for
+    /// the purchaser of self-service subscription `key` to pick whom to give its licenses.
+    /// Only its purchaser may search (others get the 403 of changing it).
+    pub async fn find_members_for(
+        &self,
+        actor: &Actor,
+        key: &str,
+        term: &str,
+        limit: i64,
+    ) -> AppResult<Vec<User>> {
+        Self::buyer(actor)?;
+        let mut conn = self.read().await?;
+        let s = subs::find(&mut conn, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        if s.origin != Origin::SelfService || s.purchaser_id != actor.user_id {
+            return Err(AppError::Forbidden(format!(
+                "Subscription {key} is not yours: only its purchaser can give its licenses to people."
+            )));
+        }
+        let term = term.trim();
+        if term.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = seatkeeper_domain::directory::UserFilter::Eq(
+            seatkeeper_domain::directory::UserField::UserType,
+            seatkeeper_domain::directory::Value::Text("Member".into()),
+        );
+        Ok(dir::search_users_where(
+            &mut conn,
+            actor.tenant_id,
+            term,
+            &members,
+            None,
+            limit.clamp(1, 50),
+        )
+        .await?)
+    }
+}

@@ -422,37 +422,37 @@ impl App {
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
         while let Some(t) = s.life.due(now)? {
-            if s.is_trial {
-                if let Transition::Renew { .. } = t {
-                    // SUB4: a trial with a payment method converts to paid instead of renewing;
-                    // when the charge fails it expires, and its purchaser is told.
-                    let summary = match self.convert_trial(tx, &mut s).await? {
-                        Ok(()) => format!(
-                            "{part} trial converted to a paid subscription of {} licenses",
-                            s.quantity
-                        ),
-                        Err(reason) => {
-                            s.life.recurring = false;
-                            self.mail_payment_failed(tx, &s, &reason, now).await?;
-                            format!("{part} trial could not convert to paid: {reason}")
-                        }
-                    };
-                    audit::record(
-                        tx,
-                        &actor,
-                        now,
-                        AuditAction::SubscriptionConvert,
-                        "subscription",
-                        s.id,
-                        summary,
-                        Some(subscription_json(&before)),
-                        Some(subscription_json(&s)),
-                    )
-                    .await?;
-                    if s.is_trial {
-                        // Not converted: the loop takes the expiry next.
-                        continue;
+            if s.is_trial
+                && let Transition::Renew { .. } = t
+            {
+                // SUB4: a trial with a payment method converts to paid instead of renewing;
+                // when the charge fails it expires, and its purchaser is told.
+                let summary = match self.convert_trial(tx, &mut s).await? {
+                    Ok(()) => format!(
+                        "{part} trial converted to a paid subscription of {} licenses",
+                        s.quantity
+                    ),
+                    Err(reason) => {
+                        s.life.recurring = false;
+                        self.mail_payment_failed(tx, &s, &reason, now).await?;
+                        format!("{part} trial could not convert to paid: {reason}")
                     }
+                };
+                audit::record(
+                    tx,
+                    &actor,
+                    now,
+                    AuditAction::SubscriptionConvert,
+                    "subscription",
+                    s.id,
+                    summary,
+                    Some(subscription_json(&before)),
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+                if s.is_trial {
+                    // Not converted: the loop takes the expiry next.
+                    continue;
                 }
             }
             let was = s.life.status;

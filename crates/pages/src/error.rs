@@ -62,6 +62,11 @@ impl From<AppError> for PageError {
             }
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Domain(_) | AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Purchase(r) if r.is_forbidden() => StatusCode::FORBIDDEN,
+            AppError::Purchase(
+                seatkeeper_domain::selfservice::PurchaseRefusal::PaymentMethodRequired { .. },
+            ) => StatusCode::BAD_REQUEST,
+            AppError::Purchase(_) => StatusCode::CONFLICT,
             _ => {
                 tracing::error!("a page failed: {e}");
                 return PageError::Status {

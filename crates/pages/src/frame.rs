@@ -12,6 +12,10 @@ pub enum Nav {
     Audit,
     Settings,
     Account,
+    /// An end user's Buy a product page.
+    Buy,
+    /// An end user's My products page.
+    MyProducts,
     None,
 }
 
@@ -79,7 +83,11 @@ impl Frame {
                 .map(|(n, label, path)| (*label, *path, *n == self.nav))
                 .collect()
         } else {
-            vec![("My account", "/", self.nav == Nav::Account)]
+            vec![
+                ("My account", "/", self.nav == Nav::Account),
+                ("Buy a product", "/buy", self.nav == Nav::Buy),
+                ("My products", "/my/products", self.nav == Nav::MyProducts),
+            ]
         }
     }
 

@@ -21,6 +21,7 @@ pub mod notice;
 pub mod password;
 pub mod products;
 pub mod security;
+pub mod selfservice;
 pub mod session;
 pub mod settings;
 pub mod sign_in;
@@ -37,7 +38,7 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/` (home or the user's own page), `/account/*`, `/licenses/*`, `/products/*`,
+/// router. Paths: `/` (home or the user's own page), `/account/*`, `/buy/*`, `/my/products/*`, `/licenses/*`, `/products/*`,
 /// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
@@ -88,6 +89,34 @@ pub fn router() -> Router<App> {
         .route("/products/{id}/recurring", post(products::set_recurring))
         .route("/products/{id}/cancel", post(products::cancel))
         .route("/products/{id}/reactivate", post(products::reactivate))
+        .route("/buy", get(selfservice::buy))
+        .route("/buy/{sku}", post(selfservice::purchase))
+        .route("/buy/{sku}/trial", post(selfservice::start_trial))
+        .route("/my/products", get(selfservice::my_products))
+        .route("/my/products/{id}", get(selfservice::my_subscription))
+        .route("/my/products/{id}/quantity", post(selfservice::my_quantity))
+        .route("/my/products/{id}/unassign", post(selfservice::my_unassign))
+        .route("/my/products/{id}/cancel", post(selfservice::my_cancel))
+        .route(
+            "/my/products/{id}/assign",
+            get(selfservice::my_assign_form).post(selfservice::my_assign),
+        )
+        .route(
+            "/my/products/{id}/assign/search",
+            get(selfservice::my_assign_search),
+        )
+        .route(
+            "/licenses/{sku}/self-service-users.csv",
+            get(selfservice::users_csv),
+        )
+        .route(
+            "/products/{id}/take-over",
+            get(selfservice::take_over_form).post(selfservice::take_over),
+        )
+        .route(
+            "/products/{id}/ask-to-cancel",
+            post(selfservice::ask_to_cancel),
+        )
         .merge(assets::router())
         .layer(axum::middleware::from_fn(notice::clear_after_showing))
 }

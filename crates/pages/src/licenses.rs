@@ -97,9 +97,37 @@ pub struct LicensesPage {
     pub rows: Vec<ProductLicenses>,
 }
 
-/// `GET /licenses`: one row per product, available and "assigned of total".
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, PageError> {
+/// The origin filter of Licenses and Your products: all (central) or `self-service`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OriginQuery {
+    #[serde(default)]
+    pub origin: String,
+}
+
+impl OriginQuery {
+    /// Whether the Self-service filter is chosen; another value is refused, naming the one.
+    pub fn self_service(&self) -> Result<bool, PageError> {
+        match self.origin.trim() {
+            "" => Ok(false),
+            "self-service" => Ok(true),
+            other => Err(PageError::bad_request(format!(
+                "There is no filter '{other}': use origin=self-service, or no filter."
+            ))),
+        }
+    }
+}
+
+/// `GET /licenses`: one row per product, available and "assigned of total";
+/// `?origin=self-service`: the products bought by users (see [`crate::selfservice`]).
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<OriginQuery>,
+) -> Result<Response, PageError> {
     viewer.require_admin()?;
+    if q.self_service()? {
+        return crate::selfservice::licenses_page(&app, &viewer).await;
+    }
     let rows = app.licenses_page(&viewer.actor).await?;
     Ok(LicensesPage {
         frame: viewer.frame("Licenses", Nav::Licenses),

@@ -33,7 +33,7 @@ pub(crate) fn refusal(e: AppError) -> Result<(StatusCode, String), PageError> {
 }
 
 /// A cancellation reason's code and how the page names it (`NoLongerNeeded` → "No longer needed").
-fn reason_label(code: &str) -> String {
+pub(crate) fn reason_label(code: &str) -> String {
     let mut out = String::new();
     for (i, c) in code.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
@@ -62,7 +62,7 @@ pub struct Row {
     pub self_service: bool,
 }
 
-fn tone(s: Status) -> &'static str {
+pub(crate) fn tone(s: Status) -> &'static str {
     match s {
         Status::Active => "ok",
         Status::Expired => "warn",
@@ -84,7 +84,7 @@ fn next_step(life: &Lifecycle) -> String {
     format!("{what} {}", utc(at))
 }
 
-fn frequency_label(f: BillingFrequency) -> &'static str {
+pub(crate) fn frequency_label(f: BillingFrequency) -> &'static str {
     match f {
         BillingFrequency::Monthly => "Monthly",
         BillingFrequency::Annual => "Annual",
@@ -173,9 +173,20 @@ async fn products_page(
     })
 }
 
-/// `GET /products`: one row per subscription, and the Buy licenses form.
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<ProductsPage, PageError> {
-    products_page(&viewer, &app, BuyForm::default()).await
+/// `GET /products`: one row per subscription, and the Buy licenses form;
+/// `?origin=self-service`: the subscriptions bought by users (see [`crate::selfservice`]).
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    axum::extract::Query(q): axum::extract::Query<crate::licenses::OriginQuery>,
+) -> Result<Response, PageError> {
+    viewer.require_admin()?;
+    if q.self_service()? {
+        return crate::selfservice::products_page(&app, &viewer).await;
+    }
+    Ok(products_page(&viewer, &app, BuyForm::default())
+        .await?
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +200,7 @@ pub struct BuyInput {
 }
 
 /// Reads a whole number of licenses from a form field.
-fn licenses(text: &str) -> Result<i64, String> {
+pub(crate) fn licenses(text: &str) -> Result<i64, String> {
     text.trim().parse::<i64>().map_err(|_| {
         format!(
             "'{}' is not a number of licenses: enter a whole number, like 25.",
@@ -258,7 +269,7 @@ pub async fn buy(
 
 /// What cancelling would do now, in words, or why it cannot be cancelled: the domain's own
 /// answer (the lifecycle's `cancel`, tried on a copy), never a second reckoning of the window.
-fn cancel_preview(life: &Lifecycle, now: Time) -> Result<String, String> {
+pub(crate) fn cancel_preview(life: &Lifecycle, now: Time) -> Result<String, String> {
     let mut trial = life.clone();
     match trial.cancel(now) {
         Ok(CancelOutcome::DisabledNow) if life.status == Status::Active => Ok(format!(
@@ -391,7 +402,7 @@ async fn refused_on(
     Ok((status, page).into_response())
 }
 
-fn product_name(app: &App, sku: SkuId) -> String {
+pub(crate) fn product_name(app: &App, sku: SkuId) -> String {
     app.catalog()
         .product(sku)
         .map(|p| p.name.clone())

@@ -146,7 +146,7 @@ backends!(
         // Nor remove the license it gave, through the central paths.
         let got = srv
             .post(
-                &format!("/v1.0/users/colleague0@contoso.test/assignLicense"),
+                "/v1.0/users/colleague0@contoso.test/assignLicense",
                 json!({"addLicenses": [], "removeLicenses": [srv.sku("SUITE_BASIC")]}),
             )
             .await;
