@@ -148,26 +148,29 @@ pub struct Subscription {
     /// Until then licenses can be removed; null unless Active.
     #[schema(format = DateTime, required = true)]
     pub removal_window_ends_date_time: Option<String>,
-    /// Self-service purchases: the price paid, per license per billing period and in all.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Self-service purchases: the price paid, per license per billing period and in all;
+    /// null for central subscriptions and trials.
+    #[schema(required = true)]
     pub purchase_price: Option<PurchasePrice>,
-    /// Self-service purchases: the purchaser's payment method (absent for trials without one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = Uuid)]
+    /// Self-service purchases: the purchaser's payment method (null for central
+    /// subscriptions and trials without one).
+    #[schema(format = Uuid, required = true)]
     pub payment_method_id: Option<String>,
-    /// The purchaser's feedback when they cancelled.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The purchaser's feedback when they cancelled; null when none was given.
+    #[schema(required = true)]
     pub cancel_feedback: Option<String>,
-    /// Self-service: the purchaser (absent when their account was deleted, and for central
-    /// subscriptions). Given where people are listed (admins' lists, a purchaser's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Self-service: the purchaser. Null for central subscriptions, when their account was
+    /// deleted, and in the answers to changes (read the subscription for it).
+    #[schema(required = true)]
     pub purchaser: Option<PersonRef>,
     /// Self-service: true when the purchaser left the organization (account deleted or
-    /// disabled): it keeps running with its users, for an admin to take over (SS4).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// disabled): it keeps running with its users, for an admin to take over (SS4). Null for
+    /// central subscriptions and in the answers to changes.
+    #[schema(required = true)]
     pub purchaser_left: Option<bool>,
-    /// Self-service: who holds its licenses, by display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Self-service: who holds its licenses, by display name. Null for central
+    /// subscriptions (see the product's users) and in the answers to changes.
+    #[schema(required = true)]
     pub assigned_users: Option<Vec<PersonRef>>,
 }
 

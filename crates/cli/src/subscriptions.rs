@@ -84,15 +84,19 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
     match cmd {
         SubscriptionsCmd::List { tenant, all, json } => {
             let actor = operator(&app, &tenant).await?;
-            let list = app.list_subscriptions(&actor, all).await.cli()?;
             if json.json {
+                let people = app
+                    .subscriptions_with_people(&actor, None, all)
+                    .await
+                    .cli()?;
                 return output::json(&views::SubscriptionList {
-                    value: list
+                    value: people
                         .iter()
-                        .map(|s| views::Subscription::new(&catalog, s))
+                        .map(|p| views::Subscription::with_people(&catalog, p))
                         .collect(),
                 });
             }
+            let list = app.list_subscriptions(&actor, all).await.cli()?;
             let mut t = Table::new(&[
                 "PRODUCT",
                 "LICENSES",

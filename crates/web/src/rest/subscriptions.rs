@@ -159,8 +159,8 @@ pub async fn get(
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
 ) -> ApiResult<axum::Json<Subscription>> {
-    let s = app.get_subscription(&actor, &id).await?;
-    Ok(axum::Json(Subscription::new(&app.catalog(), &s)))
+    let p = app.subscription_people(&actor, &id).await?;
+    Ok(axum::Json(Subscription::with_people(&app.catalog(), &p)))
 }
 
 /// Give quantity, recurringBilling or both; both are applied together or not at all.
