@@ -149,6 +149,15 @@ pub enum TakeOverNotice<'a> {
     Cancelled { reason: &'a str, users: usize },
 }
 
+/// "the 1 user", "the 3 users", "no users".
+fn people(n: usize) -> String {
+    match n {
+        0 => "no users".into(),
+        1 => "the 1 user".into(),
+        n => format!("the {n} users"),
+    }
+}
+
 /// To the purchaser: an admin took over their subscription (SS4).
 pub fn taken_over(
     tenant: &str,
@@ -159,10 +168,13 @@ pub fn taken_over(
 ) -> Content {
     let what = match how {
         TakeOverNotice::Moved { target, users } => format!(
-            "{admin} moved the {users} users of your subscription to {target} licenses that {tenant} owns centrally, and cancelled your subscription. The users keep working without interruption."
+            "{admin} moved {} of your subscription to {target} licenses that {tenant} owns centrally, and cancelled your subscription. They keep working without interruption.",
+            people(users)
         ),
         TakeOverNotice::Cancelled { reason, users } => format!(
-            "{admin} cancelled your subscription (reason: {reason}). Its {users} assigned users no longer have these licenses."
+            "{admin} cancelled your subscription (reason: {reason}): {} no longer {} these licenses.",
+            people(users),
+            if users == 1 { "has" } else { "have" }
         ),
     };
     render(

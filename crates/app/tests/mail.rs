@@ -448,3 +448,140 @@ async fn a_stale_claim_marks_nothing_sqlite() {
 async fn a_stale_claim_marks_nothing_postgres() {
     a_stale_claim_marks_nothing(true).await
 }
+
+/// Self-service e-mails (SS4, SS5, SUB4) arrive at a real SMTP listener: the purchaser gets the
+/// take-over notice, the ask-to-cancel message with the admin's words, and the failed trial
+/// conversion, each with the facts in the body.
+async fn self_service_mails_reach_the_purchaser(postgres: bool) {
+    use seatkeeper_app::billing::{AddressInput, CardOwner, NewCard};
+    use seatkeeper_app::payments::CardInput;
+    use seatkeeper_app::selfservice::TakeOver;
+
+    let dir = std::env::temp_dir().join(format!(
+        "seatkeeper-ssmail-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let Some(url) = database_url(postgres, &dir).await else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox: Inbox = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(smtp_server(listener, inbox.clone()));
+    let app = smtp_app(&url, port).await;
+    let b = app
+        .create_tenant("Selfco", "admin@self.test", Some("US"), Some("USD"))
+        .await
+        .expect("tenant");
+    let op = Actor::operator(b.tenant_id);
+    let mut buyers = Vec::new();
+    for upn in ["buyer@self.test", "trier@self.test"] {
+        let input = seatkeeper_app::directory::UserInput {
+            user_principal_name: Some(upn.into()),
+            display_name: Some(upn.into()),
+            usage_location: Some(Some("US".into())),
+            ..Default::default()
+        };
+        let u = app.create_user(&op, &input).await.expect("user");
+        buyers.push(Actor {
+            tenant_id: b.tenant_id,
+            user_id: Some(u.id),
+            name: upn.into(),
+            roles: vec![],
+        });
+    }
+    let card = |number: &str| NewCard {
+        card: CardInput {
+            number: number.into(),
+            expiry_month: 12,
+            expiry_year: 2099,
+            security_code: "123".into(),
+            name_on_card: "Buyer".into(),
+        },
+        billing_address: AddressInput {
+            line1: Some("1 Main St".into()),
+            city: Some("Springfield".into()),
+            postal_code: Some("12345".into()),
+            country: Some("US".into()),
+        },
+    };
+    let catalog = app.catalog();
+    let sku = |part: &str| catalog.find_product(part).expect("product").sku_id;
+    let good = app
+        .add_payment_method(&buyers[0], CardOwner::Me, &card("4242424242424242"))
+        .await
+        .expect("card");
+    let bad = app
+        .add_payment_method(&buyers[1], CardOwner::Me, &card("4000000000000341"))
+        .await
+        .expect("card");
+    let s = app
+        .purchase(
+            &buyers[0],
+            sku("MAIL_PLAN1"),
+            2,
+            BillingFrequency::Monthly,
+            seatkeeper_domain::PaymentMethodId::parse(&good.id.to_string()).expect("id"),
+        )
+        .await
+        .expect("purchase");
+    app.buy(&op, sku("MAIL_PLAN1"), 5, BillingFrequency::Monthly)
+        .await
+        .expect("central");
+    app.ask_to_cancel(&op, &s.id.to_string(), Some("Central licenses are here."))
+        .await
+        .expect("ask");
+    app.take_over(
+        &op,
+        &s.id.to_string(),
+        TakeOver::Move {
+            target: sku("MAIL_PLAN1"),
+        },
+    )
+    .await
+    .expect("take over");
+    app.start_trial(
+        &buyers[1],
+        sku("SUITE_STANDARD"),
+        Some(seatkeeper_domain::PaymentMethodId::parse(&bad.id.to_string()).expect("id")),
+    )
+    .await
+    .expect("trial");
+    app.set_dev_clock(&op, app.now() + chrono::Duration::days(31))
+        .await
+        .expect("clock");
+    app.run_jobs().await.expect("jobs");
+
+    let got = inbox.lock().expect("inbox").clone();
+    let find = |to: &str, subject: &str| {
+        got.iter()
+            .find(|(rcpt, data)| rcpt.iter().any(|r| r == to) && data.contains(subject))
+            .map(|(_, d)| d.replace("=\n", ""))
+            .unwrap_or_else(|| panic!("no mail to {to} with '{subject}' in {got:?}"))
+    };
+    let ask = find(
+        "buyer@self.test",
+        "Please cancel your Mail (Plan 1) subscription",
+    );
+    assert!(ask.contains("Central licenses are here."), "{ask}");
+    assert!(ask.contains("2 licenses"), "{ask}");
+    let taken = find("buyer@self.test", "was taken over by your organization");
+    assert!(
+        taken.contains("moved the 1 users") || taken.contains("moved the 1 user"),
+        "{taken}"
+    );
+    assert!(taken.contains("MAIL_PLAN1"), "{taken}");
+    let failed = find("trier@self.test", "the payment failed");
+    assert!(failed.contains("declined"), "{failed}");
+    assert!(failed.contains("Suite Standard"), "{failed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_service_mails_reach_the_purchaser_sqlite() {
+    self_service_mails_reach_the_purchaser(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_service_mails_reach_the_purchaser_postgres() {
+    self_service_mails_reach_the_purchaser(true).await
+}
