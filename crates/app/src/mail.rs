@@ -100,7 +100,8 @@ fn render(subject: String, paragraphs: &[String]) -> Content {
     }
 }
 
-/// The subscription-expiring and subscription-disabled notices to Global and Billing admins.
+/// The subscription-disabled notice (`kind` SubscriptionDisabled) and otherwise the
+/// subscription-expiring notice, to Global and Billing admins.
 pub fn subscription_notice(
     kind: MailKind,
     tenant: &str,
@@ -109,10 +110,7 @@ pub fn subscription_notice(
 ) -> Content {
     let day = |t: Time| t.format("%Y-%m-%d").to_string();
     match kind {
-        MailKind::SubscriptionDisabled
-        | MailKind::SubscriptionTakenOver
-        | MailKind::AskToCancel
-        | MailKind::PaymentFailed => render(
+        MailKind::SubscriptionDisabled => render(
             format!("{product} is disabled — reactivate it to restore access"),
             &[
                 format!("The {product} subscription of {tenant} ({} licenses, subscription {}) is disabled.", s.quantity, s.commerce_id),
@@ -123,7 +121,7 @@ pub fn subscription_notice(
                 ),
             ],
         ),
-        MailKind::SubscriptionExpiring => {
+        _ => {
             let ends = s.life.term_end;
             render(
                 format!("{product} ends on {} — turn on recurring billing to keep it", day(ends)),
