@@ -123,14 +123,22 @@ struct Upload {
     update_existing: bool,
 }
 
-async fn read_upload(mut m: Multipart) -> Result<Upload, String> {
+/// Reads the form's fields in order. A refusal (a file over the limit, a broken upload) keeps
+/// what was read before it, so that the CSRF token, which the form sends first, is still
+/// checked and the person gets the refusal's words rather than an "expired form".
+async fn read_upload(m: Multipart) -> (Upload, Result<(), String>) {
+    let mut up = Upload::default();
+    let result = read_fields(m, &mut up).await;
+    (up, result)
+}
+
+async fn read_fields(mut m: Multipart, up: &mut Upload) -> Result<(), String> {
     let too_large = || {
         format!(
             "The file is larger than {} MB: split it into smaller files and upload each.",
             MAX_CSV_BYTES / (1024 * 1024)
         )
     };
-    let mut up = Upload::default();
     loop {
         let field = match m.next_field().await {
             Ok(Some(f)) => f,
@@ -164,7 +172,7 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, String> {
             _ => {}
         }
     }
-    Ok(up)
+    Ok(())
 }
 
 /// `POST /users/import` (multipart): checks the whole file; lists every bad row and imports
@@ -175,9 +183,8 @@ pub async fn upload(
     State(app): State<App>,
     multipart: Multipart,
 ) -> Result<Response, PageError> {
-    let read = read_upload(multipart).await;
-    let sent_csrf = read.as_ref().ok().and_then(|u| u.csrf.clone());
-    if !csrf::matches(&viewer.csrf, &headers, sent_csrf.as_deref()) {
+    let (up, read) = read_upload(multipart).await;
+    if !csrf::matches(&viewer.csrf, &headers, up.csrf.as_deref()) {
         return Err(PageError::forbidden(csrf::REFUSED));
     }
     require_manage(&viewer)?;
@@ -186,10 +193,9 @@ pub async fn upload(
         page.error = Some(msg);
         (StatusCode::BAD_REQUEST, page).into_response()
     };
-    let up = match read {
-        Ok(u) => u,
-        Err(msg) => return Ok(refuse(page, msg)),
-    };
+    if let Err(msg) = read {
+        return Ok(refuse(page, msg));
+    }
     page.update_existing = up.update_existing;
     let Some(data) = up.file.filter(|d| !d.is_empty()) else {
         return Ok(refuse(

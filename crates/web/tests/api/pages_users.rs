@@ -278,3 +278,31 @@ backends!(
         assert!(html.contains("No users match"));
     }
 );
+
+backends!(
+    an_upload_over_the_limit_says_so_not_that_the_form_expired,
+    |srv| async move {
+        let c = browser();
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let token = csrf_of(&srv, &c, &cookie, "/users/import").await;
+        let mut body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u.csv\"\r\nContent-Type: text/csv\r\n\r\nuserPrincipalName,displayName\r\n"
+        );
+        let row = "someone@contoso.test,Someone Somebody\r\n";
+        while body.len() < 6 * 1024 * 1024 {
+            body.push_str(row);
+        }
+        body.push_str("--XyZ--\r\n");
+        let r = c
+            .post(format!("{}/users/import", srv.url))
+            .header(COOKIE, &cookie)
+            .header(CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let text = r.text().await.expect("text");
+        assert!(text.contains("larger than 5 MB"), "{text}");
+    }
+);
