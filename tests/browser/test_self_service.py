@@ -4,7 +4,6 @@ users show under the organization's product; a Global reader sees no Take over b
 
 import re
 
-import pytest
 from conftest import api, new_user, sign_in
 from playwright.sync_api import expect
 
@@ -45,11 +44,23 @@ def start_trial_on_page(tab, product):
     expect(p.get_by_role("heading", name=product, level=1)).to_be_visible()
 
 
-@pytest.mark.skip(reason="needs payment methods: cards are not stored by this version yet")
 def test_a_member_buys_a_product_with_a_test_card(tab):
     buyer = new_user(name="Buyer")
     sign_in(tab, buyer)
     p = tab.page
+    p.get_by_role("navigation", name="Main").get_by_role("link", name="Payment methods").click()
+    form = p.get_by_role("region", name="Add a card")
+    form.get_by_label("Card number").fill("4242 4242 4242 4242")
+    form.get_by_label("Expiry month").fill("12")
+    form.get_by_label("Expiry year").fill("2035")
+    form.get_by_label("Security code").fill("123")
+    form.get_by_label("Name on card").fill("Pat Buyer")
+    form.get_by_label("Address line 1").fill("1 Main Street")
+    form.get_by_label("City").fill("Springfield")
+    form.get_by_label("Postal code").fill("12345")
+    form.get_by_label("Country").fill("US")
+    form.get_by_role("button", name="Add card").click()
+    expect(p.get_by_role("status")).to_contain_text("Your card Visa ending 4242 was added.")
     tab.goto("/buy")
     offer = p.get_by_role("region", name="Suite Basic")
     offer.get_by_label("Quantity").fill("3")
@@ -58,6 +69,10 @@ def test_a_member_buys_a_product_with_a_test_card(tab):
     offer.get_by_role("button", name="Buy Suite Basic").click()
     expect(p.get_by_role("status")).to_contain_text("You bought 3 licenses Suite Basic, billed annual.")
     tab.shot("bought")
+    p.get_by_role("navigation", name="Main").get_by_role("link", name="My products").click()
+    row = p.get_by_role("row").filter(has_text="Suite Basic")
+    expect(row).to_contain_text("Paid")
+    tab.shot("my products")
 
 
 def test_a_member_starts_a_trial_assigns_a_colleague_and_cancels(tab):

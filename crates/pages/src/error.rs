@@ -67,6 +67,7 @@ impl From<AppError> for PageError {
                 seatkeeper_domain::selfservice::PurchaseRefusal::PaymentMethodRequired { .. },
             ) => StatusCode::BAD_REQUEST,
             AppError::Purchase(_) => StatusCode::CONFLICT,
+            AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
             _ => {
                 tracing::error!("a page failed: {e}");
                 return PageError::Status {
@@ -90,7 +91,9 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::FORBIDDEN => "You can't do that here",
         StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
-        StatusCode::CONFLICT | StatusCode::BAD_REQUEST => "That didn't work",
+        StatusCode::CONFLICT | StatusCode::BAD_REQUEST | StatusCode::PAYMENT_REQUIRED => {
+            "That didn't work"
+        }
         _ => "That didn't work",
     };
     let page = ErrorPage {

@@ -16,6 +16,10 @@ pub enum Nav {
     Buy,
     /// An end user's My products page.
     MyProducts,
+    /// The signed-in user's own Payment methods page.
+    PaymentMethods,
+    /// Settings → Self-service purchases.
+    SelfServiceSettings,
     None,
 }
 
@@ -30,6 +34,12 @@ impl Nav {
         (Nav::Audit, "Audit log", "/audit"),
         (Nav::Settings, "Settings", "/settings"),
     ];
+
+    /// Whether this entry is current when `other` is the page's entry (sub-pages light up
+    /// their parent).
+    fn lights(self, page: Nav) -> bool {
+        self == page || (self == Nav::Settings && page == Nav::SelfServiceSettings)
+    }
 }
 
 /// The layout's context (`base.html`): every page template has a `frame` field.
@@ -80,13 +90,18 @@ impl Frame {
         if self.admin {
             Nav::ADMIN
                 .iter()
-                .map(|(n, label, path)| (*label, *path, *n == self.nav))
+                .map(|(n, label, path)| (*label, *path, n.lights(self.nav)))
                 .collect()
         } else {
             vec![
                 ("My account", "/", self.nav == Nav::Account),
                 ("Buy a product", "/buy", self.nav == Nav::Buy),
                 ("My products", "/my/products", self.nav == Nav::MyProducts),
+                (
+                    "Payment methods",
+                    "/my/payment-methods",
+                    self.nav == Nav::PaymentMethods,
+                ),
             ]
         }
     }

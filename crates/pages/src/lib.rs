@@ -19,9 +19,11 @@ pub mod import;
 pub mod licenses;
 pub mod notice;
 pub mod password;
+pub mod payment_methods;
 pub mod products;
 pub mod security;
 pub mod selfservice;
+pub mod selfservice_settings;
 pub mod session;
 pub mod settings;
 pub mod sign_in;
@@ -38,7 +40,7 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/` (home or the user's own page), `/account/*`, `/buy/*`, `/my/products/*`, `/licenses/*`, `/products/*`,
+/// router. Paths: `/` (home or the user's own page), `/account/*`, `/buy/*`, `/my/products/*`, `/my/payment-methods/*`, `/licenses/*`, `/products/*`,
 /// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
@@ -73,6 +75,22 @@ pub fn router() -> Router<App> {
         .merge(import::router())
         .route("/settings", get(settings::show))
         .route("/settings/organization", post(settings::organization))
+        .route(
+            "/settings/self-service",
+            get(selfservice_settings::show).post(selfservice_settings::save),
+        )
+        .route(
+            "/my/payment-methods",
+            get(payment_methods::show).post(payment_methods::add),
+        )
+        .route(
+            "/my/payment-methods/{id}",
+            get(payment_methods::edit_form).post(payment_methods::edit),
+        )
+        .route(
+            "/my/payment-methods/{id}/delete",
+            post(payment_methods::delete),
+        )
         .route("/settings/tokens", post(tokens::create))
         .route("/settings/tokens/{id}/revoke", post(tokens::revoke))
         .route("/audit", get(audit::list))

@@ -122,7 +122,7 @@ pub async fn payment_choices(app: &App, actor: &Actor) -> Result<PaymentChoices,
         })
         .collect();
     let missing = choices.is_empty().then(|| {
-        "Add a card first: POST /api/v1/me/payment-methods (the Payment methods page comes next)."
+        "You have no card yet: add one under Payment methods (/my/payment-methods), then come back."
             .to_string()
     });
     Ok(PaymentChoices { choices, missing })

@@ -9,7 +9,7 @@ use serde_json::json;
 const FORM: &str = "application/x-www-form-urlencoded";
 const CHAT: &str = "CHAT_ESSENTIALS";
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -18,7 +18,12 @@ fn browser() -> reqwest::Client {
 
 /// A user with `roles` (and `user_type`) signed in to the admin center: (session cookie, API
 /// token).
-async fn signed_in(srv: &Srv, upn: &str, roles: &[Role], guest: bool) -> (String, String) {
+pub(crate) async fn signed_in(
+    srv: &Srv,
+    upn: &str,
+    roles: &[Role],
+    guest: bool,
+) -> (String, String) {
     let token = srv.token_with_roles(upn, roles).await;
     let op = srv.operator();
     if guest {
@@ -43,7 +48,7 @@ async fn signed_in(srv: &Srv, upn: &str, roles: &[Role], guest: bool) -> (String
 }
 
 /// The CSRF token of the page at `path`.
-async fn csrf(srv: &Srv, cookie: &str, path: &str) -> String {
+pub(crate) async fn csrf(srv: &Srv, cookie: &str, path: &str) -> String {
     let html = browser()
         .get(format!("{}{path}", srv.url))
         .header("cookie", cookie)
@@ -58,7 +63,7 @@ async fn csrf(srv: &Srv, cookie: &str, path: &str) -> String {
     html[start..start + end].to_string()
 }
 
-async fn post(srv: &Srv, cookie: &str, path: &str, body: &str) -> (StatusCode, String) {
+pub(crate) async fn post(srv: &Srv, cookie: &str, path: &str, body: &str) -> (StatusCode, String) {
     let r = browser()
         .post(format!("{}{path}", srv.url))
         .header("cookie", cookie)
