@@ -984,3 +984,47 @@ backends!(
         assert_eq!(row["assigned"], 1, "{row}");
     }
 );
+
+backends!(
+    a_purchaser_removes_licenses_only_inside_the_window,
+    |srv| async move {
+        let buyer = member(&srv, "window@contoso.test").await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242").await;
+        let got = purchase(&srv, &buyer, "PROJECTS_PLAN3", 5, &pm).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let patch = |q: i64| {
+            let buyer = buyer.clone();
+            let id = id.clone();
+            let srv = &srv;
+            async move {
+                srv.call_as(
+                    &buyer,
+                    "PATCH",
+                    &format!("{API}/subscriptions/{id}"),
+                    Some(json!({"quantity": q})),
+                )
+                .await
+            }
+        };
+        // Inside the 7-day window: fewer is fine (not below the 1 assigned, the buyer's own).
+        let got = patch(3).await;
+        assert_eq!(
+            (got.0, got.1["quantity"].clone()),
+            (StatusCode::OK, json!(3)),
+            "{}",
+            got.1
+        );
+        // After it: refused with the rule, nothing changes.
+        let start = now(&srv).await;
+        set_clock(&srv, start + Duration::days(8)).await;
+        let got = patch(2).await;
+        assert_eq!(
+            (got.0, code(&got)),
+            (StatusCode::BAD_REQUEST, "removalWindowClosed".into()),
+            "{}",
+            got.1
+        );
+        assert_eq!(sub(&srv, &id).await["quantity"], 3);
+    }
+);
