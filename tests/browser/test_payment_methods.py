@@ -70,9 +70,10 @@ def test_a_declined_card_shows_the_reason_and_stores_nothing(tab):
     alert = p.get_by_role("alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("declined")
-    # The number typed is not sent back in the form (the reason may name the test card).
+    # The number typed is not sent back, in the form or in the reason.
     html = p.content()
     assert 'value="4000' not in html and 'value="123"' not in html
+    assert "4000 0000 0000 0002" not in html and "4000000000000002" not in html
     # The other fields are kept; the number and the security code are not.
     form = p.get_by_role("region", name="Add a card")
     expect(form.get_by_label("Card number")).to_have_value("")

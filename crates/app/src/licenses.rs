@@ -302,7 +302,7 @@ impl App {
                 .plan_change(tx, actor, &mut default_location, u, c)
                 .await?
             {
-                Ok(p) => match self.check_scope(tx, actor, &p, scope).await? {
+                Ok(p) => match self.check_scope(tx, actor, &p, c, scope).await? {
                     Ok(()) => planned.push(p),
                     Err(problem) => problems.push(problem),
                 },
@@ -476,8 +476,27 @@ impl App {
         conn: &mut Conn,
         actor: &Actor,
         p: &Planned,
+        change: &UserChange,
         scope: Scope,
     ) -> AppResult<Result<(), UserProblem>> {
+        // A purchaser's subscription gives a product only to users who do not hold it yet:
+        // one held from another pool is not theirs to change, and is not silently kept.
+        if let Scope::Purchase(pool) = scope
+            && let Some(a) = p
+                .before
+                .iter()
+                .find(|a| a.pool_id != pool && change.add.iter().any(|l| l.sku_id == a.sku_id))
+        {
+            return Ok(Err(UserProblem {
+                user_id: p.user.id,
+                user: p.user.upn.clone(),
+                error: DomainError::HeldElsewhere {
+                    user_id: p.user.id,
+                    user: p.user.upn.clone(),
+                    product: self.catalog().part_number(a.sku_id),
+                },
+            }));
+        }
         let touched = p
             .plan
             .deletes

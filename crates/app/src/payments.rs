@@ -133,7 +133,7 @@ impl PaymentProvider for TestProvider {
             check_security_code(&card.security_code).map_err(Refusal::Invalid)?;
             if digits == TEST_DECLINED {
                 return Err(Refusal::Declined(
-                    "The card was declined by its issuer (test card 4000 0000 0000 0002): use another card.".into(),
+                    "The card was declined by its issuer (test card ending 0002): use another card.".into(),
                 ));
             }
             let prefix = if digits == TEST_CHARGE_DECLINED {

@@ -196,6 +196,12 @@ backends!(
             .await;
         assert_error(&got, StatusCode::PAYMENT_REQUIRED, "declined");
         assert_eq!(got.1["error"]["code"], "PaymentDeclined");
+        // No full card number in the answer, not even the test card's own.
+        let text = got.1.to_string();
+        assert!(
+            !text.contains("4000 0000 0000 0002") && !text.contains("4000000000000002"),
+            "{text}"
+        );
 
         let cases: Vec<(Value, &str, &str)> = vec![
             (

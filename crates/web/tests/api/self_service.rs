@@ -1007,6 +1007,40 @@ backends!(
                 .await
             }
         };
+        // A colleague who holds the product from the organization already is refused by name,
+        // not silently skipped.
+        srv.user("central@contoso.test", Some("US")).await;
+        srv.buy("PROJECTS_PLAN3", 1).await;
+        let got = assign(
+            &srv,
+            "PROJECTS_PLAN3",
+            &["central@contoso.test".to_string()],
+            &[],
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["central@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(
+            (got.0, code(&got)),
+            (StatusCode::BAD_REQUEST, "licenseHeldElsewhere".into()),
+            "{}",
+            got.1
+        );
+        assert!(
+            got.1["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("central@contoso.test"),
+            "{}",
+            got.1
+        );
         // Inside the 7-day window: fewer is fine (not below the 1 assigned, the buyer's own).
         let got = patch(3).await;
         assert_eq!(
