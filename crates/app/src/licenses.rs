@@ -984,7 +984,8 @@ pub(crate) fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> App
     Ok(())
 }
 
-fn check_batch(users: &[String]) -> AppResult<()> {
+/// A batch names 1 to [`MAX_BATCH_USERS`] users (the seed's "up to 20 users at a time").
+pub(crate) fn check_batch(users: &[String]) -> AppResult<()> {
     if users.is_empty() {
         return Err(AppError::invalid(
             "noUsers",

@@ -9,14 +9,13 @@ use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::catalog::Product;
 use seatkeeper_domain::directory::User;
-use seatkeeper_domain::kinds::{MailKind, Origin, PolicyValue};
+use seatkeeper_domain::kinds::{MailKind, Origin};
 use seatkeeper_domain::lifecycle::{self, BillingFrequency, Lifecycle, Status};
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::selfservice::{EarlierTrial, PurchaseRefusal, Start, check_start};
 use seatkeeper_domain::subscription::{Money, Subscription};
 use seatkeeper_domain::{
-    DomainError, MAX_BATCH_USERS, PaymentMethodId, PlanId, SkuId, SubscriptionId, TenantId, Time,
-    UserId,
+    DomainError, PaymentMethodId, PlanId, SkuId, SubscriptionId, TenantId, Time, UserId,
 };
 use seatkeeper_store::subscriptions as subs;
 use seatkeeper_store::{Conn, assignments, directory as dir, outbox, tenants};
@@ -167,7 +166,6 @@ impl App {
         Ok(subs::trial_of(tx, tenant, me, sku)
             .await?
             .map(|t| EarlierTrial {
-                policy: t.trial_policy.unwrap_or(PolicyValue::Enabled),
                 needs_payment_method: t.payment_method_id.is_some() || needs,
             }))
     }
@@ -467,7 +465,7 @@ impl App {
         users: &[String],
         disabled_plans: &[PlanId],
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
-        check_people(users)?;
+        crate::licenses::check_batch(users)?;
         let now = self.now();
         self.transact(move |tx| {
             Box::pin(async move {
@@ -523,7 +521,7 @@ impl App {
         key: &str,
         users: &[String],
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
-        check_people(users)?;
+        crate::licenses::check_batch(users)?;
         let now = self.now();
         self.transact(move |tx| {
             Box::pin(async move {
@@ -1205,23 +1203,6 @@ impl App {
         .await?;
         Ok(())
     }
-}
-
-fn check_people(users: &[String]) -> AppResult<()> {
-    if users.is_empty() {
-        return Err(AppError::invalid(
-            "noUsers",
-            "Name at least one user (id or userPrincipalName).",
-        ));
-    }
-    if users.len() > MAX_BATCH_USERS {
-        return Err(DomainError::BatchTooLarge {
-            count: users.len(),
-            max: MAX_BATCH_USERS,
-        }
-        .into());
-    }
-    Ok(())
 }
 
 /// A product an end user may buy or try themselves, as the Buy a product page shows it (SS1).

@@ -78,8 +78,6 @@ impl PurchaseRefusal {
 /// An earlier trial of the same product by the same user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EarlierTrial {
-    /// The policy value in force when it began.
-    pub policy: PolicyValue,
     /// Whether it needed a payment method.
     pub needs_payment_method: bool,
 }
@@ -234,9 +232,8 @@ mod tests {
         use PolicyValue::*;
         let p = product(true, trial(false));
         let m = UserType::Member;
-        let earlier = |policy| {
+        let earlier = |_policy: PolicyValue| {
             Some(EarlierTrial {
-                policy,
                 needs_payment_method: false,
             })
         };

@@ -10,24 +10,13 @@ use super::{
 use crate::error::{ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use seatkeeper_app::App;
 use seatkeeper_app::selfservice::TakeOver;
 use seatkeeper_domain::PaymentMethodId;
-use seatkeeper_domain::lifecycle::BillingFrequency as Frequency;
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-fn created(app: &App, s: &seatkeeper_domain::subscription::Subscription) -> Response {
-    let location = format!("/api/v1/subscriptions/{}", s.id);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(Subscription::new(&app.catalog(), s)),
-    )
-        .into_response()
-}
 
 fn payment_method(field: &str, v: Option<&str>) -> ApiResult<Option<PaymentMethodId>> {
     match v.map(str::trim) {
@@ -95,26 +84,10 @@ pub async fn purchase(
 ) -> ApiResult<Response> {
     let catalog = app.catalog();
     let product = product_in_body(&catalog, "skuId", body.sku_id.as_deref().unwrap_or(""))?;
-    let quantity = body.quantity.ok_or_else(|| {
-        bad_request(
-            "missingProperty",
-            "quantity is required: the number of licenses to buy (at least 1).",
-        )
-    })?;
-    let frequency = match body.billing_frequency.as_deref() {
-        None => {
-            return Err(bad_request(
-                "missingProperty",
-                "billingFrequency is required: \"monthly\" or \"annual\".",
-            ));
-        }
-        Some(f) => Frequency::parse(f.trim()).ok_or_else(|| {
-            bad_request(
-                "invalidBillingFrequency",
-                format!("billingFrequency '{f}' is not valid: use \"monthly\" or \"annual\"."),
-            )
-        })?,
-    };
+    let (quantity, frequency) = super::subscriptions::quantity_and_frequency(
+        body.quantity,
+        body.billing_frequency.as_deref(),
+    )?;
     let method = payment_method("paymentMethodId", body.payment_method_id.as_deref())?
         .ok_or_else(|| {
             bad_request(
@@ -125,7 +98,7 @@ pub async fn purchase(
     let s = app
         .purchase(&actor, product.sku_id, quantity, frequency, method)
         .await?;
-    Ok(created(&app, &s))
+    Ok(super::subscriptions::created(&app, &s))
 }
 
 /// Which trial to start.
@@ -174,7 +147,7 @@ pub async fn trial(
     let product = product_in_body(&catalog, "skuId", body.sku_id.as_deref().unwrap_or(""))?;
     let method = payment_method("paymentMethodId", body.payment_method_id.as_deref())?;
     let s = app.start_trial(&actor, product.sku_id, method).await?;
-    Ok(created(&app, &s))
+    Ok(super::subscriptions::created(&app, &s))
 }
 
 /// Your own purchases and trials

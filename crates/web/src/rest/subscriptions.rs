@@ -65,6 +65,45 @@ pub(super) fn origin_param(params: &Params) -> ApiResult<Option<DomainOrigin>> {
     }
 }
 
+/// The `quantity` and `billingFrequency` of a purchase, central or self-service: each
+/// required, the frequency `monthly` or `annual`.
+pub(super) fn quantity_and_frequency(
+    quantity: Option<i64>,
+    frequency: Option<&str>,
+) -> ApiResult<(i64, Frequency)> {
+    let quantity = quantity.ok_or_else(|| {
+        bad_request(
+            "missingProperty",
+            "quantity is required: the number of licenses to buy (at least 1).",
+        )
+    })?;
+    let frequency = match frequency {
+        None => {
+            return Err(bad_request(
+                "missingProperty",
+                "billingFrequency is required: \"monthly\" or \"annual\".",
+            ));
+        }
+        Some(f) => Frequency::parse(f.trim()).ok_or_else(|| {
+            bad_request(
+                "invalidBillingFrequency",
+                format!("billingFrequency '{f}' is not valid: use \"monthly\" or \"annual\"."),
+            )
+        })?,
+    };
+    Ok((quantity, frequency))
+}
+
+/// A created subscription: 201 with its Location.
+pub(super) fn created(app: &App, s: &seatkeeper_domain::subscription::Subscription) -> Response {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/subscriptions/{}", s.id))],
+        axum::Json(Subscription::new(&app.catalog(), s)),
+    )
+        .into_response()
+}
+
 /// What to buy.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -109,34 +148,10 @@ pub async fn buy(
 ) -> ApiResult<Response> {
     let catalog = app.catalog();
     let product = product_in_body(&catalog, "skuId", body.sku_id.as_deref().unwrap_or(""))?;
-    let quantity = body.quantity.ok_or_else(|| {
-        bad_request(
-            "missingProperty",
-            "quantity is required: the number of licenses to buy (at least 1).",
-        )
-    })?;
-    let frequency = match body.billing_frequency.as_deref() {
-        None => {
-            return Err(bad_request(
-                "missingProperty",
-                "billingFrequency is required: \"monthly\" or \"annual\".",
-            ));
-        }
-        Some(f) => Frequency::parse(f.trim()).ok_or_else(|| {
-            bad_request(
-                "invalidBillingFrequency",
-                format!("billingFrequency '{f}' is not valid: use \"monthly\" or \"annual\"."),
-            )
-        })?,
-    };
+    let (quantity, frequency) =
+        quantity_and_frequency(body.quantity, body.billing_frequency.as_deref())?;
     let s = app.buy(&actor, product.sku_id, quantity, frequency).await?;
-    let location = format!("/api/v1/subscriptions/{}", s.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(Subscription::new(&catalog, &s)),
-    )
-        .into_response())
+    Ok(created(&app, &s))
 }
 
 /// Get a subscription

@@ -833,11 +833,10 @@ backends!(
         // Two take-overs and the purchaser's assignments at once.
         let mut tasks = Vec::new();
         let srv = std::sync::Arc::new(srv);
-        for i in 0..2 {
+        for _ in 0..2 {
             let srv = srv.clone();
             let id = id.clone();
             tasks.push(tokio::spawn(async move {
-                let _ = i;
                 srv.post(
                     &format!("{API}/subscriptions/{id}/take-over"),
                     json!({"action": "move"}),
