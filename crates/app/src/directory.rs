@@ -355,6 +355,29 @@ pub(crate) async fn guard_admin_change(
 }
 
 /// Looks a user up by id or userPrincipalName.
+/// How a membership change moved licenses, for its audit summary ("" when none moved).
+fn licenses_followed(r: &crate::group_licensing::Reconciled) -> String {
+    let n = |k: i64| format!("{k} license{}", if k == 1 { "" } else { "s" });
+    let mut parts = Vec::new();
+    if r.assigned > 0 {
+        parts.push(format!("{} given", n(r.assigned)));
+    }
+    if r.removed > 0 {
+        parts.push(format!("{} removed", n(r.removed)));
+    }
+    if r.changed > 0 {
+        parts.push(format!("{} changed", n(r.changed)));
+    }
+    if r.errors > 0 {
+        parts.push("group licenses in error".to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join(", "))
+    }
+}
+
 pub async fn find_user(conn: &mut Conn, tenant: TenantId, key: &str) -> AppResult<User> {
     let found = match UserId::parse(key) {
         Some(id) => dir::get_user(conn, tenant, id).await?,
@@ -489,6 +512,7 @@ impl App {
                         subscriptions::release_seats(tx, a.pool_id, 1).await?;
                     }
                 }
+                seatkeeper_store::group_licenses::delete_sources_of_users(tx, &[u.id]).await?;
                 dir::delete_user(tx, actor.tenant_id, u.id).await?;
                 let freed: Vec<String> = held
                     .iter()
@@ -734,6 +758,28 @@ impl App {
         self.transact(move |tx| {
             Box::pin(async move {
                 let g = find_group(tx, actor.tenant_id, id).await?;
+                // Graph refuses to delete a group that still gives licenses (L6).
+                let products = seatkeeper_store::group_licenses::of_group(tx, g.id).await?;
+                if !products.is_empty() {
+                    let catalog = self.catalog();
+                    return Err(AppError::invalid(
+                        "groupHasLicenses",
+                        format!(
+                            "The group '{}' still has licenses assigned ({}): remove them from the group first (assignLicense with removeLicenses), then delete it.",
+                            g.display_name,
+                            products.iter().map(|l| catalog.part_number(l.sku_id)).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                if seatkeeper_store::group_licenses::group_has_open_job(tx, g.id).await? {
+                    return Err(AppError::conflict(
+                        "groupProcessing",
+                        format!(
+                            "The group '{}' is still being processed (its members' licenses are changing): delete it when processing is complete.",
+                            g.display_name
+                        ),
+                    ));
+                }
                 dir::delete_group(tx, actor.tenant_id, g.id).await?;
                 audit::record(
                     tx,
@@ -781,7 +827,9 @@ impl App {
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
                 return Err(AppError::invalid("memberExists", "One or more added object references already exist for the following modified properties: 'members'."));
             }
-            audit::record(tx, actor, now, AuditAction::GroupMemberAdd, "group", g.id, format!("{} added to group '{}'", u.upn, g.display_name), None, Some(json!({"userId": u.id}))).await?;
+            // The group's products follow the new member (L6).
+            let r = self.reconcile_users(tx, actor.tenant_id, &[u.id], now).await?;
+            audit::record(tx, actor, now, AuditAction::GroupMemberAdd, "group", g.id, format!("{} added to group '{}'{}", u.upn, g.display_name, licenses_followed(&r)), None, Some(json!({"userId": u.id}))).await?;
             Ok(())
         })).await
     }
@@ -804,6 +852,8 @@ impl App {
                         u.upn, g.display_name
                     )));
                 }
+                // Licenses only this group gave go (L6).
+                let r = self.reconcile_users(tx, actor.tenant_id, &[u.id], now).await?;
                 audit::record(
                     tx,
                     actor,
@@ -811,7 +861,12 @@ impl App {
                     AuditAction::GroupMemberRemove,
                     "group",
                     g.id,
-                    format!("{} removed from group '{}'", u.upn, g.display_name),
+                    format!(
+                        "{} removed from group '{}'{}",
+                        u.upn,
+                        g.display_name,
+                        licenses_followed(&r)
+                    ),
                     Some(json!({"userId": u.id})),
                     None,
                 )

@@ -12,6 +12,7 @@ pub mod database;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod group_licensing;
 pub mod home;
 pub mod import;
 pub mod jobs;
@@ -128,6 +129,8 @@ pub struct Inner {
     >,
     /// The payment provider cards are tokenized, verified and charged with (BILL2).
     pub payments: Arc<dyn payments::PaymentProvider>,
+    /// Woken when this server queues a license job (L6), so its runner starts at once.
+    pub license_jobs_wake: tokio::sync::Notify,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -161,6 +164,7 @@ impl App {
             config,
             catalog: RwLock::new((0, Arc::new(Catalog::default()))),
             pool_ids: RwLock::new(Default::default()),
+            license_jobs_wake: tokio::sync::Notify::new(),
             payments,
         }));
         app.ensure_catalog().await?;

@@ -106,9 +106,24 @@ pub(crate) enum Scope {
 
 struct Planned {
     user: User,
+    /// Licenses held directly (the plan's indices refer to these).
     before: Vec<Assignment>,
+    /// Licenses held only through groups (L6).
+    inherited: Vec<Assignment>,
+    /// Per product, the plans each active group source turns off.
+    group_plans: BTreeMap<SkuId, Vec<Vec<PlanId>>>,
     plan: change::Plan,
     set_location: Option<String>,
+}
+
+impl Planned {
+    /// The plans the user holds off in `sku` with these direct plans (None: not direct).
+    fn effective(&self, sku: SkuId, direct: Option<&[PlanId]>) -> Vec<PlanId> {
+        crate::group_licensing::effective_plans(
+            direct,
+            self.group_plans.get(&sku).map(Vec::as_slice).unwrap_or(&[]),
+        )
+    }
 }
 
 pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Value {
@@ -118,11 +133,22 @@ pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Valu
         .collect::<Vec<_>>())
 }
 
+/// What a user holds, as licenses with the plans they hold off.
 fn held_licenses(list: &[Assignment]) -> Vec<License> {
     list.iter()
         .map(|a| License {
             sku_id: a.sku_id,
             disabled_plans: a.disabled_plans.clone(),
+        })
+        .collect()
+}
+
+/// What a user holds directly, with the plans the direct assignment turns off.
+fn direct_licenses(list: &[Assignment]) -> Vec<License> {
+    list.iter()
+        .map(|a| License {
+            sku_id: a.sku_id,
+            disabled_plans: a.direct_disabled_plans.clone(),
         })
         .collect()
 }
@@ -144,8 +170,39 @@ impl App {
             user: user.upn.clone(),
             error: e,
         };
-        let before = assignments::of_user(conn, user.id).await?;
-        let held = held_licenses(&before);
+        let rows = assignments::of_user(conn, user.id).await?;
+        let mut group_plans: BTreeMap<SkuId, Vec<Vec<PlanId>>> = BTreeMap::new();
+        let mut source_groups: BTreeMap<SkuId, Vec<seatkeeper_domain::GroupId>> = BTreeMap::new();
+        for s in seatkeeper_store::group_licenses::sources_of_users(conn, &[user.id]).await? {
+            if s.state == "Active" {
+                group_plans.entry(s.sku_id).or_default().push(s.disabled_plans);
+                source_groups.entry(s.sku_id).or_default().push(s.group_id);
+            }
+        }
+        let (before, inherited): (Vec<Assignment>, Vec<Assignment>) =
+            rows.into_iter().partition(|a| a.direct);
+        // L6: a product only groups give cannot be removed through the user (Graph's error).
+        if let Remove::These(list) = &change.remove
+            && let Some(a) = inherited.iter().find(|a| list.contains(&a.sku_id))
+        {
+            let mut names = Vec::new();
+            for g in source_groups.get(&a.sku_id).map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(g) = dir::get_group(conn, actor.tenant_id, *g).await? {
+                    names.push(g.display_name);
+                }
+            }
+            return Ok(Err(problem(DomainError::LicenseInherited {
+                user_id: user.id,
+                user: user.upn.clone(),
+                product: catalog.part_number(a.sku_id),
+                groups: if names.is_empty() {
+                    "a group".into()
+                } else {
+                    format!("the group {}", names.join(", "))
+                },
+            })));
+        }
+        let held = direct_licenses(&before);
         let add: Vec<License> = change
             .add
             .iter()
@@ -181,6 +238,33 @@ impl App {
             Ok(p) => p,
             Err(e) => return Ok(Err(problem(e))),
         };
+        // With group sources, the plan rules hold for what the user ends up holding: the
+        // direct licenses merged with every active group source (L6).
+        if !group_plans.is_empty() {
+            let mut after = plan.after.clone();
+            for (sku, list) in &group_plans {
+                for d in list {
+                    seatkeeper_domain::sources::merge(
+                        &mut after,
+                        &License {
+                            sku_id: *sku,
+                            disabled_plans: d.clone(),
+                        },
+                    );
+                }
+            }
+            let mut all = before.clone();
+            all.extend(inherited.iter().cloned());
+            if let Err(e) = seatkeeper_domain::plans::check_change(
+                &catalog,
+                user.id,
+                &user.upn,
+                &held_licenses(&all),
+                &after,
+            ) {
+                return Ok(Err(problem(e)));
+            }
+        }
         if plan.adds_something() && user.is_guest() && !actor.can(Action::LicenseGuests) {
             return Ok(Err(problem(DomainError::GuestNeedsGlobalAdmin {
                 user_id: user.id,
@@ -208,6 +292,8 @@ impl App {
         Ok(Ok(Planned {
             user,
             before,
+            inherited,
+            group_plans,
             plan,
             set_location,
         }))
@@ -340,7 +426,7 @@ impl App {
         let mut seat_delta: BTreeMap<PoolId, (SkuId, i64)> = BTreeMap::new();
         let mut out = Vec::with_capacity(planned.len());
         for p in planned {
-            let mut user = p.user;
+            let mut user = p.user.clone();
             if let Some(loc) = &p.set_location {
                 user.usage_location = Some(loc.clone());
                 dir::update_user(tx, &user).await?;
@@ -360,28 +446,55 @@ impl App {
                 )
                 .await?;
             }
+            let mut all_before = p.before.clone();
+            all_before.extend(p.inherited.iter().cloned());
             let mut after: Vec<Assignment> = p
                 .before
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !p.plan.deletes.contains(i))
                 .map(|(_, a)| a.clone())
+                .chain(p.inherited.iter().cloned())
                 .collect();
             for i in &p.plan.deletes {
                 let a = &p.before[*i];
-                if assignments::delete(tx, a.id).await? {
+                if p.group_plans.contains_key(&a.sku_id) {
+                    // Groups keep it: only the direct source goes (L6).
+                    let mut kept = a.clone();
+                    kept.direct = false;
+                    kept.direct_disabled_plans = Vec::new();
+                    kept.disabled_plans = p.effective(a.sku_id, None);
+                    kept.updated_at = now;
+                    assignments::set_sources(tx, a.id, &kept.disabled_plans, None, now).await?;
+                    after.push(kept);
+                } else if assignments::delete(tx, a.id).await? {
                     seat_delta.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
                 }
             }
             for (i, disabled) in &p.plan.updates {
                 let a = &p.before[*i];
-                assignments::set_disabled_plans(tx, a.id, disabled, now).await?;
+                let effective = p.effective(a.sku_id, Some(disabled));
+                assignments::set_sources(tx, a.id, &effective, Some(disabled), now).await?;
                 if let Some(x) = after.iter_mut().find(|x| x.id == a.id) {
-                    x.disabled_plans = disabled.clone();
+                    x.disabled_plans = effective;
+                    x.direct_disabled_plans = disabled.clone();
                     x.updated_at = now;
                 }
             }
             for l in &p.plan.inserts {
+                if let Some(r) = p.inherited.iter().find(|r| r.sku_id == l.sku_id) {
+                    // Held through groups: it becomes direct too, on the same seat (L6).
+                    let effective = p.effective(l.sku_id, Some(&l.disabled_plans));
+                    assignments::set_sources(tx, r.id, &effective, Some(&l.disabled_plans), now)
+                        .await?;
+                    if let Some(x) = after.iter_mut().find(|x| x.id == r.id) {
+                        x.direct = true;
+                        x.direct_disabled_plans = l.disabled_plans.clone();
+                        x.disabled_plans = effective;
+                        x.updated_at = now;
+                    }
+                    continue;
+                }
                 let pool = pools
                     .get(&l.sku_id)
                     .copied()
@@ -394,6 +507,7 @@ impl App {
                     pool_id: pool,
                     disabled_plans: l.disabled_plans.clone(),
                     direct: true,
+                    direct_disabled_plans: l.disabled_plans.clone(),
                     assigned_at: now,
                     updated_at: now,
                 };
@@ -441,7 +555,7 @@ impl App {
                     "user",
                     user.id,
                     format!("{}: {}", user.upn, parts.join("; ")),
-                    Some(licenses_json(&catalog, &p.before)),
+                    Some(licenses_json(&catalog, &all_before)),
                     Some(licenses_json(&catalog, &after)),
                 )
                 .await?;
@@ -485,6 +599,7 @@ impl App {
             && let Some(a) = p
                 .before
                 .iter()
+                .chain(p.inherited.iter())
                 .find(|a| a.pool_id != pool && change.add.iter().any(|l| l.sku_id == a.sku_id))
         {
             return Ok(Err(UserProblem {

@@ -15,10 +15,14 @@ pub struct Assignment {
     pub sku_id: SkuId,
     /// The pool the seat is taken from.
     pub pool_id: PoolId,
-    /// Service plans of the product turned off for this user.
+    /// Service plans of the product turned off for this user: those every source of the
+    /// license turns off (L6: a plan is on when any source turns it on).
     pub disabled_plans: Vec<PlanId>,
-    /// Assigned to the user directly (rather than through a group).
+    /// Assigned to the user directly (also or only through groups when false: see
+    /// `license_sources`).
     pub direct: bool,
+    /// The plans the direct assignment turns off (empty when not `direct`).
+    pub direct_disabled_plans: Vec<PlanId>,
     /// When the license was assigned.
     pub assigned_at: Time,
     /// When the assignment last changed.

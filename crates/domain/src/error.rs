@@ -125,6 +125,18 @@ pub enum DomainError {
         product: String,
     },
 
+    /// Graph's answer when `removeLicenses` names a product the user holds only through groups
+    /// (L6).
+    #[error(
+        "User license is inherited from a group membership and it cannot be removed directly from the user. {user} holds {product} through {groups}: remove them from the group or the product from the group."
+    )]
+    LicenseInherited {
+        user_id: UserId,
+        user: String,
+        product: String,
+        groups: String,
+    },
+
     /// Graph's answer when a change names a product the organization does not own.
     #[error(
         "License {sku_id} does not correspond to a valid company License. The organization owns no product with this skuId: see GET /v1.0/subscribedSkus for the ones it has."
@@ -187,6 +199,7 @@ impl DomainError {
             DomainError::InvalidTransition { .. } => "invalidTransition",
             DomainError::ContradictoryChange { .. } => "contradictoryChange",
             DomainError::LicenseNotHeld { .. } => "licenseNotHeld",
+            DomainError::LicenseInherited { .. } => "licenseInherited",
             DomainError::NotACompanyLicense { .. } => "invalidLicense",
             DomainError::DuplicateUser { .. } => "duplicateUser",
             DomainError::SelfServiceLicense { .. } => "selfServiceLicense",

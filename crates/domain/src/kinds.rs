@@ -147,6 +147,12 @@ text_enum!(
         GroupMemberAdd => "group.member.add",
         /// A user was removed from a group.
         GroupMemberRemove => "group.member.remove",
+        /// Products were assigned to or removed from a group (L6).
+        GroupLicense => "group.license",
+        /// A step of a background license job (L6): what it did to how many members.
+        LicenseJobStep => "license.job.step",
+        /// A user's or group's licenses were processed again (L6 reprocess).
+        LicenseReprocess => "license.reprocess",
         /// Licenses were assigned to a user (perhaps with other changes).
         LicenseAssign => "license.assign",
         /// Licenses were removed from a user.

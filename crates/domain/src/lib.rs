@@ -15,6 +15,7 @@ pub mod plans;
 pub mod roles;
 pub mod seats;
 pub mod selfservice;
+pub mod sources;
 pub mod subscription;
 pub mod tenant;
 

@@ -25,6 +25,9 @@ fn map(r: &AnyRow) -> Result<Assignment> {
         pool_id: get_id(r, "pool_id")?,
         disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
         direct: get_bool(r, "direct")?,
+        direct_disabled_plans: decode_plans(
+            &crate::get_opt(r, "direct_disabled_plans")?.unwrap_or_default(),
+        ),
         assigned_at: get_time(r, "assigned_at")?,
         updated_at: get_time(r, "updated_at")?,
     })
@@ -63,7 +66,7 @@ pub async fn of_users(
 
 pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
     sqlx::query(
-        "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(a.id.to_string())
     .bind(a.tenant_id.to_string())
@@ -74,9 +77,124 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
     .bind(flag(a.direct))
     .bind(us(a.assigned_at))
     .bind(us(a.updated_at))
+    .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)))
     .execute(&mut *conn)
     .await?;
     count_licenses(conn, a.user_id, 1).await
+}
+
+/// Inserts many assignments with a few multi-row statements (group-based licensing), and
+/// counts them on their users. Rows must be of distinct (user, product).
+pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
+    const COLS: usize = 10;
+    for chunk in list.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in chunk {
+            q = q
+                .bind(a.id.to_string())
+                .bind(a.tenant_id.to_string())
+                .bind(a.user_id.to_string())
+                .bind(a.sku_id.to_string())
+                .bind(a.pool_id.to_string())
+                .bind(encode_plans(&a.disabled_plans))
+                .bind(flag(a.direct))
+                .bind(us(a.assigned_at))
+                .bind(us(a.updated_at))
+                .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
+    for a in list {
+        *per_user.entry(a.user_id).or_default() += 1;
+    }
+    add_license_counts(conn, &per_user).await
+}
+
+/// Adds each user's delta to `users.license_count`, grouping users by delta so that a large
+/// batch is a few statements.
+pub async fn add_license_counts(
+    conn: &mut Conn,
+    per_user: &std::collections::BTreeMap<UserId, i64>,
+) -> Result<()> {
+    let mut by_delta: std::collections::BTreeMap<i64, Vec<UserId>> = Default::default();
+    for (u, d) in per_user {
+        if *d != 0 {
+            by_delta.entry(*d).or_default().push(*u);
+        }
+    }
+    for (delta, users) in by_delta {
+        for chunk in users.chunks(1000) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE users SET license_count = license_count + $1 WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(delta);
+            for u in chunk {
+                q = q.bind(u.to_string());
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes many assignments by id and returns the rows deleted (a concurrent change may have
+/// taken some first: release seats only for these), keeping users' license counts.
+pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<Assignment>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(1000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "DELETE FROM assignments WHERE id IN ({}) RETURNING *",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(map(&r)?);
+        }
+    }
+    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
+    for a in &out {
+        *per_user.entry(a.user_id).or_default() -= 1;
+    }
+    add_license_counts(conn, &per_user).await?;
+    Ok(out)
+}
+
+/// Sets what a license is made of: the plans the user holds off, whether it is assigned
+/// directly and with which plans off.
+pub async fn set_sources(
+    conn: &mut Conn,
+    id: AssignmentId,
+    disabled: &[PlanId],
+    direct: Option<&[PlanId]>,
+    at: Time,
+) -> Result<()> {
+    sqlx::query("UPDATE assignments SET disabled_plans = $2, direct = $3, direct_disabled_plans = $4, updated_at = $5 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(encode_plans(disabled))
+        .bind(flag(direct.is_some()))
+        .bind(direct.map(encode_plans))
+        .bind(us(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Adds `delta` to the number of licenses the user holds (`users.license_count`, which the

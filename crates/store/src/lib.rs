@@ -11,6 +11,7 @@ pub mod audit;
 pub mod billing;
 pub mod catalog;
 pub mod directory;
+pub mod group_licenses;
 pub mod operator;
 pub mod outbox;
 pub mod policies;
@@ -87,6 +88,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "self-service purchases",
         include_str!("../migrations/sqlite/0008_self_service_purchases.sql"),
     ),
+    (
+        9,
+        "group licensing",
+        include_str!("../migrations/sqlite/0009_group_licensing.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -128,6 +134,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "self-service purchases",
         include_str!("../migrations/postgres/0008_self_service_purchases.sql"),
+    ),
+    (
+        9,
+        "group licensing",
+        include_str!("../migrations/postgres/0009_group_licensing.sql"),
     ),
 ];
 

@@ -1,0 +1,860 @@
+//! Group-based licensing (L6): products assigned to groups, members' licenses recomputed from
+//! their sources (`domain::sources`), and the durable background jobs that do it for large
+//! groups.
+//!
+//! Every change of a user's licenses through groups goes through [`App::reconcile_users`]:
+//! it reads what the users hold and every source, applies the rule, and writes the difference
+//! (assignments, seats, `license_sources`) in the caller's transaction. Membership changes of
+//! one user call it at once; a product assigned to a group is processed by a job, a chunk of
+//! members per transaction, with the cursor committed together with the chunk, so a job
+//! killed mid-way resumes where its last step committed.
+
+use crate::directory::find_group;
+use crate::licenses::{LicenseSpec, check_licenses};
+use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::audit::AuditAction;
+use seatkeeper_domain::directory::{Group, User};
+use seatkeeper_domain::plans::License;
+use seatkeeper_domain::roles::Action;
+use seatkeeper_domain::sources::{self, GroupSource, SeatBudget, SourceError, UserSources};
+use seatkeeper_domain::{AssignmentId, DomainError, GroupId, PoolId, SkuId, TenantId, Time, UserId};
+use seatkeeper_store::group_licenses::{self as gl, GroupLicense, Job, Source};
+use seatkeeper_store::{Conn, assignments, directory as dir, subscriptions, tenants};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Members processed per job step (one transaction).
+pub const JOB_CHUNK: i64 = 2000;
+
+/// How long a claimed job stays claimed without a step (a server that stopped loses it then).
+const LEASE_SECS: i64 = 30;
+
+/// Graph's `licenseProcessingState` of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessingState {
+    QueuedForProcessing,
+    ProcessingInProgress,
+    ProcessingComplete,
+}
+
+impl ProcessingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessingState::QueuedForProcessing => "QueuedForProcessing",
+            ProcessingState::ProcessingInProgress => "ProcessingInProgress",
+            ProcessingState::ProcessingComplete => "ProcessingComplete",
+        }
+    }
+}
+
+/// A group's licensing as Graph and the pages show it.
+#[derive(Debug, Clone)]
+pub struct GroupLicensing {
+    /// The group's products.
+    pub licenses: Vec<GroupLicense>,
+    pub state: ProcessingState,
+    /// Members whose group licenses are in error.
+    pub members_with_errors: i64,
+    /// The latest job of the group.
+    pub job: Option<Job>,
+}
+
+/// What a reconciliation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Users looked at.
+    pub processed: i64,
+    /// Users with at least one group license in error afterwards.
+    pub errors: i64,
+    /// Licenses given (new seats taken).
+    pub assigned: i64,
+    /// Licenses taken away (seats freed).
+    pub removed: i64,
+    /// Licenses whose plans or sources changed.
+    pub changed: i64,
+}
+
+/// One member's group license in error (Graph's `membersWithLicenseErrors` with the reason).
+#[derive(Debug, Clone)]
+pub struct MemberError {
+    pub user: User,
+    pub sku_id: SkuId,
+    pub error: SourceError,
+    pub updated_at: Time,
+}
+
+struct Budget {
+    available: HashMap<SkuId, i64>,
+}
+
+impl SeatBudget for Budget {
+    fn try_take(&mut self, skus: &[SkuId]) -> bool {
+        if skus
+            .iter()
+            .any(|s| self.available.get(s).copied().unwrap_or(0) < 1)
+        {
+            return false;
+        }
+        for s in skus {
+            if let Some(n) = self.available.get_mut(s) {
+                *n -= 1;
+            }
+        }
+        true
+    }
+}
+
+fn intersect_into(disabled: &mut Vec<seatkeeper_domain::PlanId>, other: &[seatkeeper_domain::PlanId]) {
+    disabled.retain(|p| other.contains(p));
+}
+
+/// The license a user holds of `sku` given the direct plans (if direct) and the plans each
+/// active group source turns off: a plan is off only when every source turns it off.
+pub(crate) fn effective_plans(
+    direct: Option<&[seatkeeper_domain::PlanId]>,
+    groups: &[Vec<seatkeeper_domain::PlanId>],
+) -> Vec<seatkeeper_domain::PlanId> {
+    let mut out: Option<Vec<seatkeeper_domain::PlanId>> = direct.map(|d| d.to_vec());
+    for g in groups {
+        match &mut out {
+            Some(o) => intersect_into(o, g),
+            None => out = Some(g.clone()),
+        }
+    }
+    let mut out = out.unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl App {
+    /// Recomputes the licenses of `users` from their sources and writes the difference, in
+    /// the caller's transaction (L6). Users are served in the order given when seats are
+    /// short (jobs pass members in join order). Users that no longer exist are skipped.
+    pub(crate) async fn reconcile_users(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        users: &[UserId],
+        now: Time,
+    ) -> AppResult<Reconciled> {
+        let mut out = Reconciled::default();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        let catalog = self.catalog();
+        if self.db.backend() == seatkeeper_store::Backend::Postgres {
+            gl::lock_users(tx, tenant, users).await?;
+        }
+        let found: HashMap<UserId, User> = dir::users_by_ids(tx, tenant, users)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let mut held: HashMap<UserId, Vec<Assignment>> = HashMap::new();
+        for a in assignments::of_users(tx, tenant, users).await? {
+            held.entry(a.user_id).or_default().push(a);
+        }
+        let mut grants: HashMap<UserId, BTreeMap<GroupId, GroupSource>> = HashMap::new();
+        let mut skus: BTreeSet<SkuId> = BTreeSet::new();
+        for g in gl::grants_of_users(tx, users).await? {
+            skus.insert(g.sku_id);
+            grants
+                .entry(g.user_id)
+                .or_default()
+                .entry(g.group_id)
+                .or_insert_with(|| GroupSource {
+                    group_id: g.group_id,
+                    joined_at: g.joined_at,
+                    licenses: Vec::new(),
+                    was_active: false,
+                })
+                .licenses
+                .push(License {
+                    sku_id: g.sku_id,
+                    disabled_plans: g.disabled_plans,
+                });
+        }
+        let mut existing: HashMap<UserId, Vec<Source>> = HashMap::new();
+        for s in gl::sources_of_users(tx, users).await? {
+            existing.entry(s.user_id).or_default().push(s);
+        }
+        // Seats: the central pools of the products groups give, locked in id order.
+        let mut pools: BTreeMap<SkuId, PoolId> = BTreeMap::new();
+        for sku in &skus {
+            if let Some(p) = subscriptions::central_pool(tx, tenant, *sku).await? {
+                pools.insert(*sku, p.id);
+            }
+        }
+        let mut budget = Budget {
+            available: HashMap::new(),
+        };
+        let mut by_pool: Vec<(PoolId, SkuId)> = pools.iter().map(|(s, p)| (*p, *s)).collect();
+        by_pool.sort();
+        for (pool, sku) in &by_pool {
+            if let Some(p) = subscriptions::lock_pool(tx, *pool).await? {
+                budget
+                    .available
+                    .insert(*sku, (p.total - p.assigned).max(0));
+            }
+        }
+        let default_location = if found.values().any(|u| u.usage_location.is_none()) {
+            tenants::get(tx, tenant)
+                .await?
+                .and_then(|t| t.default_usage_location)
+        } else {
+            None
+        };
+
+        let mut inserts: Vec<Assignment> = Vec::new();
+        let mut deletes: Vec<AssignmentId> = Vec::new();
+        let mut rewrite_users: Vec<UserId> = Vec::new();
+        let mut new_sources: Vec<Source> = Vec::new();
+        let mut seen: BTreeSet<UserId> = BTreeSet::new();
+        for uid in users {
+            if !seen.insert(*uid) {
+                continue;
+            }
+            let Some(user) = found.get(uid) else {
+                continue;
+            };
+            out.processed += 1;
+            let rows = held.remove(uid).unwrap_or_default();
+            let before_sources = existing.remove(uid).unwrap_or_default();
+            let mut groups: Vec<GroupSource> = grants
+                .remove(uid)
+                .map(|m| m.into_values().collect())
+                .unwrap_or_default();
+            for g in &mut groups {
+                let mine: Vec<&Source> = before_sources
+                    .iter()
+                    .filter(|s| s.group_id == g.group_id)
+                    .collect();
+                g.was_active = !mine.is_empty() && mine.iter().all(|s| s.state == "Active");
+            }
+            let input = UserSources {
+                user_id: *uid,
+                direct: rows
+                    .iter()
+                    .filter(|a| a.direct)
+                    .map(|a| License {
+                        sku_id: a.sku_id,
+                        disabled_plans: a.direct_disabled_plans.clone(),
+                    })
+                    .collect(),
+                groups: groups.clone(),
+                held: rows.iter().map(|a| a.sku_id).collect(),
+                has_usage_location: user.usage_location.is_some() || default_location.is_some(),
+            };
+            let resolution = sources::resolve(&catalog, &input, &mut budget);
+
+            // Licenses: keep, change, add, remove.
+            let mut gained = false;
+            for a in &rows {
+                match resolution.effective.iter().find(|l| l.sku_id == a.sku_id) {
+                    Some(l) if l.disabled_plans != a.disabled_plans => {
+                        let direct = a.direct.then_some(a.direct_disabled_plans.as_slice());
+                        assignments::set_sources(tx, a.id, &l.disabled_plans, direct, now).await?;
+                        out.changed += 1;
+                    }
+                    Some(_) => {}
+                    None => deletes.push(a.id),
+                }
+            }
+            for l in &resolution.effective {
+                if rows.iter().any(|a| a.sku_id == l.sku_id) {
+                    continue;
+                }
+                let Some(pool) = pools.get(&l.sku_id) else {
+                    continue;
+                };
+                gained = true;
+                inserts.push(Assignment {
+                    id: AssignmentId::new(),
+                    tenant_id: tenant,
+                    user_id: *uid,
+                    sku_id: l.sku_id,
+                    pool_id: *pool,
+                    disabled_plans: l.disabled_plans.clone(),
+                    direct: false,
+                    direct_disabled_plans: Vec::new(),
+                    assigned_at: now,
+                    updated_at: now,
+                });
+            }
+            if gained
+                && user.usage_location.is_none()
+                && let Some(loc) = &default_location
+            {
+                let mut u = user.clone();
+                u.usage_location = Some(loc.clone());
+                dir::update_user(tx, &u).await?;
+            }
+
+            // Sources: one row per group and product, Active or Error.
+            let mut wanted: Vec<Source> = Vec::new();
+            for o in &resolution.groups {
+                let Some(g) = groups.iter().find(|g| g.group_id == o.group_id) else {
+                    continue;
+                };
+                if o.result.is_err() {
+                    out.errors += 1;
+                }
+                for l in &g.licenses {
+                    let (state, error) = match o.result {
+                        Ok(()) => ("Active".to_string(), None),
+                        Err(e) => ("Error".to_string(), Some(e.as_str().to_string())),
+                    };
+                    let mut disabled = l.disabled_plans.clone();
+                    disabled.sort();
+                    let prior = before_sources
+                        .iter()
+                        .find(|s| s.group_id == g.group_id && s.sku_id == l.sku_id);
+                    let updated_at = match prior {
+                        Some(p)
+                            if p.state == state
+                                && p.error == error
+                                && p.disabled_plans == disabled =>
+                        {
+                            p.updated_at
+                        }
+                        _ => now,
+                    };
+                    wanted.push(Source {
+                        user_id: *uid,
+                        group_id: g.group_id,
+                        sku_id: l.sku_id,
+                        state,
+                        error,
+                        disabled_plans: disabled,
+                        updated_at,
+                    });
+                }
+            }
+            let mut a = wanted.clone();
+            let mut b = before_sources.clone();
+            a.sort_by_key(|s| (s.group_id, s.sku_id));
+            b.sort_by_key(|s| (s.group_id, s.sku_id));
+            if a != b {
+                rewrite_users.push(*uid);
+                new_sources.extend(wanted);
+            }
+        }
+
+        // Writes: seats first freed, then taken, each pool once.
+        let mut seat_delta: BTreeMap<PoolId, i64> = BTreeMap::new();
+        if !deletes.is_empty() {
+            for a in assignments::delete_many(tx, &deletes).await? {
+                *seat_delta.entry(a.pool_id).or_default() -= 1;
+                out.removed += 1;
+            }
+        }
+        if !inserts.is_empty() {
+            assignments::insert_many(tx, &inserts).await?;
+            for a in &inserts {
+                *seat_delta.entry(a.pool_id).or_default() += 1;
+            }
+            out.assigned += inserts.len() as i64;
+        }
+        for (pool, n) in &seat_delta {
+            if *n > 0 {
+                if !subscriptions::take_seats(tx, *pool, *n).await? {
+                    return Err(AppError::conflict(
+                        "seatsChanged",
+                        "The licenses available changed while members were processed: try again.",
+                    ));
+                }
+            } else if *n < 0 {
+                subscriptions::release_seats(tx, *pool, -n).await?;
+            }
+        }
+        if !rewrite_users.is_empty() {
+            gl::delete_sources_of_users(tx, &rewrite_users).await?;
+            gl::insert_sources(tx, tenant, &new_sources).await?;
+        }
+        Ok(out)
+    }
+
+    /// L6: assigns products to a group and removes others, as Graph's
+    /// `POST /groups/{id}/assignLicense`: the group's products change at once and its members
+    /// are processed by a background job (the answer is Graph's 202 with the group). A product
+    /// already on the group only changes its disabled plans. Errors: an unknown product or
+    /// plan, a product named twice, one to remove that the group does not have
+    /// (`licenseNotHeld`), a product the organization does not own.
+    pub async fn assign_group_license(
+        &self,
+        actor: &Actor,
+        group: &str,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuId>,
+    ) -> AppResult<(Group, Job)> {
+        actor.require(Action::AssignLicenses)?;
+        let catalog = self.catalog();
+        check_licenses(&catalog, &add)?;
+        for (i, s) in remove.iter().enumerate() {
+            if remove[..i].contains(s) || add.iter().any(|a| a.sku_id == *s) {
+                return Err(DomainError::ContradictoryChange {
+                    product: catalog.part_number(*s),
+                    problem: if remove[..i].contains(s) {
+                        "is named twice in the licenses to remove".into()
+                    } else {
+                        "is both added and removed".into()
+                    },
+                }
+                .into());
+            }
+        }
+        if add.is_empty() && remove.is_empty() {
+            return Err(AppError::invalid(
+                "noChange",
+                "Name at least one product in addLicenses or removeLicenses.",
+            ));
+        }
+        let now = self.now();
+        let (add, remove) = (&add, &remove);
+        let out = self
+            .transact(move |tx| {
+                Box::pin(async move {
+                    let g = find_group(tx, actor.tenant_id, group).await?;
+                    let catalog = self.catalog();
+                    let current = gl::of_group(tx, g.id).await?;
+                    for s in remove {
+                        if !current.iter().any(|c| c.sku_id == *s) {
+                            return Err(AppError::invalid(
+                                "licenseNotHeld",
+                                format!(
+                                    "The group {} does not have {}: there is nothing to remove.",
+                                    g.display_name,
+                                    catalog.part_number(*s)
+                                ),
+                            ));
+                        }
+                    }
+                    for l in add {
+                        if subscriptions::central_pool(tx, actor.tenant_id, l.sku_id)
+                            .await?
+                            .is_none()
+                        {
+                            return Err(DomainError::NotACompanyLicense { sku_id: l.sku_id }.into());
+                        }
+                    }
+                    for l in add {
+                        gl::upsert(tx, actor.tenant_id, g.id, l.sku_id, &l.disabled_plans, now)
+                            .await?;
+                    }
+                    for s in remove {
+                        gl::remove(tx, g.id, *s).await?;
+                    }
+                    let after = gl::of_group(tx, g.id).await?;
+                    let lic = |list: &[GroupLicense]| {
+                        json!(list.iter().map(|l| json!({"sku": catalog.part_number(l.sku_id), "skuId": l.sku_id, "disabledPlans": l.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()})).collect::<Vec<_>>())
+                    };
+                    let mut parts = Vec::new();
+                    if !add.is_empty() {
+                        parts.push(format!(
+                            "assigned {}",
+                            add.iter()
+                                .map(|l| catalog.part_number(l.sku_id))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    if !remove.is_empty() {
+                        parts.push(format!(
+                            "removed {}",
+                            remove
+                                .iter()
+                                .map(|s| catalog.part_number(*s))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    audit::record(
+                        tx,
+                        actor,
+                        now,
+                        AuditAction::GroupLicense,
+                        "group",
+                        g.id,
+                        format!("Group {}: {}", g.display_name, parts.join("; ")),
+                        Some(lic(&current)),
+                        Some(lic(&after)),
+                    )
+                    .await?;
+                    let job = self.queue_group_job(tx, actor, &g, now).await?;
+                    Ok((g, job))
+                })
+            })
+            .await?;
+        self.license_jobs_wake.notify_one();
+        Ok(out)
+    }
+
+    /// Queues a job that processes every member of `group` (and anyone it still is a source
+    /// for), in the caller's transaction.
+    async fn queue_group_job(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        group: &Group,
+        now: Time,
+    ) -> AppResult<Job> {
+        let total = gl::count_members(tx, group.id).await?;
+        let job = Job {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: actor.tenant_id,
+            kind: "groupLicenses".into(),
+            group_id: Some(group.id),
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            state: "Queued".into(),
+            total,
+            processed: 0,
+            errors: 0,
+            cursor: None,
+            payload: None,
+            message: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        gl::insert_job(tx, &job).await?;
+        Ok(job)
+    }
+
+    /// L6 reprocess for a group: its members are processed again (after licenses were bought
+    /// or plans fixed), by a job. Returns the job.
+    pub async fn reprocess_group(&self, actor: &Actor, group: &str) -> AppResult<(Group, Job)> {
+        actor.require(Action::AssignLicenses)?;
+        let now = self.now();
+        let out = self
+            .transact(move |tx| {
+                Box::pin(async move {
+                    let g = find_group(tx, actor.tenant_id, group).await?;
+                    audit::record(
+                        tx,
+                        actor,
+                        now,
+                        AuditAction::LicenseReprocess,
+                        "group",
+                        g.id,
+                        format!("Group {}: members' licenses processed again", g.display_name),
+                        None,
+                        None,
+                    )
+                    .await?;
+                    let job = self.queue_group_job(tx, actor, &g, now).await?;
+                    Ok((g, job))
+                })
+            })
+            .await?;
+        self.license_jobs_wake.notify_one();
+        Ok(out)
+    }
+
+    /// L6 reprocess for one user (Graph's `reprocessLicenseAssignment`): their group licenses
+    /// are recomputed now, in one transaction. Returns the user.
+    pub async fn reprocess_user(&self, actor: &Actor, user: &str) -> AppResult<(User, Reconciled)> {
+        actor.require(Action::AssignLicenses)?;
+        let now = self.now();
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = crate::directory::find_user(tx, actor.tenant_id, user).await?;
+                let r = self.reconcile_users(tx, actor.tenant_id, &[u.id], now).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::LicenseReprocess,
+                    "user",
+                    u.id,
+                    format!(
+                        "{}: licenses processed again ({} given, {} removed, {} changed, {} in error)",
+                        u.upn, r.assigned, r.removed, r.changed, r.errors
+                    ),
+                    None,
+                    None,
+                )
+                .await?;
+                let u = dir::get_user(tx, actor.tenant_id, u.id).await?.unwrap_or(u);
+                Ok((u, r))
+            })
+        })
+        .await
+    }
+
+    /// A group's products, processing state and error count (Graph's group properties).
+    pub async fn group_licensing(&self, actor: &Actor, group: GroupId) -> AppResult<GroupLicensing> {
+        let mut conn = self.read().await?;
+        let mut all = self.groups_licensing(&mut conn, actor, &[group]).await?;
+        Ok(all.remove(&group).unwrap_or(GroupLicensing {
+            licenses: Vec::new(),
+            state: ProcessingState::ProcessingComplete,
+            members_with_errors: 0,
+            job: None,
+        }))
+    }
+
+    /// [`App::group_licensing`] for a page of groups.
+    pub async fn groups_licensing(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        groups: &[GroupId],
+    ) -> AppResult<HashMap<GroupId, GroupLicensing>> {
+        actor.require(Action::Read)?;
+        let mut out: HashMap<GroupId, GroupLicensing> = groups
+            .iter()
+            .map(|g| {
+                (
+                    *g,
+                    GroupLicensing {
+                        licenses: Vec::new(),
+                        state: ProcessingState::ProcessingComplete,
+                        members_with_errors: 0,
+                        job: None,
+                    },
+                )
+            })
+            .collect();
+        for l in gl::of_groups(conn, groups).await? {
+            if let Some(g) = out.get_mut(&l.group_id) {
+                g.licenses.push(l);
+            }
+        }
+        for j in gl::latest_of_groups(conn, groups).await? {
+            if let Some(g) = j.group_id.and_then(|id| out.get_mut(&id)) {
+                g.state = match j.state.as_str() {
+                    "Queued" => ProcessingState::QueuedForProcessing,
+                    "Running" => ProcessingState::ProcessingInProgress,
+                    _ => ProcessingState::ProcessingComplete,
+                };
+                g.job = Some(j);
+            }
+        }
+        for (g, n) in gl::groups_with_errors(conn, actor.tenant_id).await? {
+            if let Some(x) = out.get_mut(&g) {
+                x.members_with_errors = n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups of the tenant with members whose group licenses are in error, with how many
+    /// (the tenant's Errors & issues list, Graph's `hasMembersWithLicenseErrors eq true`).
+    pub async fn groups_with_license_errors(&self, actor: &Actor) -> AppResult<Vec<(GroupId, i64)>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(gl::groups_with_errors(&mut conn, actor.tenant_id).await?)
+    }
+
+    /// Members of a group whose licenses from it are in error, a page at a time in id order
+    /// after `after`, each with the product and the reason.
+    pub async fn members_with_license_errors(
+        &self,
+        actor: &Actor,
+        group: &str,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> AppResult<(Group, Vec<MemberError>)> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        let g = find_group(&mut conn, actor.tenant_id, group).await?;
+        let ids = gl::members_with_errors(&mut conn, g.id, after, limit.clamp(1, 999)).await?;
+        let users: HashMap<UserId, User> = dir::users_by_ids(&mut conn, actor.tenant_id, &ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let mut out = Vec::new();
+        for s in gl::sources_of_users(&mut conn, &ids).await? {
+            if s.group_id != g.id || s.state != "Error" {
+                continue;
+            }
+            let Some(u) = users.get(&s.user_id) else {
+                continue;
+            };
+            out.push(MemberError {
+                user: u.clone(),
+                sku_id: s.sku_id,
+                error: s
+                    .error
+                    .as_deref()
+                    .and_then(SourceError::parse)
+                    .unwrap_or(SourceError::Other),
+                updated_at: s.updated_at,
+            });
+        }
+        out.sort_by(|a, b| a.user.id.cmp(&b.user.id).then(a.sku_id.cmp(&b.sku_id)));
+        Ok((g, out))
+    }
+
+    /// The group sources of users' licenses (Graph's `licenseAssignmentStates`).
+    pub async fn license_sources(&self, users: &[UserId]) -> AppResult<Vec<Source>> {
+        let mut conn = self.read().await?;
+        Ok(gl::sources_of_users(&mut conn, users).await?)
+    }
+
+    /// A tenant's license jobs, newest first.
+    pub async fn license_jobs(
+        &self,
+        actor: &Actor,
+        group: Option<GroupId>,
+        before: Option<Time>,
+        limit: i64,
+    ) -> AppResult<Vec<Job>> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(gl::list_jobs(&mut conn, actor.tenant_id, group, before, limit.clamp(1, 200)).await?)
+    }
+
+    /// One license job.
+    pub async fn license_job(&self, actor: &Actor, id: &str) -> AppResult<Job> {
+        actor.require(Action::Read)?;
+        let Ok(uid) = uuid::Uuid::parse_str(id.trim()) else {
+            return Err(AppError::not_found(format!(
+                "No job has the id {id}: see GET /api/v1/jobs."
+            )));
+        };
+        let mut conn = self.read().await?;
+        gl::get_job(&mut conn, actor.tenant_id, uid)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("No job has the id {id}: see GET /api/v1/jobs.")))
+    }
+
+    /// Runs license jobs until none is left to claim; returns how many steps ran. Several
+    /// servers may run this at once: a job is claimed by one of them at a time, and its steps
+    /// are guarded by the claim.
+    pub async fn run_license_jobs(&self) -> AppResult<u64> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let mut steps = 0;
+        loop {
+            let wall = chrono::Utc::now().timestamp_micros();
+            let now = self.now();
+            let claimed = {
+                let token = token.clone();
+                self.transact(move |tx| {
+                    let token = token.clone();
+                    Box::pin(async move {
+                        Ok(gl::claim_next(tx, wall, wall + LEASE_SECS * 1_000_000, &token, now)
+                            .await?)
+                    })
+                })
+                .await?
+            };
+            let Some(job) = claimed else {
+                return Ok(steps);
+            };
+            loop {
+                steps += 1;
+                match self.job_step(&job.id, &token).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!("license job {} step failed: {e}", job.id);
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step of a claimed job, in one transaction: the next chunk of members processed,
+    /// the cursor and counts advanced, an audit entry. Returns whether more remains (false
+    /// when the job finished or the claim was lost).
+    async fn job_step(&self, id: &uuid::Uuid, token: &str) -> AppResult<bool> {
+        let now = self.now();
+        let id = *id;
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let wall = chrono::Utc::now().timestamp_micros();
+                let row = gl::job_by_id(tx, id).await?;
+                let Some(job) = row else { return Ok(false) };
+                let Some(group_id) = job.group_id else {
+                    gl::finish(tx, id, token, "Failed", Some("The job names no group."), now).await?;
+                    return Ok(false);
+                };
+                let actor = Actor {
+                    tenant_id: job.tenant_id,
+                    user_id: job.actor_id,
+                    name: job.actor.clone(),
+                    roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                };
+                let group = dir::get_group(tx, job.tenant_id, group_id).await?;
+                let name = group
+                    .as_ref()
+                    .map(|g| g.display_name.clone())
+                    .unwrap_or_else(|| group_id.to_string());
+                let members = gl::members_in_join_order(tx, group_id, job.cursor, JOB_CHUNK).await?;
+                if members.is_empty() {
+                    // Former members the group is still a source for (they left mid-way).
+                    let former = gl::former_members_with_sources(tx, group_id, JOB_CHUNK).await?;
+                    let r = self.reconcile_users(tx, job.tenant_id, &former, now).await?;
+                    let summary = format!(
+                        "Group {name}: processing complete, {} of {} members processed, {} with errors",
+                        job.processed, job.total.max(job.processed), job.errors
+                    );
+                    if r.processed > 0 {
+                        tracing::debug!("{} former members of {name} processed", r.processed);
+                    }
+                    if !gl::finish(tx, id, token, "Completed", None, now).await? {
+                        return Ok(false);
+                    }
+                    audit::record(tx, &actor, now, AuditAction::LicenseJobStep, "group", group_id, summary, None, Some(json!({"job": id, "processed": job.processed, "errors": job.errors}))).await?;
+                    return Ok(false);
+                }
+                let ids: Vec<UserId> = members.iter().map(|m| m.0).collect();
+                let r = self.reconcile_users(tx, job.tenant_id, &ids, now).await?;
+                let last = members.last().map(|m| (m.1, m.0));
+                let processed = job.processed + members.len() as i64;
+                let errors = job.errors + r.errors;
+                let total = job.total.max(processed);
+                if !gl::advance(tx, id, token, wall + LEASE_SECS * 1_000_000, last, processed, errors, total).await? {
+                    return Err(AppError::conflict("jobClaimLost", "Another server took this job over."));
+                }
+                audit::record(
+                    tx,
+                    &actor,
+                    now,
+                    AuditAction::LicenseJobStep,
+                    "group",
+                    group_id,
+                    format!(
+                        "Group {name}: members {}–{} of {total} processed: {} licenses given, {} removed, {} changed, {} members with errors",
+                        job.processed + 1,
+                        processed,
+                        r.assigned,
+                        r.removed,
+                        r.changed,
+                        r.errors
+                    ),
+                    None,
+                    Some(json!({"job": id, "processed": processed, "errors": errors})),
+                )
+                .await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Runs license jobs whenever one is queued (woken at once on this server, within a second
+    /// for jobs other servers queued), until `stop`.
+    pub async fn license_job_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_license_jobs().await {
+                tracing::error!("license jobs failed: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = self.license_jobs_wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! Group-based licensing (L6): products assigned to groups, groups as sources of members'
+//! licenses, and the background jobs that process them.
+
+use crate::assignments::{decode_plans, encode_plans};
+use crate::{Conn, Result, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us};
+use seatkeeper_domain::{GroupId, PlanId, SkuId, TenantId, Time, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A product assigned to a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLicense {
+    pub group_id: GroupId,
+    pub sku_id: SkuId,
+    /// Plans the group turns off.
+    pub disabled_plans: Vec<PlanId>,
+    pub assigned_at: Time,
+}
+
+fn map_license(r: &AnyRow) -> Result<GroupLicense> {
+    Ok(GroupLicense {
+        group_id: get_id(r, "group_id")?,
+        sku_id: get_id(r, "sku_id")?,
+        disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
+        assigned_at: get_time(r, "assigned_at")?,
+    })
+}
+
+/// The products of a group, in the order they were assigned.
+pub async fn of_group(conn: &mut Conn, group: GroupId) -> Result<Vec<GroupLicense>> {
+    let rows = sqlx::query(
+        "SELECT * FROM group_licenses WHERE group_id = $1 ORDER BY assigned_at, sku_id",
+    )
+    .bind(group.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(map_license).collect()
+}
+
+/// The products of many groups (a page of groups).
+pub async fn of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<GroupLicense>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 1)).collect();
+    let sql = format!(
+        "SELECT * FROM group_licenses WHERE group_id IN ({}) ORDER BY assigned_at, sku_id",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for g in groups {
+        q = q.bind(g.to_string());
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    rows.iter().map(map_license).collect()
+}
+
+/// Adds a product to a group or changes its disabled plans.
+pub async fn upsert(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    sku: SkuId,
+    disabled: &[PlanId],
+    at: Time,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO group_licenses (group_id, tenant_id, sku_id, disabled_plans, assigned_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (group_id, sku_id) DO UPDATE SET disabled_plans = excluded.disabled_plans",
+    )
+    .bind(group.to_string())
+    .bind(tenant.to_string())
+    .bind(sku.to_string())
+    .bind(encode_plans(disabled))
+    .bind(us(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes a product from a group; false if the group did not have it.
+pub async fn remove(conn: &mut Conn, group: GroupId, sku: SkuId) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM group_licenses WHERE group_id = $1 AND sku_id = $2")
+        .bind(group.to_string())
+        .bind(sku.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A licensed group one of `users` is a member of, with one of its products.
+#[derive(Debug, Clone)]
+pub struct MemberGrant {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub joined_at: Time,
+    pub sku_id: SkuId,
+    pub disabled_plans: Vec<PlanId>,
+}
+
+/// Every (licensed group, product) each of `users` gets through membership, in one query.
+pub async fn grants_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<MemberGrant>> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(2000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "SELECT m.user_id, m.group_id, m.added_at, l.sku_id, l.disabled_plans FROM group_members m
+             JOIN group_licenses l ON l.group_id = m.group_id WHERE m.user_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for u in chunk {
+            q = q.bind(u.to_string());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(MemberGrant {
+                user_id: get_id(&r, "user_id")?,
+                group_id: get_id(&r, "group_id")?,
+                joined_at: get_time(&r, "added_at")?,
+                sku_id: get_id(&r, "sku_id")?,
+                disabled_plans: decode_plans(&get_str(&r, "disabled_plans")?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A group as the source of a member's license (Graph's `licenseAssignmentStates` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub sku_id: SkuId,
+    /// `Active` or `Error`.
+    pub state: String,
+    /// Graph's error name when `state` is `Error`.
+    pub error: Option<String>,
+    /// Plans the group turns off.
+    pub disabled_plans: Vec<PlanId>,
+    pub updated_at: Time,
+}
+
+fn map_source(r: &AnyRow) -> Result<Source> {
+    Ok(Source {
+        user_id: get_id(r, "user_id")?,
+        group_id: get_id(r, "group_id")?,
+        sku_id: get_id(r, "sku_id")?,
+        state: get_str(r, "state")?,
+        error: get_opt(r, "error")?,
+        disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
+        updated_at: get_time(r, "updated_at")?,
+    })
+}
+
+/// The group sources of `users`' licenses.
+pub async fn sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(2000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "SELECT * FROM license_sources WHERE user_id IN ({}) ORDER BY user_id, sku_id, group_id",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for u in chunk {
+            q = q.bind(u.to_string());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(map_source(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the group sources of `users` (before writing them again, or when a user is deleted).
+pub async fn delete_sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<()> {
+    for chunk in users.chunks(1000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "DELETE FROM license_sources WHERE user_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for u in chunk {
+            q = q.bind(u.to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts group sources with a few multi-row statements.
+pub async fn insert_sources(conn: &mut Conn, tenant: TenantId, list: &[Source]) -> Result<()> {
+    const COLS: usize = 8;
+    for chunk in list.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, disabled_plans, updated_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in chunk {
+            q = q
+                .bind(s.user_id.to_string())
+                .bind(s.group_id.to_string())
+                .bind(s.sku_id.to_string())
+                .bind(tenant.to_string())
+                .bind(s.state.clone())
+                .bind(s.error.clone())
+                .bind(encode_plans(&s.disabled_plans))
+                .bind(us(s.updated_at));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Members of a group in the order they joined (earliest first, then by id), after `after`.
+pub async fn members_in_join_order(
+    conn: &mut Conn,
+    group: GroupId,
+    after: Option<(Time, UserId)>,
+    limit: i64,
+) -> Result<Vec<(UserId, Time)>> {
+    let (at, id) = match after {
+        Some((t, u)) => (Some(us(t)), Some(u.to_string())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT user_id, added_at FROM group_members WHERE group_id = $1
+           AND ($2 IS NULL OR added_at > $2 OR (added_at = $2 AND user_id > $3))
+         ORDER BY added_at, user_id LIMIT $4",
+    )
+    .bind(group.to_string())
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((get_id(r, "user_id")?, get_time(r, "added_at")?)))
+        .collect()
+}
+
+/// Members of a group (how many).
+pub async fn count_members(conn: &mut Conn, group: GroupId) -> Result<i64> {
+    let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1")
+        .bind(group.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    get_i64(&r, "n")
+}
+
+/// Users a group is a source for but who are no longer members (left while a job ran).
+pub async fn former_members_with_sources(
+    conn: &mut Conn,
+    group: GroupId,
+    limit: i64,
+) -> Result<Vec<UserId>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT s.user_id FROM license_sources s WHERE s.group_id = $1
+           AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = s.group_id AND m.user_id = s.user_id)
+         ORDER BY s.user_id LIMIT $2",
+    )
+    .bind(group.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| get_id(r, "user_id")).collect()
+}
+
+/// Members of a group whose group license is in error, in user id order after `after`.
+pub async fn members_with_errors(
+    conn: &mut Conn,
+    group: GroupId,
+    after: Option<UserId>,
+    limit: i64,
+) -> Result<Vec<UserId>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT user_id FROM license_sources WHERE group_id = $1 AND state = 'Error'
+           AND ($2 IS NULL OR user_id > $2) ORDER BY user_id LIMIT $3",
+    )
+    .bind(group.to_string())
+    .bind(after.map(|a| a.to_string()))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| get_id(r, "user_id")).collect()
+}
+
+/// Per group of the tenant with members in error: (group, members in error).
+pub async fn groups_with_errors(conn: &mut Conn, tenant: TenantId) -> Result<Vec<(GroupId, i64)>> {
+    let rows = sqlx::query(
+        "SELECT group_id, COUNT(DISTINCT user_id) AS n FROM license_sources WHERE tenant_id = $1 AND state = 'Error' GROUP BY group_id",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((get_id(r, "group_id")?, get_i64(r, "n")?)))
+        .collect()
+}
+
+/// A background license job (group processing, bulk membership, reprocess).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    /// `groupLicenses` (process a group's members) or `groupMembers` (add members, then
+    /// process them).
+    pub kind: String,
+    pub group_id: Option<GroupId>,
+    pub actor_id: Option<UserId>,
+    pub actor: String,
+    /// `Queued`, `Running`, `Completed` or `Failed`.
+    pub state: String,
+    pub total: i64,
+    pub processed: i64,
+    pub errors: i64,
+    pub cursor: Option<(Time, UserId)>,
+    /// Kind-specific input (JSON).
+    pub payload: Option<String>,
+    pub message: Option<String>,
+    pub created_at: Time,
+    pub started_at: Option<Time>,
+    pub finished_at: Option<Time>,
+}
+
+fn map_job(r: &AnyRow) -> Result<Job> {
+    let cursor = match (
+        r.try_get::<Option<i64>, _>("cursor_at")?,
+        get_opt_id::<UserId>(r, "cursor_user")?,
+    ) {
+        (Some(at), Some(u)) => Some((crate::from_us(at), u)),
+        _ => None,
+    };
+    let opt_time = |c: &str| -> Result<Option<Time>> {
+        Ok(r.try_get::<Option<i64>, _>(c)?.map(crate::from_us))
+    };
+    Ok(Job {
+        id: get_id(r, "id")?,
+        tenant_id: get_id(r, "tenant_id")?,
+        kind: get_str(r, "kind")?,
+        group_id: get_opt_id(r, "group_id")?,
+        actor_id: get_opt_id(r, "actor_id")?,
+        actor: get_str(r, "actor")?,
+        state: get_str(r, "state")?,
+        total: get_i64(r, "total")?,
+        processed: get_i64(r, "processed")?,
+        errors: get_i64(r, "errors")?,
+        cursor,
+        payload: get_opt(r, "payload")?,
+        message: get_opt(r, "message")?,
+        created_at: get_time(r, "created_at")?,
+        started_at: opt_time("started_at")?,
+        finished_at: opt_time("finished_at")?,
+    })
+}
+
+/// Queues a job.
+pub async fn insert_job(conn: &mut Conn, j: &Job) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO license_jobs (id, tenant_id, kind, group_id, actor_id, actor, state, total, processed, errors, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10)",
+    )
+    .bind(j.id.to_string())
+    .bind(j.tenant_id.to_string())
+    .bind(j.kind.clone())
+    .bind(j.group_id.map(|g| g.to_string()))
+    .bind(j.actor_id.map(|g| g.to_string()))
+    .bind(j.actor.clone())
+    .bind(j.state.clone())
+    .bind(j.total)
+    .bind(j.payload.clone())
+    .bind(us(j.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One job of a tenant.
+pub async fn get_job(conn: &mut Conn, tenant: TenantId, id: uuid::Uuid) -> Result<Option<Job>> {
+    let r = sqlx::query("SELECT * FROM license_jobs WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_job).transpose()
+}
+
+/// A job by id, whatever its tenant (the job runner).
+pub async fn job_by_id(conn: &mut Conn, id: uuid::Uuid) -> Result<Option<Job>> {
+    let r = sqlx::query("SELECT * FROM license_jobs WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(map_job).transpose()
+}
+
+/// A tenant's jobs, newest first, optionally of one group; `before` pages by creation time.
+pub async fn list_jobs(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: Option<GroupId>,
+    before: Option<Time>,
+    limit: i64,
+) -> Result<Vec<Job>> {
+    let rows = sqlx::query(
+        "SELECT * FROM license_jobs WHERE tenant_id = $1 AND ($2 IS NULL OR group_id = $2)
+           AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind(tenant.to_string())
+    .bind(group.map(|g| g.to_string()))
+    .bind(before.map(us))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(map_job).collect()
+}
+
+/// The latest job of each of `groups` (for their processing state).
+pub async fn latest_of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<Job>> {
+    let mut out = Vec::new();
+    for g in groups {
+        let r = sqlx::query(
+            "SELECT * FROM license_jobs WHERE group_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(g.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = r {
+            out.push(map_job(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a group has a job not finished yet.
+pub async fn group_has_open_job(conn: &mut Conn, group: GroupId) -> Result<bool> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n FROM license_jobs WHERE group_id = $1 AND state IN ('Queued', 'Running')",
+    )
+    .bind(group.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(get_i64(&r, "n")? > 0)
+}
+
+/// Claims the oldest open job whose claim is free (never claimed, or its lease ran out: the
+/// server running it stopped) and that is the oldest open job of its group (a group's jobs run
+/// one after another), until `lease_until` under `token`. None when there is nothing to do.
+pub async fn claim_next(
+    conn: &mut Conn,
+    now_wall: i64,
+    lease_until: i64,
+    token: &str,
+    at: Time,
+) -> Result<Option<Job>> {
+    let candidates = sqlx::query(
+        "SELECT j.id FROM license_jobs j WHERE j.state IN ('Queued', 'Running')
+           AND (j.claimed_until IS NULL OR j.claimed_until < $1)
+           AND NOT EXISTS (SELECT 1 FROM license_jobs o WHERE o.group_id = j.group_id
+               AND o.state IN ('Queued', 'Running') AND (o.created_at < j.created_at OR (o.created_at = j.created_at AND o.id < j.id)))
+         ORDER BY j.created_at, j.id LIMIT 5",
+    )
+    .bind(now_wall)
+    .fetch_all(&mut *conn)
+    .await?;
+    for c in candidates {
+        let id = get_str(&c, "id")?;
+        let r = sqlx::query(
+            "UPDATE license_jobs SET claim_token = $2, claimed_until = $3, state = 'Running', started_at = COALESCE(started_at, $5)
+             WHERE id = $1 AND state IN ('Queued', 'Running') AND (claimed_until IS NULL OR claimed_until < $4) RETURNING *",
+        )
+        .bind(&id)
+        .bind(token)
+        .bind(lease_until)
+        .bind(now_wall)
+        .bind(us(at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = r {
+            return Ok(Some(map_job(&r)?));
+        }
+    }
+    Ok(None)
+}
+
+/// Records a step of a claimed job: the new cursor and counts, and a renewed lease. False when
+/// the claim was lost (the caller's transaction must then roll back).
+#[allow(clippy::too_many_arguments)]
+pub async fn advance(
+    conn: &mut Conn,
+    id: uuid::Uuid,
+    token: &str,
+    lease_until: i64,
+    cursor: Option<(Time, UserId)>,
+    processed: i64,
+    errors: i64,
+    total: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE license_jobs SET cursor_at = $3, cursor_user = $4, processed = $5, errors = $6, total = $7, claimed_until = $8
+         WHERE id = $1 AND claim_token = $2 AND state = 'Running'",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .bind(cursor.map(|c| us(c.0)))
+    .bind(cursor.map(|c| c.1.to_string()))
+    .bind(processed)
+    .bind(errors)
+    .bind(total)
+    .bind(lease_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Finishes a claimed job (`Completed` or `Failed`, with a message). False when the claim was
+/// lost.
+pub async fn finish(
+    conn: &mut Conn,
+    id: uuid::Uuid,
+    token: &str,
+    state: &str,
+    message: Option<&str>,
+    at: Time,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE license_jobs SET state = $3, message = $4, finished_at = $5, claim_token = NULL, claimed_until = NULL
+         WHERE id = $1 AND claim_token = $2 AND state = 'Running'",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .bind(state)
+    .bind(message)
+    .bind(us(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Locks users' rows in id order (PostgreSQL), as every license change does before it reads
+/// what they hold, so that a job and a direct change of one user queue.
+pub async fn lock_users(conn: &mut Conn, tenant: TenantId, users: &[UserId]) -> Result<()> {
+    let mut ids: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+    ids.sort();
+    for chunk in ids.chunks(1000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for u in chunk {
+            q = q.bind(u.clone());
+        }
+        q.fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
