@@ -853,7 +853,9 @@ impl App {
                     )));
                 }
                 // Licenses only this group gave go (L6).
-                let r = self.reconcile_users(tx, actor.tenant_id, &[u.id], now).await?;
+                let r = self
+                    .reconcile_users(tx, actor.tenant_id, &[u.id], now)
+                    .await?;
                 audit::record(
                     tx,
                     actor,

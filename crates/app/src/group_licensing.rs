@@ -18,8 +18,11 @@ use seatkeeper_domain::directory::{Group, User};
 use seatkeeper_domain::plans::License;
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::sources::{self, GroupSource, SeatBudget, SourceError, UserSources};
-use seatkeeper_domain::{AssignmentId, DomainError, GroupId, PoolId, SkuId, TenantId, Time, UserId};
-use seatkeeper_store::group_licenses::{self as gl, GroupLicense, Job, Source};
+use seatkeeper_domain::{
+    AssignmentId, DomainError, GroupId, PoolId, SkuId, TenantId, Time, UserId,
+};
+use seatkeeper_store::group_licenses as gl;
+pub use seatkeeper_store::group_licenses::{GroupLicense, Job, Source};
 use seatkeeper_store::{Conn, assignments, directory as dir, subscriptions, tenants};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,6 +39,17 @@ pub enum ProcessingState {
     QueuedForProcessing,
     ProcessingInProgress,
     ProcessingComplete,
+}
+
+impl Default for GroupLicensing {
+    fn default() -> Self {
+        GroupLicensing {
+            licenses: Vec::new(),
+            state: ProcessingState::ProcessingComplete,
+            members_with_errors: 0,
+            job: None,
+        }
+    }
 }
 
 impl ProcessingState {
@@ -105,7 +119,10 @@ impl SeatBudget for Budget {
     }
 }
 
-fn intersect_into(disabled: &mut Vec<seatkeeper_domain::PlanId>, other: &[seatkeeper_domain::PlanId]) {
+fn intersect_into(
+    disabled: &mut Vec<seatkeeper_domain::PlanId>,
+    other: &[seatkeeper_domain::PlanId],
+) {
     disabled.retain(|p| other.contains(p));
 }
 
@@ -194,9 +211,7 @@ impl App {
         by_pool.sort();
         for (pool, sku) in &by_pool {
             if let Some(p) = subscriptions::lock_pool(tx, *pool).await? {
-                budget
-                    .available
-                    .insert(*sku, (p.total - p.assigned).max(0));
+                budget.available.insert(*sku, (p.total - p.assigned).max(0));
             }
         }
         let default_location = if found.values().any(|u| u.usage_location.is_none()) {
@@ -539,7 +554,10 @@ impl App {
                         AuditAction::LicenseReprocess,
                         "group",
                         g.id,
-                        format!("Group {}: members' licenses processed again", g.display_name),
+                        format!(
+                            "Group {}: members' licenses processed again",
+                            g.display_name
+                        ),
                         None,
                         None,
                     )
@@ -585,7 +603,11 @@ impl App {
     }
 
     /// A group's products, processing state and error count (Graph's group properties).
-    pub async fn group_licensing(&self, actor: &Actor, group: GroupId) -> AppResult<GroupLicensing> {
+    pub async fn group_licensing(
+        &self,
+        actor: &Actor,
+        group: GroupId,
+    ) -> AppResult<GroupLicensing> {
         let mut conn = self.read().await?;
         let mut all = self.groups_licensing(&mut conn, actor, &[group]).await?;
         Ok(all.remove(&group).unwrap_or(GroupLicensing {
@@ -596,8 +618,18 @@ impl App {
         }))
     }
 
+    /// [`App::group_licensing`] for a page of groups, in one read.
+    pub async fn licensing_of_groups(
+        &self,
+        actor: &Actor,
+        groups: &[GroupId],
+    ) -> AppResult<HashMap<GroupId, GroupLicensing>> {
+        let mut conn = self.read().await?;
+        self.groups_licensing(&mut conn, actor, groups).await
+    }
+
     /// [`App::group_licensing`] for a page of groups.
-    pub async fn groups_licensing(
+    async fn groups_licensing(
         &self,
         conn: &mut Conn,
         actor: &Actor,
@@ -643,7 +675,10 @@ impl App {
 
     /// Groups of the tenant with members whose group licenses are in error, with how many
     /// (the tenant's Errors & issues list, Graph's `hasMembersWithLicenseErrors eq true`).
-    pub async fn groups_with_license_errors(&self, actor: &Actor) -> AppResult<Vec<(GroupId, i64)>> {
+    pub async fn groups_with_license_errors(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<Vec<(GroupId, i64)>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(gl::groups_with_errors(&mut conn, actor.tenant_id).await?)
@@ -706,7 +741,14 @@ impl App {
     ) -> AppResult<Vec<Job>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
-        Ok(gl::list_jobs(&mut conn, actor.tenant_id, group, before, limit.clamp(1, 200)).await?)
+        Ok(gl::list_jobs(
+            &mut conn,
+            actor.tenant_id,
+            group,
+            before,
+            limit.clamp(1, 200),
+        )
+        .await?)
     }
 
     /// One license job.
@@ -720,25 +762,37 @@ impl App {
         let mut conn = self.read().await?;
         gl::get_job(&mut conn, actor.tenant_id, uid)
             .await?
-            .ok_or_else(|| AppError::not_found(format!("No job has the id {id}: see GET /api/v1/jobs.")))
+            .ok_or_else(|| {
+                AppError::not_found(format!("No job has the id {id}: see GET /api/v1/jobs."))
+            })
     }
 
     /// Runs license jobs until none is left to claim; returns how many steps ran. Several
     /// servers may run this at once: a job is claimed by one of them at a time, and its steps
     /// are guarded by the claim.
     pub async fn run_license_jobs(&self) -> AppResult<u64> {
+        self.run_license_jobs_until(None).await
+    }
+
+    /// [`App::run_license_jobs`], giving the job back between steps once `stop` is set.
+    async fn run_license_jobs_until(
+        &self,
+        stop: Option<&tokio::sync::watch::Receiver<bool>>,
+    ) -> AppResult<u64> {
         let token = uuid::Uuid::new_v4().to_string();
         let mut steps = 0;
         loop {
-            let wall = chrono::Utc::now().timestamp_micros();
+            let wall = self.now().timestamp_micros();
             let now = self.now();
             let claimed = {
                 let token = token.clone();
                 self.transact(move |tx| {
                     let token = token.clone();
                     Box::pin(async move {
-                        Ok(gl::claim_next(tx, wall, wall + LEASE_SECS * 1_000_000, &token, now)
-                            .await?)
+                        Ok(
+                            gl::claim_next(tx, wall, wall + LEASE_SECS * 1_000_000, &token, now)
+                                .await?,
+                        )
                     })
                 })
                 .await?
@@ -747,6 +801,15 @@ impl App {
                 return Ok(steps);
             };
             loop {
+                if stop.is_some_and(|s| *s.borrow()) {
+                    let (id, token) = (job.id, token.clone());
+                    self.transact(move |tx| {
+                        let token = token.clone();
+                        Box::pin(async move { Ok(gl::release(tx, id, &token).await?) })
+                    })
+                    .await?;
+                    return Ok(steps);
+                }
                 steps += 1;
                 match self.job_step(&job.id, &token).await {
                     Ok(true) => continue,
@@ -769,7 +832,7 @@ impl App {
         let id = *id;
         self.transact(move |tx| {
             Box::pin(async move {
-                let wall = chrono::Utc::now().timestamp_micros();
+                let wall = self.now().timestamp_micros();
                 let row = gl::job_by_id(tx, id).await?;
                 let Some(job) = row else { return Ok(false) };
                 let Some(group_id) = job.group_id else {
@@ -844,7 +907,7 @@ impl App {
     /// for jobs other servers queued), until `stop`.
     pub async fn license_job_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.run_license_jobs().await {
+            if let Err(e) = self.run_license_jobs_until(Some(&stop)).await {
                 tracing::error!("license jobs failed: {e}");
             }
             tokio::select! {

@@ -175,7 +175,10 @@ impl App {
         let mut source_groups: BTreeMap<SkuId, Vec<seatkeeper_domain::GroupId>> = BTreeMap::new();
         for s in seatkeeper_store::group_licenses::sources_of_users(conn, &[user.id]).await? {
             if s.state == "Active" {
-                group_plans.entry(s.sku_id).or_default().push(s.disabled_plans);
+                group_plans
+                    .entry(s.sku_id)
+                    .or_default()
+                    .push(s.disabled_plans);
                 source_groups.entry(s.sku_id).or_default().push(s.group_id);
             }
         }
@@ -186,7 +189,11 @@ impl App {
             && let Some(a) = inherited.iter().find(|a| list.contains(&a.sku_id))
         {
             let mut names = Vec::new();
-            for g in source_groups.get(&a.sku_id).map(Vec::as_slice).unwrap_or(&[]) {
+            for g in source_groups
+                .get(&a.sku_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
                 if let Some(g) = dir::get_group(conn, actor.tenant_id, *g).await? {
                     names.push(g.display_name);
                 }

@@ -143,20 +143,20 @@ async fn seed(
         for k in 0..per.min(args.users) {
             let u = &user_ids[(start + k) % args.users];
             rows.push(format!(
-                "('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now})",
+                "('{}', '{tenant}', '{u}', '{}', '{}', '', 1, {now}, {now}, '')",
                 uuid::Uuid::new_v4(),
                 sku(p),
                 pool
             ));
             if rows.len() == 2000 {
-                exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
+                exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES {}", rows.join(","))).await?;
                 done += rows.len();
                 rows.clear();
             }
         }
         if !rows.is_empty() {
             done += rows.len();
-            exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at) VALUES {}", rows.join(","))).await?;
+            exec(db, format!("INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES {}", rows.join(","))).await?;
         }
         exec(db, format!("UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{pool}'")).await?;
     }

@@ -254,6 +254,11 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let license_jobs = if args.no_jobs {
+        None
+    } else {
+        Some(tokio::spawn(app.clone().license_job_loop(stop_rx.clone())))
+    };
     let jobs = if args.no_jobs {
         tokio::spawn(app.clone().catalog_watch(stop_rx))
     } else {
@@ -270,6 +275,9 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     };
     seatkeeper_web::serve_with(app.clone(), listener, shutdown, limits).await?;
     let _ = jobs.await;
+    if let Some(j) = license_jobs {
+        let _ = j.await;
+    }
     app.close().await;
     Ok(())
 }

@@ -185,7 +185,7 @@ pub fn resolve(catalog: &Catalog, user: &UserSources, seats: &mut dyn SeatBudget
             result: result.map(|_| ()),
         });
     }
-    effective.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+    effective.sort_by_key(|l| l.sku_id);
     Resolution {
         effective,
         groups: outcomes,
@@ -287,14 +287,27 @@ mod tests {
         let u = user(
             vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD", "OFFICE_WEB"])],
             vec![
-                group(1, vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD", "MAIL_PLAN1"])]),
-                group(2, vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD", "OFFICE_WEB", "MAIL_PLAN1"])]),
+                group(
+                    1,
+                    vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD", "MAIL_PLAN1"])],
+                ),
+                group(
+                    2,
+                    vec![lic(
+                        &c,
+                        "SUITE_BASIC",
+                        &["FILES_STANDARD", "OFFICE_WEB", "MAIL_PLAN1"],
+                    )],
+                ),
             ],
         );
         let mut budget = Budget(HashMap::new());
         let r = resolve(&c, &u, &mut budget);
         assert!(r.groups.iter().all(|g| g.result.is_ok()), "{:?}", r.groups);
-        assert_eq!(r.effective, vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD"])]);
+        assert_eq!(
+            r.effective,
+            vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD"])]
+        );
         assert!(r.groups.iter().all(|g| g.result.is_ok()));
     }
 

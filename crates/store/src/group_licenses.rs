@@ -520,6 +520,18 @@ pub async fn advance(
     Ok(r.rows_affected() == 1)
 }
 
+/// Gives a claimed job back (the server is stopping), so another can take it at once.
+pub async fn release(conn: &mut Conn, id: uuid::Uuid, token: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE license_jobs SET claim_token = NULL, claimed_until = NULL WHERE id = $1 AND claim_token = $2",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Finishes a claimed job (`Completed` or `Failed`, with a message). False when the claim was
 /// lost.
 pub async fn finish(

@@ -1,6 +1,6 @@
 //! `/groups`, `/groups/{id}`, `/groups/{id}/members` and member references (`$ref`).
 
-use super::odata::{self, LIST, Opt, SELECT_ONLY};
+use super::odata::{self, GroupFilter, LIST, Opt, SELECT_ONLY};
 use super::users::{kind_of, plain_count, user_items, user_select};
 use super::{Id, Ids, collection, next_link, object, select, shapes};
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +22,51 @@ const GROUP_PROPS: &[&str] = &[
     "securityEnabled",
     "groupTypes",
     "createdDateTime",
+    "assignedLicenses",
+    "licenseProcessingState",
+    "hasMembersWithLicenseErrors",
 ];
+
+/// Groups as Graph items, with their licensing loaded for the page at once.
+async fn group_items(
+    app: &App,
+    actor: &Actor,
+    groups: &[seatkeeper_domain::directory::Group],
+    sel: &Option<Vec<&'static str>>,
+) -> ApiResult<Vec<Value>> {
+    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    let licensing = app.licensing_of_groups(actor, &ids).await?;
+    Ok(groups
+        .iter()
+        .map(|g| {
+            let l = licensing.get(&g.id).cloned().unwrap_or_default();
+            select(shapes::group(g, &l), sel)
+        })
+        .collect())
+}
+
+/// Groups with members whose group licenses are in error, in id order after `after`.
+async fn groups_with_errors(
+    app: &App,
+    actor: &Actor,
+    after: Option<GroupId>,
+) -> ApiResult<Vec<seatkeeper_domain::directory::Group>> {
+    let mut ids: Vec<GroupId> = app
+        .groups_with_license_errors(actor)
+        .await?
+        .into_iter()
+        .map(|(g, _)| g)
+        .filter(|g| after.is_none_or(|a| *g > a))
+        .collect();
+    ids.sort();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Ok(g) = app.get_group(actor, &id.to_string()).await {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
 
 fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
     ApiError(AppError::invalid(code, msg))
@@ -52,7 +96,11 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let q = odata::parse_query(raw.as_deref(), LIST)?;
     let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
-    let prefix = odata::groups(q.filter.as_deref())?;
+    let filter = odata::groups(q.filter.as_deref())?;
+    let prefix = match &filter {
+        GroupFilter::Prefix(p) => Some(p.clone()),
+        _ => None,
+    };
     let after = q
         .skiptoken
         .as_deref()
@@ -60,24 +108,31 @@ pub async fn list(
         .transpose()?
         .map(GroupId::from);
     let top = q.top();
-    let mut groups = app
-        .list_groups(&actor, prefix.as_deref(), after, top + 1)
-        .await?;
+    let mut groups = match filter {
+        GroupFilter::WithLicenseErrors => groups_with_errors(&app, &actor, after).await?,
+        _ => {
+            app.list_groups(&actor, prefix.as_deref(), after, top + 1)
+                .await?
+        }
+    };
+    let all_errors = if filter == GroupFilter::WithLicenseErrors {
+        Some(groups.len() as i64)
+    } else {
+        None
+    };
     let more = groups.len() as i64 > top;
     groups.truncate(top as usize);
-    let count = match (q.count, &prefix) {
+    let count = match (q.count, &filter) {
         (false, _) => None,
-        (true, None) => Some(app.count_groups(&actor).await?),
-        (true, Some(p)) => Some(count_prefixed(&app, &actor, p).await?),
+        (true, GroupFilter::All) => Some(app.count_groups(&actor).await?),
+        (true, GroupFilter::Prefix(p)) => Some(count_prefixed(&app, &actor, p).await?),
+        (true, GroupFilter::WithLicenseErrors) => all_errors,
     };
     let next = match (more, groups.last()) {
         (true, Some(last)) => Some(next_link(&headers, "/groups", &q, last.id.0)),
         _ => None,
     };
-    let items = groups
-        .iter()
-        .map(|g| select(shapes::group(g), &sel))
-        .collect();
+    let items = group_items(&app, &actor, &groups, &sel).await?;
     Ok(axum::Json(collection(&headers, "groups", items, count, next)).into_response())
 }
 
@@ -89,8 +144,11 @@ pub async fn count(
 ) -> ApiResult<Response> {
     let q = odata::parse_query(raw.as_deref(), &[Opt::Filter])?;
     let n = match odata::groups(q.filter.as_deref())? {
-        None => app.count_groups(&actor).await?,
-        Some(p) => count_prefixed(&app, &actor, &p).await?,
+        GroupFilter::All => app.count_groups(&actor).await?,
+        GroupFilter::Prefix(p) => count_prefixed(&app, &actor, &p).await?,
+        GroupFilter::WithLicenseErrors => {
+            groups_with_errors(&app, &actor, None).await?.len() as i64
+        }
     };
     Ok(plain_count(n))
 }
@@ -105,10 +163,11 @@ pub async fn get_one(
     let q = odata::parse_query(raw.as_deref(), SELECT_ONLY)?;
     let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
     let g = app.get_group(&actor, &id).await?;
+    let mut items = group_items(&app, &actor, std::slice::from_ref(&g), &sel).await?;
     Ok(super::entity(
         &headers,
         "groups",
-        select(shapes::group(&g), &sel),
+        items.pop().unwrap_or(Value::Null),
     ))
 }
 
@@ -224,7 +283,11 @@ pub async fn create(
             b.mail_nickname.flatten(),
         )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(shapes::group(&g))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(shapes::group(&g, &Default::default())),
+    )
+        .into_response())
 }
 
 /// `PATCH /groups/{id}`: displayName and description; 204.
@@ -355,6 +418,59 @@ pub async fn add_member(
     let user = reference_id(&object(body, "member reference")?)?;
     app.add_group_member(&actor, &id, &user).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /groups/{id}/assignLicense`: the group's products change at once and its members are
+/// processed in the background; 202 with the group, whose `licenseProcessingState` tells when
+/// every member is done (L6, as Graph).
+pub async fn assign_license(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Json(body): Json<Value>,
+) -> ApiResult<Response> {
+    let (add, remove) = super::users::assign_body(object(body, "licenses to add and remove")?)?;
+    let (g, _job) = app.assign_group_license(&actor, &id, add, remove).await?;
+    let l = app.group_licensing(&actor, g.id).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(shapes::group(&g, &l))).into_response())
+}
+
+/// `GET /groups/{id}/membersWithLicenseErrors`: the members whose licenses from this group are
+/// in error (see each user's `licenseAssignmentStates` for the reason), paged by id.
+pub async fn members_with_license_errors(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    Id(id): Id,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = odata::parse_query(raw.as_deref(), &[Opt::Select, Opt::Top, Opt::SkipToken])?;
+    let sel = user_select(&q)?;
+    let after = q
+        .skiptoken
+        .as_deref()
+        .map(odata::read_skiptoken)
+        .transpose()?
+        .map(UserId::from);
+    let top = q.top();
+    let (g, errors) = app
+        .members_with_license_errors(&actor, &id, after, top + 1)
+        .await?;
+    let mut users: Vec<seatkeeper_domain::directory::User> = Vec::new();
+    for e in errors {
+        if !users.iter().any(|u| u.id == e.user.id) {
+            users.push(e.user);
+        }
+    }
+    let more = users.len() as i64 > top;
+    users.truncate(top as usize);
+    let path = format!("/groups/{}/membersWithLicenseErrors", g.id);
+    let next = match (more, users.last()) {
+        (true, Some(last)) => Some(next_link(&headers, &path, &q, last.id.0)),
+        _ => None,
+    };
+    let items = user_items(&app, &actor, &users, &sel, true).await?;
+    Ok(axum::Json(collection(&headers, "directoryObjects", items, None, next)).into_response())
 }
 
 /// `DELETE /groups/{id}/members/{userId}/$ref`: 204.

@@ -29,6 +29,10 @@ pub fn router() -> Router<App> {
                 .delete(users::delete),
         )
         .route("/users/{id}/assignLicense", post(users::assign_license))
+        .route(
+            "/users/{id}/reprocessLicenseAssignment",
+            post(users::reprocess),
+        )
         .route("/users/{id}/licenseDetails", get(users::license_details))
         .route("/me", get(users::me))
         .route("/groups", get(groups::list).post(groups::create))
@@ -40,6 +44,11 @@ pub fn router() -> Router<App> {
                 .delete(groups::delete),
         )
         .route("/groups/{id}/members", get(groups::members))
+        .route("/groups/{id}/assignLicense", post(groups::assign_license))
+        .route(
+            "/groups/{id}/membersWithLicenseErrors",
+            get(groups::members_with_license_errors),
+        )
         .route("/groups/{id}/members/$count", get(groups::members_count))
         .route("/groups/{id}/members/$ref", post(groups::add_member))
         .route(

@@ -27,8 +27,18 @@ const MAX_TERMS: usize = 100;
 pub const USER_FILTER_HELP: &str = "Supported on users: eq and ne on id, userPrincipalName, displayName, givenName, surname, mail, userType, usageLocation, jobTitle, department, accountEnabled (true/false); in (...) on the same properties; startswith(property,'text') on userPrincipalName, displayName, givenName, surname, mail, jobTitle, department, usageLocation, userType; assignedLicenses/any(x:x/skuId eq <guid>); assignedLicenses/$count eq N (or ne N); combined with and, or, not and parentheses. Text goes in single quotes, with '' for a quote inside.";
 
 /// What `$filter` on groups supports.
-pub const GROUP_FILTER_HELP: &str =
-    "Supported on groups: startswith(displayName,'text'). Text goes in single quotes.";
+pub const GROUP_FILTER_HELP: &str = "Supported on groups: startswith(displayName,'text') (text in single quotes), or hasMembersWithLicenseErrors eq true.";
+
+/// What `$filter` on groups asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupFilter {
+    /// Every group.
+    All,
+    /// Groups whose displayName starts with the text.
+    Prefix(String),
+    /// Groups with members whose group licenses are in error (L6).
+    WithLicenseErrors,
+}
 
 /// The query options an endpoint accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -961,10 +971,11 @@ pub fn users(filter: Option<&str>) -> Result<UserFilter, AppError> {
     }
 }
 
-/// Parses `$filter` for groups: only `startswith(displayName,'…')`; returns the prefix.
-pub fn groups(filter: Option<&str>) -> Result<Option<String>, AppError> {
+/// Parses `$filter` for groups: `startswith(displayName,'…')` or
+/// `hasMembersWithLicenseErrors eq true`.
+pub fn groups(filter: Option<&str>) -> Result<GroupFilter, AppError> {
     let Some(f) = filter else {
-        return Ok(None);
+        return Ok(GroupFilter::All);
     };
     let refuse = |e| filter_error(e, GROUP_FILTER_HELP);
     // Syntax first, as on users; what users support does not matter here.
@@ -977,6 +988,18 @@ pub fn groups(filter: Option<&str>) -> Result<Option<String>, AppError> {
         .get(open..toks.len().saturating_sub(open))
         .unwrap_or_default();
     match inner {
+        [Tok::Word(p), Tok::Word(op), Tok::Word(v)]
+            if p.eq_ignore_ascii_case("hasMembersWithLicenseErrors")
+                && op.eq_ignore_ascii_case("eq") =>
+        {
+            if v.eq_ignore_ascii_case("true") {
+                Ok(GroupFilter::WithLicenseErrors)
+            } else {
+                Err(refuse(unsupported(
+                    "hasMembersWithLicenseErrors can only be compared with true.",
+                )))
+            }
+        }
         [Tok::Word(name), Tok::Punct('('), args @ .., Tok::Punct(')')]
             if name.eq_ignore_ascii_case("startswith")
                 && !args.iter().any(|t| matches!(t, Tok::Punct('(' | ')'))) =>
@@ -985,7 +1008,7 @@ pub fn groups(filter: Option<&str>) -> Result<Option<String>, AppError> {
                 [Tok::Word(p), Tok::Punct(','), Tok::Str(s)]
                     if p.eq_ignore_ascii_case("displayName") =>
                 {
-                    Ok(Some(s.clone()))
+                    Ok(GroupFilter::Prefix(s.clone()))
                 }
                 _ => Err(refuse(unsupported(
                     "startswith on groups takes displayName and quoted text.",
@@ -1361,9 +1384,14 @@ mod tests {
     fn groups_filter() {
         assert_eq!(
             groups(Some("startswith(displayName,'Eng')")).unwrap(),
-            Some("Eng".into())
+            GroupFilter::Prefix("Eng".into())
         );
         assert!(groups(Some("displayName eq 'x'")).is_err());
-        assert_eq!(groups(None).unwrap(), None);
+        assert_eq!(groups(None).unwrap(), GroupFilter::All);
+        assert_eq!(
+            groups(Some("hasMembersWithLicenseErrors eq true")).unwrap(),
+            GroupFilter::WithLicenseErrors
+        );
+        assert!(groups(Some("hasMembersWithLicenseErrors eq false")).is_err());
     }
 }

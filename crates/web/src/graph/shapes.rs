@@ -1,5 +1,6 @@
 //! Graph's JSON shapes for Seatkeeper's records.
 
+use seatkeeper_app::group_licensing::{GroupLicensing, Source as LicenseSource};
 use seatkeeper_app::licenses::ProductLicenses;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
@@ -26,7 +27,13 @@ fn state_of(states: &States, a: &Assignment) -> SeatState {
 /// A user with their licenses (`licenses` may hold other users' assignments; only theirs count).
 /// A plan's `capabilityStatus` is the best of the licenses that turn it on: a plan the user
 /// also gets from a product that still works stays `Enabled`.
-pub fn user(u: &User, licenses: &[Assignment], states: &States, catalog: &Catalog) -> Value {
+pub fn user(
+    u: &User,
+    licenses: &[Assignment],
+    sources: &[LicenseSource],
+    states: &States,
+    catalog: &Catalog,
+) -> Value {
     let mine: Vec<&Assignment> = licenses.iter().filter(|a| a.user_id == u.id).collect();
     let assigned_licenses: Vec<Value> = mine
         .iter()
@@ -65,19 +72,37 @@ pub fn user(u: &User, licenses: &[Assignment], states: &States, catalog: &Catalo
             })
         })
         .collect();
-    let states: Vec<Value> = mine
-        .iter()
-        .map(|a| {
-            json!({
+    // One entry per source of each license: direct, and each group (L6).
+    let mut states_json: Vec<Value> = Vec::new();
+    for a in &mine {
+        if a.direct {
+            states_json.push(json!({
                 "skuId": a.sku_id,
-                "disabledPlans": a.disabled_plans,
+                "disabledPlans": a.direct_disabled_plans,
                 "assignedByGroup": null,
                 "state": state_of(states, a).assignment_state(),
                 "error": "None",
                 "lastUpdatedDateTime": ts(a.updated_at),
-            })
-        })
-        .collect();
+            }));
+        }
+    }
+    for s in sources.iter().filter(|s| s.user_id == u.id) {
+        let held = mine.iter().find(|a| a.sku_id == s.sku_id);
+        let (state, error) = match (s.state.as_str(), held) {
+            ("Active", Some(a)) => (state_of(states, a).assignment_state(), "None"),
+            ("Active", None) => ("ActiveWithError", "Other"),
+            _ => ("Error", s.error.as_deref().unwrap_or("Other")),
+        };
+        states_json.push(json!({
+            "skuId": s.sku_id,
+            "disabledPlans": s.disabled_plans,
+            "assignedByGroup": s.group_id,
+            "state": state,
+            "error": error,
+            "lastUpdatedDateTime": ts(s.updated_at),
+        }));
+    }
+    let states = states_json;
     json!({
         "id": u.id,
         "userPrincipalName": u.upn,
@@ -98,8 +123,13 @@ pub fn user(u: &User, licenses: &[Assignment], states: &States, catalog: &Catalo
     })
 }
 
-pub fn group(g: &Group) -> Value {
+/// A group with its licensing (L6): `assignedLicenses`, `licenseProcessingState` and
+/// `hasMembersWithLicenseErrors`, as Graph returns them.
+pub fn group(g: &Group, l: &GroupLicensing) -> Value {
     json!({
+        "assignedLicenses": l.licenses.iter().map(|x| json!({"skuId": x.sku_id, "disabledPlans": x.disabled_plans})).collect::<Vec<_>>(),
+        "licenseProcessingState": {"state": l.state.as_str()},
+        "hasMembersWithLicenseErrors": l.members_with_errors > 0,
         "id": g.id,
         "displayName": g.display_name,
         "description": g.description,

@@ -73,6 +73,12 @@ pub(crate) async fn user_items(
         Vec::new()
     };
     let states = app.seat_states(actor, &licenses).await?;
+    let sources = if needs_licenses(sel) && !users.is_empty() {
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        app.license_sources(&ids).await?
+    } else {
+        Vec::new()
+    };
     let mut by_user: HashMap<UserId, Vec<Assignment>> = HashMap::new();
     for a in licenses {
         by_user.entry(a.user_id).or_default().push(a);
@@ -82,7 +88,7 @@ pub(crate) async fn user_items(
         .iter()
         .map(|u| {
             let mine = by_user.get(&u.id).map(Vec::as_slice).unwrap_or(&[]);
-            let mut v = select(shapes::user(u, mine, &states, &catalog), sel);
+            let mut v = select(shapes::user(u, mine, &sources, &states, &catalog), sel);
             if odata_type && let Value::Object(m) = &mut v {
                 m.insert(
                     "@odata.type".into(),
@@ -159,10 +165,14 @@ async fn one(
     let sel = user_select(&q)?;
     let (u, licenses) = app.user_licenses(actor, key).await?;
     let states = app.seat_states(actor, &licenses).await?;
+    let sources = app.license_sources(&[u.id]).await?;
     Ok(super::entity(
         headers,
         "users",
-        select(shapes::user(&u, &licenses, &states, &app.catalog()), &sel),
+        select(
+            shapes::user(&u, &licenses, &sources, &states, &app.catalog()),
+            &sel,
+        ),
     ))
 }
 
@@ -338,7 +348,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let input = user_input(object(body, "user")?)?;
     let u = app.create_user(&actor, &input).await?;
-    let v = shapes::user(&u, &[], &Default::default(), &app.catalog());
+    let v = shapes::user(&u, &[], &[], &Default::default(), &app.catalog());
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
@@ -392,7 +402,7 @@ fn guid_list<T: From<uuid::Uuid>>(name: &str, v: &Value) -> ApiResult<Vec<T>> {
 }
 
 /// Reads an assignLicense body: `addLicenses` [{skuId, disabledPlans}] and `removeLicenses` [skuId].
-fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpec>, Vec<SkuId>)> {
+pub(crate) fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpec>, Vec<SkuId>)> {
     let mut add: Option<Vec<LicenseSpec>> = None;
     let mut remove: Option<Vec<SkuId>> = None;
     for (k, v) in &body {
@@ -516,9 +526,32 @@ pub async fn assign_license(
     let (add, remove) = assign_body(object(body, "licenses to add and remove")?)?;
     let (u, licenses): (User, Vec<Assignment>) =
         app.assign_license(&actor, &key, add, remove).await?;
-    let states = app.seat_states(&actor, &licenses).await?;
-    let v = shapes::user(&u, &licenses, &states, &app.catalog());
+    user_answer(&app, &actor, &u, &licenses).await
+}
+
+/// A user with their licenses and the sources of each, as the actions answer.
+async fn user_answer(
+    app: &App,
+    actor: &seatkeeper_app::Actor,
+    u: &User,
+    licenses: &[Assignment],
+) -> ApiResult<Response> {
+    let states = app.seat_states(actor, licenses).await?;
+    let sources = app.license_sources(&[u.id]).await?;
+    let v = shapes::user(u, licenses, &sources, &states, &app.catalog());
     Ok(axum::Json(v).into_response())
+}
+
+/// `POST /users/{id}/reprocessLicenseAssignment`: the user's group licenses are processed
+/// again now (after licenses were bought or plans fixed); 200 with the user (L6).
+pub async fn reprocess(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Id(key): Id,
+) -> ApiResult<Response> {
+    let (u, _) = app.reprocess_user(&actor, &key).await?;
+    let (u, licenses) = app.user_licenses(&actor, &u.id.to_string()).await?;
+    user_answer(&app, &actor, &u, &licenses).await
 }
 
 /// `GET /users/{id}/licenseDetails`.

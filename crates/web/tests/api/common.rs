@@ -153,6 +153,10 @@ impl Srv {
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // The server's license job runner (group-based licensing), as `serve` runs it.
+        let (stop_jobs, jobs_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(app.clone().license_job_loop(jobs_rx));
+        std::mem::forget(stop_jobs);
         let served = app.clone();
         tokio::spawn(async move {
             let _ = seatkeeper_web::serve(served, listener, async move {

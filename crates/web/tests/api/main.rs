@@ -11,6 +11,7 @@ mod graph_groups;
 mod graph_licenses;
 mod graph_odata;
 mod graph_users;
+mod group_licensing;
 mod limits;
 mod operator;
 mod pages_csrf;

@@ -45,6 +45,7 @@ async fn export_at_scale(srv: Srv) {
             pool_id: pool.id,
             disabled_plans: vec![],
             direct: true,
+            direct_disabled_plans: vec![],
             assigned_at: now,
             updated_at: now,
         };

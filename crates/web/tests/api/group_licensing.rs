@@ -1,0 +1,355 @@
+//! Group-based licensing through Graph (L6): products on groups, sources on users, membership
+//! changes, per-member errors, reprocess, group deletion.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use seatkeeper_store::{assignments, subscriptions};
+use serde_json::{Value, json};
+
+async fn pool_counts(srv: &Srv, part: &str) -> (i64, i64, i64) {
+    let mut conn = srv.app.read().await.expect("conn");
+    let pool = subscriptions::central_pool(&mut conn, srv.tenant, srv.sku(part))
+        .await
+        .expect("query")
+        .expect("pool");
+    let rows = assignments::count_in_pool(&mut conn, pool.id)
+        .await
+        .expect("count");
+    (pool.total, pool.assigned, rows)
+}
+
+async fn group(srv: &Srv, name: &str) -> String {
+    let (st, g) = srv
+        .post(
+            "/v1.0/groups",
+            json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{g}");
+    g["id"].as_str().unwrap().to_string()
+}
+
+async fn join(srv: &Srv, gid: &str, user: impl std::fmt::Display) {
+    let (st, body) = srv
+        .post(
+            &format!("/v1.0/groups/{gid}/members/$ref"),
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// Polls the group until its licenseProcessingState is ProcessingComplete; returns it.
+async fn processed(srv: &Srv, gid: &str) -> Value {
+    for _ in 0..400 {
+        let (st, g) = srv
+            .get(&format!(
+                "/v1.0/groups/{gid}?$select=id,assignedLicenses,licenseProcessingState,hasMembersWithLicenseErrors"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{g}");
+        if g["licenseProcessingState"]["state"] == "ProcessingComplete" {
+            return g;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("group {gid} was not processed in 10 s");
+}
+
+async fn user_json(srv: &Srv, id: impl std::fmt::Display) -> Value {
+    let (st, u) = srv.get(&format!("/v1.0/users/{id}")).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    u
+}
+
+fn skus(u: &Value) -> Vec<String> {
+    let mut v: Vec<String> = u["assignedLicenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["skuId"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn states_for<'a>(u: &'a Value, sku: &str) -> Vec<&'a Value> {
+    u["licenseAssignmentStates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["skuId"] == sku)
+        .collect()
+}
+
+backends!(
+    a_group_gives_its_members_one_license_each_with_sources,
+    |srv| async move {
+        srv.buy("SUITE_BASIC", 10).await;
+        let basic = srv.sku("SUITE_BASIC").to_string();
+        let gid = group(&srv, "Sales").await;
+        let a = srv.user("a@contoso.test", Some("US")).await;
+        let b = srv.user("b@contoso.test", None).await;
+        join(&srv, &gid, a).await;
+        join(&srv, &gid, b).await;
+        // a also holds it directly with Chat off: one license, the union of enabled plans.
+        let chat = srv.plan("CHAT");
+        let whiteboard = srv.plan("WHITEBOARD");
+        let (st, body) = srv
+            .post(
+                &format!("/v1.0/users/{a}/assignLicense"),
+                json!({"addLicenses": [{"skuId": basic, "disabledPlans": [chat, whiteboard]}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+
+        let (st, g) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [{"skuId": basic, "disabledPlans": [whiteboard]}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        assert_eq!(g["id"], gid.as_str());
+        assert_eq!(g["assignedLicenses"][0]["skuId"], basic.as_str());
+        let g = processed(&srv, &gid).await;
+        assert_eq!(g["hasMembersWithLicenseErrors"], false);
+
+        let ua = user_json(&srv, a).await;
+        assert_eq!(skus(&ua), vec![basic.clone()]);
+        // Chat is on (the group turns it on); Whiteboard stays off (both turn it off).
+        assert_eq!(
+            ua["assignedLicenses"][0]["disabledPlans"],
+            json!([whiteboard])
+        );
+        let st_a = states_for(&ua, &basic);
+        assert_eq!(st_a.len(), 2, "{ua}");
+        assert!(st_a.iter().any(|s| s["assignedByGroup"].is_null()
+            && s["state"] == "Active"
+            && s["disabledPlans"].as_array().unwrap().len() == 2));
+        assert!(
+            st_a.iter()
+                .any(|s| s["assignedByGroup"] == gid.as_str() && s["state"] == "Active")
+        );
+        // b had no usage location: the organization's default was taken.
+        let ub = user_json(&srv, b).await;
+        assert_eq!(skus(&ub), vec![basic.clone()]);
+        assert_eq!(ub["usageLocation"], "US");
+        let (total, assigned, rows) = pool_counts(&srv, "SUITE_BASIC").await;
+        assert_eq!((total, assigned, rows), (10, 2, 2), "one seat per member");
+
+        // Removing a product only the group gives, through the user: Graph's error.
+        let got = srv
+            .post(
+                &format!("/v1.0/users/{b}/assignLicense"),
+                json!({"addLicenses": [], "removeLicenses": [basic]}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "inherited from a group");
+        // Removing the direct one keeps what the group gives, on the same seat.
+        let (st, body) = srv
+            .post(
+                &format!("/v1.0/users/{a}/assignLicense"),
+                json!({"addLicenses": [], "removeLicenses": [basic]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(skus(&body), vec![basic.clone()]);
+        assert_eq!(states_for(&body, &basic).len(), 1);
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await.1, 2);
+
+        // Leaving the group takes it away (no other source); joining gives it back.
+        let (st, _) = srv
+            .delete(&format!("/v1.0/groups/{gid}/members/{a}/$ref"))
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        assert!(skus(&user_json(&srv, a).await).is_empty());
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (10, 1, 1));
+        join(&srv, &gid, a).await;
+        assert_eq!(skus(&user_json(&srv, a).await), vec![basic.clone()]);
+
+        // A group that still has products cannot be deleted.
+        let got = srv.delete(&format!("/v1.0/groups/{gid}")).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "remove them from the group first",
+        );
+
+        // Removing the product from the group frees every seat no other source keeps.
+        let (st, body) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [], "removeLicenses": [basic]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let g = processed(&srv, &gid).await;
+        assert_eq!(g["assignedLicenses"], json!([]));
+        assert!(skus(&user_json(&srv, a).await).is_empty());
+        assert!(skus(&user_json(&srv, b).await).is_empty());
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (10, 0, 0));
+        let (st, _) = srv.delete(&format!("/v1.0/groups/{gid}")).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+    }
+);
+
+backends!(
+    members_short_of_seats_get_count_violation_and_reprocess_fixes_it,
+    |srv| async move {
+        srv.buy("SUITE_BASIC", 2).await;
+        let basic = srv.sku("SUITE_BASIC").to_string();
+        let gid = group(&srv, "Everyone").await;
+        let mut users = Vec::new();
+        for i in 0..4 {
+            let u = srv.user(&format!("m{i}@contoso.test"), Some("US")).await;
+            join(&srv, &gid, u).await;
+            users.push(u);
+        }
+        let (st, body) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [{"skuId": basic, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let g = processed(&srv, &gid).await;
+        assert_eq!(g["hasMembersWithLicenseErrors"], true);
+        // The earliest members got the two seats.
+        for (i, u) in users.iter().enumerate() {
+            let j = user_json(&srv, u).await;
+            let s = states_for(&j, &basic);
+            assert_eq!(s.len(), 1, "{j}");
+            if i < 2 {
+                assert_eq!(s[0]["state"], "Active", "{j}");
+            } else {
+                assert_eq!(s[0]["state"], "Error", "{j}");
+                assert_eq!(s[0]["error"], "CountViolation", "{j}");
+                assert!(skus(&j).is_empty());
+            }
+        }
+        let (st, errs) = srv
+            .get(&format!("/v1.0/groups/{gid}/membersWithLicenseErrors"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{errs}");
+        assert_eq!(errs["value"].as_array().unwrap().len(), 2);
+        let (st, list) = srv
+            .get("/v1.0/groups?$filter=hasMembersWithLicenseErrors eq true")
+            .await;
+        assert_eq!(st, StatusCode::OK, "{list}");
+        let ids: Vec<&str> = list["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![gid.as_str()]);
+
+        // Buying licenses and reprocessing one user gives them theirs.
+        srv.buy("SUITE_BASIC", 1).await;
+        let (st, u) = srv
+            .post(
+                &format!("/v1.0/users/{}/reprocessLicenseAssignment", users[3]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{u}");
+        assert_eq!(skus(&u), vec![basic.clone()]);
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (3, 3, 3));
+        let (st, errs) = srv
+            .get(&format!("/v1.0/groups/{gid}/membersWithLicenseErrors"))
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(errs["value"].as_array().unwrap().len(), 1);
+    }
+);
+
+backends!(
+    two_groups_with_different_plans_and_a_swap_between_exclusive_products,
+    |srv| async move {
+        srv.buy("MAIL_PLAN1", 5).await;
+        srv.buy("MAIL_PLAN2", 5).await;
+        srv.buy("SUITE_BASIC", 5).await;
+        let (m1, m2, basic) = (
+            srv.sku("MAIL_PLAN1").to_string(),
+            srv.sku("MAIL_PLAN2").to_string(),
+            srv.sku("SUITE_BASIC").to_string(),
+        );
+        let g1 = group(&srv, "One").await;
+        let g2 = group(&srv, "Two").await;
+        let u = srv.user("two@contoso.test", Some("US")).await;
+        join(&srv, &g1, u).await;
+        join(&srv, &g2, u).await;
+        let (files, office) = (srv.plan("FILES_STANDARD"), srv.plan("OFFICE_WEB"));
+        for (g, off) in [(&g1, &files), (&g2, &office)] {
+            let (st, b) = srv
+                .post(
+                    &format!("/v1.0/groups/{g}/assignLicense"),
+                    json!({"addLicenses": [{"skuId": basic, "disabledPlans": [off]}], "removeLicenses": []}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+            processed(&srv, g).await;
+        }
+        let j = user_json(&srv, u).await;
+        assert_eq!(skus(&j), vec![basic.clone()]);
+        assert_eq!(j["assignedLicenses"][0]["disabledPlans"], json!([]));
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await.1, 1);
+        // Leaving one keeps the other's plans.
+        srv.delete(&format!("/v1.0/groups/{g2}/members/{u}/$ref"))
+            .await;
+        let j = user_json(&srv, u).await;
+        assert_eq!(j["assignedLicenses"][0]["disabledPlans"], json!([files]));
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await.1, 1);
+
+        // Mutually exclusive products: one call swaps Mail (Plan 1) for Mail (Plan 2).
+        let g3 = group(&srv, "Mail").await;
+        let w = srv.user("swap@contoso.test", Some("US")).await;
+        join(&srv, &g3, w).await;
+        let (st, b) = srv
+            .post(
+                &format!("/v1.0/groups/{g3}/assignLicense"),
+                json!({"addLicenses": [{"skuId": m1, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+        processed(&srv, &g3).await;
+        assert_eq!(skus(&user_json(&srv, w).await), vec![m1.clone()]);
+        let (st, b) = srv
+            .post(
+                &format!("/v1.0/groups/{g3}/assignLicense"),
+                json!({"addLicenses": [{"skuId": m2, "disabledPlans": []}], "removeLicenses": [m1]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+        let g = processed(&srv, &g3).await;
+        assert_eq!(g["hasMembersWithLicenseErrors"], false, "{g}");
+        assert_eq!(skus(&user_json(&srv, w).await), vec![m2.clone()]);
+        assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (5, 0, 0));
+        assert_eq!(pool_counts(&srv, "MAIL_PLAN2").await, (5, 1, 1));
+
+        // A direct license that conflicts makes the group's products an error for that member.
+        let v = srv.user("direct@contoso.test", Some("US")).await;
+        let (st, b) = srv
+            .post(
+                &format!("/v1.0/users/{v}/assignLicense"),
+                json!({"addLicenses": [{"skuId": m1, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let (st, b) = srv
+            .post(
+                &format!("/v1.0/groups/{g2}/assignLicense"),
+                json!({"addLicenses": [{"skuId": m2, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+        processed(&srv, &g2).await;
+        join(&srv, &g2, v).await;
+        let j = user_json(&srv, v).await;
+        assert_eq!(skus(&j), vec![m1.clone()], "none of the group's products");
+        let s = states_for(&j, &m2);
+        assert_eq!(s[0]["error"], "MutuallyExclusiveViolation", "{j}");
+        assert_eq!(states_for(&j, &basic)[0]["state"], "Error");
+    }
+);
