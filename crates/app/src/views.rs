@@ -454,12 +454,14 @@ pub struct ProductLicensesList {
     pub value: Vec<ProductLicenses>,
 }
 
-/// How a user got a license: `direct` is assigned to the user (group-based licensing is not
-/// modelled, so this is the only source).
+/// How a user got a license: `direct` is assigned to the user; `group` is inherited from a
+/// group the user is a member of (L6; GET /api/v1/users/{id}/licenses does not say which:
+/// Graph's licenseAssignmentStates does).
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub enum LicenseSource {
     Direct,
+    Group,
 }
 
 /// Whether a user is a member of the organization or a guest.
@@ -717,7 +719,11 @@ pub struct AuditPage {
 
 /// How a user got a license, as [`LicenseSource`] names it.
 pub fn sources(a: &Assignment) -> Vec<&'static str> {
-    if a.direct { vec!["direct"] } else { vec![] }
+    if a.direct {
+        vec!["direct"]
+    } else {
+        vec!["group"]
+    }
 }
 
 /// Enabled and disabled plans of an assignment.
@@ -905,4 +911,188 @@ pub struct BillingAccount {
 #[derive(Serialize, ToSchema, Debug, Clone)]
 pub struct BillingAccountList {
     pub value: Vec<BillingAccount>,
+}
+
+/// A product assigned to a group (L6).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLicenseView {
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    pub enabled_plans: Vec<PlanRef>,
+    pub disabled_plans: Vec<PlanRef>,
+    #[schema(format = DateTime)]
+    pub assigned_date_time: String,
+}
+
+/// A background license job (L6): processing a group's members.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseJobView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// `groupLicenses`: a group's members are processed.
+    pub kind: String,
+    #[schema(format = Uuid, required = true)]
+    pub group_id: Option<String>,
+    /// `Queued`, `Running`, `Completed` or `Failed`.
+    pub state: String,
+    /// Members processed so far.
+    pub processed: i64,
+    /// Members to process.
+    pub total: i64,
+    /// Members whose group licenses were in error so far.
+    pub errors: i64,
+    /// Who asked for it.
+    pub requested_by: String,
+    #[schema(required = true)]
+    pub message: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_date_time: String,
+    #[schema(format = DateTime, required = true)]
+    pub started_date_time: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub finished_date_time: Option<String>,
+}
+
+impl LicenseJobView {
+    pub fn new(j: &crate::group_licensing::Job) -> LicenseJobView {
+        LicenseJobView {
+            id: j.id.to_string(),
+            kind: j.kind.clone(),
+            group_id: j.group_id.map(|g| g.to_string()),
+            state: j.state.clone(),
+            processed: j.processed,
+            total: j.total.max(j.processed),
+            errors: j.errors,
+            requested_by: j.actor.clone(),
+            message: j.message.clone(),
+            created_date_time: ts(j.created_at),
+            started_date_time: ts_opt(j.started_at),
+            finished_date_time: ts_opt(j.finished_at),
+        }
+    }
+}
+
+/// A page of license jobs, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct LicenseJobList {
+    pub value: Vec<LicenseJobView>,
+}
+
+/// A group's products and how far their processing is (L6).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLicensesView {
+    #[schema(format = Uuid)]
+    pub group_id: String,
+    pub display_name: String,
+    pub assigned_licenses: Vec<GroupLicenseView>,
+    /// Graph's licenseProcessingState: `QueuedForProcessing`, `ProcessingInProgress` or
+    /// `ProcessingComplete`.
+    pub license_processing_state: String,
+    /// Members whose licenses from this group are in error.
+    pub members_with_license_errors: i64,
+    /// The group's latest job (null if none ran).
+    #[schema(required = true)]
+    pub job: Option<LicenseJobView>,
+}
+
+impl GroupLicensesView {
+    pub fn new(
+        catalog: &DomainCatalog,
+        g: &seatkeeper_domain::directory::Group,
+        l: &crate::group_licensing::GroupLicensing,
+    ) -> GroupLicensesView {
+        GroupLicensesView {
+            group_id: g.id.to_string(),
+            display_name: g.display_name.clone(),
+            assigned_licenses: l
+                .licenses
+                .iter()
+                .map(|x| {
+                    let (part, name) = part_and_name(catalog, x.sku_id);
+                    let enabled = catalog
+                        .product(x.sku_id)
+                        .map(|p| enabled_plans(p, &x.disabled_plans))
+                        .unwrap_or_default();
+                    GroupLicenseView {
+                        sku_id: x.sku_id.to_string(),
+                        sku_part_number: part,
+                        product_name: name,
+                        enabled_plans: PlanRef::all(catalog, &enabled),
+                        disabled_plans: PlanRef::all(catalog, &x.disabled_plans),
+                        assigned_date_time: ts(x.assigned_at),
+                    }
+                })
+                .collect(),
+            license_processing_state: l.state.as_str().to_string(),
+            members_with_license_errors: l.members_with_errors,
+            job: l.job.as_ref().map(LicenseJobView::new),
+        }
+    }
+}
+
+/// A member whose license from a group is in error (L6 Errors & issues).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberLicenseError {
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    /// Graph's error: `CountViolation`, `MutuallyExclusiveViolation`, `DependencyViolation`,
+    /// `ProhibitedInUsageLocationViolation` or `Other`.
+    pub error: String,
+    /// What to do about it.
+    pub message: String,
+    #[schema(format = DateTime)]
+    pub last_updated_date_time: String,
+}
+
+impl MemberLicenseError {
+    pub fn new(catalog: &DomainCatalog, e: &crate::group_licensing::MemberError) -> Self {
+        MemberLicenseError {
+            user_id: e.user.id.to_string(),
+            user_principal_name: e.user.upn.clone(),
+            display_name: e.user.display_name.clone(),
+            sku_id: e.sku_id.to_string(),
+            sku_part_number: catalog.part_number(e.sku_id),
+            error: e.error.as_str().to_string(),
+            message: e.error.advice().to_string(),
+            last_updated_date_time: ts(e.updated_at),
+        }
+    }
+}
+
+/// A page of members in error.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberLicenseErrorPage {
+    pub value: Vec<MemberLicenseError>,
+    /// Path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_link: Option<String>,
+}
+
+/// A group with members in error.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupWithErrors {
+    #[schema(format = Uuid)]
+    pub group_id: String,
+    pub display_name: String,
+    pub members_with_license_errors: i64,
+}
+
+/// The organization's groups with members in error (Errors & issues).
+#[derive(Serialize, ToSchema)]
+pub struct GroupWithErrorsList {
+    pub value: Vec<GroupWithErrors>,
 }

@@ -445,7 +445,7 @@ pub struct LicenseIn {
     disabled_plans: Vec<String>,
 }
 
-fn specs(catalog: &Catalog, given: &[LicenseIn]) -> ApiResult<Vec<LicenseSpec>> {
+pub(super) fn specs(catalog: &Catalog, given: &[LicenseIn]) -> ApiResult<Vec<LicenseSpec>> {
     let mut out: Vec<LicenseSpec> = Vec::with_capacity(given.len());
     for l in given {
         let product = product_in_body(catalog, "skuId", l.sku_id.as_deref().unwrap_or(""))?;

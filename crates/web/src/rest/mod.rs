@@ -8,6 +8,7 @@ mod audit;
 mod billing;
 mod catalog;
 mod dev;
+mod groups;
 mod licenses;
 pub mod model;
 mod policies;
@@ -115,6 +116,7 @@ impl Modify for BearerAuth {
         (name = "Tokens"),
         (name = "Tenant"),
         (name = "Purchase policy"),
+        (name = "Group licensing"),
         (name = "Billing"),
         (name = "Audit"),
         (name = "Mail"),
@@ -171,6 +173,13 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
             licenses::set_user_licenses
         ))
         .routes(routes!(licenses::change_plans))
+        // Group-based licensing and its jobs.
+        .routes(routes!(groups::get, groups::change))
+        .routes(routes!(groups::reprocess))
+        .routes(routes!(groups::errors))
+        .routes(routes!(groups::groups_with_errors))
+        .routes(routes!(groups::jobs))
+        .routes(routes!(groups::job))
         // Catalog.
         .routes(routes!(catalog::get, catalog::put))
         // Self-service purchase policy.

@@ -353,3 +353,88 @@ backends!(
         assert_eq!(states_for(&j, &basic)[0]["state"], "Error");
     }
 );
+
+backends!(rest_group_licenses_jobs_and_errors, |srv| async move {
+    srv.buy("CHAT_ESSENTIALS", 3).await;
+    let gid = group(&srv, "Support").await;
+    for i in 0..5 {
+        let u = srv.user(&format!("s{i}@contoso.test"), Some("US")).await;
+        join(&srv, &gid, u).await;
+    }
+    let (st, v) = srv
+        .post(
+            &format!("/api/v1/groups/{gid}/licenses"),
+            json!({"addLicenses": [{"skuId": "CHAT_ESSENTIALS", "disabledPlans": ["WHITEBOARD"]}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["assignedLicenses"][0]["skuPartNumber"], "CHAT_ESSENTIALS");
+    assert_eq!(
+        v["assignedLicenses"][0]["disabledPlans"][0]["servicePlanName"],
+        "WHITEBOARD"
+    );
+    let job = v["job"]["id"].as_str().unwrap().to_string();
+    let mut done = Value::Null;
+    for _ in 0..400 {
+        let (st, j) = srv.get(&format!("/api/v1/jobs/{job}")).await;
+        assert_eq!(st, StatusCode::OK, "{j}");
+        if j["state"] == "Completed" {
+            done = j;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(done["processed"], 5, "{done}");
+    assert_eq!(done["total"], 5, "{done}");
+    assert_eq!(done["errors"], 2, "{done}");
+    assert!(done["finishedDateTime"].is_string());
+    let (st, list) = srv.get(&format!("/api/v1/jobs?groupId={gid}")).await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    assert_eq!(list["value"][0]["id"], job.as_str());
+
+    let (st, errs) = srv
+        .get(&format!("/api/v1/groups/{gid}/license-errors?top=1"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{errs}");
+    assert_eq!(errs["value"][0]["error"], "CountViolation");
+    assert!(
+        errs["value"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("buy more")
+    );
+    let next = errs["nextLink"].as_str().unwrap().to_string();
+    let (st, page2) = srv.get(&next).await;
+    assert_eq!(st, StatusCode::OK, "{page2}");
+    assert_eq!(page2["value"].as_array().unwrap().len(), 1);
+    assert!(page2.get("nextLink").is_none());
+    let (_, all) = srv.get("/api/v1/license-errors").await;
+    assert_eq!(all["value"][0]["groupId"], gid.as_str());
+    assert_eq!(all["value"][0]["membersWithLicenseErrors"], 2);
+
+    // Buy two more and reprocess the group: nobody is in error.
+    srv.buy("CHAT_ESSENTIALS", 2).await;
+    let (st, j) = srv
+        .post(&format!("/api/v1/groups/{gid}/reprocess"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{j}");
+    processed(&srv, &gid).await;
+    let (_, v) = srv.get(&format!("/api/v1/groups/{gid}/licenses")).await;
+    assert_eq!(v["membersWithLicenseErrors"], 0, "{v}");
+    assert_eq!(v["licenseProcessingState"], "ProcessingComplete");
+    assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 5, 5));
+
+    // Bad input is named.
+    let got = srv
+        .post(
+            &format!("/api/v1/groups/{gid}/licenses"),
+            json!({"removeLicenses": ["BI_PRO"]}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "does not have BI_PRO");
+    let got = srv.get("/api/v1/jobs/not-a-job").await;
+    assert_error(&got, StatusCode::NOT_FOUND, "No job");
+    // The audit log has one entry per job step.
+    let (_, audit) = srv.get("/api/v1/audit?action=license.job.step").await;
+    assert!(audit["value"].as_array().unwrap().len() >= 2, "{audit}");
+});
