@@ -4,6 +4,7 @@ use crate::commands::{OrCli, operator};
 use crate::opts::GroupsCmd;
 use crate::output::{self, Table};
 use anyhow::bail;
+use seatkeeper_app::licenses::LicenseSpec;
 use seatkeeper_app::views::UserList;
 use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::GroupId;
@@ -139,6 +140,78 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
             }
             output::lines(done)
         }
+        GroupsCmd::AssignLicense {
+            tenant,
+            group,
+            add,
+            disabled_plans,
+            remove,
+            wait,
+            json,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let g = find(&app, &actor, &group).await?;
+            let catalog = app.catalog();
+            let (add, remove) = license_args(&catalog, &add, &disabled_plans, &remove)?;
+            let (g, job) = app
+                .assign_group_license(&actor, &g.id.to_string(), add, remove)
+                .await
+                .cli()?;
+            finish_job(&app, &actor, &g, job, wait, json.json).await
+        }
+        GroupsCmd::Reprocess {
+            tenant,
+            group,
+            wait,
+            json,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let g = find(&app, &actor, &group).await?;
+            let (g, job) = app.reprocess_group(&actor, &g.id.to_string()).await.cli()?;
+            finish_job(&app, &actor, &g, job, wait, json.json).await
+        }
+        GroupsCmd::LicenseErrors {
+            tenant,
+            group,
+            json,
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let g = find(&app, &actor, &group).await?;
+            let catalog = app.catalog();
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let (_, page) = app
+                    .members_with_license_errors(&actor, &g.id.to_string(), after, 500)
+                    .await
+                    .cli()?;
+                let users: std::collections::BTreeSet<_> = page.iter().map(|e| e.user.id).collect();
+                after = users.iter().next_back().copied();
+                let full = users.len() == 500;
+                all.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            if json.json {
+                output::json(
+                    &all.iter()
+                        .map(|e| seatkeeper_app::views::MemberLicenseError::new(&catalog, e))
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                let mut t = Table::new(&["USER PRINCIPAL NAME", "PRODUCT", "ERROR", "WHAT TO DO"]);
+                for e in &all {
+                    t.row(vec![
+                        e.user.upn.clone(),
+                        catalog.part_number(e.sku_id),
+                        e.error.as_str().to_string(),
+                        e.error.advice().to_string(),
+                    ]);
+                }
+                t.print(&format!("No member of '{}' is in error.", g.display_name))
+            }
+        }
         GroupsCmd::Members {
             tenant,
             group,
@@ -176,4 +249,128 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Reads `--add`, `--disabled-plans` and `--remove`: each plan turned off in every added
+/// product that has it, and a plan that none of them has is an error.
+fn license_args(
+    catalog: &seatkeeper_domain::catalog::Catalog,
+    add: &[String],
+    disabled: &[String],
+    remove: &[String],
+) -> anyhow::Result<(Vec<LicenseSpec>, Vec<seatkeeper_domain::SkuId>)> {
+    let product = |key: &str| {
+        catalog.find_product(key.trim()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no product '{}' in the catalog; see `seatkeeper catalog show`",
+                key.trim()
+            )
+        })
+    };
+    let mut specs = Vec::new();
+    for a in add.iter().filter(|a| !a.trim().is_empty()) {
+        specs.push(LicenseSpec {
+            sku_id: product(a)?.sku_id,
+            disabled_plans: Vec::new(),
+        });
+    }
+    for name in disabled.iter().map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        let plan = catalog
+            .plans
+            .iter()
+            .find(|p| {
+                p.name.eq_ignore_ascii_case(name) || p.id.to_string().eq_ignore_ascii_case(name)
+            })
+            .ok_or_else(|| anyhow::anyhow!("no service plan '{name}' in the catalog"))?;
+        let mut used = false;
+        for s in &mut specs {
+            if catalog
+                .product(s.sku_id)
+                .is_some_and(|p| p.plans.contains(&plan.id))
+            {
+                s.disabled_plans.push(plan.id);
+                used = true;
+            }
+        }
+        if !used {
+            bail!(
+                "service plan {} is in none of the products added ({})",
+                plan.name,
+                specs
+                    .iter()
+                    .map(|s| catalog.part_number(s.sku_id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let mut out_remove = Vec::new();
+    for r in remove.iter().filter(|r| !r.trim().is_empty()) {
+        out_remove.push(product(r)?.sku_id);
+    }
+    if specs.is_empty() && out_remove.is_empty() {
+        bail!("name products with --add or --remove");
+    }
+    Ok((specs, out_remove))
+}
+
+/// Prints a queued job, or with `wait` runs it here with a progress bar until it finishes.
+async fn finish_job(
+    app: &App,
+    actor: &Actor,
+    g: &Group,
+    job: seatkeeper_app::group_licensing::Job,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    if !wait {
+        if json {
+            return output::json(&seatkeeper_app::views::LicenseJobView::new(&job));
+        }
+        return output::lines([format!(
+            "Group '{}': {} members queued for processing (job {}); a running server processes them, or run this with --wait.",
+            g.display_name, job.total, job.id
+        )]);
+    }
+    let pb = crate::users::progress_bar(job.total.max(0) as u64, json);
+    pb.set_message(format!("Processing '{}'", g.display_name));
+    let runner = {
+        let app = app.clone();
+        tokio::spawn(async move { app.run_license_jobs().await })
+    };
+    let id = job.id.to_string();
+    let last = loop {
+        let j = app.license_job(actor, &id).await.cli()?;
+        pb.set_length(j.total.max(j.processed) as u64);
+        pb.set_position(j.processed as u64);
+        if j.state == "Completed" || j.state == "Failed" {
+            break j;
+        }
+        if runner.is_finished() {
+            // Another process holds the job: keep following it.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    pb.finish_and_clear();
+    let _ = runner.await;
+    if json {
+        return output::json(&seatkeeper_app::views::LicenseJobView::new(&last));
+    }
+    output::lines([format!(
+        "Group '{}': {} of {} members processed, {} in error{}",
+        g.display_name,
+        last.processed,
+        last.total.max(last.processed),
+        last.errors,
+        if last.errors > 0 {
+            format!(
+                " (see `seatkeeper groups license-errors --tenant … {}`)",
+                g.display_name
+            )
+        } else {
+            String::new()
+        }
+    )])
 }

@@ -503,6 +503,57 @@ pub enum GroupsCmd {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Assign products to a group, or remove them: every member holds the group's products.
+    ///
+    /// The members are processed in the background by the server (or, with --wait, by this
+    /// command while it shows the progress).
+    ///
+    /// Example: seatkeeper groups assign-license --tenant Contoso Sales --add SUITE_STANDARD --disabled-plans WHITEBOARD --wait
+    AssignLicense {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        /// Comma-separated products to assign (skuPartNumber or skuId).
+        #[arg(long, value_delimiter = ',')]
+        add: Vec<String>,
+        /// Comma-separated service plans to turn off in the products added (servicePlanName or id).
+        #[arg(long, value_delimiter = ',')]
+        disabled_plans: Vec<String>,
+        /// Comma-separated products to remove from the group.
+        #[arg(long, value_delimiter = ',')]
+        remove: Vec<String>,
+        /// Process the members now and show the progress until every member is done.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Process a group's members again (after licenses were bought or plans fixed).
+    ///
+    /// Example: seatkeeper groups reprocess --tenant Contoso Sales --wait
+    Reprocess {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        /// Process the members now and show the progress until every member is done.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// List the members of a group whose licenses from it are in error, with the reason.
+    ///
+    /// Example: seatkeeper groups license-errors --tenant Contoso Sales
+    LicenseErrors {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        group: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
 }
 
 // ----- subscriptions -----

@@ -277,7 +277,7 @@ fn read_csv(app: &App, actor: &Actor, file: &Path) -> anyhow::Result<UsersCsv> {
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))
 }
 
-fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
