@@ -49,8 +49,7 @@ fn gone_key(message: &str) -> Option<String> {
         .strip_prefix("Resource '")
         .or_else(|| message.strip_prefix("Subscription '"))?;
     let (key, tail) = rest.split_once('\'')?;
-    tail.starts_with(" does not exist")
-        .then(|| key.to_string())
+    tail.starts_with(" does not exist").then(|| key.to_string())
 }
 
 impl PageError {
@@ -235,7 +234,8 @@ pub async fn explain_gone(
     next: axum::middleware::Next,
 ) -> Response {
     let session = crate::cookies::get(req.headers(), crate::cookies::SESSION).map(str::to_string);
-    let posted = req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
+    let posted =
+        req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
     let Some(GoneKey(key)) = resp.extensions().get::<GoneKey>().cloned() else {
@@ -250,11 +250,12 @@ pub async fn explain_gone(
     };
     let saved = if posted { "; nothing was saved." } else { "." };
     let (message, kind) = match &deleted {
-        Some(d) => (format!("{} was deleted{saved}", d.name), Some(d.kind.as_str())),
+        Some(d) => (
+            format!("{} was deleted{saved}", d.name),
+            Some(d.kind.as_str()),
+        ),
         None => (
-            format!(
-                "'{key}' does not exist: it may have been deleted in another tab{saved}"
-            ),
+            format!("'{key}' does not exist: it may have been deleted in another tab{saved}"),
             None,
         ),
     };

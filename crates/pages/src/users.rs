@@ -119,10 +119,9 @@ async fn product_choices(
         });
     };
     // Offered: the products with licenses to give, and those the user holds (to remove them).
-    for r in rows
-        .iter()
-        .filter(|r| r.applies_to == "User" && (r.has_licenses_to_give() || held.contains_key(&r.sku_id)))
-    {
+    for r in rows.iter().filter(|r| {
+        r.applies_to == "User" && (r.has_licenses_to_give() || held.contains_key(&r.sku_id))
+    }) {
         push(r.sku_id, r.available, r.total);
     }
     for sku in held.keys() {
@@ -190,13 +189,13 @@ fn refusal(e: &AppError) -> StatusCode {
 fn is_refusal(e: &AppError) -> bool {
     !crate::error::is_gone(e)
         && matches!(
-        e,
-        AppError::Conflict { .. }
-            | AppError::Forbidden(_)
-            | AppError::NotFound(_)
-            | AppError::Invalid { .. }
-            | AppError::Domain(_)
-    )
+            e,
+            AppError::Conflict { .. }
+                | AppError::Forbidden(_)
+                | AppError::NotFound(_)
+                | AppError::Invalid { .. }
+                | AppError::Domain(_)
+        )
 }
 
 /// A refusal to show on the form (status and the API's words), or a failure of the server.

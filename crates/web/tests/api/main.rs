@@ -14,6 +14,7 @@ mod graph_users;
 mod limits;
 mod operator;
 mod pages_csrf;
+mod pages_gone;
 mod pages_home;
 mod pages_licenses;
 mod pages_lists;
