@@ -492,3 +492,23 @@ def test_the_users_table_at_390_px_keeps_a_long_name_and_the_licenses_in_view(ta
     tab.shot("narrow")
     link.click()
     expect(p.get_by_role("heading", name=name)).to_be_visible()
+
+
+def test_saving_a_user_another_tab_deleted_says_so_in_our_words(tab):
+    upn = new_user(name="Adele", usage_location="US")
+    status, body = api("GET", f"/v1.0/users/{upn}")
+    name = body["displayName"]
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/users?q={upn}")
+    p.get_by_role("link", name=name).click()
+    status, body = api("DELETE", f"/v1.0/users/{upn}")
+    assert status == 204, body
+    p.get_by_label("Usage location").fill("NO")
+    p.get_by_role("button", name="Save usage location").click()
+    expect(p.get_by_text(f"{name} was deleted; nothing was saved.")).to_be_visible()
+    expect(p.get_by_text("does not exist or one of its")).to_have_count(0)
+    tab.shot()
+    refused_as_asked(tab, 404)
+    p.get_by_role("link", name="Back to Active users").click()
+    expect(p.get_by_role("heading", name="Active users")).to_be_visible()

@@ -120,16 +120,18 @@ const INTERNAL: &str = "Something went wrong on the server and nothing was chang
 
 /// Renders an error page (status, heading by status, message).
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    error_page_with_link(status, message, None)
+    error_page_with_link(status, None, message, None)
 }
 
-/// Renders an error page with a link onwards (href, words).
+/// Renders an error page with its own heading (else one by status) and a link onwards (href,
+/// words).
 fn error_page_with_link(
     status: StatusCode,
+    heading: Option<&str>,
     message: &str,
     back: Option<(String, String)>,
 ) -> Response {
-    let heading = match status {
+    let heading = heading.unwrap_or(match status {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::FORBIDDEN => "You can't do that here",
         StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
@@ -137,7 +139,7 @@ fn error_page_with_link(
             "That didn't work"
         }
         _ => "That didn't work",
-    };
+    });
     let page = ErrorPage {
         frame: Frame::anonymous(heading, String::new()),
         status: status.as_u16(),
@@ -259,5 +261,15 @@ pub async fn explain_gone(
             None,
         ),
     };
-    error_page_with_link(StatusCode::NOT_FOUND, &message, Some(list_of(kind, &path)))
+    let heading = if deleted.is_some() {
+        "Already deleted"
+    } else {
+        "Not found"
+    };
+    error_page_with_link(
+        StatusCode::NOT_FOUND,
+        Some(heading),
+        &message,
+        Some(list_of(kind, &path)),
+    )
 }
