@@ -83,3 +83,27 @@ def test_a_global_reader_reads_the_organization_and_sees_no_mail(tab):
     # Their own API tokens are theirs to manage, as the API allows.
     expect(p.get_by_role("button", name="Create token")).to_be_visible()
     tab.shot()
+
+
+def test_reloading_after_creating_a_token_creates_no_second_one(tab):
+    """Post, redirect, get: the secret is shown once; a reload shows no secret and creates
+    nothing, on Settings (admins) and on My account (everyone)."""
+    for roles, path in ((["GlobalAdmin"], "/settings"), ([], "/")):
+        upn = new_user(roles=roles, name="Reload")
+        sign_in(tab, upn)
+        p = tab.page
+        tab.goto(path)
+        name = f"reload {uuid.uuid4().hex[:6]}"
+        p.get_by_label("Token name").fill(name)
+        p.get_by_role("button", name="Create token").click()
+        expect(p.get_by_role("status")).to_contain_text("Copy it now: it is shown only this once.")
+        secret = p.get_by_label("New token").input_value()
+        assert secret.startswith("sk_")
+        tab.shot(f"created{len(roles)}")
+        p.reload()
+        expect(p.get_by_label("Token name")).to_be_visible()
+        expect(p.get_by_label("New token")).to_have_count(0)
+        assert secret not in p.content()
+        expect(p.locator("tr", has_text=name)).to_have_count(1)
+        tab.shot(f"reloaded{len(roles)}")
+        p.get_by_role("button", name="Sign out").click()

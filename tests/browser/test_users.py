@@ -459,3 +459,56 @@ def test_search_finds_a_user_by_the_start_of_their_user_name(tab):
     tab.goto(f"/users?q=qx{tag}")
     expect(tab.page.get_by_role("link", name=f"Quinn Example {tag}")).to_be_visible()
     tab.shot()
+
+
+def test_the_users_table_at_390_px_keeps_a_long_name_and_the_licenses_in_view(tab):
+    tag = uuid.uuid4().hex[:8]
+    name = f"Narrow{tag} " + "Maximiliana Theodora Wolfeschlegelsteinhausenbergerdorff " * 3
+    name = name[:120]
+    assert len(name) == 120
+    upn = f"narrow-{tag}@contoso.test"
+    status, body = api("POST", "/v1.0/users", {
+        "accountEnabled": True, "displayName": name, "mailNickname": f"n{tag}",
+        "userPrincipalName": upn, "usageLocation": "US"})
+    assert status == 201, body
+    buy("SUITE_BASIC", 1)
+    assign(upn, "SUITE_BASIC")
+    sign_in(tab)
+    p = tab.page
+    p.set_viewport_size({"width": 390, "height": 844})
+    tab.goto(f"/users?q=Narrow{tag}")
+    row = row_of(p, upn)
+    expect(row).to_have_count(1)
+    cell = row.get_by_role("cell").filter(has_text=license_row("SUITE_BASIC")["productName"])
+    expect(cell).to_be_visible()
+    expect(cell).to_be_in_viewport()
+    box = cell.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390, box
+    # No sideways scrolling: the table fits its box.
+    assert p.locator(".users-table").evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
+    # The name links to the user's page, where it is shown whole.
+    link = row.get_by_role("link", name=name)
+    expect(link).to_be_visible()
+    tab.shot("narrow")
+    link.click()
+    expect(p.get_by_role("heading", name=name)).to_be_visible()
+
+
+def test_saving_a_user_another_tab_deleted_says_so_in_our_words(tab):
+    upn = new_user(name="Adele", usage_location="US")
+    status, body = api("GET", f"/v1.0/users/{upn}")
+    name = body["displayName"]
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/users?q={upn}")
+    p.get_by_role("link", name=name).click()
+    status, body = api("DELETE", f"/v1.0/users/{upn}")
+    assert status == 204, body
+    p.get_by_label("Usage location").fill("NO")
+    p.get_by_role("button", name="Save usage location").click()
+    expect(p.get_by_text(f"{name} was deleted; nothing was saved.")).to_be_visible()
+    expect(p.get_by_text("does not exist or one of its")).to_have_count(0)
+    tab.shot()
+    refused_as_asked(tab, 404)
+    p.get_by_role("link", name="Back to Active users").click()
+    expect(p.get_by_role("heading", name="Active users")).to_be_visible()

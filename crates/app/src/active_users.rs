@@ -15,6 +15,10 @@ use std::collections::HashMap;
 /// The most users one page of [`App::active_users`] returns.
 pub const MAX_PAGE: i64 = 200;
 
+/// The Active users page counts the organization's users up to this many; above it, it says
+/// "more than 1,000" (an exact count would read every user on every page view).
+pub const COUNT_LIMIT: i64 = 1000;
+
 /// Which users the Active users page lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UserKind {
@@ -71,9 +75,12 @@ pub struct UserPage {
     pub users: Vec<(User, Vec<Assignment>)>,
     /// The last user of this page when another page follows.
     pub next: Option<UserId>,
-    /// Every user of the organization; only counted for the unfiltered list (a count of a
-    /// filtered list would read every user).
+    /// The organization's users, counted up to [`COUNT_LIMIT`]; only for the unfiltered list
+    /// (a count of a filtered list would read every user).
     pub total: Option<i64>,
+    /// Whether the organization has more than [`COUNT_LIMIT`] users (`total` is then
+    /// [`COUNT_LIMIT`]).
+    pub more_than_total: bool,
 }
 
 /// The kind of user as a filter.
@@ -90,8 +97,8 @@ impl App {
     /// The Active users page: users whose display name starts with the search text (or whose
     /// user name does, when the text looks like one), of one kind, a page at a time in
     /// name order ignoring case, with their licenses. Index ranges with a LIMIT (the name search of
-    /// the Licenses pages, plus a count of the organization's users when nothing is filtered),
-    /// whatever the organization's size.
+    /// the Licenses pages, plus a count of the organization's users up to [`COUNT_LIMIT`] when
+    /// nothing is filtered), whatever the organization's size.
     pub async fn active_users(&self, actor: &Actor, q: &UserQuery) -> AppResult<UserPage> {
         actor.require(Action::Read)?;
         if q.search.as_deref().is_some_and(|s| s.chars().count() > 256) {
@@ -134,10 +141,12 @@ impl App {
             held.entry(a.user_id).or_default().push(a);
         }
         let total = if search.is_empty() && q.kind == UserKind::All {
-            Some(dir::count_users(&mut conn, actor.tenant_id, &UserFilter::True).await?)
+            Some(dir::count_users_upto(&mut conn, actor.tenant_id, COUNT_LIMIT + 1).await?)
         } else {
             None
         };
+        let more_than_total = total.is_some_and(|n| n > COUNT_LIMIT);
+        let total = total.map(|n| n.min(COUNT_LIMIT));
         Ok(UserPage {
             users: users
                 .into_iter()
@@ -148,6 +157,7 @@ impl App {
                 .collect(),
             next,
             total,
+            more_than_total,
         })
     }
 

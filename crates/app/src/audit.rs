@@ -140,3 +140,40 @@ impl crate::App {
         Ok(Box::pin(stream))
     }
 }
+
+/// What a deletion left in the audit log: the kind of thing (`user`, `group`) and its display
+/// name, to say in words what another tab deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// `user` or `group`.
+    pub kind: String,
+    /// Its display name when it was deleted.
+    pub name: String,
+}
+
+impl crate::App {
+    /// The user or group with id `key` that was deleted, by the latest deletion the audit log
+    /// recorded; `None` when it never existed (or `key` is no id). Needs only the right to
+    /// read, like the pages that name it.
+    pub async fn deleted(&self, actor: &Actor, key: &str) -> AppResult<Option<Deleted>> {
+        let q = AuditQuery {
+            action: Some(vec![AuditAction::UserDelete, AuditAction::GroupDelete]),
+            target_id: Some(key.to_string()),
+            limit: 1,
+            ..Default::default()
+        };
+        let found = self.audit_log(actor, &q).await?;
+        Ok(found.into_iter().next().map(|e| {
+            let name = e
+                .before
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+                .and_then(|v| v.get("displayName")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| key.to_string());
+            Deleted {
+                kind: e.target_type,
+                name,
+            }
+        }))
+    }
+}

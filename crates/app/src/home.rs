@@ -81,7 +81,15 @@ impl App {
             });
         }
         attention.sort_by_key(|a| (a.kind as u8, a.term_end));
-        for row in licenses.iter().filter(|r| r.available == 0) {
+        // A product is listed once: "no licenses left" only for a product whose licenses all
+        // work and are all assigned; one without working licenses is already listed by its
+        // Expired or Disabled subscription (or has none left to list).
+        let listed: std::collections::BTreeSet<SkuId> =
+            attention.iter().map(|a| a.sku_id).collect();
+        for row in licenses
+            .iter()
+            .filter(|r| r.available == 0 && r.has_licenses_to_give() && !listed.contains(&r.sku_id))
+        {
             attention.push(Attention {
                 kind: AttentionKind::NoneAvailable,
                 sku_id: row.sku_id,

@@ -90,6 +90,15 @@ pub struct ProductLicenses {
     pub subscription_ids: Vec<String>,
 }
 
+impl ProductLicenses {
+    /// Whether the product has licenses to give: an Active or Expired subscription (SUB3). A
+    /// product whose subscriptions are all cancelled, disabled or deleted is listed (its holders
+    /// are shown) but offered for no assignment.
+    pub fn has_licenses_to_give(&self) -> bool {
+        self.enabled + self.warning > 0
+    }
+}
+
 /// Which pools a change may take seats from and whose licenses it may change or remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {

@@ -14,6 +14,8 @@ struct ErrorPage {
     status: u16,
     heading: String,
     message: String,
+    /// A link onwards (href, words), e.g. back to Active users.
+    back: Option<(String, String)>,
 }
 
 /// Why a page could not be shown.
@@ -25,6 +27,29 @@ pub enum PageError {
     MustChangePassword { next: String },
     /// Renders our error page with this status and message.
     Status { status: StatusCode, message: String },
+    /// What the page acted on no longer exists (the API's 404 naming `key`, an id or user
+    /// name): [`explain_gone`] says it in our words, with the name it had.
+    Gone { key: String, message: String },
+}
+
+/// The key of a [`PageError::Gone`], carried on its response for [`explain_gone`].
+#[derive(Debug, Clone)]
+struct GoneKey(String);
+
+/// Whether `e` says that what a form acted on no longer exists (another tab or admin deleted
+/// it): a whole page in our words (see [`explain_gone`]), never the API's words on the form.
+pub fn is_gone(e: &AppError) -> bool {
+    matches!(e, AppError::NotFound(m) if gone_key(m).is_some())
+}
+
+/// The id or name an API 404 names: `Resource '…' does not exist…` (users, groups, as Graph
+/// says it) or `Subscription '…' does not exist.`.
+fn gone_key(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("Resource '")
+        .or_else(|| message.strip_prefix("Subscription '"))?;
+    let (key, tail) = rest.split_once('\'')?;
+    tail.starts_with(" does not exist").then(|| key.to_string())
 }
 
 impl PageError {
@@ -53,7 +78,15 @@ impl From<AppError> for PageError {
     /// shown without detail.
     fn from(e: AppError) -> PageError {
         let status = match &e {
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound(m) => {
+                if let Some(key) = gone_key(m) {
+                    return PageError::Gone {
+                        key,
+                        message: e.to_string(),
+                    };
+                }
+                StatusCode::NOT_FOUND
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized(_) => {
                 return PageError::SignIn {
@@ -87,7 +120,18 @@ const INTERNAL: &str = "Something went wrong on the server and nothing was chang
 
 /// Renders an error page (status, heading by status, message).
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let heading = match status {
+    error_page_with_link(status, None, message, None)
+}
+
+/// Renders an error page with its own heading (else one by status) and a link onwards (href,
+/// words).
+fn error_page_with_link(
+    status: StatusCode,
+    heading: Option<&str>,
+    message: &str,
+    back: Option<(String, String)>,
+) -> Response {
+    let heading = heading.unwrap_or(match status {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::FORBIDDEN => "You can't do that here",
         StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
@@ -95,12 +139,13 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             "That didn't work"
         }
         _ => "That didn't work",
-    };
+    });
     let page = ErrorPage {
         frame: Frame::anonymous(heading, String::new()),
         status: status.as_u16(),
         heading: heading.to_string(),
         message: message.to_string(),
+        back,
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -141,6 +186,11 @@ impl IntoResponse for PageError {
                 r
             }
             PageError::Status { status, message } => error_page(status, &message),
+            PageError::Gone { key, message } => {
+                let mut r = error_page(StatusCode::NOT_FOUND, &message);
+                r.extensions_mut().insert(GoneKey(key));
+                r
+            }
         }
     }
 }
@@ -159,4 +209,67 @@ pub async fn not_found_page(uri: Uri) -> Response {
 /// Our 500 page, for a handler that failed unexpectedly.
 pub fn panic_page() -> Response {
     error_page(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+}
+
+/// Where a page of `path` sends someone whose user, group or subscription is gone: the list it
+/// came from.
+fn list_of(kind: Option<&str>, path: &str) -> (String, String) {
+    let (href, words) = match kind {
+        Some("user") => ("/users", "Back to Active users"),
+        Some("group") => ("/groups", "Back to Groups"),
+        _ if path.starts_with("/users") => ("/users", "Back to Active users"),
+        _ if path.starts_with("/groups") => ("/groups", "Back to Groups"),
+        _ if path.starts_with("/licenses") => ("/licenses", "Back to Licenses"),
+        _ if path.starts_with("/products") => ("/products", "Back to Your products"),
+        _ => ("/", "Go to the home page"),
+    };
+    (href.to_string(), words.to_string())
+}
+
+/// Says in the admin center's words that what a page acted on is gone, for every page at
+/// once: a [`PageError::Gone`] (the API's "Resource '…' does not exist") becomes "Adele Vance
+/// was deleted; nothing was saved." (the name from the audit log's deletion), 404, with a
+/// link back to the list it came from.
+pub async fn explain_gone(
+    axum::extract::State(app): axum::extract::State<seatkeeper_app::App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let session = crate::cookies::get(req.headers(), crate::cookies::SESSION).map(str::to_string);
+    let posted =
+        req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let Some(GoneKey(key)) = resp.extensions().get::<GoneKey>().cloned() else {
+        return resp;
+    };
+    let deleted = match &session {
+        Some(secret) => match crate::session::resolve(&app, secret).await {
+            Ok(s) => app.deleted(&s.actor, &key).await.ok().flatten(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let saved = if posted { "; nothing was saved." } else { "." };
+    let (message, kind) = match &deleted {
+        Some(d) => (
+            format!("{} was deleted{saved}", d.name),
+            Some(d.kind.as_str()),
+        ),
+        None => (
+            format!("'{key}' does not exist: it may have been deleted in another tab{saved}"),
+            None,
+        ),
+    };
+    let heading = if deleted.is_some() {
+        "Already deleted"
+    } else {
+        "Not found"
+    };
+    error_page_with_link(
+        StatusCode::NOT_FOUND,
+        Some(heading),
+        &message,
+        Some(list_of(kind, &path)),
+    )
 }

@@ -44,7 +44,7 @@ fn form_status(e: &AppError) -> Option<StatusCode> {
     match e {
         AppError::Domain(_) | AppError::Invalid { .. } => Some(StatusCode::BAD_REQUEST),
         AppError::Conflict { .. } => Some(StatusCode::CONFLICT),
-        AppError::NotFound(_) => Some(StatusCode::NOT_FOUND),
+        AppError::NotFound(_) if !crate::error::is_gone(e) => Some(StatusCode::NOT_FOUND),
         _ => None,
     }
 }
@@ -170,6 +170,8 @@ pub struct ProductPage {
     pub can_assign: bool,
     /// Whether the product is assigned to users (not to the whole organization).
     pub for_users: bool,
+    /// Whether the product has licenses to give (an Active or Expired subscription).
+    pub givable: bool,
 }
 
 impl ProductPage {
@@ -270,6 +272,7 @@ pub async fn product_page(
         later: after.is_some(),
         can_assign: viewer.can(Action::AssignLicenses),
         for_users: p.applies_to == AppliesTo::User,
+        givable: row.as_ref().is_some_and(|r| r.has_licenses_to_give()),
     }
     .into_response())
 }
@@ -468,6 +471,20 @@ pub async fn assign_form(
     let form = assign_query(raw.as_deref())?;
     let catalog = app.catalog();
     let p = product(&catalog, &sku)?;
+    let givable = app
+        .licenses_page(&viewer.actor)
+        .await?
+        .iter()
+        .any(|r| r.sku_id == p.sku_id && r.has_licenses_to_give());
+    if !givable {
+        return Err(PageError::Status {
+            status: axum::http::StatusCode::CONFLICT,
+            message: format!(
+                "{} has no licenses to assign: none of its subscriptions is active. Buy licenses or reactivate a subscription in Your products.",
+                p.name
+            ),
+        });
+    }
     Ok(assign_page(&app, &viewer, p, &form, None)
         .await?
         .into_response())

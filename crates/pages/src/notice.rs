@@ -32,15 +32,30 @@ pub fn read(headers: &axum::http::HeaderMap) -> Option<(String, bool)> {
         .map(|(k, v)| (v.chars().take(500).collect(), k == "e"))
 }
 
-/// Clears the message cookie once a page (not a redirect) has been answered.
+/// Clears the message cookie, and the cookie of a token just created (see
+/// [`crate::tokens::create`]), once a page (not a redirect) has been answered; a page that
+/// showed a token's secret is never cached.
 pub async fn clear_after_showing(req: Request, next: Next) -> Response {
     let had = cookies::get(req.headers(), COOKIE).is_some();
+    let had_token = cookies::get(req.headers(), crate::tokens::NEW_TOKEN_COOKIE).is_some();
     let mut resp = next.run(req).await;
-    if had
-        && !resp.status().is_redirection()
-        && let Ok(v) = HeaderValue::from_str(&cookies::set(COOKIE, "", false, Some(0)))
-    {
+    if resp.status().is_redirection() {
+        return resp;
+    }
+    if had && let Ok(v) = HeaderValue::from_str(&cookies::set(COOKIE, "", false, Some(0))) {
         resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if had_token {
+        if let Ok(v) = HeaderValue::from_str(&cookies::set(
+            crate::tokens::NEW_TOKEN_COOKIE,
+            "",
+            false,
+            Some(0),
+        )) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
 }

@@ -92,10 +92,10 @@ pub async fn panel(
     app: &App,
     viewer: &Viewer,
     place: Place,
-    out: TokenOutcome,
+    mut out: TokenOutcome,
 ) -> Result<TokensPanel, PageError> {
     let now = app.now();
-    let rows = match viewer.actor.user_id {
+    let rows: Vec<TokenRow> = match viewer.actor.user_id {
         Some(me) => app
             .list_tokens(&viewer.actor, me)
             .await?
@@ -119,6 +119,14 @@ pub async fn panel(
             .collect(),
         None => vec![],
     };
+    // A token just created (see [`create`]): its secret, shown once, and only if the token is
+    // one of the viewer's own and still active.
+    if out.issued.is_none()
+        && let Some((id, secret)) = &viewer.new_token
+        && let Some(row) = rows.iter().find(|r| &r.id == id && r.active)
+    {
+        out.issued = Some((row.name.clone(), secret.clone()));
+    }
     Ok(TokensPanel {
         base: place.base(),
         rows,
@@ -157,23 +165,52 @@ pub struct TokenForm {
     pub name: String,
 }
 
-/// `POST /account/tokens`, `POST /settings/tokens`: a new token for the signed-in user. The
-/// page that answers shows its secret once (it is kept nowhere to show again).
+/// The cookie that carries a token just created to the page that shows its secret once: the
+/// token's id and secret, for a minute, cleared by the first page that answers after it.
+pub const NEW_TOKEN_COOKIE: &str = "sk_new_token";
+
+/// The token a request carries in [`NEW_TOKEN_COOKIE`]: (id, secret).
+pub fn new_token(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    let raw = crate::cookies::get(headers, NEW_TOKEN_COOKIE)?;
+    let mut id = None;
+    let mut secret = None;
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        match k.as_ref() {
+            "id" => id = Some(v.into_owned()),
+            "s" => secret = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Some((id?, secret?))
+}
+
+/// `POST /account/tokens`, `POST /settings/tokens`: a new token for the signed-in user, then
+/// back to the page (post, redirect, get: reloading it creates nothing). The page shows the
+/// secret once, only to the token's owner; it is kept nowhere on the server.
 pub async fn create(
     State(app): State<App>,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     Posted { viewer, form }: Posted<TokenForm>,
 ) -> Result<Response, PageError> {
     let place = Place::of(uri.path());
     let me = me(&viewer)?;
     match app.create_token(&viewer.actor, me, &form.name, None).await {
         Ok(t) => {
-            let out = TokenOutcome {
-                issued: Some((t.name, t.token)),
-                ..Default::default()
-            };
-            let mut r = page(&app, &viewer, place, out).await?;
-            // The secret is on this page only: never cached, never kept in the history.
+            let value: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("id", &t.id.to_string())
+                .append_pair("s", &t.token)
+                .finish();
+            let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
+            let mut r = axum::response::Redirect::to(place.page()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&crate::cookies::set(
+                NEW_TOKEN_COOKIE,
+                &value,
+                secure,
+                Some(60),
+            )) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(r)

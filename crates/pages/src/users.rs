@@ -118,7 +118,10 @@ async fn product_choices(
             plans,
         });
     };
-    for r in rows.iter().filter(|r| r.applies_to == "User") {
+    // Offered: the products with licenses to give, and those the user holds (to remove them).
+    for r in rows.iter().filter(|r| {
+        r.applies_to == "User" && (r.has_licenses_to_give() || held.contains_key(&r.sku_id))
+    }) {
         push(r.sku_id, r.available, r.total);
     }
     for sku in held.keys() {
@@ -184,14 +187,15 @@ fn refusal(e: &AppError) -> StatusCode {
 
 /// Whether an error is the user's to fix (shown on the form) rather than the server's.
 fn is_refusal(e: &AppError) -> bool {
-    matches!(
-        e,
-        AppError::Conflict { .. }
-            | AppError::Forbidden(_)
-            | AppError::NotFound(_)
-            | AppError::Invalid { .. }
-            | AppError::Domain(_)
-    )
+    !crate::error::is_gone(e)
+        && matches!(
+            e,
+            AppError::Conflict { .. }
+                | AppError::Forbidden(_)
+                | AppError::NotFound(_)
+                | AppError::Invalid { .. }
+                | AppError::Domain(_)
+        )
 }
 
 /// A refusal to show on the form (status and the API's words), or a failure of the server.
@@ -215,6 +219,8 @@ pub struct ListPage {
     pub filter: &'static str,
     pub rows: Vec<UserRow>,
     pub total: Option<i64>,
+    /// Whether the organization has more users than `total` (it is counted up to 1,000).
+    pub more_than_total: bool,
     /// The query string of the next page, if any.
     pub next: Option<String>,
     /// Whether this is not the first page.
@@ -226,6 +232,20 @@ pub struct ListPage {
 }
 
 impl ListPage {
+    /// A number with thousands separators (1,000).
+    pub fn thousands(&self, n: &i64) -> String {
+        let n = *n;
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0 { format!("-{out}") } else { out }
+    }
+
     /// The filter choices: (value, label, current).
     pub fn filters(&self) -> Vec<(&'static str, &'static str, bool)> {
         [
@@ -313,6 +333,7 @@ pub async fn list(
         filter: kind.as_str(),
         rows,
         total: page.total,
+        more_than_total: page.more_than_total,
         next,
         paged: after.is_some(),
         can_manage_users: viewer.can(Action::ManageDirectory),

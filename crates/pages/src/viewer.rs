@@ -25,6 +25,9 @@ pub struct Viewer {
     pub organization: String,
     /// The message to show once (see [`crate::notice`]).
     pub notice: Option<(String, bool)>,
+    /// A token just created, to show its secret once: (id, secret) (see
+    /// [`crate::tokens::create`]).
+    pub new_token: Option<(String, String)>,
 }
 
 impl Viewer {
@@ -101,6 +104,7 @@ impl FromRequestParts<App> for Viewer {
             csrf,
             organization,
             notice: crate::notice::read(&parts.headers),
+            new_token: crate::tokens::new_token(&parts.headers),
         })
     }
 }

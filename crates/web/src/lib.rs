@@ -98,12 +98,15 @@ pub fn router(app: App) -> Router {
         )
         .nest("/api/v1", rest::router())
         .merge(
-            seatkeeper_pages::router().layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                |_| {
+            seatkeeper_pages::router()
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
                     tracing::error!("a page handler panicked");
                     seatkeeper_pages::panic_page()
-                },
-            )),
+                }))
+                .layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    seatkeeper_pages::error::explain_gone,
+                )),
         )
         .route(
             "/licenses/{sku}/users.csv",

@@ -15,6 +15,7 @@ mod group_licensing;
 mod limits;
 mod operator;
 mod pages_csrf;
+mod pages_gone;
 mod pages_home;
 mod pages_licenses;
 mod pages_lists;
