@@ -37,6 +37,10 @@ struct Args {
     /// Seconds the assignLicense benchmark runs.
     #[arg(long, default_value_t = 15)]
     seconds: u64,
+    /// Only the group-based licensing benchmark: a product assigned to a group of every user,
+    /// then removed again.
+    #[arg(long)]
+    group_only: bool,
 }
 
 fn catalog(products: usize) -> String {
@@ -260,10 +264,22 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(seatkeeper_web::serve(app.clone(), listener, async move {
         let _ = stop_rx.await;
     }));
+    let (stop_jobs, jobs_rx) = tokio::sync::watch::channel(false);
+    let job_runner = tokio::spawn(app.clone().license_job_loop(jobs_rx));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let auth = format!("Bearer {}", b.token);
+
+    // 0. Group-based licensing: the last product (licenses for every user) to a group of all.
+    group_bench(&db, &client, &base, &auth, b.tenant_id, &users, &args).await?;
+    if args.group_only {
+        let _ = stop_jobs.send(true);
+        let _ = job_runner.await;
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        return Ok(());
+    }
 
     // 1. Licenses page data.
     let url = format!("{base}/v1.0/subscribedSkus");
@@ -429,9 +445,122 @@ async fn main() -> anyhow::Result<()> {
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
         errors
     );
+    let _ = stop_jobs.send(true);
+    let _ = job_runner.await;
     let _ = stop_tx.send(());
     let _ = server.await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Polls a group until its members are processed; returns the time from `start`.
+async fn until_processed(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    gid: &str,
+    start: Instant,
+) -> anyhow::Result<Duration> {
+    loop {
+        let g: serde_json::Value = client
+            .get(format!("{base}/v1.0/groups/{gid}?$select=licenseProcessingState"))
+            .header("Authorization", auth)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if g["licenseProcessingState"]["state"] == "ProcessingComplete" {
+            return Ok(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A product assigned to a group of every user, from the 202 until every member holds it;
+/// then removed again. Members go in straight to the database (as `seed` does).
+async fn group_bench(
+    db: &Db,
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    tenant: seatkeeper_domain::TenantId,
+    users: &[String],
+    args: &Args,
+) -> anyhow::Result<()> {
+    let g: serde_json::Value = client
+        .post(format!("{base}/v1.0/groups"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"displayName": "Everyone", "mailEnabled": false, "mailNickname": "everyone", "securityEnabled": true}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let gid = g["id"].as_str().context("group id")?.to_string();
+    let now = us(seatkeeper_domain::Time::from(std::time::SystemTime::now()));
+    for (c, chunk) in users.chunks(2000).enumerate() {
+        let rows: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, u)| format!("('{gid}', '{u}', '{tenant}', {})", now + (c * 2000 + i) as i64))
+            .collect();
+        exec(
+            db,
+            format!(
+                "INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES {}",
+                rows.join(",")
+            ),
+        )
+        .await?;
+    }
+    let sku = sku(args.products - 1).to_string();
+    let t = Instant::now();
+    let r = client
+        .post(format!("{base}/v1.0/groups/{gid}/assignLicense"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "assignLicense answered {}", r.status());
+    let took = until_processed(client, base, auth, &gid, t).await?;
+    // Visible through Graph: a member's licenseAssignmentStates names the group.
+    let last = users.last().context("users")?;
+    let u: serde_json::Value = client
+        .get(format!("{base}/v1.0/users/{last}"))
+        .header("Authorization", auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    anyhow::ensure!(
+        u["licenseAssignmentStates"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["assignedByGroup"] == gid.as_str() && s["state"] == "Active")),
+        "the last member does not hold the group's product: {u}"
+    );
+    println!(
+        "Group of {} members: product assigned, every member active in {:.2} s ({:.0} members/s)",
+        users.len(),
+        took.as_secs_f64(),
+        users.len() as f64 / took.as_secs_f64()
+    );
+    let t = Instant::now();
+    let r = client
+        .post(format!("{base}/v1.0/groups/{gid}/assignLicense"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"addLicenses": [], "removeLicenses": [sku]}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "assignLicense answered {}", r.status());
+    let took = until_processed(client, base, auth, &gid, t).await?;
+    println!(
+        "Group of {} members: product removed, every seat freed in {:.2} s ({:.0} members/s)",
+        users.len(),
+        took.as_secs_f64(),
+        users.len() as f64 / took.as_secs_f64()
+    );
     Ok(())
 }
