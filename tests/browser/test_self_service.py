@@ -67,7 +67,7 @@ def test_a_member_buys_a_product_with_a_test_card(tab):
     offer.get_by_label("Billing frequency").select_option(label="Annual")
     offer.get_by_label("Payment method").select_option(index=0)
     offer.get_by_role("button", name="Buy Suite Basic").click()
-    expect(p.get_by_role("status")).to_contain_text("You bought 3 licenses Suite Basic, billed annual.")
+    expect(p.get_by_role("status")).to_contain_text("You bought 3 licenses of Suite Basic, billed annual.")
     tab.shot("bought")
     p.get_by_role("navigation", name="Main").get_by_role("link", name="My products").click()
     row = p.get_by_role("row").filter(has_text="Suite Basic")
