@@ -25,7 +25,8 @@ def buy_on_page(tab, product, quantity, frequency="Monthly"):
     p.get_by_label("Quantity").fill(str(quantity))
     p.get_by_label("Billing frequency").select_option(label=frequency)
     p.get_by_role("button", name="Buy licenses").click()
-    expect(p.get_by_role("status")).to_contain_text(f"Bought {quantity} {product} licenses, billed {frequency.lower()}.")
+    licenses = "1 license" if int(quantity) == 1 else f"{quantity} licenses"
+    expect(p.get_by_role("status")).to_contain_text(f"Bought {licenses} of {product}, billed {frequency.lower()}.")
     expect(p).to_have_url(re.compile(r"/products/[0-9a-f-]{36}$"))
     return p.url
 

@@ -67,7 +67,7 @@ def test_a_member_buys_a_product_with_a_test_card(tab):
     offer.get_by_label("Billing frequency").select_option(label="Annual")
     offer.get_by_label("Payment method").select_option(index=0)
     offer.get_by_role("button", name="Buy Suite Basic").click()
-    expect(p.get_by_role("status")).to_contain_text("You bought 3 licenses Suite Basic, billed annual.")
+    expect(p.get_by_role("status")).to_contain_text("You bought 3 licenses of Suite Basic, billed annual.")
     tab.shot("bought")
     p.get_by_role("navigation", name="Main").get_by_role("link", name="My products").click()
     row = p.get_by_role("row").filter(has_text="Suite Basic")
@@ -118,6 +118,60 @@ def test_a_member_starts_a_trial_assigns_a_colleague_and_cancels(tab):
     tab.shot("cancelled")
 
 
+def member_token(upn):
+    status, body = api("POST", "/api/v1/tokens", {"userId": upn, "name": "self-service test"})
+    assert status == 201, body
+    return body["token"]
+
+
+def add_card(token, number):
+    status, body = api("POST", "/api/v1/me/payment-methods", {
+        "cardNumber": number, "expiryMonth": 12, "expiryYear": 2099, "securityCode": "123",
+        "nameOnCard": "Card Changer",
+        "billingAddress": {"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
+    }, token=token)
+    assert status == 201, body
+    return body["id"]
+
+
+def test_a_purchaser_changes_the_payment_method_and_the_old_card_can_go(tab):
+    buyer = new_user(name="Changer")
+    token = member_token(buyer)
+    old = add_card(token, "4242424242424242")
+    new = add_card(token, "5555555555554444")
+    status, sub = api("POST", "/api/v1/me/purchases", {
+        "skuId": "MAIL_PLAN1", "quantity": 2, "billingFrequency": "monthly", "paymentMethodId": old,
+    }, token=token)
+    assert status == 201, sub
+    status, body = api("DELETE", f"/api/v1/me/payment-methods/{old}", token=token)
+    assert status == 409 and "change its payment method first" in str(body), body
+
+    sign_in(tab, buyer)
+    p = tab.page
+    tab.goto(f"/my/products/{sub['id']}")
+    section = p.get_by_role("region", name="Payment method")
+    expect(section).to_contain_text("Charged to: Visa ending 4242")
+    section.get_by_label("Card to charge from now on").select_option(value=new)
+    tab.shot("change payment method")
+    section.get_by_role("button", name="Change payment method").click()
+    expect(p.get_by_role("status")).to_contain_text("Mail (Plan 1) is now charged to the card you chose.")
+    expect(p.get_by_role("region", name="Payment method")).to_contain_text("ending 4444")
+    tab.shot("payment method changed")
+    status, body = api("DELETE", f"/api/v1/me/payment-methods/{old}", token=token)
+    assert status == 204, body
+
+
+def test_the_buy_page_says_what_a_product_needs(tab):
+    buyer = new_user(name="Needer")
+    sign_in(tab, buyer)
+    p = tab.page
+    tab.goto("/buy")
+    offer = p.get_by_role("region", name="Diagrams (Plan 2)")
+    expect(offer).to_contain_text("Diagrams (Plan 2) needs Files and sites (Enterprise), which you don't have")
+    expect(offer.get_by_role("button", name="Buy Diagrams (Plan 2)")).to_have_count(0)
+    tab.shot("buy page needs")
+
+
 def test_a_guest_is_refused_with_the_words(tab):
     guest = new_user(name="Guest")
     status, body = api("PATCH", f"/v1.0/users/{guest}", {"userType": "Guest"})
@@ -158,6 +212,9 @@ def test_an_admin_takes_over_with_move_users(tab):
     row.get_by_role("link", name=re.compile("^Take over")).click()
     expect(p.get_by_role("heading", name=f"Take over {CHAT}")).to_be_visible()
     target = p.get_by_label("Move users to")
+    # Only sensible targets: the same product and products with all of its services, no add-ons.
+    expect(target.locator("option", has_text="Phone system")).to_have_count(0)
+    expect(target.locator("option", has_text="Suite Basic")).to_contain_text("free,")
     target.select_option(value=chat)
     expect(target.locator("option:checked")).to_contain_text("2 needed")
     tab.shot("take over")

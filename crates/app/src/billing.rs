@@ -189,10 +189,67 @@ fn owner_of(actor: &Actor, owner: CardOwner, change: bool) -> AppResult<Option<U
     }
 }
 
+/// A stable id derived from `base` (the tenant's for the central account, the purchaser's for
+/// theirs) and `salt`: an account that does not exist yet has the id it will get when it is
+/// opened, so a read can show it and a later change can name it.
+fn derived_id(base: uuid::Uuid, salt: u128) -> uuid::Uuid {
+    uuid::Builder::from_random_bytes((base.as_u128() ^ salt).to_be_bytes()).into_uuid()
+}
+
+const ACCOUNT_SALT: u128 = 0x6163_636f_756e_745f_6269_6c6c_696e_6721;
+const PROFILE_SALT: u128 = 0x7072_6f66_696c_655f_6269_6c6c_696e_6721;
+
 /// The billing account of `owner` (None: the organization's central account) with its
-/// profile, created with defaults on first need: the purchaser's display name and e-mail or
-/// the organization's name, and the organization's currency. Safe under concurrency: two first
-/// requests end with one account.
+/// profile as it is, or as it would be opened (with defaults: the purchaser's display name and
+/// e-mail or the organization's name, and the organization's currency) and `false`. Writes
+/// nothing: a read shows an account that is opened on the first change.
+pub(crate) async fn account_or_default(
+    tx: &mut Conn,
+    tenant: TenantId,
+    owner: Option<UserId>,
+    now: Time,
+) -> AppResult<(BillingAccount, BillingProfile, bool)> {
+    if let Some(a) = store::get_account(tx, tenant, owner).await?
+        && let Some(p) = store::profile_of_account(tx, tenant, a.id).await?
+    {
+        return Ok((a, p, true));
+    }
+    let t = tenants::get(tx, tenant)
+        .await?
+        .ok_or_else(|| AppError::not_found("The organization does not exist."))?;
+    let (name, email, base) = match owner {
+        None => (t.name.clone(), String::new(), tenant.0),
+        Some(u) => {
+            let user = directory::get_user(tx, tenant, u)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("There is no user {u}.")))?;
+            let email = user.mail.clone().unwrap_or_else(|| user.upn.clone());
+            (user.display_name, email, u.0)
+        }
+    };
+    let account = BillingAccount {
+        id: derived_id(base, ACCOUNT_SALT).into(),
+        tenant_id: tenant,
+        owner,
+        created_at: now,
+    };
+    let profile = BillingProfile {
+        id: derived_id(base, PROFILE_SALT).into(),
+        tenant_id: tenant,
+        account_id: account.id,
+        name,
+        bill_to: Address::default(),
+        currency: t.currency.clone(),
+        invoice_email: email,
+        payment_method_id: None,
+        created_at: now,
+    };
+    Ok((account, profile, false))
+}
+
+/// The billing account of `owner` (None: the organization's central account) with its
+/// profile, opened (and audited) with the defaults of [`account_or_default`] on the first
+/// change that needs it. Safe under concurrency: two first requests end with one account.
 pub(crate) async fn ensure_account(
     tx: &mut Conn,
     actor: &Actor,
@@ -200,46 +257,15 @@ pub(crate) async fn ensure_account(
     now: Time,
 ) -> AppResult<(BillingAccount, BillingProfile)> {
     let tenant = actor.tenant_id;
-    if let Some(a) = store::get_account(tx, tenant, owner).await?
-        && let Some(p) = store::profile_of_account(tx, tenant, a.id).await?
-    {
-        return Ok((a, p));
+    let (account, profile, exists) = account_or_default(tx, tenant, owner, now).await?;
+    if exists {
+        return Ok((account, profile));
     }
-    let t = tenants::get(tx, tenant)
-        .await?
-        .ok_or_else(|| AppError::not_found("The organization does not exist."))?;
-    let (name, email) = match owner {
-        None => (t.name.clone(), String::new()),
-        Some(u) => {
-            let user = directory::get_user(tx, tenant, u)
-                .await?
-                .ok_or_else(|| AppError::not_found(format!("There is no user {u}.")))?;
-            let email = user.mail.clone().unwrap_or_else(|| user.upn.clone());
-            (user.display_name, email)
-        }
-    };
-    let account = BillingAccount {
-        id: Default::default(),
-        tenant_id: tenant,
-        owner,
-        created_at: now,
-    };
     if store::insert_account(tx, &account).await? {
-        let profile = BillingProfile {
-            id: Default::default(),
-            tenant_id: tenant,
-            account_id: account.id,
-            name: name.clone(),
-            bill_to: Address::default(),
-            currency: t.currency.clone(),
-            invoice_email: email,
-            payment_method_id: None,
-            created_at: now,
-        };
         store::insert_profile(tx, &profile).await?;
         let whose = match owner {
             None => "the organization's central billing account".to_string(),
-            Some(_) => format!("the billing account of {name}"),
+            Some(_) => format!("the billing account of {}", profile.name),
         };
         audit::record(
             tx,
@@ -263,6 +289,54 @@ pub(crate) async fn ensure_account(
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("billing profile missing")))?;
     Ok((a, p))
+}
+
+/// After a purchase with card `method`: the purchaser's billing profile, opened if needed,
+/// takes the card's billing address and name when it has no address yet (audited as a
+/// profile change). Its payment method is left as it is: the card stays free to be replaced
+/// and deleted.
+pub(crate) async fn fill_profile_from_card(
+    tx: &mut Conn,
+    actor: &Actor,
+    owner: UserId,
+    method: PaymentMethodId,
+    now: Time,
+) -> AppResult<()> {
+    let (_, before) = ensure_account(tx, actor, Some(owner), now).await?;
+    let Some(card) = store::get_method(tx, actor.tenant_id, Some(owner), method).await? else {
+        return Ok(());
+    };
+    let mut after = before.clone();
+    if after.bill_to == Address::default() {
+        after.bill_to = card.address.clone();
+        if !card.name_on_card.trim().is_empty() {
+            after.name = card.name_on_card.clone();
+        }
+    }
+    if after == before {
+        return Ok(());
+    }
+    store::update_profile(tx, &after).await?;
+    let b = profile_view(tx, actor.tenant_id, &before).await?;
+    let a = profile_view(tx, actor.tenant_id, &after).await?;
+    let snap = |v: &views::BillingProfile| json!({"name": v.name, "billTo": v.bill_to});
+    audit::record(
+        tx,
+        actor,
+        now,
+        AuditAction::BillingProfileUpdate,
+        "billing-profile",
+        after.id,
+        format!(
+            "Billing profile '{}' took the name and billing address of the card {} used for a purchase",
+            after.name,
+            card_words(&card)
+        ),
+        Some(snap(&b)),
+        Some(snap(&a)),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn profile_view(
@@ -462,13 +536,25 @@ impl App {
                     .ok_or_else(|| no_card(&id.to_string()))?;
                 store::lock_method(tx, actor.tenant_id, id).await?;
                 if let Some(user) = store::payment_method_in_use(tx, actor.tenant_id, id).await? {
-                    return Err(AppError::conflict(
-                        "paymentMethodInUse",
-                        format!(
-                            "The card {} is the payment method of {user}: choose another card there first, then delete this one.",
+                    let message = match user {
+                        store::CardUse::Profile(name) => format!(
+                            "The card {} is the payment method of the billing profile '{name}': choose another card there first, then delete this one.",
                             card_words(&m)
                         ),
-                    ));
+                        store::CardUse::Subscription { commerce_id, sku_id } => {
+                            let product = self
+                                .catalog()
+                                .product(sku_id)
+                                .map(|p| p.name.clone())
+                                .unwrap_or_else(|| sku_id.to_string());
+                            let whose = if owner.is_some() { "your" } else { "the organization's" };
+                            format!(
+                                "Used by {whose} {product} subscription ({commerce_id}) — change its payment method first, then delete the card {}.",
+                                card_words(&m)
+                            )
+                        }
+                    };
+                    return Err(AppError::conflict("paymentMethodInUse", message));
                 }
                 store::delete_method(tx, actor.tenant_id, id).await?;
                 audit::record(
@@ -536,17 +622,48 @@ impl App {
             .ok_or_else(|| no_card(&method.to_string()))
     }
 
-    /// The caller's own billing profile, opened with defaults on first need.
+    /// The words of `owner`'s cards `old` and `new` ("Visa ending 4242") when a subscription
+    /// moves from `old` to `new`: `new` must be one of `owner`'s cards (else 404) and not
+    /// expired (400), as a purchase needs.
+    pub(crate) async fn card_for_subscription(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        owner: UserId,
+        old: PaymentMethodId,
+        new: PaymentMethodId,
+        now: Time,
+    ) -> AppResult<(String, String)> {
+        let card = store::get_method(tx, tenant, Some(owner), new)
+            .await?
+            .ok_or_else(|| no_card(&new.to_string()))?;
+        if let Err(p) =
+            seatkeeper_domain::payment::check_expiry(card.expiry_month, card.expiry_year, now)
+        {
+            return Err(AppError::invalid(
+                "cardExpired",
+                format!(
+                    "The card {} cannot be used: {} Update its expiry under Payment methods, or choose another card.",
+                    card_words(&card),
+                    p.message
+                ),
+            ));
+        }
+        let old = store::get_method_any_owner(tx, tenant, old)
+            .await?
+            .map(|m| card_words(&m))
+            .unwrap_or_else(|| "a deleted card".into());
+        Ok((old, card_words(&card)))
+    }
+
+    /// The caller's own billing profile, or the one they would get (with defaults) when they
+    /// have none yet: a read opens nothing; the first change does.
     pub async fn my_billing_profile(&self, actor: &Actor) -> AppResult<views::BillingProfile> {
         let owner = owner_of(actor, CardOwner::Me, false)?;
         let now = self.now();
-        self.transact(move |tx| {
-            Box::pin(async move {
-                let (_, p) = ensure_account(tx, actor, owner, now).await?;
-                profile_view(tx, actor.tenant_id, &p).await
-            })
-        })
-        .await
+        let mut conn = self.read().await?;
+        let (_, p, _) = account_or_default(&mut conn, actor.tenant_id, owner, now).await?;
+        profile_view(&mut conn, actor.tenant_id, &p).await
     }
 
     /// Changes the caller's own billing profile.
@@ -565,38 +682,45 @@ impl App {
     pub async fn billing_accounts(&self, actor: &Actor) -> AppResult<Vec<views::BillingAccount>> {
         actor.require(Action::ReadBilling)?;
         let now = self.now();
-        self.transact(move |tx| {
-            Box::pin(async move {
-                ensure_account(tx, actor, None, now).await?;
-                let mut out = Vec::new();
-                for a in store::list_accounts(tx, actor.tenant_id).await? {
-                    let Some(p) = store::profile_of_account(tx, actor.tenant_id, a.id).await?
-                    else {
-                        continue;
-                    };
-                    let upn = match a.owner {
-                        Some(u) => directory::get_user(tx, actor.tenant_id, u)
-                            .await?
-                            .map(|u| u.upn),
-                        None => None,
-                    };
-                    out.push(views::BillingAccount {
-                        id: a.id.to_string(),
-                        kind: if a.owner.is_some() {
-                            views::BillingAccountKind::Purchaser
-                        } else {
-                            views::BillingAccountKind::Central
-                        },
-                        owner_id: a.owner.map(|u| u.to_string()),
-                        owner_user_principal_name: upn,
-                        profile: profile_view(tx, actor.tenant_id, &p).await?,
-                        created_date_time: crate::export::time(a.created_at),
-                    });
-                }
-                Ok(out)
-            })
-        })
-        .await
+        let mut conn = self.read().await?;
+        let tx = &mut conn;
+        let mut accounts = store::list_accounts(tx, actor.tenant_id).await?;
+        let mut would_be = None;
+        if !accounts.iter().any(|a| a.owner.is_none()) {
+            // Not opened yet: shown as it will be opened by the first change.
+            let (a, p, _) = account_or_default(tx, actor.tenant_id, None, now).await?;
+            accounts.insert(0, a);
+            would_be = Some(p);
+        }
+        let mut out = Vec::new();
+        for a in accounts {
+            let p = match &would_be {
+                Some(p) if p.account_id == a.id => p.clone(),
+                _ => match store::profile_of_account(tx, actor.tenant_id, a.id).await? {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            let upn = match a.owner {
+                Some(u) => directory::get_user(tx, actor.tenant_id, u)
+                    .await?
+                    .map(|u| u.upn),
+                None => None,
+            };
+            out.push(views::BillingAccount {
+                id: a.id.to_string(),
+                kind: if a.owner.is_some() {
+                    views::BillingAccountKind::Purchaser
+                } else {
+                    views::BillingAccountKind::Central
+                },
+                owner_id: a.owner.map(|u| u.to_string()),
+                owner_user_principal_name: upn,
+                profile: profile_view(tx, actor.tenant_id, &p).await?,
+                created_date_time: crate::export::time(a.created_at),
+            });
+        }
+        Ok(out)
     }
 
     /// One billing profile of the organization (Global admin, Billing admin, Global reader).
@@ -607,7 +731,17 @@ impl App {
     ) -> AppResult<views::BillingProfile> {
         actor.require(Action::ReadBilling)?;
         let mut conn = self.read().await?;
-        let p = load_profile(&mut conn, actor.tenant_id, id).await?;
+        let p = match load_profile(&mut conn, actor.tenant_id, id).await {
+            Err(AppError::NotFound(m)) => {
+                let (_, p, exists) =
+                    account_or_default(&mut conn, actor.tenant_id, None, self.now()).await?;
+                if exists || Some(p.id) != BillingProfileId::parse(id) {
+                    return Err(AppError::NotFound(m));
+                }
+                p
+            }
+            other => other?,
+        };
         profile_view(&mut conn, actor.tenant_id, &p).await
     }
 
@@ -658,9 +792,17 @@ impl App {
                 let tenant = actor.tenant_id;
                 let before = match key {
                     ProfileKey::Owner(owner) => ensure_account(tx, actor, owner, now).await?.1,
-                    ProfileKey::Id(id) => store::get_profile(tx, tenant, id)
-                        .await?
-                        .ok_or_else(|| no_profile(&id.to_string()))?,
+                    ProfileKey::Id(id) => match store::get_profile(tx, tenant, id).await? {
+                        Some(p) => p,
+                        None => {
+                            // The central profile a read showed before it was opened.
+                            let (_, p, exists) = account_or_default(tx, tenant, None, now).await?;
+                            if exists || p.id != id {
+                                return Err(no_profile(&id.to_string()));
+                            }
+                            ensure_account(tx, actor, None, now).await?.1
+                        }
+                    },
                 };
                 let account = store::get_account_by_id(tx, tenant, before.account_id)
                     .await?

@@ -113,7 +113,7 @@ pub fn subscription_notice(
         MailKind::SubscriptionDisabled => render(
             format!("{product} is disabled — reactivate it to restore access"),
             &[
-                format!("The {product} subscription of {tenant} ({} licenses, subscription {}) is disabled.", s.quantity, s.commerce_id),
+                format!("The {product} subscription of {tenant} ({}, subscription {}) is disabled.", count(s.quantity), s.commerce_id),
                 "Users assigned these licenses have lost access to its services. Their data is kept.".into(),
                 format!(
                     "Reactivate it before {} to restore access; after that date the subscription and its license assignments are deleted.",
@@ -126,7 +126,7 @@ pub fn subscription_notice(
             render(
                 format!("{product} ends on {} — turn on recurring billing to keep it", day(ends)),
                 &[
-                    format!("The {product} subscription of {tenant} ({} licenses, subscription {}) does not renew: recurring billing is off.", s.quantity, s.commerce_id),
+                    format!("The {product} subscription of {tenant} ({}, subscription {}) does not renew: recurring billing is off.", count(s.quantity), s.commerce_id),
                     format!(
                         "It expires on {}. Licenses keep working for {} days after that, then the subscription is disabled and users lose access.",
                         day(ends),
@@ -139,12 +139,141 @@ pub fn subscription_notice(
     }
 }
 
+/// Who a self-service subscription's lifecycle notice is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// Its purchaser.
+    Purchaser,
+    /// Global and Billing admins, because the purchaser (named) has left the organization.
+    AdminsPurchaserLeft { purchaser: &'a str },
+}
+
+/// A self-service subscription's lifecycle notice (expiring soon, expired, disabled, deleted),
+/// for its purchaser or, when they have left, for the admins: the product, the dates and what
+/// can be done.
+pub fn self_service_notice(
+    kind: MailKind,
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    audience: Audience<'_>,
+) -> Content {
+    use seatkeeper_domain::lifecycle::{DISABLED_DAYS, EXPIRED_DAYS};
+    use seatkeeper_domain::subscription::licenses_of;
+    let day = |t: Time| t.format("%Y-%m-%d").to_string();
+    let what = if s.is_trial {
+        format!("trial of {product}")
+    } else {
+        format!("subscription to {product}")
+    };
+    let head = match audience {
+        Audience::Purchaser => format!(
+            "Your {what} ({}, subscription {}) in {tenant}",
+            licenses_of(s.quantity, product),
+            s.commerce_id
+        ),
+        Audience::AdminsPurchaserLeft { purchaser } => format!(
+            "The self-service {what} ({}, subscription {}) bought by {purchaser}, who has left {tenant},",
+            licenses_of(s.quantity, product),
+            s.commerce_id
+        ),
+    };
+    let keep = match (audience, s.is_trial) {
+        (Audience::Purchaser, true) => format!("To keep using {product}, buy it under Buy a product."),
+        (Audience::Purchaser, false) => format!(
+            "To keep it, turn recurring billing on under My products, or buy {product} again."
+        ),
+        (Audience::AdminsPurchaserLeft { .. }, _) => {
+            "Take it over under Your products to move its users to the organization's own licenses, or cancel it.".into()
+        }
+    };
+    let subject_whose = match audience {
+        Audience::Purchaser => "Your".to_string(),
+        Audience::AdminsPurchaserLeft { .. } => "A self-service".to_string(),
+    };
+    let kind_word = if s.is_trial { "trial" } else { "subscription" };
+    match kind {
+        MailKind::SubscriptionExpired => render(
+            format!(
+                "{subject_whose} {product} {kind_word} ended on {}",
+                day(s.life.term_end)
+            ),
+            &[
+                format!("{head} ended on {}.", day(s.life.term_end)),
+                format!(
+                    "Its licenses keep working until {}; after that the people holding them lose access.",
+                    day(s.life.term_end + chrono::Duration::days(EXPIRED_DAYS))
+                ),
+                keep,
+            ],
+        ),
+        MailKind::SubscriptionDisabled => render(
+            format!("{subject_whose} {product} {kind_word} is disabled: its users lost access"),
+            &[
+                format!("{head} is disabled since {}.", day(s.life.status_since)),
+                format!(
+                    "The people holding its licenses have lost access to its services. It is deleted on {}, with its licenses.",
+                    day(s.life.status_since + chrono::Duration::days(DISABLED_DAYS))
+                ),
+                keep,
+            ],
+        ),
+        MailKind::SubscriptionDeleted => render(
+            format!("{subject_whose} {product} {kind_word} was deleted"),
+            &[
+                format!("{head} was deleted on {}.", day(s.life.status_since)),
+                "The people who held its licenses no longer have them. Nothing more is charged."
+                    .into(),
+                match audience {
+                    Audience::Purchaser => format!(
+                        "To use {product} again, buy it under Buy a product or ask your admin for a license."
+                    ),
+                    Audience::AdminsPurchaserLeft { .. } => format!(
+                        "Assign them {product} from the organization's own licenses if they still need it."
+                    ),
+                },
+            ],
+        ),
+        _ => render(
+            format!(
+                "{subject_whose} {product} {kind_word} ends on {}",
+                day(s.life.term_end)
+            ),
+            &[
+                format!(
+                    "{head} ends on {}{}.",
+                    day(s.life.term_end),
+                    if s.is_trial {
+                        ""
+                    } else {
+                        ": recurring billing is off"
+                    }
+                ),
+                format!(
+                    "Its licenses then keep working for {EXPIRED_DAYS} days, until {}; after that the people holding them lose access.",
+                    day(s.life.term_end + chrono::Duration::days(EXPIRED_DAYS))
+                ),
+                keep,
+            ],
+        ),
+    }
+}
+
 /// How an admin took over a self-service subscription (SS4), for the purchaser's e-mail.
 pub enum TakeOverNotice<'a> {
     /// Its users now have `target` from the organization's central licenses.
     Moved { target: &'a str, users: usize },
     /// It was cancelled and its users lost these licenses.
     Cancelled { reason: &'a str, users: usize },
+}
+
+/// "1 license", "3 licenses".
+fn count(n: i64) -> String {
+    if n == 1 {
+        "1 license".into()
+    } else {
+        format!("{n} licenses")
+    }
 }
 
 /// "the 1 user", "the 3 users", "no users".
@@ -179,8 +308,9 @@ pub fn taken_over(
         format!("Your {product} subscription was taken over by your organization"),
         &[
             format!(
-                "Your self-service subscription to {product} ({} licenses, subscription {}) in {tenant} has been taken over.",
-                s.quantity, s.commerce_id
+                "Your self-service subscription to {product} ({}, subscription {}) in {tenant} has been taken over.",
+                count(s.quantity),
+                s.commerce_id
             ),
             what,
             "You will not be charged for it again. Contact your admin with any questions.".into(),
@@ -198,8 +328,8 @@ pub fn ask_to_cancel(
 ) -> Content {
     let mut paragraphs = vec![
         format!(
-            "{admin} of {tenant} asks you to cancel your self-service subscription to {product} ({} licenses, subscription {}): the organization now provides {product} centrally.",
-            s.quantity, s.commerce_id
+            "{admin} of {tenant} asks you to cancel your self-service subscription to {product} ({}, subscription {}): the organization now provides {product} centrally.",
+            count(s.quantity), s.commerce_id
         ),
         "Cancel it under My products. Your admin can assign you a license from the organization's own.".into(),
     ];
@@ -212,21 +342,44 @@ pub fn ask_to_cancel(
     )
 }
 
-/// To the purchaser: a trial could not convert to paid because the charge failed.
-pub fn payment_failed(product: &str, reason: &str, s: &Subscription) -> Content {
-    render(
-        format!("Your {product} trial has ended: the payment failed"),
-        &[
-            format!(
-                "Your trial of {product} (subscription {}) ended and was to continue as a paid subscription, but the charge failed: {reason}",
-                s.commerce_id
-            ),
-            format!(
-                "The subscription has expired. Its licenses keep working for {} days; update your card under Payment methods and buy {product} again to keep it.",
-                seatkeeper_domain::lifecycle::EXPIRED_DAYS
-            ),
-        ],
-    )
+/// To the purchaser (or, with `left` naming a purchaser who has left, to the admins): a trial
+/// could not convert to paid because the charge failed.
+pub fn payment_failed(
+    product: &str,
+    reason: &str,
+    s: &Subscription,
+    left: Option<&str>,
+) -> Content {
+    let ended = s.life.term_end.format("%Y-%m-%d");
+    let until = (s.life.term_end
+        + chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS))
+    .format("%Y-%m-%d");
+    match left {
+        None => render(
+            format!("Your {product} trial has ended: the payment failed"),
+            &[
+                format!(
+                    "Your trial of {product} (subscription {}) ended on {ended} and was to continue as a paid subscription, but the charge failed: {reason}",
+                    s.commerce_id
+                ),
+                format!(
+                    "The subscription has expired. Its licenses keep working until {until}; update your card under Payment methods and buy {product} again to keep it."
+                ),
+            ],
+        ),
+        Some(who) => render(
+            format!("A self-service {product} trial has ended: the payment failed"),
+            &[
+                format!(
+                    "The trial of {product} (subscription {}) bought by {who}, who has left the organization, ended on {ended} and was to continue as a paid subscription, but the charge failed: {reason}",
+                    s.commerce_id
+                ),
+                format!(
+                    "The subscription has expired. Its licenses keep working until {until}; take it over under Your products to keep its users licensed."
+                ),
+            ],
+        ),
+    }
 }
 
 /// An outbox row for `content`, due now.

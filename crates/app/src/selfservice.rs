@@ -12,7 +12,9 @@ use seatkeeper_domain::directory::User;
 use seatkeeper_domain::kinds::{MailKind, Origin};
 use seatkeeper_domain::lifecycle::{self, BillingFrequency, Lifecycle, Status};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::selfservice::{EarlierTrial, PurchaseRefusal, Start, check_start};
+use seatkeeper_domain::selfservice::{
+    EarlierTrial, PlanOff, PurchaseRefusal, Start, check_prerequisites, check_start,
+};
 use seatkeeper_domain::subscription::{Money, Subscription};
 use seatkeeper_domain::{
     DomainError, PaymentMethodId, PlanId, SkuId, SubscriptionId, TenantId, Time, UserId,
@@ -91,8 +93,76 @@ pub struct SubscriptionPeople {
     pub users: Vec<(User, Assignment)>,
 }
 
+/// SS4: that the users of a self-service purchase of `source` may move to `target` (see
+/// [`seatkeeper_domain::selfservice::take_over_targets`]); otherwise a 400 `invalidTarget`
+/// listing the products they can move to.
+pub fn check_take_over_target(
+    catalog: &seatkeeper_domain::catalog::Catalog,
+    source: SkuId,
+    target: SkuId,
+) -> AppResult<()> {
+    let Some(source) = catalog.product(source) else {
+        return Ok(());
+    };
+    let valid = seatkeeper_domain::selfservice::take_over_targets(catalog, source);
+    if valid.iter().any(|p| p.sku_id == target) {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        "invalidTarget",
+        format!(
+            "The users of {} cannot be moved to {}: it must be the same product, or one that includes all of its services and is not an add-on. Valid targets: {}.",
+            source.sku_part_number,
+            catalog.part_number(target),
+            valid
+                .iter()
+                .map(|p| format!("{} ({})", p.sku_part_number, p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
 fn not_found(key: &str) -> AppError {
     AppError::not_found(format!("Subscription '{key}' does not exist."))
+}
+
+/// Whether `actor` may change `s` as its purchaser (SS2): otherwise a 403. An admin is told to
+/// take it over first (SS3); another user who bought it and that only they can change it.
+async fn check_own_purchase(
+    conn: &mut Conn,
+    actor: &Actor,
+    key: &str,
+    s: &Subscription,
+) -> AppResult<()> {
+    if s.origin == Origin::SelfService
+        && s.purchaser_id.is_some()
+        && s.purchaser_id == actor.user_id
+    {
+        return Ok(());
+    }
+    if actor.can(Action::Read) {
+        return Err(AppError::Forbidden(if s.origin == Origin::SelfService {
+            format!(
+                "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
+            )
+        } else {
+            format!("Subscription {key} was bought by an admin: only admins can change it.")
+        }));
+    }
+    let purchaser = match s.purchaser_id {
+        Some(p) => dir::get_user(conn, s.tenant_id, p)
+            .await?
+            .map(|u| format!("{} ({})", u.display_name, u.upn)),
+        None => None,
+    };
+    Err(AppError::Forbidden(match purchaser {
+        Some(who) => format!("This subscription was bought by {who}; only they can change it."),
+        None if s.origin == Origin::SelfService => {
+            "This subscription was bought by someone who has left the organization; only an admin can take it over.".into()
+        }
+        None => "This subscription was bought by your organization's admins; only they can change it.".into(),
+    }))
 }
 
 /// The unit price of `product` in `currency` for `frequency`, in minor units per license per
@@ -117,6 +187,24 @@ fn unit_price(
         },
         currency: currency.to_uppercase(),
     })
+}
+
+/// The plans a buyer asks to turn off in their own license of `product`, checked like an
+/// assignment's `disabledPlans` (plans of the product; the additions' rules of L5).
+fn buyer_disabled_plans(
+    catalog: &seatkeeper_domain::catalog::Catalog,
+    product: &Product,
+    disabled: &[PlanId],
+) -> AppResult<Vec<PlanId>> {
+    let disabled = seatkeeper_domain::plans::normalize_disabled(catalog, product, disabled)?;
+    crate::licenses::check_licenses(
+        catalog,
+        &[LicenseSpec {
+            sku_id: product.sku_id,
+            disabled_plans: disabled.clone(),
+        }],
+    )?;
+    Ok(disabled)
 }
 
 /// The part of a term left at `now`, as a fraction of the whole term (for charging licenses
@@ -170,25 +258,58 @@ impl App {
             }))
     }
 
-    /// Gives the buyer one license of a new self-service subscription, unless they hold the
-    /// product already (then the purchase is for others).
+    /// The plans the buyer's own license of `product` gets turned off (SS1): those they asked
+    /// for (`disabled`, checked like an assignment's) and those that must stay off because a
+    /// plan they need comes with a product they do not hold; refused up front
+    /// (`MissingPrerequisite`) when that leaves the product nothing that works. `None` when
+    /// they hold the product already: they get no license of the new purchase.
+    async fn buyer_plans(
+        &self,
+        tx: &mut Conn,
+        me: UserId,
+        product: &Product,
+        disabled: &[PlanId],
+    ) -> AppResult<Option<Vec<PlanId>>> {
+        let held = assignments::of_user(tx, me).await?;
+        if held.iter().any(|a| a.sku_id == product.sku_id) {
+            return Ok(None);
+        }
+        let licenses: Vec<seatkeeper_domain::plans::License> = held
+            .iter()
+            .map(|a| seatkeeper_domain::plans::License {
+                sku_id: a.sku_id,
+                disabled_plans: a.disabled_plans.clone(),
+            })
+            .collect();
+        let catalog = self.catalog();
+        let off = check_prerequisites(&catalog, product, &licenses, disabled)?;
+        let mut all: Vec<PlanId> = disabled.to_vec();
+        all.extend(off.iter().map(|o| o.plan));
+        all.sort();
+        all.dedup();
+        Ok(Some(all))
+    }
+
+    /// Gives the buyer one license of a new self-service subscription with `disabled` plans
+    /// off (see [`App::buyer_plans`]); `None`: they hold the product already (then the
+    /// purchase is for others).
     async fn license_buyer(
         &self,
         tx: &mut Conn,
         actor: &Actor,
         me: UserId,
         s: &Subscription,
+        disabled: Option<Vec<PlanId>>,
         now: Time,
     ) -> AppResult<()> {
-        let held = assignments::of_user(tx, me).await?;
-        if held.iter().any(|a| a.sku_id == s.sku_id) {
+        let Some(disabled) = disabled else {
             return Ok(());
-        }
+        };
         let change = UserChange {
             user: me.to_string(),
             add: vec![LicenseSpec {
                 sku_id: s.sku_id,
-                disabled_plans: vec![],
+                disabled_plans: disabled,
             }],
             remove: Remove::These(vec![]),
         };
@@ -218,6 +339,7 @@ impl App {
         quantity: i64,
         frequency: BillingFrequency,
         method: PaymentMethodId,
+        disabled_plans: &[PlanId],
     ) -> AppResult<Subscription> {
         let me = Self::buyer(actor)?;
         let catalog = self.catalog();
@@ -225,6 +347,8 @@ impl App {
             .product(sku)
             .ok_or(DomainError::UnknownSku { sku_id: sku })?;
         lifecycle::check_quantity(quantity)?;
+        let disabled = buyer_disabled_plans(&catalog, product, disabled_plans)?;
+        let disabled = &disabled;
         let now = self.now();
         let id = SubscriptionId::new();
         self.transact(move |tx| {
@@ -240,6 +364,7 @@ impl App {
                     earlier,
                     true,
                 )?;
+                let mine = self.buyer_plans(tx, me, product, disabled).await?;
                 let currency = tenants::get(tx, actor.tenant_id)
                     .await?
                     .map(|t| t.currency)
@@ -267,9 +392,10 @@ impl App {
                 };
                 subs::insert(tx, &s).await?;
                 subs::recount_total(tx, pool.id).await?;
-                self.license_buyer(tx, actor, me, &s, now).await?;
-                // BILL1: the purchaser's own billing account, opened on their first purchase.
-                crate::billing::ensure_account(tx, actor, Some(me), now).await?;
+                self.license_buyer(tx, actor, me, &s, mine, now).await?;
+                // BILL1: the purchaser's own billing account, opened on their first purchase,
+                // with the card's name and billing address when it has none yet.
+                crate::billing::fill_profile_from_card(tx, actor, me, method, now).await?;
                 let amount = unit.minor.saturating_mul(quantity);
                 let charge = self
                     .charge_payment_method(
@@ -317,12 +443,15 @@ impl App {
         actor: &Actor,
         sku: SkuId,
         method: Option<PaymentMethodId>,
+        disabled_plans: &[PlanId],
     ) -> AppResult<Subscription> {
         let me = Self::buyer(actor)?;
         let catalog = self.catalog();
         let product = catalog
             .product(sku)
             .ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        let disabled = buyer_disabled_plans(&catalog, product, disabled_plans)?;
+        let disabled = &disabled;
         let now = self.now();
         let id = SubscriptionId::new();
         self.transact(move |tx| {
@@ -338,6 +467,7 @@ impl App {
                     earlier,
                     method.is_some(),
                 )?;
+                let mine = self.buyer_plans(tx, me, product, disabled).await?;
                 let offer =
                     product
                         .trial
@@ -381,7 +511,7 @@ impl App {
                 };
                 subs::insert(tx, &s).await?;
                 subs::recount_total(tx, pool.id).await?;
-                self.license_buyer(tx, actor, me, &s, now).await?;
+                self.license_buyer(tx, actor, me, &s, mine, now).await?;
                 audit::record(
                     tx,
                     actor,
@@ -424,7 +554,7 @@ impl App {
 
     /// Loads a self-service subscription for its purchaser to change, locked for the rest of
     /// the transaction. Admins get a 403 that says to take it over first (SS3); other users a
-    /// 403 too.
+    /// 403 that names the purchaser.
     pub(crate) async fn load_own_purchase(
         &self,
         tx: &mut Conn,
@@ -438,21 +568,20 @@ impl App {
         let s = subs::get(tx, actor.tenant_id, found.id)
             .await?
             .ok_or_else(|| not_found(key))?;
-        if s.origin == Origin::SelfService
-            && s.purchaser_id.is_some()
-            && s.purchaser_id == actor.user_id
-        {
-            return Ok(s);
-        }
-        Err(AppError::Forbidden(if actor.can(Action::Read) {
-            format!(
-                "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
-            )
-        } else {
-            format!(
-                "Subscription {key} was bought by another user: only its purchaser can change it."
-            )
-        }))
+        check_own_purchase(tx, actor, key, &s).await?;
+        Ok(s)
+    }
+
+    /// SS2: subscription `key` if the actor is its purchaser (they may change it), read
+    /// without changing anything; otherwise the same 403 its changes get: admins are told to
+    /// take it over first, other users who bought it.
+    pub async fn own_purchase(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
+        let mut conn = self.read().await?;
+        let s = subs::find(&mut conn, actor.tenant_id, key)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        check_own_purchase(&mut conn, actor, key, &s).await?;
+        Ok(s)
     }
 
     /// SS2: the purchaser assigns licenses of their subscription to at most 20 Members, with
@@ -797,6 +926,9 @@ impl App {
                         what: "it was already taken over or has ended".into(),
                     }
                     .into());
+                }
+                if let TakeOver::Move { target } = how {
+                    check_take_over_target(catalog, before.sku_id, *target)?;
                 }
                 let held = assignments::of_pool(tx, before.pool_id).await?;
                 let source = catalog.part_number(before.sku_id);
@@ -1151,7 +1283,8 @@ impl App {
         }
     }
 
-    /// After a trial failed to convert: the purchaser's e-mail.
+    /// After a trial failed to convert: the purchaser's e-mail (the admins' when the purchaser
+    /// has left the organization).
     pub(crate) async fn mail_payment_failed(
         &self,
         tx: &mut Conn,
@@ -1159,17 +1292,22 @@ impl App {
         reason: &str,
         now: Time,
     ) -> AppResult<()> {
-        let actor = Actor::system(s.tenant_id);
-        self.mail_purchaser(
-            tx,
-            &actor,
-            s,
-            MailKind::PaymentFailed,
-            now,
-            |_, product, _| mail::payment_failed(product, reason, s),
-        )
-        .await?;
-        Ok(())
+        let kind = MailKind::PaymentFailed;
+        let product = self
+            .catalog()
+            .product(s.sku_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| s.sku_id.to_string());
+        match self.purchaser_to_tell(tx, s).await? {
+            Ok(u) => {
+                let content = mail::payment_failed(product.as_str(), reason, s, None);
+                self.enqueue_notice(tx, s, kind, &u, &content, now).await
+            }
+            Err(who) => {
+                let content = mail::payment_failed(product.as_str(), reason, s, Some(&who));
+                self.notice_to_admins(tx, s, kind, &content, now).await
+            }
+        }
     }
 
     /// SS2: the charge for licenses a purchaser adds mid-term: the added licenses for the
@@ -1216,6 +1354,10 @@ pub struct PurchaseOffer {
     pub purchase: Result<(), PurchaseRefusal>,
     /// Why starting its trial would be refused now (a missing payment method aside).
     pub trial: Result<(), PurchaseRefusal>,
+    /// The plans the user's own license would have off because a plan they need comes with
+    /// a product they do not hold (empty when every plan works, or when they hold the product
+    /// already).
+    pub plans_off: Vec<PlanOff>,
 }
 
 impl App {
@@ -1234,8 +1376,21 @@ impl App {
             .await?
             .map(|t| t.currency)
             .unwrap_or_else(|| "USD".into());
+        let held: Vec<seatkeeper_domain::plans::License> = assignments::of_user(&mut conn, me)
+            .await?
+            .into_iter()
+            .map(|a| seatkeeper_domain::plans::License {
+                sku_id: a.sku_id,
+                disabled_plans: a.disabled_plans,
+            })
+            .collect();
         let mut out = Vec::new();
         for product in catalog.products.iter().filter(|p| p.self_service) {
+            let prerequisites = if held.iter().any(|l| l.sku_id == product.sku_id) {
+                Ok(Vec::new())
+            } else {
+                check_prerequisites(&catalog, product, &held, &[])
+            };
             let policy =
                 crate::policies::policy_value(&mut conn, actor.tenant_id, product.sku_id).await?;
             let earlier = self
@@ -1249,14 +1404,18 @@ impl App {
                 (Ok(m), Ok(a)) => Some((m, a)),
                 _ => None,
             };
-            let purchase = check(Start::Purchase).and_then(|()| {
-                unit_price(product, &currency, BillingFrequency::Monthly).map(|_| ())
-            });
+            let works = prerequisites.as_ref().map(|_| ()).map_err(Clone::clone);
+            let purchase = check(Start::Purchase)
+                .and_then(|()| {
+                    unit_price(product, &currency, BillingFrequency::Monthly).map(|_| ())
+                })
+                .and_then(|()| works.clone());
             out.push(PurchaseOffer {
                 product: product.clone(),
                 price,
                 purchase,
-                trial: check(Start::Trial),
+                trial: check(Start::Trial).and(works),
+                plans_off: prerequisites.unwrap_or_default(),
             });
         }
         Ok(out)
@@ -1277,11 +1436,7 @@ impl App {
         let s = subs::find(&mut conn, actor.tenant_id, key)
             .await?
             .ok_or_else(|| not_found(key))?;
-        if s.origin != Origin::SelfService || s.purchaser_id != actor.user_id {
-            return Err(AppError::Forbidden(format!(
-                "Subscription {key} is not yours: only its purchaser can give its licenses to people."
-            )));
-        }
+        check_own_purchase(&mut conn, actor, key, &s).await?;
         let term = term.trim();
         if term.is_empty() {
             return Ok(Vec::new());

@@ -200,18 +200,62 @@ impl App {
         quantity: Option<i64>,
         recurring: Option<bool>,
     ) -> AppResult<Subscription> {
-        if quantity.is_none() && recurring.is_none() {
+        self.change_subscription(actor, key, quantity, recurring, None)
+            .await
+    }
+
+    /// SS2: the purchaser of self-service subscription `key` has it charged to another of
+    /// their cards from now on (renewals, added licenses, a trial's conversion). The card
+    /// must be theirs and not expired, as at purchase; after that the old card can be deleted.
+    pub async fn set_payment_method(
+        &self,
+        actor: &Actor,
+        key: &str,
+        method: &str,
+    ) -> AppResult<Subscription> {
+        self.change_subscription(actor, key, None, None, Some(method))
+            .await
+    }
+
+    /// [`App::update_subscription`] with, for a self-service subscription, the card it is
+    /// charged to (`payment_method`, its purchaser's own): every change is made or none.
+    pub async fn change_subscription(
+        &self,
+        actor: &Actor,
+        key: &str,
+        quantity: Option<i64>,
+        recurring: Option<bool>,
+        payment_method: Option<&str>,
+    ) -> AppResult<Subscription> {
+        if quantity.is_none() && recurring.is_none() && payment_method.is_none() {
             return Err(AppError::invalid(
                 "nothingToChange",
-                "Give quantity (the new total number of licenses), recurringBilling (true or false), or both.",
+                "Give quantity (the new total number of licenses), recurringBilling (true or false), paymentMethodId (self-service subscriptions), or several.",
             ));
         }
+        let method = payment_method
+            .map(|m| {
+                seatkeeper_domain::PaymentMethodId::parse(m).ok_or_else(|| {
+                    AppError::invalid(
+                        "invalidPaymentMethodId",
+                        format!(
+                            "paymentMethodId '{}' is not a payment method id (a GUID): see GET /api/v1/me/payment-methods.",
+                            m.trim()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         let now = self.now();
         self.transact(move |tx| {
             Box::pin(async move {
                 let before = self.load_for_change(tx, actor, key).await?;
                 let part = self.catalog().part_number(before.sku_id);
                 let mut s = before.clone();
+                if let Some(method) = method {
+                    self.replace_card(tx, actor, &before, &mut s, method, now)
+                        .await?;
+                }
                 if let Some(quantity) = quantity {
                     if s.is_trial && quantity != s.quantity {
                         return Err(DomainError::InvalidTransition {
@@ -286,6 +330,59 @@ impl App {
             })
         })
         .await
+    }
+
+    /// The card change of [`App::change_subscription`]: only a self-service subscription
+    /// that is charged to a card (a paid one, or a trial that converts), not Deleted; the
+    /// purchaser's own card, not expired. Audited.
+    async fn replace_card(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        before: &Subscription,
+        s: &mut Subscription,
+        method: seatkeeper_domain::PaymentMethodId,
+        now: Time,
+    ) -> AppResult<()> {
+        let product = self.catalog().part_number(before.sku_id);
+        let (Origin::SelfService, Some(owner), Some(old)) =
+            (before.origin, before.purchaser_id, before.payment_method_id)
+        else {
+            return Err(AppError::invalid(
+                "noPaymentMethod",
+                format!(
+                    "Subscription {} is not charged to a card: there is no payment method to change.",
+                    before.commerce_id
+                ),
+            ));
+        };
+        if before.life.status == Status::Deleted {
+            return Err(DomainError::InvalidTransition {
+                status: "Deleted".into(),
+                what: "it is no longer charged".into(),
+            }
+            .into());
+        }
+        let (old_card, new_card) = self
+            .card_for_subscription(tx, actor.tenant_id, owner, old, method, now)
+            .await?;
+        if method == old {
+            return Ok(());
+        }
+        s.payment_method_id = Some(method);
+        audit::record(
+            tx,
+            actor,
+            now,
+            AuditAction::SubscriptionPaymentMethod,
+            "subscription",
+            s.id,
+            format!("{product} is charged to the card {new_card} instead of {old_card}"),
+            Some(json!({"paymentMethodId": old, "paymentMethod": old_card})),
+            Some(json!({"paymentMethodId": method, "paymentMethod": new_card})),
+        )
+        .await?;
+        Ok(())
     }
 
     /// L8: a decrease of `delta` (< 0) licenses of `s` must leave the pool's working licenses
@@ -418,6 +515,7 @@ impl App {
         };
         let mut s = before.clone();
         let mut steps = Vec::new();
+        let mut told_ended = false;
         let part = self.catalog().part_number(s.sku_id);
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
@@ -434,6 +532,8 @@ impl App {
                     ),
                     Err(reason) => {
                         s.life.recurring = false;
+                        // That e-mail says the trial ended: no separate expired notice.
+                        told_ended = true;
                         self.mail_payment_failed(tx, &s, &reason, now).await?;
                         format!("{part} trial could not convert to paid: {reason}")
                     }
@@ -458,14 +558,28 @@ impl App {
             let was = s.life.status;
             s.life.apply(t)?;
             steps.push(t);
+            let self_service = s.origin == Origin::SelfService;
             match t {
                 Transition::Disable { .. } if was.counts_as_enabled() => {
-                    self.notify_admins(tx, &s, MailKind::SubscriptionDisabled, now)
+                    self.notify_lifecycle(tx, &s, MailKind::SubscriptionDisabled, now)
                         .await?;
+                }
+                Transition::Expire { .. } if self_service => {
+                    // The purchaser hears that it ended (not a reminder that it ends soon),
+                    // once.
+                    s.expiring_notice_for = Some(s.life.term_end);
+                    if !told_ended {
+                        self.notify_lifecycle(tx, &s, MailKind::SubscriptionExpired, now)
+                            .await?;
+                    }
                 }
                 Transition::Expire { .. } if s.expiring_notice_for != Some(s.life.term_end) => {
                     s.expiring_notice_for = Some(s.life.term_end);
                     self.notify_admins(tx, &s, MailKind::SubscriptionExpiring, now)
+                        .await?;
+                }
+                Transition::Delete { .. } if self_service => {
+                    self.notify_lifecycle(tx, &s, MailKind::SubscriptionDeleted, now)
                         .await?;
                 }
                 _ => {}
@@ -534,14 +648,16 @@ impl App {
             )
             .await?;
         }
-        // Warn before the end of a term that will not renew.
+        // Warn before the end of a term that will not renew, never for one that ends in this
+        // run (the loop above has taken its expiry, and said so).
         if s.life.status == Status::Active
             && !s.life.recurring
+            && s.life.term_end > now
             && s.life.term_end <= now + chrono::Duration::days(lifecycle::EXPIRING_NOTICE_DAYS)
             && s.expiring_notice_for != Some(s.life.term_end)
         {
             s.expiring_notice_for = Some(s.life.term_end);
-            self.notify_admins(tx, &s, MailKind::SubscriptionExpiring, now)
+            self.notify_lifecycle(tx, &s, MailKind::SubscriptionExpiring, now)
                 .await?;
         }
         if s != before {
@@ -615,7 +731,123 @@ impl App {
         Ok(())
     }
 
-    /// Writes a notice about `s` to every Global and Billing admin, in the outbox.
+    /// The organization's name and the product's name, for e-mails about `s`.
+    async fn mail_names(&self, tx: &mut Conn, s: &Subscription) -> AppResult<(String, String)> {
+        let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let product = self
+            .catalog()
+            .product(s.sku_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| s.sku_id.to_string());
+        Ok((tenant, product))
+    }
+
+    /// Who hears about a self-service subscription's life: `Ok(user)` its purchaser while
+    /// they are in the organization (account enabled), else `Err(words naming them)` and the
+    /// Global and Billing admins hear instead.
+    pub(crate) async fn purchaser_to_tell(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+    ) -> AppResult<Result<seatkeeper_domain::directory::User, String>> {
+        let purchaser = match s.purchaser_id {
+            Some(p) => directory::get_user(tx, s.tenant_id, p).await?,
+            None => None,
+        };
+        Ok(match purchaser {
+            Some(u) if u.account_enabled => Ok(u),
+            Some(u) => Err(format!("{} ({})", u.display_name, u.upn)),
+            None => Err("a user whose account was deleted".into()),
+        })
+    }
+
+    /// A lifecycle notice about `s`: for a central subscription to every Global and Billing
+    /// admin; for a self-service one to its purchaser only (admins see it read-only and get
+    /// none), or to those admins when the purchaser has left the organization.
+    pub(crate) async fn notify_lifecycle(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        kind: MailKind,
+        now: Time,
+    ) -> AppResult<()> {
+        if s.origin != Origin::SelfService {
+            return self.notify_admins(tx, s, kind, now).await;
+        }
+        let (tenant, product) = self.mail_names(tx, s).await?;
+        match self.purchaser_to_tell(tx, s).await? {
+            Ok(u) => {
+                let content = mail::self_service_notice(
+                    kind,
+                    &tenant,
+                    &product,
+                    s,
+                    mail::Audience::Purchaser,
+                );
+                self.enqueue_notice(tx, s, kind, &u, &content, now).await
+            }
+            Err(who) => {
+                let content = mail::self_service_notice(
+                    kind,
+                    &tenant,
+                    &product,
+                    s,
+                    mail::Audience::AdminsPurchaserLeft { purchaser: &who },
+                );
+                self.notice_to_admins(tx, s, kind, &content, now).await
+            }
+        }
+    }
+
+    /// Writes `content` about `s` to one user in the outbox, once per kind, term and user.
+    pub(crate) async fn enqueue_notice(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        kind: MailKind,
+        to: &seatkeeper_domain::directory::User,
+        content: &mail::Content,
+        now: Time,
+    ) -> AppResult<()> {
+        let address = to.mail.clone().unwrap_or(to.upn.clone());
+        let key = format!(
+            "{kind}:{}:{}:{}:{}",
+            s.id,
+            s.life.term_end.timestamp(),
+            s.life.status.as_str(),
+            to.id
+        );
+        outbox::enqueue(
+            tx,
+            &mail::message(s.tenant_id, Some(key), kind, &address, content, now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes `content` about `s` to every Global and Billing admin, in the outbox.
+    pub(crate) async fn notice_to_admins(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        kind: MailKind,
+        content: &mail::Content,
+        now: Time,
+    ) -> AppResult<()> {
+        let admins =
+            directory::users_with_roles(tx, s.tenant_id, &[Role::GlobalAdmin, Role::BillingAdmin])
+                .await?;
+        for a in admins {
+            self.enqueue_notice(tx, s, kind, &a, content, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a notice about central subscription `s` to every Global and Billing admin, in
+    /// the outbox.
     async fn notify_admins(
         &self,
         tx: &mut Conn,
@@ -626,15 +858,7 @@ impl App {
         let admins =
             directory::users_with_roles(tx, s.tenant_id, &[Role::GlobalAdmin, Role::BillingAdmin])
                 .await?;
-        let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id)
-            .await?
-            .map(|t| t.name)
-            .unwrap_or_default();
-        let product = self
-            .catalog()
-            .product(s.sku_id)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| s.sku_id.to_string());
+        let (tenant, product) = self.mail_names(tx, s).await?;
         let content = mail::subscription_notice(kind, &tenant, &product, s);
         for a in admins {
             let to = a.mail.clone().unwrap_or(a.upn.clone());

@@ -522,6 +522,7 @@ async fn self_service_mails_reach_the_purchaser(postgres: bool) {
             2,
             BillingFrequency::Monthly,
             seatkeeper_domain::PaymentMethodId::parse(&good.id.to_string()).expect("id"),
+            &[],
         )
         .await
         .expect("purchase");
@@ -544,6 +545,7 @@ async fn self_service_mails_reach_the_purchaser(postgres: bool) {
         &buyers[1],
         sku("SUITE_STANDARD"),
         Some(seatkeeper_domain::PaymentMethodId::parse(&bad.id.to_string()).expect("id")),
+        &[],
     )
     .await
     .expect("trial");
@@ -584,4 +586,131 @@ async fn self_service_mails_reach_the_purchaser_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_service_mails_reach_the_purchaser_postgres() {
     self_service_mails_reach_the_purchaser(true).await
+}
+
+/// A self-service subscription's lifecycle notices reach its purchaser at the SMTP listener
+/// (the product, the dates), and the admins get none of them.
+async fn lifecycle_mails_reach_the_purchaser(postgres: bool) {
+    use seatkeeper_app::billing::{AddressInput, CardOwner, NewCard};
+    use seatkeeper_app::payments::CardInput;
+
+    let dir = std::env::temp_dir().join(format!(
+        "seatkeeper-lifemail-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let Some(url) = database_url(postgres, &dir).await else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox: Inbox = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(smtp_server(listener, inbox.clone()));
+    let app = smtp_app(&url, port).await;
+    let b = app
+        .create_tenant("Lifeco", "admin@life.test", Some("US"), Some("USD"))
+        .await
+        .expect("tenant");
+    let op = Actor::operator(b.tenant_id);
+    let input = seatkeeper_app::directory::UserInput {
+        user_principal_name: Some("buyer@life.test".into()),
+        display_name: Some("Life Buyer".into()),
+        usage_location: Some(Some("US".into())),
+        ..Default::default()
+    };
+    let u = app.create_user(&op, &input).await.expect("user");
+    let buyer = Actor {
+        tenant_id: b.tenant_id,
+        user_id: Some(u.id),
+        name: "buyer@life.test".into(),
+        roles: vec![],
+    };
+    let card = app
+        .add_payment_method(
+            &buyer,
+            CardOwner::Me,
+            &NewCard {
+                card: CardInput {
+                    number: "4242424242424242".into(),
+                    expiry_month: 12,
+                    expiry_year: 2099,
+                    security_code: "123".into(),
+                    name_on_card: "Life Buyer".into(),
+                },
+                billing_address: AddressInput {
+                    line1: Some("1 Main St".into()),
+                    city: Some("Springfield".into()),
+                    postal_code: Some("12345".into()),
+                    country: Some("US".into()),
+                },
+            },
+        )
+        .await
+        .expect("card");
+    let sku = app
+        .catalog()
+        .find_product("MAIL_PLAN1")
+        .expect("product")
+        .sku_id;
+    let s = app
+        .purchase(
+            &buyer,
+            sku,
+            2,
+            BillingFrequency::Monthly,
+            seatkeeper_domain::PaymentMethodId::parse(&card.id.to_string()).expect("id"),
+            &[],
+        )
+        .await
+        .expect("purchase");
+    let s = app
+        .set_recurring(&buyer, &s.id.to_string(), false)
+        .await
+        .expect("recurring off");
+    let end = s.life.term_end;
+    let day = end.format("%Y-%m-%d").to_string();
+    let until = (end + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    app.set_dev_clock(&op, end - chrono::Duration::days(5))
+        .await
+        .expect("clock");
+    app.run_jobs().await.expect("jobs");
+    app.set_dev_clock(&op, end + chrono::Duration::hours(1))
+        .await
+        .expect("clock");
+    app.run_jobs().await.expect("jobs");
+
+    let got = inbox.lock().expect("inbox").clone();
+    assert!(
+        got.iter()
+            .all(|(rcpt, _)| rcpt.iter().all(|r| r == "buyer@life.test")),
+        "only the purchaser is told: {got:?}"
+    );
+    let find = |subject: &str| {
+        got.iter()
+            .find(|(_, data)| data.contains(subject))
+            .map(|(_, d)| d.replace("=\n", ""))
+            .unwrap_or_else(|| panic!("no mail with '{subject}' in {got:?}"))
+    };
+    let soon = find(&format!("Your Mail (Plan 1) subscription ends on {day}"));
+    assert!(
+        soon.contains("2 licenses of Mail (Plan 1)") && soon.contains(&until),
+        "{soon}"
+    );
+    let ended = find(&format!("Your Mail (Plan 1) subscription ended on {day}"));
+    assert!(
+        ended.contains("Mail (Plan 1)") && ended.contains(&until),
+        "{ended}"
+    );
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_mails_reach_the_purchaser_sqlite() {
+    lifecycle_mails_reach_the_purchaser(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_mails_reach_the_purchaser_postgres() {
+    lifecycle_mails_reach_the_purchaser(true).await
 }

@@ -90,10 +90,17 @@ text_enum!(
 text_enum!(
     /// Which e-mail an outbox message is (MAIL1).
     MailKind {
-        /// A subscription without recurring billing ends soon (to Global and Billing admins).
+        /// A subscription without recurring billing ends soon (to Global and Billing admins;
+        /// for a self-service one, to its purchaser, or to admins when the purchaser has left).
         SubscriptionExpiring => "subscription.expiring",
         /// A subscription was disabled: its users lost access (to Global and Billing admins).
         SubscriptionDisabled => "subscription.disabled",
+        /// A self-service subscription or trial reached the end of its term (to its purchaser;
+        /// to Global and Billing admins when the purchaser has left).
+        SubscriptionExpired => "subscription.expired",
+        /// A self-service subscription was deleted at the end of its life: its users lost
+        /// its licenses (to its purchaser; to admins when the purchaser has left).
+        SubscriptionDeleted => "subscription.deleted",
         /// An admin took over a self-service subscription, moving its users or cancelling it
         /// (to its purchaser; SS4).
         SubscriptionTakenOver => "subscription.taken-over",
@@ -165,6 +172,8 @@ text_enum!(
         SubscriptionQuantity => "subscription.quantity",
         /// Recurring billing was turned on or off.
         SubscriptionRecurring => "subscription.recurring",
+        /// The purchaser replaced the card a self-service subscription is charged to.
+        SubscriptionPaymentMethod => "subscription.payment-method",
         /// A subscription was cancelled.
         SubscriptionCancel => "subscription.cancel",
         /// A subscription was reactivated.

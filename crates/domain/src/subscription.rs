@@ -53,3 +53,28 @@ pub struct Money {
     /// ISO 4217 code, upper case.
     pub currency: String,
 }
+
+/// A number of licenses of a product in words: "1 license of Mail (Plan 1)", "2 licenses of
+/// Mail (Plan 1)". Every sentence that counts licenses of a product uses it.
+pub fn licenses_of(n: i64, product: &str) -> String {
+    if n == 1 {
+        format!("1 license of {product}")
+    } else {
+        format!("{n} licenses of {product}")
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    #[test]
+    fn licenses_of_says_of_and_is_singular_for_one() {
+        assert_eq!(
+            super::licenses_of(2, "Mail (Plan 1)"),
+            "2 licenses of Mail (Plan 1)"
+        );
+        assert_eq!(
+            super::licenses_of(1, "Mail (Plan 1)"),
+            "1 license of Mail (Plan 1)"
+        );
+    }
+}

@@ -113,6 +113,10 @@ pub fn router() -> Router<App> {
         .route("/my/products", get(selfservice::my_products))
         .route("/my/products/{id}", get(selfservice::my_subscription))
         .route("/my/products/{id}/quantity", post(selfservice::my_quantity))
+        .route(
+            "/my/products/{id}/payment-method",
+            post(selfservice::my_payment_method),
+        )
         .route("/my/products/{id}/unassign", post(selfservice::my_unassign))
         .route("/my/products/{id}/cancel", post(selfservice::my_cancel))
         .route(

@@ -253,8 +253,8 @@ pub async fn buy(
             Ok(notice::redirect(
                 &format!("/products/{}", s.id),
                 &format!(
-                    "Bought {quantity} {name} {}, billed {}.",
-                    if quantity == 1 { "license" } else { "licenses" },
+                    "Bought {}, billed {}.",
+                    seatkeeper_domain::subscription::licenses_of(quantity, &name),
                     frequency.as_str()
                 ),
                 false,

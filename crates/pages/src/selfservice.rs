@@ -26,7 +26,7 @@ use seatkeeper_app::subscriptions::CANCEL_REASONS;
 use seatkeeper_app::{Actor, App, AppError};
 use seatkeeper_domain::lifecycle::{BillingFrequency, CancelOutcome, Status};
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::subscription::{Money, Subscription};
+use seatkeeper_domain::subscription::{Money, Subscription, licenses_of};
 use seatkeeper_domain::{PaymentMethodId, SkuId, UserId};
 use serde::Deserialize;
 
@@ -152,9 +152,41 @@ pub struct OfferView {
     /// Why it cannot be bought now.
     pub refusal: Option<String>,
     pub trial: Option<TrialView>,
+    /// What it needs from a product the user does not hold, and what stays off without it:
+    /// "Needs Files and sites (Enterprise), which you don't have: Diagrams stays off."
+    pub needs: Option<String>,
 }
 
-fn offer_view(o: &PurchaseOffer) -> OfferView {
+/// The Buy page's words for the plans a buyer's license would have off for want of another
+/// product's plan.
+fn needs_words(app: &App, o: &PurchaseOffer) -> Option<String> {
+    if o.plans_off.is_empty() {
+        return None;
+    }
+    let catalog = app.catalog();
+    let name = |p: seatkeeper_domain::PlanId| {
+        catalog
+            .plan(p)
+            .map(|d| d.display_name.clone())
+            .unwrap_or_else(|| p.to_string())
+    };
+    let mut needs: Vec<String> = o
+        .plans_off
+        .iter()
+        .flat_map(|x| x.needs.iter().map(|n| name(*n)))
+        .collect();
+    needs.sort();
+    needs.dedup();
+    let off: Vec<String> = o.plans_off.iter().map(|x| name(x.plan)).collect();
+    Some(format!(
+        "Needs {}, which you don't have: {} {} off.",
+        needs.join(", "),
+        off.join(", "),
+        if off.len() == 1 { "stays" } else { "stay" }
+    ))
+}
+
+fn offer_view(app: &App, o: &PurchaseOffer) -> OfferView {
     let (monthly, annual) = match &o.price {
         Some((m, a)) => (
             format!("{} per license/month", money(m)),
@@ -174,6 +206,7 @@ fn offer_view(o: &PurchaseOffer) -> OfferView {
             needs_card: t.needs_payment_method,
             refusal: o.trial.as_ref().err().map(|e| e.to_string()),
         }),
+        needs: needs_words(app, o),
     }
 }
 
@@ -202,7 +235,7 @@ async fn buy_page(
     };
     Ok(BuyPage {
         frame: viewer.frame("Buy a product", Nav::Buy),
-        offers: offers.iter().map(offer_view).collect(),
+        offers: offers.iter().map(|o| offer_view(app, o)).collect(),
         payment: payment_choices(app, &viewer.actor).await?,
         error,
         error_sku,
@@ -273,7 +306,7 @@ pub async fn purchase(
     })();
     let result = match checked {
         Ok((quantity, frequency, method)) => {
-            app.purchase(&viewer.actor, sku_id, quantity, frequency, method)
+            app.purchase(&viewer.actor, sku_id, quantity, frequency, method, &[])
                 .await
         }
         Err(e) => Err(e),
@@ -282,9 +315,8 @@ pub async fn purchase(
         Ok(s) => Ok(notice::redirect(
             &format!("/my/products/{}", s.id),
             &format!(
-                "You bought {} {}, billed {}.",
-                plural(s.quantity, "license", "licenses"),
-                product_name(&app, s.sku_id),
+                "You bought {}, billed {}.",
+                licenses_of(s.quantity, &product_name(&app, s.sku_id)),
                 s.life.frequency.as_str()
             ),
             false,
@@ -315,7 +347,7 @@ pub async fn start_trial(
             Err(e) => return buy_refused(&app, &viewer, &sku_id.to_string(), e).await,
         }
     };
-    match app.start_trial(&viewer.actor, sku_id, method).await {
+    match app.start_trial(&viewer.actor, sku_id, method, &[]).await {
         Ok(s) => Ok(notice::redirect(
             &format!("/my/products/{}", s.id),
             &format!(
@@ -392,6 +424,8 @@ pub struct MyRefusals {
     pub quantity_value: Option<String>,
     pub unassign: Option<String>,
     pub cancel: Option<String>,
+    /// Beside **Change payment method**.
+    pub card: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -407,6 +441,10 @@ pub struct MySubscriptionPage {
     pub cancel: Result<String, String>,
     pub reasons: Vec<(&'static str, String)>,
     pub refused: MyRefusals,
+    /// The card it is charged to ("Visa ending 4242, expires 12/2030") and the buyer's cards
+    /// to choose instead; None when it is not charged to a card (a trial without one) or
+    /// has ended.
+    pub card: Option<(String, PaymentChoices)>,
 }
 
 impl MySubscriptionPage {
@@ -446,9 +484,15 @@ async fn mine(app: &App, viewer: &Viewer, id: &str) -> Result<SubscriptionPeople
             "You have no subscription '{id}'. Open one from My products."
         ))
     };
+    match app.own_purchase(&viewer.actor, id).await {
+        Ok(_) => {}
+        Err(AppError::NotFound(_)) => return Err(missing()),
+        Err(AppError::Forbidden(m)) => return Err(PageError::forbidden(m)),
+        Err(e) => return Err(e.into()),
+    }
     let p = match app.subscription_people(&viewer.actor, id).await {
         Ok(p) => p,
-        Err(AppError::NotFound(_) | AppError::Forbidden(_)) => return Err(missing()),
+        Err(AppError::NotFound(_)) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
     if p.subscription.purchaser_id != Some(me) {
@@ -467,6 +511,19 @@ async fn my_subscription_page(
     let s = &p.subscription;
     let running = s.life.status.counts_as_enabled() && s.life.status != Status::Deleted;
     let view = my_sub(app, &p);
+    let card = match s.payment_method_id {
+        Some(current) if s.life.status != Status::Deleted => {
+            let choices = payment_choices(app, &viewer.actor).await?;
+            let label = choices
+                .choices
+                .iter()
+                .find(|c| c.id == current.to_string())
+                .map(|c| c.label.clone())
+                .unwrap_or_else(|| "A card that was removed".into());
+            Some((label, choices))
+        }
+        _ => None,
+    };
     Ok(MySubscriptionPage {
         frame: viewer.frame(view.product.clone(), Nav::MyProducts),
         users: p
@@ -486,6 +543,7 @@ async fn my_subscription_page(
             .collect(),
         s: view,
         refused,
+        card,
     })
 }
 
@@ -550,6 +608,42 @@ pub async fn my_quantity(
             })
             .await
         }
+    }
+}
+
+/// The card chosen in **Change payment method**.
+#[derive(Debug, Deserialize)]
+pub struct CardInput {
+    #[serde(default)]
+    pub payment_method: String,
+}
+
+/// `POST /my/products/{id}/payment-method`: the purchaser has the subscription charged to
+/// another of their cards (the same use case as `PATCH /api/v1/subscriptions/{id}`).
+pub async fn my_payment_method(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Posted { viewer, form }: Posted<CardInput>,
+) -> Result<Response, PageError> {
+    let result = if form.payment_method.trim().is_empty() {
+        Err(AppError::invalid(
+            "missingPaymentMethod",
+            "Choose the card to charge from now on.",
+        ))
+    } else {
+        app.set_payment_method(&viewer.actor, &id, &form.payment_method)
+            .await
+    };
+    match result {
+        Ok(s) => Ok(notice::redirect(
+            &format!("/my/products/{}", s.id),
+            &format!(
+                "{} is now charged to the card you chose. You can delete the old card under Payment methods if nothing else uses it.",
+                product_name(&app, s.sku_id)
+            ),
+            false,
+        )),
+        Err(e) => my_refused(&app, &viewer, &id, e, |r, m| r.card = Some(m)).await,
     }
 }
 
@@ -1149,10 +1243,11 @@ async fn take_over_page(
     let central = app.licenses_page(&viewer.actor).await?;
     let selected = target.unwrap_or(p.subscription.sku_id);
     let catalog = app.catalog();
-    let targets = catalog
-        .products
-        .iter()
-        .filter(|x| x.applies_to == seatkeeper_domain::catalog::AppliesTo::User)
+    let source = catalog.product(p.subscription.sku_id).ok_or_else(|| {
+        PageError::not_found("The product of this purchase is no longer in the catalog.")
+    })?;
+    let targets = seatkeeper_domain::selfservice::take_over_targets(&catalog, source)
+        .into_iter()
         .map(|x| Target {
             sku: x.sku_id.to_string(),
             name: x.name.clone(),
@@ -1244,6 +1339,25 @@ pub async fn take_over(
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
+    if let TakeOver::Move { target } = &how {
+        let page = take_over_page(&app, &viewer, &id, None, None, None, String::new()).await?;
+        if !page.targets.iter().any(|t| t.sku == target.to_string()) {
+            let source = app.subscription_people(&viewer.actor, &id).await?;
+            let message = match seatkeeper_app::selfservice::check_take_over_target(
+                &catalog,
+                source.subscription.sku_id,
+                *target,
+            ) {
+                Err(e) => e.to_string(),
+                Ok(()) => "Choose one of the products listed.".into(),
+            };
+            let page = TakeOverPage {
+                error: Some(message),
+                ..page
+            };
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    }
     if form.confirmed.is_none() {
         let page = take_over_page(&app, &viewer, &id, target, None, None, String::new()).await?;
         let r = &page.r;

@@ -230,15 +230,26 @@ pub async fn delete_method(conn: &mut Conn, tenant: TenantId, id: PaymentMethodI
     Ok(r.rows_affected() == 1)
 }
 
-/// What uses a card, in words ("the billing profile 'Contoso'", "the subscription … of
-/// SUITE_BASIC"), or None when nothing does and it may be deleted: billing profiles, and
-/// subscriptions that are not Deleted and charge it (renewals, added licenses, a trial's
-/// conversion).
+/// What uses a card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardUse {
+    /// The billing profile with this name.
+    Profile(String),
+    /// A subscription that is not Deleted and charges it (renewals, added licenses, a
+    /// trial's conversion).
+    Subscription {
+        commerce_id: String,
+        sku_id: seatkeeper_domain::SkuId,
+    },
+}
+
+/// What uses a card, or None when nothing does and it may be deleted: billing profiles, and
+/// subscriptions that are not Deleted and charge it.
 pub async fn payment_method_in_use(
     conn: &mut Conn,
     tenant: TenantId,
     id: PaymentMethodId,
-) -> Result<Option<String>> {
+) -> Result<Option<CardUse>> {
     let r = sqlx::query(
         "SELECT name FROM billing_profiles WHERE tenant_id = $1 AND payment_method_id = $2 ORDER BY created_at LIMIT 1",
     )
@@ -247,23 +258,20 @@ pub async fn payment_method_in_use(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(r) = r {
-        return Ok(Some(format!(
-            "the billing profile '{}'",
-            get_str(&r, "name")?
-        )));
+        return Ok(Some(CardUse::Profile(get_str(&r, "name")?)));
     }
     let r = sqlx::query(
-        "SELECT commerce_id FROM subscriptions WHERE tenant_id = $1 AND payment_method_id = $2 AND status <> 'Deleted' ORDER BY created_at LIMIT 1",
+        "SELECT commerce_id, sku_id FROM subscriptions WHERE tenant_id = $1 AND payment_method_id = $2 AND status <> 'Deleted' ORDER BY created_at LIMIT 1",
     )
     .bind(tenant.to_string())
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     match r {
-        Some(r) => Ok(Some(format!(
-            "the subscription {}",
-            get_str(&r, "commerce_id")?
-        ))),
+        Some(r) => Ok(Some(CardUse::Subscription {
+            commerce_id: get_str(&r, "commerce_id")?,
+            sku_id: get_id(&r, "sku_id")?,
+        })),
         None => Ok(None),
     }
 }

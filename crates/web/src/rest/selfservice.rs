@@ -49,15 +49,22 @@ pub struct PurchaseBody {
     /// One of your payment methods (GET /api/v1/me/payment-methods).
     #[schema(required = true, nullable = false, format = Uuid)]
     payment_method_id: Option<String>,
+    /// Service plans (GUIDs or names) of the product to turn off in your own license, as in
+    /// an assignment. Plans that need a plan of a product you do not hold are turned off
+    /// anyway (GET /buy says which); a product that cannot work at all without it is refused
+    /// (MissingPrerequisite).
+    #[serde(default)]
+    disabled_plans: Vec<String>,
 }
 
 /// Buy a product yourself
 ///
 /// The signed-in user buys licenses of a self-service eligible product, as the organization's
 /// purchase policy allows, paying with one of their cards. They become its purchaser and get one
-/// of its licenses. Refusals carry a code: GuestCannotPurchase, NotSelfServiceEligible,
-/// PurchaseBlockedByPolicy, OnlyTrialsAllowed, NoPurchaseAfterTrial (403/409), PaymentDeclined
-/// (402).
+/// of its licenses, with the plans off that need a plan of a product they do not hold.
+/// Refusals carry a code: GuestCannotPurchase, NotSelfServiceEligible, PurchaseBlockedByPolicy,
+/// OnlyTrialsAllowed, NoPurchaseAfterTrial (403/409), MissingPrerequisite (409: the product
+/// cannot work without another the buyer does not hold), PaymentDeclined (402).
 #[utoipa::path(
     post,
     path = "/me/purchases",
@@ -95,8 +102,16 @@ pub async fn purchase(
                 "paymentMethodId is required: one of your cards (add one with POST /api/v1/me/payment-methods).",
             )
         })?;
+    let disabled = plans(&catalog, product, &body.disabled_plans)?;
     let s = app
-        .purchase(&actor, product.sku_id, quantity, frequency, method)
+        .purchase(
+            &actor,
+            product.sku_id,
+            quantity,
+            frequency,
+            method,
+            &disabled,
+        )
         .await?;
     Ok(super::subscriptions::created(&app, &s))
 }
@@ -113,6 +128,10 @@ pub struct TrialBody {
     /// end, charged to this card.
     #[schema(format = Uuid)]
     payment_method_id: Option<String>,
+    /// Service plans (GUIDs or names) of the product to turn off in your own license, as in
+    /// an assignment (see the purchase's disabledPlans).
+    #[serde(default)]
+    disabled_plans: Vec<String>,
 }
 
 /// Start a trial
@@ -146,7 +165,10 @@ pub async fn trial(
     let catalog = app.catalog();
     let product = product_in_body(&catalog, "skuId", body.sku_id.as_deref().unwrap_or(""))?;
     let method = payment_method("paymentMethodId", body.payment_method_id.as_deref())?;
-    let s = app.start_trial(&actor, product.sku_id, method).await?;
+    let disabled = plans(&catalog, product, &body.disabled_plans)?;
+    let s = app
+        .start_trial(&actor, product.sku_id, method, &disabled)
+        .await?;
     Ok(super::subscriptions::created(&app, &s))
 }
 
@@ -228,7 +250,7 @@ pub async fn assign(
     Json(body): Json<AssignBody>,
 ) -> ApiResult<axum::Json<Subscription>> {
     let catalog = app.catalog();
-    let s = app.get_subscription(&actor, &id).await?;
+    let s = app.own_purchase(&actor, &id).await?;
     let product = catalog.product(s.sku_id).ok_or_else(|| {
         bad_request(
             "unknownSku",
@@ -317,7 +339,8 @@ pub struct TakeOverBody {
     #[schema(required = true, nullable = false, pattern = "^(move|cancel)$")]
     action: Option<String>,
     /// With `move`: the product to move users to (skuId or skuPartNumber); the same product
-    /// when left out.
+    /// when left out. Only the same product, or one that includes all of its service plans
+    /// and is not an add-on that needs a base (else 400 invalidTarget listing the valid ones).
     target_sku_id: Option<String>,
     /// With `cancel`: NoLongerNeeded, TooExpensive, SwitchingToAnotherProduct,
     /// MissingFeatures, BoughtByMistake or Other.
@@ -326,8 +349,10 @@ pub struct TakeOverBody {
 
 /// Take over a self-service subscription
 ///
-/// Global or Billing admin. `move` needs one available central license per user (else 409 with
-/// the numbers, and nothing changes); either way the subscription ends Deleted and its purchaser
+/// Global or Billing admin. `move` goes to the same product or one that includes all of its
+/// service plans and is not an add-on (else 400 invalidTarget listing the valid targets), and
+/// needs one available central license per user (else 409 with the numbers, and nothing
+/// changes); either way the subscription ends Deleted and its purchaser
 /// is e-mailed.
 #[utoipa::path(
     post,

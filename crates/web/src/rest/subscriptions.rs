@@ -3,7 +3,9 @@
 use super::model::{BillingFrequency, CancelResult, Origin, Subscription, SubscriptionList};
 use super::support::{Params, product_in_body};
 use super::support::{PathArgs, whole_number_opt};
-use super::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType};
+use super::{
+    BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::error::{ApiResult, bad_request};
 use crate::extract::{Auth, Json};
 use axum::extract::State;
@@ -191,13 +193,21 @@ pub struct PatchBody {
     quantity: Option<i64>,
     /// Null or left out: unchanged.
     recurring_billing: Option<bool>,
+    /// Self-service subscriptions, their purchaser only: another of your cards (GET
+    /// /api/v1/me/payment-methods) to charge from now on; it must not be expired. The old card
+    /// can then be deleted. Null or left out: unchanged.
+    #[schema(format = Uuid)]
+    payment_method_id: Option<String>,
 }
 
-/// Change the number of licenses and/or recurring billing
+/// Change the number of licenses, recurring billing and/or the card it is charged to
 ///
 /// Refused with the numbers when the new total is below the number of assigned licenses
 /// (belowAssigned), when removing licenses after the 7-day window (removalWindowClosed), for
-/// zero (invalidQuantity), and unless the subscription is Active.
+/// zero (invalidQuantity), and unless the subscription is Active. paymentMethodId: the
+/// purchaser of a self-service subscription replaces its card with another of their own that
+/// has not expired (noPaymentMethod when it is not charged to a card, cardExpired, 404 for a
+/// card that is not theirs).
 #[utoipa::path(
     patch,
     path = "/subscriptions/{id}",
@@ -211,6 +221,7 @@ pub struct PatchBody {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 413, response = TooLarge),
         (status = 415, response = UnsupportedMediaType),
     )
@@ -222,7 +233,13 @@ pub async fn patch(
     Json(body): Json<PatchBody>,
 ) -> ApiResult<axum::Json<Subscription>> {
     let s = app
-        .update_subscription(&actor, &id, body.quantity, body.recurring_billing)
+        .change_subscription(
+            &actor,
+            &id,
+            body.quantity,
+            body.recurring_billing,
+            body.payment_method_id.as_deref(),
+        )
         .await?;
     Ok(axum::Json(Subscription::new(&app.catalog(), &s)))
 }

@@ -33,6 +33,7 @@ mod rest_scale;
 mod rest_subscriptions;
 mod seat_paths;
 mod self_service;
+mod self_service_fixes;
 mod sessions;
 mod smoke;
 mod tenants;

@@ -111,7 +111,11 @@ backends!(
         let (status, html) = post(&srv, &cookie, &path, &format!("csrf={t}&confirmed=yes")).await;
         assert_eq!(status, StatusCode::CONFLICT, "{html}");
         assert!(html.contains("role=\"alert\""), "{html}");
-        assert!(html.contains("choose another card there first"), "{html}");
+        assert!(
+            html.contains("Used by your Suite Basic subscription")
+                && html.contains("change its payment method first"),
+            "{html}"
+        );
         assert_eq!(my_cards(&srv, &token).await.len(), 1);
     }
 );

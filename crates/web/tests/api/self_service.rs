@@ -528,7 +528,7 @@ backends!(trials_convert_or_expire_by_the_clock, |srv| async move {
         .await;
     assert_eq!(card_trial.0, StatusCode::CREATED, "{}", card_trial.1);
     // DIAGRAMS needs FILES_ENTERPRISE, which the buyer does not have: their own license of
-    // the trial would not work, so the trial is refused with the reason.
+    // the trial would not work at all, so the trial is refused up front with the reason.
     let got = srv
         .call_as(
             &buyer,
@@ -539,7 +539,7 @@ backends!(trials_convert_or_expire_by_the_clock, |srv| async move {
         .await;
     assert_eq!(
         (got.0, code(&got)),
-        (StatusCode::BAD_REQUEST, "planDependency".into()),
+        (StatusCode::CONFLICT, "MissingPrerequisite".into()),
         "{}",
         got.1
     );

@@ -1,0 +1,612 @@
+//! Self-service purchases, the purchaser's side and the admins': replacing a subscription's
+//! card, who is told about a subscription's life, products that need another product,
+//! sensible take-over targets, the words of refusals, and reads that write nothing. On SQLite
+//! and PostgreSQL, over HTTP.
+
+use crate::common::*;
+use crate::pages_self_service::{browser, csrf, post, signed_in};
+use crate::rest_helpers::*;
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Adds a card for the token's user; returns the payment method's id.
+async fn card(srv: &Srv, token: &str, number: &str, name: &str) -> String {
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/payment-methods"),
+            Some(json!({
+                "cardNumber": number, "expiryMonth": 12, "expiryYear": 2099, "securityCode": "123",
+                "nameOnCard": name,
+                "billingAddress": {"line1": "7 Card Road", "city": "Cardiff", "postalCode": "CF10", "country": "GB"}
+            })),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    got.1["id"].as_str().expect("id").to_string()
+}
+
+async fn purchase(srv: &Srv, token: &str, body: Value) -> (StatusCode, Value) {
+    srv.call_as(token, "POST", &format!("{API}/me/purchases"), Some(body))
+        .await
+}
+
+fn buy_body(sku: &str, qty: i64, pm: &str) -> Value {
+    json!({"skuId": sku, "quantity": qty, "billingFrequency": "monthly", "paymentMethodId": pm})
+}
+
+fn message(got: &(StatusCode, Value)) -> String {
+    got.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn audit_count(srv: &Srv, action: &str) -> usize {
+    let got = srv.get(&format!("{API}/audit?action={action}")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+backends!(
+    a_purchaser_replaces_the_card_of_a_subscription_and_then_deletes_the_old_card,
+    |srv| async move {
+        let buyer = srv.token_with_roles("cardswap@contoso.test", &[]).await;
+        let old = card(&srv, &buyer, "4242 4242 4242 4242", "Card Swapper").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &old)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+
+        // In use: the 409 names the subscription's product and what to do.
+        let path = format!("{API}/me/payment-methods/{old}");
+        let got = srv.call_as(&buyer, "DELETE", &path, None).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("Used by your Mail (Plan 1) subscription")
+                && m.contains("change its payment method first"),
+            "{m}"
+        );
+
+        // Another user's card is not theirs; an admin cannot change it; a wrong id is a 400.
+        let other = srv.token_with_roles("cardother@contoso.test", &[]).await;
+        let others = card(&srv, &other, "5555 5555 5555 4444", "Other").await;
+        let sub_path = format!("{API}/subscriptions/{id}");
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &sub_path,
+                Some(json!({"paymentMethodId": others})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NOT_FOUND, "{}", got.1);
+        let got = srv
+            .patch(&sub_path, json!({"paymentMethodId": others}))
+            .await;
+        assert_error(&got, StatusCode::FORBIDDEN, "Take it over first");
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &sub_path,
+                Some(json!({"paymentMethodId": "not-a-card"})),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "is not a payment method id");
+
+        // Replaced with the buyer's new card: audited, and the old card can go.
+        let new = card(&srv, &buyer, "5555 5555 5555 4444", "Card Swapper").await;
+        let before = audit_count(&srv, "subscription.payment-method").await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &sub_path,
+                Some(json!({"paymentMethodId": new})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["paymentMethodId"], new.as_str(), "{}", got.1);
+        assert_eq!(
+            audit_count(&srv, "subscription.payment-method").await,
+            before + 1
+        );
+        // The billing profile took the first card's address and name.
+        let got = srv
+            .call_as(&buyer, "GET", &format!("{API}/me/billing-profile"), None)
+            .await;
+        assert_eq!(got.1["billTo"]["line1"], "7 Card Road", "{}", got.1);
+        assert_eq!(got.1["billTo"]["city"], "Cardiff", "{}", got.1);
+        assert_eq!(got.1["name"], "Card Swapper", "{}", got.1);
+        let got = srv.call_as(&buyer, "DELETE", &path, None).await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+    }
+);
+
+backends!(
+    a_member_changing_another_members_purchase_is_told_who_bought_it,
+    |srv| async move {
+        let buyer = srv.token_with_roles("owner@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "Owner").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let (cookie, nosy) = signed_in(&srv, "nosy@contoso.test", &[], false).await;
+        let got = srv
+            .call_as(
+                &nosy,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["nosy@contoso.test"]})),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::FORBIDDEN,
+            "This subscription was bought by owner (owner@contoso.test); only they can change it",
+        );
+        assert!(!message(&got).contains("admin role"), "{}", got.1);
+        // The page says the same.
+        let r = browser()
+            .get(format!("{}/my/products/{id}", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let html = r.text().await.expect("html");
+        assert!(
+            html.contains("This subscription was bought by owner (owner@contoso.test); only they can change it"),
+            "{html}"
+        );
+    }
+);
+
+backends!(
+    a_trials_only_product_without_such_a_trial_says_it_cannot_be_bought_here,
+    |srv| async move {
+        let product_id = srv
+            .app
+            .catalog()
+            .find_product("MAIL_PLAN1")
+            .expect("product")
+            .product_id
+            .clone();
+        let got = srv
+            .put(
+                &format!("{API}/policies/AllowSelfServicePurchase/products/{product_id}"),
+                json!({"policyValue": "OnlyTrialsWithoutPaymentMethod"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let buyer = srv.token_with_roles("trialsonly@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "T").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 1, &pm)).await;
+        assert_error(&got, StatusCode::FORBIDDEN, "cannot be bought here");
+        assert_eq!(got.1["error"]["code"], "OnlyTrialsAllowed");
+        assert!(message(&got).contains("Ask an admin"), "{}", got.1);
+        assert!(!message(&got).contains("start such a trial"), "{}", got.1);
+    }
+);
+
+backends!(
+    billing_reads_open_nothing_and_the_first_change_does,
+    |srv| async move {
+        let opened = audit_count(&srv, "billing-account.create").await;
+        let got = srv.get(&format!("{API}/billing/accounts")).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let central = got.1["value"][0].clone();
+        assert_eq!(central["kind"], "central", "{}", got.1);
+        let profile = central["profile"]["id"].as_str().expect("id").to_string();
+        let member = srv.token_with_roles("reads@contoso.test", &[]).await;
+        let mine = srv
+            .call_as(&member, "GET", &format!("{API}/me/billing-profile"), None)
+            .await;
+        assert_eq!(mine.0, StatusCode::OK, "{}", mine.1);
+        assert_eq!(mine.1["name"], "reads");
+        // Read twice: the same ids, and nothing written.
+        let again = srv.get(&format!("{API}/billing/accounts")).await;
+        assert_eq!(again.1["value"][0]["profile"]["id"], profile.as_str());
+        let got = srv.get(&format!("{API}/billing/profiles/{profile}")).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(audit_count(&srv, "billing-account.create").await, opened);
+
+        // The first change opens it, under the id the reads showed.
+        let got = srv
+            .patch(
+                &format!("{API}/billing/profiles/{profile}"),
+                json!({"invoiceEmail": "ap@contoso.test"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["id"], profile.as_str());
+        let got = srv
+            .call_as(
+                &member,
+                "PATCH",
+                &format!("{API}/me/billing-profile"),
+                Some(json!({"name": "Reads Inc"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["id"], mine.1["id"]);
+        assert_eq!(
+            audit_count(&srv, "billing-account.create").await,
+            opened + 2
+        );
+        let got = srv.get(&format!("{API}/billing/accounts")).await;
+        assert_eq!(
+            got.1["value"][0]["profile"]["invoiceEmail"],
+            "ap@contoso.test"
+        );
+        assert_eq!(
+            got.1["value"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            got.1
+        );
+    }
+);
+
+backends!(
+    a_product_that_needs_another_is_refused_up_front_and_plans_can_be_turned_off,
+    |srv| async move {
+        let (cookie, buyer) = signed_in(&srv, "diagrams@contoso.test", &[], false).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "D").await;
+        // Diagrams (Plan 2) works only with Files and sites (Enterprise): refused before any
+        // charge, purchase and trial alike, saying what it needs and where that comes from.
+        let got = purchase(&srv, &buyer, buy_body("DIAGRAMS_PLAN2", 1, &pm)).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert_eq!(got.1["error"]["code"], "MissingPrerequisite", "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("Files and sites (Enterprise)") && m.contains("Suite Premium"),
+            "{m}"
+        );
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/trials"),
+                Some(json!({"skuId": "DIAGRAMS_PLAN2", "paymentMethodId": pm})),
+            )
+            .await;
+        assert_eq!(got.1["error"]["code"], "MissingPrerequisite", "{}", got.1);
+        assert!(
+            srv.get(&format!("{API}/subscriptions?origin=self-service"))
+                .await
+                .1["value"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        );
+        // The Buy page says it up front.
+        let html = browser()
+            .get(format!("{}/buy", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            html.contains(
+                "Diagrams (Plan 2) needs Files and sites (Enterprise), which you don&#x27;t have"
+            ) || html.contains(
+                "Diagrams (Plan 2) needs Files and sites (Enterprise), which you don&#39;t have"
+            ),
+            "{html}"
+        );
+
+        // With Suite Premium from the organization it can be bought.
+        srv.buy("SUITE_PREMIUM", 1).await;
+        assert_eq!(
+            assign(
+                &srv,
+                "SUITE_PREMIUM",
+                &["diagrams@contoso.test".to_string()],
+                &[]
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        let got = purchase(&srv, &buyer, buy_body("DIAGRAMS_PLAN2", 1, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+
+        // disabledPlans: checked like an assignment's, and the buyer's license has them off.
+        let other = srv.token_with_roles("planoff@contoso.test", &[]).await;
+        let pm2 = card(&srv, &other, "4242 4242 4242 4242", "P").await;
+        let mut body = buy_body("SUITE_BASIC", 1, &pm2);
+        body["disabledPlans"] = json!(["PHONE"]);
+        let got = purchase(&srv, &other, body.clone()).await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        body["disabledPlans"] = json!(["NOPE"]);
+        let got = purchase(&srv, &other, body.clone()).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "disabledPlans");
+        body["disabledPlans"] = json!(["WHITEBOARD"]);
+        let got = purchase(&srv, &other, body).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let lic = srv
+            .get(&format!("{API}/users/planoff@contoso.test/licenses"))
+            .await;
+        let off: Vec<&str> = lic.1["licenses"][0]["disabledPlans"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["servicePlanName"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(off, vec!["WHITEBOARD"], "{}", lic.1);
+    }
+);
+
+backends!(
+    take_over_offers_and_accepts_only_sensible_targets,
+    |srv| async move {
+        let buyer = srv.token_with_roles("targets@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "T").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 1, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        srv.buy("PHONE_SYSTEM", 3).await;
+        srv.buy("SUITE_PREMIUM", 3).await;
+        srv.buy("SUITE_BASIC", 3).await;
+        let path = format!("{API}/subscriptions/{id}/take-over");
+        for bad in [
+            "PHONE_SYSTEM",
+            "SUITE_PREMIUM",
+            "EXTRA_STORAGE",
+            "CHAT_ESSENTIALS",
+        ] {
+            let got = srv
+                .post(&path, json!({"action": "move", "targetSkuId": bad}))
+                .await;
+            assert_eq!(got.0, StatusCode::BAD_REQUEST, "{bad}: {}", got.1);
+            assert_eq!(got.1["error"]["code"], "invalidTarget", "{}", got.1);
+            let m = message(&got);
+            assert!(
+                m.contains("MAIL_PLAN1 (Mail (Plan 1))")
+                    && m.contains("SUITE_BASIC (Suite Basic)")
+                    && m.contains("SUITE_STANDARD (Suite Standard)")
+                    && !m.contains("PHONE_SYSTEM ("),
+                "{m}"
+            );
+        }
+        assert_eq!(sub(&srv, &id).await["status"], "Active");
+
+        // The page offers only those, each with its free central licenses.
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = browser()
+            .get(format!("{}/products/{id}/take-over", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("Suite Basic: 3 free, 1 needed"), "{html}");
+        assert!(html.contains("Mail (Plan 1): 0 free, 1 needed"), "{html}");
+        assert!(!html.contains("Phone system"), "{html}");
+        assert!(!html.contains("Suite Premium"), "{html}");
+        // A forged target on the page is refused with the same words.
+        let token = csrf(&srv, &cookie, &format!("/products/{id}/take-over")).await;
+        let phone = srv.sku("PHONE_SYSTEM");
+        let (status, html) = post(
+            &srv,
+            &cookie,
+            &format!("/products/{id}/take-over"),
+            &format!("csrf={token}&action=move&target={phone}&confirmed=1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(html.contains("Valid targets"), "{html}");
+
+        let got = srv
+            .post(
+                &path,
+                json!({"action": "move", "targetSkuId": "SUITE_BASIC"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(
+            held(&srv, "targets@contoso.test").await,
+            vec!["SUITE_BASIC"]
+        );
+    }
+);
+
+/// The outbox's messages to `to` of `kind`.
+async fn mails(srv: &Srv, kind: &str, to: &str) -> Vec<Value> {
+    mail_of_kind(srv, kind)
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == to)
+        .collect()
+}
+
+backends!(
+    a_self_service_subscriptions_life_is_told_to_its_purchaser_not_the_admins,
+    |srv| async move {
+        let buyer = srv.token_with_roles("life@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "L").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"recurringBilling": false})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let end = t(&got.1["termEndDateTime"]);
+        let admin = "admin@contoso.test";
+        for (at, kind, subject) in [
+            (
+                end - Duration::days(5),
+                "subscription.expiring",
+                "Your Mail (Plan 1) subscription ends on",
+            ),
+            (
+                end + Duration::hours(1),
+                "subscription.expired",
+                "Your Mail (Plan 1) subscription ended on",
+            ),
+            (
+                end + Duration::days(30) + Duration::hours(2),
+                "subscription.disabled",
+                "Your Mail (Plan 1) subscription is disabled",
+            ),
+            (
+                end + Duration::days(120) + Duration::hours(3),
+                "subscription.deleted",
+                "Your Mail (Plan 1) subscription was deleted",
+            ),
+        ] {
+            set_clock(&srv, at).await;
+            run_jobs(&srv).await;
+            let got = mails(&srv, kind, "life@contoso.test").await;
+            assert_eq!(got.len(), 1, "{kind}: {got:?}");
+            assert!(
+                got[0]["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(subject),
+                "{got:?}"
+            );
+            assert!(mails(&srv, kind, admin).await.is_empty(), "{kind}");
+        }
+    }
+);
+
+backends!(
+    when_the_purchaser_left_the_admins_are_told,
+    |srv| async move {
+        let buyer = srv.token_with_roles("gone@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "G").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 1, &pm)).await;
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"recurringBilling": false})),
+            )
+            .await;
+        let end = t(&got.1["termEndDateTime"]);
+        let got = srv
+            .patch(
+                "/v1.0/users/gone@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        set_clock(&srv, end + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+        assert!(
+            mails(&srv, "subscription.expired", "gone@contoso.test")
+                .await
+                .is_empty()
+        );
+        let got = mails(&srv, "subscription.expired", "admin@contoso.test").await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0]["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("A self-service Mail (Plan 1) subscription ended on"),
+            "{got:?}"
+        );
+    }
+);
+
+backends!(
+    a_trial_that_ends_in_a_run_gets_no_reminder_in_that_run,
+    |srv| async move {
+        let trier = srv.token_with_roles("reminder@contoso.test", &[]).await;
+        let got = srv
+            .call_as(
+                &trier,
+                "POST",
+                &format!("{API}/me/trials"),
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let end = t(&got.1["termEndDateTime"]);
+        set_clock(&srv, end + Duration::hours(1)).await;
+        let report = run_jobs(&srv).await;
+        assert_eq!(report["expired"], 1, "{report}");
+        let all = srv.get(&format!("{API}/mail")).await.1;
+        assert!(
+            mail_of_kind(&srv, "subscription.expiring").await.is_empty(),
+            "{all}"
+        );
+        let got = mails(&srv, "subscription.expired", "reminder@contoso.test").await;
+        assert_eq!(got.len(), 1, "{all}");
+        assert!(
+            got[0]["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Your Suite Basic trial ended on"),
+            "{got:?}"
+        );
+    }
+);
+
+backends!(
+    the_buy_notice_says_licenses_of_the_product,
+    |srv| async move {
+        let (cookie, token) = signed_in(&srv, "words@contoso.test", &[], false).await;
+        let pm = card(&srv, &token, "4242 4242 4242 4242", "W").await;
+        let sku = srv.sku("MAIL_PLAN1");
+        for (qty, words) in [
+            (2, "You bought 2 licenses of Mail (Plan 1), billed monthly."),
+            (1, "You bought 1 license of Mail (Plan 1), billed monthly."),
+        ] {
+            let token = csrf(&srv, &cookie, "/buy").await;
+            let r = browser()
+                .post(format!("{}/buy/{sku}", srv.url))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "csrf={token}&quantity={qty}&frequency=monthly&payment_method={pm}"
+                ))
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let to = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .expect("location")
+                .to_string();
+            let mut cookies = vec![cookie.clone()];
+            for c in r.headers().get_all("set-cookie") {
+                if let Some(pair) = c.to_str().ok().and_then(|c| c.split(';').next()) {
+                    cookies.push(pair.to_string());
+                }
+            }
+            let html = browser()
+                .get(format!("{}{to}", srv.url))
+                .header("cookie", cookies.join("; "))
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html");
+            assert!(html.contains(words), "{html}");
+        }
+    }
+);
