@@ -272,7 +272,17 @@ async fn main() -> anyhow::Result<()> {
     let auth = format!("Bearer {}", b.token);
 
     // 0. Group-based licensing: the last product (licenses for every user) to a group of all.
-    group_bench(&db, &client, &base, &auth, b.tenant_id, &users, &args).await?;
+    group_bench(
+        &db,
+        &client,
+        &base,
+        &auth,
+        b.tenant_id,
+        &users,
+        &args,
+        us(app.now()),
+    )
+    .await?;
     if args.group_only {
         let _ = stop_jobs.send(true);
         let _ = job_runner.await;
@@ -464,7 +474,9 @@ async fn until_processed(
 ) -> anyhow::Result<Duration> {
     loop {
         let g: serde_json::Value = client
-            .get(format!("{base}/v1.0/groups/{gid}?$select=licenseProcessingState"))
+            .get(format!(
+                "{base}/v1.0/groups/{gid}?$select=licenseProcessingState"
+            ))
             .header("Authorization", auth)
             .send()
             .await?
@@ -480,6 +492,7 @@ async fn until_processed(
 
 /// A product assigned to a group of every user, from the 202 until every member holds it;
 /// then removed again. Members go in straight to the database (as `seed` does).
+#[allow(clippy::too_many_arguments)]
 async fn group_bench(
     db: &Db,
     client: &reqwest::Client,
@@ -488,6 +501,7 @@ async fn group_bench(
     tenant: seatkeeper_domain::TenantId,
     users: &[String],
     args: &Args,
+    now: i64,
 ) -> anyhow::Result<()> {
     let g: serde_json::Value = client
         .post(format!("{base}/v1.0/groups"))
@@ -499,12 +513,16 @@ async fn group_bench(
         .json()
         .await?;
     let gid = g["id"].as_str().context("group id")?.to_string();
-    let now = us(seatkeeper_domain::Time::from(std::time::SystemTime::now()));
     for (c, chunk) in users.chunks(2000).enumerate() {
         let rows: Vec<String> = chunk
             .iter()
             .enumerate()
-            .map(|(i, u)| format!("('{gid}', '{u}', '{tenant}', {})", now + (c * 2000 + i) as i64))
+            .map(|(i, u)| {
+                format!(
+                    "('{gid}', '{u}', '{tenant}', {})",
+                    now + (c * 2000 + i) as i64
+                )
+            })
             .collect();
         exec(
             db,
@@ -536,9 +554,9 @@ async fn group_bench(
         .json()
         .await?;
     anyhow::ensure!(
-        u["licenseAssignmentStates"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| s["assignedByGroup"] == gid.as_str() && s["state"] == "Active")),
+        u["licenseAssignmentStates"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|s| s["assignedByGroup"] == gid.as_str() && s["state"] == "Active")),
         "the last member does not hold the group's product: {u}"
     );
     println!(
