@@ -2356,3 +2356,161 @@ both!(
         assert_eq!(audit.lines().count(), 3, "header and two changes: {audit}");
     }
 );
+
+// ----- group-based licensing: a job survives kill -9 -----
+
+/// Inserts `n` members straight into the database (users and a group's membership, in join
+/// order), as a large directory sync would have left them.
+fn seed_group(sk: &Sk, tenant: &str, group: &str, n: usize) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let ids: Vec<String> = (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        for (c, chunk) in ids.chunks(1000).enumerate() {
+            let users: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let k = c * 1000 + i;
+                    format!("('{id}', '{tenant}', 'm{k}@bulk.example', 'm{k}@bulk.example', 'Member {k}', 'member {k}', 'Member', 'US', 1, 0)")
+                })
+                .collect();
+            let members: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, id)| format!("('{group}', '{id}', '{tenant}', {})", c * 1000 + i))
+                .collect();
+            let mut tx = db.begin().await.expect("begin");
+            for sql in [
+                format!("INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, name_lower, user_type, usage_location, account_enabled, created_at) VALUES {}", users.join(",")),
+                format!("INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES {}", members.join(",")),
+            ] {
+                seatkeeper_store::sqlx::query(seatkeeper_store::sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert");
+            }
+            tx.commit().await.expect("commit");
+        }
+        db.close().await;
+    });
+}
+
+both!(
+    a_group_job_killed_mid_way_resumes_and_finishes_exactly,
+    |sk| {
+        let t = sk.tenant("Bulk");
+        let tenant = t["tenantId"].as_str().expect("tenantId").to_string();
+        let token = t["token"].as_str().expect("token").to_string();
+        let n = 30_000;
+        sk.ok(&[
+            "subscriptions",
+            "buy",
+            "--tenant",
+            "Bulk",
+            "--sku",
+            "SUITE_BASIC",
+            "--quantity",
+            "29990",
+        ]);
+        let g = sk.json(&[
+            "groups", "create", "--tenant", "Bulk", "--name", "All", "--json",
+        ]);
+        let gid = g["id"].as_str().expect("group id").to_string();
+        seed_group(&sk, &tenant, &gid, n);
+
+        let mut server = sk.serve(&[]);
+        let job = sk.json(&[
+            "groups",
+            "assign-license",
+            "--tenant",
+            "Bulk",
+            "All",
+            "--add",
+            "SUITE_BASIC",
+            "--json",
+        ]);
+        let job_id = job["id"].as_str().expect("job id").to_string();
+        let read = |server: &Server| -> Value {
+            let (status, body) = server.get(&format!("/api/v1/jobs/{job_id}"), &token);
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str(&body).expect("job JSON")
+        };
+        // Kill the server without warning once some members, not all, are processed.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let at_kill = loop {
+            let j = read(&server);
+            let done = j["processed"].as_i64().unwrap_or(0);
+            if done > 0 {
+                server.child.kill().expect("kill -9");
+                server.child.wait().expect("wait");
+                break j;
+            }
+            assert!(Instant::now() < deadline, "the job did not start: {j}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            at_kill["processed"].as_i64().unwrap() < n as i64,
+            "killed after the job finished: {at_kill}"
+        );
+        assert_eq!(at_kill["state"], "Running", "{at_kill}");
+
+        // Started again, the job resumes where its last step committed and finishes.
+        let server = sk.serve(&[]);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let done = loop {
+            let j = read(&server);
+            if j["state"] == "Completed" {
+                break j;
+            }
+            assert!(Instant::now() < deadline, "the job did not finish: {j}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(done["processed"], n as i64, "{done}");
+        assert_eq!(done["errors"], 10, "{done}");
+
+        // Exactly one license per member who got one, counters equal to rows, never more than bought.
+        let (status, body) = server.get(&format!("/api/v1/groups/{gid}/licenses"), &token);
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(v["membersWithLicenseErrors"], 10, "{v}");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let (assigned, total, rows, sources, active) = rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let mut c = db.reader().acquire().await.expect("conn");
+        let q = |sql: &'static str| seatkeeper_store::sqlx::query_scalar::<_, i64>(sql);
+        let assigned = q("SELECT assigned FROM pools WHERE kind = 'central' AND sku_id = '3b555118-da6a-4418-894f-7df1e2096870'").fetch_one(&mut *c).await.expect("pool");
+        let total = q("SELECT total FROM pools WHERE kind = 'central' AND sku_id = '3b555118-da6a-4418-894f-7df1e2096870'").fetch_one(&mut *c).await.expect("pool");
+        let rows = q("SELECT COUNT(*) FROM assignments WHERE sku_id = '3b555118-da6a-4418-894f-7df1e2096870'").fetch_one(&mut *c).await.expect("rows");
+        let sources = q("SELECT COUNT(*) FROM license_sources").fetch_one(&mut *c).await.expect("sources");
+        let active = q("SELECT COUNT(*) FROM license_sources WHERE state = 'Active'").fetch_one(&mut *c).await.expect("active");
+        drop(c);
+        db.close().await;
+        (assigned, total, rows, sources, active)
+    });
+        assert_eq!(total, 29_990);
+        assert_eq!(assigned, rows, "the counter equals the rows");
+        assert_eq!(rows, 29_990, "every license bought is used once");
+        assert_eq!(sources, n as i64, "one source row per member");
+        assert_eq!(active, 29_990);
+        // One audit entry per job step, the last saying it completed.
+        let (status, body) = server.get("/api/v1/audit?action=license.job.step&top=100", &token);
+        assert_eq!(status, 200, "{body}");
+        let a: Value = serde_json::from_str(&body).expect("JSON");
+        let steps = a["value"].as_array().expect("entries");
+        assert_eq!(steps.len(), n / 2000 + 1, "{a}");
+        assert!(
+            steps[0]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("processing complete"),
+            "{a}"
+        );
+    }
+);
