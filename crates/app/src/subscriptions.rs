@@ -728,6 +728,8 @@ impl App {
             })
             .collect();
         audit::record_many(tx, actor, now, &entries).await?;
+        // Groups that gave these licenses now show the members in error (L6).
+        self.reconcile_users(tx, s.tenant_id, &ids, now).await?;
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! Property test of the seat rules against a real SQLite database: whatever sequence of
 //! purchases, quantity changes, cancellations, reactivations, assignments and time jumps
 //! happens, the counters match the rows, pools carry exactly the licenses of their usable
-//! subscriptions, and no assignment is ever accepted beyond what was bought.
+//! subscriptions, and no assignment is ever accepted beyond what was bought. With groups in the
+//! mix (members joining and leaving, products assigned to and removed from groups, users
+//! deleted), every license is what its sources say (L6).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -57,7 +59,30 @@ enum Op {
         by_id: bool,
     },
     Days(i64),
+    /// Group-based licensing (L6): membership and the groups' products.
+    Join {
+        user: usize,
+        group: usize,
+    },
+    Leave {
+        user: usize,
+        group: usize,
+    },
+    GroupAssign {
+        group: usize,
+        product: usize,
+        plan_off: bool,
+    },
+    GroupRemove {
+        group: usize,
+        product: usize,
+    },
+    DeleteUser {
+        user: usize,
+    },
 }
+
+const GROUPS: usize = 2;
 
 const PRODUCTS: [&str; 3] = ["SUITE_BASIC", "MAIL_PLAN2", "CHAT_ESSENTIALS"];
 const USERS: usize = 8;
@@ -94,6 +119,17 @@ fn op() -> impl Strategy<Value = Op> {
         (proptest::collection::vec(0..USERS, 1..4), any::<bool>())
             .prop_map(|(users, by_id)| Op::UnassignAll { users, by_id }),
         (1..80i64).prop_map(Op::Days),
+        (0..USERS, 0..GROUPS).prop_map(|(user, group)| Op::Join { user, group }),
+        (0..USERS, 0..GROUPS).prop_map(|(user, group)| Op::Leave { user, group }),
+        (0..GROUPS, 0..3usize, any::<bool>()).prop_map(|(group, product, plan_off)| {
+            Op::GroupAssign {
+                group,
+                product,
+                plan_off,
+            }
+        }),
+        (0..GROUPS, 0..3usize).prop_map(|(group, product)| Op::GroupRemove { group, product }),
+        (0..USERS).prop_map(|user| Op::DeleteUser { user }),
     ]
 }
 
@@ -159,11 +195,68 @@ async fn check(app: &App, actor: &Actor, took_seat: Option<seatkeeper_domain::Sk
     }
 }
 
+/// L6: every license is what its sources say — held when assigned directly or given by an
+/// active group source, with the plans off that every such source turns off — and every
+/// active group source has its license.
+async fn check_sources(app: &App, actor: &Actor) {
+    let mut conn = app.read().await.expect("conn");
+    let pools = subscriptions::pools_of_tenant(&mut conn, actor.tenant_id)
+        .await
+        .expect("pools");
+    let mut rows = Vec::new();
+    for p in &pools {
+        rows.extend(assignments::of_pool(&mut conn, p.id).await.expect("rows"));
+    }
+    let users: Vec<seatkeeper_domain::UserId> = rows.iter().map(|a| a.user_id).collect();
+    let sources_all = seatkeeper_store::group_licenses::sources_of_users(&mut conn, &users)
+        .await
+        .expect("sources");
+    for a in &rows {
+        let active: Vec<_> = sources_all
+            .iter()
+            .filter(|s| s.user_id == a.user_id && s.sku_id == a.sku_id && s.state == "Active")
+            .collect();
+        assert!(
+            a.direct || !active.is_empty(),
+            "a license with no source: {a:?}"
+        );
+        let mut want: Option<Vec<seatkeeper_domain::PlanId>> =
+            a.direct.then(|| a.direct_disabled_plans.clone());
+        for s in &active {
+            want = Some(match want {
+                None => s.disabled_plans.clone(),
+                Some(w) => w
+                    .into_iter()
+                    .filter(|p| s.disabled_plans.contains(p))
+                    .collect(),
+            });
+        }
+        let mut want = want.unwrap_or_default();
+        want.sort();
+        let mut got = a.disabled_plans.clone();
+        got.sort();
+        assert_eq!(
+            got, want,
+            "plans off are those every source turns off: {a:?}"
+        );
+    }
+    // Every active source has its license (sources of users holding nothing included).
+    let q = seatkeeper_store::sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM license_sources s WHERE s.state = 'Active' AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = s.user_id AND a.sku_id = s.sku_id)",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("orphans");
+    assert_eq!(q, 0, "an active group source without its license");
+}
+
 /// Whether a user holds a product (an accepted assignment of a product held already takes no
 /// seat: it only sets the disabled plans).
 async fn holds(app: &App, actor: &Actor, user: &str, sku: seatkeeper_domain::SkuId) -> bool {
-    let (_, held) = app.user_licenses(actor, user).await.expect("licenses");
-    held.iter().any(|a| a.sku_id == sku)
+    // A deleted user holds nothing.
+    app.user_licenses(actor, user)
+        .await
+        .is_ok_and(|(_, held)| held.iter().any(|a| a.sku_id == sku))
 }
 
 proptest! {
@@ -198,6 +291,12 @@ proptest! {
                     .collect()
             };
             let sku = |p: usize| app.catalog().find_product(PRODUCTS[p]).expect("product").sku_id;
+            let mut groups = Vec::new();
+            for g in 0..GROUPS {
+                let grp = app.create_group(&actor, &format!("G{g}"), None, None).await.expect("group");
+                groups.push(grp.id.to_string());
+            }
+            let mut deleted = vec![false; USERS];
             let mut subs: Vec<String> = Vec::new();
             for op in ops {
                 let mut assign_ok = None;
@@ -240,8 +339,37 @@ proptest! {
                         app.clock.set(app.now() + chrono::Duration::days(d));
                         app.run_jobs().await.expect("jobs");
                     }
+                    Op::Join { user, group } => {
+                        if !deleted[user] {
+                            let _ = app.add_group_member(&actor, &groups[group], &ids[user]).await;
+                        }
+                    }
+                    Op::Leave { user, group } => {
+                        if !deleted[user] {
+                            let _ = app.remove_group_member(&actor, &groups[group], &ids[user]).await;
+                        }
+                    }
+                    Op::GroupAssign { group, product, plan_off } => {
+                        let catalog = app.catalog();
+                        let p = catalog.product(sku(product)).expect("product");
+                        let off = if plan_off { vec![p.plans[0]] } else { vec![] };
+                        if app.assign_group_license(&actor, &groups[group], vec![LicenseSpec { sku_id: sku(product), disabled_plans: off }], vec![]).await.is_ok() {
+                            app.run_license_jobs().await.expect("license jobs");
+                        }
+                    }
+                    Op::GroupRemove { group, product } => {
+                        if app.assign_group_license(&actor, &groups[group], vec![], vec![sku(product)]).await.is_ok() {
+                            app.run_license_jobs().await.expect("license jobs");
+                        }
+                    }
+                    Op::DeleteUser { user } => {
+                        if !deleted[user] && app.delete_user(&actor, &ids[user]).await.is_ok() {
+                            deleted[user] = true;
+                        }
+                    }
                 }
                 check(&app, &actor, assign_ok).await;
+                check_sources(&app, &actor).await;
             }
             app.db.close().await;
             let _ = std::fs::remove_dir_all(&dir);
