@@ -296,7 +296,7 @@ proptest! {
                 let grp = app.create_group(&actor, &format!("G{g}"), None, None).await.expect("group");
                 groups.push(grp.id.to_string());
             }
-            let mut deleted = vec![false; USERS];
+            let mut deleted = [false; USERS];
             let mut subs: Vec<String> = Vec::new();
             for op in ops {
                 let mut assign_ok = None;
