@@ -27,6 +27,10 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User
+from msgraph.generated.groups.item.assign_license.assign_license_post_request_body import (
+    AssignLicensePostRequestBody as GroupAssignLicenseBody,
+)
+from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody,
 )
@@ -245,6 +249,85 @@ def test_groups_and_members():
         assert members.value == []
         await client.groups.by_group_id(group.id).delete()
         await client.users.by_user_id(user.id).delete()
+
+    run(go())
+
+
+def test_group_based_licensing():
+    """A product assigned to a group: the 202, polling licenseProcessingState until complete,
+    a member's licenseAssignmentStates naming the group, members in error, reprocess."""
+
+    async def go():
+        client = graph()
+        skus = await skus_by_part(client)
+        chat = skus["CHAT_ESSENTIALS"]
+        users = []
+        for i in range(2):
+            upn = unique_upn(f"sdk.grp{i}", "contoso.example")
+            users.append(
+                await client.users.post(
+                    User(account_enabled=True, display_name=f"SDK Group Member {i}",
+                         mail_nickname=f"sdkgrp{i}", user_principal_name=upn, usage_location="US")
+                )
+            )
+        group = await client.groups.post(
+            Group(display_name="SDK Licensed", mail_enabled=False, mail_nickname="sdklicensed",
+                  security_enabled=True, group_types=[])
+        )
+        for u in users:
+            await client.groups.by_group_id(group.id).members.ref.post(
+                ReferenceCreate(odata_id=f"https://graph.microsoft.com/v1.0/directoryObjects/{u.id}")
+            )
+        whiteboard = plan_id(chat, "WHITEBOARD")
+        answer = await client.groups.by_group_id(group.id).assign_license.post(
+            GroupAssignLicenseBody(
+                add_licenses=[AssignedLicense(sku_id=chat.sku_id, disabled_plans=[whiteboard])],
+                remove_licenses=[],
+            )
+        )
+        assert answer.id == group.id
+        config = RequestConfiguration(
+            query_parameters=GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(
+                select=["id", "assignedLicenses", "licenseProcessingState", "hasMembersWithLicenseErrors"]
+            )
+        )
+        for _ in range(200):
+            g = await client.groups.by_group_id(group.id).get(request_configuration=config)
+            if g.license_processing_state.state == "ProcessingComplete":
+                break
+            await asyncio.sleep(0.05)
+        assert g.license_processing_state.state == "ProcessingComplete"
+        assert [(a.sku_id, a.disabled_plans) for a in g.assigned_licenses] == [
+            (chat.sku_id, [whiteboard])
+        ]
+        member = await client.users.by_user_id(users[0].id).get()
+        assert [a.sku_id for a in member.assigned_licenses] == [chat.sku_id]
+        states = [s for s in member.license_assignment_states if s.sku_id == chat.sku_id]
+        assert [(s.assigned_by_group, s.state) for s in states] == [(group.id, "Active")]
+        # Removing it through the user is refused: it is inherited.
+        with pytest.raises(ODataError) as e:
+            await client.users.by_user_id(users[0].id).assign_license.post(
+                AssignLicensePostRequestBody(add_licenses=[], remove_licenses=[chat.sku_id])
+            )
+        assert "inherited from a group" in e.value.error.message
+        errors = await client.groups.by_group_id(group.id).members_with_license_errors.get()
+        assert errors.value == [] or all(m.id not in {u.id for u in users} for m in errors.value)
+        again = await client.users.by_user_id(users[1].id).reprocess_license_assignment.post()
+        assert [a.sku_id for a in again.assigned_licenses] == [chat.sku_id]
+        # Remove the product from the group; then the group can be deleted.
+        await client.groups.by_group_id(group.id).assign_license.post(
+            GroupAssignLicenseBody(add_licenses=[], remove_licenses=[chat.sku_id])
+        )
+        for _ in range(200):
+            g = await client.groups.by_group_id(group.id).get(request_configuration=config)
+            if g.license_processing_state.state == "ProcessingComplete":
+                break
+            await asyncio.sleep(0.05)
+        member = await client.users.by_user_id(users[0].id).get()
+        assert member.assigned_licenses == []
+        await client.groups.by_group_id(group.id).delete()
+        for u in users:
+            await client.users.by_user_id(u.id).delete()
 
     run(go())
 
