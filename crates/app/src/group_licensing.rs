@@ -30,6 +30,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Members processed per job step (one transaction).
 pub const JOB_CHUNK: i64 = 2000;
 
+/// Users one bulk membership call may add.
+pub const MAX_BULK_MEMBERS: usize = 100_000;
+
 /// How long a claimed job stays claimed without a step (a server that stopped loses it then).
 const LEASE_SECS: i64 = 30;
 
@@ -850,6 +853,9 @@ impl App {
                     .as_ref()
                     .map(|g| g.display_name.clone())
                     .unwrap_or_else(|| group_id.to_string());
+                if job.kind == "groupMembers" {
+                    return self.members_step(tx, &job, &actor, group_id, &name, token, now, wall).await;
+                }
                 let members = gl::members_in_join_order(tx, group_id, job.cursor, JOB_CHUNK).await?;
                 if members.is_empty() {
                     // Former members the group is still a source for (they left mid-way).
@@ -901,6 +907,233 @@ impl App {
             })
         })
         .await
+    }
+
+    /// One step of a `groupMembers` job: the next chunk of the payload's users join the group
+    /// and get its products. Returns whether more remains.
+    #[allow(clippy::too_many_arguments)]
+    async fn members_step(
+        &self,
+        tx: &mut Conn,
+        job: &Job,
+        actor: &Actor,
+        group_id: GroupId,
+        name: &str,
+        token: &str,
+        now: Time,
+        wall: i64,
+    ) -> AppResult<bool> {
+        let ids: Vec<UserId> = job
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Vec<UserId>>(p).ok())
+            .unwrap_or_default();
+        let from = (job.processed.max(0) as usize).min(ids.len());
+        let to = (from + JOB_CHUNK as usize).min(ids.len());
+        if from == to {
+            if !gl::finish(tx, job.id, token, "Completed", None, now).await? {
+                return Ok(false);
+            }
+            audit::record(
+                tx,
+                actor,
+                now,
+                AuditAction::LicenseJobStep,
+                "group",
+                group_id,
+                format!(
+                    "Group {name}: adding members complete, {} added and processed, {} with license errors",
+                    job.processed, job.errors
+                ),
+                None,
+                Some(json!({"job": job.id, "processed": job.processed, "errors": job.errors})),
+            )
+            .await?;
+            return Ok(false);
+        }
+        // Users deleted since the job was queued are skipped.
+        let chunk: Vec<UserId> = dir::users_by_ids(tx, job.tenant_id, &ids[from..to])
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let mut ordered: Vec<UserId> = ids[from..to].to_vec();
+        ordered.retain(|u| chunk.contains(u));
+        let added = dir::add_members(tx, job.tenant_id, group_id, &ordered, now).await?;
+        let r = self
+            .reconcile_users(tx, job.tenant_id, &ordered, now)
+            .await?;
+        let processed = to as i64;
+        let errors = job.errors + r.errors;
+        if !gl::advance(
+            tx,
+            job.id,
+            token,
+            wall + LEASE_SECS * 1_000_000,
+            None,
+            processed,
+            errors,
+            ids.len() as i64,
+        )
+        .await?
+        {
+            return Err(AppError::conflict(
+                "jobClaimLost",
+                "Another server took this job over.",
+            ));
+        }
+        audit::record(
+            tx,
+            actor,
+            now,
+            AuditAction::GroupMemberAdd,
+            "group",
+            group_id,
+            format!(
+                "Group {name}: members {}–{processed} of {} added ({added} new): {} licenses given, {} members with license errors",
+                from + 1,
+                ids.len(),
+                r.assigned,
+                r.errors
+            ),
+            None,
+            Some(json!({"job": job.id, "processed": processed, "errors": errors})),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// L6 bulk membership: adds many users to a group at once (ids or user principal names,
+    /// up to [`MAX_BULK_MEMBERS`]), every name checked before anything changes; a job adds
+    /// them a chunk per transaction and gives each the group's products, with progress.
+    /// Errors: no names, too many, names that are not users of the organization (the first
+    /// few listed, with how many).
+    pub async fn add_group_members(
+        &self,
+        actor: &Actor,
+        group: &str,
+        names: &[String],
+    ) -> AppResult<(Group, Job)> {
+        actor.require(Action::ManageDirectory)?;
+        let names: Vec<&str> = names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(AppError::invalid(
+                "noUsers",
+                "Name at least one user (id or userPrincipalName).",
+            ));
+        }
+        if names.len() > MAX_BULK_MEMBERS {
+            return Err(AppError::invalid(
+                "tooManyUsers",
+                format!(
+                    "{} users named; add at most {MAX_BULK_MEMBERS} at a time.",
+                    names.len()
+                ),
+            ));
+        }
+        // Every name resolved before anything changes.
+        let mut conn = self.read().await?;
+        let guids: Vec<UserId> = names.iter().filter_map(|n| UserId::parse(n)).collect();
+        let mut by_id: BTreeSet<UserId> = BTreeSet::new();
+        for chunk in guids.chunks(1000) {
+            for u in dir::users_by_ids(&mut conn, actor.tenant_id, chunk).await? {
+                by_id.insert(u.id);
+            }
+        }
+        let upns: Vec<String> = names
+            .iter()
+            .filter(|n| UserId::parse(n).is_none_or(|id| !by_id.contains(&id)))
+            .map(|n| n.to_lowercase())
+            .collect();
+        let by_upn: HashMap<String, UserId> = dir::ids_by_upns(&mut conn, actor.tenant_id, &upns)
+            .await?
+            .into_iter()
+            .collect();
+        drop(conn);
+        let mut ids: Vec<UserId> = Vec::with_capacity(names.len());
+        let mut seen: BTreeSet<UserId> = BTreeSet::new();
+        let mut unknown: Vec<&str> = Vec::new();
+        for n in &names {
+            let id = UserId::parse(n)
+                .filter(|id| by_id.contains(id))
+                .or_else(|| by_upn.get(&n.to_lowercase()).copied());
+            match id {
+                Some(id) => {
+                    if seen.insert(id) {
+                        ids.push(id);
+                    }
+                }
+                None => unknown.push(n),
+            }
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<&str> = unknown.iter().take(10).copied().collect();
+            return Err(AppError::invalid(
+                "unknownUsers",
+                format!(
+                    "{} of {} names are not users of this organization{}: {}. Nothing was added.",
+                    unknown.len(),
+                    names.len(),
+                    if unknown.len() > shown.len() {
+                        format!(" (the first {})", shown.len())
+                    } else {
+                        String::new()
+                    },
+                    shown.join(", ")
+                ),
+            ));
+        }
+        let now = self.now();
+        let ids = &ids;
+        let out = self
+            .transact(move |tx| {
+                Box::pin(async move {
+                    let g = find_group(tx, actor.tenant_id, group).await?;
+                    let job = Job {
+                        id: uuid::Uuid::new_v4(),
+                        tenant_id: actor.tenant_id,
+                        kind: "groupMembers".into(),
+                        group_id: Some(g.id),
+                        actor_id: actor.user_id,
+                        actor: actor.name.clone(),
+                        state: "Queued".into(),
+                        total: ids.len() as i64,
+                        processed: 0,
+                        errors: 0,
+                        cursor: None,
+                        payload: Some(serde_json::to_string(ids).map_err(anyhow::Error::from)?),
+                        message: None,
+                        created_at: now,
+                        started_at: None,
+                        finished_at: None,
+                    };
+                    gl::insert_job(tx, &job).await?;
+                    audit::record(
+                        tx,
+                        actor,
+                        now,
+                        AuditAction::GroupMemberAdd,
+                        "group",
+                        g.id,
+                        format!(
+                            "{} users queued to join group '{}'",
+                            ids.len(),
+                            g.display_name
+                        ),
+                        None,
+                        Some(json!({"job": job.id, "users": ids.len()})),
+                    )
+                    .await?;
+                    Ok((g, job))
+                })
+            })
+            .await?;
+        self.license_jobs_wake.notify_one();
+        Ok(out)
     }
 
     /// Runs license jobs whenever one is queued (woken at once on this server, within a second

@@ -1,7 +1,7 @@
 //! `seatkeeper groups …`
 
 use crate::commands::{OrCli, operator};
-use crate::opts::GroupsCmd;
+use crate::opts::{GroupsCmd, MembersCmd};
 use crate::output::{self, Table};
 use anyhow::bail;
 use seatkeeper_app::licenses::LicenseSpec;
@@ -213,10 +213,34 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
             }
         }
         GroupsCmd::Members {
+            cmd:
+                Some(MembersCmd::Add {
+                    tenant,
+                    group,
+                    file,
+                    wait,
+                    json,
+                }),
+            ..
+        } => {
+            let actor = operator(&app, &tenant).await?;
+            let g = find(&app, &actor, &group).await?;
+            let names = read_member_file(&file)?;
+            let (g, job) = app
+                .add_group_members(&actor, &g.id.to_string(), &names)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            finish_job(&app, &actor, &g, job, wait, json.json).await
+        }
+        GroupsCmd::Members {
             tenant,
             group,
             json,
+            cmd: None,
         } => {
+            let (Some(tenant), Some(group)) = (tenant, group) else {
+                bail!("name the organization (--tenant) and the group");
+            };
             let actor = operator(&app, &tenant).await?;
             let g = find(&app, &actor, &group).await?;
             let mut members = Vec::new();
@@ -373,4 +397,40 @@ async fn finish_job(
             String::new()
         }
     )])
+}
+
+/// The users of a member file: the first column of each line, a header line
+/// (userPrincipalName, id, user) skipped, blank lines ignored.
+fn read_member_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let data =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data.as_slice());
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), i + 1))?;
+        let v = rec
+            .get(0)
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .to_string();
+        if v.is_empty() {
+            continue;
+        }
+        if i == 0 && ["userprincipalname", "id", "user", "upn"].contains(&v.to_lowercase().as_str())
+        {
+            continue;
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        bail!(
+            "{} names no users: one user principal name or id per line",
+            path.display()
+        );
+    }
+    Ok(out)
 }

@@ -492,16 +492,20 @@ pub enum GroupsCmd {
         #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
         users: Vec<String>,
     },
-    /// List a group's members.
+    /// List a group's members, or add many at once (`groups members add`).
     ///
     /// Example: seatkeeper groups members --tenant Contoso Engineering --json
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Members {
         #[command(flatten)]
-        tenant: TenantArg,
+        tenant: Option<TenantArg>,
         /// Group id or exact name.
-        group: String,
+        #[arg(required = true)]
+        group: Option<String>,
         #[command(flatten)]
         json: JsonArg,
+        #[command(subcommand)]
+        cmd: Option<MembersCmd>,
     },
     /// Assign products to a group, or remove them: every member holds the group's products.
     ///
@@ -551,6 +555,30 @@ pub enum GroupsCmd {
         tenant: TenantArg,
         /// Group id or exact name.
         group: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MembersCmd {
+    /// Add the users of a file to a group: one user principal name or id per line (a header
+    /// line userPrincipalName or id is skipped), every line checked before anything changes.
+    /// Each gets the group's products.
+    ///
+    /// Example: seatkeeper groups members add --tenant Contoso --group Sales --file members.csv --wait
+    Add {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Group id or exact name.
+        #[arg(long)]
+        group: String,
+        /// The file (CSV: the first column is read).
+        #[arg(long)]
+        file: PathBuf,
+        /// Process the members now and show the progress until every member is done.
+        #[arg(long)]
+        wait: bool,
         #[command(flatten)]
         json: JsonArg,
     },

@@ -2514,3 +2514,106 @@ both!(
         );
     }
 );
+
+both!(group_members_from_a_file_get_the_groups_products, |sk| {
+    sk.tenant("Files");
+    let (data, rows) = generated_users(40);
+    let file = sk.write("people.csv", &data);
+    sk.ok(&["users", "import", "--tenant", "Files", &file]);
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Files",
+        "--sku",
+        "CHAT_ESSENTIALS",
+        "--quantity",
+        "30",
+    ]);
+    sk.ok(&["groups", "create", "--tenant", "Files", "--name", "Chat"]);
+    let job = sk.json(&[
+        "groups",
+        "assign-license",
+        "--tenant",
+        "Files",
+        "Chat",
+        "--add",
+        "CHAT_ESSENTIALS",
+        "--disabled-plans",
+        "WHITEBOARD",
+        "--wait",
+        "--json",
+    ]);
+    assert_eq!(job["state"], "Completed", "{job}");
+    assert_eq!(job["total"], 0, "an empty group: {job}");
+
+    // A file with one unknown name is refused whole: nothing is added.
+    let mut list = String::from("userPrincipalName\n");
+    for r in rows.iter().take(5) {
+        list.push_str(&format!("{}\n", r[0]));
+    }
+    list.push_str("nobody@files.example\n");
+    let bad = sk.write("bad-members.csv", &list);
+    let err = sk.fail(&[
+        "groups", "members", "add", "--tenant", "Files", "--group", "Chat", "--file", &bad,
+    ]);
+    assert!(
+        err.contains("1 of 6 names are not users") && err.contains("nobody@files.example"),
+        "{err}"
+    );
+    let members = sk.json(&["groups", "members", "--tenant", "Files", "Chat", "--json"]);
+    assert_eq!(members["value"].as_array().unwrap().len(), 0, "{members}");
+
+    // 35 members for 30 licenses: the first 30 in the file get them, 5 are in error.
+    let mut list = String::from("userPrincipalName\n");
+    for r in rows.iter().take(35) {
+        list.push_str(&format!("{}\n", r[0].to_uppercase()));
+    }
+    let good = sk.write("members.csv", &list);
+    let job = sk.json(&[
+        "groups", "members", "add", "--tenant", "Files", "--group", "Chat", "--file", &good,
+        "--wait", "--json",
+    ]);
+    assert_eq!(job["state"], "Completed", "{job}");
+    assert_eq!(job["processed"], 35, "{job}");
+    assert_eq!(job["errors"], 5, "{job}");
+    let members = sk.json(&["groups", "members", "--tenant", "Files", "Chat", "--json"]);
+    assert_eq!(members["value"].as_array().unwrap().len(), 35);
+    let errors = sk.json(&[
+        "groups",
+        "license-errors",
+        "--tenant",
+        "Files",
+        "Chat",
+        "--json",
+    ]);
+    let errors = errors.as_array().expect("list");
+    assert_eq!(errors.len(), 5);
+    assert!(errors.iter().all(|e| e["error"] == "CountViolation"));
+    let in_error: Vec<String> = errors
+        .iter()
+        .map(|e| e["userPrincipalName"].as_str().unwrap().to_lowercase())
+        .collect();
+    for r in rows.iter().skip(30).take(5) {
+        assert!(
+            in_error.contains(&r[0].to_lowercase()),
+            "{} should be one of the last",
+            r[0]
+        );
+    }
+    let table = sk.ok(&["groups", "license-errors", "--tenant", "Files", "Chat"]);
+    assert!(
+        table.contains("CountViolation") && table.contains("buy more"),
+        "{table}"
+    );
+    // A member's licenses show the product, with Whiteboard off.
+    let csv = sk.ok(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Files",
+        "--sku",
+        "CHAT_ESSENTIALS",
+    ]);
+    assert_eq!(csv.lines().count(), 31, "a header and 30 holders: {csv}");
+});

@@ -142,6 +142,71 @@ pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Re
     r.as_ref().map(map_user).transpose()
 }
 
+/// Ids of users by user principal name (any case), in one query per 1,000 names: (name as
+/// stored lower-case, id).
+pub async fn ids_by_upns(
+    conn: &mut Conn,
+    tenant: TenantId,
+    upns: &[String],
+) -> Result<Vec<(String, UserId)>> {
+    let mut out = Vec::new();
+    for chunk in upns.chunks(1000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for u in chunk {
+            q = q.bind(u.trim().to_lowercase());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push((get_str(&r, "upn_lower")?, get_id(&r, "id")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Adds many members with a few multi-row statements (those already members are skipped);
+/// `added_at` is `at` plus each one's position in microseconds, so they keep the given order.
+pub async fn add_members(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    users: &[UserId],
+    at: Time,
+) -> Result<u64> {
+    let mut added = 0;
+    let base = us(at);
+    for (c, chunk) in users.chunks(500).enumerate() {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    i * 4 + 1,
+                    i * 4 + 2,
+                    i * 4 + 3,
+                    i * 4 + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (i, u) in chunk.iter().enumerate() {
+            q = q
+                .bind(group.to_string())
+                .bind(u.to_string())
+                .bind(tenant.to_string())
+                .bind(base + (c * 500 + i) as i64);
+        }
+        added += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
+}
+
 /// The column a filter on `field` tests.
 fn column(field: UserField) -> &'static str {
     match field {

@@ -297,3 +297,46 @@ pub async fn job(
         &app.license_job(&actor, &id).await?,
     )))
 }
+
+/// Users to add to a group.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = GroupMembersRequest)]
+pub struct MembersBody {
+    /// Users by id (GUID) or userPrincipalName, up to 100,000.
+    #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 100000)]
+    members: Vec<String>,
+}
+
+/// Add many users to a group
+///
+/// Every name is checked first (nothing is added if one is not a user of the organization);
+/// then a job adds them and gives each the group's products, a chunk at a time, with progress
+/// (202 with the job). Users who are members already stay as they are.
+#[utoipa::path(
+    post,
+    path = "/groups/{id}/members",
+    operation_id = "addGroupMembers",
+    tag = "Group licensing",
+    params(("id" = String, Path, description = "The group's id (GUID).")),
+    request_body = MembersBody,
+    responses(
+        (status = 202, description = "Accepted: the users are being added.", body = LicenseJobView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
+pub async fn add_members(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    PathArgs(id): PathArgs<String>,
+    Json(body): Json<MembersBody>,
+) -> ApiResult<Response> {
+    let (_, job) = app.add_group_members(&actor, &id, &body.members).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(LicenseJobView::new(&job))).into_response())
+}

@@ -176,6 +176,7 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         // Group-based licensing and its jobs.
         .routes(routes!(groups::get, groups::change))
         .routes(routes!(groups::reprocess))
+        .routes(routes!(groups::add_members))
         .routes(routes!(groups::errors))
         .routes(routes!(groups::groups_with_errors))
         .routes(routes!(groups::jobs))

@@ -438,3 +438,61 @@ backends!(rest_group_licenses_jobs_and_errors, |srv| async move {
     let (_, audit) = srv.get("/api/v1/audit?action=license.job.step").await;
     assert!(audit["value"].as_array().unwrap().len() >= 2, "{audit}");
 });
+
+backends!(
+    rest_bulk_members_join_with_the_groups_products,
+    |srv| async move {
+        srv.buy("BI_PRO", 3).await;
+        let gid = group(&srv, "Analysts").await;
+        let (st, v) = srv
+            .post(
+                &format!("/api/v1/groups/{gid}/licenses"),
+                json!({"addLicenses": [{"skuId": "BI_PRO"}]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+        processed(&srv, &gid).await;
+        let mut names = Vec::new();
+        for i in 0..4 {
+            let id = srv.user(&format!("an{i}@contoso.test"), Some("US")).await;
+            names.push(if i % 2 == 0 {
+                id.to_string()
+            } else {
+                format!("AN{i}@contoso.test")
+            });
+        }
+        let got = srv
+            .post(
+                &format!("/api/v1/groups/{gid}/members"),
+                json!({"members": [names[0], "ghost@contoso.test"]}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "ghost@contoso.test");
+        let (st, job) = srv
+            .post(
+                &format!("/api/v1/groups/{gid}/members"),
+                json!({"members": names}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+        assert_eq!(job["kind"], "groupMembers");
+        assert_eq!(job["total"], 4);
+        let g = processed(&srv, &gid).await;
+        assert_eq!(g["hasMembersWithLicenseErrors"], true, "{g}");
+        let (_, j) = srv
+            .get(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            (
+                j["state"].as_str(),
+                j["processed"].as_i64(),
+                j["errors"].as_i64()
+            ),
+            (Some("Completed"), Some(4), Some(1)),
+            "{j}"
+        );
+        let (_, members) = srv.get(&format!("/v1.0/groups/{gid}/members/$count")).await;
+        assert_eq!(members, Value::from(4));
+        assert_eq!(pool_counts(&srv, "BI_PRO").await, (3, 3, 3));
+    }
+);
