@@ -11,7 +11,9 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 /// Adds `Content-Security-Policy`, `X-Frame-Options: DENY`, `Referrer-Policy: same-origin` and
-/// `X-Content-Type-Options: nosniff` to every response that does not set them itself.
+/// `X-Content-Type-Options: nosniff` to every response that does not set them itself, and
+/// `Cache-Control: no-store` to every HTML page (a page may show what only its signed-in viewer
+/// may see: after sign-out, Back must not show it again from the browser's cache).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -24,5 +26,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
     resp
 }

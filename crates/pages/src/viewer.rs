@@ -69,11 +69,28 @@ impl Viewer {
 }
 
 /// The path and query to come back to after signing in.
+/// Where to come back to after signing in: this page for a GET; for a form's post (which
+/// has no page of its own to come back to) the page the form was on, when the browser says so
+/// and it is one of ours, else Home.
 fn here(parts: &Parts) -> String {
+    if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+        return parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+    }
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
     parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
+        .headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .filter(|u| u.authority().map(|a| a.as_str()) == host && host.is_some())
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()))
         .unwrap_or_else(|| "/".into())
 }
 

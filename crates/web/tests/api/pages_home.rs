@@ -65,3 +65,76 @@ backends!(
         assert!(!page.contains("Ending soon"), "{page}");
     }
 );
+
+backends!(signed_in_pages_are_never_cached, |srv| async move {
+    let client = reqwest::Client::new();
+    let cookie = format!("sk_session={}", srv.admin_session().await);
+    for path in ["/", "/users", "/licenses", "/settings"] {
+        let r = client
+            .get(format!("{}{path}", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{path}: after sign-out, Back must not show it from the cache"
+        );
+    }
+    // Static files stay cacheable.
+    let r = client
+        .get(format!("{}/static/app.css", srv.url))
+        .send()
+        .await
+        .expect("css");
+    assert_ne!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+});
+
+backends!(
+    a_form_posted_after_sign_out_returns_to_its_page,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let host = srv.url.trim_start_matches("http://").to_string();
+        // No session (signed out in another tab): the post from Settings leads to sign-in and back to
+        // Settings, not to the form's post-only address.
+        let r = client
+            .post(format!("{}/settings/tokens", srv.url))
+            .header("referer", format!("http://{host}/settings"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("name=x&csrf=y")
+            .send()
+            .await
+            .expect("post");
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let to = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        assert_eq!(to, "/sign-in?next=%2Fsettings");
+        // A referer from another site is not followed.
+        let r = client
+            .post(format!("{}/settings/tokens", srv.url))
+            .header("referer", "http://evil.example/settings")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("name=x&csrf=y")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(
+            r.headers()["location"].to_str().expect("location"),
+            "/sign-in"
+        );
+    }
+);
