@@ -695,3 +695,78 @@ pub async fn errors(State(app): State<App>, viewer: Viewer) -> Result<ErrorsPage
         groups,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_app::group_licensing::Job;
+    use seatkeeper_domain::TenantId;
+
+    fn job(state: &str, processed: i64, total: i64) -> Job {
+        Job {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: TenantId::new(),
+            kind: "groupLicenses".into(),
+            group_id: None,
+            actor_id: None,
+            actor: "admin".into(),
+            state: state.into(),
+            total,
+            processed,
+            errors: 0,
+            cursor: None,
+            payload: None,
+            message: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    fn render(state: ProcessingState, j: Job, errors: i64) -> String {
+        let l = GroupLicensing {
+            licenses: Vec::new(),
+            state,
+            members_with_errors: errors,
+            job: Some(j),
+        };
+        StatusPart {
+            status: status_of(GroupId::new(), &l),
+        }
+        .render()
+        .expect("renders")
+    }
+
+    #[test]
+    fn a_running_job_polls_every_second_with_a_refresh_link_and_stops_when_complete() {
+        let html = render(
+            ProcessingState::ProcessingInProgress,
+            job("Running", 12000, 100000),
+            0,
+        );
+        assert!(
+            html.contains("Processing: 12,000 of 100,000 members"),
+            "{html}"
+        );
+        assert!(html.contains(r#"hx-trigger="every 1s""#), "{html}");
+        assert!(html.contains(">Refresh</a>"), "{html}");
+
+        let html = render(
+            ProcessingState::ProcessingComplete,
+            job("Completed", 100000, 100000),
+            0,
+        );
+        assert!(html.contains("All members processed."), "{html}");
+        assert!(!html.contains("hx-trigger"), "{html}");
+        assert!(!html.contains("Refresh"), "{html}");
+
+        let html = render(
+            ProcessingState::ProcessingComplete,
+            job("Completed", 100000, 100000),
+            1234,
+        );
+        assert!(html.contains("1,234 members have errors."), "{html}");
+        assert!(html.contains("See errors and reprocess"), "{html}");
+        assert!(!html.contains("hx-trigger"), "{html}");
+    }
+}
