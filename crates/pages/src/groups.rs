@@ -1,6 +1,7 @@
 //! Groups (DIR1): the list (paging, search by name), create a group, and a group's page with
 //! its members: add by searching users as one types (htmx; without JavaScript the search is a
-//! plain form), remove. The same use cases as `/v1.0/groups`.
+//! plain form), remove; its Licenses ([`crate::group_licenses`]). The same use cases as
+//! `/v1.0/groups`.
 
 use crate::error::PageError;
 use crate::frame::{Frame, Nav};
@@ -65,6 +66,8 @@ pub struct GroupsPage {
     pub next: Option<String>,
     pub first_page: bool,
     pub can_manage: bool,
+    /// Whether Assign licenses is offered for the selected groups.
+    pub can_assign: bool,
     pub create: CreateForm,
 }
 
@@ -110,6 +113,7 @@ async fn groups_page(
         next,
         first_page: after.is_none(),
         can_manage: viewer.can(Action::ManageDirectory),
+        can_assign: viewer.can(Action::AssignLicenses),
         create,
     })
 }
@@ -205,6 +209,11 @@ pub struct GroupPage {
     pub can_manage: bool,
     pub candidates: Candidates,
     pub error: Option<String>,
+    /// The group's products (Licenses).
+    pub products: Vec<crate::group_licenses::GroupProduct>,
+    /// The processing state of its licenses.
+    pub status: crate::group_licenses::Status,
+    pub can_assign: bool,
 }
 
 impl GroupsPage {
@@ -291,6 +300,7 @@ async fn group_page(
             people: vec![],
         }
     };
+    let licenses = crate::group_licenses::section(app, viewer, g.id).await?;
     Ok(GroupPage {
         frame: viewer.frame(g.display_name.clone(), Nav::Groups),
         id: g.id.to_string(),
@@ -305,6 +315,9 @@ async fn group_page(
         can_manage,
         candidates,
         error,
+        products: licenses.products,
+        status: licenses.status,
+        can_assign: licenses.can_assign,
     })
 }
 

@@ -124,7 +124,31 @@ async fn admin_home(app: &App, viewer: &Viewer) -> Result<Response, PageError> {
                 },
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut attention = attention;
+    let in_error = app.groups_with_license_errors(&viewer.actor).await?;
+    if !in_error.is_empty() {
+        let members: i64 = in_error.iter().map(|(_, n)| n).sum();
+        attention.push(AttentionItem {
+            level: "bad",
+            badge: "Group licenses",
+            text: format!(
+                "{} in {} could not get their group's licenses.",
+                if members == 1 {
+                    "1 member".to_string()
+                } else {
+                    format!("{} members", crate::group_licenses::thousands(members))
+                },
+                if in_error.len() == 1 {
+                    "1 group".to_string()
+                } else {
+                    format!("{} groups", in_error.len())
+                }
+            ),
+            link: "/groups/license-errors".into(),
+            link_text: "See Errors & issues",
+        });
+    }
     Ok(AdminHome {
         frame: viewer.frame("Home", Nav::Home),
         licenses: summary.licenses,

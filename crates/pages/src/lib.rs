@@ -13,6 +13,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod frame;
+pub mod group_licenses;
 pub mod groups;
 pub mod home;
 pub mod import;
@@ -96,7 +97,26 @@ pub fn router() -> Router<App> {
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/license-errors", get(group_licenses::errors))
+        .route(
+            "/groups/licenses/assign",
+            get(group_licenses::assign_form).post(group_licenses::assign),
+        )
         .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/licenses/status", get(group_licenses::status))
+        .route("/groups/{id}/licenses/remove", post(group_licenses::remove))
+        .route(
+            "/groups/{id}/reprocess",
+            post(group_licenses::reprocess_group),
+        )
+        .route(
+            "/groups/{id}/license-errors",
+            get(group_licenses::group_errors),
+        )
+        .route(
+            "/groups/{id}/license-errors/reprocess",
+            post(group_licenses::reprocess_member),
+        )
         .route("/groups/{id}/candidates", get(groups::search))
         .route("/groups/{id}/members", post(groups::add_member))
         .route("/groups/{id}/members/remove", post(groups::remove_member))

@@ -51,6 +51,12 @@ pub struct ProductChoice {
     /// Whether the box is ticked.
     pub checked: bool,
     pub plans: Vec<PlanChoice>,
+    /// Where a held license comes from: "Direct", "Inherited from Sales" ("" when not held).
+    pub sources: String,
+    /// Held only through groups: the user's page offers no control to remove it.
+    pub inherited_only: bool,
+    /// Groups that could not give it to the user, with why ("Sales: Not enough licenses…").
+    pub source_errors: Vec<String>,
 }
 
 /// One service plan of a [`ProductChoice`]: on (ticked) or off.
@@ -78,7 +84,7 @@ fn product_names(app: &App, skus: impl Iterator<Item = SkuId>) -> String {
 
 /// The products a form offers: those the organization has licenses for (per user), with the
 /// boxes ticked as `held` says (sku → plans off).
-async fn product_choices(
+pub(crate) async fn product_choices(
     app: &App,
     actor: &Actor,
     held: &BTreeMap<SkuId, Vec<PlanId>>,
@@ -116,6 +122,9 @@ async fn product_choices(
             total,
             checked: off.is_some(),
             plans,
+            sources: String::new(),
+            inherited_only: false,
+            source_errors: Vec::new(),
         });
     };
     // Offered: the products with licenses to give, and those the user holds (to remove them).
@@ -142,7 +151,7 @@ pub struct LicenseFields {
 
 impl LicenseFields {
     /// The licenses the boxes ask for: each ticked product, with the plans left unticked off.
-    fn specs(&self, app: &App) -> Result<Vec<LicenseSpec>, String> {
+    pub(crate) fn specs(&self, app: &App) -> Result<Vec<LicenseSpec>, String> {
         let catalog = app.catalog();
         let on: BTreeSet<&str> = self.plan.iter().map(String::as_str).collect();
         let mut out = Vec::new();
@@ -167,7 +176,7 @@ impl LicenseFields {
     }
 
     /// The boxes as a map (sku → plans off), to render the form again as it was sent.
-    fn as_held(&self, app: &App) -> BTreeMap<SkuId, Vec<PlanId>> {
+    pub(crate) fn as_held(&self, app: &App) -> BTreeMap<SkuId, Vec<PlanId>> {
         self.specs(app)
             .unwrap_or_default()
             .into_iter()
@@ -809,12 +818,16 @@ async fn show_page(
     again: Again,
 ) -> Result<ShowPage, PageError> {
     let (u, held) = app.user_licenses(&viewer.actor, key).await?;
+    // The form holds the direct licenses (with the plans the user's own assignment turns
+    // off); what groups give is shown beside them and cannot be removed here.
     let current: BTreeMap<SkuId, Vec<PlanId>> = held
         .iter()
-        .map(|a| (a.sku_id, a.disabled_plans.clone()))
+        .filter(|a| a.direct)
+        .map(|a| (a.sku_id, a.direct_disabled_plans.clone()))
         .collect();
     let shown = again.held.unwrap_or(current);
-    let products = product_choices(app, &viewer.actor, &shown, "lic").await?;
+    let mut products = product_choices(app, &viewer.actor, &shown, "lic").await?;
+    with_sources(app, viewer, u.id, &held, &mut products).await?;
     Ok(ShowPage {
         frame: viewer.frame(u.display_name.clone(), Nav::Users),
         id: u.id.to_string(),
@@ -834,6 +847,113 @@ async fn show_page(
         error: again.error,
         location_error: again.location_error,
     })
+}
+
+/// Adds to the products offered where each held license comes from (L6): "Direct",
+/// "Inherited from Sales"; a license only groups give is shown without a control, with the
+/// plans it has; a group that could not give its products is named with why.
+async fn with_sources(
+    app: &App,
+    viewer: &Viewer,
+    user: UserId,
+    held: &[seatkeeper_domain::assignment::Assignment],
+    products: &mut Vec<ProductChoice>,
+) -> Result<(), PageError> {
+    let sources = app.license_sources(&[user]).await?;
+    if sources.is_empty() {
+        for p in products.iter_mut() {
+            if held.iter().any(|a| a.sku_id.to_string() == p.sku) {
+                p.sources = "Direct".into();
+            }
+        }
+        return Ok(());
+    }
+    let catalog = app.catalog();
+    let mut names: BTreeMap<seatkeeper_domain::GroupId, String> = BTreeMap::new();
+    for s in &sources {
+        if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(s.group_id) {
+            let name = match app.get_group(&viewer.actor, &s.group_id.to_string()).await {
+                Ok(g) => g.display_name,
+                Err(_) => "a deleted group".to_string(),
+            };
+            slot.insert(name);
+        }
+    }
+    for a in held {
+        let sku = a.sku_id.to_string();
+        if !products.iter().any(|p| p.sku == sku) {
+            let Some(p) = catalog.product(a.sku_id) else {
+                continue;
+            };
+            products.push(ProductChoice {
+                sku: sku.clone(),
+                name: p.name.clone(),
+                available: 0,
+                total: 0,
+                checked: false,
+                plans: Vec::new(),
+                sources: String::new(),
+                inherited_only: false,
+                source_errors: Vec::new(),
+            });
+        }
+        let Some(p) = products.iter_mut().find(|p| p.sku == sku) else {
+            continue;
+        };
+        let mut words: Vec<String> = Vec::new();
+        if a.direct {
+            words.push("Direct".into());
+        }
+        for s in sources
+            .iter()
+            .filter(|s| s.sku_id == a.sku_id && s.state == "Active")
+        {
+            words.push(format!(
+                "Inherited from {}",
+                names
+                    .get(&s.group_id)
+                    .map(String::as_str)
+                    .unwrap_or("a group")
+            ));
+        }
+        p.sources = words.join(", ");
+        if !a.direct {
+            p.inherited_only = true;
+            p.checked = true;
+            if let Some(product) = catalog.product(a.sku_id) {
+                p.plans = product
+                    .plans
+                    .iter()
+                    .map(|plan| PlanChoice {
+                        value: format!("{}:{plan}", a.sku_id),
+                        name: catalog
+                            .plan(*plan)
+                            .map(|x| x.display_name.clone())
+                            .unwrap_or_else(|| plan.to_string()),
+                        on: !a.disabled_plans.contains(plan),
+                        dom_id: format!("lic-{}-{plan}", a.sku_id),
+                    })
+                    .collect();
+            }
+        }
+    }
+    for s in sources.iter().filter(|s| s.state == "Error") {
+        let error = s
+            .error
+            .as_deref()
+            .and_then(seatkeeper_domain::sources::SourceError::parse)
+            .unwrap_or(seatkeeper_domain::sources::SourceError::Other);
+        let group = names
+            .get(&s.group_id)
+            .map(String::as_str)
+            .unwrap_or("a group");
+        let sku = s.sku_id.to_string();
+        if let Some(p) = products.iter_mut().find(|p| p.sku == sku) {
+            p.source_errors
+                .push(format!("Not given by {group}: {}", error.advice()));
+        }
+    }
+    Ok(())
 }
 
 /// The user's page again after a refused form, with what was sent and the refusal.

@@ -16,6 +16,7 @@ mod limits;
 mod operator;
 mod pages_csrf;
 mod pages_gone;
+mod pages_group_licensing;
 mod pages_home;
 mod pages_licenses;
 mod pages_lists;
