@@ -123,6 +123,25 @@ pub fn check_take_over_target(
     ))
 }
 
+/// The 409 for any change of a deleted self-service subscription: what happened and when.
+fn deleted_refusal(s: &Subscription) -> Option<AppError> {
+    if s.origin != Origin::SelfService || s.life.status != Status::Deleted {
+        return None;
+    }
+    let day = s.life.status_since.format("%Y-%m-%d");
+    let taken_over = s.cancel_reason.as_deref() == Some("TakenOver");
+    Some(AppError::conflict(
+        "subscriptionDeleted",
+        if taken_over {
+            format!(
+                "This subscription was taken over by an admin on {day} and is deleted; nothing can change it."
+            )
+        } else {
+            format!("This subscription was deleted on {day}; nothing can change it.")
+        },
+    ))
+}
+
 fn not_found(key: &str) -> AppError {
     AppError::not_found(format!("Subscription '{key}' does not exist."))
 }
@@ -640,6 +659,9 @@ impl App {
         let s = subs::get(tx, actor.tenant_id, found.id)
             .await?
             .ok_or_else(|| not_found(key))?;
+        if let Some(e) = deleted_refusal(&s) {
+            return Err(e);
+        }
         check_own_purchase(tx, actor, key, &s).await?;
         Ok(s)
     }
@@ -992,12 +1014,8 @@ impl App {
                         format!("Subscription {key} was bought by an admin: there is nothing to take over."),
                     ));
                 }
-                if before.life.status == Status::Deleted {
-                    return Err(DomainError::InvalidTransition {
-                        status: "Deleted".into(),
-                        what: "it was already taken over or has ended".into(),
-                    }
-                    .into());
+                if let Some(e) = deleted_refusal(&before) {
+                    return Err(e);
                 }
                 if let TakeOver::Move { target } = how {
                     check_take_over_target(catalog, before.sku_id, *target)?;

@@ -661,3 +661,40 @@ backends!(
         assert_eq!(held(&srv, upn).await, vec!["SUITE_BASIC"]);
     }
 );
+
+backends!(
+    a_taken_over_subscription_says_it_is_deleted_and_nothing_can_change_it,
+    |srv| async move {
+        let buyer = srv.token_with_roles("takenover@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "T").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let over = format!("{API}/subscriptions/{id}/take-over");
+        let got = srv
+            .post(&over, json!({"action": "cancel", "reason": "Other"}))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let deleted = "was deleted on";
+        let got = srv
+            .post(&format!("{API}/subscriptions/{id}/reactivate"), json!({}))
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(!message(&got).contains("Take it over first"), "{}", got.1);
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"quantity": 3})),
+            )
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(!message(&got).contains("reactivate"), "{}", got.1);
+        let got = srv
+            .post(&over, json!({"action": "cancel", "reason": "Other"}))
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(message(&got).contains("nothing can change it"), "{}", got.1);
+    }
+);
