@@ -142,8 +142,12 @@ pub fn subscription_notice(
 /// Who a self-service subscription's lifecycle notice is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Audience<'a> {
-    /// Its purchaser.
-    Purchaser,
+    /// Its purchaser; `bought`: they have bought the product since (their license is in that
+    /// purchase now), so nothing tells them to buy it.
+    Purchaser {
+        /// They hold a paid self-service subscription of the product.
+        bought: bool,
+    },
     /// Global and Billing admins, because the purchaser (named) has left the organization.
     AdminsPurchaserLeft { purchaser: &'a str },
 }
@@ -167,7 +171,7 @@ pub fn self_service_notice(
         format!("subscription to {product}")
     };
     let head = match audience {
-        Audience::Purchaser => format!(
+        Audience::Purchaser { .. } => format!(
             "Your {what} ({}, subscription {}) in {tenant}",
             licenses_of(s.quantity, product),
             s.commerce_id
@@ -179,8 +183,13 @@ pub fn self_service_notice(
         ),
     };
     let keep = match (audience, s.is_trial) {
-        (Audience::Purchaser, true) => format!("To keep using {product}, buy it under Buy a product."),
-        (Audience::Purchaser, false) => format!(
+        (Audience::Purchaser { bought: true }, true) => format!(
+            "You have bought {product} since: your own license is in that purchase and keeps working."
+        ),
+        (Audience::Purchaser { bought: false }, true) => {
+            format!("To keep using {product}, buy it under Buy a product.")
+        }
+        (Audience::Purchaser { .. }, false) => format!(
             "To keep it, turn recurring billing on under My products, or buy {product} again."
         ),
         (Audience::AdminsPurchaserLeft { .. }, _) => {
@@ -188,7 +197,7 @@ pub fn self_service_notice(
         }
     };
     let subject_whose = match audience {
-        Audience::Purchaser => "Your".to_string(),
+        Audience::Purchaser { .. } => "Your".to_string(),
         Audience::AdminsPurchaserLeft { .. } => "A self-service".to_string(),
     };
     let kind_word = if s.is_trial { "trial" } else { "subscription" };
@@ -225,7 +234,10 @@ pub fn self_service_notice(
                 "The people who held its licenses no longer have them. Nothing more is charged."
                     .into(),
                 match audience {
-                    Audience::Purchaser => format!(
+                    Audience::Purchaser { bought: true } => format!(
+                        "You have bought {product} since: your own license is in that purchase and keeps working."
+                    ),
+                    Audience::Purchaser { bought: false } => format!(
                         "To use {product} again, buy it under Buy a product or ask your admin for a license."
                     ),
                     Audience::AdminsPurchaserLeft { .. } => format!(

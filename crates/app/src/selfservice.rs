@@ -123,6 +123,25 @@ pub fn check_take_over_target(
     ))
 }
 
+/// The 409 for any change of a deleted self-service subscription: what happened and when.
+fn deleted_refusal(s: &Subscription) -> Option<AppError> {
+    if s.origin != Origin::SelfService || s.life.status != Status::Deleted {
+        return None;
+    }
+    let day = s.life.status_since.format("%Y-%m-%d");
+    let taken_over = s.cancel_reason.as_deref() == Some("TakenOver");
+    Some(AppError::conflict(
+        "subscriptionDeleted",
+        if taken_over {
+            format!(
+                "This subscription was taken over by an admin on {day} and is deleted; nothing can change it."
+            )
+        } else {
+            format!("This subscription was deleted on {day}; nothing can change it.")
+        },
+    ))
+}
+
 fn not_found(key: &str) -> AppError {
     AppError::not_found(format!("Subscription '{key}' does not exist."))
 }
@@ -324,6 +343,73 @@ impl App {
         Ok(())
     }
 
+    /// The buyer's own license of `sku` held from their trial of it while that trial is still
+    /// a trial and not deleted: a purchase of the product moves it to the new subscription.
+    async fn trial_license(
+        &self,
+        tx: &mut Conn,
+        tenant: seatkeeper_domain::TenantId,
+        me: UserId,
+        sku: SkuId,
+    ) -> AppResult<Option<Assignment>> {
+        let Some(trial) = subs::trial_of(tx, tenant, me, sku).await? else {
+            return Ok(None);
+        };
+        if !trial.is_trial || trial.life.status == Status::Deleted {
+            return Ok(None);
+        }
+        Ok(assignments::of_user(tx, me)
+            .await?
+            .into_iter()
+            .find(|a| a.sku_id == sku && a.pool_id == trial.pool_id))
+    }
+
+    /// Moves the buyer's license `a` from their trial's pool to the new subscription `s`: the
+    /// seat is released in the trial's pool and taken in the new one, so the trial ending
+    /// changes nothing for them; audited.
+    async fn move_buyer_license(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        buyer: &User,
+        a: &Assignment,
+        s: &Subscription,
+        now: Time,
+    ) -> AppResult<()> {
+        if !assignments::move_to_pool(tx, a.id, a.pool_id, s.pool_id, now).await? {
+            return Ok(());
+        }
+        subs::release_seats(tx, a.pool_id, 1).await?;
+        let catalog = self.catalog();
+        if !subs::take_seats(tx, s.pool_id, 1).await? {
+            return Err(DomainError::NotEnoughLicenses {
+                sku_id: s.sku_id,
+                product: catalog.part_number(s.sku_id),
+                needed: 1,
+                available: 0,
+            }
+            .into());
+        }
+        audit::record(
+            tx,
+            actor,
+            now,
+            AuditAction::LicenseAssign,
+            "user",
+            buyer.id,
+            format!(
+                "{}: {} license moved from their trial to the subscription they bought ({})",
+                buyer.upn,
+                catalog.part_number(s.sku_id),
+                s.commerce_id
+            ),
+            Some(json!({"skuId": a.sku_id, "poolId": a.pool_id})),
+            Some(json!({"skuId": a.sku_id, "poolId": s.pool_id, "subscriptionId": s.id})),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// SS1: the signed-in end user buys `quantity` licenses of a product with one of their
     /// payment methods. They become its purchaser and get one of its licenses (unless they
     /// hold the product already); the card is charged `quantity` × the unit price of the
@@ -364,6 +450,7 @@ impl App {
                     earlier,
                     true,
                 )?;
+                let from_trial = self.trial_license(tx, actor.tenant_id, me, sku).await?;
                 let mine = self.buyer_plans(tx, me, product, disabled).await?;
                 let currency = tenants::get(tx, actor.tenant_id)
                     .await?
@@ -393,6 +480,10 @@ impl App {
                 subs::insert(tx, &s).await?;
                 subs::recount_total(tx, pool.id).await?;
                 self.license_buyer(tx, actor, me, &s, mine, now).await?;
+                if let Some(a) = from_trial {
+                    self.move_buyer_license(tx, actor, &buyer, &a, &s, now)
+                        .await?;
+                }
                 // BILL1: the purchaser's own billing account, opened on their first purchase,
                 // with the card's name and billing address when it has none yet.
                 crate::billing::fill_profile_from_card(tx, actor, me, method, now).await?;
@@ -568,6 +659,9 @@ impl App {
         let s = subs::get(tx, actor.tenant_id, found.id)
             .await?
             .ok_or_else(|| not_found(key))?;
+        if let Some(e) = deleted_refusal(&s) {
+            return Err(e);
+        }
         check_own_purchase(tx, actor, key, &s).await?;
         Ok(s)
     }
@@ -920,12 +1014,8 @@ impl App {
                         format!("Subscription {key} was bought by an admin: there is nothing to take over."),
                     ));
                 }
-                if before.life.status == Status::Deleted {
-                    return Err(DomainError::InvalidTransition {
-                        status: "Deleted".into(),
-                        what: "it was already taken over or has ended".into(),
-                    }
-                    .into());
+                if let Some(e) = deleted_refusal(&before) {
+                    return Err(e);
                 }
                 if let TakeOver::Move { target } = how {
                     check_take_over_target(catalog, before.sku_id, *target)?;

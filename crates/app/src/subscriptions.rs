@@ -782,12 +782,17 @@ impl App {
         let (tenant, product) = self.mail_names(tx, s).await?;
         match self.purchaser_to_tell(tx, s).await? {
             Ok(u) => {
+                let bought = s.is_trial
+                    && seatkeeper_store::subscriptions::of_purchaser(tx, s.tenant_id, u.id, false)
+                        .await?
+                        .iter()
+                        .any(|o| o.sku_id == s.sku_id && !o.is_trial && o.id != s.id);
                 let content = mail::self_service_notice(
                     kind,
                     &tenant,
                     &product,
                     s,
-                    mail::Audience::Purchaser,
+                    mail::Audience::Purchaser { bought },
                 );
                 self.enqueue_notice(tx, s, kind, &u, &content, now).await
             }

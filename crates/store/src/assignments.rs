@@ -226,6 +226,27 @@ pub async fn set_disabled_plans(
 
 /// Deletes one assignment; returns whether a row was deleted (a concurrent change may have
 /// taken it first: release a seat only for a row this call deleted).
+/// Moves one assignment from pool `from` to pool `to` (the seats are the caller's to release
+/// and take); false when it is no longer in `from`.
+pub async fn move_to_pool(
+    conn: &mut Conn,
+    id: AssignmentId,
+    from: PoolId,
+    to: PoolId,
+    now: Time,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE assignments SET pool_id = $3, updated_at = $4 WHERE id = $1 AND pool_id = $2",
+    )
+    .bind(id.to_string())
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .bind(us(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<bool> {
     let r = sqlx::query("DELETE FROM assignments WHERE id = $1 RETURNING user_id")
         .bind(id.to_string())

@@ -709,14 +709,14 @@ backends!(
             })
             .unwrap_or_default();
         assert_eq!(off, vec!["WHITEBOARD"], "{}", lic.1);
-        // Taking over again is refused.
+        // Taking over again is refused: it was taken over and is deleted.
         let got = srv
             .post(
                 &format!("{API}/subscriptions/{id}/take-over"),
                 json!({"action": "move"}),
             )
             .await;
-        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        assert_error(&got, StatusCode::CONFLICT, "was taken over by an admin on");
         let mails = mail_of_kind(&srv, "subscription.taken-over").await;
         assert_eq!(mails.len(), 1, "{mails:?}");
         assert_eq!(mails[0]["to"], "taken@contoso.test");

@@ -610,3 +610,91 @@ backends!(
         }
     }
 );
+
+/// The `userPrincipalName`s of a subscription's `assignedUsers`, as an admin sees them.
+async fn assigned_to(srv: &Srv, id: &str) -> Vec<String> {
+    let got = srv.get(&format!("{API}/subscriptions/{id}")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["assignedUsers"]
+        .as_array()
+        .expect("assignedUsers")
+        .iter()
+        .filter_map(|u| u["userPrincipalName"].as_str().map(str::to_string))
+        .collect()
+}
+
+backends!(
+    buying_a_product_held_from_ones_own_trial_moves_the_license_to_the_purchase,
+    |srv| async move {
+        let upn = "trialbuyer@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/trials"),
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let trial = got.1["id"].as_str().expect("id").to_string();
+        let end = t(&got.1["termEndDateTime"]);
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "T").await;
+        let before = audit_count(&srv, "license.assign").await;
+        let got = purchase(&srv, &buyer, buy_body("SUITE_BASIC", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let paid = got.1["id"].as_str().expect("id").to_string();
+
+        // The buyer's license is in the purchase now, not in the trial; audited.
+        assert_eq!(assigned_to(&srv, &paid).await, vec![upn.to_string()]);
+        assert!(assigned_to(&srv, &trial).await.is_empty());
+        assert_eq!(audit_count(&srv, "license.assign").await, before + 1);
+        // The trial ends: the buyer keeps the product.
+        set_clock(&srv, end + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+        assert_eq!(held(&srv, upn).await, vec!["SUITE_BASIC"]);
+        assert_eq!(assigned_to(&srv, &paid).await, vec![upn.to_string()]);
+        let got = mails(&srv, "subscription.expired", upn).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        set_clock(&srv, end + Duration::days(200)).await;
+        run_jobs(&srv).await;
+        assert_eq!(held(&srv, upn).await, vec!["SUITE_BASIC"]);
+    }
+);
+
+backends!(
+    a_taken_over_subscription_says_it_is_deleted_and_nothing_can_change_it,
+    |srv| async move {
+        let buyer = srv.token_with_roles("takenover@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "T").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let over = format!("{API}/subscriptions/{id}/take-over");
+        let got = srv
+            .post(&over, json!({"action": "cancel", "reason": "Other"}))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let deleted = "was deleted on";
+        let got = srv
+            .post(&format!("{API}/subscriptions/{id}/reactivate"), json!({}))
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(!message(&got).contains("Take it over first"), "{}", got.1);
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"quantity": 3})),
+            )
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(!message(&got).contains("reactivate"), "{}", got.1);
+        let got = srv
+            .post(&over, json!({"action": "cancel", "reason": "Other"}))
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, deleted);
+        assert!(message(&got).contains("nothing can change it"), "{}", got.1);
+    }
+);
