@@ -122,30 +122,13 @@ impl SeatBudget for Budget {
     }
 }
 
-fn intersect_into(
-    disabled: &mut Vec<seatkeeper_domain::PlanId>,
-    other: &[seatkeeper_domain::PlanId],
-) {
-    disabled.retain(|p| other.contains(p));
-}
-
-/// The license a user holds of `sku` given the direct plans (if direct) and the plans each
-/// active group source turns off: a plan is off only when every source turns it off.
+/// The plans the user holds off in a license, given the direct plans (if direct) and each
+/// active group source's: see [`sources::disabled_by_every_source`].
 pub(crate) fn effective_plans(
     direct: Option<&[seatkeeper_domain::PlanId]>,
     groups: &[Vec<seatkeeper_domain::PlanId>],
 ) -> Vec<seatkeeper_domain::PlanId> {
-    let mut out: Option<Vec<seatkeeper_domain::PlanId>> = direct.map(|d| d.to_vec());
-    for g in groups {
-        match &mut out {
-            Some(o) => intersect_into(o, g),
-            None => out = Some(g.clone()),
-        }
-    }
-    let mut out = out.unwrap_or_default();
-    out.sort();
-    out.dedup();
-    out
+    sources::disabled_by_every_source(direct, groups)
 }
 
 impl App {

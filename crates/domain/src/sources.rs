@@ -143,18 +143,34 @@ pub trait SeatBudget {
     fn try_take(&mut self, skus: &[SkuId]) -> bool;
 }
 
+/// The plans a license holds off given its sources (the direct one's plans if assigned
+/// directly, and each active group's): a plan stays off only when every source turns it off.
+/// Sorted, without repeats.
+pub fn disabled_by_every_source(direct: Option<&[PlanId]>, groups: &[Vec<PlanId>]) -> Vec<PlanId> {
+    let mut out: Option<BTreeSet<PlanId>> = direct.map(|d| d.iter().copied().collect());
+    for g in groups {
+        let theirs: BTreeSet<PlanId> = g.iter().copied().collect();
+        out = Some(match out {
+            Some(o) => o.intersection(&theirs).copied().collect(),
+            None => theirs,
+        });
+    }
+    out.map(|o| o.into_iter().collect()).unwrap_or_default()
+}
+
 /// Merges `add` into `effective`: a new product is added as it is; for one already there,
 /// a plan stays off only when both turn it off.
 pub fn merge(effective: &mut Vec<License>, add: &License) {
     match effective.iter_mut().find(|l| l.sku_id == add.sku_id) {
         Some(l) => {
-            let theirs: BTreeSet<PlanId> = add.disabled_plans.iter().copied().collect();
-            l.disabled_plans.retain(|p| theirs.contains(p));
+            l.disabled_plans = disabled_by_every_source(
+                Some(&l.disabled_plans),
+                std::slice::from_ref(&add.disabled_plans),
+            );
         }
         None => {
             let mut l = add.clone();
-            l.disabled_plans.sort();
-            l.disabled_plans.dedup();
+            l.disabled_plans = disabled_by_every_source(Some(&add.disabled_plans), &[]);
             effective.push(l);
         }
     }
