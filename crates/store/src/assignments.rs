@@ -1,6 +1,6 @@
 //! License assignments (a license held by a user).
 
-use crate::{Conn, Result, flag, get_bool, get_id, get_str, get_time, us};
+use crate::{Conn, Result, bulk, flag, get_bool, get_id, get_str, get_time, us};
 pub use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::{AssignmentId, PlanId, PoolId, TenantId, Time, UserId};
 use sqlx::any::AnyRow;
@@ -51,16 +51,15 @@ pub async fn of_users(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT * FROM assignments WHERE tenant_id = $1 AND user_id IN ({}) ORDER BY assigned_at, sku_id",
-        placeholders.join(", ")
+        bulk::texts(conn, 2)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
-    for u in users {
-        q = q.bind(u.to_string());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(users))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map).collect()
 }
 
@@ -86,34 +85,38 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
 /// Inserts many assignments with a few multi-row statements (group-based licensing), and
 /// counts them on their users. Rows must be of distinct (user, product).
 pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
-    const COLS: usize = 10;
-    for chunk in list.chunks(500) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let p: Vec<String> = (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for a in chunk {
-            q = q
-                .bind(a.id.to_string())
-                .bind(a.tenant_id.to_string())
-                .bind(a.user_id.to_string())
-                .bind(a.sku_id.to_string())
-                .bind(a.pool_id.to_string())
-                .bind(encode_plans(&a.disabled_plans))
-                .bind(flag(a.direct))
-                .bind(us(a.assigned_at))
-                .bind(us(a.updated_at))
-                .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)));
-        }
-        q.execute(&mut *conn).await?;
+    use bulk::Col::{Int, Text};
+    if list.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) {}",
+        bulk::rows(
+            conn,
+            1,
+            &[Text, Text, Text, Text, Text, Text, Int, Int, Int, Text]
+        )
+    );
+    let rows = bulk::row_list(list.iter().map(|a| {
+        vec![
+            a.id.to_string().into(),
+            a.tenant_id.to_string().into(),
+            a.user_id.to_string().into(),
+            a.sku_id.to_string().into(),
+            a.pool_id.to_string().into(),
+            encode_plans(&a.disabled_plans).into(),
+            flag(a.direct).into(),
+            us(a.assigned_at).into(),
+            us(a.updated_at).into(),
+            a.direct
+                .then(|| encode_plans(&a.direct_disabled_plans))
+                .into(),
+        ]
+    }));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?;
     let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
     for a in list {
         *per_user.entry(a.user_id).or_default() += 1;
@@ -134,19 +137,15 @@ pub async fn add_license_counts(
         }
     }
     for (delta, users) in by_delta {
-        for chunk in users.chunks(1000) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "UPDATE users SET license_count = license_count + $1 WHERE id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(delta);
-            for u in chunk {
-                q = q.bind(u.to_string());
-            }
-            q.execute(&mut *conn).await?;
-        }
+        let sql = format!(
+            "UPDATE users SET license_count = license_count + $1 WHERE id IN ({})",
+            bulk::texts(conn, 2)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(delta)
+            .bind(bulk::text_list(&users))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -154,21 +153,20 @@ pub async fn add_license_counts(
 /// Deletes many assignments by id and returns the rows deleted (a concurrent change may have
 /// taken some first: release seats only for these), keeping users' license counts.
 pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<Assignment>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(1000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-        let sql = format!(
-            "DELETE FROM assignments WHERE id IN ({}) RETURNING *",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(map(&r)?);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let sql = format!(
+        "DELETE FROM assignments WHERE id IN ({}) RETURNING *",
+        bulk::texts(conn, 1)
+    );
+    let out = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(ids))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(map)
+        .collect::<Result<Vec<Assignment>>>()?;
     let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
     for a in &out {
         *per_user.entry(a.user_id).or_default() -= 1;
@@ -316,25 +314,23 @@ pub async fn at_or_after_in_pool(
     from: (Time, AssignmentId),
     ids: &[AssignmentId],
 ) -> Result<Vec<AssignmentId>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
-        let sql = format!(
-            "SELECT id FROM assignments WHERE pool_id = $1 AND (assigned_at > $2 OR (assigned_at = $2 AND id >= $3)) AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(pool.to_string())
-            .bind(us(from.0))
-            .bind(from.1.to_string());
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(get_id(&r, "id")?);
-        }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = format!(
+        "SELECT id FROM assignments WHERE pool_id = $1 AND (assigned_at > $2 OR (assigned_at = $2 AND id >= $3)) AND id IN ({})",
+        bulk::texts(conn, 4)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(pool.to_string())
+        .bind(us(from.0))
+        .bind(from.1.to_string())
+        .bind(bulk::text_list(ids))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| get_id(r, "id"))
+        .collect()
 }
 
 /// Every assignment of a pool (consistency checks; pools can be large).

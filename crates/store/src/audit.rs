@@ -43,48 +43,39 @@ pub async fn append(conn: &mut Conn, e: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
-/// Appends many entries with a few multi-row statements (100 rows each), so that a step that
-/// changes thousands of users costs a handful of statements rather than one per user.
+/// Appends many entries in one statement, so that a step that changes thousands of users
+/// costs one statement rather than one per user. Entries keep their order.
 pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> {
-    for chunk in entries.chunks(100) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 10;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(e.tenant_id.to_string())
-                .bind(us(e.at))
-                .bind(e.actor_id.map(|a| a.to_string()))
-                .bind(e.actor.clone())
-                .bind(e.action.as_str())
-                .bind(e.target_type.clone())
-                .bind(e.target_id.clone())
-                .bind(e.summary.clone())
-                .bind(e.before.clone())
-                .bind(e.after.clone());
-        }
-        q.execute(&mut *conn).await?;
+    use crate::bulk::{self, Col::Int, Col::Text};
+    if entries.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json) {}",
+        bulk::rows(
+            conn,
+            1,
+            &[Text, Int, Text, Text, Text, Text, Text, Text, Text, Text]
+        )
+    );
+    let rows = bulk::row_list(entries.iter().map(|e| {
+        vec![
+            e.tenant_id.to_string().into(),
+            us(e.at).into(),
+            e.actor_id.map(|a| a.to_string()).into(),
+            e.actor.clone().into(),
+            e.action.as_str().into(),
+            e.target_type.clone().into(),
+            e.target_id.clone().into(),
+            e.summary.clone().into(),
+            e.before.clone().into(),
+            e.after.clone().into(),
+        ]
+    }));
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

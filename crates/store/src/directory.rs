@@ -1,6 +1,6 @@
 //! Users, groups, group members and admin roles.
 
-use crate::{Conn, Result, flag, get_bool, get_i64, get_id, get_opt, get_str, get_time, us};
+use crate::{Conn, Result, bulk, flag, get_bool, get_i64, get_id, get_opt, get_str, get_time, us};
 pub use seatkeeper_domain::directory::{Group, User, UserField, UserFilter, Value};
 use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::roles::Role;
@@ -120,16 +120,15 @@ pub async fn users_by_ids(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> 
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
-        placeholders.join(", ")
+        bulk::texts(conn, 2)
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
-    for id in ids {
-        q = q.bind(id.to_string());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map_user).collect()
 }
 
@@ -149,22 +148,23 @@ pub async fn ids_by_upns(
     tenant: TenantId,
     upns: &[String],
 ) -> Result<Vec<(String, UserId)>> {
-    let mut out = Vec::new();
-    for chunk in upns.chunks(1000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
-        for u in chunk {
-            q = q.bind(u.trim().to_lowercase());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push((get_str(&r, "upn_lower")?, get_id(&r, "id")?));
-        }
+    if upns.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = format!(
+        "SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
+        bulk::texts(conn, 2)
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(
+            upns.iter().map(|u| u.trim().to_lowercase()),
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((get_str(r, "upn_lower")?, get_id(r, "id")?)))
+        .collect()
 }
 
 /// Adds many members with a few multi-row statements (those already members are skipped);
@@ -176,35 +176,28 @@ pub async fn add_members(
     users: &[UserId],
     at: Time,
 ) -> Result<u64> {
-    let mut added = 0;
-    let base = us(at);
-    for (c, chunk) in users.chunks(500).enumerate() {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    i * 4 + 1,
-                    i * 4 + 2,
-                    i * 4 + 3,
-                    i * 4 + 4
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO group_members (group_id, user_id, tenant_id, added_at) VALUES {} ON CONFLICT DO NOTHING",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (i, u) in chunk.iter().enumerate() {
-            q = q
-                .bind(group.to_string())
-                .bind(u.to_string())
-                .bind(tenant.to_string())
-                .bind(base + (c * 500 + i) as i64);
-        }
-        added += q.execute(&mut *conn).await?.rows_affected();
+    use bulk::Col::{Int, Text};
+    if users.is_empty() {
+        return Ok(0);
     }
-    Ok(added)
+    let base = us(at);
+    let sql = format!(
+        "INSERT INTO group_members (group_id, user_id, tenant_id, added_at) {} ON CONFLICT DO NOTHING",
+        bulk::rows(conn, 1, &[Text, Text, Text, Int])
+    );
+    let rows = bulk::row_list(users.iter().enumerate().map(|(i, u)| {
+        vec![
+            group.to_string().into(),
+            u.to_string().into(),
+            tenant.to_string().into(),
+            (base + i as i64).into(),
+        ]
+    }));
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 /// The column a filter on `field` tests.
@@ -469,21 +462,18 @@ pub async fn holders_by_name(
         .iter()
         .map(|r| get_id(r, "user_id"))
         .collect::<Result<Vec<UserId>>>()?;
-    let mut found: Vec<(String, User)> = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            found.push((get_str(&r, "name_lower")?, map_user(&r)?));
-        }
-    }
+    let sql = format!(
+        "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
+        bulk::texts(conn, 2)
+    );
+    let mut found: Vec<(String, User)> = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(&ids))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((get_str(r, "name_lower")?, map_user(r)?)))
+        .collect::<Result<_>>()?;
     // Byte order of the lower-cased names: the order of SQLite and of the C collation that
     // `name_lower` has on PostgreSQL.
     found.retain(|(n, u)| match after {

@@ -2,7 +2,7 @@
 //! licenses, and the background jobs that process them.
 
 use crate::assignments::{decode_plans, encode_plans};
-use crate::{Conn, Result, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us};
+use crate::{Conn, Result, bulk, get_i64, get_id, get_opt, get_opt_id, get_str, get_time, us};
 use seatkeeper_domain::{GroupId, PlanId, SkuId, TenantId, Time, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -42,16 +42,14 @@ pub async fn of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<GroupL
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 1)).collect();
     let sql = format!(
         "SELECT * FROM group_licenses WHERE group_id IN ({}) ORDER BY assigned_at, sku_id",
-        placeholders.join(", ")
+        bulk::texts(conn, 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for g in groups {
-        q = q.bind(g.to_string());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(groups))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map_license).collect()
 }
 
@@ -100,29 +98,29 @@ pub struct MemberGrant {
 
 /// Every (licensed group, product) each of `users` gets through membership, in one query.
 pub async fn grants_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<MemberGrant>> {
-    let mut out = Vec::new();
-    for chunk in users.chunks(2000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-        let sql = format!(
-            "SELECT m.user_id, m.group_id, m.added_at, l.sku_id, l.disabled_plans FROM group_members m
-             JOIN group_licenses l ON l.group_id = m.group_id WHERE m.user_id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for u in chunk {
-            q = q.bind(u.to_string());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(MemberGrant {
-                user_id: get_id(&r, "user_id")?,
-                group_id: get_id(&r, "group_id")?,
-                joined_at: get_time(&r, "added_at")?,
-                sku_id: get_id(&r, "sku_id")?,
-                disabled_plans: decode_plans(&get_str(&r, "disabled_plans")?),
-            });
-        }
+    if users.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = format!(
+        "SELECT m.user_id, m.group_id, m.added_at, l.sku_id, l.disabled_plans FROM group_members m
+         JOIN group_licenses l ON l.group_id = m.group_id WHERE m.user_id IN ({})",
+        bulk::texts(conn, 1)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(users))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberGrant {
+                user_id: get_id(r, "user_id")?,
+                group_id: get_id(r, "group_id")?,
+                joined_at: get_time(r, "added_at")?,
+                sku_id: get_id(r, "sku_id")?,
+                disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
+            })
+        })
+        .collect()
 }
 
 /// A group as the source of a member's license (Graph's `licenseAssignmentStates` entry).
@@ -154,69 +152,62 @@ fn map_source(r: &AnyRow) -> Result<Source> {
 
 /// The group sources of `users`' licenses.
 pub async fn sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<Source>> {
-    let mut out = Vec::new();
-    for chunk in users.chunks(2000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-        let sql = format!(
-            "SELECT * FROM license_sources WHERE user_id IN ({}) ORDER BY user_id, sku_id, group_id",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for u in chunk {
-            q = q.bind(u.to_string());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(map_source(&r)?);
-        }
+    if users.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = format!(
+        "SELECT * FROM license_sources WHERE user_id IN ({}) ORDER BY user_id, sku_id, group_id",
+        bulk::texts(conn, 1)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(users))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_source).collect()
 }
 
 /// Deletes the group sources of `users` (before writing them again, or when a user is deleted).
 pub async fn delete_sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<()> {
-    for chunk in users.chunks(1000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-        let sql = format!(
-            "DELETE FROM license_sources WHERE user_id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for u in chunk {
-            q = q.bind(u.to_string());
-        }
-        q.execute(&mut *conn).await?;
+    if users.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "DELETE FROM license_sources WHERE user_id IN ({})",
+        bulk::texts(conn, 1)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(users))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Inserts group sources with a few multi-row statements.
 pub async fn insert_sources(conn: &mut Conn, tenant: TenantId, list: &[Source]) -> Result<()> {
-    const COLS: usize = 8;
-    for chunk in list.chunks(500) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let p: Vec<String> = (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, disabled_plans, updated_at) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for s in chunk {
-            q = q
-                .bind(s.user_id.to_string())
-                .bind(s.group_id.to_string())
-                .bind(s.sku_id.to_string())
-                .bind(tenant.to_string())
-                .bind(s.state.clone())
-                .bind(s.error.clone())
-                .bind(encode_plans(&s.disabled_plans))
-                .bind(us(s.updated_at));
-        }
-        q.execute(&mut *conn).await?;
+    use bulk::Col::{Int, Text};
+    if list.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, disabled_plans, updated_at) {}",
+        bulk::rows(conn, 1, &[Text, Text, Text, Text, Text, Text, Text, Int])
+    );
+    let rows = bulk::row_list(list.iter().map(|s| {
+        vec![
+            s.user_id.to_string().into(),
+            s.group_id.to_string().into(),
+            s.sku_id.to_string().into(),
+            tenant.to_string().into(),
+            s.state.clone().into(),
+            s.error.clone().into(),
+            encode_plans(&s.disabled_plans).into(),
+            us(s.updated_at).into(),
+        ]
+    }));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -227,21 +218,33 @@ pub async fn members_in_join_order(
     after: Option<(Time, UserId)>,
     limit: i64,
 ) -> Result<Vec<(UserId, Time)>> {
-    let (at, id) = match after {
-        Some((t, u)) => (Some(us(t)), Some(u.to_string())),
-        None => (None, None),
+    // Two statements rather than one with `$2 IS NULL OR …`, so that each reads the
+    // `(group_id, added_at, user_id)` index from the cursor on instead of from its start.
+    let rows = match after {
+        None => {
+            sqlx::query(
+                "SELECT user_id, added_at FROM group_members WHERE group_id = $1
+                 ORDER BY added_at, user_id LIMIT $2",
+            )
+            .bind(group.to_string())
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some((t, u)) => {
+            sqlx::query(
+                "SELECT user_id, added_at FROM group_members WHERE group_id = $1
+                   AND (added_at, user_id) > ($2, $3)
+                 ORDER BY added_at, user_id LIMIT $4",
+            )
+            .bind(group.to_string())
+            .bind(us(t))
+            .bind(u.to_string())
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        }
     };
-    let rows = sqlx::query(
-        "SELECT user_id, added_at FROM group_members WHERE group_id = $1
-           AND ($2 IS NULL OR added_at > $2 OR (added_at = $2 AND user_id > $3))
-         ORDER BY added_at, user_id LIMIT $4",
-    )
-    .bind(group.to_string())
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
     rows.iter()
         .map(|r| Ok((get_id(r, "user_id")?, get_time(r, "added_at")?)))
         .collect()
@@ -559,19 +562,17 @@ pub async fn finish(
 /// Locks users' rows in id order (PostgreSQL), as every license change does before it reads
 /// what they hold, so that a job and a direct change of one user queue.
 pub async fn lock_users(conn: &mut Conn, tenant: TenantId, users: &[UserId]) -> Result<()> {
-    let mut ids: Vec<String> = users.iter().map(|u| u.to_string()).collect();
-    ids.sort();
-    for chunk in ids.chunks(1000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
-        for u in chunk {
-            q = q.bind(u.clone());
-        }
-        q.fetch_all(&mut *conn).await?;
+    if users.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
+        bulk::texts(conn, 2)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(users))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -2,13 +2,15 @@
 //!
 //! One set of SQL statements serves SQLite and PostgreSQL through sqlx's `Any` driver: ids are
 //! UUID text, times are microseconds since the epoch, flags are 0/1 integers, placeholders are
-//! `$n`. Only the migrations differ per backend. Writes go through [`Db::begin`], which on SQLite
+//! `$n`. Only the migrations differ per backend, and how a list bound as one parameter is read
+//! (the `bulk` module). Writes go through [`Db::begin`], which on SQLite
 //! serializes writers (`BEGIN IMMEDIATE` on a single writer connection) so that a transaction
 //! never fails half-way on a lock upgrade.
 
 pub mod assignments;
 pub mod audit;
 pub mod billing;
+mod bulk;
 pub mod catalog;
 pub mod directory;
 pub mod group_licenses;

@@ -26,8 +26,11 @@ pub struct Srv {
     pub token: String,
     pub dir: PathBuf,
     pub backend: Backend,
+    /// The database URL, for a second server on the same database.
+    pub db_url: String,
     client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_jobs: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for Srv {
@@ -35,6 +38,7 @@ impl Drop for Srv {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        let _ = self.stop_jobs.send(true);
     }
 }
 
@@ -51,8 +55,16 @@ pub fn pg_url() -> Option<String> {
 
 /// A fresh database on `backend`; None when PostgreSQL is not configured (outside CI).
 pub async fn fresh_db(backend: Backend, dir: &std::path::Path) -> Option<Db> {
+    Some(fresh_db_url(backend, dir).await?.0)
+}
+
+/// [`fresh_db`] and its URL.
+pub async fn fresh_db_url(backend: Backend, dir: &std::path::Path) -> Option<(Db, String)> {
     match backend {
-        Backend::Sqlite => Some(Db::open_dir(dir).await.expect("open sqlite")),
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}?mode=rwc", dir.join("seatkeeper.db").display());
+            Some((Db::connect(&url).await.expect("open sqlite"), url))
+        }
         Backend::Postgres => {
             let admin = pg_url()?;
             seatkeeper_store::sqlx::any::install_default_drivers();
@@ -68,11 +80,8 @@ pub async fn fresh_db(backend: Backend, dir: &std::path::Path) -> Option<Db> {
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_string())
                 .unwrap_or(admin.clone());
-            Some(
-                Db::connect(&format!("{base}/{name}"))
-                    .await
-                    .expect("connect test database"),
-            )
+            let url = format!("{base}/{name}");
+            Some((Db::connect(&url).await.expect("connect test database"), url))
         }
     }
 }
@@ -115,21 +124,8 @@ impl Srv {
 
     pub async fn start_with(backend: Backend, catalog: Option<&str>) -> Option<Srv> {
         let dir = temp_dir();
-        let db = fresh_db(backend, &dir).await?;
-        let mail = MailConfig {
-            from: "seatkeeper@test.example".into(),
-            transport: Transport::EmlDir(dir.join("mail")),
-        };
-        let app = App::new(
-            db,
-            Config {
-                mail,
-                dev_clock: true,
-                public_url: None,
-            },
-        )
-        .await
-        .expect("app");
+        let (db, db_url) = fresh_db_url(backend, &dir).await?;
+        let app = Srv::app_on(db, &dir).await;
         if let Some(src) = catalog {
             app.import_catalog(
                 &seatkeeper_app::operator::Operator::cli(),
@@ -156,7 +152,6 @@ impl Srv {
         // The server's license job runner (group-based licensing), as `serve` runs it.
         let (stop_jobs, jobs_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(app.clone().license_job_loop(jobs_rx));
-        std::mem::forget(stop_jobs);
         let served = app.clone();
         tokio::spawn(async move {
             let _ = seatkeeper_web::serve(served, listener, async move {
@@ -172,12 +167,39 @@ impl Srv {
             token: b.token,
             dir,
             backend,
+            db_url,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
                 .expect("client"),
             stop: Some(tx),
+            stop_jobs,
         })
+    }
+
+    /// The app of a server with the test configuration, over `db`.
+    async fn app_on(db: Db, dir: &std::path::Path) -> App {
+        let mail = MailConfig {
+            from: "seatkeeper@test.example".into(),
+            transport: Transport::EmlDir(dir.join("mail")),
+        };
+        App::new(
+            db,
+            Config {
+                mail,
+                dev_clock: true,
+                public_url: None,
+            },
+        )
+        .await
+        .expect("app")
+    }
+
+    /// Another server's app on this server's database (as several servers share one
+    /// PostgreSQL), with its own connections.
+    pub async fn second_app(&self) -> App {
+        let db = Db::connect(&self.db_url).await.expect("connect again");
+        Srv::app_on(db, &self.dir).await
     }
 
     pub fn operator(&self) -> Actor {

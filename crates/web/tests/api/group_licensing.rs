@@ -496,3 +496,87 @@ backends!(
         assert_eq!(pool_counts(&srv, "BI_PRO").await, (3, 3, 3));
     }
 );
+
+backends!(
+    two_servers_process_jobs_at_once_and_seats_stay_exact,
+    |srv| async move {
+        // Four groups that overlap (each shares 40 members with the next), 360 people in all,
+        // and 250 licenses: two more servers on the same database run the jobs alongside this
+        // one, every group's job competing for the same seats.
+        srv.buy("SUITE_BASIC", 250).await;
+        let basic = srv.sku("SUITE_BASIC").to_string();
+        let mut users = Vec::new();
+        for i in 0..360 {
+            users.push(srv.user(&format!("p{i}@contoso.test"), Some("US")).await);
+        }
+        let mut groups = Vec::new();
+        for k in 0..4 {
+            let gid = group(&srv, &format!("Wave {k}")).await;
+            let names: Vec<String> = users[k * 80..k * 80 + 120]
+                .iter()
+                .map(|u| u.to_string())
+                .collect();
+            let (st, job) = srv
+                .post(
+                    &format!("/api/v1/groups/{gid}/members"),
+                    json!({"members": names}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+            groups.push(gid);
+        }
+        for gid in &groups {
+            processed(&srv, gid).await;
+        }
+        let (a, b) = (srv.second_app().await, srv.second_app().await);
+        for gid in &groups {
+            let (st, g) = srv
+                .post(
+                    &format!("/v1.0/groups/{gid}/assignLicense"),
+                    json!({"addLicenses": [{"skuId": basic, "disabledPlans": []}], "removeLicenses": []}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        }
+        let (ra, rb) = tokio::join!(a.run_license_jobs(), b.run_license_jobs());
+        ra.expect("the second server's jobs");
+        rb.expect("the third server's jobs");
+        let mut with_errors = 0;
+        for gid in &groups {
+            let g = processed(&srv, gid).await;
+            if g["hasMembersWithLicenseErrors"] == true {
+                with_errors += 1;
+            }
+            let (_, list) = srv.get(&format!("/api/v1/jobs?groupId={gid}")).await;
+            let job = &list["value"][0];
+            assert_eq!(
+                (job["state"].as_str(), job["processed"].as_i64()),
+                (Some("Completed"), Some(120)),
+                "{job}"
+            );
+        }
+        // Exactly the licenses bought are used, one per person, and each person either holds
+        // the product with every group Active or holds nothing with every group in error.
+        assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (250, 250, 250));
+        let mut holders = 0;
+        for u in &users {
+            let j = user_json(&srv, u).await;
+            let states = states_for(&j, &basic);
+            assert!(!states.is_empty(), "{j}");
+            if skus(&j) == vec![basic.clone()] {
+                holders += 1;
+                assert!(states.iter().all(|s| s["state"] == "Active"), "{j}");
+            } else {
+                assert!(skus(&j).is_empty(), "{j}");
+                assert!(
+                    states
+                        .iter()
+                        .all(|s| s["state"] == "Error" && s["error"] == "CountViolation"),
+                    "{j}"
+                );
+            }
+        }
+        assert_eq!(holders, 250);
+        assert!(with_errors >= 1, "110 people could not get a license");
+    }
+);
