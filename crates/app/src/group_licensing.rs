@@ -147,10 +147,7 @@ impl App {
             return Ok(out);
         }
         let catalog = self.catalog();
-        if self.db.backend() == seatkeeper_store::Backend::Postgres {
-            gl::lock_users(tx, tenant, users).await?;
-        }
-        let found: HashMap<UserId, User> = dir::users_by_ids(tx, tenant, users)
+        let found: HashMap<UserId, User> = dir::users_by_ids_locked(tx, tenant, users)
             .await?
             .into_iter()
             .map(|u| (u.id, u))
@@ -651,7 +648,7 @@ impl App {
                 g.job = Some(j);
             }
         }
-        for (g, n) in gl::groups_with_errors(conn, actor.tenant_id).await? {
+        for (g, n) in gl::error_counts_of_groups(conn, groups).await? {
             if let Some(x) = out.get_mut(&g) {
                 x.members_with_errors = n;
             }
@@ -668,6 +665,20 @@ impl App {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         Ok(gl::groups_with_errors(&mut conn, actor.tenant_id).await?)
+    }
+
+    /// A page of the groups with members whose group license is in error (Graph's
+    /// `$filter=hasMembersWithLicenseErrors eq true`), in id order after `after`, up to
+    /// `limit`, and how many there are in all.
+    pub async fn groups_with_license_errors_page(
+        &self,
+        actor: &Actor,
+        after: Option<GroupId>,
+        limit: i64,
+    ) -> AppResult<(Vec<Group>, i64)> {
+        actor.require(Action::Read)?;
+        let mut conn = self.read().await?;
+        Ok(gl::groups_with_errors_page(&mut conn, actor.tenant_id, after, limit).await?)
     }
 
     /// Members of a group whose licenses from it are in error, a page at a time in id order

@@ -9,7 +9,7 @@ use crate::Conn;
 use serde_json::Value;
 
 /// Whether `conn` is a SQLite connection (otherwise PostgreSQL).
-fn sqlite(conn: &Conn) -> bool {
+pub(crate) fn sqlite(conn: &Conn) -> bool {
     conn.backend_name() == "SQLite"
 }
 

@@ -132,6 +132,34 @@ pub async fn users_by_ids(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> 
     rows.iter().map(map_user).collect()
 }
 
+/// [`users_by_ids`] for a change of their licenses: on PostgreSQL each row is locked for the
+/// rest of the transaction, in id order, so that a job and a direct change of one user queue
+/// ([`lock_user`] takes the same lock); SQLite transactions are serialized anyway.
+pub async fn users_by_ids_locked(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+) -> Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = if bulk::sqlite(conn) {
+        ""
+    } else {
+        " ORDER BY id FOR UPDATE"
+    };
+    let sql = format!(
+        "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({}){lock}",
+        bulk::texts(conn, 2)
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_user).collect()
+}
+
 pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Result<Option<User>> {
     let r = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND upn_lower = $2")
         .bind(tenant.to_string())
@@ -660,7 +688,7 @@ pub async fn count_enabled_with_role(conn: &mut Conn, tenant: TenantId, role: Ro
 
 // ----- groups -----
 
-fn map_group(r: &AnyRow) -> Result<Group> {
+pub(crate) fn map_group(r: &AnyRow) -> Result<Group> {
     Ok(Group {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,

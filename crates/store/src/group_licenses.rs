@@ -309,6 +309,62 @@ pub async fn groups_with_errors(conn: &mut Conn, tenant: TenantId) -> Result<Vec
         .collect()
 }
 
+/// How many members of each of `groups` have a group license in error (groups without
+/// errors are left out).
+pub async fn error_counts_of_groups(
+    conn: &mut Conn,
+    groups: &[GroupId],
+) -> Result<Vec<(GroupId, i64)>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT group_id, COUNT(DISTINCT user_id) AS n FROM license_sources
+          WHERE group_id IN ({}) AND state = 'Error' GROUP BY group_id",
+        bulk::texts(conn, 1)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(groups))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((get_id(r, "group_id")?, get_i64(r, "n")?)))
+        .collect()
+}
+
+/// A page of the groups with members whose group license is in error, in id order after
+/// `after`, and how many such groups there are in all.
+pub async fn groups_with_errors_page(
+    conn: &mut Conn,
+    tenant: TenantId,
+    after: Option<GroupId>,
+    limit: i64,
+) -> Result<(Vec<seatkeeper_domain::directory::Group>, i64)> {
+    const HAS_ERRORS: &str =
+        "EXISTS (SELECT 1 FROM license_sources s WHERE s.group_id = g.id AND s.state = 'Error')";
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT g.* FROM groups g WHERE g.tenant_id = $1 AND ($2 IS NULL OR g.id > $2) AND {HAS_ERRORS}
+         ORDER BY g.id LIMIT $3"
+    )))
+    .bind(tenant.to_string())
+    .bind(after.map(|a| a.to_string()))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM groups g WHERE g.tenant_id = $1 AND {HAS_ERRORS}"
+    )))
+    .bind(tenant.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        rows.iter()
+            .map(crate::directory::map_group)
+            .collect::<Result<_>>()?,
+        get_i64(&total, "n")?,
+    ))
+}
+
 /// A background license job (group processing, bulk membership, reprocess).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -427,19 +483,19 @@ pub async fn list_jobs(
 
 /// The latest job of each of `groups` (for their processing state).
 pub async fn latest_of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<Job>> {
-    let mut out = Vec::new();
-    for g in groups {
-        let r = sqlx::query(
-            "SELECT * FROM license_jobs WHERE group_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(g.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = r {
-            out.push(map_job(&r)?);
-        }
+    if groups.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = format!(
+        "SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY group_id ORDER BY created_at DESC, id DESC) AS latest
+           FROM license_jobs j WHERE group_id IN ({})) x WHERE latest = 1",
+        bulk::texts(conn, 1)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(bulk::text_list(groups))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_job).collect()
 }
 
 /// Whether a group has a job not finished yet.
@@ -557,22 +613,4 @@ pub async fn finish(
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
-}
-
-/// Locks users' rows in id order (PostgreSQL), as every license change does before it reads
-/// what they hold, so that a job and a direct change of one user queue.
-pub async fn lock_users(conn: &mut Conn, tenant: TenantId, users: &[UserId]) -> Result<()> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE",
-        bulk::texts(conn, 2)
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.to_string())
-        .bind(bulk::text_list(users))
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(())
 }

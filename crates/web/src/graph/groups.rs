@@ -45,29 +45,6 @@ async fn group_items(
         .collect())
 }
 
-/// Groups with members whose group licenses are in error, in id order after `after`.
-async fn groups_with_errors(
-    app: &App,
-    actor: &Actor,
-    after: Option<GroupId>,
-) -> ApiResult<Vec<seatkeeper_domain::directory::Group>> {
-    let mut ids: Vec<GroupId> = app
-        .groups_with_license_errors(actor)
-        .await?
-        .into_iter()
-        .map(|(g, _)| g)
-        .filter(|g| after.is_none_or(|a| *g > a))
-        .collect();
-    ids.sort();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Ok(g) = app.get_group(actor, &id.to_string()).await {
-            out.push(g);
-        }
-    }
-    Ok(out)
-}
-
 fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
     ApiError(AppError::invalid(code, msg))
 }
@@ -108,17 +85,18 @@ pub async fn list(
         .transpose()?
         .map(GroupId::from);
     let top = q.top();
-    let mut groups = match filter {
-        GroupFilter::WithLicenseErrors => groups_with_errors(&app, &actor, after).await?,
-        _ => {
-            app.list_groups(&actor, prefix.as_deref(), after, top + 1)
-                .await?
+    let (mut groups, all_errors) = match filter {
+        GroupFilter::WithLicenseErrors => {
+            let (page, all) = app
+                .groups_with_license_errors_page(&actor, after, top + 1)
+                .await?;
+            (page, Some(all))
         }
-    };
-    let all_errors = if filter == GroupFilter::WithLicenseErrors {
-        Some(groups.len() as i64)
-    } else {
-        None
+        _ => (
+            app.list_groups(&actor, prefix.as_deref(), after, top + 1)
+                .await?,
+            None,
+        ),
     };
     let more = groups.len() as i64 > top;
     groups.truncate(top as usize);
@@ -147,7 +125,9 @@ pub async fn count(
         GroupFilter::All => app.count_groups(&actor).await?,
         GroupFilter::Prefix(p) => count_prefixed(&app, &actor, &p).await?,
         GroupFilter::WithLicenseErrors => {
-            groups_with_errors(&app, &actor, None).await?.len() as i64
+            app.groups_with_license_errors_page(&actor, None, 0)
+                .await?
+                .1
         }
     };
     Ok(plain_count(n))

@@ -578,5 +578,21 @@ backends!(
         }
         assert_eq!(holders, 250);
         assert!(with_errors >= 1, "110 people could not get a license");
+        // Graph's way to find them, a page at a time, with the count of all.
+        let (st, page) = srv
+            .get("/v1.0/groups?$filter=hasMembersWithLicenseErrors eq true&$top=1&$count=true")
+            .await;
+        assert_eq!(st, StatusCode::OK, "{page}");
+        assert_eq!(page["@odata.count"], with_errors, "{page}");
+        assert_eq!(page["value"].as_array().unwrap().len(), 1, "{page}");
+        assert_eq!(
+            page["@odata.nextLink"].is_string(),
+            with_errors > 1,
+            "{page}"
+        );
+        let (_, n) = srv
+            .get("/v1.0/groups/$count?$filter=hasMembersWithLicenseErrors eq true")
+            .await;
+        assert_eq!(n, Value::from(with_errors));
     }
 );
