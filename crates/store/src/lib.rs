@@ -15,6 +15,7 @@ pub mod group_licenses;
 pub mod operator;
 pub mod outbox;
 pub mod policies;
+pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
@@ -93,6 +94,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "group licensing",
         include_str!("../migrations/sqlite/0009_group_licensing.sql"),
     ),
+    (
+        10,
+        "license requests",
+        include_str!("../migrations/sqlite/0010_license_requests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -139,6 +145,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "group licensing",
         include_str!("../migrations/postgres/0009_group_licensing.sql"),
+    ),
+    (
+        10,
+        "license requests",
+        include_str!("../migrations/postgres/0010_license_requests.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ mod groups;
 mod licenses;
 pub mod model;
 mod policies;
+mod requests;
 mod selfservice;
 mod subscriptions;
 mod support;
@@ -117,6 +118,7 @@ impl Modify for BearerAuth {
         (name = "Tenant"),
         (name = "Purchase policy"),
         (name = "Group licensing"),
+        (name = "License requests"),
         (name = "Billing"),
         (name = "Audit"),
         (name = "Mail"),
@@ -182,6 +184,12 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(groups::jobs))
         .routes(routes!(groups::job))
         // Catalog.
+        .routes(routes!(requests::submit, requests::mine))
+        .routes(routes!(requests::list))
+        .routes(routes!(requests::get))
+        .routes(routes!(requests::decide))
+        .routes(routes!(requests::share))
+        .routes(routes!(requests::settings, requests::set_settings))
         .routes(routes!(catalog::get, catalog::put))
         // Self-service purchase policy.
         .routes(routes!(policies::list))
