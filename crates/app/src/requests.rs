@@ -620,8 +620,6 @@ impl App {
                     let requested = catalog
                         .product(r.sku_id)
                         .ok_or(DomainError::UnknownSku { sku_id: r.sku_id })?;
-                    // The guarded status change first: of two admins deciding at once, the
-                    // second waits here and then finds the request decided.
                     let mut chosen: Option<SkuId> = None;
                     let mut group: Option<Group> = None;
                     if !approve.is_empty() {
@@ -650,6 +648,8 @@ impl App {
                         message: message.as_deref(),
                         group_id: group.as_ref().map(|g| g.id),
                     };
+                    // Guarded in the UPDATE: of two admins deciding at once, the second waits
+                    // for the first to commit here and then finds the request decided.
                     if !store::complete(tx, actor.tenant_id, rid, &decided).await? {
                         return Err(already_decided(&r));
                     }
@@ -1309,5 +1309,56 @@ async fn group_product(
                     .join(", ")
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_link_verifies_and_any_change_breaks_it() {
+        let (req, to, link) = (LicenseRequestId::new(), UserId::new(), uuid::Uuid::new_v4());
+        let exp = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let token = sign_link("secret-1", req, to, link, exp).unwrap();
+        assert_eq!(
+            verify_link("secret-1", &token),
+            Some((req, to, link, 1_900_000_000))
+        );
+        assert_eq!(verify_link("secret-2", &token), None, "another key");
+        let parts: Vec<&str> = token.split('.').collect();
+        for i in 0..5 {
+            let mut changed: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            changed[i] = if i == 3 {
+                "1900000001".into()
+            } else {
+                let mut c = changed[i].clone();
+                let last = c.pop().unwrap();
+                c.push(if last == 'a' { 'b' } else { 'a' });
+                c
+            };
+            assert_eq!(
+                verify_link("secret-1", &changed.join(".")),
+                None,
+                "part {i}"
+            );
+        }
+        assert_eq!(verify_link("secret-1", "a.b.c"), None);
+        assert_eq!(verify_link("secret-1", ""), None);
+    }
+
+    #[test]
+    fn documentation_links_are_http_or_https() {
+        assert!(check_url("https://intranet.example.com/licenses").is_ok());
+        assert!(check_url("http://wiki/x").is_ok());
+        for bad in [
+            "ftp://x",
+            "https://",
+            "intranet",
+            "https:///x",
+            "https://a b",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
     }
 }

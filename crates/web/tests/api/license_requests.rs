@@ -517,6 +517,28 @@ backends_smtp!(
         let mut standard = approve_two.clone();
         standard["skuId"] = json!("SUITE_STANDARD");
         standard["disabledPlans"] = json!(["WHITEBOARD"]);
+        // An assignment check fails for one user (Bob's Mail (Plan 2) excludes Plan 1):
+        // nothing changes, and the error names him and why.
+        srv.buy("MAIL_PLAN2", 1).await;
+        let got = assign(&srv, "MAIL_PLAN2", &["bob@contoso.test".into()], &[]).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = decide(&srv, &id, standard.clone()).await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let body = got.1.to_string();
+        assert!(
+            body.contains("bob@contoso.test") && body.contains("MAIL_PLAN2"),
+            "{body}"
+        );
+        assert_eq!(held(&srv, "ann@contoso.test").await, Vec::<String>::new());
+        assert_eq!(srv.get(&format!("{REQ}/{id}")).await.1["status"], "Pending");
+        let got = srv
+            .post(
+                &format!("{API}/licenses/MAIL_PLAN2/unassign"),
+                json!({"users": ["bob@contoso.test"]}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
         let got = decide(&srv, &id, standard.clone()).await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
         assert_eq!(got.1["status"], "Completed");
