@@ -104,6 +104,26 @@ pub struct ShareInput {
     pub base_url: String,
 }
 
+/// What an admin can choose from when deciding a request (REQ4): the products the
+/// organization holds that serve it, with their free licenses, and the security groups that
+/// carry one of them.
+#[derive(Debug, Clone)]
+pub struct DecisionOptions {
+    /// (product, free licenses), the requested product first.
+    pub products: Vec<(Product, i64)>,
+    /// (group, the serving product it carries).
+    pub groups: Vec<(Group, SkuId)>,
+}
+
+/// What an end user sees before requesting (REQ2): whether the organization uses its own
+/// process, with its message and link.
+#[derive(Debug, Clone)]
+pub struct RequestProcess {
+    pub use_organization_process: bool,
+    pub message: Option<String>,
+    pub documentation_url: Option<String>,
+}
+
 /// What a share link is worth (REQ5).
 #[derive(Debug, Clone)]
 pub enum LinkCheck {
@@ -829,6 +849,56 @@ impl App {
             .into());
         }
         Ok(())
+    }
+
+    /// REQ4: the products and security groups an admin can license the approved users with
+    /// (for the decision pane's choices); Global reader and up.
+    pub async fn decision_options(&self, actor: &Actor, id: &str) -> AppResult<DecisionOptions> {
+        actor.require(Action::Read)?;
+        let rid = parse_id(id)?;
+        let catalog = self.catalog();
+        let mut conn = self.read().await?;
+        let r = store::get(&mut conn, actor.tenant_id, rid)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let Some(requested) = catalog.product(r.sku_id) else {
+            return Ok(DecisionOptions {
+                products: Vec::new(),
+                groups: Vec::new(),
+            });
+        };
+        let mut products = Vec::new();
+        let mut groups = Vec::new();
+        for p in rules::serving_products(&catalog, requested) {
+            if let Some(pool) =
+                seatkeeper_store::subscriptions::central_pool(&mut conn, actor.tenant_id, p.sku_id)
+                    .await?
+                && pool.total > 0
+            {
+                products.push((p.clone(), (pool.total - pool.assigned).max(0)));
+            }
+            for g in store::groups_carrying(&mut conn, actor.tenant_id, p.sku_id, 200).await? {
+                if let Some(g) = dir::get_group(&mut conn, actor.tenant_id, g).await?
+                    && !groups.iter().any(|(x, _): &(Group, SkuId)| x.id == g.id)
+                {
+                    groups.push((g, p.sku_id));
+                }
+            }
+        }
+        groups.sort_by(|a, b| a.0.display_name.cmp(&b.0.display_name));
+        Ok(DecisionOptions { products, groups })
+    }
+
+    /// REQ2: whether the signed-in user's organization uses its own request process, with its
+    /// message and link (any signed-in user: the Request a license page shows it).
+    pub async fn request_process(&self, actor: &Actor) -> AppResult<RequestProcess> {
+        let mut conn = self.read().await?;
+        let s = store::settings(&mut conn, actor.tenant_id).await?;
+        Ok(RequestProcess {
+            use_organization_process: s.use_organization_process,
+            message: s.message,
+            documentation_url: s.documentation_url,
+        })
     }
 
     /// REQ5: e-mails a Pending request to users of the organization (by e-mail address or user

@@ -1355,3 +1355,68 @@ impl From<crate::requests::Settings> for RequestSettings {
         }
     }
 }
+
+/// A product that can serve a request, with its free licenses.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingProduct {
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    /// Licenses not assigned yet.
+    pub available: i64,
+    /// The product's service plans (what disabledPlans may turn off).
+    pub plans: Vec<PlanRef>,
+}
+
+/// A security group that carries a product serving a request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingGroup {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub display_name: String,
+    /// The serving product it carries.
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+}
+
+/// What an admin can choose from when deciding a request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionOptionsView {
+    /// Products the organization holds that serve the request (the requested one first).
+    pub products: Vec<ServingProduct>,
+    /// Security groups that carry one of them (assignVia).
+    pub groups: Vec<ServingGroup>,
+}
+
+impl DecisionOptionsView {
+    pub fn new(catalog: &DomainCatalog, o: &crate::requests::DecisionOptions) -> Self {
+        DecisionOptionsView {
+            products: o
+                .products
+                .iter()
+                .map(|(p, available)| ServingProduct {
+                    sku_id: p.sku_id.to_string(),
+                    sku_part_number: p.sku_part_number.clone(),
+                    product_name: p.name.clone(),
+                    available: *available,
+                    plans: PlanRef::all(catalog, &p.plans),
+                })
+                .collect(),
+            groups: o
+                .groups
+                .iter()
+                .map(|(g, sku)| ServingGroup {
+                    id: g.id.to_string(),
+                    display_name: g.display_name.clone(),
+                    sku_id: sku.to_string(),
+                    sku_part_number: catalog.part_number(*sku),
+                })
+                .collect(),
+        }
+    }
+}

@@ -579,3 +579,24 @@ pub async fn members_among(
     }
     Ok(out)
 }
+
+/// The security groups of the organization that carry `sku` (group-based licensing), by name,
+/// at most `limit`.
+pub async fn groups_carrying(
+    conn: &mut Conn,
+    tenant: TenantId,
+    sku: SkuId,
+    limit: i64,
+) -> Result<Vec<GroupId>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT g.id FROM group_licenses l JOIN groups g ON g.id = l.group_id \
+         WHERE l.tenant_id = $1 AND l.sku_id = $2 AND g.security_enabled = 1 \
+         ORDER BY g.display_name, g.id LIMIT {}",
+        limit.max(0)
+    )))
+    .bind(tenant.to_string())
+    .bind(sku.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| get_id(r, "id")).collect()
+}

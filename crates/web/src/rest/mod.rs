@@ -188,6 +188,7 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(requests::list))
         .routes(routes!(requests::get))
         .routes(routes!(requests::decide))
+        .routes(routes!(requests::options))
         .routes(routes!(requests::share))
         .routes(routes!(requests::settings, requests::set_settings))
         .routes(routes!(catalog::get, catalog::put))

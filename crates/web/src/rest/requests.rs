@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
 use seatkeeper_app::requests::{AssignVia, DecisionInput, RequestDetail, RequestPage, ShareInput};
 use seatkeeper_app::views::{
-    LicenseRequest, LicenseRequestList, LicenseRequestSummary, RequestSettings,
+    DecisionOptionsView, LicenseRequest, LicenseRequestList, LicenseRequestSummary, RequestSettings,
 };
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::requests::RequestStatus;
@@ -248,6 +248,34 @@ pub async fn get(
 ) -> Out<LicenseRequest> {
     let d = app.get_request(&actor, &id).await?;
     Ok(axum::Json(LicenseRequest::new(&app.catalog(), &d)))
+}
+
+/// What a decision can choose from
+///
+/// The products the organization holds that can serve the request (any that includes every
+/// plan of the requested one), with their free licenses and plans, and the security groups
+/// that carry one of them. Global reader and up.
+#[utoipa::path(
+    get,
+    path = "/license-requests/{id}/decision-options",
+    operation_id = "getLicenseRequestDecisionOptions",
+    tag = "License requests",
+    params(("id" = String, Path, description = "The request's id (GUID).")),
+    responses(
+        (status = 200, description = "OK", body = DecisionOptionsView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+pub async fn options(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    PathArgs(id): PathArgs<String>,
+) -> Out<DecisionOptionsView> {
+    let o = app.decision_options(&actor, &id).await?;
+    Ok(axum::Json(DecisionOptionsView::new(&app.catalog(), &o)))
 }
 
 /// Assign through a security group.

@@ -499,6 +499,27 @@ backends_smtp!(
         // Two products serve it: the admin chooses.
         srv.buy("SUITE_BASIC", 1).await;
         srv.buy("SUITE_STANDARD", 5).await;
+        // The pane's choices: both products with their free licenses.
+        let got = srv.get(&format!("{REQ}/{id}/decision-options")).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let offered: Vec<(String, i64)> = got.1["products"]
+            .as_array()
+            .expect("products")
+            .iter()
+            .map(|p| {
+                (
+                    p["skuPartNumber"].as_str().unwrap().to_string(),
+                    p["available"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            offered,
+            vec![
+                ("SUITE_BASIC".to_string(), 1),
+                ("SUITE_STANDARD".to_string(), 5)
+            ]
+        );
         let got = decide(&srv, &id, approve_two.clone()).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "SUITE_STANDARD");
         assert_eq!(code(&got), "chooseProduct");
@@ -628,6 +649,9 @@ backends!(
         assert_eq!(got.0, StatusCode::ACCEPTED, "{}", got.1);
         jobs_done(&srv).await;
         // Three approvals, two licenses: refused as a whole.
+        let got = srv.get(&format!("{REQ}/{id}/decision-options")).await;
+        assert_eq!(got.1["groups"][0]["displayName"], "Sales", "{}", got.1);
+        assert_eq!(got.1["groups"].as_array().unwrap().len(), 1, "{}", got.1);
         let got = decide(&srv, &id, json!({"approve": ["g1@contoso.test", "g2@contoso.test", "g3@contoso.test"], "assignVia": {"groupId": sales}})).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "3");
         assert_eq!(code(&got), "notEnoughLicenses");
