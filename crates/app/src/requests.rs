@@ -520,6 +520,39 @@ impl App {
         }
     }
 
+    /// REQ1: Members of the organization whose name or user name starts with `term` (at most
+    /// `limit`), for a signed-in user to name colleagues on a request.
+    pub async fn find_colleagues(
+        &self,
+        actor: &Actor,
+        term: &str,
+        limit: i64,
+    ) -> AppResult<Vec<User>> {
+        if actor.user_id.is_none() {
+            return Err(AppError::Forbidden(
+                "Only a signed-in user can request a license.".into(),
+            ));
+        }
+        let term = term.trim();
+        if term.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = seatkeeper_domain::directory::UserFilter::Eq(
+            seatkeeper_domain::directory::UserField::UserType,
+            seatkeeper_domain::directory::Value::Text("Member".into()),
+        );
+        let mut conn = self.read().await?;
+        Ok(dir::search_users_where(
+            &mut conn,
+            actor.tenant_id,
+            term,
+            &members,
+            None,
+            limit.clamp(1, 50),
+        )
+        .await?)
+    }
+
     /// REQ1: the signed-in user's own requests, newest first.
     pub async fn my_requests(&self, actor: &Actor, top: i64, skip: i64) -> AppResult<RequestPage> {
         let me = actor.user_id.ok_or_else(|| {

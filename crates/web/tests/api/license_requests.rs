@@ -878,10 +878,11 @@ backends_smtp!(
 
         // Shared and recommended.
         srv.user("approver@contoso.test", Some("US")).await;
+        srv.user("late@contoso.test", Some("US")).await;
         let got = srv
             .post(
                 &format!("{REQ}/{id}/share"),
-                json!({"recipients": ["approver@contoso.test"]}),
+                json!({"recipients": ["approver@contoso.test", "late@contoso.test"]}),
             )
             .await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
@@ -919,6 +920,18 @@ backends_smtp!(
         assert_eq!(held(&srv, "life1@contoso.test").await, vec!["SUITE_BASIC"]);
         assert_eq!(held(&srv, "life2@contoso.test").await, vec!["SUITE_BASIC"]);
         assert_eq!(held(&srv, "life3@contoso.test").await, Vec::<String>::new());
+        // Decided: it cannot be shared again, and a link not used yet says so.
+        let got = srv
+            .post(
+                &format!("{REQ}/{id}/share"),
+                json!({"recipients": ["approver@contoso.test"]}),
+            )
+            .await;
+        assert_error(&got, StatusCode::CONFLICT, "already decided");
+        let (late_approve, _) = links(&sink.to("late@contoso.test")[0], &srv);
+        let (st, html) = page(&srv, &late_approve).await;
+        assert_eq!(st, StatusCode::GONE);
+        assert!(html.contains("already decided"), "{html}");
         run_jobs(&srv).await;
         assert!(
             sink.to("life1@contoso.test")[0]
