@@ -988,3 +988,54 @@ backends_smtp!(
         assert_eq!(held(&srv, "life1@contoso.test").await, vec!["SUITE_BASIC"]);
     }
 );
+
+backends!(
+    the_request_form_finds_member_colleagues_and_shows_the_process,
+    |srv| async move {
+        let me = srv.user("former@contoso.test", Some("US")).await;
+        srv.user("fred@contoso.test", Some("US")).await;
+        srv.user("frieda@contoso.test", Some("US")).await;
+        let guest = srv
+            .user("fguest_fabrikam.test@contoso.test", Some("US"))
+            .await;
+        srv.app
+            .update_user(
+                &srv.operator(),
+                &guest.to_string(),
+                &seatkeeper_app::directory::UserInput {
+                    user_type: Some("Guest".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        let actor = seatkeeper_app::Actor {
+            tenant_id: srv.tenant,
+            user_id: Some(me),
+            name: "former@contoso.test".into(),
+            roles: vec![],
+        };
+        let found: Vec<String> = srv
+            .app
+            .find_colleagues(&actor, "fr", 10)
+            .await
+            .expect("find")
+            .into_iter()
+            .map(|u| u.upn)
+            .collect();
+        assert_eq!(found, vec!["fred@contoso.test", "frieda@contoso.test"]);
+        let p = srv.app.request_process(&actor).await.expect("process");
+        assert!(!p.use_organization_process);
+        let got = srv
+            .put(SETTINGS, json!({"useOrganizationProcess": true, "message": "Ask IT.", "documentationUrl": "https://it.contoso.test"}))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let p = srv.app.request_process(&actor).await.expect("process");
+        assert!(p.use_organization_process);
+        assert_eq!(p.message.as_deref(), Some("Ask IT."));
+        assert_eq!(
+            p.documentation_url.as_deref(),
+            Some("https://it.contoso.test")
+        );
+    }
+);
