@@ -19,6 +19,14 @@ pub enum AppError {
     /// The request conflicts with the current state (a duplicate name, say).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// A conflict with data for the client (an open request's id, the organization's message):
+    /// HTTP 409, `detail` in the error's `details`.
+    #[error("{message}")]
+    ConflictWith {
+        code: &'static str,
+        message: String,
+        detail: serde_json::Value,
+    },
     #[error("{0}")]
     Forbidden(String),
     /// The payment provider declined the card (HTTP 402, code `PaymentDeclined`): the reason,

@@ -1087,47 +1087,62 @@ impl App {
             .transact(move |tx| {
                 Box::pin(async move {
                     let g = find_group(tx, actor.tenant_id, group).await?;
-                    let job = Job {
-                        id: uuid::Uuid::new_v4(),
-                        tenant_id: actor.tenant_id,
-                        kind: "groupMembers".into(),
-                        group_id: Some(g.id),
-                        actor_id: actor.user_id,
-                        actor: actor.name.clone(),
-                        state: "Queued".into(),
-                        total: ids.len() as i64,
-                        processed: 0,
-                        errors: 0,
-                        cursor: None,
-                        payload: Some(serde_json::to_string(ids).map_err(anyhow::Error::from)?),
-                        message: None,
-                        created_at: now,
-                        started_at: None,
-                        finished_at: None,
-                    };
-                    gl::insert_job(tx, &job).await?;
-                    audit::record(
-                        tx,
-                        actor,
-                        now,
-                        AuditAction::GroupMemberAdd,
-                        "group",
-                        g.id,
-                        format!(
-                            "{} users queued to join group '{}'",
-                            ids.len(),
-                            g.display_name
-                        ),
-                        None,
-                        Some(json!({"job": job.id, "users": ids.len()})),
-                    )
-                    .await?;
+                    let job = self.queue_group_members(tx, actor, &g, ids, now).await?;
                     Ok((g, job))
                 })
             })
             .await?;
         self.license_jobs_wake.notify_one();
         Ok(out)
+    }
+
+    /// Queues a job that adds `ids` to group `g` and gives each the group's products (L6), in
+    /// the caller's transaction; audited. The caller wakes the job runner after committing
+    /// (`license_jobs_wake`).
+    pub(crate) async fn queue_group_members(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        g: &Group,
+        ids: &[UserId],
+        now: Time,
+    ) -> AppResult<Job> {
+        let job = Job {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: actor.tenant_id,
+            kind: "groupMembers".into(),
+            group_id: Some(g.id),
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            state: "Queued".into(),
+            total: ids.len() as i64,
+            processed: 0,
+            errors: 0,
+            cursor: None,
+            payload: Some(serde_json::to_string(ids).map_err(anyhow::Error::from)?),
+            message: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        gl::insert_job(tx, &job).await?;
+        audit::record(
+            tx,
+            actor,
+            now,
+            AuditAction::GroupMemberAdd,
+            "group",
+            g.id,
+            format!(
+                "{} users queued to join group '{}'",
+                ids.len(),
+                g.display_name
+            ),
+            None,
+            Some(json!({"job": job.id, "users": ids.len()})),
+        )
+        .await?;
+        Ok(job)
     }
 
     /// Runs license jobs whenever one is queued (woken at once on this server, within a second

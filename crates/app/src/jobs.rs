@@ -1,4 +1,5 @@
-//! Background jobs: the subscription lifecycle and e-mail delivery. Each step is its own
+//! Background jobs: the subscription lifecycle, the purge of old license requests and e-mail
+//! delivery. Each step is its own
 //! transaction and guarded by the row's current status, so several server processes can run
 //! them side by side.
 
@@ -17,6 +18,8 @@ pub struct JobReport {
     pub deleted: u64,
     pub mails_sent: u64,
     pub mails_failed: u64,
+    /// License requests purged after the organization's retention (REQ6).
+    pub requests_purged: u64,
 }
 
 /// Attempts before a message is given up (status `failed`).
@@ -76,6 +79,7 @@ impl App {
                 break;
             }
         }
+        report.requests_purged = self.purge_requests().await?;
         let (sent, failed) = self.deliver_mail().await?;
         report.mails_sent = sent;
         report.mails_failed = failed;

@@ -22,6 +22,7 @@ pub mod operator;
 pub mod passwords;
 pub mod payments;
 pub mod policies;
+pub mod requests;
 pub mod selfservice;
 pub mod sessions;
 pub mod subscriptions;
@@ -93,6 +94,7 @@ fn forbidden_message(action: Action) -> String {
         Action::ManageTenant => "the Global admin role",
         Action::ReadBilling => "the Global admin, Billing admin or Global reader role",
         Action::ManageBilling => "the Global or Billing admin role",
+        Action::ManageRequests => "the Global, License or User admin role",
     };
     format!("Insufficient privileges to complete the operation. This needs {need}.")
 }

@@ -394,6 +394,102 @@ pub fn payment_failed(
     }
 }
 
+/// To one user on a license request: approved or denied (REQ4), with the admin's message or
+/// the default one.
+pub fn request_decided(
+    tenant: &str,
+    product: &str,
+    licensed_with: &str,
+    approved: bool,
+    message: Option<&str>,
+) -> Content {
+    let custom = message.map(str::trim).filter(|m| !m.is_empty());
+    if approved {
+        render(
+            format!("Your request for {product} was approved"),
+            &[
+                format!("Your admin approved the request for a {product} license in {tenant}."),
+                custom.map(|m| format!("Message from your admin: {m}")).unwrap_or_else(|| {
+                    format!("You now have (or will shortly have) a {licensed_with} license; sign out and in again if its apps do not show yet.")
+                }),
+            ],
+        )
+    } else {
+        render(
+            format!("Your request for {product} was denied"),
+            &[
+                format!("Your admin denied the request for a {product} license in {tenant}."),
+                custom
+                    .map(|m| format!("Message from your admin: {m}"))
+                    .unwrap_or_else(|| {
+                        "Ask your admin if you need to know why or what to use instead.".into()
+                    }),
+            ],
+        )
+    }
+}
+
+/// What a shared license request shows its recipient (REQ5).
+#[derive(Debug, Clone)]
+pub struct SharedRequest<'a> {
+    pub tenant: &'a str,
+    pub product: &'a str,
+    pub requester: &'a str,
+    /// Everyone on the request (user names).
+    pub users: &'a [String],
+    pub note: Option<&'a str>,
+    /// Who shared it.
+    pub shared_by: &'a str,
+    pub subject: Option<&'a str>,
+    pub message: Option<&'a str>,
+    /// The links to recommend approving and denying.
+    pub approve_url: &'a str,
+    pub deny_url: &'a str,
+    /// The last day the links work (YYYY-MM-DD).
+    pub expires: &'a str,
+}
+
+/// To a recipient of a shared license request: the request and links to recommend approving
+/// or denying it (REQ5).
+pub fn request_shared(r: &SharedRequest<'_>) -> Content {
+    let mut paragraphs = vec![format!(
+        "{} asks for your recommendation on a license request in {}: {} asked for {} for {}.",
+        r.shared_by,
+        r.tenant,
+        r.requester,
+        r.product,
+        r.users.join(", ")
+    )];
+    if let Some(m) = r.message.map(str::trim).filter(|m| !m.is_empty()) {
+        paragraphs.push(format!("Message from {}: {m}", r.shared_by));
+    }
+    if let Some(n) = r.note.map(str::trim).filter(|n| !n.is_empty()) {
+        paragraphs.push(format!("The requester's note: {n}"));
+    }
+    paragraphs.push(format!(
+        "You don't need admin access. Open one of these links to recommend approving or denying it, with a comment if you like. The links work once, for you only, until {}.",
+        r.expires
+    ));
+    let subject = r
+        .subject
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("Your recommendation: {} for {}", r.product, r.requester));
+    let mut c = render(subject, &paragraphs);
+    c.text.push_str(&format!(
+        "\nRecommend approving: {}\nRecommend denying: {}\n",
+        r.approve_url, r.deny_url
+    ));
+    let links = format!(
+        "<p><a href=\"{}\">Recommend approving</a></p><p><a href=\"{}\">Recommend denying</a></p>",
+        esc(r.approve_url),
+        esc(r.deny_url)
+    );
+    c.html = c.html.replace("</body>", &format!("{links}</body>"));
+    c
+}
+
 /// An outbox row for `content`, due now.
 pub fn message(
     tenant: TenantId,

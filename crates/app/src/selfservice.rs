@@ -258,7 +258,7 @@ impl App {
             .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))
     }
 
-    async fn earlier_trial(
+    pub(crate) async fn earlier_trial(
         &self,
         tx: &mut Conn,
         tenant: TenantId,

@@ -1096,3 +1096,327 @@ pub struct GroupWithErrors {
 pub struct GroupWithErrorsList {
     pub value: Vec<GroupWithErrors>,
 }
+
+// ----- license requests (REQ1–REQ6) -----
+
+/// Pending (waiting for an admin) or Completed (decided).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum LicenseRequestStatus {
+    Pending,
+    Completed,
+}
+
+/// How a decided request ended.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum LicenseRequestOutcome {
+    Approved,
+    PartlyApproved,
+    Denied,
+}
+
+/// Approve or Deny.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum LicenseRequestVerdict {
+    Approve,
+    Deny,
+}
+
+/// A license request as lists show it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseRequestSummary {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The product asked for.
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    #[schema(format = Uuid)]
+    pub requester_id: String,
+    pub requester: String,
+    #[schema(format = DateTime)]
+    pub requested_date_time: String,
+    #[schema(value_type = LicenseRequestStatus)]
+    pub status: &'static str,
+    /// Set once Completed.
+    #[schema(value_type = Option<LicenseRequestOutcome>)]
+    pub outcome: Option<&'static str>,
+    /// How many users are on it (the requester included).
+    pub user_count: i64,
+    pub note: Option<String>,
+}
+
+impl LicenseRequestSummary {
+    pub fn new(catalog: &DomainCatalog, r: &crate::requests::Request) -> Self {
+        let (part, name) = part_and_name(catalog, r.sku_id);
+        LicenseRequestSummary {
+            id: r.id.to_string(),
+            sku_id: r.sku_id.to_string(),
+            sku_part_number: part,
+            product_name: name,
+            requester_id: r.requester_id.to_string(),
+            requester: r.requester_upn.clone(),
+            requested_date_time: ts(r.created_at),
+            status: r.status.as_str(),
+            outcome: r.outcome.map(|o| o.as_str()),
+            user_count: r.user_count,
+            note: r.note.clone(),
+        }
+    }
+}
+
+/// A page of license requests, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseRequestList {
+    pub value: Vec<LicenseRequestSummary>,
+    /// How many match in all.
+    pub count: i64,
+    /// Path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_link: Option<String>,
+}
+
+/// One user on a request: their current licenses and the decision for them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestUserView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub user_principal_name: String,
+    /// Absent when the account was deleted.
+    pub display_name: Option<String>,
+    /// Whether the account still exists.
+    pub exists: bool,
+    /// What they hold now.
+    pub licenses: Vec<License>,
+    /// Set once decided.
+    #[schema(value_type = Option<LicenseRequestVerdict>)]
+    pub decision: Option<&'static str>,
+}
+
+/// A recipient's recommendation on a shared request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Recommendation {
+    pub recipient: String,
+    #[schema(value_type = LicenseRequestVerdict)]
+    pub recommendation: &'static str,
+    pub comment: Option<String>,
+    #[schema(format = DateTime)]
+    pub recommended_date_time: String,
+}
+
+/// A share of the request with one recipient.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Share {
+    pub recipient: String,
+    pub shared_by: String,
+    #[schema(format = DateTime)]
+    pub shared_date_time: String,
+    #[schema(format = DateTime)]
+    pub expires_date_time: String,
+    /// Whether the recipient has answered (the link is spent).
+    pub answered: bool,
+}
+
+/// The decision on a Completed request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionView {
+    #[schema(value_type = LicenseRequestOutcome)]
+    pub outcome: &'static str,
+    pub decided_by: String,
+    #[schema(format = DateTime)]
+    pub decided_date_time: String,
+    /// The product the approved users were licensed with.
+    #[schema(format = Uuid)]
+    pub sku_id: Option<String>,
+    pub sku_part_number: Option<String>,
+    /// The security group the approved users were added to (absent: assigned directly).
+    pub group: Option<GroupRef>,
+    pub message: Option<String>,
+}
+
+/// A group, named.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub display_name: String,
+}
+
+/// A license request with every user on it, their current licenses, the recommendations and
+/// the decision.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseRequest {
+    #[serde(flatten)]
+    pub summary: LicenseRequestSummary,
+    pub users: Vec<RequestUserView>,
+    pub recommendations: Vec<Recommendation>,
+    pub shares: Vec<Share>,
+    pub decision: Option<DecisionView>,
+}
+
+impl LicenseRequest {
+    pub fn new(catalog: &DomainCatalog, d: &crate::requests::RequestDetail) -> Self {
+        let r = &d.request;
+        LicenseRequest {
+            summary: LicenseRequestSummary::new(catalog, r),
+            users: d
+                .users
+                .iter()
+                .map(|u| RequestUserView {
+                    id: u.user_id.to_string(),
+                    user_principal_name: u.upn.clone(),
+                    display_name: u.user.as_ref().map(|x| x.display_name.clone()),
+                    exists: u.user.is_some(),
+                    licenses: u
+                        .licenses
+                        .iter()
+                        .map(|a| License::new(catalog, a))
+                        .collect(),
+                    decision: u.verdict.map(|v| v.as_str()),
+                })
+                .collect(),
+            recommendations: d
+                .links
+                .iter()
+                .filter_map(|l| {
+                    Some(Recommendation {
+                        recipient: l.recipient_upn.clone(),
+                        recommendation: l.verdict?.as_str(),
+                        comment: l.comment.clone(),
+                        recommended_date_time: ts(l.used_at?),
+                    })
+                })
+                .collect(),
+            shares: d
+                .links
+                .iter()
+                .map(|l| Share {
+                    recipient: l.recipient_upn.clone(),
+                    shared_by: l.shared_by.clone(),
+                    shared_date_time: ts(l.shared_at),
+                    expires_date_time: ts(l.expires_at),
+                    answered: l.used_at.is_some(),
+                })
+                .collect(),
+            decision: match (r.outcome, r.decided_at) {
+                (Some(o), Some(at)) => Some(DecisionView {
+                    outcome: o.as_str(),
+                    decided_by: r.decided_by.clone().unwrap_or_default(),
+                    decided_date_time: ts(at),
+                    sku_id: r.decision_sku_id.map(|s| s.to_string()),
+                    sku_part_number: r.decision_sku_id.map(|s| catalog.part_number(s)),
+                    group: d.group.as_ref().map(|g| GroupRef {
+                        id: g.id.to_string(),
+                        display_name: g.display_name.clone(),
+                    }),
+                    message: r.decision_message.clone(),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The organization's license request settings.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSettings {
+    /// Requests go through the organization's own process: users who try to request see
+    /// `message` and `documentationUrl`, and no request is created.
+    pub use_organization_process: bool,
+    pub message: Option<String>,
+    pub documentation_url: Option<String>,
+    /// How long share links work (days, default 14).
+    pub link_expiry_days: i64,
+    /// How long requests are kept before they are purged (months, default 12).
+    pub retention_months: i64,
+}
+
+impl From<crate::requests::Settings> for RequestSettings {
+    fn from(s: crate::requests::Settings) -> Self {
+        RequestSettings {
+            use_organization_process: s.use_organization_process,
+            message: s.message,
+            documentation_url: s.documentation_url,
+            link_expiry_days: s.link_expiry_days,
+            retention_months: s.retention_months,
+        }
+    }
+}
+
+/// A product that can serve a request, with its free licenses.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingProduct {
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub product_name: String,
+    /// Licenses not assigned yet.
+    pub available: i64,
+    /// The product's service plans (what disabledPlans may turn off).
+    pub plans: Vec<PlanRef>,
+}
+
+/// A security group that carries a product serving a request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingGroup {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub display_name: String,
+    /// The serving product it carries.
+    #[schema(format = Uuid)]
+    pub sku_id: String,
+    pub sku_part_number: String,
+}
+
+/// What an admin can choose from when deciding a request.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionOptionsView {
+    /// Products the organization holds that serve the request (the requested one first).
+    pub products: Vec<ServingProduct>,
+    /// Security groups that carry one of them (assignVia).
+    pub groups: Vec<ServingGroup>,
+}
+
+impl DecisionOptionsView {
+    pub fn new(catalog: &DomainCatalog, o: &crate::requests::DecisionOptions) -> Self {
+        DecisionOptionsView {
+            products: o
+                .products
+                .iter()
+                .map(|(p, available)| ServingProduct {
+                    sku_id: p.sku_id.to_string(),
+                    sku_part_number: p.sku_part_number.clone(),
+                    product_name: p.name.clone(),
+                    available: *available,
+                    plans: PlanRef::all(catalog, &p.plans),
+                })
+                .collect(),
+            groups: o
+                .groups
+                .iter()
+                .map(|(g, sku)| ServingGroup {
+                    id: g.id.to_string(),
+                    display_name: g.display_name.clone(),
+                    sku_id: sku.to_string(),
+                    sku_part_number: catalog.part_number(*sku),
+                })
+                .collect(),
+        }
+    }
+}

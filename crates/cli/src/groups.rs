@@ -37,7 +37,7 @@ async fn groups(app: &App, actor: &Actor, prefix: Option<&str>) -> anyhow::Resul
 }
 
 /// Finds a group by id or exact name (case-insensitive).
-async fn find(app: &App, actor: &Actor, key: &str) -> anyhow::Result<Group> {
+pub(crate) async fn find(app: &App, actor: &Actor, key: &str) -> anyhow::Result<Group> {
     if GroupId::parse(key).is_some()
         && let Ok(g) = app.get_group(actor, key).await
     {

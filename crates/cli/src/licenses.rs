@@ -17,7 +17,11 @@ use std::io::Write;
 const PAGE: i64 = 500;
 
 /// Plan names or ids to plan ids; the app checks that they belong to the product.
-fn plans(catalog: &Catalog, p: &Product, keys: &[String]) -> anyhow::Result<Vec<PlanId>> {
+pub(crate) fn plans(
+    catalog: &Catalog,
+    p: &Product,
+    keys: &[String],
+) -> anyhow::Result<Vec<PlanId>> {
     keys.iter()
         .map(|k| k.trim())
         .filter(|k| !k.is_empty())

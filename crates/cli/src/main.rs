@@ -11,6 +11,7 @@ mod operator;
 mod opts;
 mod output;
 mod policy;
+mod requests;
 mod subscriptions;
 mod users;
 

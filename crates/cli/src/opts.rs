@@ -120,6 +120,9 @@ pub enum Command {
     /// The self-service purchase policy: which products users may buy themselves.
     #[command(subcommand)]
     Policy(crate::policy::PolicyCmd),
+    /// License requests: list, show one, approve or deny.
+    #[command(subcommand)]
+    Requests(crate::requests::RequestsCmd),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),

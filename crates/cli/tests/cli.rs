@@ -1563,6 +1563,7 @@ fn help_explains_each_command_with_an_example() {
         "jobs",
         "operator",
         "policy",
+        "requests",
     ] {
         assert!(top.contains(cmd), "{cmd} missing in {top}");
     }
@@ -1583,6 +1584,9 @@ fn help_explains_each_command_with_an_example() {
         &["policy", "get"],
         &["policy", "set"],
         &["policy", "set-default"],
+        &["requests", "list"],
+        &["requests", "show"],
+        &["requests", "decide"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -2616,4 +2620,198 @@ both!(group_members_from_a_file_get_the_groups_products, |sk| {
         "CHAT_ESSENTIALS",
     ]);
     assert_eq!(csv.lines().count(), 31, "a header and 30 holders: {csv}");
+});
+
+// ----- license requests -----
+
+/// A Member of `tenant` requests `sku` for themselves and `others`, through the app as the
+/// REST API does; returns the request's id.
+fn submit_request(sk: &Sk, tenant: &str, upn: &str, sku: &str, others: &[&str]) -> String {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let app = seatkeeper_app::App::new(
+            db,
+            seatkeeper_app::Config {
+                mail: seatkeeper_app::mail::MailConfig {
+                    from: "t@localhost".into(),
+                    transport: seatkeeper_app::mail::Transport::EmlDir(sk.dir.join("mail")),
+                },
+                dev_clock: false,
+                public_url: None,
+            },
+        )
+        .await
+        .expect("app");
+        let mut conn = app.read().await.expect("conn");
+        let t = seatkeeper_store::tenants::get_by_name(&mut conn, tenant)
+            .await
+            .expect("query")
+            .expect("tenant");
+        let u = seatkeeper_store::directory::get_user_by_upn(&mut conn, t.id, upn)
+            .await
+            .expect("query")
+            .expect("user");
+        drop(conn);
+        let actor = seatkeeper_app::Actor {
+            tenant_id: t.id,
+            user_id: Some(u.id),
+            name: u.upn.clone(),
+            roles: vec![],
+        };
+        let others: Vec<String> = others.iter().map(|s| s.to_string()).collect();
+        let d = app
+            .submit_request(
+                &actor,
+                app.catalog().find_product(sku).expect("product").sku_id,
+                &others,
+                Some("for the launch"),
+            )
+            .await
+            .expect("submit");
+        d.request.id.to_string()
+    })
+}
+
+both!(requests_list_show_and_decide_from_the_command_line, |sk| {
+    sk.tenant("Fabrikam");
+    let csv = sk.write(
+            "people.csv",
+            "userPrincipalName,displayName,usageLocation\nann@fabrikam.example,Ann,US\nbob@fabrikam.example,Bob,US\n",
+        );
+    sk.ok(&["users", "import", "--tenant", "Fabrikam", &csv]);
+    sk.ok(&[
+        "policy",
+        "set",
+        "--tenant",
+        "Fabrikam",
+        "--product-id",
+        "CFQ7TTC0LH18",
+        "--value",
+        "Disabled",
+    ]);
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Fabrikam",
+        "--sku",
+        "SUITE_BASIC",
+        "--quantity",
+        "3",
+    ]);
+    let id = submit_request(
+        &sk,
+        "Fabrikam",
+        "ann@fabrikam.example",
+        "SUITE_BASIC",
+        &["bob@fabrikam.example"],
+    );
+
+    let out = sk.ok(&[
+        "requests", "list", "--tenant", "Fabrikam", "--status", "pending",
+    ]);
+    let head: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        head,
+        [
+            "Id",
+            "Product",
+            "Requester",
+            "Requested",
+            "Status",
+            "Outcome",
+            "Users"
+        ],
+        "{out}"
+    );
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with(&id)
+            && row.contains("SUITE_BASIC")
+            && row.contains("ann@fabrikam.example")
+            && row.contains("Pending")
+            && row.trim_end().ends_with('2'),
+        "{out}"
+    );
+    let err = sk.fail(&[
+        "requests", "list", "--tenant", "Fabrikam", "--status", "open",
+    ]);
+    assert!(err.contains("pending, completed"), "{err}");
+
+    let shown = sk.json(&["requests", "show", "--tenant", "Fabrikam", &id, "--json"]);
+    assert_eq!(shown["id"], id.as_str(), "{shown}");
+    assert_eq!(shown["users"].as_array().map(Vec::len), Some(2), "{shown}");
+    assert_eq!(shown["note"], "for the launch");
+    let text = sk.ok(&["requests", "show", "--tenant", "Fabrikam", &id]);
+    assert!(text.contains("bob@fabrikam.example"), "{text}");
+
+    // Every user in one list: refused with the reason, nothing changes.
+    let err = sk.fail(&[
+        "requests",
+        "decide",
+        "--tenant",
+        "Fabrikam",
+        &id,
+        "--approve",
+        "ann@fabrikam.example",
+    ]);
+    assert!(
+        err.contains("bob@fabrikam.example is in neither list"),
+        "{err}"
+    );
+
+    let decided = sk.json(&[
+        "requests",
+        "decide",
+        "--tenant",
+        "Fabrikam",
+        &id,
+        "--approve",
+        "ann@fabrikam.example",
+        "--deny",
+        "bob@fabrikam.example",
+        "--sku",
+        "SUITE_BASIC",
+        "--message",
+        "Enjoy.",
+        "--json",
+    ]);
+    assert_eq!(decided["status"], "Completed", "{decided}");
+    assert_eq!(decided["outcome"], "PartlyApproved");
+    assert_eq!(
+        decided["users"][0]["licenses"][0]["skuPartNumber"],
+        "SUITE_BASIC"
+    );
+    assert_eq!(decided["users"][1]["decision"], "Deny");
+
+    let err = sk.fail(&[
+        "requests",
+        "decide",
+        "--tenant",
+        "Fabrikam",
+        &id,
+        "--deny",
+        "ann@fabrikam.example,bob@fabrikam.example",
+    ]);
+    assert!(err.contains("already decided"), "{err}");
+    let list = sk.json(&[
+        "requests",
+        "list",
+        "--tenant",
+        "Fabrikam",
+        "--status",
+        "completed",
+        "--json",
+    ]);
+    assert_eq!(list["count"], 1, "{list}");
+    assert_eq!(list["value"][0]["outcome"], "PartlyApproved");
 });

@@ -35,5 +35,6 @@ id_type!(
     SessionId,
     PaymentMethodId,
     BillingAccountId,
-    BillingProfileId
+    BillingProfileId,
+    LicenseRequestId
 );

@@ -29,6 +29,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum as text_enum_pub;
+
 text_enum!(
     /// Graph's `userType`.
     UserType {
@@ -108,6 +110,10 @@ text_enum!(
         AskToCancel => "subscription.ask-to-cancel",
         /// A trial could not convert to paid because the charge failed (to its purchaser).
         PaymentFailed => "payment.failed",
+        /// A license request was decided: approved or denied (to each user on it; REQ4).
+        RequestDecided => "request.decided",
+        /// An admin shared a license request for a recommendation (to each recipient; REQ5).
+        RequestShared => "request.shared",
     }
 );
 
@@ -218,6 +224,18 @@ text_enum!(
         BillingAccountCreate => "billing-account.create",
         /// A billing profile's name, address, invoice e-mail or card changed (BILL1).
         BillingProfileUpdate => "billing-profile.update",
+        /// A user submitted a license request (REQ1).
+        RequestSubmit => "request.submit",
+        /// An admin approved or denied a license request (REQ4).
+        RequestDecide => "request.decide",
+        /// An admin shared a license request by e-mail (REQ5).
+        RequestShare => "request.share",
+        /// A recipient of a shared request recommended approving or denying it (REQ5).
+        RequestRecommend => "request.recommend",
+        /// A license request passed its retention and was deleted (REQ6): how it ended.
+        RequestPurge => "request.purge",
+        /// The organization's license request settings changed (REQ2, REQ5, REQ6).
+        RequestSettings => "request.settings",
     }
 );
 

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod location;
 pub mod payment;
 pub mod plans;
+pub mod requests;
 pub mod roles;
 pub mod seats;
 pub mod selfservice;

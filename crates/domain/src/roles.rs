@@ -70,6 +70,9 @@ pub enum Action {
     /// Change the self-service purchase policy, billing profiles and the organization's payment
     /// methods (section 6: Global and Billing admin).
     ManageBilling,
+    /// Decide and share license requests and change the request-process setting (section 6:
+    /// Global, License and User admin).
+    ManageRequests,
 }
 
 /// Whether any of `roles` permits `action`.
@@ -86,10 +89,13 @@ fn role_permits(role: Role, action: Action) -> bool {
             action,
             Read | ManageSubscriptions | ReadBilling | ManageBilling
         ),
-        LicenseAdmin => matches!(action, Read | AssignLicenses | SetUsageLocation),
+        LicenseAdmin => matches!(
+            action,
+            Read | AssignLicenses | SetUsageLocation | ManageRequests
+        ),
         UserAdmin => matches!(
             action,
-            Read | AssignLicenses | ManageDirectory | SetUsageLocation
+            Read | AssignLicenses | ManageDirectory | SetUsageLocation | ManageRequests
         ),
         GlobalReader => matches!(action, Read | ReadBilling),
     }

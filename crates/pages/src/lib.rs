@@ -22,6 +22,7 @@ pub mod notice;
 pub mod password;
 pub mod payment_methods;
 pub mod products;
+pub mod recommend;
 pub mod security;
 pub mod selfservice;
 pub mod selfservice_settings;
@@ -94,6 +95,10 @@ pub fn router() -> Router<App> {
         )
         .route("/settings/tokens", post(tokens::create))
         .route("/settings/tokens/{id}/revoke", post(tokens::revoke))
+        .route(
+            "/requests/recommend/{token}",
+            get(recommend::show).post(recommend::submit),
+        )
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/groups", get(groups::list).post(groups::create))

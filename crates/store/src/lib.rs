@@ -17,6 +17,7 @@ pub mod group_licenses;
 pub mod operator;
 pub mod outbox;
 pub mod policies;
+pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tenants;
@@ -95,6 +96,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "group licensing",
         include_str!("../migrations/sqlite/0009_group_licensing.sql"),
     ),
+    (
+        10,
+        "license requests",
+        include_str!("../migrations/sqlite/0010_license_requests.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -141,6 +147,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "group licensing",
         include_str!("../migrations/postgres/0009_group_licensing.sql"),
+    ),
+    (
+        10,
+        "license requests",
+        include_str!("../migrations/postgres/0010_license_requests.sql"),
     ),
 ];
 

@@ -155,6 +155,20 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "Request_BadRequest",
             message.clone(),
         ),
+        AppError::ConflictWith {
+            code,
+            message,
+            detail,
+        } => {
+            let mut info = ErrorInfo::new(
+                StatusCode::CONFLICT,
+                code,
+                "Request_BadRequest",
+                message.clone(),
+            );
+            info.details = vec![detail.clone()];
+            info
+        }
         AppError::Forbidden(m) => ErrorInfo::new(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -443,7 +443,7 @@ pub async fn central_delete(
 pub struct ProfilePatchBody {
     #[schema(nullable = false, min_length = 1, max_length = 256, pattern = "\\S")]
     name: Option<String>,
-    #[schema(nullable = false, value_type = AddressBody)]
+    #[schema(nullable = false, required = false, value_type = AddressBody)]
     bill_to: Option<AddressBody>,
     #[schema(nullable = false, format = Email)]
     invoice_email: Option<String>,

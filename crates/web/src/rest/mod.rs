@@ -12,6 +12,7 @@ mod groups;
 mod licenses;
 pub mod model;
 mod policies;
+mod requests;
 mod selfservice;
 mod subscriptions;
 mod support;
@@ -117,6 +118,7 @@ impl Modify for BearerAuth {
         (name = "Tenant"),
         (name = "Purchase policy"),
         (name = "Group licensing"),
+        (name = "License requests"),
         (name = "Billing"),
         (name = "Audit"),
         (name = "Mail"),
@@ -182,6 +184,13 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(groups::jobs))
         .routes(routes!(groups::job))
         // Catalog.
+        .routes(routes!(requests::submit, requests::mine))
+        .routes(routes!(requests::list))
+        .routes(routes!(requests::get))
+        .routes(routes!(requests::decide))
+        .routes(routes!(requests::options))
+        .routes(routes!(requests::share))
+        .routes(routes!(requests::settings, requests::set_settings))
         .routes(routes!(catalog::get, catalog::put))
         // Self-service purchase policy.
         .routes(routes!(policies::list))
@@ -304,6 +313,28 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
         ("UpdatePaymentMethod", "updatePaymentMethod", "id", card_id),
         ("DeletePaymentMethod", "deletePaymentMethod", "id", card_id),
     ];
+    let request_id = "$response.body#/id";
+    let after_request: &[Link] = &[
+        ("GetLicenseRequest", "getLicenseRequest", "id", request_id),
+        (
+            "GetDecisionOptions",
+            "getLicenseRequestDecisionOptions",
+            "id",
+            request_id,
+        ),
+        (
+            "ShareLicenseRequest",
+            "shareLicenseRequest",
+            "id",
+            request_id,
+        ),
+        (
+            "DecideLicenseRequest",
+            "decideLicenseRequest",
+            "id",
+            request_id,
+        ),
+    ];
     let after_profile: &[Link] = &[
         (
             "GetBillingProfile",
@@ -318,7 +349,7 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
             "$response.body#/id",
         ),
     ];
-    let targets: [(&str, &str, &str, &[Link]); 8] = [
+    let targets: [(&str, &str, &str, &[Link]); 9] = [
         ("/me/payment-methods", "post", "201", after_my_card),
         (
             "/billing/payment-methods",
@@ -331,6 +362,7 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
         ("/subscriptions/{id}", "get", "200", after_subscription),
         ("/tokens", "post", "201", after_token),
         ("/me", "get", "200", after_user),
+        ("/me/license-requests", "post", "201", after_request),
         ("/licenses", "get", "200", after_licenses),
     ];
     for (path, method, status, links) in targets {

@@ -339,6 +339,8 @@ pub struct JobReport {
     pub deleted: u64,
     pub mails_sent: u64,
     pub mails_failed: u64,
+    /// License requests purged after the organization's retention.
+    pub requests_purged: u64,
 }
 
 impl From<seatkeeper_app::jobs::JobReport> for JobReport {
@@ -351,6 +353,7 @@ impl From<seatkeeper_app::jobs::JobReport> for JobReport {
             deleted: r.deleted,
             mails_sent: r.mails_sent,
             mails_failed: r.mails_failed,
+            requests_purged: r.requests_purged,
         }
     }
 }

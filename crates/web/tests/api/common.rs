@@ -123,9 +123,23 @@ impl Srv {
     }
 
     pub async fn start_with(backend: Backend, catalog: Option<&str>) -> Option<Srv> {
+        Srv::start_full(backend, catalog, None).await
+    }
+
+    /// A server that sends its mail to the SMTP server at `smtp_port` on 127.0.0.1 (plain SMTP,
+    /// no auth), e.g. an [`SmtpSink`].
+    pub async fn start_with_smtp(backend: Backend, smtp_port: u16) -> Option<Srv> {
+        Srv::start_full(backend, None, Some(smtp_port)).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        catalog: Option<&str>,
+        smtp_port: Option<u16>,
+    ) -> Option<Srv> {
         let dir = temp_dir();
         let (db, db_url) = fresh_db_url(backend, &dir).await?;
-        let app = Srv::app_on(db, &dir).await;
+        let app = Srv::app_on(db, &dir, smtp_port).await;
         if let Some(src) = catalog {
             app.import_catalog(
                 &seatkeeper_app::operator::Operator::cli(),
@@ -177,11 +191,22 @@ impl Srv {
         })
     }
 
-    /// The app of a server with the test configuration, over `db`.
-    async fn app_on(db: Db, dir: &std::path::Path) -> App {
+    /// The app of a server with the test configuration, over `db`: mail is written to files
+    /// under `dir`, or sent to the SMTP server at `smtp_port` on 127.0.0.1 (plain SMTP, no
+    /// auth).
+    async fn app_on(db: Db, dir: &std::path::Path, smtp_port: Option<u16>) -> App {
         let mail = MailConfig {
             from: "seatkeeper@test.example".into(),
-            transport: Transport::EmlDir(dir.join("mail")),
+            transport: match smtp_port {
+                None => Transport::EmlDir(dir.join("mail")),
+                Some(port) => Transport::Smtp {
+                    host: "127.0.0.1".into(),
+                    port,
+                    security: seatkeeper_app::mail::SmtpSecurity::None,
+                    username: None,
+                    password: None,
+                },
+            },
         };
         App::new(
             db,
@@ -199,7 +224,7 @@ impl Srv {
     /// PostgreSQL), with its own connections.
     pub async fn second_app(&self) -> App {
         let db = Db::connect(&self.db_url).await.expect("connect again");
-        Srv::app_on(db, &self.dir).await
+        Srv::app_on(db, &self.dir, None).await
     }
 
     pub fn operator(&self) -> Actor {
@@ -362,6 +387,185 @@ macro_rules! backends {
             async fn postgres() {
                 let Some($srv) =
                     $crate::common::Srv::start($crate::common::Backend::Postgres).await
+                else {
+                    eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+                    return;
+                };
+                $body.await
+            }
+        }
+    };
+}
+
+/// One message an [`SmtpSink`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: Vec<String>,
+    /// The message with quoted-printable soft breaks and escapes undone.
+    pub data: String,
+}
+
+impl Received {
+    /// The Subject header (unfolded).
+    pub fn subject(&self) -> String {
+        let mut out = String::new();
+        let mut inside = false;
+        for line in self.data.lines() {
+            if inside {
+                if line.starts_with(' ') || line.starts_with('\t') {
+                    out.push_str(line.trim_start_matches(['\t']));
+                    continue;
+                }
+                break;
+            }
+            if let Some(v) = line.strip_prefix("Subject: ") {
+                out.push_str(v);
+                inside = true;
+            }
+        }
+        out
+    }
+}
+
+/// A minimal SMTP server on 127.0.0.1 that accepts every message (no TLS, no auth).
+pub struct SmtpSink {
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+fn unquote_printable(s: &str) -> String {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = received.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut r = BufReader::new(r);
+                    let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut to = Vec::new();
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let cmd = line.trim_end().to_ascii_uppercase();
+                        let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                            b"250 sink\r\n"
+                        } else if cmd.starts_with("RCPT TO:") {
+                            let a = line.trim_end()[8..]
+                                .trim()
+                                .trim_start_matches('<')
+                                .trim_end_matches('>')
+                                .to_string();
+                            to.push(a);
+                            b"250 OK\r\n"
+                        } else if cmd == "DATA" {
+                            let _ = w.write_all(b"354 go on\r\n").await;
+                            let mut data = String::new();
+                            loop {
+                                line.clear();
+                                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if line == ".\r\n" || line == ".\n" {
+                                    break;
+                                }
+                                data.push_str(&line);
+                            }
+                            store.lock().expect("sink").push(Received {
+                                to: std::mem::take(&mut to),
+                                data: unquote_printable(&data),
+                            });
+                            b"250 queued\r\n"
+                        } else if cmd == "QUIT" {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        if w.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { port, received }
+    }
+
+    /// Everything received so far.
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().expect("sink").clone()
+    }
+
+    /// What was received for `to`.
+    pub fn to(&self, to: &str) -> Vec<Received> {
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+            .collect()
+    }
+}
+
+/// [`backends!`] with an [`SmtpSink`] the server sends its mail to:
+/// `backends_smtp!(name, |srv, sink| async move { ... });`
+#[macro_export]
+macro_rules! backends_smtp {
+    ($name:ident, |$srv:ident, $sink:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $sink = $crate::common::SmtpSink::start().await;
+                let Some($srv) = $crate::common::Srv::start_with_smtp(
+                    $crate::common::Backend::Sqlite,
+                    $sink.port,
+                )
+                .await
+                else {
+                    return;
+                };
+                $body.await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $sink = $crate::common::SmtpSink::start().await;
+                let Some($srv) = $crate::common::Srv::start_with_smtp(
+                    $crate::common::Backend::Postgres,
+                    $sink.port,
+                )
+                .await
                 else {
                     eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
                     return;

@@ -12,6 +12,7 @@ mod graph_licenses;
 mod graph_odata;
 mod graph_users;
 mod group_licensing;
+mod license_requests;
 mod limits;
 mod operator;
 mod pages_csrf;
