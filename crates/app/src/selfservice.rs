@@ -1232,6 +1232,12 @@ impl App {
                     }
                     .into());
                 }
+                if let Err(who) = self.purchaser_to_tell(tx, &s).await? {
+                    return Err(AppError::conflict(
+                        "purchaserLeft",
+                        format!("The purchaser of subscription {key}, {who}, has left the organization: there is nobody to ask. Take the subscription over instead."),
+                    ));
+                }
                 let owns = subs::central_pool(tx, actor.tenant_id, s.sku_id)
                     .await?
                     .is_some_and(|p| p.total > 0);

@@ -698,3 +698,56 @@ backends!(
         assert!(message(&got).contains("nothing can change it"), "{}", got.1);
     }
 );
+
+backends!(
+    asking_a_purchaser_who_left_to_cancel_is_refused_and_mails_nobody,
+    |srv| async move {
+        let buyer = srv.token_with_roles("goneask@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "Gone Asker").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 1, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        srv.buy("MAIL_PLAN1", 5).await;
+        let got = srv
+            .patch(
+                "/v1.0/users/goneask@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let before = audit_count(&srv, "subscription.ask-to-cancel").await;
+        let path = format!("{API}/subscriptions/{id}/ask-to-cancel");
+        let got = srv.post(&path, json!({"message": "Please"})).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("has left the organization")
+                && m.contains("Take the subscription over instead"),
+            "{m}"
+        );
+        assert!(
+            mails(&srv, "subscription.ask-to-cancel", "goneask@contoso.test")
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            audit_count(&srv, "subscription.ask-to-cancel").await,
+            before
+        );
+        // Deleted: the same refusal.
+        let got = srv.delete("/v1.0/users/goneask@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv.post(&path, json!({})).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert!(
+            message(&got).contains("has left the organization"),
+            "{}",
+            got.1
+        );
+        assert!(
+            mail_of_kind(&srv, "subscription.ask-to-cancel")
+                .await
+                .is_empty()
+        );
+    }
+);
