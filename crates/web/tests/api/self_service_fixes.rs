@@ -751,3 +751,73 @@ backends!(
         );
     }
 );
+
+backends!(
+    a_card_form_with_a_bad_country_a_long_line_or_an_array_says_exactly_what_to_fix,
+    |srv| async move {
+        let buyer = srv.token_with_roles("cardwords@contoso.test", &[]).await;
+        let path = format!("{API}/me/payment-methods");
+        let body = |line1: &str, country: &str| {
+            json!({
+                "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                "securityCode": "123", "nameOnCard": "Words",
+                "billingAddress": {"line1": line1, "city": "Cardiff", "postalCode": "CF10", "country": country}
+            })
+        };
+        let got = srv
+            .call_as(&buyer, "POST", &path, Some(body("1 Road", "ZZ")))
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("'ZZ' is not an ISO 3166-1 alpha-2 country code")
+                && !m.contains("is required"),
+            "{m}"
+        );
+        let long = "x".repeat(5000);
+        let got = srv
+            .call_as(&buyer, "POST", &path, Some(body(&long, "GB")))
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("billingAddress.line1")
+                && m.contains("at most 200 characters")
+                && !m.contains("is required"),
+            "{m}"
+        );
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!(["4242 4242 4242 4242", 12])),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("must be a JSON object with cardNumber, expiryMonth")
+                && !m.contains("NewCardBody")
+                && !m.contains("struct"),
+            "{m}"
+        );
+        // Every endpoint: another body type does not leak its name either.
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/purchases"),
+                Some(json!([])),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(m.contains("must be a JSON object with skuId"), "{m}");
+        assert!(
+            srv.call_as(&buyer, "GET", &path, None).await.1["value"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        );
+    }
+);
