@@ -44,6 +44,10 @@ pub struct SelfServiceProduct {
     pub total: i64,
     pub assigned: i64,
     pub available: i64,
+    /// Holders beyond the working licenses of their own purchase (a Disabled or cancelled
+    /// purchase's users, or more users than an Expired one has): they have lost access, as
+    /// on the central rows (SUB3).
+    pub holders_without_access: i64,
     /// Licenses by the status of their purchases, as on the central rows.
     pub enabled: i64,
     pub warning: i64,
@@ -876,6 +880,7 @@ impl App {
                         total: 0,
                         assigned: 0,
                         available: 0,
+                        holders_without_access: 0,
                         enabled: 0,
                         warning: 0,
                         suspended: 0,
@@ -895,10 +900,14 @@ impl App {
                 (Status::Disabled, false) => row.suspended += s.quantity,
                 (Status::Deleted, _) => {}
             }
-            if s.life.status.counts_as_enabled() {
-                row.total += s.quantity;
-            }
+            let working = if s.life.status.counts_as_enabled() {
+                s.quantity
+            } else {
+                0
+            };
+            row.total += working;
             row.assigned += p.users.len() as i64;
+            row.holders_without_access += (p.users.len() as i64 - working).max(0);
             let group = match row
                 .by_purchaser
                 .iter()

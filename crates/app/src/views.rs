@@ -403,7 +403,7 @@ impl From<&crate::selfservice::SelfServiceProduct> for ProductLicenses {
             total: r.total,
             assigned: r.assigned,
             available: r.available,
-            holders_without_access: (r.assigned - r.total).max(0),
+            holders_without_access: r.holders_without_access,
             enabled: r.enabled,
             warning: r.warning,
             suspended: r.suspended,

@@ -1028,6 +1028,8 @@ pub struct SelfServiceRow {
     pub available: i64,
     pub assigned: i64,
     pub total: i64,
+    /// Holders who have lost access, as on the central Licenses page.
+    pub without_access: i64,
     pub status: &'static str,
     pub tone: &'static str,
     pub groups: Vec<PurchaserGroup>,
@@ -1060,6 +1062,7 @@ pub async fn licenses_page(app: &App, viewer: &Viewer) -> Result<Response, PageE
                 available: r.available,
                 assigned: r.assigned,
                 total: r.total,
+                without_access: r.holders_without_access,
                 status,
                 tone,
                 groups: r

@@ -821,3 +821,66 @@ backends!(
         );
     }
 );
+
+/// The admin center page at `path`, as the signed-in Global admin sees it.
+async fn admin_page(srv: &Srv, cookie: &str, path: &str) -> String {
+    let r = browser()
+        .get(format!("{}{path}", srv.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.text().await.expect("page")
+}
+
+backends!(
+    holders_of_a_disabled_trial_are_counted_without_access_in_rest_and_page,
+    |srv| async move {
+        let upn = "disabledtrial@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        // An Active purchase of the same product with a spare license does not hide them.
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "D").await;
+        let other = srv.token_with_roles("spare@contoso.test", &[]).await;
+        let pm2 = card(&srv, &other, "4242 4242 4242 4242", "S").await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/trials"),
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let end = t(&got.1["termEndDateTime"]);
+        set_clock(&srv, end + Duration::days(45)).await;
+        run_jobs(&srv).await;
+        let got = purchase(&srv, &other, buy_body("SUITE_BASIC", 3, &pm2)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let _ = pm;
+        let got = srv
+            .get(&format!("{API}/licenses?origin=self-service"))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let row = got.1["value"]
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["skuPartNumber"] == "SUITE_BASIC")
+                    .cloned()
+            })
+            .expect("a SUITE_BASIC row");
+        assert_eq!(
+            (
+                row["total"].clone(),
+                row["assigned"].clone(),
+                row["holdersWithoutAccess"].clone()
+            ),
+            (json!(3), json!(2), json!(1)),
+            "{row}"
+        );
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = admin_page(&srv, &cookie, "/licenses?origin=self-service").await;
+        assert!(html.contains("1 without access"), "{html}");
+    }
+);
