@@ -394,6 +394,52 @@ pub fn payment_failed(
     }
 }
 
+/// An amount as a person reads it: "7.20 USD" ("1000 JPY" for currencies without minor
+/// units).
+fn amount(m: &seatkeeper_domain::subscription::Money) -> String {
+    if matches!(m.currency.as_str(), "JPY" | "KRW") {
+        format!("{} {}", m.minor, m.currency)
+    } else {
+        let sign = if m.minor < 0 { "-" } else { "" };
+        let abs = m.minor.unsigned_abs();
+        format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
+    }
+}
+
+/// To the purchaser: their trial became a paid subscription and their card was charged
+/// (SUB4). Names the card by brand and last four digits only.
+pub fn trial_converted(
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    unit: &seatkeeper_domain::subscription::Money,
+    period: &str,
+    card: (&str, &str),
+) -> Content {
+    let (brand, last4) = card;
+    let total = seatkeeper_domain::subscription::Money {
+        minor: unit.minor.saturating_mul(s.quantity),
+        currency: unit.currency.clone(),
+    };
+    render(
+        format!("Your {product} trial is now a paid subscription"),
+        &[
+            format!(
+                "Your trial of {product} in {tenant} ended and became a paid subscription (subscription {}).",
+                s.commerce_id
+            ),
+            format!(
+                "Quantity: {}. Price: {} per license per {period}; {} per {period} in all.",
+                count(s.quantity),
+                amount(unit),
+                amount(&total)
+            ),
+            format!("Charged to your {brand} card ending {last4}."),
+            "Manage it, or turn off recurring billing, under My products.".into(),
+        ],
+    )
+}
+
 /// An outbox row for `content`, due now.
 pub fn message(
     tenant: TenantId,

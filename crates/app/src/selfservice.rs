@@ -1388,6 +1388,44 @@ impl App {
         }
     }
 
+    /// After a trial converted to paid: the purchaser's e-mail with the quantity, the price
+    /// and the card charged (brand and last four digits only). Nobody is told when the
+    /// purchaser has left the organization or the card is gone.
+    pub(crate) async fn mail_trial_converted(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        now: Time,
+    ) -> AppResult<()> {
+        let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
+        else {
+            return Ok(());
+        };
+        let Ok(u) = self.purchaser_to_tell(tx, s).await? else {
+            return Ok(());
+        };
+        let Some(card) =
+            seatkeeper_store::billing::get_method(tx, s.tenant_id, Some(pid), method).await?
+        else {
+            return Ok(());
+        };
+        let (tenant, product) = self.mail_names(tx, s).await?;
+        let period = match s.life.frequency {
+            BillingFrequency::Annual => "year",
+            _ => "month",
+        };
+        let content = mail::trial_converted(
+            &tenant,
+            &product,
+            s,
+            unit,
+            period,
+            (card.brand.as_str(), &card.last4),
+        );
+        self.enqueue_notice(tx, s, MailKind::TrialConverted, &u, &content, now)
+            .await
+    }
+
     /// After a trial failed to convert: the purchaser's e-mail (the admins' when the purchaser
     /// has left the organization).
     pub(crate) async fn mail_payment_failed(

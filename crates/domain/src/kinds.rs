@@ -108,6 +108,9 @@ text_enum!(
         AskToCancel => "subscription.ask-to-cancel",
         /// A trial could not convert to paid because the charge failed (to its purchaser).
         PaymentFailed => "payment.failed",
+        /// A trial converted to a paid subscription and its card was charged (to its
+        /// purchaser).
+        TrialConverted => "subscription.trial-converted",
     }
 );
 
