@@ -306,6 +306,12 @@ pub fn taken_over(
     how: TakeOverNotice<'_>,
 ) -> Content {
     let what = match how {
+        TakeOverNotice::Moved { target, users: 0 } => format!(
+            "{admin} cancelled your subscription; {tenant} provides {target} centrally. Nobody was using licenses from this subscription."
+        ),
+        TakeOverNotice::Cancelled { reason, users: 0 } => format!(
+            "{admin} cancelled your subscription (reason: {reason}). Nobody was using licenses from this subscription."
+        ),
         TakeOverNotice::Moved { target, users } => format!(
             "{admin} moved {} of your subscription to {target} licenses that {tenant} owns centrally, and cancelled your subscription. They keep working without interruption.",
             people(users)

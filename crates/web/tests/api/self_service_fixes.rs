@@ -884,3 +884,59 @@ backends!(
         assert!(html.contains("1 without access"), "{html}");
     }
 );
+
+/// The delivered e-mails (the `.eml` files) that contain `needle`, line breaks of quoted
+/// printable undone.
+fn delivered_with(srv: &Srv, needle: &str) -> Vec<String> {
+    let dir = srv.dir.join("mail");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(e.path())
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "");
+        if text.contains(needle) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+backends!(
+    a_take_over_of_a_subscription_nobody_used_says_so_plainly,
+    |srv| async move {
+        let upn = "nobodyused@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "N").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/unassign"),
+                Some(json!({"userIds": [upn]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/take-over"),
+                json!({"action": "cancel", "reason": "Other"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        run_jobs(&srv).await;
+        let got = delivered_with(&srv, &format!("subscription {id}"));
+        let mail = got
+            .iter()
+            .find(|m| m.contains("was taken over"))
+            .unwrap_or_else(|| panic!("no take-over mail: {got:?}"));
+        assert!(
+            mail.contains("Nobody was using licenses from this subscription.")
+                && !mail.contains("no users"),
+            "{mail}"
+        );
+    }
+);
