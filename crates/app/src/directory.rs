@@ -513,6 +513,15 @@ impl App {
                     }
                 }
                 seatkeeper_store::group_licenses::delete_sources_of_users(tx, &[u.id]).await?;
+                subscriptions::keep_deleted_purchaser(
+                    tx,
+                    actor.tenant_id,
+                    u.id,
+                    &u.display_name,
+                    &u.upn,
+                    now,
+                )
+                .await?;
                 dir::delete_user(tx, actor.tenant_id, u.id).await?;
                 let freed: Vec<String> = held
                     .iter()

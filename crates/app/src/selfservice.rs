@@ -81,7 +81,25 @@ pub struct PurchaserUsers {
     /// The purchaser; `None` when their account was deleted.
     pub purchaser: Option<User>,
     pub purchaser_id: Option<UserId>,
+    /// Who the purchaser was, when their account was deleted.
+    pub deleted_purchaser: Option<DeletedPurchaser>,
     pub users: Vec<User>,
+}
+
+/// The display name and user name a purchaser had when their account was deleted (SS3:
+/// admins still see who bought a subscription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedPurchaser {
+    pub id: UserId,
+    pub display_name: String,
+    pub upn: String,
+}
+
+impl DeletedPurchaser {
+    /// "Ada Lovelace (deleted user), ada@contoso.com".
+    pub fn words(&self) -> String {
+        format!("{} (deleted user), {}", self.display_name, self.upn)
+    }
 }
 
 /// A subscription with the people an admin or its purchaser sees on it (SS2, SS3).
@@ -93,6 +111,8 @@ pub struct SubscriptionPeople {
     /// Whether the purchaser has left: their account is deleted or disabled (SS4: it keeps
     /// running, flagged for admins to take over).
     pub purchaser_left: bool,
+    /// Who the purchaser was, when their account was deleted.
+    pub deleted_purchaser: Option<DeletedPurchaser>,
     /// Who holds a license of it (self-service subscriptions only; empty for central ones).
     pub users: Vec<(User, Assignment)>,
 }
@@ -814,6 +834,28 @@ impl App {
                 users.insert(u.id, u);
             }
         }
+        let mut gone: Vec<UserId> = list
+            .iter()
+            .filter_map(|s| s.purchaser_id)
+            .filter(|p| !users.contains_key(p))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        let deleted: std::collections::HashMap<UserId, DeletedPurchaser> =
+            subs::deleted_purchasers(conn, tenant, &gone)
+                .await?
+                .into_iter()
+                .map(|(id, display_name, upn)| {
+                    (
+                        id,
+                        DeletedPurchaser {
+                            id,
+                            display_name,
+                            upn,
+                        },
+                    )
+                })
+                .collect();
         Ok(list
             .iter()
             .map(|s| {
@@ -833,6 +875,7 @@ impl App {
                     subscription: s.clone(),
                     purchaser,
                     purchaser_left,
+                    deleted_purchaser: s.purchaser_id.and_then(|p| deleted.get(&p).cloned()),
                     users: people,
                 }
             })
@@ -918,6 +961,7 @@ impl App {
                     row.by_purchaser.push(PurchaserUsers {
                         purchaser: p.purchaser.clone(),
                         purchaser_id: s.purchaser_id,
+                        deleted_purchaser: p.deleted_purchaser.clone(),
                         users: Vec::new(),
                     });
                     row.by_purchaser.len() - 1

@@ -1077,7 +1077,10 @@ pub async fn licenses_page(app: &App, viewer: &Viewer) -> Result<Response, PageE
                                 "Bought by {} ({}): purchaser has left",
                                 p.display_name, p.upn
                             ),
-                            None => "Purchaser has left".into(),
+                            None => match &g.deleted_purchaser {
+                                Some(d) => format!("Bought by {}: purchaser has left", d.words()),
+                                None => "Purchaser has left".into(),
+                            },
                         },
                         users: g
                             .users
@@ -1153,6 +1156,7 @@ fn purchase_row(app: &App, p: &SubscriptionPeople) -> PurchaseRow {
             .purchaser
             .as_ref()
             .map(|u| format!("{} ({})", u.display_name, u.upn))
+            .or_else(|| p.deleted_purchaser.as_ref().map(|d| d.words()))
             .unwrap_or_else(|| "Deleted account".into()),
         purchaser_left: p.purchaser_left,
         quantity: s.quantity,

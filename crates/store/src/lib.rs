@@ -93,6 +93,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "group licensing",
         include_str!("../migrations/sqlite/0009_group_licensing.sql"),
     ),
+    (
+        12,
+        "deleted purchasers and name search",
+        include_str!("../migrations/sqlite/0012_deleted_purchasers_and_name_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -139,6 +144,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "group licensing",
         include_str!("../migrations/postgres/0009_group_licensing.sql"),
+    ),
+    (
+        12,
+        "deleted purchasers and name search",
+        include_str!("../migrations/postgres/0012_deleted_purchasers_and_name_search.sql"),
     ),
 ];
 

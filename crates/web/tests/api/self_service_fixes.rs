@@ -940,3 +940,65 @@ backends!(
         );
     }
 );
+
+backends!(
+    a_deleted_purchaser_is_still_named_on_the_admins_list,
+    |srv| async move {
+        let upn = "ada.deleted@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        let got = srv
+            .patch(
+                &format!("/v1.0/users/{upn}"),
+                json!({"displayName": "Ada Lovelace"}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "Ada").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv.delete(&format!("/v1.0/users/{upn}")).await;
+        assert!(got.0.is_success(), "{}", got.1);
+
+        let got = srv
+            .get(&format!("{API}/subscriptions?origin=self-service"))
+            .await;
+        let row = got.1["value"]
+            .as_array()
+            .and_then(|v| v.iter().find(|r| r["id"] == id.as_str()).cloned())
+            .expect("the purchase");
+        assert_eq!(row["purchaserLeft"], true, "{row}");
+        assert!(row["purchaser"].is_null(), "{row}");
+        assert_eq!(
+            (
+                row["deletedPurchaser"]["displayName"].clone(),
+                row["deletedPurchaser"]["userPrincipalName"].clone()
+            ),
+            (json!("Ada Lovelace"), json!(upn)),
+            "{row}"
+        );
+        let got = srv
+            .get(&format!("{API}/licenses?origin=self-service"))
+            .await;
+        let group = got.1["value"]
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["skuPartNumber"] == "MAIL_PLAN1")
+                    .cloned()
+            })
+            .expect("a MAIL_PLAN1 row");
+        assert_eq!(
+            group["purchasers"][0]["deletedPurchaser"]["displayName"], "Ada Lovelace",
+            "{group}"
+        );
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = admin_page(&srv, &cookie, "/products?origin=self-service").await;
+        assert!(
+            html.contains(&format!("Ada Lovelace (deleted user), {upn}")),
+            "{html}"
+        );
+        let html = admin_page(&srv, &cookie, "/licenses?origin=self-service").await;
+        assert!(html.contains("Ada Lovelace (deleted user)"), "{html}");
+    }
+);
