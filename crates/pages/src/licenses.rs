@@ -566,7 +566,14 @@ pub async fn assign(
                     q: String::new(),
                     ..form
                 };
-                let page = assign_page(&app, &viewer, p, &form, Some(e.to_string())).await?;
+                let page = assign_page(
+                    &app,
+                    &viewer,
+                    p,
+                    &form,
+                    Some(crate::error::refusal_text(&e)),
+                )
+                .await?;
                 Ok((status, page).into_response())
             }
             None => Err(e.into()),
@@ -660,7 +667,11 @@ pub async fn unassign(
             false,
         )),
         Err(e) => match form_status(&e) {
-            Some(status) => Ok((status, ask(Some(e.to_string()), &users).await).into_response()),
+            Some(status) => Ok((
+                status,
+                ask(Some(crate::error::refusal_text(&e)), &users).await,
+            )
+                .into_response()),
             None => Err(e.into()),
         },
     }
@@ -755,9 +766,15 @@ pub async fn save_user_plans(
         )),
         Err(e) => match form_status(&e) {
             Some(status) => {
-                let page =
-                    user_plans_page(&app, &viewer, p, &user, Some(disabled), Some(e.to_string()))
-                        .await?;
+                let page = user_plans_page(
+                    &app,
+                    &viewer,
+                    p,
+                    &user,
+                    Some(disabled),
+                    Some(crate::error::refusal_text(&e)),
+                )
+                .await?;
                 Ok((status, page).into_response())
             }
             None => Err(e.into()),
