@@ -18,20 +18,28 @@ def upload(p, text, name="users.csv"):
 def test_a_bad_row_is_listed_and_nothing_is_imported(tab):
     tag = uuid.uuid4().hex[:8]
     csv = (
-        "userPrincipalName,displayName,usageLocation\n"
-        f"good1-{tag}@contoso.test,Good One {tag},US\n"
-        f"not-an-address-{tag},Bad Row {tag},US\n"
-        f"good2-{tag}@contoso.test,Good Two {tag},XX1\n"
+        "userPrincipalName,displayName,usageLocation,accountEnabled\n"
+        f"good1-{tag}@contoso.test,Good One {tag},US,\n"
+        f"not-an-address-{tag},Bad Row {tag},US,\n"
+        f"good2-{tag}@contoso.test,Good Two {tag},XX1,\n"
+        f"worst-{tag},,ZZ9,maybe\n"
     )
     sign_in(tab)
     tab.goto("/users")
     p = tab.page
     p.get_by_role("link", name="Upload users (CSV)").click()
     upload(p, csv)
-    expect(p.get_by_role("alert")).to_contain_text("2 rows have problems; nothing was imported.")
+    expect(p.get_by_role("alert")).to_contain_text(
+        "3 rows have 6 problems; nothing was imported.")
     problems = p.get_by_role("table", name="Rows to fix")
     expect(problems.get_by_role("row").filter(has_text=f"not-an-address-{tag}")).to_contain_text("3")
-    expect(problems.get_by_role("row").filter(has_text="usageLocation")).to_contain_text("4")
+    expect(problems.get_by_role("row").filter(has_text="usageLocation 'XX1'")).to_contain_text("4")
+    # Every problem of a row is listed, each with its line and column.
+    worst = problems.get_by_role("row").filter(has=p.get_by_role("cell", name="5", exact=True))
+    expect(worst).to_have_count(4)
+    for column, words in [("userPrincipalName", f"'worst-{tag}'"), ("displayName", "is empty"),
+                          ("usageLocation", "'ZZ9'"), ("accountEnabled", "'maybe'")]:
+        expect(worst.filter(has=p.get_by_role("cell", name=column, exact=True))).to_contain_text(words)
     tab.shot()
     status, _ = api("GET", f"/v1.0/users/good1-{tag}@contoso.test")
     assert status == 404
