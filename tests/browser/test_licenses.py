@@ -140,11 +140,29 @@ def test_unassign_after_confirming(tab):
     expect(p.get_by_text("these 2 users")).to_be_visible()
     tab.shot("confirm")
     p.get_by_role("button", name="Unassign", exact=True).click()
-    expect(p.get_by_role("status")).to_contain_text("2 users were unassigned Chat Essentials")
+    expect(p.get_by_role("status")).to_contain_text(
+        "2 users were unassigned Chat Essentials; 2 licenses are available again.")
     for upn in users:
         expect(p.get_by_text(upn)).to_have_count(0)
     tab.goto("/licenses")
     assert row_numbers(p, "Chat Essentials") == (available + 2, assigned - 2, total)
+
+
+def test_unassigning_one_user_says_one_license_is_available_again(tab):
+    buy(CHAT_ESSENTIALS, 1)
+    upn = new_user(name="OneLeaver")
+    status, body = api("POST", f"/api/v1/licenses/{CHAT_ESSENTIALS}/assign", {"users": [upn]})
+    assert status == 200, body
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/licenses/{CHAT_ESSENTIALS}?search={upn.split('@')[0]}")
+    p.get_by_role("row").filter(has_text=upn).get_by_role("checkbox").check()
+    p.get_by_role("button", name="Unassign licenses").click()
+    expect(p.get_by_text("the license becomes available again")).to_be_visible()
+    p.get_by_role("button", name="Unassign", exact=True).click()
+    expect(p.get_by_role("status")).to_have_text(
+        "1 user was unassigned Chat Essentials; 1 license is available again.")
+    tab.shot()
 
 
 def test_a_users_apps_and_services_are_saved(tab):

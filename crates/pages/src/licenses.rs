@@ -660,9 +660,10 @@ pub async fn unassign(
         Ok(_) => Ok(notice::redirect(
             &format!("/licenses/{}", p.sku_id),
             &format!(
-                "{} unassigned {}; the licenses are available again.",
+                "{} unassigned {}; {}",
                 users_word(users.len()),
-                p.name
+                p.name,
+                notice::available_again(users.len())
             ),
             false,
         )),

@@ -745,8 +745,9 @@ pub async fn my_unassign(
         Ok(_) => Ok(notice::redirect(
             &format!("/my/products/{id}"),
             &format!(
-                "{} unassigned; the licenses are available again.",
-                plural(users.len() as i64, "user was", "users were")
+                "{} unassigned; {}",
+                plural(users.len() as i64, "user was", "users were"),
+                notice::available_again(users.len())
             ),
             false,
         )),
