@@ -4,6 +4,7 @@
 use crate::common::*;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE};
+use serde_json::json;
 
 /// A browser-like client that does not follow redirects.
 fn browser() -> reqwest::Client {
@@ -304,5 +305,81 @@ backends!(
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let text = r.text().await.expect("text");
         assert!(text.contains("larger than 5 MB"), "{text}");
+    }
+);
+
+backends!(
+    active_users_search_finds_any_word_of_the_name_and_the_start_of_user_name_or_mail,
+    |srv| async move {
+        let got = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Ada Lovelace", "mailNickname": "ada",
+                       "userPrincipalName": "ada.l@contoso.test", "mail": "countess@analytical.test",
+                       "usageLocation": "GB"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let other = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Charles Babbage", "mailNickname": "cb",
+                       "userPrincipalName": "charles@contoso.test", "usageLocation": "GB"}),
+            )
+            .await;
+        assert_eq!(other.0, StatusCode::CREATED, "{}", other.1);
+        let c = browser();
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let page = |q: &str| {
+            let c = c.clone();
+            let cookie = cookie.clone();
+            let url = format!("{}/users?q={}", srv.url, q);
+            async move {
+                let r = c.get(url).header(COOKIE, cookie).send().await.expect("get");
+                assert_eq!(r.status(), StatusCode::OK);
+                r.text().await.expect("page")
+            }
+        };
+        for q in [
+            "Lovelace",
+            "lovelace",
+            "LOVE",
+            "Ada",
+            "ada.l",
+            "countess",
+            "COUNTESS%40ana",
+        ] {
+            let html = page(q).await;
+            assert!(
+                html.contains("ada.l@contoso.test"),
+                "{q} must find Ada: {html}"
+            );
+            assert!(
+                !html.contains("charles@contoso.test"),
+                "{q} must not find Charles"
+            );
+        }
+        // Not the middle of a word, and not another user's words.
+        for q in ["velace", "babbage"] {
+            let html = page(q).await;
+            assert!(
+                !html.contains("ada.l@contoso.test"),
+                "{q} must not find Ada"
+            );
+        }
+        assert!(page("babbage").await.contains("charles@contoso.test"));
+        // A renamed user is found by the new words only; a deleted one by none.
+        let got = srv
+            .patch(
+                "/v1.0/users/ada.l@contoso.test",
+                json!({"displayName": "Ada King"}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        assert!(!page("lovelace").await.contains("ada.l@contoso.test"));
+        assert!(page("king").await.contains("ada.l@contoso.test"));
+        let got = srv.delete("/v1.0/users/ada.l@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        assert!(!page("king").await.contains("ada.l@contoso.test"));
     }
 );
