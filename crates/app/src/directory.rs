@@ -246,7 +246,7 @@ pub(crate) fn new_user(
 /// Every problem of the fields `input` sets, each field checked on its own as [`apply`]
 /// checks it (the required fields are the caller's to check): for a file of users, where
 /// each row lists all its problems at once.
-pub(crate) fn field_problems(input: &UserInput) -> Vec<AppError> {
+pub(crate) fn field_problems(input: &UserInput, now: seatkeeper_domain::Time) -> Vec<AppError> {
     let blank = UserInput::default();
     let one = |f: &dyn Fn(&mut UserInput)| {
         let mut i = blank.clone();
@@ -265,7 +265,7 @@ pub(crate) fn field_problems(input: &UserInput) -> Vec<AppError> {
         one(&|i| i.user_type = input.user_type.clone()),
         one(&|i| i.usage_location = input.usage_location.clone()),
     ];
-    let mut u = blank_user(TenantId::from(uuid::Uuid::nil()), chrono::Utc::now());
+    let mut u = blank_user(TenantId::from(uuid::Uuid::nil()), now);
     singles
         .iter()
         .filter_map(|i| apply(&mut u, i).err())

@@ -230,12 +230,10 @@ fn without_type_names(text: &str) -> String {
             "one of the allowed values"
         });
         rest = &after[name_start + name_len..];
-        if is_struct {
-            if let Some(tail) = rest.strip_prefix(" with ") {
-                // "with 6 elements": the array form no client means.
-                let end = tail.find(" at line").unwrap_or(tail.len());
-                rest = &tail[end..];
-            }
+        // "with 6 elements": the array form no client means.
+        if is_struct && let Some(tail) = rest.strip_prefix(" with ") {
+            let end = tail.find(" at line").unwrap_or(tail.len());
+            rest = &tail[end..];
         }
     }
     out.push_str(rest);
