@@ -169,8 +169,8 @@ pub struct Subscription {
     #[schema(required = true)]
     pub purchaser_left: Option<bool>,
     /// Self-service: who the purchaser was (as their account showed it) when their account
-    /// was deleted; absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// was deleted; null otherwise, for central subscriptions and in the answers to changes.
+    #[schema(required = true)]
     pub deleted_purchaser: Option<PersonRef>,
     /// Self-service: who holds its licenses, by display name. Null for central
     /// subscriptions (see the product's users) and in the answers to changes.
@@ -228,8 +228,8 @@ pub struct PurchaserGroup {
     pub purchaser: Option<PersonRef>,
     #[schema(format = Uuid, required = true)]
     pub purchaser_id: Option<String>,
-    /// Who the purchaser was when their account was deleted; absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Who the purchaser was when their account was deleted; null otherwise.
+    #[schema(required = true)]
     pub deleted_purchaser: Option<PersonRef>,
     pub users: Vec<PersonRef>,
 }
