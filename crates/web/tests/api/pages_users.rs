@@ -383,3 +383,48 @@ backends!(
         assert!(!page("king").await.contains("ada.l@contoso.test"));
     }
 );
+
+/// A database from before the word search: users created then are found by their surnames
+/// once the migration that adds `user_words` has run (it writes their words).
+#[tokio::test]
+async fn users_of_an_older_database_are_found_by_surname_after_the_upgrade() {
+    let Some(srv) = Srv::start(Backend::Sqlite).await else {
+        return;
+    };
+    let got = srv
+        .post(
+            "/v1.0/users",
+            json!({"accountEnabled": true, "displayName": "Grace Hopper", "mailNickname": "gh",
+                   "userPrincipalName": "grace@contoso.test", "usageLocation": "US"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    // Back to the database as it was before migration 12.
+    let db = seatkeeper_store::Db::open_dir(&srv.dir).await.expect("db");
+    let mut tx = db.begin().await.expect("tx");
+    for sql in [
+        "DROP TABLE user_words",
+        "DROP TABLE deleted_purchasers",
+        "DELETE FROM _sqlx_migrations WHERE version = 12",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+    }
+    tx.commit().await.expect("commit");
+    // Upgrading runs migration 12 again and writes every user's words.
+    let db = seatkeeper_store::Db::open_dir(&srv.dir)
+        .await
+        .expect("upgrade");
+    drop(db);
+    let c = reqwest::Client::new();
+    let cookie = format!("sk_session={}", srv.admin_session().await);
+    let html = c
+        .get(format!("{}/users?q=hopper", srv.url))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    assert!(html.contains("grace@contoso.test"), "{html}");
+}
