@@ -9,6 +9,7 @@ from conftest import SCREENSHOTS, URL, api, new_user, sign_in, sign_in_page
 from playwright.sync_api import expect
 
 SUITE_BASIC = "3b555118-da6a-4418-894f-7df1e2096870"
+SUITE_PREMIUM = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
 CHAT_ESSENTIALS = "7e31c0d9-9551-471d-836f-32ee72be4a01"
 OFFICE_WEB = "e95bec33-7c88-4a70-8e19-b10bd9d0c014"
 
@@ -82,8 +83,11 @@ def test_a_plan_conflict_is_shown_in_words_and_nothing_is_assigned(tab):
     p.get_by_label("Chat and meetings").uncheck()
     p.get_by_role("button", name="Assign", exact=True).click()
     alert = p.get_by_role("alert")
-    expect(alert).to_contain_text("depends on")
-    expect(alert).to_contain_text("turn CHAT on as well, or turn WHITEBOARD off")
+    # In the switches' own labels, saying what to change; no code names.
+    expect(alert).to_contain_text(
+        "Whiteboard (from Suite Basic) needs Chat and meetings: "
+        "turn Chat and meetings on as well, or turn Whiteboard off.")
+    expect(alert).not_to_contain_text("WHITEBOARD")
     # The form keeps what was picked and turned off, to fix and try again.
     expect(p.locator("#picked-users").get_by_role("checkbox")).to_be_checked()
     expect(p.get_by_label("Chat and meetings")).not_to_be_checked()
@@ -91,6 +95,31 @@ def test_a_plan_conflict_is_shown_in_words_and_nothing_is_assigned(tab):
     status, body = api("GET", f"/api/v1/users/{upn}/licenses")
     assert status == 200 and body["licenses"] == [], body
     # The browser logs the refusal's status (400) itself; that is what this test asked for.
+    tab.console_errors = [e for e in tab.console_errors if "400" not in e]
+
+
+def test_every_plan_conflict_is_shown_at_once_in_the_switches_labels(tab):
+    buy(SUITE_PREMIUM, 1)
+    buy(SUITE_BASIC, 1)
+    upn = new_user(name="Conflicts")
+    status, body = api("POST", f"/api/v1/licenses/{SUITE_PREMIUM}/assign", {"users": [upn]})
+    assert status == 200, body
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/licenses/{SUITE_BASIC}/assign")
+    pick(p, upn)
+    p.get_by_role("button", name="Assign", exact=True).click()
+    alert = p.get_by_role("alert")
+    # Both conflicts with the user's Suite Premium at once, each saying what to change.
+    for words in ["Mail (Plan 1) (from Suite Basic)", "Mail (Plan 2) (from Suite Premium)",
+                  "Files and sites (Standard) (from Suite Basic)",
+                  "Files and sites (Enterprise) (from Suite Premium)"]:
+        expect(alert).to_contain_text(words)
+    assert alert.inner_text().count("cannot both be on: turn one of them off.") == 2
+    expect(alert).not_to_contain_text("MAIL_PLAN")
+    tab.shot("all conflicts")
+    status, body = api("GET", f"/api/v1/users/{upn}/licenses")
+    assert status == 200 and [l["skuId"] for l in body["licenses"]] == [SUITE_PREMIUM], body
     tab.console_errors = [e for e in tab.console_errors if "400" not in e]
 
 
@@ -111,11 +140,29 @@ def test_unassign_after_confirming(tab):
     expect(p.get_by_text("these 2 users")).to_be_visible()
     tab.shot("confirm")
     p.get_by_role("button", name="Unassign", exact=True).click()
-    expect(p.get_by_role("status")).to_contain_text("2 users were unassigned Chat Essentials")
+    expect(p.get_by_role("status")).to_contain_text(
+        "2 users were unassigned Chat Essentials; 2 licenses are available again.")
     for upn in users:
         expect(p.get_by_text(upn)).to_have_count(0)
     tab.goto("/licenses")
     assert row_numbers(p, "Chat Essentials") == (available + 2, assigned - 2, total)
+
+
+def test_unassigning_one_user_says_one_license_is_available_again(tab):
+    buy(CHAT_ESSENTIALS, 1)
+    upn = new_user(name="OneLeaver")
+    status, body = api("POST", f"/api/v1/licenses/{CHAT_ESSENTIALS}/assign", {"users": [upn]})
+    assert status == 200, body
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/licenses/{CHAT_ESSENTIALS}?search={upn.split('@')[0]}")
+    p.get_by_role("row").filter(has_text=upn).get_by_role("checkbox").check()
+    p.get_by_role("button", name="Unassign licenses").click()
+    expect(p.get_by_text("the license becomes available again")).to_be_visible()
+    p.get_by_role("button", name="Unassign", exact=True).click()
+    expect(p.get_by_role("status")).to_have_text(
+        "1 user was unassigned Chat Essentials; 1 license is available again.")
+    tab.shot()
 
 
 def test_a_users_apps_and_services_are_saved(tab):

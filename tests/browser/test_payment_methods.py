@@ -11,7 +11,7 @@ BI = "Business intelligence Pro"
 BI_ID = "CFQ7TTC0L3PB"
 
 
-def add_card_on_page(tab, number, name="Pat Buyer"):
+def add_card_on_page(tab, number, name="Pat Buyer", country="US"):
     p = tab.page
     tab.goto("/my/payment-methods")
     form = p.get_by_role("region", name="Add a card")
@@ -23,7 +23,7 @@ def add_card_on_page(tab, number, name="Pat Buyer"):
     form.get_by_label("Address line 1").fill("1 Main Street")
     form.get_by_label("City").fill("Springfield")
     form.get_by_label("Postal code").fill("12345")
-    form.get_by_label("Country").fill("US")
+    form.get_by_label("Country").fill(country)
     form.get_by_role("button", name="Add card").click()
 
 
@@ -125,3 +125,16 @@ def test_a_global_reader_sees_policies_without_controls(tab):
     expect(p.get_by_role("button", name="Save default")).to_have_count(0)
     expect(p.get_by_role("button", name=f"Save {BI}")).to_have_count(0)
     tab.shot("reader")
+
+
+def test_a_country_that_is_not_a_code_is_named_as_such_and_stores_nothing(tab):
+    member = new_user(name="Zz")
+    sign_in(tab, member)
+    p = tab.page
+    add_card_on_page(tab, GOOD, country="ZZ")
+    alert = p.get_by_role("alert")
+    expect(alert).to_contain_text("'ZZ' is not an ISO 3166-1 alpha-2 country code")
+    expect(alert).not_to_contain_text("is required")
+    tab.shot()
+    expect(p.get_by_text("You have no cards yet.")).to_be_visible()
+    tab.console_errors = [e for e in tab.console_errors if "400" not in e]

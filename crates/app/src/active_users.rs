@@ -94,9 +94,9 @@ fn kind_filter(kind: UserKind) -> UserFilter {
 }
 
 impl App {
-    /// The Active users page: users whose display name starts with the search text (or whose
-    /// user name does, when the text looks like one), of one kind, a page at a time in
-    /// name order ignoring case, with their licenses. Index ranges with a LIMIT (the name search of
+    /// The Active users page: users with a word of their display name starting with the search
+    /// text, or whose user name or mail starts with it, of one kind, a page at a time in name
+    /// order ignoring case, with their licenses. Index ranges with a LIMIT (the name search of
     /// the Licenses pages, plus a count of the organization's users up to [`COUNT_LIMIT`] when
     /// nothing is filtered), whatever the organization's size.
     pub async fn active_users(&self, actor: &Actor, q: &UserQuery) -> AppResult<UserPage> {

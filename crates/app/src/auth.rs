@@ -97,6 +97,36 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
+/// Whether `c` changes the direction text is shown in (U+202A–U+202E embeddings and
+/// overrides, U+2066–U+2069 isolates, and the marks U+200E, U+200F, U+061C): a name with one
+/// can show as something it is not.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The one check of every token's name (user and operator tokens): trimmed, 1 to 100
+/// characters, no control characters and no text-direction controls. `what` names the kind
+/// of token in the refusal ("A token"), `example` a good name.
+pub fn token_name<'a>(name: &'a str, what: &str, example: &str) -> AppResult<&'a str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid(
+            "invalidName",
+            format!("{what} needs a name of 1 to 100 characters, e.g. \"{example}\"."),
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || is_bidi_control(*c)) {
+        return Err(AppError::invalid(
+            "invalidName",
+            format!(
+                "The token name contains U+{:04X}, a control or text-direction character that can disguise what the name says: use letters, digits, spaces and punctuation only, e.g. \"{example}\".",
+                c as u32
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 impl App {
     /// Resolves a bearer token to the acting user and their roles.
     pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
@@ -141,13 +171,7 @@ impl App {
         if actor.user_id != Some(user) {
             actor.require(Action::ManageTenant)?;
         }
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(AppError::invalid(
-                "invalidName",
-                "A token needs a name of 1 to 100 characters, e.g. \"provisioning script\".",
-            ));
-        }
+        let name = token_name(name, "A token", "provisioning script")?;
         let now = self.now();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AppError::invalid(

@@ -93,31 +93,42 @@ fn refusal(r: Refusal) -> AppError {
     }
 }
 
-/// A required text field: trimmed, 1 to `max` characters.
+/// A required text field: trimmed, 1 to `max` characters, no control characters; each
+/// problem said in its own words.
 fn text(field: &str, v: Option<&str>, max: usize) -> AppResult<String> {
     let v = v.map(str::trim).unwrap_or_default();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "invalidProperty",
-            format!("{field} is required: 1 to {max} characters, no line breaks."),
-        ));
-    }
-    Ok(v.to_string())
+    let problem = if v.is_empty() {
+        format!("{field} is required: 1 to {max} characters.")
+    } else if v.chars().count() > max {
+        format!(
+            "{field} is too long: at most {max} characters (it has {}).",
+            v.chars().count()
+        )
+    } else if v.chars().any(char::is_control) {
+        format!("{field} must be one line: remove line breaks and other control characters.")
+    } else {
+        return Ok(v.to_string());
+    };
+    Err(AppError::invalid("invalidProperty", problem))
 }
 
 /// Checks an address; `prefix` names it in messages (`billingAddress`, `billTo`).
 pub fn address(prefix: &str, a: &AddressInput) -> AppResult<Address> {
-    let country = text(&format!("{prefix}.country"), a.country.as_deref(), 2)
-        .ok()
-        .and_then(|c| {
-            seatkeeper_domain::location::UsageLocation::parse(&c.to_ascii_uppercase()).ok()
-        })
-        .ok_or_else(|| {
-            AppError::invalid(
-                "invalidProperty",
-                format!("{prefix}.country is required: a two-letter ISO 3166-1 country code, like US or DK."),
+    let field = format!("{prefix}.country");
+    let given = a.country.as_deref().map(str::trim).unwrap_or_default();
+    let country = if given.is_empty() {
+        Err(format!(
+            "{field} is required: a two-letter ISO 3166-1 alpha-2 country code, like US or DK."
+        ))
+    } else {
+        seatkeeper_domain::location::UsageLocation::parse(given).map_err(|_| {
+            let shown: String = given.chars().take(10).collect();
+            format!(
+                "{field} '{shown}' is not an ISO 3166-1 alpha-2 country code: use two letters, like US or DK."
             )
-        })?;
+        })
+    }
+    .map_err(|m| AppError::invalid("invalidProperty", m))?;
     Ok(Address {
         line1: text(&format!("{prefix}.line1"), a.line1.as_deref(), 200)?,
         city: text(&format!("{prefix}.city"), a.city.as_deref(), 100)?,

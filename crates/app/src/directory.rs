@@ -243,6 +243,35 @@ pub(crate) fn new_user(
     Ok(u)
 }
 
+/// Every problem of the fields `input` sets, each field checked on its own as [`apply`]
+/// checks it (the required fields are the caller's to check): for a file of users, where
+/// each row lists all its problems at once.
+pub(crate) fn field_problems(input: &UserInput, now: seatkeeper_domain::Time) -> Vec<AppError> {
+    let blank = UserInput::default();
+    let one = |f: &dyn Fn(&mut UserInput)| {
+        let mut i = blank.clone();
+        f(&mut i);
+        i
+    };
+    let singles = [
+        one(&|i| i.user_principal_name = input.user_principal_name.clone()),
+        one(&|i| i.display_name = input.display_name.clone()),
+        one(&|i| i.given_name = input.given_name.clone()),
+        one(&|i| i.surname = input.surname.clone()),
+        one(&|i| i.mail = input.mail.clone()),
+        one(&|i| i.mail_nickname = input.mail_nickname.clone()),
+        one(&|i| i.job_title = input.job_title.clone()),
+        one(&|i| i.department = input.department.clone()),
+        one(&|i| i.user_type = input.user_type.clone()),
+        one(&|i| i.usage_location = input.usage_location.clone()),
+    ];
+    let mut u = blank_user(TenantId::from(uuid::Uuid::nil()), now);
+    singles
+        .iter()
+        .filter_map(|i| apply(&mut u, i).err())
+        .collect()
+}
+
 /// Inserts a new user with `roles`, audited, inside the caller's transaction. A taken
 /// userPrincipalName is a conflict that names it.
 pub(crate) async fn insert_user(
@@ -513,6 +542,15 @@ impl App {
                     }
                 }
                 seatkeeper_store::group_licenses::delete_sources_of_users(tx, &[u.id]).await?;
+                subscriptions::keep_deleted_purchaser(
+                    tx,
+                    actor.tenant_id,
+                    u.id,
+                    &u.display_name,
+                    &u.upn,
+                    now,
+                )
+                .await?;
                 dir::delete_user(tx, actor.tenant_id, u.id).await?;
                 let freed: Vec<String> = held
                     .iter()

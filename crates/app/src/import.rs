@@ -149,23 +149,28 @@ fn csv_problem(e: &csv::Error) -> String {
     }
 }
 
-fn row_input(cols: &[Col], rec: &csv::StringRecord) -> Result<UserInput, String> {
+/// The user a row describes, and every problem of its cells that reading finds (an empty
+/// required cell, an accountEnabled that is not true or false).
+fn row_input(cols: &[Col], rec: &csv::StringRecord) -> (UserInput, Vec<String>) {
     let mut input = UserInput::default();
+    let mut problems = Vec::new();
     for (col, v) in cols.iter().zip(rec.iter()) {
         let v = v.trim();
         let opt = || (!v.is_empty()).then(|| Some(v.to_string()));
         match col {
             Col::UserPrincipalName => {
                 if v.is_empty() {
-                    return Err("userPrincipalName is empty; it is required".into());
+                    problems.push("userPrincipalName is empty; it is required".into());
+                } else {
+                    input.user_principal_name = Some(v.to_string());
                 }
-                input.user_principal_name = Some(v.to_string());
             }
             Col::DisplayName => {
                 if v.is_empty() {
-                    return Err("displayName is empty; it is required".into());
+                    problems.push("displayName is empty; it is required".into());
+                } else {
+                    input.display_name = Some(v.to_string());
                 }
-                input.display_name = Some(v.to_string());
             }
             Col::GivenName => input.given_name = opt(),
             Col::Surname => input.surname = opt(),
@@ -179,13 +184,41 @@ fn row_input(cols: &[Col], rec: &csv::StringRecord) -> Result<UserInput, String>
                     "" => None,
                     "true" => Some(true),
                     "false" => Some(false),
-                    _ => return Err(format!("accountEnabled is '{v}'; use true or false")),
+                    _ => {
+                        problems.push(format!("accountEnabled is '{v}'; use true or false"));
+                        None
+                    }
                 }
             }
             Col::Id | Col::Licenses => {}
         }
     }
-    Ok(input)
+    (input, problems)
+}
+
+/// "1 row has 1 problem", "2 rows have 5 problems": how a list of row problems is counted.
+pub fn problems_in_words(problems: &[(u64, String)]) -> String {
+    let mut lines: Vec<u64> = problems.iter().map(|(l, _)| *l).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let rows = lines.len();
+    let n = problems.len();
+    format!(
+        "{rows} {} {n} {}",
+        if rows == 1 { "row has" } else { "rows have" },
+        if n == 1 { "problem" } else { "problems" }
+    )
+}
+
+/// The column a row problem is about (the first column its words name), for a table of
+/// problems.
+pub fn problem_column(problem: &str) -> &'static str {
+    IMPORT_COLUMNS
+        .iter()
+        .filter_map(|c| problem.find(c.name()).map(|at| (at, c.name())))
+        .min()
+        .map(|(_, name)| name)
+        .unwrap_or("")
 }
 
 /// A problem with the file as a whole (its header), at line 1.
@@ -264,24 +297,34 @@ impl App {
                 }
             };
             let line = rec.position().map(|p| lines.line(p.byte())).unwrap_or(0);
-            match row_input(&cols, &rec) {
-                Ok(input) => {
-                    if let Err(e) = self.check_user_input(actor, &input) {
-                        problems.push((line, e.to_string()));
-                        continue;
+            // Every problem of the row, not only the first: its cells as read, then each
+            // field as creating the user checks it, then a repeated userPrincipalName.
+            let (input, mut found) = row_input(&cols, &rec);
+            found.extend(
+                crate::directory::field_problems(&input, self.now())
+                    .iter()
+                    .map(ToString::to_string),
+            );
+            if found.is_empty()
+                && let Err(e) = self.check_user_input(actor, &input)
+            {
+                found.push(e.to_string());
+            }
+            let upn = input.user_principal_name.clone().unwrap_or_default();
+            if !upn.is_empty() {
+                match seen.get(&upn.to_lowercase()) {
+                    Some(first) => {
+                        found.push(format!("userPrincipalName {upn} is also on line {first}"))
                     }
-                    let upn = input.user_principal_name.clone().unwrap_or_default();
-                    if let Some(first) = seen.get(&upn.to_lowercase()) {
-                        problems.push((
-                            line,
-                            format!("userPrincipalName {upn} is also on line {first}"),
-                        ));
-                        continue;
+                    None => {
+                        seen.insert(upn.to_lowercase(), line);
                     }
-                    seen.insert(upn.to_lowercase(), line);
-                    rows.push(CsvRow { line, input });
                 }
-                Err(msg) => problems.push((line, msg)),
+            }
+            if found.is_empty() {
+                rows.push(CsvRow { line, input });
+            } else {
+                problems.extend(found.into_iter().map(|m| (line, m)));
             }
         }
         Ok(UsersCsv {
@@ -450,14 +493,13 @@ mod tests {
             Col::AccountEnabled,
         ];
         let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "FALSE"]);
-        let input = row_input(&cols, &rec).unwrap();
+        let (input, problems) = row_input(&cols, &rec);
+        assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(input.mail, None);
         assert_eq!(input.account_enabled, Some(false));
-        let rec = csv::StringRecord::from(vec!["a@b.com", "A", "", "no"]);
-        assert!(
-            row_input(&cols, &rec)
-                .unwrap_err()
-                .contains("true or false")
-        );
+        let rec = csv::StringRecord::from(vec!["", "", "", "no"]);
+        let (_, problems) = row_input(&cols, &rec);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[2].contains("true or false"), "{problems:?}");
     }
 }

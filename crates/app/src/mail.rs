@@ -306,6 +306,12 @@ pub fn taken_over(
     how: TakeOverNotice<'_>,
 ) -> Content {
     let what = match how {
+        TakeOverNotice::Moved { target, users: 0 } => format!(
+            "{admin} cancelled your subscription; {tenant} provides {target} centrally. Nobody was using licenses from this subscription."
+        ),
+        TakeOverNotice::Cancelled { reason, users: 0 } => format!(
+            "{admin} cancelled your subscription (reason: {reason}). Nobody was using licenses from this subscription."
+        ),
         TakeOverNotice::Moved { target, users } => format!(
             "{admin} moved {} of your subscription to {target} licenses that {tenant} owns centrally, and cancelled your subscription. They keep working without interruption.",
             people(users)
@@ -488,6 +494,52 @@ pub fn request_shared(r: &SharedRequest<'_>) -> Content {
     );
     c.html = c.html.replace("</body>", &format!("{links}</body>"));
     c
+}
+
+/// An amount as a person reads it: "7.20 USD" ("1000 JPY" for currencies without minor
+/// units).
+fn amount(m: &seatkeeper_domain::subscription::Money) -> String {
+    if matches!(m.currency.as_str(), "JPY" | "KRW") {
+        format!("{} {}", m.minor, m.currency)
+    } else {
+        let sign = if m.minor < 0 { "-" } else { "" };
+        let abs = m.minor.unsigned_abs();
+        format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
+    }
+}
+
+/// To the purchaser: their trial became a paid subscription and their card was charged
+/// (SUB4). Names the card by brand and last four digits only.
+pub fn trial_converted(
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    unit: &seatkeeper_domain::subscription::Money,
+    period: &str,
+    card: (&str, &str),
+) -> Content {
+    let (brand, last4) = card;
+    let total = seatkeeper_domain::subscription::Money {
+        minor: unit.minor.saturating_mul(s.quantity),
+        currency: unit.currency.clone(),
+    };
+    render(
+        format!("Your {product} trial is now a paid subscription"),
+        &[
+            format!(
+                "Your trial of {product} in {tenant} ended and became a paid subscription (subscription {}).",
+                s.commerce_id
+            ),
+            format!(
+                "Quantity: {}. Price: {} per license per {period}; {} per {period} in all.",
+                count(s.quantity),
+                amount(unit),
+                amount(&total)
+            ),
+            format!("Charged to your {brand} card ending {last4}."),
+            "Manage it, or turn off recurring billing, under My products.".into(),
+        ],
+    )
 }
 
 /// An outbox row for `content`, due now.

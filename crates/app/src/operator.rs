@@ -134,13 +134,7 @@ impl App {
         name: &str,
         expires_at: Option<Time>,
     ) -> AppResult<IssuedOperatorToken> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid(
-                "invalidName",
-                "An operator token needs a name of 1 to 100 characters, e.g. \"catalog deploy\".",
-            ));
-        }
+        let name = crate::auth::token_name(name, "An operator token", "catalog deploy")?;
         let now = self.now();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AppError::invalid(

@@ -44,6 +44,10 @@ pub struct SelfServiceProduct {
     pub total: i64,
     pub assigned: i64,
     pub available: i64,
+    /// Holders beyond the working licenses of their own purchase (a Disabled or cancelled
+    /// purchase's users, or more users than an Expired one has): they have lost access, as
+    /// on the central rows (SUB3).
+    pub holders_without_access: i64,
     /// Licenses by the status of their purchases, as on the central rows.
     pub enabled: i64,
     pub warning: i64,
@@ -77,7 +81,25 @@ pub struct PurchaserUsers {
     /// The purchaser; `None` when their account was deleted.
     pub purchaser: Option<User>,
     pub purchaser_id: Option<UserId>,
+    /// Who the purchaser was, when their account was deleted.
+    pub deleted_purchaser: Option<DeletedPurchaser>,
     pub users: Vec<User>,
+}
+
+/// The display name and user name a purchaser had when their account was deleted (SS3:
+/// admins still see who bought a subscription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedPurchaser {
+    pub id: UserId,
+    pub display_name: String,
+    pub upn: String,
+}
+
+impl DeletedPurchaser {
+    /// "Ada Lovelace (deleted user), ada@contoso.com".
+    pub fn words(&self) -> String {
+        format!("{} (deleted user), {}", self.display_name, self.upn)
+    }
 }
 
 /// A subscription with the people an admin or its purchaser sees on it (SS2, SS3).
@@ -89,6 +111,8 @@ pub struct SubscriptionPeople {
     /// Whether the purchaser has left: their account is deleted or disabled (SS4: it keeps
     /// running, flagged for admins to take over).
     pub purchaser_left: bool,
+    /// Who the purchaser was, when their account was deleted.
+    pub deleted_purchaser: Option<DeletedPurchaser>,
     /// Who holds a license of it (self-service subscriptions only; empty for central ones).
     pub users: Vec<(User, Assignment)>,
 }
@@ -810,6 +834,28 @@ impl App {
                 users.insert(u.id, u);
             }
         }
+        let mut gone: Vec<UserId> = list
+            .iter()
+            .filter_map(|s| s.purchaser_id)
+            .filter(|p| !users.contains_key(p))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        let deleted: std::collections::HashMap<UserId, DeletedPurchaser> =
+            subs::deleted_purchasers(conn, tenant, &gone)
+                .await?
+                .into_iter()
+                .map(|(id, display_name, upn)| {
+                    (
+                        id,
+                        DeletedPurchaser {
+                            id,
+                            display_name,
+                            upn,
+                        },
+                    )
+                })
+                .collect();
         Ok(list
             .iter()
             .map(|s| {
@@ -829,6 +875,7 @@ impl App {
                     subscription: s.clone(),
                     purchaser,
                     purchaser_left,
+                    deleted_purchaser: s.purchaser_id.and_then(|p| deleted.get(&p).cloned()),
                     users: people,
                 }
             })
@@ -876,6 +923,7 @@ impl App {
                         total: 0,
                         assigned: 0,
                         available: 0,
+                        holders_without_access: 0,
                         enabled: 0,
                         warning: 0,
                         suspended: 0,
@@ -895,10 +943,14 @@ impl App {
                 (Status::Disabled, false) => row.suspended += s.quantity,
                 (Status::Deleted, _) => {}
             }
-            if s.life.status.counts_as_enabled() {
-                row.total += s.quantity;
-            }
+            let working = if s.life.status.counts_as_enabled() {
+                s.quantity
+            } else {
+                0
+            };
+            row.total += working;
             row.assigned += p.users.len() as i64;
+            row.holders_without_access += (p.users.len() as i64 - working).max(0);
             let group = match row
                 .by_purchaser
                 .iter()
@@ -909,6 +961,7 @@ impl App {
                     row.by_purchaser.push(PurchaserUsers {
                         purchaser: p.purchaser.clone(),
                         purchaser_id: s.purchaser_id,
+                        deleted_purchaser: p.deleted_purchaser.clone(),
                         users: Vec::new(),
                     });
                     row.by_purchaser.len() - 1
@@ -1232,6 +1285,12 @@ impl App {
                     }
                     .into());
                 }
+                if let Err(who) = self.purchaser_to_tell(tx, &s).await? {
+                    return Err(AppError::conflict(
+                        "purchaserLeft",
+                        format!("The purchaser of subscription {key}, {who}, has left the organization: there is nobody to ask. Take the subscription over instead."),
+                    ));
+                }
                 let owns = subs::central_pool(tx, actor.tenant_id, s.sku_id)
                     .await?
                     .is_some_and(|p| p.total > 0);
@@ -1371,6 +1430,44 @@ impl App {
             Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => Err(e),
             Err(e) => Ok(Err(e.to_string())),
         }
+    }
+
+    /// After a trial converted to paid: the purchaser's e-mail with the quantity, the price
+    /// and the card charged (brand and last four digits only). Nobody is told when the
+    /// purchaser has left the organization or the card is gone.
+    pub(crate) async fn mail_trial_converted(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        now: Time,
+    ) -> AppResult<()> {
+        let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
+        else {
+            return Ok(());
+        };
+        let Ok(u) = self.purchaser_to_tell(tx, s).await? else {
+            return Ok(());
+        };
+        let Some(card) =
+            seatkeeper_store::billing::get_method(tx, s.tenant_id, Some(pid), method).await?
+        else {
+            return Ok(());
+        };
+        let (tenant, product) = self.mail_names(tx, s).await?;
+        let period = match s.life.frequency {
+            BillingFrequency::Annual => "year",
+            _ => "month",
+        };
+        let content = mail::trial_converted(
+            &tenant,
+            &product,
+            s,
+            unit,
+            period,
+            (card.brand.as_str(), &card.last4),
+        );
+        self.enqueue_notice(tx, s, MailKind::TrialConverted, &u, &content, now)
+            .await
     }
 
     /// After a trial failed to convert: the purchaser's e-mail (the admins' when the purchaser

@@ -526,10 +526,13 @@ impl App {
                 // SUB4: a trial with a payment method converts to paid instead of renewing;
                 // when the charge fails it expires, and its purchaser is told.
                 let summary = match self.convert_trial(tx, &mut s).await? {
-                    Ok(()) => format!(
-                        "{part} trial converted to a paid subscription of {} licenses",
-                        s.quantity
-                    ),
+                    Ok(()) => {
+                        self.mail_trial_converted(tx, &s, now).await?;
+                        format!(
+                            "{part} trial converted to a paid subscription of {} licenses",
+                            s.quantity
+                        )
+                    }
                     Err(reason) => {
                         s.life.recurring = false;
                         // That e-mail says the trial ended: no separate expired notice.
@@ -734,7 +737,11 @@ impl App {
     }
 
     /// The organization's name and the product's name, for e-mails about `s`.
-    async fn mail_names(&self, tx: &mut Conn, s: &Subscription) -> AppResult<(String, String)> {
+    pub(crate) async fn mail_names(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+    ) -> AppResult<(String, String)> {
         let tenant = seatkeeper_store::tenants::get(tx, s.tenant_id)
             .await?
             .map(|t| t.name)

@@ -168,6 +168,10 @@ pub struct Subscription {
     /// central subscriptions and in the answers to changes.
     #[schema(required = true)]
     pub purchaser_left: Option<bool>,
+    /// Self-service: who the purchaser was (as their account showed it) when their account
+    /// was deleted; null otherwise, for central subscriptions and in the answers to changes.
+    #[schema(required = true)]
+    pub deleted_purchaser: Option<PersonRef>,
     /// Self-service: who holds its licenses, by display name. Null for central
     /// subscriptions (see the product's users) and in the answers to changes.
     #[schema(required = true)]
@@ -197,6 +201,15 @@ pub struct PersonRef {
 }
 
 impl PersonRef {
+    /// A purchaser whose account was deleted, as it was.
+    pub fn deleted(p: &crate::selfservice::DeletedPurchaser) -> PersonRef {
+        PersonRef {
+            id: p.id.to_string(),
+            user_principal_name: p.upn.clone(),
+            display_name: p.display_name.clone(),
+        }
+    }
+
     pub fn new(u: &StoredUser) -> PersonRef {
         PersonRef {
             id: u.id.to_string(),
@@ -215,6 +228,9 @@ pub struct PurchaserGroup {
     pub purchaser: Option<PersonRef>,
     #[schema(format = Uuid, required = true)]
     pub purchaser_id: Option<String>,
+    /// Who the purchaser was when their account was deleted; null otherwise.
+    #[schema(required = true)]
+    pub deleted_purchaser: Option<PersonRef>,
     pub users: Vec<PersonRef>,
 }
 
@@ -266,6 +282,7 @@ impl Subscription {
             purchaser: None,
             purchaser_left: None,
             assigned_users: None,
+            deleted_purchaser: None,
         }
     }
 
@@ -278,6 +295,7 @@ impl Subscription {
         if p.subscription.origin == seatkeeper_domain::kinds::Origin::SelfService {
             v.purchaser = p.purchaser.as_ref().map(PersonRef::new);
             v.purchaser_left = Some(p.purchaser_left);
+            v.deleted_purchaser = p.deleted_purchaser.as_ref().map(PersonRef::deleted);
             v.assigned_users = Some(p.users.iter().map(|(u, _)| PersonRef::new(u)).collect());
         }
         v
@@ -403,7 +421,7 @@ impl From<&crate::selfservice::SelfServiceProduct> for ProductLicenses {
             total: r.total,
             assigned: r.assigned,
             available: r.available,
-            holders_without_access: (r.assigned - r.total).max(0),
+            holders_without_access: r.holders_without_access,
             enabled: r.enabled,
             warning: r.warning,
             suspended: r.suspended,
@@ -417,6 +435,7 @@ impl From<&crate::selfservice::SelfServiceProduct> for ProductLicenses {
                     .map(|g| PurchaserGroup {
                         purchaser: g.purchaser.as_ref().map(PersonRef::new),
                         purchaser_id: g.purchaser_id.map(|p| p.to_string()),
+                        deleted_purchaser: g.deleted_purchaser.as_ref().map(PersonRef::deleted),
                         users: g.users.iter().map(PersonRef::new).collect(),
                     })
                     .collect(),

@@ -714,3 +714,125 @@ async fn lifecycle_mails_reach_the_purchaser_sqlite() {
 async fn lifecycle_mails_reach_the_purchaser_postgres() {
     lifecycle_mails_reach_the_purchaser(true).await
 }
+
+/// A trial that converts to paid tells its purchaser at the SMTP listener: that it is now a
+/// paid subscription, the quantity, the price per license per month in the currency and the
+/// card by brand and last four only.
+async fn a_converted_trial_mails_the_purchaser_what_was_charged(postgres: bool) {
+    use seatkeeper_app::billing::{AddressInput, CardOwner, NewCard};
+    use seatkeeper_app::payments::CardInput;
+
+    let dir = std::env::temp_dir().join(format!(
+        "seatkeeper-convertmail-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let Some(url) = database_url(postgres, &dir).await else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox: Inbox = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(smtp_server(listener, inbox.clone()));
+    let app = smtp_app(&url, port).await;
+    let b = app
+        .create_tenant("Convertco", "admin@convert.test", Some("US"), Some("USD"))
+        .await
+        .expect("tenant");
+    let op = Actor::operator(b.tenant_id);
+    let input = seatkeeper_app::directory::UserInput {
+        user_principal_name: Some("trier@convert.test".into()),
+        display_name: Some("Tria Buyer".into()),
+        usage_location: Some(Some("US".into())),
+        ..Default::default()
+    };
+    let u = app.create_user(&op, &input).await.expect("user");
+    let buyer = Actor {
+        tenant_id: b.tenant_id,
+        user_id: Some(u.id),
+        name: "trier@convert.test".into(),
+        roles: vec![],
+    };
+    let card = app
+        .add_payment_method(
+            &buyer,
+            CardOwner::Me,
+            &NewCard {
+                card: CardInput {
+                    number: "5555555555554444".into(),
+                    expiry_month: 12,
+                    expiry_year: 2099,
+                    security_code: "123".into(),
+                    name_on_card: "Tria Buyer".into(),
+                },
+                billing_address: AddressInput {
+                    line1: Some("1 Main St".into()),
+                    city: Some("Springfield".into()),
+                    postal_code: Some("12345".into()),
+                    country: Some("US".into()),
+                },
+            },
+        )
+        .await
+        .expect("card");
+    let product = app
+        .catalog()
+        .find_product("SUITE_STANDARD")
+        .expect("product")
+        .clone();
+    let trial = app
+        .start_trial(
+            &buyer,
+            product.sku_id,
+            Some(seatkeeper_domain::PaymentMethodId::parse(&card.id.to_string()).expect("id")),
+            &[],
+        )
+        .await
+        .expect("trial");
+    app.set_dev_clock(&op, trial.life.term_end + chrono::Duration::hours(1))
+        .await
+        .expect("clock");
+    app.run_jobs().await.expect("jobs");
+    let s = app
+        .get_subscription(&op, &trial.id.to_string())
+        .await
+        .expect("subscription");
+    assert!(!s.is_trial, "{s:?}");
+    let unit = s.price.clone().expect("a price");
+    let price = format!("{}.{:02} USD", unit.minor / 100, unit.minor % 100);
+
+    let got = inbox.lock().expect("inbox").clone();
+    let mail = got
+        .iter()
+        .find(|(_, d)| d.contains("trial is now a paid subscription"))
+        .map(|(rcpt, d)| (rcpt.clone(), d.replace("=\r\n", "").replace("=\n", "")))
+        .unwrap_or_else(|| panic!("no conversion mail in {got:?}"));
+    assert_eq!(mail.0, vec!["trier@convert.test".to_string()]);
+    let body = mail.1;
+    assert!(
+        body.contains(&format!(
+            "Your {} trial is now a paid subscription",
+            product.name
+        )),
+        "{body}"
+    );
+    assert!(body.contains("Quantity: 1 license."), "{body}");
+    assert!(
+        body.contains(&format!("{price} per license per month")),
+        "{price}: {body}"
+    );
+    assert!(body.contains("Mastercard card ending 4444"), "{body}");
+    assert!(
+        !body.contains("5555555555554444") && !body.contains("555555"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converted_trial_mails_the_purchaser_what_was_charged_sqlite() {
+    a_converted_trial_mails_the_purchaser_what_was_charged(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converted_trial_mails_the_purchaser_what_was_charged_postgres() {
+    a_converted_trial_mails_the_purchaser_what_was_charged(true).await
+}

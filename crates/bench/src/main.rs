@@ -121,6 +121,26 @@ async fn seed(
             })
             .collect();
         exec(db, format!("INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, name_lower, user_type, usage_location, account_enabled, created_at) VALUES {}", rows.join(","))).await?;
+        // The words each user is found by ("user", "{n}"), as the store writes them.
+        let words: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(i, id)| {
+                let n = c * 2000 + i;
+                [
+                    format!("('{tenant}', 'user', '{id}')"),
+                    format!("('{tenant}', '{n}', '{id}')"),
+                ]
+            })
+            .collect();
+        exec(
+            db,
+            format!(
+                "INSERT INTO user_words (tenant_id, word, user_id) VALUES {}",
+                words.join(",")
+            ),
+        )
+        .await?;
     }
     eprintln!("seeded {} users in {:.1?}", args.users, t0.elapsed());
     // Assignments: product p goes to users [p*k .. p*k+per_product) (wrapping), skipping the last product.

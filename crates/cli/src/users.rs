@@ -328,15 +328,10 @@ async fn import(
         }
     }
     if !problems.is_empty() {
-        problems.sort();
+        problems.sort_by_key(|(line, _)| *line);
         let mut msg = format!(
-            "{shown}: {} {} problems; nothing was imported:",
-            problems.len(),
-            if problems.len() == 1 {
-                "row has"
-            } else {
-                "rows have"
-            }
+            "{shown}: {}; nothing was imported:",
+            seatkeeper_app::import::problems_in_words(&problems)
         );
         for (line, p) in problems.iter().take(MAX_LISTED_PROBLEMS) {
             msg.push_str(&format!("\n  line {line}: {p}"));

@@ -660,7 +660,7 @@ both!(users_import_2000_rows_and_export_round_trips, |sk| {
     // The same file again: every row already exists.
     let err = sk.fail(&["users", "import", "--tenant", "Contoso", &file]);
     assert!(
-        err.contains("2000 rows have problems; nothing was imported"),
+        err.contains("2000 rows have 2000 problems; nothing was imported"),
         "{err}"
     );
     assert!(
@@ -719,13 +719,14 @@ both!(users_csv_with_bad_rows_is_refused_whole, |sk| {
          maybe@contoso.example,Maybe,,,,,,Member,US,maybe\n\
          GOOD@contoso.example,Good again,,,,,,Member,US,true\n\
          taken@contoso.example,Taken,,,,,,Member,US,true\n\
-         short@contoso.example,Short\n"
+         short@contoso.example,Short\n\
+         worst,,,,,,,Robot,XX,maybe\n"
     )
     .replace('\n', "\r\n");
     let file = sk.write("bad.csv", &csv);
     let err = sk.fail(&["users", "import", "--tenant", "Contoso", &file]);
     for needle in [
-        "bad.csv: 8 rows have problems; nothing was imported",
+        "bad.csv: 9 rows have 13 problems; nothing was imported",
         "line 3: userPrincipalName 'not-an-upn' is not valid",
         "line 4: displayName is empty",
         "line 5: userType 'Robot'",
@@ -734,6 +735,12 @@ both!(users_csv_with_bad_rows_is_refused_whole, |sk| {
         "line 8: userPrincipalName GOOD@contoso.example is also on line 2",
         "line 9: user taken@contoso.example already exists",
         "line 10: the row has 2 cells but the header has 10 columns",
+        // Every problem of a row, not only the first.
+        "line 11: displayName is empty",
+        "line 11: accountEnabled is 'maybe'",
+        "line 11: userPrincipalName 'worst' is not valid",
+        "line 11: userType 'Robot'",
+        "line 11: usageLocation 'XX'",
     ] {
         assert!(err.contains(needle), "{needle:?} not in {err}");
     }

@@ -46,6 +46,9 @@ pub enum DomainError {
         plan_b: String,
         /// The products the two plans come from (boxed: keeps every error small).
         products: Box<(String, String)>,
+        /// Every conflict the change would make, in the plans' display names, each saying
+        /// what to change (for the admin center, which shows them all at once).
+        conflicts: Box<Vec<String>>,
     },
 
     #[error(
@@ -57,6 +60,9 @@ pub enum DomainError {
         product: String,
         plan: String,
         requires: String,
+        /// Every conflict the change would make, in the plans' display names, each saying
+        /// what to change.
+        conflicts: Box<Vec<String>>,
     },
 
     #[error(
@@ -178,6 +184,16 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The plan conflicts of a refused change in the plans' display names, each saying what
+    /// to change (empty for any other refusal).
+    pub fn plan_conflicts(&self) -> &[String] {
+        match self {
+            DomainError::MutuallyExclusive { conflicts, .. }
+            | DomainError::Dependency { conflicts, .. } => conflicts,
+            _ => &[],
+        }
+    }
+
     /// A stable machine-readable code for the REST API.
     pub fn code(&self) -> &'static str {
         match self {

@@ -114,6 +114,9 @@ text_enum!(
         RequestDecided => "request.decided",
         /// An admin shared a license request for a recommendation (to each recipient; REQ5).
         RequestShared => "request.shared",
+        /// A trial converted to a paid subscription and its card was charged (to its
+        /// purchaser).
+        TrialConverted => "subscription.trial-converted",
     }
 );
 

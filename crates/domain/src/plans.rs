@@ -128,10 +128,14 @@ pub fn check_change(
     after: &[License],
 ) -> Result<(), DomainError> {
     let old = violations(catalog, before);
-    let new = violations(catalog, after);
-    let Some(v) = new.into_iter().find(|v| !old.contains(v)) else {
+    let new: Vec<Violation> = violations(catalog, after)
+        .into_iter()
+        .filter(|v| !old.contains(v))
+        .collect();
+    let Some(v) = new.first().cloned() else {
         return Ok(());
     };
+    let conflicts = Box::new(new.iter().map(|v| in_words(catalog, v)).collect::<Vec<_>>());
     let product = |sku: SkuId| catalog.part_number(sku);
     Err(match v {
         Violation::Exclusive { a, b, sku_a, sku_b } => DomainError::MutuallyExclusive {
@@ -140,6 +144,7 @@ pub fn check_change(
             products: Box::new((product(sku_a), product(sku_b))),
             plan_a: catalog.plan_name(a),
             plan_b: catalog.plan_name(b),
+            conflicts,
         },
         Violation::Dependency { plan, missing, sku } => DomainError::Dependency {
             user_id,
@@ -151,8 +156,59 @@ pub fn check_change(
                 .map(|m| catalog.plan_name(*m))
                 .collect::<Vec<_>>()
                 .join(", "),
+            conflicts,
         },
     })
+}
+
+/// A plan's display name, as the apps-and-services switches show it.
+fn label(catalog: &Catalog, id: PlanId) -> String {
+    catalog
+        .plan(id)
+        .map(|p| p.display_name.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// A product's name, as the pages show it.
+fn product_label(catalog: &Catalog, sku: SkuId) -> String {
+    catalog
+        .product(sku)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| sku.to_string())
+}
+
+/// One conflict in the plans' display names, saying what to change.
+fn in_words(catalog: &Catalog, v: &Violation) -> String {
+    match v {
+        Violation::Exclusive { a, b, sku_a, sku_b } => {
+            let (a, b) = (label(catalog, *a), label(catalog, *b));
+            if sku_a == sku_b {
+                format!(
+                    "{a} and {b} of {} cannot both be on: turn one of them off.",
+                    product_label(catalog, *sku_a)
+                )
+            } else {
+                format!(
+                    "{a} (from {}) and {b} (from {}) cannot both be on: turn one of them off.",
+                    product_label(catalog, *sku_a),
+                    product_label(catalog, *sku_b)
+                )
+            }
+        }
+        Violation::Dependency { plan, missing, sku } => {
+            let needs = missing
+                .iter()
+                .map(|m| label(catalog, *m))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            format!(
+                "{} (from {}) needs {needs}: turn {needs} on as well, or turn {} off.",
+                label(catalog, *plan),
+                product_label(catalog, *sku),
+                label(catalog, *plan)
+            )
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,54 @@ struct GoneKey(String);
 
 /// Whether `e` says that what a form acted on no longer exists (another tab or admin deleted
 /// it): a whole page in our words (see [`explain_gone`]), never the API's words on the form.
+/// A refusal in the words a form shows: the API's words, except that plan conflicts are
+/// listed all at once, one a line, in the display names of the apps-and-services switches
+/// (the banner keeps the line breaks).
+pub fn refusal_text(e: &AppError) -> String {
+    use seatkeeper_domain::DomainError;
+    let AppError::Domain(d) = e else {
+        return e.to_string();
+    };
+    let mut lines: Vec<String> = Vec::new();
+    match d {
+        DomainError::Batch { problems } => {
+            let several = problems.len() > 1;
+            for p in problems {
+                let conflicts = p.error.plan_conflicts();
+                if conflicts.is_empty() {
+                    lines.push(p.error.to_string());
+                }
+                for c in conflicts {
+                    lines.push(if several {
+                        format!("{}: {c}", p.user)
+                    } else {
+                        c.clone()
+                    });
+                }
+            }
+        }
+        d => lines.extend(d.plan_conflicts().iter().cloned()),
+    }
+    let has_conflicts = match d {
+        DomainError::Batch { problems } => problems
+            .iter()
+            .any(|p| !p.error.plan_conflicts().is_empty()),
+        d => !d.plan_conflicts().is_empty(),
+    };
+    if !has_conflicts {
+        return e.to_string();
+    }
+    let head = if lines.len() == 1 {
+        "These apps and services cannot be on together; nothing was changed:"
+    } else {
+        "These apps and services cannot be on together; nothing was changed. Fix each of these:"
+    };
+    std::iter::once(head.to_string())
+        .chain(lines.into_iter().map(|l| format!("• {l}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn is_gone(e: &AppError) -> bool {
     matches!(e, AppError::NotFound(m) if gone_key(m).is_some())
 }

@@ -81,7 +81,8 @@ pub struct FormPage {
     /// A problem with the file as a whole.
     pub error: Option<String>,
     /// Problems by line.
-    pub problems: Vec<(u64, String)>,
+    /// (line, column, what to fix).
+    pub problems: Vec<(u64, &'static str, String)>,
     /// Problems not listed.
     pub more: usize,
 }
@@ -237,16 +238,19 @@ pub async fn upload(
         }
     }
     if !problems.is_empty() {
-        problems.sort();
+        problems.sort_by_key(|(line, _)| *line);
         let n = problems.len();
+        let words = seatkeeper_app::import::problems_in_words(&problems);
         page.more = n.saturating_sub(MAX_LISTED);
         problems.truncate(MAX_LISTED);
-        page.problems = problems;
+        page.problems = problems
+            .into_iter()
+            .map(|(line, p)| (line, seatkeeper_app::import::problem_column(&p), p))
+            .collect();
         return Ok(refuse(
             page,
             format!(
-                "{n} {} problems; nothing was imported. Fix {} and upload the file again.",
-                if n == 1 { "row has" } else { "rows have" },
+                "{words}; nothing was imported. Fix {} and upload the file again.",
                 if n == 1 { "it" } else { "them" },
             ),
         ));

@@ -566,7 +566,14 @@ pub async fn assign(
                     q: String::new(),
                     ..form
                 };
-                let page = assign_page(&app, &viewer, p, &form, Some(e.to_string())).await?;
+                let page = assign_page(
+                    &app,
+                    &viewer,
+                    p,
+                    &form,
+                    Some(crate::error::refusal_text(&e)),
+                )
+                .await?;
                 Ok((status, page).into_response())
             }
             None => Err(e.into()),
@@ -653,14 +660,19 @@ pub async fn unassign(
         Ok(_) => Ok(notice::redirect(
             &format!("/licenses/{}", p.sku_id),
             &format!(
-                "{} unassigned {}; the licenses are available again.",
+                "{} unassigned {}; {}",
                 users_word(users.len()),
-                p.name
+                p.name,
+                notice::available_again(users.len())
             ),
             false,
         )),
         Err(e) => match form_status(&e) {
-            Some(status) => Ok((status, ask(Some(e.to_string()), &users).await).into_response()),
+            Some(status) => Ok((
+                status,
+                ask(Some(crate::error::refusal_text(&e)), &users).await,
+            )
+                .into_response()),
             None => Err(e.into()),
         },
     }
@@ -755,9 +767,15 @@ pub async fn save_user_plans(
         )),
         Err(e) => match form_status(&e) {
             Some(status) => {
-                let page =
-                    user_plans_page(&app, &viewer, p, &user, Some(disabled), Some(e.to_string()))
-                        .await?;
+                let page = user_plans_page(
+                    &app,
+                    &viewer,
+                    p,
+                    &user,
+                    Some(disabled),
+                    Some(crate::error::refusal_text(&e)),
+                )
+                .await?;
                 Ok((status, page).into_response())
             }
             None => Err(e.into()),

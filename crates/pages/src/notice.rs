@@ -59,3 +59,12 @@ pub async fn clear_after_showing(req: Request, next: Next) -> Response {
     }
     resp
 }
+
+/// "1 license is available again.", "3 licenses are available again.": after unassigning.
+pub fn available_again(n: usize) -> String {
+    if n == 1 {
+        "1 license is available again.".into()
+    } else {
+        format!("{n} licenses are available again.")
+    }
+}

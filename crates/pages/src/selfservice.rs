@@ -745,8 +745,9 @@ pub async fn my_unassign(
         Ok(_) => Ok(notice::redirect(
             &format!("/my/products/{id}"),
             &format!(
-                "{} unassigned; the licenses are available again.",
-                plural(users.len() as i64, "user was", "users were")
+                "{} unassigned; {}",
+                plural(users.len() as i64, "user was", "users were"),
+                notice::available_again(users.len())
             ),
             false,
         )),
@@ -1028,6 +1029,8 @@ pub struct SelfServiceRow {
     pub available: i64,
     pub assigned: i64,
     pub total: i64,
+    /// Holders who have lost access, as on the central Licenses page.
+    pub without_access: i64,
     pub status: &'static str,
     pub tone: &'static str,
     pub groups: Vec<PurchaserGroup>,
@@ -1060,6 +1063,7 @@ pub async fn licenses_page(app: &App, viewer: &Viewer) -> Result<Response, PageE
                 available: r.available,
                 assigned: r.assigned,
                 total: r.total,
+                without_access: r.holders_without_access,
                 status,
                 tone,
                 groups: r
@@ -1074,7 +1078,10 @@ pub async fn licenses_page(app: &App, viewer: &Viewer) -> Result<Response, PageE
                                 "Bought by {} ({}): purchaser has left",
                                 p.display_name, p.upn
                             ),
-                            None => "Purchaser has left".into(),
+                            None => match &g.deleted_purchaser {
+                                Some(d) => format!("Bought by {}: purchaser has left", d.words()),
+                                None => "Purchaser has left".into(),
+                            },
                         },
                         users: g
                             .users
@@ -1150,6 +1157,7 @@ fn purchase_row(app: &App, p: &SubscriptionPeople) -> PurchaseRow {
             .purchaser
             .as_ref()
             .map(|u| format!("{} ({})", u.display_name, u.upn))
+            .or_else(|| p.deleted_purchaser.as_ref().map(|d| d.words()))
             .unwrap_or_else(|| "Deleted account".into()),
         purchaser_left: p.purchaser_left,
         quantity: s.quantity,

@@ -212,7 +212,7 @@ type Shown = Result<(StatusCode, String), AppError>;
 
 fn shown(e: AppError) -> Shown {
     if is_refusal(&e) {
-        Ok((refusal(&e), e.to_string()))
+        Ok((refusal(&e), crate::error::refusal_text(&e)))
     } else {
         Err(e)
     }

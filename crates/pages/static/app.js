@@ -4,6 +4,20 @@
   "use strict";
   var csrf = document.body ? document.body.getAttribute("data-csrf") : "";
 
+  // Words that are true only with this script (e.g. "This page updates itself") are marked
+  // <… data-js-only hidden>: shown once the script runs; words only for pages without it are
+  // marked <… data-no-js>: hidden then. htmx may swap either in later.
+  function showJsOnly(root) {
+    (root || document).querySelectorAll("[data-js-only][hidden]").forEach(function (el) {
+      el.hidden = false;
+    });
+    (root || document).querySelectorAll("[data-no-js]").forEach(function (el) {
+      el.hidden = true;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showJsOnly(document); });
+  document.addEventListener("htmx:afterSettle", function () { showJsOnly(document); });
+
   // htmx requests send the session's CSRF token in a header.
   document.addEventListener("htmx:configRequest", function (e) {
     if (csrf) { e.detail.headers["X-CSRF-Token"] = csrf; }

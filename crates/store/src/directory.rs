@@ -14,6 +14,65 @@ fn name_key(display_name: &str) -> String {
     display_name.to_lowercase()
 }
 
+/// The words a user is found by (see `user_words`): each word of the display name in lower
+/// case, and the mail address in lower case.
+pub(crate) fn search_words(display_name: &str, mail: Option<&str>) -> Vec<String> {
+    let mut words: Vec<String> = name_key(display_name)
+        .split(|c: char| c.is_whitespace() || matches!(c, '-' | ',' | '(' | ')' | '/' | '.' | '"'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(m) = mail.map(str::trim).filter(|m| !m.is_empty()) {
+        words.push(m.to_lowercase());
+    }
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// Writes the words `u` is found by, replacing any earlier ones.
+async fn write_words(conn: &mut Conn, u: &User) -> Result<()> {
+    sqlx::query("DELETE FROM user_words WHERE user_id = $1")
+        .bind(u.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    insert_words(
+        conn,
+        &[(
+            u.tenant_id.to_string(),
+            u.id.to_string(),
+            search_words(&u.display_name, u.mail.as_deref()),
+        )],
+    )
+    .await
+}
+
+/// Inserts the words of many users at once: (tenant id, user id, words).
+pub(crate) async fn insert_words(
+    conn: &mut Conn,
+    users: &[(String, String, Vec<String>)],
+) -> Result<()> {
+    let rows: Vec<(&str, &str, &str)> = users
+        .iter()
+        .flat_map(|(t, u, ws)| ws.iter().map(move |w| (t.as_str(), u.as_str(), w.as_str())))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO user_words (tenant_id, user_id, word) {} ON CONFLICT DO NOTHING",
+        bulk::rows(conn, 1, &[bulk::Col::Text; 3])
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(bulk::row_list(
+            rows.iter()
+                .map(|(t, u, w)| vec![(*t).into(), (*u).into(), (*w).into()]),
+        ))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 fn map_user(r: &AnyRow) -> Result<User> {
     Ok(User {
         id: get_id(r, "id")?,
@@ -57,7 +116,7 @@ pub async fn insert_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(name_key(&u.display_name))
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    write_words(conn, u).await
 }
 
 pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
@@ -83,7 +142,7 @@ pub async fn update_user(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(name_key(&u.display_name))
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    write_words(conn, u).await
 }
 
 /// Locks the user's row for the rest of the transaction (PostgreSQL row lock; SQLite
@@ -98,6 +157,10 @@ pub async fn lock_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<
 }
 
 pub async fn delete_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<bool> {
+    sqlx::query("DELETE FROM user_words WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
     let r = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -513,6 +576,10 @@ pub async fn holders_by_name(
     Ok(found.into_iter().map(|(_, u)| u).collect())
 }
 
+/// Up to this many users with a matching word are read from `user_words` and sorted by name;
+/// more, and users are read in name order instead (see [`search_users_where`]).
+const WORD_MATCHES: i64 = 2000;
+
 /// The largest character: `prefix` followed by it is above every text that starts with
 /// `prefix` (code point order, as in SQLite and in the C collation of `name_lower`).
 const ABOVE: char = '\u{10FFFF}';
@@ -556,7 +623,7 @@ pub async fn search_users_where(
     let name = name_key(term);
     let upn = term.to_lowercase();
     let mut found: Vec<(String, User)> = Vec::new();
-    for column in ["name_lower", "upn_lower"] {
+    for column in ["name_lower", "upn_lower", "word"] {
         // No LIKE beside the range: PostgreSQL would misjudge how many rows it keeps and sort
         // every match instead of reading the index in order and stopping at `limit`.
         let lo = if column == "name_lower" { &name } else { &upn };
@@ -564,8 +631,47 @@ pub async fn search_users_where(
             Bind::Text(tenant.to_string()),
             Bind::Text(format!("{lo}{ABOVE}")),
         ];
-        let mut sql = format!("SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} < $2");
-        if column == "name_lower" {
+        let mut sql = if column == "word" {
+            // Any word of the display name, or the mail address, by the (tenant_id, word)
+            // key of user_words. Few matches (a surname): read them there and sort those
+            // users. Many (a common first letter): read users in name order and keep those
+            // with a matching word, which stops at `limit` soon.
+            let few = sqlx::query(
+                "SELECT user_id FROM user_words WHERE tenant_id = $1 AND word >= $2 AND word < $3 LIMIT $4",
+            )
+            .bind(tenant.to_string())
+            .bind(lo.clone())
+            .bind(format!("{lo}{ABOVE}"))
+            .bind(WORD_MATCHES + 1)
+            .fetch_all(&mut *conn)
+            .await?;
+            if few.is_empty() {
+                continue;
+            }
+            if few.len() as i64 <= WORD_MATCHES {
+                binds.pop();
+                let mut marks = Vec::with_capacity(few.len());
+                for r in &few {
+                    binds.push(Bind::Text(get_str(r, "user_id")?));
+                    marks.push(format!("${}", binds.len()));
+                }
+                format!(
+                    "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.id IN ({})",
+                    marks.join(", ")
+                )
+            } else {
+                binds.push(Bind::Text(lo.clone()));
+                format!(
+                    "SELECT u.* FROM users u WHERE u.tenant_id = $1 AND EXISTS (SELECT 1 FROM user_words w WHERE w.user_id = u.id AND w.tenant_id = $1 AND w.word < $2 AND w.word >= ${})",
+                    binds.len()
+                )
+            }
+        } else {
+            format!("SELECT u.* FROM users u WHERE u.tenant_id = $1 AND u.{column} < $2")
+        };
+        if column == "word" {
+            after_name(&mut sql, &mut binds, None, after);
+        } else if column == "name_lower" {
             after_name(&mut sql, &mut binds, Some(lo), after);
         } else {
             binds.push(Bind::Text(lo.clone()));

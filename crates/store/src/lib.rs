@@ -101,6 +101,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "license requests",
         include_str!("../migrations/sqlite/0010_license_requests.sql"),
     ),
+    (
+        11,
+        "deleted purchasers and name search",
+        include_str!("../migrations/sqlite/0011_deleted_purchasers_and_name_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -152,6 +157,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "license requests",
         include_str!("../migrations/postgres/0010_license_requests.sql"),
+    ),
+    (
+        11,
+        "deleted purchasers and name search",
+        include_str!("../migrations/postgres/0011_deleted_purchasers_and_name_search.sql"),
     ),
 ];
 
@@ -304,15 +314,47 @@ impl Db {
             .await
             .map(|r| r.is_none())
             .unwrap_or(true);
+        // Whether the migration that adds user_words runs now (its words are written here).
+        let words_pending = sqlx::query("SELECT version FROM _sqlx_migrations WHERE version = 11")
+            .fetch_optional(&self.write)
+            .await
+            .map(|r| r.is_none())
+            .unwrap_or(true);
         m.run(&self.write)
             .await
             .context("database migration failed")?;
+        if words_pending {
+            self.fill_user_words()
+                .await
+                .context("writing the words users are found by failed")?;
+        }
         if names_pending {
             self.fill_name_lower()
                 .await
                 .context("lower-casing users' display names failed")?;
         }
         Ok(())
+    }
+
+    /// Writes the words every user is found by (`user_words`), in one transaction.
+    async fn fill_user_words(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("SELECT id, tenant_id, display_name, mail FROM users")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mail = get_opt(r, "mail")?;
+            users.push((
+                get_str(r, "tenant_id")?,
+                get_str(r, "id")?,
+                directory::search_words(&get_str(r, "display_name")?, mail.as_deref()),
+            ));
+        }
+        for chunk in users.chunks(10_000) {
+            directory::insert_words(&mut tx, chunk).await?;
+        }
+        tx.commit().await
     }
 
     /// Writes `users.name_lower` with Unicode lower-casing where the migration's SQL `lower()`

@@ -465,3 +465,53 @@ pub async fn trial_of(
     .await?;
     r.as_ref().map(map).transpose()
 }
+
+/// Keeps the display name and user name of `user` when their account is deleted, if they
+/// bought any self-service subscription (SS3: admins still see who bought it).
+pub async fn keep_deleted_purchaser(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: seatkeeper_domain::UserId,
+    display_name: &str,
+    upn: &str,
+    now: Time,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deleted_purchasers (tenant_id, user_id, display_name, upn, deleted_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+         (SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND purchaser_id = $2) \
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET display_name = excluded.display_name, \
+         upn = excluded.upn, deleted_at = excluded.deleted_at",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(display_name)
+    .bind(upn)
+    .bind(us(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The kept (display name, user name) of purchasers among `users` whose accounts were
+/// deleted.
+pub async fn deleted_purchasers(
+    conn: &mut Conn,
+    tenant: TenantId,
+    users: &[seatkeeper_domain::UserId],
+) -> Result<Vec<(seatkeeper_domain::UserId, String, String)>> {
+    let mut out = Vec::new();
+    for id in users {
+        let r = sqlx::query(
+            "SELECT display_name, upn FROM deleted_purchasers WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = r {
+            out.push((*id, get_str(&r, "display_name")?, get_str(&r, "upn")?));
+        }
+    }
+    Ok(out)
+}

@@ -75,7 +75,7 @@ pub async fn page(
         ("sku" = String, Path, description = "The product's skuId (GUID) or skuPartNumber."),
         ("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
         ("after" = Option<String>, Query, format = Uuid, description = "Continue after this user id (taken from nextLink)."),
-        ("search" = Option<String>, Query, min_length = 1, pattern = "\\S", description = "Only users whose displayName or userPrincipalName starts with this (case-insensitive). Users are listed in displayName order, ignoring case. Not empty: leave it out to list everyone."),
+        ("search" = Option<String>, Query, min_length = 1, pattern = "\\S", description = "Only users with a word of their displayName, or their userPrincipalName or mail, starting with this (case-insensitive). Users are listed in displayName order, ignoring case. Not empty: leave it out to list everyone."),
     ),
     responses(
         (status = 200, description = "OK", body = ProductUserPage),

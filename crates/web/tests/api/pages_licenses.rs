@@ -103,12 +103,16 @@ backends!(
                 .map(|u| u["displayName"].as_str().unwrap_or_default().to_string())
                 .collect()
         };
-        // Case-insensitive, display names only, holders only, in name order (ignoring case).
+        // Case-insensitive, any word of the display name, holders only, in name order
+        // (ignoring case).
         let got = srv
             .get("/api/v1/licenses/SUITE_BASIC/users?search=ADA")
             .await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
-        assert_eq!(names(&got.1), ["ada King", "Ada Lovelace", "Ada Yonath"]);
+        assert_eq!(
+            names(&got.1),
+            ["ada King", "Ada Lovelace", "Ada Yonath", "Bob Ada"]
+        );
         // Paging goes on after the last name shown.
         let got = srv
             .get("/api/v1/licenses/SUITE_BASIC/users?search=ada&top=2")
@@ -116,8 +120,13 @@ backends!(
         assert_eq!(names(&got.1), ["ada King", "Ada Lovelace"]);
         let next = got.1["nextLink"].as_str().expect("nextLink").to_string();
         let got = srv.get(&next).await;
-        assert_eq!(names(&got.1), ["Ada Yonath"]);
+        assert_eq!(names(&got.1), ["Ada Yonath", "Bob Ada"]);
         assert!(got.1["nextLink"].is_null(), "{}", got.1);
+        // A surname finds its holder.
+        let got = srv
+            .get("/api/v1/licenses/SUITE_BASIC/users?search=lovel")
+            .await;
+        assert_eq!(names(&got.1), ["Ada Lovelace"]);
         // A user name is searched when it looks like one.
         let got = srv
             .get("/api/v1/licenses/SUITE_BASIC/users?search=yonath%40")

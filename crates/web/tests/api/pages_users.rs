@@ -4,6 +4,7 @@
 use crate::common::*;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE};
+use serde_json::json;
 
 /// A browser-like client that does not follow redirects.
 fn browser() -> reqwest::Client {
@@ -306,3 +307,124 @@ backends!(
         assert!(text.contains("larger than 5 MB"), "{text}");
     }
 );
+
+backends!(
+    active_users_search_finds_any_word_of_the_name_and_the_start_of_user_name_or_mail,
+    |srv| async move {
+        let got = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Ada Lovelace", "mailNickname": "ada",
+                       "userPrincipalName": "ada.l@contoso.test", "mail": "countess@analytical.test",
+                       "usageLocation": "GB"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let other = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Charles Babbage", "mailNickname": "cb",
+                       "userPrincipalName": "charles@contoso.test", "usageLocation": "GB"}),
+            )
+            .await;
+        assert_eq!(other.0, StatusCode::CREATED, "{}", other.1);
+        let c = browser();
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let page = |q: &str| {
+            let c = c.clone();
+            let cookie = cookie.clone();
+            let url = format!("{}/users?q={}", srv.url, q);
+            async move {
+                let r = c.get(url).header(COOKIE, cookie).send().await.expect("get");
+                assert_eq!(r.status(), StatusCode::OK);
+                r.text().await.expect("page")
+            }
+        };
+        for q in [
+            "Lovelace",
+            "lovelace",
+            "LOVE",
+            "Ada",
+            "ada.l",
+            "countess",
+            "COUNTESS%40ana",
+        ] {
+            let html = page(q).await;
+            assert!(
+                html.contains("ada.l@contoso.test"),
+                "{q} must find Ada: {html}"
+            );
+            assert!(
+                !html.contains("charles@contoso.test"),
+                "{q} must not find Charles"
+            );
+        }
+        // Not the middle of a word, and not another user's words.
+        for q in ["velace", "babbage"] {
+            let html = page(q).await;
+            assert!(
+                !html.contains("ada.l@contoso.test"),
+                "{q} must not find Ada"
+            );
+        }
+        assert!(page("babbage").await.contains("charles@contoso.test"));
+        // A renamed user is found by the new words only; a deleted one by none.
+        let got = srv
+            .patch(
+                "/v1.0/users/ada.l@contoso.test",
+                json!({"displayName": "Ada King"}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        assert!(!page("lovelace").await.contains("ada.l@contoso.test"));
+        assert!(page("king").await.contains("ada.l@contoso.test"));
+        let got = srv.delete("/v1.0/users/ada.l@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        assert!(!page("king").await.contains("ada.l@contoso.test"));
+    }
+);
+
+/// A database from before the word search: users created then are found by their surnames
+/// once the migration that adds `user_words` has run (it writes their words).
+#[tokio::test]
+async fn users_of_an_older_database_are_found_by_surname_after_the_upgrade() {
+    let Some(srv) = Srv::start(Backend::Sqlite).await else {
+        return;
+    };
+    let got = srv
+        .post(
+            "/v1.0/users",
+            json!({"accountEnabled": true, "displayName": "Grace Hopper", "mailNickname": "gh",
+                   "userPrincipalName": "grace@contoso.test", "usageLocation": "US"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    // Back to the database as it was before migration 11.
+    let db = seatkeeper_store::Db::open_dir(&srv.dir).await.expect("db");
+    let mut tx = db.begin().await.expect("tx");
+    for sql in [
+        "DROP TABLE user_words",
+        "DROP TABLE deleted_purchasers",
+        "DELETE FROM _sqlx_migrations WHERE version = 11",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+    }
+    tx.commit().await.expect("commit");
+    // Upgrading runs migration 11 again and writes every user's words.
+    let db = seatkeeper_store::Db::open_dir(&srv.dir)
+        .await
+        .expect("upgrade");
+    drop(db);
+    let c = reqwest::Client::new();
+    let cookie = format!("sk_session={}", srv.admin_session().await);
+    let html = c
+        .get(format!("{}/users?q=hopper", srv.url))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("page");
+    assert!(html.contains("grace@contoso.test"), "{html}");
+}

@@ -682,3 +682,43 @@ backends!(sent_mail_is_for_global_admins, |srv| async move {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["value"].is_array(), "{body}");
 });
+
+backends!(
+    token_names_with_control_or_text_direction_characters_are_refused,
+    |srv| async move {
+        let before = srv.get(&format!("{API}/tokens")).await;
+        assert_eq!(before.0, StatusCode::OK, "{}", before.1);
+        for name in [
+            "invoice\u{202E}txt.exe",
+            "a\u{2066}b",
+            "line\nbreak",
+            "tab\there",
+            "mark\u{200F}",
+        ] {
+            let got = srv
+                .post(&format!("{API}/tokens"), json!({"name": name}))
+                .await;
+            assert_error(
+                &got,
+                StatusCode::BAD_REQUEST,
+                "control or text-direction character",
+            );
+        }
+        let got = srv
+            .post(
+                &format!("{API}/tokens"),
+                json!({"name": "invoice\u{202E}txt.exe"}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "U+202E");
+        assert_eq!(srv.get(&format!("{API}/tokens")).await.1, before.1);
+        // An ordinary name with accents and punctuation is fine.
+        let got = srv
+            .post(
+                &format!("{API}/tokens"),
+                json!({"name": "Café sync (nightly) – v2"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    }
+);

@@ -698,3 +698,307 @@ backends!(
         assert!(message(&got).contains("nothing can change it"), "{}", got.1);
     }
 );
+
+backends!(
+    asking_a_purchaser_who_left_to_cancel_is_refused_and_mails_nobody,
+    |srv| async move {
+        let buyer = srv.token_with_roles("goneask@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "Gone Asker").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 1, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        srv.buy("MAIL_PLAN1", 5).await;
+        let got = srv
+            .patch(
+                "/v1.0/users/goneask@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let before = audit_count(&srv, "subscription.ask-to-cancel").await;
+        let path = format!("{API}/subscriptions/{id}/ask-to-cancel");
+        let got = srv.post(&path, json!({"message": "Please"})).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("has left the organization")
+                && m.contains("Take the subscription over instead"),
+            "{m}"
+        );
+        assert!(
+            mails(&srv, "subscription.ask-to-cancel", "goneask@contoso.test")
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            audit_count(&srv, "subscription.ask-to-cancel").await,
+            before
+        );
+        // Deleted: the same refusal.
+        let got = srv.delete("/v1.0/users/goneask@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv.post(&path, json!({})).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert!(
+            message(&got).contains("has left the organization"),
+            "{}",
+            got.1
+        );
+        assert!(
+            mail_of_kind(&srv, "subscription.ask-to-cancel")
+                .await
+                .is_empty()
+        );
+    }
+);
+
+backends!(
+    a_card_form_with_a_bad_country_a_long_line_or_an_array_says_exactly_what_to_fix,
+    |srv| async move {
+        let buyer = srv.token_with_roles("cardwords@contoso.test", &[]).await;
+        let path = format!("{API}/me/payment-methods");
+        let body = |line1: &str, country: &str| {
+            json!({
+                "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                "securityCode": "123", "nameOnCard": "Words",
+                "billingAddress": {"line1": line1, "city": "Cardiff", "postalCode": "CF10", "country": country}
+            })
+        };
+        let got = srv
+            .call_as(&buyer, "POST", &path, Some(body("1 Road", "ZZ")))
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("'ZZ' is not an ISO 3166-1 alpha-2 country code")
+                && !m.contains("is required"),
+            "{m}"
+        );
+        let long = "x".repeat(5000);
+        let got = srv
+            .call_as(&buyer, "POST", &path, Some(body(&long, "GB")))
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("billingAddress.line1")
+                && m.contains("at most 200 characters")
+                && !m.contains("is required"),
+            "{m}"
+        );
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!(["4242 4242 4242 4242", 12])),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("must be a JSON object with cardNumber, expiryMonth")
+                && !m.contains("NewCardBody")
+                && !m.contains("struct"),
+            "{m}"
+        );
+        // Every endpoint: another body type does not leak its name either.
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/purchases"),
+                Some(json!([])),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = message(&got);
+        assert!(m.contains("must be a JSON object with skuId"), "{m}");
+        assert!(
+            srv.call_as(&buyer, "GET", &path, None).await.1["value"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        );
+    }
+);
+
+/// The admin center page at `path`, as the signed-in Global admin sees it.
+async fn admin_page(srv: &Srv, cookie: &str, path: &str) -> String {
+    let r = browser()
+        .get(format!("{}{path}", srv.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.text().await.expect("page")
+}
+
+backends!(
+    holders_of_a_disabled_trial_are_counted_without_access_in_rest_and_page,
+    |srv| async move {
+        let upn = "disabledtrial@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        // An Active purchase of the same product with a spare license does not hide them.
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "D").await;
+        let other = srv.token_with_roles("spare@contoso.test", &[]).await;
+        let pm2 = card(&srv, &other, "4242 4242 4242 4242", "S").await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/trials"),
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let end = t(&got.1["termEndDateTime"]);
+        set_clock(&srv, end + Duration::days(45)).await;
+        run_jobs(&srv).await;
+        let got = purchase(&srv, &other, buy_body("SUITE_BASIC", 3, &pm2)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let _ = pm;
+        let got = srv
+            .get(&format!("{API}/licenses?origin=self-service"))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let row = got.1["value"]
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["skuPartNumber"] == "SUITE_BASIC")
+                    .cloned()
+            })
+            .expect("a SUITE_BASIC row");
+        assert_eq!(
+            (
+                row["total"].clone(),
+                row["assigned"].clone(),
+                row["holdersWithoutAccess"].clone()
+            ),
+            (json!(3), json!(2), json!(1)),
+            "{row}"
+        );
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = admin_page(&srv, &cookie, "/licenses?origin=self-service").await;
+        assert!(html.contains("1 without access"), "{html}");
+    }
+);
+
+/// The delivered e-mails (the `.eml` files) that contain `needle`, line breaks of quoted
+/// printable undone.
+fn delivered_with(srv: &Srv, needle: &str) -> Vec<String> {
+    let dir = srv.dir.join("mail");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(e.path())
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "");
+        if text.contains(needle) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+backends!(
+    a_take_over_of_a_subscription_nobody_used_says_so_plainly,
+    |srv| async move {
+        let upn = "nobodyused@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "N").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/unassign"),
+                Some(json!({"userIds": [upn]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/take-over"),
+                json!({"action": "cancel", "reason": "Other"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        run_jobs(&srv).await;
+        let got = delivered_with(&srv, &format!("subscription {id}"));
+        let mail = got
+            .iter()
+            .find(|m| m.contains("was taken over"))
+            .unwrap_or_else(|| panic!("no take-over mail: {got:?}"));
+        assert!(
+            mail.contains("Nobody was using licenses from this subscription.")
+                && !mail.contains("no users"),
+            "{mail}"
+        );
+    }
+);
+
+backends!(
+    a_deleted_purchaser_is_still_named_on_the_admins_list,
+    |srv| async move {
+        let upn = "ada.deleted@contoso.test";
+        let buyer = srv.token_with_roles(upn, &[]).await;
+        let got = srv
+            .patch(
+                &format!("/v1.0/users/{upn}"),
+                json!({"displayName": "Ada Lovelace"}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let pm = card(&srv, &buyer, "4242 4242 4242 4242", "Ada").await;
+        let got = purchase(&srv, &buyer, buy_body("MAIL_PLAN1", 2, &pm)).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = srv.delete(&format!("/v1.0/users/{upn}")).await;
+        assert!(got.0.is_success(), "{}", got.1);
+
+        let got = srv
+            .get(&format!("{API}/subscriptions?origin=self-service"))
+            .await;
+        let row = got.1["value"]
+            .as_array()
+            .and_then(|v| v.iter().find(|r| r["id"] == id.as_str()).cloned())
+            .expect("the purchase");
+        assert_eq!(row["purchaserLeft"], true, "{row}");
+        assert!(row["purchaser"].is_null(), "{row}");
+        assert_eq!(
+            (
+                row["deletedPurchaser"]["displayName"].clone(),
+                row["deletedPurchaser"]["userPrincipalName"].clone()
+            ),
+            (json!("Ada Lovelace"), json!(upn)),
+            "{row}"
+        );
+        let got = srv
+            .get(&format!("{API}/licenses?origin=self-service"))
+            .await;
+        let group = got.1["value"]
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["skuPartNumber"] == "MAIL_PLAN1")
+                    .cloned()
+            })
+            .expect("a MAIL_PLAN1 row");
+        assert_eq!(
+            group["purchasers"][0]["deletedPurchaser"]["displayName"], "Ada Lovelace",
+            "{group}"
+        );
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = admin_page(&srv, &cookie, "/products?origin=self-service").await;
+        assert!(
+            html.contains(&format!("Ada Lovelace (deleted user), {upn}")),
+            "{html}"
+        );
+        let html = admin_page(&srv, &cookie, "/licenses?origin=self-service").await;
+        assert!(html.contains("Ada Lovelace (deleted user)"), "{html}");
+    }
+);
