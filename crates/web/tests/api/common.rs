@@ -39,6 +39,8 @@ impl Drop for Srv {
             let _ = s.send(());
         }
         let _ = self.stop_jobs.send(true);
+        // The server's files (the SQLite database, mail): tests leave nothing behind.
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
