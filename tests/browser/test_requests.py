@@ -155,9 +155,9 @@ def test_the_organizations_own_process_shows_its_message_to_the_member(tab):
         p = tab.page
         tab.goto("/licenses/requests")
         p.get_by_role("link", name="Connect to your request process").click()
-        p.get_by_label("Use your own license request process").check()
-        p.get_by_label("Message users see").fill("Open a ticket with the <IT> desk.")
-        p.get_by_label("Documentation URL (optional)").fill("https://intranet.example.com/licenses")
+        p.get_by_label("Use my organization's request process").check()
+        p.get_by_label("Message", exact=True).fill("Open a ticket with the <IT> desk.")
+        p.get_by_label("Link to documentation (optional)").fill("https://intranet.example.com/licenses")
         tab.shot("settings")
         p.get_by_role("button", name="Save").click()
         expect(p.get_by_role("status")).to_contain_text("Saved: users now see your organization's request process")

@@ -239,7 +239,7 @@ pub async fn submit(
             Ok(notice::redirect(
                 "/my/requests",
                 &format!(
-                    "You requested {} for {}. Your admin will decide; everyone on the request gets an e-mail.",
+                    "You requested {} for {}. Everyone on the request gets an e-mail when your admin decides.",
                     p.name,
                     if n == 1 {
                         "yourself".to_string()
