@@ -258,3 +258,38 @@ def test_the_request_pages_are_readable_at_390_pixels(tab):
             tab.shot(label)
     finally:
         restore(before)
+
+
+def test_a_request_with_colleagues_typed_works_without_javascript_and_a_refusal_names_who(browser):
+    """Plain forms: colleagues typed as e-mail addresses; one that is no Member is named and
+    nothing is requested; then the request goes through."""
+    from conftest import Page
+
+    before = policy("Disabled")
+    context = browser.new_context(java_script_enabled=False)
+    tab = Page(context, "test_a_request_with_colleagues_typed_works_without_javascript")
+    try:
+        asker = new_user(name="Plain")
+        colleague = new_user(name="Typed")
+        nobody = f"nobody-{uuid.uuid4().hex[:6]}@contoso.test"
+        sign_in(tab, asker)
+        p = tab.page
+        tab.goto("/buy")
+        p.get_by_role("region", name=PRODUCT).get_by_role("link", name=f"Request a license for {PRODUCT}").click()
+        field = p.get_by_label("Colleagues to include (user names or e-mail addresses, one per line or comma separated)")
+        field.fill(f"{colleague}\n{nobody}")
+        p.get_by_role("button", name="Submit").click()
+        expect(p.get_by_role("alert")).to_contain_text(f"{nobody} (not a user of this organization)")
+        expect(field).to_have_value(f"{colleague}\n{nobody}")
+        tab.shot("refused")
+        status, body = api("GET", "/api/v1/me/license-requests", token=member_token(asker))
+        assert status == 200 and body["value"] == [], body
+        field.fill(colleague)
+        p.get_by_role("button", name="Submit").click()
+        expect(p.get_by_role("status")).to_contain_text(f"You requested {PRODUCT} for 2 people.")
+        tab.shot("submitted")
+        assert all("status of 400" in e for e in tab.console_errors), tab.console_errors
+        assert tab.foreign_requests == [], tab.foreign_requests
+    finally:
+        context.close()
+        restore(before)
