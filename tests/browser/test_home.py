@@ -57,7 +57,7 @@ def test_an_end_user_sees_their_own_page_and_not_the_admin_pages(tab):
     p = tab.page
     tab.goto("/")
     expect(p.get_by_role("heading", name="My account")).to_be_visible()
-    expect(p.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(["My account", "Buy a product", "My products", "Payment methods"])
+    expect(p.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(["My account", "Buy a product", "My products", "My requests", "Payment methods"])
     card = p.get_by_role("region", name="Suite Basic")
     expect(card.get_by_text("Chat and meetings: On")).to_be_visible()
     expect(card.get_by_text("Whiteboard: Off")).to_be_visible()

@@ -118,6 +118,15 @@ impl Config {
             .as_deref()
             .is_some_and(|u| u.len() > 8 && u[..8].eq_ignore_ascii_case("https://"))
     }
+
+    /// The server's address for links in e-mail: the public URL when set, else `http://` and
+    /// the Host the request was sent to.
+    pub fn link_base(&self, host: Option<&str>) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        format!("http://{}", host.unwrap_or("localhost"))
+    }
 }
 
 pub struct Inner {

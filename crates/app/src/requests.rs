@@ -17,7 +17,7 @@ use seatkeeper_domain::requests::{
     RequestStatus, Verdict,
 };
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::selfservice::{PurchaseRefusal, Start, check_start};
+use seatkeeper_domain::selfservice::{Start, check_start};
 use seatkeeper_domain::{DomainError, LicenseRequestId, PlanId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::requests as store;
 pub use seatkeeper_store::requests::{Filter, Link, Request, RequestUser, Settings};
@@ -510,12 +510,7 @@ impl App {
                     product.name
                 ),
             )),
-            Err(
-                PurchaseRefusal::PurchaseBlockedByPolicy { .. }
-                | PurchaseRefusal::OnlyTrialsAllowed { .. }
-                | PurchaseRefusal::NoAllowedTrial { .. }
-                | PurchaseRefusal::NoPurchaseAfterTrial { .. },
-            ) => Ok(()),
+            Err(e) if e.allows_request() => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

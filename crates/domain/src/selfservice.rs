@@ -63,6 +63,18 @@ pub enum PurchaseRefusal {
 }
 
 impl PurchaseRefusal {
+    /// Whether this refusal is the purchase policy's, so the user may request a license from
+    /// their admin instead (REQ1).
+    pub fn allows_request(&self) -> bool {
+        matches!(
+            self,
+            PurchaseRefusal::PurchaseBlockedByPolicy { .. }
+                | PurchaseRefusal::OnlyTrialsAllowed { .. }
+                | PurchaseRefusal::NoAllowedTrial { .. }
+                | PurchaseRefusal::NoPurchaseAfterTrial { .. }
+        )
+    }
+
     /// The stable machine-readable code (the API's `code`).
     pub fn code(&self) -> &'static str {
         match self {

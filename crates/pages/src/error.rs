@@ -141,7 +141,7 @@ impl From<AppError> for PageError {
                     next: "/".to_string(),
                 };
             }
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::ConflictWith { .. } => StatusCode::CONFLICT,
             AppError::Domain(_) | AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
             AppError::Purchase(r) if r.is_forbidden() => StatusCode::FORBIDDEN,
             AppError::Purchase(

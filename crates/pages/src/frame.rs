@@ -16,6 +16,8 @@ pub enum Nav {
     Buy,
     /// An end user's My products page.
     MyProducts,
+    /// An end user's My requests page (license requests).
+    MyRequests,
     /// The signed-in user's own Payment methods page.
     PaymentMethods,
     /// Settings → Self-service purchases.
@@ -97,6 +99,7 @@ impl Frame {
                 ("My account", "/", self.nav == Nav::Account),
                 ("Buy a product", "/buy", self.nav == Nav::Buy),
                 ("My products", "/my/products", self.nav == Nav::MyProducts),
+                ("My requests", "/my/requests", self.nav == Nav::MyRequests),
                 (
                     "Payment methods",
                     "/my/payment-methods",

@@ -23,6 +23,7 @@ pub mod password;
 pub mod payment_methods;
 pub mod products;
 pub mod recommend;
+pub mod requests;
 pub mod security;
 pub mod selfservice;
 pub mod selfservice_settings;
@@ -42,7 +43,7 @@ pub use security::security_headers;
 pub use viewer::{Posted, Viewer};
 
 /// The admin center's routes (HTML pages and their static files), to merge into the server's
-/// router. Paths: `/` (home or the user's own page), `/account/*`, `/buy/*`, `/my/products/*`, `/my/payment-methods/*`, `/licenses/*`, `/products/*`,
+/// router. Paths: `/` (home or the user's own page), `/account/*`, `/buy/*`, `/my/products/*`, `/my/requests/*`, `/my/payment-methods/*`, `/licenses/*`, `/products/*`,
 /// `/groups/*`, `/audit/*`, `/settings/*`, `/sign-in`, `/sign-out`, `/change-password`, `/static/*`.
 pub fn router() -> Router<App> {
     Router::new()
@@ -50,6 +51,28 @@ pub fn router() -> Router<App> {
         .route("/account/tokens", post(tokens::create))
         .route("/account/tokens/{id}/revoke", post(tokens::revoke))
         .route("/licenses", get(licenses::list))
+        .route("/licenses/requests", get(requests::list))
+        .route(
+            "/licenses/requests/settings",
+            get(requests::settings).post(requests::save_settings),
+        )
+        .route("/licenses/requests/{id}", get(requests::show))
+        .route("/licenses/requests/{id}/decision", post(requests::decide))
+        .route(
+            "/licenses/requests/{id}/share",
+            get(requests::share_form).post(requests::share),
+        )
+        .route(
+            "/licenses/requests/{id}/share/search",
+            get(requests::share_search),
+        )
+        .route(
+            "/buy/{sku}/request",
+            get(requests::new_form).post(requests::submit),
+        )
+        .route("/my/requests", get(requests::mine))
+        .route("/my/requests/colleagues", get(requests::colleagues))
+        .route("/my/requests/{id}", get(requests::show_mine))
         .route("/licenses/{sku}", get(licenses::product_page))
         .route(
             "/licenses/{sku}/assign",

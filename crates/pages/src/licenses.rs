@@ -43,7 +43,7 @@ pub fn product<'c>(catalog: &'c Catalog, key: &str) -> Result<&'c Product, PageE
 fn form_status(e: &AppError) -> Option<StatusCode> {
     match e {
         AppError::Domain(_) | AppError::Invalid { .. } => Some(StatusCode::BAD_REQUEST),
-        AppError::Conflict { .. } => Some(StatusCode::CONFLICT),
+        AppError::Conflict { .. } | AppError::ConflictWith { .. } => Some(StatusCode::CONFLICT),
         AppError::NotFound(_) if !crate::error::is_gone(e) => Some(StatusCode::NOT_FOUND),
         _ => None,
     }
@@ -59,7 +59,7 @@ pub struct PlanBox {
 }
 
 /// The product's plans, on unless in `disabled`.
-fn plan_boxes(catalog: &Catalog, p: &Product, disabled: &[PlanId]) -> Vec<PlanBox> {
+pub(crate) fn plan_boxes(catalog: &Catalog, p: &Product, disabled: &[PlanId]) -> Vec<PlanBox> {
     p.plans
         .iter()
         .map(|id| {
@@ -77,7 +77,7 @@ fn plan_boxes(catalog: &Catalog, p: &Product, disabled: &[PlanId]) -> Vec<PlanBo
 }
 
 /// The plans a form turned off: the product's plans whose box was not checked.
-fn disabled_from(p: &Product, on: &[String]) -> Vec<PlanId> {
+pub(crate) fn disabled_from(p: &Product, on: &[String]) -> Vec<PlanId> {
     p.plans
         .iter()
         .filter(|id| {
@@ -377,7 +377,7 @@ impl AssignForm {
     }
 }
 
-async fn search_picks(
+pub(crate) async fn search_picks(
     app: &App,
     viewer: &Viewer,
     q: &str,

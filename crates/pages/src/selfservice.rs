@@ -151,6 +151,8 @@ pub struct OfferView {
     pub annual: String,
     /// Why it cannot be bought now.
     pub refusal: Option<String>,
+    /// Whether the purchase policy blocks buying it, so the user may request it instead.
+    pub requestable: bool,
     pub trial: Option<TrialView>,
     /// What it needs from a product the user does not hold, and what stays off without it:
     /// "Needs Files and sites (Enterprise), which you don't have: Diagrams stays off."
@@ -200,6 +202,11 @@ fn offer_view(app: &App, o: &PurchaseOffer) -> OfferView {
         monthly,
         annual,
         refusal: o.purchase.as_ref().err().map(|e| e.to_string()),
+        requestable: o
+            .purchase
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.allows_request()),
         trial: o.product.trial.as_ref().map(|t| TrialView {
             days: t.days,
             licenses: t.licenses,

@@ -420,16 +420,10 @@ pub struct ShareBody {
     message: Option<String>,
 }
 
-/// The server's address for links in e-mail: the public URL when set, else the Host header.
+/// The server's address for links in e-mail (see [`seatkeeper_app::Config::link_base`]).
 fn base_url(app: &App, headers: &HeaderMap) -> String {
-    if let Some(u) = &app.config.public_url {
-        return u.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    app.config
+        .link_base(headers.get(header::HOST).and_then(|h| h.to_str().ok()))
 }
 
 /// Share a license request for a recommendation

@@ -23,6 +23,7 @@ mod pages_licenses;
 mod pages_lists;
 mod pages_names;
 mod pages_payment_methods;
+mod pages_requests;
 mod pages_self_service;
 mod pages_users;
 mod payment_methods;

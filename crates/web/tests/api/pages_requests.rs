@@ -1,0 +1,165 @@
+//! The license request pages over HTTP: a post without the session's CSRF token is refused and
+//! changes nothing; a Global reader sees a request without the decision form, and the server
+//! refuses their decision even with a valid token; an admin's decision through the page works.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use seatkeeper_domain::roles::Role;
+use serde_json::json;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn csrf_in(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    let end = html[start..].find('"').expect("end of the value");
+    html[start..start + end].to_string()
+}
+
+/// Signs `upn` in to the admin center (giving it a password first); the session cookie.
+async fn session_of(srv: &Srv, upn: &str) -> String {
+    let actor = seatkeeper_app::Actor::operator(srv.tenant);
+    let password = "Request-pages-1";
+    srv.app
+        .set_password(&actor, upn, password, false)
+        .await
+        .expect("set a password");
+    let secret = srv
+        .app
+        .sign_in(upn, password, None, &Default::default())
+        .await
+        .expect("sign in")
+        .secret;
+    format!("sk_session={secret}")
+}
+
+async fn status_of(srv: &Srv, id: &str) -> String {
+    let (st, r) = srv.get(&format!("/api/v1/license-requests/{id}")).await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    r["status"].as_str().unwrap_or_default().to_string()
+}
+
+backends!(
+    request_pages_refuse_forged_posts_and_a_reader_cannot_decide,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let product_id = srv
+            .app
+            .catalog()
+            .find_product("SUITE_BASIC")
+            .expect("product")
+            .product_id
+            .clone();
+        let (st, body) = srv
+            .put(
+                &format!("/api/v1/policies/AllowSelfServicePurchase/products/{product_id}"),
+                json!({"policyValue": "Disabled"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let member = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let (st, r) = srv
+            .call_as(
+                &member,
+                "POST",
+                "/api/v1/me/license-requests",
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_string();
+        let uid = r["users"][0]["id"].as_str().expect("user id").to_string();
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let post = |path: String, cookie: String, body: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                client
+                    .post(url)
+                    .header("cookie", cookie)
+                    .header("content-type", FORM)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // No token, or another session's: 403, and nothing changes.
+        for body in [
+            format!("verdict=deny%3A{uid}"),
+            format!("verdict=deny%3A{uid}&csrf=c0123456789abcdef0123456789abcdef01234567"),
+        ] {
+            let resp = post(
+                format!("/licenses/requests/{id}/decision"),
+                admin.clone(),
+                body,
+            )
+            .await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        }
+        assert_eq!(status_of(&srv, &id).await, "Pending");
+        let resp = post(
+            "/licenses/requests/settings".into(),
+            admin.clone(),
+            "use_organization_process=1&message=Forged&link_expiry_days=14&retention_months=12"
+                .into(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let (_, s) = srv.get("/api/v1/settings/license-requests").await;
+        assert_eq!(s["useOrganizationProcess"], false, "{s}");
+        let resp = post(
+            format!("/licenses/requests/{id}/share"),
+            admin.clone(),
+            "recipients=asker%40contoso.test".into(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+        // A Global reader sees the request without the controls; their post, with their own
+        // valid token, is refused by the server.
+        srv.token_with_roles("reader@contoso.test", &[Role::GlobalReader])
+            .await;
+        let reader = session_of(&srv, "reader@contoso.test").await;
+        let page = client
+            .get(format!("{}/licenses/requests/{id}", srv.url))
+            .header("cookie", &reader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("asker@contoso.test"), "{html}");
+        assert!(!html.contains(">Submit</button>"), "{html}");
+        assert!(!html.contains("Share request</a>"), "{html}");
+        let csrf = csrf_in(&html);
+        let resp = post(
+            format!("/licenses/requests/{id}/decision"),
+            reader.clone(),
+            format!("verdict=deny%3A{uid}&csrf={csrf}"),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&srv, &id).await, "Pending");
+
+        // The admin's decision with the page's token: decided.
+        let page = client
+            .get(format!("{}/licenses/requests/{id}", srv.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page.text().await.unwrap());
+        let resp = post(
+            format!("/licenses/requests/{id}/decision"),
+            admin.clone(),
+            format!("verdict=deny%3A{uid}&message=Not+this+year&csrf={csrf}"),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(status_of(&srv, &id).await, "Completed");
+    }
+);
