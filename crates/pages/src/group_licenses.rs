@@ -267,7 +267,7 @@ fn require_assign(viewer: &Viewer) -> Result<(), PageError> {
     Ok(())
 }
 
-/// The groups a form names, checked: 1 to 20, each existing.
+/// The groups a form names, checked: 1 to 20, each existing; in name order, each once.
 async fn targets(app: &App, viewer: &Viewer, ids: &[String]) -> Result<Vec<Target>, PageError> {
     if ids.is_empty() {
         return Err(PageError::bad_request(
@@ -283,11 +283,15 @@ async fn targets(app: &App, viewer: &Viewer, ids: &[String]) -> Result<Vec<Targe
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let g = app.get_group(&viewer.actor, id).await?;
-        out.push(Target {
-            id: g.id.to_string(),
-            name: g.display_name,
-        });
+        if out.iter().all(|t: &Target| t.id != g.id.to_string()) {
+            out.push(Target {
+                id: g.id.to_string(),
+                name: g.display_name,
+            });
+        }
     }
+    // Named in the order people read them, whatever order the list showed them in.
+    out.sort_by_cached_key(|t| (t.name.to_lowercase(), t.id.clone()));
     Ok(out)
 }
 
