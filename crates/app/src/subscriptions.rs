@@ -524,21 +524,35 @@ impl App {
                 && let Transition::Renew { .. } = t
             {
                 // SUB4: a trial with a payment method converts to paid instead of renewing;
-                // when the charge fails it expires, and its purchaser is told.
-                let summary = match self.convert_trial(tx, &mut s).await? {
-                    Ok(()) => {
-                        self.mail_trial_converted(tx, &s, now).await?;
-                        format!(
-                            "{part} trial converted to a paid subscription of {} licenses",
-                            s.quantity
-                        )
-                    }
-                    Err(reason) => {
-                        s.life.recurring = false;
-                        // That e-mail says the trial ended: no separate expired notice.
-                        told_ended = true;
-                        self.mail_payment_failed(tx, &s, &reason, now).await?;
-                        format!("{part} trial could not convert to paid: {reason}")
+                // when the charge fails it expires, and its purchaser is told. A purchaser
+                // who has left is never charged: the trial ends as one without a card does,
+                // and the admins are told why and what they can do.
+                let left = self.purchaser_to_tell(tx, &s).await?.err();
+                let summary = if let Some(who) = left {
+                    s.life.recurring = false;
+                    // That e-mail says the trial ended: no separate expired notice.
+                    told_ended = true;
+                    self.mail_trial_ended_purchaser_left(tx, &s, &who, now)
+                        .await?;
+                    format!(
+                        "{part} trial did not convert to paid: its purchaser, {who}, has left the organization"
+                    )
+                } else {
+                    match self.convert_trial(tx, &mut s).await? {
+                        Ok(()) => {
+                            self.mail_trial_converted(tx, &s, now).await?;
+                            format!(
+                                "{part} trial converted to a paid subscription of {} licenses",
+                                s.quantity
+                            )
+                        }
+                        Err(reason) => {
+                            s.life.recurring = false;
+                            // That e-mail says the trial ended: no separate expired notice.
+                            told_ended = true;
+                            self.mail_payment_failed(tx, &s, &reason, now).await?;
+                            format!("{part} trial could not convert to paid: {reason}")
+                        }
                     }
                 };
                 audit::record(

@@ -1,0 +1,161 @@
+//! Self-service purchases when the purchaser has left, and the words of the self-service
+//! screens and API: trials of departed purchasers, exports, unassigning, cancelling and
+//! billing accounts. On SQLite and PostgreSQL, over HTTP.
+
+use crate::common::*;
+use crate::rest_helpers::*;
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Adds a card for the token's user; returns the payment method's id.
+async fn card(srv: &Srv, token: &str) -> String {
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/payment-methods"),
+            Some(json!({
+                "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                "securityCode": "123", "nameOnCard": "Review Buyer",
+                "billingAddress": {"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"}
+            })),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    got.1["id"].as_str().expect("id").to_string()
+}
+
+/// A card trial of Suite Standard for the token's user; returns the subscription.
+async fn card_trial(srv: &Srv, token: &str) -> Value {
+    let pm = card(srv, token).await;
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/trials"),
+            Some(json!({"skuId": "SUITE_STANDARD", "paymentMethodId": pm})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    got.1
+}
+
+/// The delivered e-mails (the `.eml` files) that contain `needle`, line breaks of quoted
+/// printable undone.
+fn delivered_with(srv: &Srv, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(srv.dir.join("mail"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path())
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("\r\n", " ")
+            .replace('\n', " ");
+        if text.contains(needle) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+backends!(
+    a_trial_whose_purchaser_left_ends_uncharged_and_the_admins_are_told,
+    |srv| async move {
+        let disabled = srv.token_with_roles("trialgone@contoso.test", &[]).await;
+        let deleted = srv.token_with_roles("trialdel@contoso.test", &[]).await;
+        let stays = srv.token_with_roles("trialstay@contoso.test", &[]).await;
+        let a = card_trial(&srv, &disabled).await;
+        let b = card_trial(&srv, &deleted).await;
+        let c = card_trial(&srv, &stays).await;
+        let got = srv
+            .patch(
+                "/v1.0/users/trialgone@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv.delete("/v1.0/users/trialdel@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+
+        set_clock(&srv, t(&a["termEndDateTime"]) + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+
+        for gone in [&a, &b] {
+            let id = text(&gone["id"]);
+            let s = sub(&srv, &id).await;
+            assert_eq!(
+                (
+                    s["isTrial"].clone(),
+                    s["status"].clone(),
+                    s["purchasePrice"].clone()
+                ),
+                (json!(true), json!("Expired"), Value::Null),
+                "{s}"
+            );
+        }
+        // The purchaser who stayed converts to paid as before.
+        let s = sub(&srv, &text(&c["id"])).await;
+        assert_eq!(
+            (s["isTrial"].clone(), s["status"].clone()),
+            (json!(false), json!("Active")),
+            "{s}"
+        );
+        // Nobody who left hears anything; the admins hear why it ended and what to do.
+        assert!(
+            mail_of_kind(&srv, "trial.converted")
+                .await
+                .iter()
+                .all(|m| m["to"] == "trialstay@contoso.test")
+        );
+        let mails: Vec<Value> = mail_of_kind(&srv, "subscription.expired")
+            .await
+            .into_iter()
+            .filter(|m| m["to"] == "admin@contoso.test")
+            .collect();
+        assert_eq!(mails.len(), 2, "{mails:?}");
+        for m in &mails {
+            assert_eq!(
+                text(&m["subject"]),
+                "A self-service Suite Standard trial ended: its purchaser has left",
+                "{m}"
+            );
+        }
+        let bodies = delivered_with(&srv, "its purchaser has left");
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        for b in &bodies {
+            assert!(
+                b.contains("nothing was charged")
+                    && b.contains("buy Suite Standard centrally")
+                    && b.contains("take the subscription over"),
+                "{b}"
+            );
+        }
+        assert!(
+            bodies.iter().any(|b| b.contains("trialgone@contoso.test")),
+            "{bodies:?}"
+        );
+        let got = srv
+            .get(&format!("{API}/audit?action=subscription.convert"))
+            .await;
+        let summaries = got.1.to_string();
+        assert!(
+            summaries.contains("did not convert to paid: its purchaser")
+                && summaries.contains("has left the organization"),
+            "{summaries}"
+        );
+        // Its licenses stop with a trial's normal end steps.
+        set_clock(&srv, t(&a["termEndDateTime"]) + Duration::days(31)).await;
+        run_jobs(&srv).await;
+        let s = sub(&srv, &text(&a["id"])).await;
+        assert_eq!(s["status"], "Disabled", "{s}");
+    }
+);
