@@ -3,6 +3,7 @@
 //! billing accounts. On SQLite and PostgreSQL, over HTTP.
 
 use crate::common::*;
+use crate::pages_self_service::browser;
 use crate::rest_helpers::*;
 use chrono::Duration;
 use reqwest::StatusCode;
@@ -157,5 +158,47 @@ backends!(
         run_jobs(&srv).await;
         let s = sub(&srv, &text(&a["id"])).await;
         assert_eq!(s["status"], "Disabled", "{s}");
+    }
+);
+
+/// `path` as the signed-in `cookie` sees it (status, page).
+async fn page(srv: &Srv, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = browser()
+        .get(format!("{}{path}", srv.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get");
+    (r.status(), r.text().await.expect("page"))
+}
+
+backends!(
+    the_take_over_page_offers_no_ask_to_cancel_when_the_purchaser_left,
+    |srv| async move {
+        let buyer = srv.token_with_roles("leftpage@contoso.test", &[]).await;
+        let id = text(&card_trial(&srv, &buyer).await["id"]);
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let path = format!("/products/{id}/take-over");
+        let (status, html) = page(&srv, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(">Ask to cancel</button>"), "{html}");
+        let got = srv
+            .patch(
+                "/v1.0/users/leftpage@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let (status, html) = page(&srv, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(">Ask to cancel</button>"), "{html}");
+        assert!(!html.contains("/ask-to-cancel\""), "{html}");
+        assert!(
+            html.contains(
+                "The purchaser has left the organization; move the users or cancel instead."
+            ),
+            "{html}"
+        );
+        assert!(html.contains(">Move users</button>"), "{html}");
     }
 );
