@@ -982,7 +982,8 @@ impl App {
 
     /// SS3 **Export users**: the users of a product's self-service purchases as CSV, one row
     /// per user (columns: userPrincipalName, displayName, purchaser, purchaserDisplayName,
-    /// subscriptionId, status, assignedDateTime). Read by admins.
+    /// subscriptionId, status, assignedDateTime); a deleted purchaser is named as they were,
+    /// their display name marked "(deleted user)". Read by admins.
     pub async fn self_service_users_csv(&self, actor: &Actor, sku: SkuId) -> AppResult<Vec<u8>> {
         let people = self
             .subscriptions_with_people(actor, Some(Origin::SelfService), false)
@@ -1005,6 +1006,11 @@ impl App {
                 .purchaser
                 .as_ref()
                 .map(|u| (u.upn.clone(), u.display_name.clone()))
+                .or_else(|| {
+                    p.deleted_purchaser
+                        .as_ref()
+                        .map(|d| (d.upn.clone(), format!("{} (deleted user)", d.display_name)))
+                })
                 .unwrap_or_default();
             for (u, a) in &p.users {
                 w.write_record([

@@ -202,3 +202,65 @@ backends!(
         assert!(html.contains(">Move users</button>"), "{html}");
     }
 );
+
+/// A Member's paid purchase of `qty` Mail (Plan 1) licenses: the subscription's id.
+async fn buy_mail(srv: &Srv, token: &str, qty: i64) -> String {
+    let pm = card(srv, token).await;
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/purchases"),
+            Some(json!({"skuId": "MAIL_PLAN1", "quantity": qty, "billingFrequency": "monthly", "paymentMethodId": pm})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    text(&got.1["id"])
+}
+
+backends!(
+    exported_users_of_a_deleted_purchaser_name_the_purchaser,
+    |srv| async move {
+        let buyer = srv.token_with_roles("csvgone@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        users(&srv, "csvmate", 1).await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["csvmate0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.delete("/v1.0/users/csvgone@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let kept = sub(&srv, &id).await;
+        let name = text(&kept["deletedPurchaser"]["displayName"]);
+        assert!(!name.is_empty(), "{kept}");
+        assert_eq!(
+            kept["deletedPurchaser"]["userPrincipalName"],
+            "csvgone@contoso.test"
+        );
+
+        let (status, _, body) = get_text(
+            &srv,
+            &format!("{API}/licenses/MAIL_PLAN1/self-service-users.csv"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let (status, page_body) =
+            page(&srv, &admin, "/licenses/MAIL_PLAN1/self-service-users.csv").await;
+        assert_eq!(status, StatusCode::OK, "{page_body}");
+        for csv in [body, page_body] {
+            let rows = csv_rows(&csv);
+            let row = rows
+                .iter()
+                .find(|r| r[0] == "csvmate0@contoso.test")
+                .unwrap_or_else(|| panic!("{csv}"));
+            assert_eq!(row[2], "csvgone@contoso.test", "{csv}");
+            assert_eq!(row[3], format!("{name} (deleted user)"), "{csv}");
+        }
+    }
+);
