@@ -773,6 +773,34 @@ impl App {
         self.transact(move |tx| {
             Box::pin(async move {
                 let s = self.load_own_purchase(tx, actor, key).await?;
+                let held: std::collections::HashSet<UserId> =
+                    assignments::of_pool(tx, s.pool_id)
+                        .await?
+                        .into_iter()
+                        .map(|a| a.user_id)
+                        .collect();
+                let mut without = Vec::new();
+                for u in users {
+                    let user = crate::directory::find_user(tx, actor.tenant_id, u.trim()).await?;
+                    if !held.contains(&user.id) {
+                        without.push(format!("{} ({})", user.display_name, user.upn));
+                    }
+                }
+                if !without.is_empty() {
+                    return Err(AppError::conflict(
+                        "licenseNotAssigned",
+                        format!(
+                            "{} {} no license from this subscription ({}): there is nothing to remove. Leave {} out and try again.",
+                            without.join(", "),
+                            if without.len() == 1 { "has" } else { "have" },
+                            self.catalog()
+                                .product(s.sku_id)
+                                .map(|p| p.name.clone())
+                                .unwrap_or_else(|| s.sku_id.to_string()),
+                            if without.len() == 1 { "them" } else { "those users" },
+                        ),
+                    ));
+                }
                 let changes: Vec<UserChange> = users
                     .iter()
                     .map(|u| UserChange {

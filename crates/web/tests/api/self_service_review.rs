@@ -42,6 +42,13 @@ async fn card_trial(srv: &Srv, token: &str) -> Value {
     got.1
 }
 
+fn message(got: &(StatusCode, Value)) -> String {
+    got.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The delivered e-mails (the `.eml` files) that contain `needle`, line breaks of quoted
 /// printable undone.
 fn delivered_with(srv: &Srv, needle: &str) -> Vec<String> {
@@ -262,5 +269,55 @@ backends!(
             assert_eq!(row[2], "csvgone@contoso.test", "{csv}");
             assert_eq!(row[3], format!("{name} (deleted user)"), "{csv}");
         }
+    }
+);
+
+backends!(
+    unassigning_someone_without_a_license_of_the_subscription_names_them,
+    |srv| async move {
+        let buyer = srv.token_with_roles("unassigner@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        users(&srv, "nolicense", 1).await;
+        let path = format!("{API}/subscriptions/{id}/unassign");
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["nolicense0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("nolicense0@contoso.test")
+                && m.contains("has no license from this subscription (Mail (Plan 1))")
+                && !m.contains("skuId"),
+            "{m}"
+        );
+        // All or nothing: the purchaser's own license stays.
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["unassigner@contoso.test", "nolicense0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert_eq!(
+            held(&srv, "unassigner@contoso.test").await,
+            vec!["MAIL_PLAN1".to_string()]
+        );
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["unassigner@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert!(held(&srv, "unassigner@contoso.test").await.is_empty());
     }
 );
