@@ -461,6 +461,7 @@ impl App {
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
             let what = match outcome {
+                CancelOutcome::DisabledNow if s.is_trial => "trial cancelled: disabled now, nothing was charged",
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
             };

@@ -321,3 +321,45 @@ backends!(
         assert!(held(&srv, "unassigner@contoso.test").await.is_empty());
     }
 );
+
+backends!(cancelling_a_trial_promises_no_refund, |srv| async move {
+    let trier = srv.token_with_roles("norefund@contoso.test", &[]).await;
+    for body in [
+        json!({"skuId": "CHAT_ESSENTIALS"}),
+        json!({"skuId": "SUITE_STANDARD", "paymentMethodId": card(&srv, &trier).await}),
+    ] {
+        let got = srv
+            .call_as(&trier, "POST", &format!("{API}/me/trials"), Some(body))
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = text(&got.1["id"]);
+        let got = srv
+            .call_as(
+                &trier,
+                "POST",
+                &format!("{API}/subscriptions/{id}/cancel"),
+                Some(json!({"reason": "NoLongerNeeded"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let m = text(&got.1["message"]);
+        assert!(!m.to_lowercase().contains("refund"), "{m}");
+        assert!(m.contains("trial is disabled now"), "{m}");
+    }
+    // A paid purchase cancelled in its window still says its refund.
+    let id = buy_mail(&srv, &trier, 1).await;
+    let got = srv
+        .call_as(
+            &trier,
+            "POST",
+            &format!("{API}/subscriptions/{id}/cancel"),
+            Some(json!({"reason": "NoLongerNeeded"})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert!(
+        text(&got.1["message"]).contains("prorated refund"),
+        "{}",
+        got.1
+    );
+});
