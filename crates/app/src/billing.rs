@@ -101,7 +101,7 @@ fn text(field: &str, v: Option<&str>, max: usize) -> AppResult<String> {
         format!("{field} is required: 1 to {max} characters.")
     } else if v.chars().count() > max {
         format!(
-            "{field} is too long: at most {max} characters (it has {}).",
+            "{field} must be at most {max} characters (it has {}).",
             v.chars().count()
         )
     } else if v.chars().any(char::is_control) {

@@ -3,7 +3,7 @@
 //! billing accounts. On SQLite and PostgreSQL, over HTTP.
 
 use crate::common::*;
-use crate::pages_self_service::browser;
+use crate::pages_self_service::{browser, csrf, post, signed_in};
 use crate::rest_helpers::*;
 use chrono::Duration;
 use reqwest::StatusCode;
@@ -363,3 +363,96 @@ backends!(cancelling_a_trial_promises_no_refund, |srv| async move {
         got.1
     );
 });
+
+/// The Add a card form's body with `line1` and `country` (URL-encoded).
+fn card_form(csrf: &str, line1: &str, country: &str) -> String {
+    let enc = |v: &str| -> String { form_urlencoded::byte_serialize(v.as_bytes()).collect() };
+    format!(
+        "csrf={}&card_number=4242+4242+4242+4242&expiry_month=12&expiry_year=2099&security_code=123&name_on_card=Form+Words&line1={}&city=Cardiff&postal_code=CF10&country={}",
+        enc(csrf),
+        enc(line1),
+        enc(country)
+    )
+}
+
+backends!(
+    the_card_form_keeps_the_country_typed_and_speaks_in_its_labels,
+    |srv| async move {
+        let (cookie, token) = signed_in(&srv, "formwords@contoso.test", &[], false).await;
+        let path = "/my/payment-methods";
+        let (status, html) = page(&srv, &cookie, path).await;
+        assert_eq!(status, StatusCode::OK);
+        let country = &html[html.find("id=\"country\"").expect("country")..];
+        let country = &country[..country.find('>').expect("tag end")];
+        assert!(!country.contains("maxlength"), "{country}");
+        let token_csrf = csrf(&srv, &cookie, path).await;
+
+        // A country that is not a code is refused in full, never cut to another country.
+        let (status, html) = post(
+            &srv,
+            &cookie,
+            path,
+            &card_form(&token_csrf, "1 Road", "Narnia"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("Country &#39;Narnia&#39; is not an ISO 3166-1 alpha-2 country code")
+                || html.contains("Country 'Narnia' is not an ISO 3166-1 alpha-2 country code"),
+            "{html}"
+        );
+        assert!(!html.contains("billingAddress"), "{html}");
+        // A long line is named by its label.
+        let long = "x".repeat(250);
+        let (status, html) = post(&srv, &cookie, path, &card_form(&token_csrf, &long, "GB")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("Address line 1 must be at most 200 characters (it has 250)."),
+            "{html}"
+        );
+        assert!(!html.contains("billingAddress"), "{html}");
+        // A JSON array is not a form.
+        let r = browser()
+            .post(format!("{}{path}", srv.url))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &token_csrf)
+            .header("content-type", "application/json")
+            .body(r#"["4242 4242 4242 4242", 12]"#)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.expect("page");
+        assert!(html.contains("The form could not be read"), "{html}");
+        assert!(!html.contains("Expiry month"), "{html}");
+        // Nothing was stored.
+        let got = srv
+            .call_as(&token, "GET", &format!("{API}/me/payment-methods"), None)
+            .await;
+        assert_eq!(
+            got.1["value"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            got.1
+        );
+        // The API keeps its field names.
+        let got = srv
+            .call_as(
+                &token,
+                "POST",
+                &format!("{API}/me/payment-methods"),
+                Some(json!({
+                    "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                    "securityCode": "123", "nameOnCard": "Api",
+                    "billingAddress": {"line1": long, "city": "Cardiff", "postalCode": "CF10", "country": "GB"}
+                })),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        assert!(
+            message(&got).starts_with("billingAddress.line1 must be at most 200 characters"),
+            "{}",
+            got.1
+        );
+    }
+);
