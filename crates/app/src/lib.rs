@@ -313,3 +313,12 @@ mod tests {
         assert!(!with(None).public_url_is_https());
     }
 }
+
+/// "1 user", "3 users": a count with the noun in agreement, for messages and audit summaries.
+pub(crate) fn counted(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

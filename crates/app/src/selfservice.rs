@@ -186,9 +186,15 @@ async fn check_own_purchase(
     }
     if actor.can(Action::Read) {
         return Err(AppError::Forbidden(if s.origin == Origin::SelfService {
-            format!(
-                "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
-            )
+            if actor.can(Action::ManageSubscriptions) {
+                format!(
+                    "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
+                )
+            } else {
+                format!(
+                    "Subscription {key} was bought by a user (self-service): only its purchaser can change it, until a Global or Billing admin takes it over."
+                )
+            }
         } else {
             format!("Subscription {key} was bought by an admin: only admins can change it.")
         }));
@@ -535,9 +541,13 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "{} bought {quantity} {} licenses (self-service), billed {}",
+                        "{} bought {} (self-service), billed {}",
                         buyer.upn,
-                        product.sku_part_number,
+                        crate::counted(
+                            quantity,
+                            &format!("{} license", product.sku_part_number),
+                            &format!("{} licenses", product.sku_part_number)
+                        ),
                         frequency.as_str()
                     ),
                     None,
@@ -635,11 +645,11 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "{} started a {}-day trial of {} with {} licenses{}",
+                        "{} started a {}-day trial of {} with {}{}",
                         buyer.upn,
                         offer.days,
                         product.sku_part_number,
-                        offer.licenses,
+                        crate::counted(i64::from(offer.licenses), "license", "licenses"),
                         if offer.needs_payment_method {
                             ": it converts to paid at its end"
                         } else {
@@ -1147,11 +1157,13 @@ impl App {
                 subs::recount_total(tx, s.pool_id).await?;
                 let summary = match how {
                     TakeOver::Move { target } => format!(
-                        "Took over {source} bought by a user: {users} users moved to the central {} licenses; the subscription is deleted",
+                        "Took over {source} bought by a user: {} moved to the central {} licenses; the subscription is deleted",
+                        crate::counted(users as i64, "user", "users"),
                         catalog.part_number(*target)
                     ),
                     TakeOver::Cancel { reason } => format!(
-                        "Took over {source} bought by a user and cancelled it (reason: {reason}): {users} users lost it"
+                        "Took over {source} bought by a user and cancelled it (reason: {reason}): {} lost it",
+                        crate::counted(users as i64, "user", "users")
                     ),
                 };
                 let mut after = subscription_json(&s);

@@ -111,7 +111,12 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "Bought {quantity} {part} licenses, billed {}",
+                        "Bought {}, billed {}",
+                        crate::counted(
+                            quantity,
+                            &format!("{part} license"),
+                            &format!("{part} licenses")
+                        ),
                         frequency.as_str()
                     ),
                     None,
@@ -277,9 +282,9 @@ impl App {
                         s.life.licenses_changed(now, s.quantity, quantity);
                         s.quantity = quantity;
                         let verb = if delta > 0 {
-                            format!("Added {delta}")
+                            format!("Added {}", crate::counted(delta, &format!("{part} license"), &format!("{part} licenses")))
                         } else {
-                            format!("Removed {}", -delta)
+                            format!("Removed {}", crate::counted(-delta, &format!("{part} license"), &format!("{part} licenses")))
                         };
                         audit::record(
                             tx,
@@ -288,7 +293,7 @@ impl App {
                             AuditAction::SubscriptionQuantity,
                             "subscription",
                             s.id,
-                            format!("{verb} {part} licenses: {} → {quantity}", before.quantity),
+                            format!("{verb}: {} → {quantity}", before.quantity),
                             Some(subscription_json(&before)),
                             Some(subscription_json(&s)),
                         )
@@ -543,8 +548,8 @@ impl App {
                         Ok(()) => {
                             self.mail_trial_converted(tx, &s, now).await?;
                             format!(
-                                "{part} trial converted to a paid subscription of {} licenses",
-                                s.quantity
+                                "{part} trial converted to a paid subscription of {}",
+                                crate::counted(s.quantity, "license", "licenses")
                             )
                         }
                         Err(reason) => {

@@ -456,3 +456,106 @@ backends!(
         );
     }
 );
+
+/// The summaries of the audit log's entries of `action`.
+async fn summaries(srv: &Srv, action: &str) -> Vec<String> {
+    let got = srv.get(&format!("{API}/audit?action={action}")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|e| text(&e["summary"]))
+        .collect()
+}
+
+backends!(
+    self_service_words_name_who_can_act_the_right_path_and_agree_in_number,
+    |srv| async move {
+        let buyer = srv.token_with_roles("wordy@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        // A License admin cannot take it over: told who can.
+        let la = srv
+            .token_with_roles(
+                "wordyla@contoso.test",
+                &[seatkeeper_domain::roles::Role::LicenseAdmin],
+            )
+            .await;
+        users(&srv, "wordymate", 1).await;
+        let got = srv
+            .call_as(
+                &la,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["wordymate0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            !m.contains("Take it over first")
+                && m.contains("a Global or Billing admin takes it over"),
+            "{m}"
+        );
+        // A Global admin is still told to take it over first.
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/assign"),
+                json!({"userIds": ["wordymate0@contoso.test"]}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        assert!(message(&got).contains("Take it over first"), "{}", got.1);
+        // A card that is not there names the path that lists one's cards.
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/me/payment-methods/{}", uuid::Uuid::new_v4()),
+                Some(json!({"nameOnCard": "X", "securityCode": "123"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NOT_FOUND, "{}", got.1);
+        assert!(
+            message(&got).contains("GET /api/v1/me/payment-methods"),
+            "{}",
+            got.1
+        );
+        // One license fewer: "Removed 1 … license".
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"quantity": 1})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let s = summaries(&srv, "subscription.quantity").await;
+        assert!(
+            s.iter().any(|x| x == "Removed 1 MAIL_PLAN1 license: 2 → 1"),
+            "{s:?}"
+        );
+        // A take-over of one user: "1 user moved".
+        srv.buy("MAIL_PLAN1", 1).await;
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/take-over"),
+                json!({"action": "move"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let s = summaries(&srv, "subscription.take-over").await;
+        assert!(
+            s.iter()
+                .any(|x| x.contains(": 1 user moved to the central MAIL_PLAN1 licenses")),
+            "{s:?}"
+        );
+        assert!(s.iter().all(|x| !x.contains("1 users")), "{s:?}");
+        let s = summaries(&srv, "subscription.buy").await;
+        assert!(
+            s.iter().all(|x| !x.contains(" 1 MAIL_PLAN1 licenses")),
+            "{s:?}"
+        );
+    }
+);
