@@ -292,6 +292,15 @@ pub mod sqlx_conn {
     pub type PoolConn = seatkeeper_store::sqlx::pool::PoolConnection<seatkeeper_store::sqlx::Any>;
 }
 
+/// "1 user", "3 users": a count with the noun in agreement, for messages and audit summaries.
+pub(crate) fn counted(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,14 +320,5 @@ mod tests {
         assert!(!with(Some("http://licenses.example.com")).public_url_is_https());
         assert!(!with(Some("https://")).public_url_is_https());
         assert!(!with(None).public_url_is_https());
-    }
-}
-
-/// "1 user", "3 users": a count with the noun in agreement, for messages and audit summaries.
-pub(crate) fn counted(n: i64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
