@@ -138,3 +138,19 @@ def test_a_country_that_is_not_a_code_is_named_as_such_and_stores_nothing(tab):
     tab.shot()
     expect(p.get_by_text("You have no cards yet.")).to_be_visible()
     tab.console_errors = [e for e in tab.console_errors if "400" not in e]
+
+
+def test_a_country_name_is_kept_as_typed_and_refused_in_the_forms_words(tab):
+    member = new_user(name="Narnian")
+    sign_in(tab, member)
+    p = tab.page
+    add_card_on_page(tab, GOOD, country="Narnia")
+    alert = p.get_by_role("alert")
+    # Not cut to "NA" (Namibia) and stored: refused, naming the field by its label.
+    expect(alert).to_contain_text("Country 'Narnia' is not an ISO 3166-1 alpha-2 country code")
+    expect(alert).not_to_contain_text("billingAddress")
+    form = p.get_by_role("region", name="Add a card")
+    expect(form.get_by_label("Country")).to_have_value("Narnia")
+    tab.shot("country kept as typed")
+    expect(p.get_by_text("You have no cards yet.")).to_be_visible()
+    tab.console_errors = [e for e in tab.console_errors if "400" not in e]

@@ -266,3 +266,19 @@ def test_the_self_service_pages_are_readable_at_390_pixels(tab):
     tab.shot("my subscription at 390")
     tab.goto("/buy")
     tab.shot("buy at 390")
+
+
+def test_take_over_offers_no_ask_to_cancel_when_the_purchaser_left(tab):
+    buyer = new_user(name="Leaver")
+    sub = member_trial(buyer, sku_id(CHAT))
+    status, body = api("PATCH", f"/v1.0/users/{buyer}", {"accountEnabled": False})
+    assert status in (200, 204), body
+    sign_in(tab)
+    p = tab.page
+    tab.goto(f"/products/{sub['id']}/take-over")
+    expect(p.get_by_role("heading", name=f"Take over {CHAT}")).to_be_visible()
+    expect(p.get_by_text("Purchaser has left", exact=True)).to_be_visible()
+    expect(p.get_by_text("The purchaser has left the organization; move the users or cancel instead.")).to_be_visible()
+    expect(p.get_by_role("button", name="Ask to cancel")).to_have_count(0)
+    expect(p.get_by_role("button", name="Move users")).to_be_visible()
+    tab.shot("take over, purchaser left")

@@ -101,7 +101,7 @@ fn text(field: &str, v: Option<&str>, max: usize) -> AppResult<String> {
         format!("{field} is required: 1 to {max} characters.")
     } else if v.chars().count() > max {
         format!(
-            "{field} is too long: at most {max} characters (it has {}).",
+            "{field} must be at most {max} characters (it has {}).",
             v.chars().count()
         )
     } else if v.chars().any(char::is_control) {
@@ -172,7 +172,7 @@ fn card_audit(m: &PaymentMethod) -> serde_json::Value {
 
 fn no_card(id: &str) -> AppError {
     AppError::not_found(format!(
-        "There is no card {id} among the cards of this account: list them with GET /payment-methods."
+        "There is no card {id} among the cards of this account: list your own with GET /api/v1/me/payment-methods (the organization's with GET /api/v1/billing/payment-methods)."
     ))
 }
 

@@ -301,6 +301,15 @@ pub mod sqlx_conn {
     pub type PoolConn = seatkeeper_store::sqlx::pool::PoolConnection<seatkeeper_store::sqlx::Any>;
 }
 
+/// "1 user", "3 users": a count with the noun in agreement, for messages and audit summaries.
+pub(crate) fn counted(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

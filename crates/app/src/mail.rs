@@ -360,6 +360,37 @@ pub fn ask_to_cancel(
     )
 }
 
+/// To the Global and Billing admins: a trial that was to convert to paid ended without
+/// converting because its purchaser (`who`) has left the organization, so no departed
+/// person's card was charged; what they can do before its licenses stop.
+pub fn trial_ended_purchaser_left(
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    who: &str,
+) -> Content {
+    let ended = s.life.term_end.format("%Y-%m-%d");
+    let until = (s.life.term_end
+        + chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS))
+    .format("%Y-%m-%d");
+    render(
+        format!("A self-service {product} trial ended: its purchaser has left"),
+        &[
+            format!(
+                "The trial of {product} ({}, subscription {}) bought by {who}, who has left {tenant}, ended on {ended}. It was to continue as a paid subscription charged to their card; because they have left the organization, it did not convert and nothing was charged.",
+                count(s.quantity),
+                s.commerce_id
+            ),
+            format!(
+                "The trial has expired. Its licenses keep working until {until}; after that the people holding them lose access."
+            ),
+            format!(
+                "To keep its users licensed, buy {product} centrally and assign it to them, or take the subscription over under Your products before {until}."
+            ),
+        ],
+    )
+}
+
 /// To the purchaser (or, with `left` naming a purchaser who has left, to the admins): a trial
 /// could not convert to paid because the charge failed.
 pub fn payment_failed(

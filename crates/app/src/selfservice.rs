@@ -186,9 +186,15 @@ async fn check_own_purchase(
     }
     if actor.can(Action::Read) {
         return Err(AppError::Forbidden(if s.origin == Origin::SelfService {
-            format!(
-                "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
-            )
+            if actor.can(Action::ManageSubscriptions) {
+                format!(
+                    "Subscription {key} was bought by a user (self-service): only its purchaser can change it. Take it over first."
+                )
+            } else {
+                format!(
+                    "Subscription {key} was bought by a user (self-service): only its purchaser can change it, until a Global or Billing admin takes it over."
+                )
+            }
         } else {
             format!("Subscription {key} was bought by an admin: only admins can change it.")
         }));
@@ -535,9 +541,13 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "{} bought {quantity} {} licenses (self-service), billed {}",
+                        "{} bought {} (self-service), billed {}",
                         buyer.upn,
-                        product.sku_part_number,
+                        crate::counted(
+                            quantity,
+                            &format!("{} license", product.sku_part_number),
+                            &format!("{} licenses", product.sku_part_number)
+                        ),
                         frequency.as_str()
                     ),
                     None,
@@ -635,11 +645,11 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "{} started a {}-day trial of {} with {} licenses{}",
+                        "{} started a {}-day trial of {} with {}{}",
                         buyer.upn,
                         offer.days,
                         product.sku_part_number,
-                        offer.licenses,
+                        crate::counted(i64::from(offer.licenses), "license", "licenses"),
                         if offer.needs_payment_method {
                             ": it converts to paid at its end"
                         } else {
@@ -773,6 +783,34 @@ impl App {
         self.transact(move |tx| {
             Box::pin(async move {
                 let s = self.load_own_purchase(tx, actor, key).await?;
+                let held: std::collections::HashSet<UserId> =
+                    assignments::of_pool(tx, s.pool_id)
+                        .await?
+                        .into_iter()
+                        .map(|a| a.user_id)
+                        .collect();
+                let mut without = Vec::new();
+                for u in users {
+                    let user = crate::directory::find_user(tx, actor.tenant_id, u.trim()).await?;
+                    if !held.contains(&user.id) {
+                        without.push(format!("{} ({})", user.display_name, user.upn));
+                    }
+                }
+                if !without.is_empty() {
+                    return Err(AppError::conflict(
+                        "licenseNotAssigned",
+                        format!(
+                            "{} {} no license from this subscription ({}): there is nothing to remove. Leave {} out and try again.",
+                            without.join(", "),
+                            if without.len() == 1 { "has" } else { "have" },
+                            self.catalog()
+                                .product(s.sku_id)
+                                .map(|p| p.name.clone())
+                                .unwrap_or_else(|| s.sku_id.to_string()),
+                            if without.len() == 1 { "them" } else { "those users" },
+                        ),
+                    ));
+                }
                 let changes: Vec<UserChange> = users
                     .iter()
                     .map(|u| UserChange {
@@ -982,7 +1020,8 @@ impl App {
 
     /// SS3 **Export users**: the users of a product's self-service purchases as CSV, one row
     /// per user (columns: userPrincipalName, displayName, purchaser, purchaserDisplayName,
-    /// subscriptionId, status, assignedDateTime). Read by admins.
+    /// subscriptionId, status, assignedDateTime); a deleted purchaser is named as they were,
+    /// their display name marked "(deleted user)". Read by admins.
     pub async fn self_service_users_csv(&self, actor: &Actor, sku: SkuId) -> AppResult<Vec<u8>> {
         let people = self
             .subscriptions_with_people(actor, Some(Origin::SelfService), false)
@@ -1005,6 +1044,11 @@ impl App {
                 .purchaser
                 .as_ref()
                 .map(|u| (u.upn.clone(), u.display_name.clone()))
+                .or_else(|| {
+                    p.deleted_purchaser
+                        .as_ref()
+                        .map(|d| (d.upn.clone(), format!("{} (deleted user)", d.display_name)))
+                })
                 .unwrap_or_default();
             for (u, a) in &p.users {
                 w.write_record([
@@ -1113,11 +1157,13 @@ impl App {
                 subs::recount_total(tx, s.pool_id).await?;
                 let summary = match how {
                     TakeOver::Move { target } => format!(
-                        "Took over {source} bought by a user: {users} users moved to the central {} licenses; the subscription is deleted",
+                        "Took over {source} bought by a user: {} moved to the central {} licenses; the subscription is deleted",
+                        crate::counted(users as i64, "user", "users"),
                         catalog.part_number(*target)
                     ),
                     TakeOver::Cancel { reason } => format!(
-                        "Took over {source} bought by a user and cancelled it (reason: {reason}): {users} users lost it"
+                        "Took over {source} bought by a user and cancelled it (reason: {reason}): {} lost it",
+                        crate::counted(users as i64, "user", "users")
                     ),
                 };
                 let mut after = subscription_json(&s);
@@ -1467,6 +1513,21 @@ impl App {
             (card.brand.as_str(), &card.last4),
         );
         self.enqueue_notice(tx, s, MailKind::TrialConverted, &u, &content, now)
+            .await
+    }
+
+    /// A trial that was to convert ended unconverted because its purchaser (`who`) has left:
+    /// the Global and Billing admins' e-mail.
+    pub(crate) async fn mail_trial_ended_purchaser_left(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        who: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let (tenant, product) = self.mail_names(tx, s).await?;
+        let content = mail::trial_ended_purchaser_left(&tenant, &product, s, who);
+        self.notice_to_admins(tx, s, MailKind::SubscriptionExpired, &content, now)
             .await
     }
 

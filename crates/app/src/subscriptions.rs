@@ -111,7 +111,12 @@ impl App {
                     "subscription",
                     s.id,
                     format!(
-                        "Bought {quantity} {part} licenses, billed {}",
+                        "Bought {}, billed {}",
+                        crate::counted(
+                            quantity,
+                            &format!("{part} license"),
+                            &format!("{part} licenses")
+                        ),
                         frequency.as_str()
                     ),
                     None,
@@ -277,9 +282,9 @@ impl App {
                         s.life.licenses_changed(now, s.quantity, quantity);
                         s.quantity = quantity;
                         let verb = if delta > 0 {
-                            format!("Added {delta}")
+                            format!("Added {}", crate::counted(delta, &format!("{part} license"), &format!("{part} licenses")))
                         } else {
-                            format!("Removed {}", -delta)
+                            format!("Removed {}", crate::counted(-delta, &format!("{part} license"), &format!("{part} licenses")))
                         };
                         audit::record(
                             tx,
@@ -288,7 +293,7 @@ impl App {
                             AuditAction::SubscriptionQuantity,
                             "subscription",
                             s.id,
-                            format!("{verb} {part} licenses: {} → {quantity}", before.quantity),
+                            format!("{verb}: {} → {quantity}", before.quantity),
                             Some(subscription_json(&before)),
                             Some(subscription_json(&s)),
                         )
@@ -461,6 +466,7 @@ impl App {
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
             let what = match outcome {
+                CancelOutcome::DisabledNow if s.is_trial => "trial cancelled: disabled now, nothing was charged",
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
                 CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
             };
@@ -524,21 +530,35 @@ impl App {
                 && let Transition::Renew { .. } = t
             {
                 // SUB4: a trial with a payment method converts to paid instead of renewing;
-                // when the charge fails it expires, and its purchaser is told.
-                let summary = match self.convert_trial(tx, &mut s).await? {
-                    Ok(()) => {
-                        self.mail_trial_converted(tx, &s, now).await?;
-                        format!(
-                            "{part} trial converted to a paid subscription of {} licenses",
-                            s.quantity
-                        )
-                    }
-                    Err(reason) => {
-                        s.life.recurring = false;
-                        // That e-mail says the trial ended: no separate expired notice.
-                        told_ended = true;
-                        self.mail_payment_failed(tx, &s, &reason, now).await?;
-                        format!("{part} trial could not convert to paid: {reason}")
+                // when the charge fails it expires, and its purchaser is told. A purchaser
+                // who has left is never charged: the trial ends as one without a card does,
+                // and the admins are told why and what they can do.
+                let left = self.purchaser_to_tell(tx, &s).await?.err();
+                let summary = if let Some(who) = left {
+                    s.life.recurring = false;
+                    // That e-mail says the trial ended: no separate expired notice.
+                    told_ended = true;
+                    self.mail_trial_ended_purchaser_left(tx, &s, &who, now)
+                        .await?;
+                    format!(
+                        "{part} trial did not convert to paid: its purchaser, {who}, has left the organization"
+                    )
+                } else {
+                    match self.convert_trial(tx, &mut s).await? {
+                        Ok(()) => {
+                            self.mail_trial_converted(tx, &s, now).await?;
+                            format!(
+                                "{part} trial converted to a paid subscription of {}",
+                                crate::counted(s.quantity, "license", "licenses")
+                            )
+                        }
+                        Err(reason) => {
+                            s.life.recurring = false;
+                            // That e-mail says the trial ended: no separate expired notice.
+                            told_ended = true;
+                            self.mail_payment_failed(tx, &s, &reason, now).await?;
+                            format!("{part} trial could not convert to paid: {reason}")
+                        }
                     }
                 };
                 audit::record(

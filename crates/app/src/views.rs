@@ -308,7 +308,8 @@ pub struct SubscriptionList {
     pub value: Vec<Subscription>,
 }
 
-/// disabledNow: cancelled within the 7-day window, disabled at once with a prorated refund.
+/// disabledNow: cancelled within the 7-day window, disabled at once with a prorated refund (a
+/// trial, never charged, is disabled at once and nothing is refunded).
 /// endsAtTermEnd: recurring billing is off and it runs to the end of its term.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -336,6 +337,12 @@ impl CancelResult {
         outcome: DomainCancelOutcome,
     ) -> CancelResult {
         let (code, message, effective) = match outcome {
+            // A trial was never charged: nothing is refunded, and nothing says so.
+            DomainCancelOutcome::DisabledNow if s.is_trial => (
+                CancelOutcome::DisabledNow,
+                "Cancelled: the trial is disabled now and the people holding its licenses lose them.".to_string(),
+                s.life.status_since,
+            ),
             DomainCancelOutcome::DisabledNow => (
                 CancelOutcome::DisabledNow,
                 "Cancelled within the cancellation window: the subscription is disabled now and a prorated refund is credited on the next invoice.".to_string(),

@@ -181,6 +181,9 @@ pub async fn run(app: App, cmd: SubscriptionsCmd) -> anyhow::Result<()> {
                 return output::json(&views::CancelResult::new(&catalog, &s, outcome));
             }
             let what = match outcome {
+                CancelOutcome::DisabledNow if s.is_trial => {
+                    "trial cancelled: disabled now; nothing was charged".to_string()
+                }
                 CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now; a prorated refund is credited on the next invoice".to_string(),
                 CancelOutcome::EndsAtTermEnd => format!(
                     "cancelled: recurring billing is off and it ends with its term on {}",

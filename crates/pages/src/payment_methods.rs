@@ -175,6 +175,27 @@ impl CardForm {
     }
 }
 
+/// The API's field names and the labels of the card forms that hold them.
+const LABELS: &[(&str, &str)] = &[
+    ("billingAddress.line1", "Address line 1"),
+    ("billingAddress.city", "City"),
+    ("billingAddress.postalCode", "Postal code"),
+    ("billingAddress.country", "Country"),
+    ("nameOnCard", "Name on card"),
+    ("cardNumber", "Card number"),
+    ("expiryMonth", "Expiry month"),
+    ("expiryYear", "Expiry year"),
+    ("securityCode", "Security code"),
+];
+
+/// A refusal of the card use cases in the words of the form: each field named by its label
+/// ("Address line 1 must be at most 200 characters"), not by the API's name for it.
+fn in_form_words(message: String) -> String {
+    LABELS
+        .iter()
+        .fold(message, |m, (api, label)| m.replace(api, label))
+}
+
 /// A month or year typed into the form.
 fn whole(field: &str, text: &str, words: &str) -> Result<i64, AppError> {
     text.trim()
@@ -235,7 +256,7 @@ pub async fn add(
         )),
         Err(e) => {
             let (status, message) = refusal(e)?;
-            let page = list_page(&app, &viewer, Some(message), shown).await?;
+            let page = list_page(&app, &viewer, Some(in_form_words(message)), shown).await?;
             Ok((status, page).into_response())
         }
     }
@@ -315,7 +336,7 @@ pub async fn edit(
             let page = EditCardPage {
                 frame: viewer.frame(format!("Edit {}", card_words(&m)), Nav::PaymentMethods),
                 card: row(&m),
-                error: Some(message),
+                error: Some(in_form_words(message)),
                 fields: shown,
             };
             Ok((status, page).into_response())

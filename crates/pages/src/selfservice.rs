@@ -1382,8 +1382,8 @@ pub async fn take_over(
                 let free = t.map(|t| t.free).unwrap_or(0);
                 (
                     format!(
-                        "{} move to the organization's {} licenses ({} free, {} needed). The purchase by {} is then cancelled and shows Deleted; its purchaser is e-mailed.",
-                        plural(page.needed, "user", "users"),
+                        "{} to the organization's {} licenses ({} free, {} needed). The purchase by {} is then cancelled and shows Deleted; its purchaser is e-mailed.",
+                        plural(page.needed, "user moves", "users move"),
                         product_name(&app, *target),
                         free,
                         page.needed,
@@ -1398,10 +1398,10 @@ pub async fn take_over(
             }
             TakeOver::Cancel { reason } => (
                 format!(
-                    "The purchase by {} is cancelled now (reason: {}): {} lose these licenses. It shows Deleted; its purchaser is e-mailed.",
+                    "The purchase by {} is cancelled now (reason: {}): {} these licenses. It shows Deleted; its purchaser is e-mailed.",
                     r.purchaser,
                     reason_label(reason),
-                    plural(page.needed, "user", "users")
+                    plural(page.needed, "user loses", "users lose")
                 ),
                 vec![
                     ("action".to_string(), "cancel".to_string()),

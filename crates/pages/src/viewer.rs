@@ -153,6 +153,19 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
         if !csrf::matches(&viewer.csrf, &parts.headers, sent.as_deref()) {
             return Err(PageError::forbidden(csrf::REFUSED));
         }
+        // A JSON body (an object or an array) is not a form: its text would be read as one
+        // empty field, and every field of the form as missing.
+        let json = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("json"))
+            || matches!(bytes.trim_ascii_start().first(), Some(b'[' | b'{'));
+        if json {
+            return Err(PageError::bad_request(
+                "The form could not be read: send the page's form fields (application/x-www-form-urlencoded), not JSON.",
+            ));
+        }
         let form: T = serde_html_form::from_bytes(&bytes)
             .map_err(|e| PageError::bad_request(format!("The form could not be read: {e}.")))?;
         Ok(Posted { viewer, form })

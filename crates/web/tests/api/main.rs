@@ -37,6 +37,7 @@ mod rest_subscriptions;
 mod seat_paths;
 mod self_service;
 mod self_service_fixes;
+mod self_service_review;
 mod sessions;
 mod smoke;
 mod tenants;

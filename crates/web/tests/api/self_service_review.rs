@@ -1,0 +1,561 @@
+//! Self-service purchases when the purchaser has left, and the words of the self-service
+//! screens and API: trials of departed purchasers, exports, unassigning, cancelling and
+//! billing accounts. On SQLite and PostgreSQL, over HTTP.
+
+use crate::common::*;
+use crate::pages_self_service::{browser, csrf, post, signed_in};
+use crate::rest_helpers::*;
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Adds a card for the token's user; returns the payment method's id.
+async fn card(srv: &Srv, token: &str) -> String {
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/payment-methods"),
+            Some(json!({
+                "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                "securityCode": "123", "nameOnCard": "Review Buyer",
+                "billingAddress": {"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"}
+            })),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    got.1["id"].as_str().expect("id").to_string()
+}
+
+/// A card trial of Suite Standard for the token's user; returns the subscription.
+async fn card_trial(srv: &Srv, token: &str) -> Value {
+    let pm = card(srv, token).await;
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/trials"),
+            Some(json!({"skuId": "SUITE_STANDARD", "paymentMethodId": pm})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    got.1
+}
+
+fn message(got: &(StatusCode, Value)) -> String {
+    got.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The delivered e-mails (the `.eml` files) that contain `needle`, line breaks of quoted
+/// printable undone.
+fn delivered_with(srv: &Srv, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(srv.dir.join("mail"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path())
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("\r\n", " ")
+            .replace('\n', " ");
+        if text.contains(needle) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+backends!(
+    a_trial_whose_purchaser_left_ends_uncharged_and_the_admins_are_told,
+    |srv| async move {
+        let disabled = srv.token_with_roles("trialgone@contoso.test", &[]).await;
+        let deleted = srv.token_with_roles("trialdel@contoso.test", &[]).await;
+        let stays = srv.token_with_roles("trialstay@contoso.test", &[]).await;
+        let a = card_trial(&srv, &disabled).await;
+        let b = card_trial(&srv, &deleted).await;
+        let c = card_trial(&srv, &stays).await;
+        let got = srv
+            .patch(
+                "/v1.0/users/trialgone@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let got = srv.delete("/v1.0/users/trialdel@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+
+        set_clock(&srv, t(&a["termEndDateTime"]) + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+
+        for gone in [&a, &b] {
+            let id = text(&gone["id"]);
+            let s = sub(&srv, &id).await;
+            assert_eq!(
+                (
+                    s["isTrial"].clone(),
+                    s["status"].clone(),
+                    s["purchasePrice"].clone()
+                ),
+                (json!(true), json!("Expired"), Value::Null),
+                "{s}"
+            );
+        }
+        // The purchaser who stayed converts to paid as before.
+        let s = sub(&srv, &text(&c["id"])).await;
+        assert_eq!(
+            (s["isTrial"].clone(), s["status"].clone()),
+            (json!(false), json!("Active")),
+            "{s}"
+        );
+        // Nobody who left hears anything; the admins hear why it ended and what to do.
+        assert!(
+            mail_of_kind(&srv, "trial.converted")
+                .await
+                .iter()
+                .all(|m| m["to"] == "trialstay@contoso.test")
+        );
+        let mails: Vec<Value> = mail_of_kind(&srv, "subscription.expired")
+            .await
+            .into_iter()
+            .filter(|m| m["to"] == "admin@contoso.test")
+            .collect();
+        assert_eq!(mails.len(), 2, "{mails:?}");
+        for m in &mails {
+            assert_eq!(
+                text(&m["subject"]),
+                "A self-service Suite Standard trial ended: its purchaser has left",
+                "{m}"
+            );
+        }
+        let bodies = delivered_with(&srv, "its purchaser has left");
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        for b in &bodies {
+            assert!(
+                b.contains("nothing was charged")
+                    && b.contains("buy Suite Standard centrally")
+                    && b.contains("take the subscription over"),
+                "{b}"
+            );
+        }
+        assert!(
+            bodies.iter().any(|b| b.contains("trialgone@contoso.test")),
+            "{bodies:?}"
+        );
+        let got = srv
+            .get(&format!("{API}/audit?action=subscription.convert"))
+            .await;
+        let summaries = got.1.to_string();
+        assert!(
+            summaries.contains("did not convert to paid: its purchaser")
+                && summaries.contains("has left the organization"),
+            "{summaries}"
+        );
+        // Its licenses stop with a trial's normal end steps.
+        set_clock(&srv, t(&a["termEndDateTime"]) + Duration::days(31)).await;
+        run_jobs(&srv).await;
+        let s = sub(&srv, &text(&a["id"])).await;
+        assert_eq!(s["status"], "Disabled", "{s}");
+    }
+);
+
+/// `path` as the signed-in `cookie` sees it (status, page).
+async fn page(srv: &Srv, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = browser()
+        .get(format!("{}{path}", srv.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get");
+    (r.status(), r.text().await.expect("page"))
+}
+
+backends!(
+    the_take_over_page_offers_no_ask_to_cancel_when_the_purchaser_left,
+    |srv| async move {
+        let buyer = srv.token_with_roles("leftpage@contoso.test", &[]).await;
+        let id = text(&card_trial(&srv, &buyer).await["id"]);
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let path = format!("/products/{id}/take-over");
+        let (status, html) = page(&srv, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(">Ask to cancel</button>"), "{html}");
+        let got = srv
+            .patch(
+                "/v1.0/users/leftpage@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let (status, html) = page(&srv, &admin, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(">Ask to cancel</button>"), "{html}");
+        assert!(!html.contains("/ask-to-cancel\""), "{html}");
+        assert!(
+            html.contains(
+                "The purchaser has left the organization; move the users or cancel instead."
+            ),
+            "{html}"
+        );
+        assert!(html.contains(">Move users</button>"), "{html}");
+    }
+);
+
+/// A Member's paid purchase of `qty` Mail (Plan 1) licenses: the subscription's id.
+async fn buy_mail(srv: &Srv, token: &str, qty: i64) -> String {
+    let pm = card(srv, token).await;
+    let got = srv
+        .call_as(
+            token,
+            "POST",
+            &format!("{API}/me/purchases"),
+            Some(json!({"skuId": "MAIL_PLAN1", "quantity": qty, "billingFrequency": "monthly", "paymentMethodId": pm})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    text(&got.1["id"])
+}
+
+backends!(
+    exported_users_of_a_deleted_purchaser_name_the_purchaser,
+    |srv| async move {
+        let buyer = srv.token_with_roles("csvgone@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        users(&srv, "csvmate", 1).await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["csvmate0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.delete("/v1.0/users/csvgone@contoso.test").await;
+        assert!(got.0.is_success(), "{}", got.1);
+        let kept = sub(&srv, &id).await;
+        let name = text(&kept["deletedPurchaser"]["displayName"]);
+        assert!(!name.is_empty(), "{kept}");
+        assert_eq!(
+            kept["deletedPurchaser"]["userPrincipalName"],
+            "csvgone@contoso.test"
+        );
+
+        let (status, _, body) = get_text(
+            &srv,
+            &format!("{API}/licenses/MAIL_PLAN1/self-service-users.csv"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let (status, page_body) =
+            page(&srv, &admin, "/licenses/MAIL_PLAN1/self-service-users.csv").await;
+        assert_eq!(status, StatusCode::OK, "{page_body}");
+        for csv in [body, page_body] {
+            let rows = csv_rows(&csv);
+            let row = rows
+                .iter()
+                .find(|r| r[0] == "csvmate0@contoso.test")
+                .unwrap_or_else(|| panic!("{csv}"));
+            assert_eq!(row[2], "csvgone@contoso.test", "{csv}");
+            assert_eq!(row[3], format!("{name} (deleted user)"), "{csv}");
+        }
+    }
+);
+
+backends!(
+    unassigning_someone_without_a_license_of_the_subscription_names_them,
+    |srv| async move {
+        let buyer = srv.token_with_roles("unassigner@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        users(&srv, "nolicense", 1).await;
+        let path = format!("{API}/subscriptions/{id}/unassign");
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["nolicense0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            m.contains("nolicense0@contoso.test")
+                && m.contains("has no license from this subscription (Mail (Plan 1))")
+                && !m.contains("skuId"),
+            "{m}"
+        );
+        // All or nothing: the purchaser's own license stays.
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["unassigner@contoso.test", "nolicense0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert_eq!(
+            held(&srv, "unassigner@contoso.test").await,
+            vec!["MAIL_PLAN1".to_string()]
+        );
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &path,
+                Some(json!({"userIds": ["unassigner@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert!(held(&srv, "unassigner@contoso.test").await.is_empty());
+    }
+);
+
+backends!(cancelling_a_trial_promises_no_refund, |srv| async move {
+    let trier = srv.token_with_roles("norefund@contoso.test", &[]).await;
+    for body in [
+        json!({"skuId": "CHAT_ESSENTIALS"}),
+        json!({"skuId": "SUITE_STANDARD", "paymentMethodId": card(&srv, &trier).await}),
+    ] {
+        let got = srv
+            .call_as(&trier, "POST", &format!("{API}/me/trials"), Some(body))
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = text(&got.1["id"]);
+        let got = srv
+            .call_as(
+                &trier,
+                "POST",
+                &format!("{API}/subscriptions/{id}/cancel"),
+                Some(json!({"reason": "NoLongerNeeded"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let m = text(&got.1["message"]);
+        assert!(!m.to_lowercase().contains("refund"), "{m}");
+        assert!(m.contains("trial is disabled now"), "{m}");
+    }
+    // A paid purchase cancelled in its window still says its refund.
+    let id = buy_mail(&srv, &trier, 1).await;
+    let got = srv
+        .call_as(
+            &trier,
+            "POST",
+            &format!("{API}/subscriptions/{id}/cancel"),
+            Some(json!({"reason": "NoLongerNeeded"})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert!(
+        text(&got.1["message"]).contains("prorated refund"),
+        "{}",
+        got.1
+    );
+});
+
+/// The Add a card form's body with `line1` and `country` (URL-encoded).
+fn card_form(csrf: &str, line1: &str, country: &str) -> String {
+    let enc = |v: &str| -> String { form_urlencoded::byte_serialize(v.as_bytes()).collect() };
+    format!(
+        "csrf={}&card_number=4242+4242+4242+4242&expiry_month=12&expiry_year=2099&security_code=123&name_on_card=Form+Words&line1={}&city=Cardiff&postal_code=CF10&country={}",
+        enc(csrf),
+        enc(line1),
+        enc(country)
+    )
+}
+
+backends!(
+    the_card_form_keeps_the_country_typed_and_speaks_in_its_labels,
+    |srv| async move {
+        let (cookie, token) = signed_in(&srv, "formwords@contoso.test", &[], false).await;
+        let path = "/my/payment-methods";
+        let (status, html) = page(&srv, &cookie, path).await;
+        assert_eq!(status, StatusCode::OK);
+        let country = &html[html.find("id=\"country\"").expect("country")..];
+        let country = &country[..country.find('>').expect("tag end")];
+        assert!(!country.contains("maxlength"), "{country}");
+        let token_csrf = csrf(&srv, &cookie, path).await;
+
+        // A country that is not a code is refused in full, never cut to another country.
+        let (status, html) = post(
+            &srv,
+            &cookie,
+            path,
+            &card_form(&token_csrf, "1 Road", "Narnia"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("Country &#39;Narnia&#39; is not an ISO 3166-1 alpha-2 country code")
+                || html.contains("Country 'Narnia' is not an ISO 3166-1 alpha-2 country code"),
+            "{html}"
+        );
+        assert!(!html.contains("billingAddress"), "{html}");
+        // A long line is named by its label.
+        let long = "x".repeat(250);
+        let (status, html) = post(&srv, &cookie, path, &card_form(&token_csrf, &long, "GB")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("Address line 1 must be at most 200 characters (it has 250)."),
+            "{html}"
+        );
+        assert!(!html.contains("billingAddress"), "{html}");
+        // A JSON array is not a form.
+        let r = browser()
+            .post(format!("{}{path}", srv.url))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &token_csrf)
+            .header("content-type", "application/json")
+            .body(r#"["4242 4242 4242 4242", 12]"#)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.expect("page");
+        assert!(html.contains("The form could not be read"), "{html}");
+        assert!(!html.contains("Expiry month"), "{html}");
+        // Nothing was stored.
+        let got = srv
+            .call_as(&token, "GET", &format!("{API}/me/payment-methods"), None)
+            .await;
+        assert_eq!(
+            got.1["value"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            got.1
+        );
+        // The API keeps its field names.
+        let got = srv
+            .call_as(
+                &token,
+                "POST",
+                &format!("{API}/me/payment-methods"),
+                Some(json!({
+                    "cardNumber": "4242 4242 4242 4242", "expiryMonth": 12, "expiryYear": 2099,
+                    "securityCode": "123", "nameOnCard": "Api",
+                    "billingAddress": {"line1": long, "city": "Cardiff", "postalCode": "CF10", "country": "GB"}
+                })),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        assert!(
+            message(&got).starts_with("billingAddress.line1 must be at most 200 characters"),
+            "{}",
+            got.1
+        );
+    }
+);
+
+/// The summaries of the audit log's entries of `action`.
+async fn summaries(srv: &Srv, action: &str) -> Vec<String> {
+    let got = srv.get(&format!("{API}/audit?action={action}")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|e| text(&e["summary"]))
+        .collect()
+}
+
+backends!(
+    self_service_words_name_who_can_act_the_right_path_and_agree_in_number,
+    |srv| async move {
+        let buyer = srv.token_with_roles("wordy@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        // A License admin cannot take it over: told who can.
+        let la = srv
+            .token_with_roles(
+                "wordyla@contoso.test",
+                &[seatkeeper_domain::roles::Role::LicenseAdmin],
+            )
+            .await;
+        users(&srv, "wordymate", 1).await;
+        let got = srv
+            .call_as(
+                &la,
+                "POST",
+                &format!("{API}/subscriptions/{id}/assign"),
+                Some(json!({"userIds": ["wordymate0@contoso.test"]})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        let m = message(&got);
+        assert!(
+            !m.contains("Take it over first")
+                && m.contains("a Global or Billing admin takes it over"),
+            "{m}"
+        );
+        // A Global admin is still told to take it over first.
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/assign"),
+                json!({"userIds": ["wordymate0@contoso.test"]}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        assert!(message(&got).contains("Take it over first"), "{}", got.1);
+        // A card that is not there names the path that lists one's cards.
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/me/payment-methods/{}", uuid::Uuid::new_v4()),
+                Some(json!({"nameOnCard": "X", "securityCode": "123"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NOT_FOUND, "{}", got.1);
+        assert!(
+            message(&got).contains("GET /api/v1/me/payment-methods"),
+            "{}",
+            got.1
+        );
+        // One license fewer: "Removed 1 … license".
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"quantity": 1})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let s = summaries(&srv, "subscription.quantity").await;
+        assert!(
+            s.iter().any(|x| x == "Removed 1 MAIL_PLAN1 license: 2 → 1"),
+            "{s:?}"
+        );
+        // A take-over of one user: "1 user moved".
+        srv.buy("MAIL_PLAN1", 1).await;
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{id}/take-over"),
+                json!({"action": "move"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let s = summaries(&srv, "subscription.take-over").await;
+        assert!(
+            s.iter()
+                .any(|x| x.contains(": 1 user moved to the central MAIL_PLAN1 licenses")),
+            "{s:?}"
+        );
+        assert!(s.iter().all(|x| !x.contains("1 users")), "{s:?}");
+        let s = summaries(&srv, "subscription.buy").await;
+        assert!(
+            s.iter().all(|x| !x.contains(" 1 MAIL_PLAN1 licenses")),
+            "{s:?}"
+        );
+    }
+);
