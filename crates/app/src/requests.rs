@@ -137,6 +137,8 @@ pub enum LinkCheck {
     Expired,
     /// The request was decided or no longer exists.
     Closed,
+    /// The recipient's account was deleted or disabled since the request was shared.
+    RecipientLeft,
 }
 
 /// A shared request as its recipient sees it on the recommendation page.
@@ -1106,6 +1108,10 @@ impl App {
         };
         if r.status != RequestStatus::Pending {
             return Ok(Err(LinkCheck::Closed));
+        }
+        let recipient = seatkeeper_store::directory::get_user(conn, r.tenant_id, to).await?;
+        if !recipient.is_some_and(|u| u.account_enabled) {
+            return Ok(Err(LinkCheck::RecipientLeft));
         }
         let users = store::users_of(conn, rid).await?;
         let catalog = self.catalog();

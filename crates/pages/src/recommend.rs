@@ -63,6 +63,10 @@ fn words(c: &LinkCheck) -> (StatusCode, &'static str) {
             StatusCode::GONE,
             "This request was already decided or no longer exists: no recommendation is needed.",
         ),
+        LinkCheck::RecipientLeft => (
+            StatusCode::GONE,
+            "This link was for an account that has since been removed from the organization or disabled: it no longer works.",
+        ),
     }
 }
 

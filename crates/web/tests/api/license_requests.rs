@@ -741,6 +741,7 @@ backends_smtp!(
         let id = request_for(&srv, &asker, &[], "Needed for the audit").await;
         srv.user("boss@contoso.test", Some("US")).await;
         srv.user("lead@contoso.test", Some("US")).await;
+        let gone = srv.user("gone@contoso.test", Some("US")).await;
 
         // An address that is no user: nothing is sent.
         let got = srv
@@ -757,12 +758,19 @@ backends_smtp!(
         let got = srv
             .post(
                 &format!("{REQ}/{id}/share"),
-                json!({"recipients": ["boss@contoso.test", "lead@contoso.test"], "subject": "Please look at Sam's request", "message": "You own this budget."}),
+                json!({"recipients": ["boss@contoso.test", "lead@contoso.test", "gone@contoso.test"], "subject": "Please look at Sam's request", "message": "You own this budget."}),
             )
             .await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
-        assert_eq!(got.1["shares"].as_array().expect("shares").len(), 2);
+        assert_eq!(got.1["shares"].as_array().expect("shares").len(), 3);
         run_jobs(&srv).await;
+        // A recipient deleted since: their link no longer works and records nothing.
+        let (_, gone_deny) = links(&sink.to("gone@contoso.test")[0], &srv);
+        let (st, _) = srv.delete(&format!("/v1.0/users/{gone}")).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, html) = post_form(&srv, &gone_deny, &[("recommendation", "deny")]).await;
+        assert_eq!(st, StatusCode::GONE, "{html}");
+        assert!(html.contains("no longer works"), "{html}");
         let boss = sink.to("boss@contoso.test");
         assert_eq!(boss.len(), 1);
         assert_eq!(boss[0].subject(), "Please look at Sam's request");
