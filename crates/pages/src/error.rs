@@ -22,7 +22,11 @@ struct ErrorPage {
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in (or the session ended): go to the sign-in page, then come back to `next`.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+        /// Why the session ended, when the server knows (see [`crate::sign_in::ended_words`]).
+        ended: Option<&'static str>,
+    },
     /// The user must choose a new password first: go to the change-password page, then `next`.
     MustChangePassword { next: String },
     /// Renders our error page with this status and message.
@@ -139,6 +143,7 @@ impl From<AppError> for PageError {
             AppError::Unauthorized(_) => {
                 return PageError::SignIn {
                     next: "/".to_string(),
+                    ended: None,
                 };
             }
             AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -207,7 +212,7 @@ fn error_page_with_link(
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::SignIn { next } => {
+            PageError::SignIn { next, ended } => {
                 let target = if next == "/" || !next.starts_with('/') || next.starts_with("//") {
                     "/sign-in".to_string()
                 } else {
@@ -216,6 +221,17 @@ impl IntoResponse for PageError {
                     format!("/sign-in?next={encoded}")
                 };
                 let mut r = Redirect::to(&target).into_response();
+                if let Some(code) = ended
+                    && let Ok(v) = crate::cookies::set(
+                        crate::sign_in::ENDED_COOKIE,
+                        code,
+                        false,
+                        Some(crate::sign_in::ENDED_SECS),
+                    )
+                    .parse()
+                {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
                 r.headers_mut().insert(
                     "hx-redirect",
                     target
