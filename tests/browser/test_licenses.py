@@ -88,6 +88,9 @@ def test_a_plan_conflict_is_shown_in_words_and_nothing_is_assigned(tab):
         "Whiteboard (from Suite Basic) needs Chat and meetings: "
         "turn Chat and meetings on as well, or turn Whiteboard off.")
     expect(alert).not_to_contain_text("WHITEBOARD")
+    # The heading fits the problem: a missing dependency, not two apps on together.
+    expect(alert).to_contain_text("These apps and services need others that are off; nothing was changed")
+    expect(alert).not_to_contain_text("cannot be on together")
     # The form keeps what was picked and turned off, to fix and try again.
     expect(p.locator("#picked-users").get_by_role("checkbox")).to_be_checked()
     expect(p.get_by_label("Chat and meetings")).not_to_be_checked()
@@ -116,6 +119,7 @@ def test_every_plan_conflict_is_shown_at_once_in_the_switches_labels(tab):
                   "Files and sites (Enterprise) (from Suite Premium)"]:
         expect(alert).to_contain_text(words)
     assert alert.inner_text().count("cannot both be on: turn one of them off.") == 2
+    expect(alert).to_contain_text("These apps and services cannot be on together; nothing was changed")
     expect(alert).not_to_contain_text("MAIL_PLAN")
     tab.shot("all conflicts")
     status, body = api("GET", f"/api/v1/users/{upn}/licenses")

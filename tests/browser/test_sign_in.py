@@ -44,7 +44,14 @@ def test_sign_in_lands_on_home_and_sign_out_ends_the_session(tab):
     # The old cookie no longer opens anything.
     tab.goto("/licenses")
     expect(p).to_have_url(URL + "/sign-in?next=%2Flicenses")
+    # The sign-in page says why, in one line.
+    expect(p.get_by_role("status")).to_have_text("You were signed out. Sign in again to continue.")
     tab.shot("signed-out")
+    # Signed in again, the line is gone for good.
+    sign_in(tab)
+    tab.goto("/sign-in")
+    expect(p.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(p.locator("#sign-in-ended")).to_have_count(0)
 
 
 def test_a_forced_password_change_comes_first(tab):

@@ -160,15 +160,47 @@ impl App {
         Ok(outbox::list(&mut conn, actor.tenant_id, limit).await?)
     }
 
-    /// Audit log of the actor's tenant, newest first.
+    /// Audit log of the actor's tenant, newest first: the one audit query of REST, the pages
+    /// and the CLI. `q.actor` matches the start of the actor as the log shows it (a user name,
+    /// `operator`, `system`), ignoring case. `q.target_id` matches the id of what changed, or
+    /// names it: a user's user name or display name, or a group's name (ignoring case),
+    /// resolved to ids through the directory.
     pub async fn audit_log(
         &self,
         actor: &crate::Actor,
         q: &seatkeeper_domain::audit::AuditQuery,
     ) -> AppResult<Vec<seatkeeper_domain::audit::AuditEntry>> {
         actor.require(seatkeeper_domain::roles::Action::Read)?;
+        let targets = match q.target_id.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => Some(self.audit_targets(actor, t).await?),
+            _ => None,
+        };
         let mut conn = self.read().await?;
-        Ok(seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q).await?)
+        Ok(
+            seatkeeper_store::audit::list(&mut conn, actor.tenant_id, q, targets.as_deref())
+                .await?,
+        )
+    }
+
+    /// The ids a target filter stands for: itself (an id, or what a deleted object was), and
+    /// the users whose user name or display name is `text` and the groups named `text`.
+    async fn audit_targets(&self, actor: &crate::Actor, text: &str) -> AppResult<Vec<String>> {
+        let mut ids = vec![text.to_string()];
+        if seatkeeper_domain::UserId::parse(text).is_some() {
+            return Ok(ids);
+        }
+        let lower = text.to_lowercase();
+        for u in self.find_users(actor, text, 50).await? {
+            if u.upn.to_lowercase() == lower || u.display_name.to_lowercase() == lower {
+                ids.push(u.id.to_string());
+            }
+        }
+        for g in self.list_groups(actor, Some(text), None, 50).await? {
+            if g.display_name.to_lowercase() == lower {
+                ids.push(g.id.to_string());
+            }
+        }
+        Ok(ids)
     }
 
     /// Picks up a catalog imported elsewhere within a second, for a server that runs no jobs

@@ -73,6 +73,21 @@ fn idle_timeout() -> Duration {
     Duration::hours(IDLE_TIMEOUT_HOURS)
 }
 
+/// Why a session's secret signs no one in any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// No session has this secret (signed out, ended by an admin, or never one): nothing more
+    /// can be said to whoever sent it.
+    Unknown,
+    /// It was not used for [`IDLE_TIMEOUT_HOURS`] hours; it has now ended.
+    Idle,
+    /// Its account is disabled.
+    Disabled {
+        /// The account's user name.
+        upn: String,
+    },
+}
+
 fn signed_out() -> AppError {
     AppError::Unauthorized("You are not signed in, or your session has ended: sign in.".into())
 }
@@ -348,14 +363,30 @@ impl App {
     /// The session whose cookie value is `secret`. Ends it after [`IDLE_TIMEOUT_HOURS`] hours
     /// without use; refused for a disabled account.
     pub async fn session(&self, secret: &str) -> AppResult<Session> {
+        match self.session_or_ended(secret).await? {
+            Ok(s) => Ok(s),
+            Err(Ended::Unknown) => Err(signed_out()),
+            Err(Ended::Idle) => Err(AppError::Unauthorized(format!(
+                "Your session ended after {IDLE_TIMEOUT_HOURS} hours without activity: sign in again."
+            ))),
+            Err(Ended::Disabled { upn }) => Err(AppError::Unauthorized(format!(
+                "The account {upn} is disabled."
+            ))),
+        }
+    }
+
+    /// The session whose cookie value is `secret`, or why it signs no one in any more (for
+    /// the sign-in page to say so to the holder of the session's secret). Ends it after
+    /// [`IDLE_TIMEOUT_HOURS`] hours without use.
+    pub async fn session_or_ended(&self, secret: &str) -> AppResult<Result<Session, Ended>> {
         let secret = secret.trim();
         if !secret.starts_with(SESSION_PREFIX) || secret.len() > 200 {
-            return Err(signed_out());
+            return Ok(Err(Ended::Unknown));
         }
         let mut conn = self.read().await?;
-        let v = store::session_by_hash(&mut conn, &hash_token(secret))
-            .await?
-            .ok_or_else(signed_out)?;
+        let Some(v) = store::session_by_hash(&mut conn, &hash_token(secret)).await? else {
+            return Ok(Err(Ended::Unknown));
+        };
         drop(conn);
         let now = self.now();
         let id = v.session.id;
@@ -367,15 +398,10 @@ impl App {
                 })
             })
             .await?;
-            return Err(AppError::Unauthorized(format!(
-                "Your session ended after {IDLE_TIMEOUT_HOURS} hours without activity: sign in again."
-            )));
+            return Ok(Err(Ended::Idle));
         }
         if !v.account_enabled {
-            return Err(AppError::Unauthorized(format!(
-                "The account {} is disabled.",
-                v.upn
-            )));
+            return Ok(Err(Ended::Disabled { upn: v.upn }));
         }
         let mut last_seen_at = v.session.last_seen_at;
         if (now - last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
@@ -388,7 +414,7 @@ impl App {
             .await?;
             last_seen_at = now;
         }
-        Ok(Session {
+        Ok(Ok(Session {
             id,
             actor: Actor {
                 tenant_id: v.session.tenant_id,
@@ -400,7 +426,7 @@ impl App {
             must_change_password: v.must_change_password,
             created_at: v.session.created_at,
             last_seen_at,
-        })
+        }))
     }
 
     /// Ends the session whose cookie value is `secret` (nothing happens for an unknown one).

@@ -192,8 +192,8 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<Demo> {
     })
 }
 
-/// A fresh token for the demo organization's admin, if the organization exists, and whether the
-/// demo password still works (an admin without a password, from before passwords, gets it).
+/// A fresh token for the demo organization's admin (revoking the demo tokens of earlier starts),
+/// if the organization exists, and whether the demo password still works (an admin without a password, from before passwords, gets it).
 async fn reuse_demo(app: &App) -> anyhow::Result<Option<Demo>> {
     let err = |e: AppError| anyhow::anyhow!("{e}");
     let key = seatkeeper_domain::tenant::name_key(DEMO_TENANT);
@@ -212,10 +212,24 @@ async fn reuse_demo(app: &App) -> anyhow::Result<Option<Demo>> {
         .await
         .map_err(err)
         .context("the demo organization has no admin")?;
+    // One active demo token at a time: the new one replaces those printed by earlier starts
+    // (the first start's is the organization's "bootstrap" token); a token's secret is kept
+    // only as a hash, so it cannot be printed again.
+    let earlier: Vec<_> = app
+        .list_tokens(&actor, admin.id)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|t| matches!(t.name.as_str(), "demo" | "bootstrap") && t.revoked_at.is_none())
+        .map(|t| t.id)
+        .collect();
     let token = app
         .create_token(&actor, admin.id, "demo", None)
         .await
         .map_err(err)?;
+    for id in earlier {
+        app.revoke_token(&actor, id).await.map_err(err)?;
+    }
     let key = admin.id.to_string();
     let password = if !app.has_password(&actor, &key).await.map_err(err)? {
         app.set_password(&actor, &key, DEMO_PASSWORD, false)

@@ -2235,6 +2235,30 @@ both!(
     }
 );
 
+both!(serve_demo_keeps_one_active_demo_token, |sk| {
+    let mut server = sk.serve(&["--demo"]);
+    let first = server.token.clone().expect("a token");
+    assert_eq!(server.get("/v1.0/subscribedSkus", &first).0, 200);
+    let _ = server.terminate(Duration::from_secs(10));
+    // Restarted: a new token, and the one printed before no longer works.
+    let mut server = sk.serve(&["--demo"]);
+    let second = server.token.clone().expect("a token");
+    assert_ne!(first, second);
+    assert_eq!(server.get("/v1.0/subscribedSkus", &second).0, 200);
+    assert_eq!(server.get("/v1.0/subscribedSkus", &first).0, 401);
+    let (status, body) = server.get("/api/v1/tokens", &second);
+    let _ = server.terminate(Duration::from_secs(10));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let active = v["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter(|t| t["revokedDateTime"].is_null())
+        .count();
+    assert_eq!(active, 1, "{body}");
+});
+
 // ----- the self-service purchase policy -----
 
 both!(

@@ -62,9 +62,10 @@ pub struct AuditEntry {
 pub struct AuditQuery {
     /// Only these actions (see [`AuditAction::matching`]).
     pub action: Option<Vec<AuditAction>>,
-    /// The actor, ignoring case.
+    /// The start of the actor as the log shows it (a user name, `operator`, `system`),
+    /// ignoring case.
     pub actor: Option<String>,
-    /// The id of what changed.
+    /// What changed: its id, or a user's user name or display name, or a group's name.
     pub target_id: Option<String>,
     /// Entries at or after this time.
     pub since: Option<Time>,

@@ -178,18 +178,27 @@ fn product_label(catalog: &Catalog, sku: SkuId) -> String {
 }
 
 /// One conflict in the plans' display names, saying what to change.
+/// How the words of two plans that cannot both be on end (see [`is_exclusive_conflict`]).
+const EXCLUSIVE_TAIL: &str = "cannot both be on: turn one of them off.";
+
+/// Whether a line of [`DomainError::plan_conflicts`] is about two plans that cannot both be on
+/// (otherwise it is a plan whose required plans are off).
+pub fn is_exclusive_conflict(line: &str) -> bool {
+    line.ends_with(EXCLUSIVE_TAIL)
+}
+
 fn in_words(catalog: &Catalog, v: &Violation) -> String {
     match v {
         Violation::Exclusive { a, b, sku_a, sku_b } => {
             let (a, b) = (label(catalog, *a), label(catalog, *b));
             if sku_a == sku_b {
                 format!(
-                    "{a} and {b} of {} cannot both be on: turn one of them off.",
+                    "{a} and {b} of {} {EXCLUSIVE_TAIL}",
                     product_label(catalog, *sku_a)
                 )
             } else {
                 format!(
-                    "{a} (from {}) and {b} (from {}) cannot both be on: turn one of them off.",
+                    "{a} (from {}) and {b} (from {}) {EXCLUSIVE_TAIL}",
                     product_label(catalog, *sku_a),
                     product_label(catalog, *sku_b)
                 )

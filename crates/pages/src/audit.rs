@@ -30,13 +30,13 @@ pub struct Filters {
     /// Last day (YYYY-MM-DD, UTC), inclusive.
     #[serde(default)]
     pub to: String,
-    /// Who acted: a user name, or "system".
+    /// The start of who acted: a user name, "operator" or "system".
     #[serde(default)]
     pub actor: String,
     /// The start of the action, e.g. `group.` or `subscription.cancel`.
     #[serde(default)]
     pub action: String,
-    /// The id of the changed object.
+    /// What changed: an id, a user name, display name or group name.
     #[serde(default)]
     pub target: String,
     /// Entries older than this entry id (the next page).

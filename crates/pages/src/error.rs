@@ -6,6 +6,7 @@ use askama::Template;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use seatkeeper_app::AppError;
+use seatkeeper_domain::catalog::Catalog;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -22,7 +23,11 @@ struct ErrorPage {
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in (or the session ended): go to the sign-in page, then come back to `next`.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+        /// Why the session ended, when the server knows (see [`crate::sign_in::ended_words`]).
+        ended: Option<&'static str>,
+    },
     /// The user must choose a new password first: go to the change-password page, then `next`.
     MustChangePassword { next: String },
     /// Renders our error page with this status and message.
@@ -41,19 +46,31 @@ struct GoneKey(String);
 /// A refusal in the words a form shows: the API's words, except that plan conflicts are
 /// listed all at once, one a line, in the display names of the apps-and-services switches
 /// (the banner keeps the line breaks).
-pub fn refusal_text(e: &AppError) -> String {
+pub fn refusal_text(catalog: &Catalog, e: &AppError) -> String {
     use seatkeeper_domain::DomainError;
     let AppError::Domain(d) = e else {
         return e.to_string();
     };
     let mut lines: Vec<String> = Vec::new();
+    // Which kinds of plan problems the lines are: two plans on together, a required plan off.
+    let (mut exclusive, mut missing) = (false, false);
+    let mut kinds = |conflicts: &[String]| {
+        for c in conflicts {
+            if seatkeeper_domain::plans::is_exclusive_conflict(c) {
+                exclusive = true;
+            } else {
+                missing = true;
+            }
+        }
+    };
     match d {
         DomainError::Batch { problems } => {
             let several = problems.len() > 1;
             for p in problems {
                 let conflicts = p.error.plan_conflicts();
+                kinds(conflicts);
                 if conflicts.is_empty() {
-                    lines.push(p.error.to_string());
+                    lines.push(domain_words(catalog, &p.error));
                 }
                 for c in conflicts {
                     lines.push(if several {
@@ -64,7 +81,10 @@ pub fn refusal_text(e: &AppError) -> String {
                 }
             }
         }
-        d => lines.extend(d.plan_conflicts().iter().cloned()),
+        d => {
+            kinds(d.plan_conflicts());
+            lines.extend(d.plan_conflicts().iter().cloned())
+        }
     }
     let has_conflicts = match d {
         DomainError::Batch { problems } => problems
@@ -73,17 +93,58 @@ pub fn refusal_text(e: &AppError) -> String {
         d => !d.plan_conflicts().is_empty(),
     };
     if !has_conflicts {
-        return e.to_string();
+        return match d {
+            DomainError::Batch { .. } => format!(
+                "The licenses could not be assigned; nothing was changed: {}",
+                lines.join(" | ")
+            ),
+            d => domain_words(catalog, d),
+        };
     }
-    let head = if lines.len() == 1 {
-        "These apps and services cannot be on together; nothing was changed:"
-    } else {
-        "These apps and services cannot be on together; nothing was changed. Fix each of these:"
+    let what = match (exclusive, missing) {
+        (true, false) => "These apps and services cannot be on together",
+        (false, _) => "These apps and services need others that are off",
+        (true, true) => "These apps and services cannot be on together or need others that are off",
     };
-    std::iter::once(head.to_string())
+    let head = if lines.len() == 1 {
+        format!("{what}; nothing was changed:")
+    } else {
+        format!("{what}; nothing was changed. Fix each of these:")
+    };
+    std::iter::once(head)
         .chain(lines.into_iter().map(|l| format!("• {l}")))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A domain refusal in the pages' words: the API's, except that a product is named by its
+/// name, never by its SKU id or part number.
+fn domain_words(catalog: &Catalog, d: &seatkeeper_domain::DomainError) -> String {
+    use seatkeeper_domain::DomainError;
+    let name = |sku: seatkeeper_domain::SkuId| {
+        catalog
+            .product(sku)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| sku.to_string())
+    };
+    match d {
+        DomainError::NotEnoughLicenses {
+            sku_id,
+            needed,
+            available,
+            ..
+        } => format!(
+            "{} does not have enough available licenses: {needed} {} needed, {available} available — buy {} more or unassign someone.",
+            name(*sku_id),
+            if *needed == 1 { "license" } else { "licenses" },
+            needed.saturating_sub(*available)
+        ),
+        DomainError::ProductNotOwned { sku_id, .. } => format!(
+            "The organization has no active subscription for {}: buy it first.",
+            name(*sku_id)
+        ),
+        d => d.to_string(),
+    }
 }
 
 pub fn is_gone(e: &AppError) -> bool {
@@ -139,6 +200,7 @@ impl From<AppError> for PageError {
             AppError::Unauthorized(_) => {
                 return PageError::SignIn {
                     next: "/".to_string(),
+                    ended: None,
                 };
             }
             AppError::Conflict { .. } | AppError::ConflictWith { .. } => StatusCode::CONFLICT,
@@ -207,7 +269,7 @@ fn error_page_with_link(
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::SignIn { next } => {
+            PageError::SignIn { next, ended } => {
                 let target = if next == "/" || !next.starts_with('/') || next.starts_with("//") {
                     "/sign-in".to_string()
                 } else {
@@ -216,6 +278,17 @@ impl IntoResponse for PageError {
                     format!("/sign-in?next={encoded}")
                 };
                 let mut r = Redirect::to(&target).into_response();
+                if let Some(code) = ended
+                    && let Ok(v) = crate::cookies::set(
+                        crate::sign_in::ENDED_COOKIE,
+                        code,
+                        false,
+                        Some(crate::sign_in::ENDED_SECS),
+                    )
+                    .parse()
+                {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
                 r.headers_mut().insert(
                     "hx-redirect",
                     target

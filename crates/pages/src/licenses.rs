@@ -571,7 +571,7 @@ pub async fn assign(
                     &viewer,
                     p,
                     &form,
-                    Some(crate::error::refusal_text(&e)),
+                    Some(crate::error::refusal_text(&app.catalog(), &e)),
                 )
                 .await?;
                 Ok((status, page).into_response())
@@ -670,7 +670,7 @@ pub async fn unassign(
         Err(e) => match form_status(&e) {
             Some(status) => Ok((
                 status,
-                ask(Some(crate::error::refusal_text(&e)), &users).await,
+                ask(Some(crate::error::refusal_text(&app.catalog(), &e)), &users).await,
             )
                 .into_response()),
             None => Err(e.into()),
@@ -773,7 +773,7 @@ pub async fn save_user_plans(
                     p,
                     &user,
                     Some(disabled),
-                    Some(crate::error::refusal_text(&e)),
+                    Some(crate::error::refusal_text(&app.catalog(), &e)),
                 )
                 .await?;
                 Ok((status, page).into_response())

@@ -576,7 +576,22 @@ pub async fn cancel(
                 false,
             ))
         }
-        Err(e) => refused_on(&app, &viewer, &id, e, |r, m| r.cancel = Some(m)).await,
+        Err(e) => {
+            // Cancelled meanwhile (another tab, another admin): say so, not a form that is gone.
+            if let Ok(sub) = app.get_subscription(&viewer.actor, &id).await
+                && sub.cancel_reason.is_some()
+            {
+                return Ok(notice::redirect(
+                    &format!("/products/{}", sub.id),
+                    &format!(
+                        "{} is already cancelled (in another tab or by another admin): nothing changed.",
+                        product_name(&app, sub.sku_id)
+                    ),
+                    true,
+                ));
+            }
+            refused_on(&app, &viewer, &id, e, |r, m| r.cancel = Some(m)).await
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use seatkeeper_app::sessions::ClientInfo;
+use seatkeeper_app::sessions::{ClientInfo, Ended, IDLE_TIMEOUT_HOURS};
 use seatkeeper_app::{App, AppError};
 use seatkeeper_domain::roles::Action;
 use serde::Deserialize;
@@ -28,6 +28,41 @@ pub struct SignInPage {
     pub organization: String,
     /// The refusal, in the API's words.
     pub error: Option<String>,
+    /// Why the last session ended (see [`ended_words`]).
+    pub ended: Option<String>,
+}
+
+/// The cookie saying why the browser's session ended, for the sign-in page to say so: a fixed
+/// word (see [`ended_words`]), never a secret. Set when a page finds the session ended, and
+/// on signing out; cleared on signing in.
+pub const ENDED_COOKIE: &str = "sk_ended";
+/// How long the sign-in page says why the session ended.
+pub const ENDED_SECS: u64 = 600;
+
+/// The word for why a session ended, as [`ENDED_COOKIE`] carries it. Only its holder (the
+/// browser that had the session's secret) sees it; an unknown session says no more than that
+/// it has ended.
+pub fn ended_code(e: &Ended) -> &'static str {
+    match e {
+        Ended::Unknown => "ended",
+        Ended::Idle => "idle",
+        Ended::Disabled { .. } => "disabled",
+    }
+}
+
+/// The sign-in page's line for an [`ENDED_COOKIE`] value.
+pub fn ended_words(code: &str) -> Option<String> {
+    Some(match code {
+        "signed-out" => "You were signed out. Sign in again to continue.".to_string(),
+        "ended" => "Your session has ended. Sign in again to continue.".to_string(),
+        "idle" => format!(
+            "Your session expired after {IDLE_TIMEOUT_HOURS} hours without activity. Sign in again to continue."
+        ),
+        "disabled" => {
+            "This account is disabled. Ask an admin of your organization to enable it.".to_string()
+        }
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +108,7 @@ pub async fn show(
         ask_organization: false,
         organization: String::new(),
         error: None,
+        ended: crate::cookies::get(&headers, ENDED_COOKIE).and_then(ended_words),
     };
     let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
     let mut r = page.into_response();
@@ -114,6 +150,7 @@ fn again(
             || f.organization.as_deref().is_some_and(|o| !o.is_empty()),
         organization: f.organization.clone().unwrap_or_default(),
         error: Some(error),
+        ended: None,
     };
     let secure = crate::cookies::is_https(headers, app.config.public_url_is_https());
     let mut r = (status, page).into_response();
@@ -172,6 +209,7 @@ pub async fn submit(
             for c in [
                 crate::cookies::set(crate::cookies::SESSION, &signed.secret, secure, None),
                 crate::cookies::set(csrf::SIGN_IN_COOKIE, "", secure, Some(0)),
+                crate::cookies::set(ENDED_COOKIE, "", secure, Some(0)),
             ] {
                 if let Ok(v) = c.parse() {
                     r.headers_mut().append(header::SET_COOKIE, v);
@@ -231,8 +269,14 @@ pub async fn sign_out(
     }
     let secure = crate::cookies::is_https(&headers, app.config.public_url_is_https());
     let mut r = Redirect::to("/sign-in").into_response();
-    if let Ok(v) = crate::cookies::set(crate::cookies::SESSION, "", secure, Some(0)).parse() {
-        r.headers_mut().append(header::SET_COOKIE, v);
+    for c in [
+        crate::cookies::set(crate::cookies::SESSION, "", secure, Some(0)),
+        // Until the browser closes: another tab's next page says why it signs in again.
+        crate::cookies::set(ENDED_COOKIE, "signed-out", secure, None),
+    ] {
+        if let Ok(v) = c.parse() {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     r
 }

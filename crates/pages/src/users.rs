@@ -210,9 +210,9 @@ fn is_refusal(e: &AppError) -> bool {
 /// A refusal to show on the form (status and the API's words), or a failure of the server.
 type Shown = Result<(StatusCode, String), AppError>;
 
-fn shown(e: AppError) -> Shown {
+fn shown(app: &App, e: AppError) -> Shown {
     if is_refusal(&e) {
-        Ok((refusal(&e), crate::error::refusal_text(&e)))
+        Ok((refusal(&e), crate::error::refusal_text(&app.catalog(), &e)))
     } else {
         Err(e)
     }
@@ -427,7 +427,7 @@ pub async fn create(
             };
             app.add_user_with_licenses(&viewer.actor, &input, specs)
                 .await
-                .map_err(shown)
+                .map_err(|e| shown(&app, e))
         }
         Err(msg) => Err(Ok((StatusCode::BAD_REQUEST, msg))),
     };
@@ -663,7 +663,7 @@ pub async fn manage(
             app.bulk(&viewer.actor, mode, &form.user, specs)
                 .await
                 .map(|done| (mode, done))
-                .map_err(shown)
+                .map_err(|e| shown(&app, e))
         }
     };
     match result {
@@ -1000,7 +1000,7 @@ pub async fn save_licenses(
         Ok(specs) => app
             .set_user_licenses(&viewer.actor, &key, specs)
             .await
-            .map_err(shown),
+            .map_err(|e| shown(&app, e)),
         Err(msg) => Err(Ok((StatusCode::BAD_REQUEST, msg))),
     };
     match result {
@@ -1080,24 +1080,22 @@ pub async fn delete(
     let key = user_key(&id)?;
     let (u, held) = app.user_licenses(&viewer.actor, &key).await?;
     if !confirm::confirmed(&form.confirmed) {
+        let who = format!("{} ({})", u.display_name, u.upn);
         let frees = match held.len() {
-            0 => "They hold no licenses.".to_string(),
+            0 => format!("{who} holds no licenses."),
             1 => format!(
-                "Their 1 license is freed: {}.",
+                "Deleting {who} frees their 1 license: {}.",
                 product_names(&app, held.iter().map(|a| a.sku_id))
             ),
             n => format!(
-                "Their {n} licenses are freed: {}.",
+                "Deleting {who} frees their {n} licenses: {}.",
                 product_names(&app, held.iter().map(|a| a.sku_id))
             ),
         };
         return Ok(ConfirmPage {
             frame: viewer.frame("Delete user", Nav::Users),
             question: format!("Delete {}?", u.display_name),
-            details: vec![
-                format!("{} ({}) is deleted. {frees}", u.display_name, u.upn),
-                "This cannot be undone.".into(),
-            ],
+            details: vec![frees, "This cannot be undone.".into()],
             action: format!("/users/{key}/delete"),
             fields: vec![],
             confirm_label: "Delete user".into(),

@@ -98,14 +98,18 @@ impl FromRequestParts<App> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let sign_in = || PageError::SignIn { next: here(parts) };
-        let Some(secret) = crate::cookies::get(&parts.headers, crate::cookies::SESSION) else {
-            return Err(sign_in());
+        let sign_in = |ended| PageError::SignIn {
+            next: here(parts),
+            ended,
         };
-        let resolved = crate::session::resolve(app, secret).await;
+        let Some(secret) = crate::cookies::get(&parts.headers, crate::cookies::SESSION) else {
+            return Err(sign_in(None));
+        };
+        let resolved = crate::session::resolve_or_ended(app, secret).await;
         let session = match resolved {
-            Ok(v) => v,
-            Err(seatkeeper_app::AppError::Unauthorized(_)) => return Err(sign_in()),
+            Ok(Ok(v)) => v,
+            Ok(Err(ended)) => return Err(sign_in(Some(crate::sign_in::ended_code(&ended)))),
+            Err(seatkeeper_app::AppError::Unauthorized(_)) => return Err(sign_in(None)),
             Err(e) => return Err(e.into()),
         };
         // A user who must choose a new password does that before anything else.

@@ -79,40 +79,58 @@ pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> 
     Ok(())
 }
 
-/// Newest first.
-pub async fn list(conn: &mut Conn, tenant: TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-    // The actions are a closed set of fixed words (not user text): one placeholder each.
+/// Newest first. The actor matches when it starts with `q.actor` (ignoring case); the target
+/// when its id is one of `targets` (the target filter resolved to ids by the caller; `None`
+/// means any target). Read along the `(tenant_id, id)` index, newest first, up to the limit.
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    q: &AuditQuery,
+    targets: Option<&[String]>,
+) -> Result<Vec<AuditEntry>> {
+    // The actions are a closed set of fixed words (not user text): one placeholder each; so
+    // are the target ids.
+    let mut next = 6;
+    let mut placeholders = |n: usize| {
+        let list = (0..n)
+            .map(|i| format!("${}", next + 1 + i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        next += n;
+        list
+    };
     let actions = match &q.action {
         None => "1 = 1".to_string(),
         Some(a) if a.is_empty() => "1 = 0".to_string(),
-        Some(a) => format!(
-            "action IN ({})",
-            (0..a.len())
-                .map(|i| format!("${}", i + 8))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Some(a) => format!("action IN ({})", placeholders(a.len())),
+    };
+    let target = match targets {
+        None => "1 = 1".to_string(),
+        Some([]) => "1 = 0".to_string(),
+        Some(t) => format!("target_id IN ({})", placeholders(t.len())),
     };
     let sql = format!(
         "SELECT * FROM audit_log WHERE tenant_id = $1
-        AND ($2 IS NULL OR lower(actor) = $2)
-        AND ($3 IS NULL OR target_id = $3)
-        AND ($4 IS NULL OR at >= $4)
-        AND ($5 IS NULL OR at < $5)
-        AND ($6 IS NULL OR id < $6)
+        AND ($2 IS NULL OR lower(actor) LIKE $2 ESCAPE '\\')
+        AND ($3 IS NULL OR at >= $3)
+        AND ($4 IS NULL OR at < $4)
+        AND ($5 IS NULL OR id < $5)
         AND {actions}
-        ORDER BY id DESC LIMIT $7"
+        AND {target}
+        ORDER BY id DESC LIMIT $6"
     );
     let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(q.actor.as_ref().map(|a| a.to_lowercase()))
-        .bind(q.target_id.clone())
+        .bind(q.actor.as_deref().map(crate::directory::like_prefix))
         .bind(q.since.map(us))
         .bind(q.until.map(us))
         .bind(q.before_id)
         .bind(q.limit);
     for a in q.action.iter().flatten() {
         query = query.bind(a.as_str());
+    }
+    for t in targets.into_iter().flatten() {
+        query = query.bind(t.clone());
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter().map(map).collect()

@@ -310,7 +310,7 @@ fn column(field: UserField) -> &'static str {
 
 /// A `LIKE … ESCAPE '\\'` pattern for text starting with `prefix`, ignoring case (compare with
 /// `lower(column)`): its wildcards are escaped.
-fn like_prefix(prefix: &str) -> String {
+pub(crate) fn like_prefix(prefix: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 1);
     for c in prefix.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -49,8 +49,8 @@ fn filters(params: &Params) -> ApiResult<(AuditQuery, String)> {
     tag = "Audit",
     params(
         ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action. A prefix of no action is refused (400) with the list of actions."),
-        ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
-        ("targetId" = Option<String>, Query, description = "The id of the changed object."),
+        ("actor" = Option<String>, Query, description = "The start of who acted, as the log shows it (a userPrincipalName, \"operator\", \"system\"), case-insensitive: `admin` matches `admin@contoso.example`."),
+        ("targetId" = Option<String>, Query, description = "What changed: its id, a user's userPrincipalName or displayName, or a group's displayName (case-insensitive)."),
         ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
         ("until" = Option<String>, Query, format = DateTime, description = "Entries before this time (RFC 3339)."),
         ("top" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
@@ -99,8 +99,8 @@ pub async fn list(
     tag = "Audit",
     params(
         ("action" = Option<String>, Query, description = "Prefix of the action: `license.` matches every license action. A prefix of no action is refused (400) with the list of actions."),
-        ("actor" = Option<String>, Query, description = "Who acted (userPrincipalName, \"system\"), case-insensitive."),
-        ("targetId" = Option<String>, Query, description = "The id of the changed object."),
+        ("actor" = Option<String>, Query, description = "The start of who acted, as the log shows it (a userPrincipalName, \"operator\", \"system\"), case-insensitive: `admin` matches `admin@contoso.example`."),
+        ("targetId" = Option<String>, Query, description = "What changed: its id, a user's userPrincipalName or displayName, or a group's displayName (case-insensitive)."),
         ("since" = Option<String>, Query, format = DateTime, description = "Entries at or after this time (RFC 3339)."),
         ("until" = Option<String>, Query, format = DateTime, description = "Entries before this time (RFC 3339)."),
     ),

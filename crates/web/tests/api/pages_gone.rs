@@ -260,3 +260,153 @@ backends!(
         assert_eq!(html.matches("aria-label=\"Revoke ").count(), before + 1);
     }
 );
+
+/// The value the response sets for cookie `name`, if it sets it.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+}
+
+async fn opened(srv: &Srv, cookie: &str, path: &str) -> reqwest::Response {
+    browser()
+        .get(format!("{}{path}", srv.url))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("get")
+}
+
+backends!(
+    the_sign_in_page_says_why_the_session_ended,
+    |srv| async move {
+        // Signed out in another tab: this tab's next post lands on the sign-in page, which
+        // says so.
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let (_, page) = get(&srv, &cookie, "/products").await;
+        let token = csrf(&page);
+        let r = post(&srv, &cookie, "/sign-out", format!("csrf={token}")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let marker = set_cookie(&r, "sk_ended").expect("a reason");
+        let cookie = format!("sk_ended={marker}");
+        let r = post(&srv, &cookie, "/users/new", format!("csrf={token}")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(
+            r.headers()[LOCATION]
+                .to_str()
+                .unwrap()
+                .starts_with("/sign-in")
+        );
+        let (_, text) = get(&srv, &cookie, "/sign-in").await;
+        assert!(
+            text.contains("You were signed out. Sign in again to continue."),
+            "{text}"
+        );
+        // A first visit says nothing.
+        let r = opened(&srv, "", "/products").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(set_cookie(&r, "sk_ended"), None);
+        let (_, text) = get(&srv, "", "/sign-in").await;
+        assert!(!text.contains("sign-in-ended"), "{text}");
+        // A session the server does not know: no more than that it has ended.
+        let r = opened(&srv, "sk_session=sks_unknown", "/products").await;
+        let cookie = format!("sk_ended={}", set_cookie(&r, "sk_ended").expect("a reason"));
+        let (_, text) = get(&srv, &cookie, "/sign-in").await;
+        assert!(
+            text.contains("Your session has ended. Sign in again to continue."),
+            "{text}"
+        );
+        // A disabled account: disabling ends its sessions, so the server no longer knows whose
+        // the cookie was and says no more than that the session has ended.
+        let (_, u) = srv
+            .post(
+                "/v1.0/users",
+                serde_json::json!({"displayName": "Dora", "userPrincipalName": "dora@contoso.test",
+                    "accountEnabled": true, "mailNickname": "dora", "usageLocation": "US"}),
+            )
+            .await;
+        let id = u["id"].as_str().expect("id").to_string();
+        srv.app
+            .set_password(&srv.operator(), &id, "Dora-password-1", false)
+            .await
+            .unwrap();
+        let secret = srv
+            .app
+            .sign_in(
+                "dora@contoso.test",
+                "Dora-password-1",
+                None,
+                &Default::default(),
+            )
+            .await
+            .unwrap()
+            .secret;
+        let dora = format!("sk_session={secret}");
+        assert_eq!(get(&srv, &dora, "/").await.0, StatusCode::OK);
+        srv.patch(
+            &format!("/v1.0/users/{id}"),
+            serde_json::json!({"accountEnabled": false}),
+        )
+        .await;
+        let r = opened(&srv, &dora, "/").await;
+        let cookie = format!("sk_ended={}", set_cookie(&r, "sk_ended").expect("a reason"));
+        let (_, text) = get(&srv, &cookie, "/sign-in").await;
+        assert!(
+            text.contains("Your session has ended. Sign in again to continue."),
+            "{text}"
+        );
+        assert!(!text.contains("dora"), "{text}");
+        // Eight hours without activity.
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        assert!(
+            srv.app
+                .clock
+                .set(srv.app.now() + chrono::Duration::minutes(8 * 60 + 1))
+        );
+        let r = opened(&srv, &cookie, "/products").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let cookie = format!("sk_ended={}", set_cookie(&r, "sk_ended").expect("a reason"));
+        let (_, text) = get(&srv, &cookie, "/sign-in").await;
+        assert!(
+            text.contains("Your session expired after 8 hours without activity."),
+            "{text}"
+        );
+    }
+);
+
+backends!(
+    a_second_tab_confirming_a_cancel_hears_it_is_already_cancelled,
+    |srv| async move {
+        let sub = srv.buy("SUITE_STANDARD", 2).await;
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let (_, page) = get(&srv, &cookie, &format!("/products/{sub}")).await;
+        let token = csrf(&page);
+        let body = format!("csrf={token}&reason=NoLongerNeeded&confirmed=yes");
+        let first = post(
+            &srv,
+            &cookie,
+            &format!("/products/{sub}/cancel"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(first.status(), StatusCode::SEE_OTHER);
+        let second = post(&srv, &cookie, &format!("/products/{sub}/cancel"), body).await;
+        assert_eq!(second.status(), StatusCode::SEE_OTHER);
+        let notice = set_cookie(&second, "sk_notice").expect("a notice");
+        let (_, text) = get(
+            &srv,
+            &format!("{cookie}; sk_notice={notice}"),
+            &format!("/products/{sub}"),
+        )
+        .await;
+        assert!(
+            text.contains(
+                "is already cancelled (in another tab or by another admin): nothing changed."
+            ),
+            "{text}"
+        );
+    }
+);

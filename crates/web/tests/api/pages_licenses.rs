@@ -139,3 +139,54 @@ backends!(
         assert_eq!(names(&got.1), Vec::<String>::new());
     }
 );
+
+backends!(
+    too_few_licenses_is_said_with_the_products_name,
+    |srv| async move {
+        buy(&srv, "SUITE_BASIC", 1, "monthly").await;
+        let people = users(&srv, "short", 2).await;
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let url = format!("{}/licenses/SUITE_BASIC/assign", srv.url);
+        let page = browser()
+            .get(&url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("page");
+        let token = page
+            .split("data-csrf=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the page carries its CSRF token");
+        let picked: String = people
+            .iter()
+            .map(|u| {
+                format!(
+                    "&user={}",
+                    form_urlencoded::byte_serialize(u.as_bytes()).collect::<String>()
+                )
+            })
+            .collect();
+        let r = browser()
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}{picked}"))
+            .send()
+            .await
+            .expect("post");
+        assert!(r.status().is_client_error(), "{}", r.status());
+        let text = r.text().await.expect("body");
+        assert!(
+            text.contains(
+                "Suite Basic does not have enough available licenses: 2 licenses needed, 1 available — buy 1 more or unassign someone."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("Subscription with SKU"), "{text}");
+        assert!(!text.contains("SUITE_BASIC:"), "{text}");
+    }
+);

@@ -41,12 +41,12 @@ backends!(groups_and_audit_pages_show_50_a_page, |srv| async move {
     assert!(next_link(&second).is_none());
 
     let first = page(&srv, "/audit?action=group.create").await;
-    assert_eq!(first.matches("<td class=\"nowrap\">").count(), 50);
+    assert_eq!(first.matches("<td class=\"nowrap head\">").count(), 50);
     assert!(first.contains("Paged group 59"), "newest first");
     let next = next_link(&first).expect("a next page");
     assert!(next.contains("action=group.create"), "{next}");
     let second = page(&srv, &next).await;
-    assert_eq!(second.matches("<td class=\"nowrap\">").count(), 10);
+    assert_eq!(second.matches("<td class=\"nowrap head\">").count(), 10);
     assert!(second.contains("Paged group 00"));
     assert!(next_link(&second).is_none());
 });
@@ -86,5 +86,85 @@ backends!(
             .await;
         let got = srv.call_as(&reader, "GET", "/api/v1/mail", None).await;
         assert_eq!(got.0, StatusCode::FORBIDDEN);
+    }
+);
+
+backends!(
+    audit_filters_match_the_start_of_the_actor_and_a_target_by_name,
+    |srv| async move {
+        let uid = srv.user("filter.target@contoso.test", Some("US")).await;
+        let (st, u) = srv
+            .patch(
+                &format!("/v1.0/users/{uid}"),
+                serde_json::json!({"displayName": "Filter Target"}),
+            )
+            .await;
+        assert!(st.is_success(), "{u}");
+        let gid = srv
+            .app
+            .create_group(&srv.operator(), "Filter Group", None, None)
+            .await
+            .unwrap()
+            .id;
+        let rest = |q: &'static str| {
+            let srv = &srv;
+            async move {
+                let (st, v) = srv.get(&format!("/api/v1/audit?{q}")).await;
+                assert_eq!(st, StatusCode::OK, "{q}: {v}");
+                v["value"].as_array().cloned().unwrap_or_default()
+            }
+        };
+        // The actor: the start of what the log shows, ignoring case.
+        let by_admin = rest("actor=ADMIN&action=user.update").await;
+        assert_eq!(by_admin.len(), 1, "{by_admin:?}");
+        assert_eq!(by_admin[0]["targetId"], uid.to_string());
+        for q in [
+            "actor=operator&action=group.create",
+            "actor=Oper&action=group.create",
+        ] {
+            let got = rest(q).await;
+            assert_eq!(got.len(), 1, "{q}: {got:?}");
+            assert_eq!(got[0]["actor"], "operator (cli)");
+        }
+        assert!(
+            rest("actor=min&action=user.update").await.is_empty(),
+            "a start, not a part"
+        );
+        // The target: an id, a user name, a display name, or a group's name.
+        for q in [
+            "targetId=filter.target@contoso.test",
+            "targetId=FILTER%20TARGET",
+        ] {
+            let got = rest(q).await;
+            assert_eq!(got.len(), 2, "create and rename, {q}: {got:?}");
+            assert!(
+                got.iter().all(|e| e["targetId"] == uid.to_string()),
+                "{got:?}"
+            );
+        }
+        let got = rest("targetId=Filter%20Group").await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["targetId"], gid.to_string());
+        assert!(
+            rest("targetId=Filter").await.is_empty(),
+            "a whole name, not a start"
+        );
+        // The page agrees, and says what each filter matches.
+        let html = page(&srv, "/audit?actor=admin&target=Filter+Target").await;
+        assert_eq!(
+            html.matches("<td class=\"nowrap head\">").count(),
+            1,
+            "{html}"
+        );
+        assert!(html.contains("user.update"));
+        assert!(html.contains("The start of a user name, operator or system."));
+        assert!(html.contains("A user name, display name, group name or id."));
+        let html = page(&srv, "/audit?actor=operator&target=filter+group").await;
+        assert_eq!(
+            html.matches("<td class=\"nowrap head\">").count(),
+            1,
+            "{html}"
+        );
+        assert!(html.contains("group.create"));
     }
 );
