@@ -389,19 +389,7 @@ impl App {
                     if self.db.backend() == seatkeeper_store::Backend::Postgres {
                         dir::lock_user(tx, actor.tenant_id, me).await?;
                     }
-                    let requester = dir::get_user(tx, actor.tenant_id, me)
-                        .await?
-                        .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
-                    if requester.user_type == UserType::Guest {
-                        return Err(AppError::Forbidden(
-                            "Guest users cannot request licenses in this organization.".into(),
-                        ));
-                    }
-                    let settings = store::settings(tx, actor.tenant_id).await?;
-                    if settings.use_organization_process {
-                        return Err(organization_process(&settings));
-                    }
-                    self.check_request_allowed(tx, &requester, product).await?;
+                    let requester = self.may_request(tx, actor, me, product).await?;
                     let mut users = vec![RequestUser {
                         user_id: requester.id,
                         upn: requester.upn.clone(),
@@ -487,6 +475,48 @@ impl App {
     /// Whether the purchase policy stops `requester` from buying `product` (the same rule the
     /// purchase checks): a refusal by policy allows the request; a product they may buy is a
     /// 409 `PurchaseAllowed`; any other refusal is returned as it is.
+    /// REQ1: whether the signed-in user may request `sku` now, before they fill in the form:
+    /// the checks of [`App::submit_request`] up to the colleagues (a Guest, the organization's
+    /// own process, a product they could buy, one nobody may buy themselves), with its errors.
+    pub async fn check_may_request(&self, actor: &Actor, sku: SkuId) -> AppResult<()> {
+        let me = actor.user_id.ok_or_else(|| {
+            AppError::Forbidden(
+                "Only a signed-in user can request a license for themselves.".into(),
+            )
+        })?;
+        let catalog = self.catalog();
+        let product = catalog
+            .product(sku)
+            .ok_or(DomainError::UnknownSku { sku_id: sku })?;
+        let mut conn = self.read().await?;
+        self.may_request(&mut conn, actor, me, product).await?;
+        Ok(())
+    }
+
+    /// The requester, if they may request `product` (see [`App::check_may_request`]).
+    async fn may_request(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        me: UserId,
+        product: &Product,
+    ) -> AppResult<User> {
+        let requester = dir::get_user(tx, actor.tenant_id, me)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
+        if requester.user_type == UserType::Guest {
+            return Err(AppError::Forbidden(
+                "Guest users cannot request licenses in this organization.".into(),
+            ));
+        }
+        let settings = store::settings(tx, actor.tenant_id).await?;
+        if settings.use_organization_process {
+            return Err(organization_process(&settings));
+        }
+        self.check_request_allowed(tx, &requester, product).await?;
+        Ok(requester)
+    }
+
     async fn check_request_allowed(
         &self,
         tx: &mut Conn,

@@ -203,11 +203,16 @@ pub async fn new_form(
     signed_in_user(&viewer)?;
     let catalog = app.catalog();
     let p = requested_product(&catalog, &sku)?;
+    let process = process_view(&app, &viewer).await?;
+    if process.is_none() {
+        // A form that could only be refused is not shown: the refusal is, in its words.
+        app.check_may_request(&viewer.actor, p.sku_id).await?;
+    }
     Ok(NewRequestPage {
         frame: viewer.frame("Request a license", Nav::Buy),
         sku: p.sku_id.to_string(),
         product: p.name.clone(),
-        process: process_view(&app, &viewer).await?,
+        process,
         picked: Vec::new(),
         colleagues: String::new(),
         note: String::new(),

@@ -163,3 +163,78 @@ backends!(
         assert_eq!(status_of(&srv, &id).await, "Completed");
     }
 );
+
+/// Sets SUITE_BASIC's self-service purchase policy.
+async fn basic_policy(srv: &Srv, value: &str) {
+    let product_id = srv
+        .app
+        .catalog()
+        .find_product("SUITE_BASIC")
+        .expect("product")
+        .product_id
+        .clone();
+    let (st, body) = srv
+        .put(
+            &format!("/api/v1/policies/AllowSelfServicePurchase/products/{product_id}"),
+            json!({"policyValue": value}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+}
+
+backends!(
+    the_request_form_is_shown_only_where_a_request_can_be_made,
+    |srv| async move {
+        let client = reqwest::Client::new();
+        let page = |path: &'static str, cookie: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                let r = client
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .expect("page");
+                let st = r.status();
+                (st, r.text().await.expect("body"))
+            }
+        };
+        srv.user("member@contoso.test", Some("US")).await;
+        let member = session_of(&srv, "member@contoso.test").await;
+
+        // Blocked by policy: the form.
+        basic_policy(&srv, "Disabled").await;
+        let (st, html) = page("/buy/SUITE_BASIC/request", member.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(html.contains("name=\"note\""), "{html}");
+        // One the member could buy: no form, the way to buy it instead.
+        basic_policy(&srv, "Enabled").await;
+        let (st, html) = page("/buy/SUITE_BASIC/request", member.clone()).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{html}");
+        assert!(html.contains("lets you buy"), "{html}");
+        assert!(!html.contains("name=\"note\""), "{html}");
+        // One nobody may buy themselves: no form, who can.
+        let (st, html) = page("/buy/SUITE_PREMIUM/request", member.clone()).await;
+        assert!(st.is_client_error(), "{st}: {html}");
+        assert!(
+            html.contains("cannot be bought by users themselves"),
+            "{html}"
+        );
+        assert!(!html.contains("name=\"note\""), "{html}");
+        // A Guest: no form.
+        let (st, body) = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Guest Gail", "mailNickname": "gail",
+                       "userPrincipalName": "gail@contoso.test", "userType": "Guest", "usageLocation": "US"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let guest = session_of(&srv, "gail@contoso.test").await;
+        basic_policy(&srv, "Disabled").await;
+        let (st, html) = page("/buy/SUITE_BASIC/request", guest).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{html}");
+        assert!(html.contains("Guest users cannot request"), "{html}");
+    }
+);
