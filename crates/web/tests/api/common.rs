@@ -352,6 +352,33 @@ impl Srv {
 }
 
 /// Asserts an error envelope: status, and that the message contains `needle`.
+/// Sets the organization's self-service purchase policy for the product `sku` (part number
+/// or id) through `PUT /api/v1/policies/AllowSelfServicePurchase/products/{productId}`.
+pub async fn set_policy(srv: &Srv, sku: &str, value: &str) {
+    let product_id = srv
+        .app
+        .catalog()
+        .find_product(sku)
+        .expect("product")
+        .product_id
+        .clone();
+    let got = srv
+        .put(
+            &format!("/api/v1/policies/AllowSelfServicePurchase/products/{product_id}"),
+            serde_json::json!({"policyValue": value}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+}
+
+/// The error code of an API answer (`error.code`), empty when there is none.
+pub fn code(got: &(StatusCode, Value)) -> String {
+    got.1["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, needle: &str) {
     assert_eq!(got.0, status, "body: {}", got.1);
     let msg = got.1["error"]["message"]

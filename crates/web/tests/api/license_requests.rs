@@ -14,30 +14,6 @@ const REQ: &str = "/api/v1/license-requests";
 const MINE: &str = "/api/v1/me/license-requests";
 const SETTINGS: &str = "/api/v1/settings/license-requests";
 
-async fn set_policy(srv: &Srv, sku: &str, value: &str) {
-    let product_id = srv
-        .app
-        .catalog()
-        .find_product(sku)
-        .expect("product")
-        .product_id
-        .clone();
-    let got = srv
-        .put(
-            &format!("{API}/policies/AllowSelfServicePurchase/products/{product_id}"),
-            json!({"policyValue": value}),
-        )
-        .await;
-    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
-}
-
-fn code(got: &(StatusCode, Value)) -> String {
-    got.1["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 async fn submit(srv: &Srv, token: &str, body: Value) -> (StatusCode, Value) {
     srv.call_as(token, "POST", MINE, Some(body)).await
 }

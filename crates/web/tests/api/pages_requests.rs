@@ -45,20 +45,7 @@ backends!(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let product_id = srv
-            .app
-            .catalog()
-            .find_product("SUITE_BASIC")
-            .expect("product")
-            .product_id
-            .clone();
-        let (st, body) = srv
-            .put(
-                &format!("/api/v1/policies/AllowSelfServicePurchase/products/{product_id}"),
-                json!({"policyValue": "Disabled"}),
-            )
-            .await;
-        assert_eq!(st, StatusCode::OK, "{body}");
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
         let member = srv.token_with_roles("asker@contoso.test", &[]).await;
         let (st, r) = srv
             .call_as(
@@ -164,24 +151,6 @@ backends!(
     }
 );
 
-/// Sets SUITE_BASIC's self-service purchase policy.
-async fn basic_policy(srv: &Srv, value: &str) {
-    let product_id = srv
-        .app
-        .catalog()
-        .find_product("SUITE_BASIC")
-        .expect("product")
-        .product_id
-        .clone();
-    let (st, body) = srv
-        .put(
-            &format!("/api/v1/policies/AllowSelfServicePurchase/products/{product_id}"),
-            json!({"policyValue": value}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-}
-
 backends!(
     the_request_form_is_shown_only_where_a_request_can_be_made,
     |srv| async move {
@@ -204,12 +173,12 @@ backends!(
         let member = session_of(&srv, "member@contoso.test").await;
 
         // Blocked by policy: the form.
-        basic_policy(&srv, "Disabled").await;
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
         let (st, html) = page("/buy/SUITE_BASIC/request", member.clone()).await;
         assert_eq!(st, StatusCode::OK, "{html}");
         assert!(html.contains("name=\"note\""), "{html}");
         // One the member could buy: no form, the way to buy it instead.
-        basic_policy(&srv, "Enabled").await;
+        set_policy(&srv, "SUITE_BASIC", "Enabled").await;
         let (st, html) = page("/buy/SUITE_BASIC/request", member.clone()).await;
         assert_eq!(st, StatusCode::CONFLICT, "{html}");
         assert!(html.contains("lets you buy"), "{html}");
@@ -232,7 +201,7 @@ backends!(
             .await;
         assert_eq!(st, StatusCode::CREATED, "{body}");
         let guest = session_of(&srv, "gail@contoso.test").await;
-        basic_policy(&srv, "Disabled").await;
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
         let (st, html) = page("/buy/SUITE_BASIC/request", guest).await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{html}");
         assert!(html.contains("Guest users cannot request"), "{html}");

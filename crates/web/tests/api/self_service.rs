@@ -42,30 +42,6 @@ async fn purchase(srv: &Srv, token: &str, sku: &str, qty: i64, pm: &str) -> (Sta
     .await
 }
 
-async fn set_policy(srv: &Srv, sku: &str, value: &str) {
-    let product_id = srv
-        .app
-        .catalog()
-        .find_product(sku)
-        .expect("product")
-        .product_id
-        .clone();
-    let got = srv
-        .put(
-            &format!("{API}/policies/AllowSelfServicePurchase/products/{product_id}"),
-            json!({"policyValue": value}),
-        )
-        .await;
-    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
-}
-
-fn code(got: &(StatusCode, Value)) -> String {
-    got.1["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 backends!(
     a_member_buys_assigns_a_colleague_and_admins_see_it_read_only,
     |srv| async move {
