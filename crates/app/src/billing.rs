@@ -15,7 +15,7 @@ use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{BillingProfileId, PaymentMethodId, TenantId, Time, UserId};
 use seatkeeper_store::billing as store;
 pub use seatkeeper_store::billing::{Address, BillingAccount, BillingProfile, PaymentMethod};
-use seatkeeper_store::{Conn, directory, tenants};
+use seatkeeper_store::{Conn, directory, subscriptions, tenants};
 use serde_json::json;
 
 /// Whose cards: the caller's own, or the organization's central account's.
@@ -712,11 +712,19 @@ impl App {
                     None => continue,
                 },
             };
-            let upn = match a.owner {
-                Some(u) => directory::get_user(tx, actor.tenant_id, u)
-                    .await?
-                    .map(|u| u.upn),
-                None => None,
+            // (userPrincipalName, display name, deleted) of the owner; a deleted owner as kept.
+            let owner = match a.owner {
+                Some(u) => match directory::get_user(tx, actor.tenant_id, u).await? {
+                    Some(u) => (Some(u.upn), Some(u.display_name), Some(false)),
+                    None => match subscriptions::deleted_purchasers(tx, actor.tenant_id, &[u])
+                        .await?
+                        .pop()
+                    {
+                        Some((_, name, upn)) => (Some(upn), Some(name), Some(true)),
+                        None => (None, None, Some(true)),
+                    },
+                },
+                None => (None, None, None),
             };
             out.push(views::BillingAccount {
                 id: a.id.to_string(),
@@ -726,7 +734,9 @@ impl App {
                     views::BillingAccountKind::Central
                 },
                 owner_id: a.owner.map(|u| u.to_string()),
-                owner_user_principal_name: upn,
+                owner_user_principal_name: owner.0,
+                owner_display_name: owner.1,
+                owner_deleted: owner.2,
                 profile: profile_view(tx, actor.tenant_id, &p).await?,
                 created_date_time: crate::export::time(a.created_at),
             });

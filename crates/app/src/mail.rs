@@ -391,6 +391,36 @@ pub fn trial_ended_purchaser_left(
     )
 }
 
+/// To the Global and Billing admins: a paid self-service subscription did not renew because
+/// its purchaser (`who`) has left; it has expired (SS4).
+pub fn renewal_stopped_purchaser_left(
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    who: &str,
+) -> Content {
+    let ended = s.life.term_end.format("%Y-%m-%d");
+    let until = (s.life.term_end
+        + chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS))
+    .format("%Y-%m-%d");
+    render(
+        format!("A self-service {product} subscription did not renew: its purchaser has left"),
+        &[
+            format!(
+                "The subscription of {product} ({}, subscription {}) bought by {who}, who has left {tenant}, was to renew on {ended} on their card. Because they have left the organization, it did not renew and nothing was charged.",
+                count(s.quantity),
+                s.commerce_id
+            ),
+            format!(
+                "The subscription has expired. Its licenses keep working until {until}; after that the people holding them lose access."
+            ),
+            format!(
+                "To keep its users licensed, take the subscription over under Your products before {until}, or buy {product} centrally and assign it to them."
+            ),
+        ],
+    )
+}
+
 /// To the purchaser (or, with `left` naming a purchaser who has left, to the admins): a trial
 /// could not convert to paid because the charge failed.
 pub fn payment_failed(

@@ -1531,6 +1531,21 @@ impl App {
             .await
     }
 
+    /// A paid subscription that was to renew did not because its purchaser (`who`) has left:
+    /// the Global and Billing admins' e-mail.
+    pub(crate) async fn mail_renewal_stopped_purchaser_left(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        who: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let (tenant, product) = self.mail_names(tx, s).await?;
+        let content = mail::renewal_stopped_purchaser_left(&tenant, &product, s, who);
+        self.notice_to_admins(tx, s, MailKind::SubscriptionExpired, &content, now)
+            .await
+    }
+
     /// After a trial failed to convert: the purchaser's e-mail (the admins' when the purchaser
     /// has left the organization).
     pub(crate) async fn mail_payment_failed(

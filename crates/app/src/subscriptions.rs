@@ -578,6 +578,34 @@ impl App {
                     continue;
                 }
             }
+            if !s.is_trial
+                && s.origin == Origin::SelfService
+                && let Transition::Renew { .. } = t
+                && let Err(who) = self.purchaser_to_tell(tx, &s).await?
+            {
+                // SS4: a paid self-service subscription whose purchaser has left does not
+                // renew on their card: recurring billing stops, it ends with its term unless an
+                // admin takes it over, and the admins are told.
+                s.life.recurring = false;
+                told_ended = true;
+                self.mail_renewal_stopped_purchaser_left(tx, &s, &who, now)
+                    .await?;
+                audit::record(
+                    tx,
+                    &actor,
+                    now,
+                    AuditAction::SubscriptionRecurring,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "{part} did not renew: its purchaser, {who}, has left the organization; recurring billing is off"
+                    ),
+                    Some(subscription_json(&before)),
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+                continue;
+            }
             let was = s.life.status;
             s.life.apply(t)?;
             steps.push(t);
@@ -789,7 +817,15 @@ impl App {
         Ok(match purchaser {
             Some(u) if u.account_enabled => Ok(u),
             Some(u) => Err(format!("{} ({})", u.display_name, u.upn)),
-            None => Err("a user whose account was deleted".into()),
+            None => match s.purchaser_id {
+                Some(p) => match subs::deleted_purchasers(tx, s.tenant_id, &[p]).await?.pop() {
+                    Some((_, name, upn)) => {
+                        Err(format!("{name} ({upn}), whose account was deleted"))
+                    }
+                    None => Err("a user whose account was deleted".into()),
+                },
+                None => Err("a user whose account was deleted".into()),
+            },
         })
     }
 

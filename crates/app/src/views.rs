@@ -925,9 +925,18 @@ pub struct BillingAccount {
     /// The purchaser; null for the central account.
     #[schema(format = Uuid, required = true)]
     pub owner_id: Option<String>,
-    /// The purchaser's userPrincipalName; null for the central account.
+    /// The purchaser's userPrincipalName (as it was, when their account was deleted); null for
+    /// the central account.
     #[schema(required = true)]
     pub owner_user_principal_name: Option<String>,
+    /// The purchaser's display name (as it was, when their account was deleted); null for the
+    /// central account.
+    #[schema(required = true)]
+    pub owner_display_name: Option<String>,
+    /// True when the purchaser's user account was deleted: the account, its profile and cards
+    /// are kept for the subscriptions they paid for. Null for the central account.
+    #[schema(required = true)]
+    pub owner_deleted: Option<bool>,
     pub profile: BillingProfile,
     #[schema(format = DateTime)]
     pub created_date_time: String,

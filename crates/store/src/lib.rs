@@ -106,6 +106,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "deleted purchasers and name search",
         include_str!("../migrations/sqlite/0011_deleted_purchasers_and_name_search.sql"),
     ),
+    (
+        12,
+        "billing records outlive their owner",
+        include_str!("../migrations/sqlite/0012_billing_records_outlive_owner.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -162,6 +167,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "deleted purchasers and name search",
         include_str!("../migrations/postgres/0011_deleted_purchasers_and_name_search.sql"),
+    ),
+    (
+        12,
+        "billing records outlive their owner",
+        include_str!("../migrations/postgres/0012_billing_records_outlive_owner.sql"),
     ),
 ];
 

@@ -467,7 +467,8 @@ pub async fn trial_of(
 }
 
 /// Keeps the display name and user name of `user` when their account is deleted, if they
-/// bought any self-service subscription (SS3: admins still see who bought it).
+/// bought any self-service subscription or have a billing account (SS3, BILL1: admins still
+/// see who bought it and whose billing account and cards it was).
 pub async fn keep_deleted_purchaser(
     conn: &mut Conn,
     tenant: TenantId,
@@ -480,6 +481,7 @@ pub async fn keep_deleted_purchaser(
         "INSERT INTO deleted_purchasers (tenant_id, user_id, display_name, upn, deleted_at) \
          SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
          (SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND purchaser_id = $2) \
+         OR EXISTS (SELECT 1 FROM billing_accounts WHERE tenant_id = $1 AND owner_user_id = $2) \
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET display_name = excluded.display_name, \
          upn = excluded.upn, deleted_at = excluded.deleted_at",
     )
