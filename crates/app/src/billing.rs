@@ -303,8 +303,8 @@ pub(crate) async fn ensure_account(
 }
 
 /// After a purchase with card `method`: the purchaser's billing profile, opened if needed,
-/// takes the card's billing address and name when it has no address yet (audited as a
-/// profile change). Its payment method is left as it is: the card stays free to be replaced
+/// takes the card's billing address when it has no address yet, and the name on the card
+/// when its name is still the owner's display name (audited as a profile change). Its payment method is left as it is: the card stays free to be replaced
 /// and deleted.
 pub(crate) async fn fill_profile_from_card(
     tx: &mut Conn,
@@ -317,10 +317,15 @@ pub(crate) async fn fill_profile_from_card(
     let Some(card) = store::get_method(tx, actor.tenant_id, Some(owner), method).await? else {
         return Ok(());
     };
+    // The name the profile was opened with (the owner's display name): a name the owner
+    // chose is kept.
+    let default_name = directory::get_user(tx, actor.tenant_id, owner)
+        .await?
+        .map(|u| u.display_name);
     let mut after = before.clone();
     if after.bill_to == Address::default() {
         after.bill_to = card.address.clone();
-        if !card.name_on_card.trim().is_empty() {
+        if !card.name_on_card.trim().is_empty() && Some(&after.name) == default_name.as_ref() {
             after.name = card.name_on_card.clone();
         }
     }
@@ -339,8 +344,13 @@ pub(crate) async fn fill_profile_from_card(
         "billing-profile",
         after.id,
         format!(
-            "Billing profile '{}' took the name and billing address of the card {} used for a purchase",
+            "Billing profile '{}' took the {} of the card {} used for a purchase",
             after.name,
+            if after.name != before.name {
+                "name and billing address"
+            } else {
+                "billing address"
+            },
             card_words(&card)
         ),
         Some(snap(&b)),
@@ -606,6 +616,15 @@ impl App {
         let m = store::get_method(tx, tenant, Some(owner), method)
             .await?
             .ok_or_else(|| no_card(&method.to_string()))?;
+        // A stored card is good through its expiry month (BILL2): an expired one is never
+        // charged.
+        seatkeeper_domain::payment::check_expiry(m.expiry_month, m.expiry_year, self.now())
+            .map_err(|p| {
+                card_problem(CardProblem {
+                    message: format!("{}: {}", card_words(&m), p.message),
+                    ..p
+                })
+            })?;
         self.payments
             .charge(
                 &m.provider_token,

@@ -70,16 +70,22 @@ pub fn validate_upn(upn: &str) -> AppResult<String> {
             .rsplit('@')
             .next()
             .is_some_and(|d| d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
-        && upn
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-+'@".contains(c));
+        && upn.split_once('@').is_some_and(|(local, domain)| {
+            // Entra's user name characters (a guest's is like `ann_fabrikam.com#EXT#@…`).
+            local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-+'#!^~".contains(c))
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        });
     if ok {
         Ok(upn.to_string())
     } else {
         Err(AppError::invalid(
             "invalidUserPrincipalName",
             format!(
-                "userPrincipalName '{upn}' is not valid: use name@domain.tld with letters, digits and . _ - + ' only (at most 113 characters)."
+                "userPrincipalName '{upn}' is not valid: use name@domain.tld: letters, digits and . _ - + ' # ! ^ ~ before the @, letters, digits, dots and hyphens after it (at most 113 characters)."
             ),
         ))
     }
@@ -504,6 +510,8 @@ impl App {
                 if before.account_enabled && !u.account_enabled {
                     // A disabled account's sessions end at once (its tokens are refused when used).
                     crate::sessions::end_sessions_of(tx, u.id).await?;
+                    self.tell_admins_purchaser_left(tx, &u, "was disabled", now)
+                        .await?;
                 }
                 audit::record(
                     tx,
@@ -542,6 +550,8 @@ impl App {
                     }
                 }
                 seatkeeper_store::group_licenses::delete_sources_of_users(tx, &[u.id]).await?;
+                self.tell_admins_purchaser_left(tx, &u, "was deleted", now)
+                    .await?;
                 subscriptions::keep_deleted_purchaser(
                     tx,
                     actor.tenant_id,

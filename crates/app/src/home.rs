@@ -35,6 +35,9 @@ pub struct Attention {
     pub licenses: i64,
     /// When the subscription's term ends (or ended).
     pub term_end: Option<Time>,
+    /// The subscription was bought through self-service: admins act on it only by taking it
+    /// over (SS4).
+    pub self_service: bool,
 }
 
 /// The admin home page: licenses at a glance and what needs attention.
@@ -78,6 +81,7 @@ impl App {
                 subscription: Some(s.commerce_id.clone()),
                 licenses: s.quantity,
                 term_end: Some(s.life.term_end),
+                self_service: s.origin == seatkeeper_domain::kinds::Origin::SelfService,
             });
         }
         attention.sort_by_key(|a| (a.kind as u8, a.term_end));
@@ -97,6 +101,7 @@ impl App {
                 subscription: None,
                 licenses: row.total,
                 term_end: None,
+                self_service: false,
             });
         }
         Ok(HomeSummary {

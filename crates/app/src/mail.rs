@@ -421,6 +421,67 @@ pub fn renewal_stopped_purchaser_left(
     )
 }
 
+/// To the Global and Billing admins: the purchaser (`who`) of a self-service subscription
+/// left (`how`: "was disabled" or "was deleted"); what happens to it and what they can do.
+pub fn purchaser_left(
+    tenant: &str,
+    product: &str,
+    s: &Subscription,
+    who: &str,
+    how: &str,
+) -> Content {
+    use seatkeeper_domain::lifecycle::Status;
+    let ends = s.life.term_end.format("%Y-%m-%d");
+    let what = if s.is_trial { "trial" } else { "subscription" };
+    let fate = match s.life.status {
+        Status::Active if s.is_trial && s.life.recurring => format!(
+            "It keeps working until its trial ends on {ends}; it will not continue as a paid subscription on their card."
+        ),
+        Status::Active if s.life.recurring => format!(
+            "It keeps working until its term ends on {ends}; it will not renew on their card."
+        ),
+        Status::Active => format!("It keeps working until it ends on {ends}."),
+        _ => format!(
+            "It is {} and its users lose access as it moves on toward deletion.",
+            s.life.status.as_str()
+        ),
+    };
+    render(
+        format!("The purchaser of a self-service {product} {what} has left"),
+        &[
+            format!(
+                "{who}, who bought {product} ({}, subscription {}) in {tenant}, {how}.",
+                count(s.quantity),
+                s.commerce_id
+            ),
+            fate,
+            "To keep its users licensed, take it over under Your products (move its users to licenses the organization owns) or buy the product centrally and assign it to them.".to_string(),
+        ],
+    )
+}
+
+/// To the purchaser: their paid subscription did not renew because the charge failed; it has
+/// expired and can be reactivated with a working card.
+pub fn renewal_failed(product: &str, reason: &str, s: &Subscription) -> Content {
+    let ended = s.life.term_end.format("%Y-%m-%d");
+    let until = (s.life.term_end
+        + chrono::Duration::days(seatkeeper_domain::lifecycle::EXPIRED_DAYS))
+    .format("%Y-%m-%d");
+    render(
+        format!("Your {product} subscription did not renew: the payment failed"),
+        &[
+            format!(
+                "Your subscription of {product} ({}, subscription {}) was to renew on {ended}, but the charge failed: {reason}",
+                count(s.quantity),
+                s.commerce_id
+            ),
+            format!(
+                "The subscription has expired. Its licenses keep working until {until}. To keep it, add a card under Payment methods, change the subscription's card, and reactivate it under My products."
+            ),
+        ],
+    )
+}
+
 /// To the purchaser (or, with `left` naming a purchaser who has left, to the admins): a trial
 /// could not convert to paid because the charge failed.
 pub fn payment_failed(

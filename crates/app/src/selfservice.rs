@@ -1395,7 +1395,11 @@ impl App {
         let Some(pid) = s.purchaser_id else {
             return Ok(false);
         };
-        let Some(purchaser) = dir::get_user(tx, s.tenant_id, pid).await? else {
+        // A purchaser who has left (account deleted or disabled) is not e-mailed (SS4).
+        let Some(purchaser) = dir::get_user(tx, s.tenant_id, pid)
+            .await?
+            .filter(|u| u.account_enabled)
+        else {
             return Ok(false);
         };
         let tenant = tenants::get(tx, s.tenant_id)
@@ -1476,6 +1480,93 @@ impl App {
             Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => Err(e),
             Err(e) => Ok(Err(e.to_string())),
         }
+    }
+
+    /// Charges the card of self-service subscription `s` for `terms` terms of its licenses at
+    /// the price it was bought at: unit price (minor units per license per term) × quantity ×
+    /// `terms`, with `key` as the provider's idempotency key. A subscription without a price
+    /// or a card (central ones, trials) is not charged: `Ok(None)`. Otherwise `Ok(Some(card))`
+    /// with the card's words ("Visa ending 4242"). Errors: a declined charge (402), an expired
+    /// card (400 `invalidExpiry`), a card that is gone (404).
+    pub(crate) async fn charge_terms(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        terms: i64,
+        what: &str,
+        key: &str,
+    ) -> AppResult<Option<String>> {
+        let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
+        else {
+            return Ok(None);
+        };
+        if s.origin != Origin::SelfService || s.is_trial {
+            return Ok(None);
+        }
+        let product = self
+            .catalog()
+            .product(s.sku_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| s.sku_id.to_string());
+        let amount = unit
+            .minor
+            .saturating_mul(s.quantity)
+            .saturating_mul(terms.max(1));
+        self.charge_payment_method(
+            tx,
+            s.tenant_id,
+            pid,
+            method,
+            amount,
+            &unit.currency,
+            &format!("{product} × {} ({what})", s.quantity),
+            key,
+        )
+        .await?;
+        let card = seatkeeper_store::billing::get_method(tx, s.tenant_id, Some(pid), method)
+            .await?
+            .map(|m| format!("{} ending {}", m.brand, m.last4))
+            .unwrap_or_else(|| "the card".into());
+        Ok(Some(card))
+    }
+
+    /// SS4: when the account of `user` is disabled or deleted (`how`: "was disabled"), the
+    /// Global and Billing admins hear at once about each self-service subscription they bought
+    /// that has not been deleted: it keeps running with its users, will not renew or convert
+    /// on their card, and when it ends, so they can take it over before then.
+    pub(crate) async fn tell_admins_purchaser_left(
+        &self,
+        tx: &mut Conn,
+        user: &User,
+        how: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let who = format!("{} ({})", user.display_name, user.upn);
+        for s in subs::of_purchaser(tx, user.tenant_id, user.id, false).await? {
+            let (tenant, product) = self.mail_names(tx, &s).await?;
+            let content = mail::purchaser_left(&tenant, &product, &s, &who, how);
+            self.notice_to_admins(tx, &s, MailKind::PurchaserLeft, &content, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A paid self-service subscription could not renew because its card's charge failed
+    /// (`reason`): the purchaser's e-mail.
+    pub(crate) async fn mail_renewal_failed(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        reason: &str,
+        now: Time,
+    ) -> AppResult<()> {
+        let Ok(u) = self.purchaser_to_tell(tx, s).await? else {
+            return Ok(());
+        };
+        let (_, product) = self.mail_names(tx, s).await?;
+        let content = mail::renewal_failed(&product, reason, s);
+        self.enqueue_notice(tx, s, MailKind::PaymentFailed, &u, &content, now)
+            .await
     }
 
     /// After a trial converted to paid: the purchaser's e-mail with the quantity, the price

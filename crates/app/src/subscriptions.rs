@@ -476,15 +476,30 @@ impl App {
     }
 
     /// SUB3: Expired or Disabled back to Active.
+    ///
+    /// A self-service subscription is reactivated by its purchaser, and its card is charged
+    /// for the new term at the price it was bought at (a declined or expired card refuses the
+    /// reactivation and changes nothing). Central ones need the Global or Billing admin role.
     pub async fn reactivate(&self, actor: &Actor, key: &str) -> AppResult<Subscription> {
-        actor.require(Action::ManageSubscriptions)?;
         let now = self.now();
         self.transact(move |tx| {
             Box::pin(async move {
                 let before = self.load_for_change(tx, actor, key).await?;
+                if before.is_trial {
+                    return Err(AppError::conflict(
+                        "trialNotReactivated",
+                        format!(
+                            "Subscription {key} is a trial: a trial cannot be reactivated. Buy {} instead.",
+                            self.catalog().product(before.sku_id).map(|p| p.name.clone()).unwrap_or_else(|| before.sku_id.to_string())
+                        ),
+                    ));
+                }
                 let mut s = before.clone();
                 s.life.reactivate(now)?;
                 s.cancel_reason = None;
+                let charge_key = format!("reactivate:{}:{}", s.id, now.timestamp_micros());
+                self.charge_terms(tx, &s, 1, "reactivated", &charge_key)
+                    .await?;
                 subs::update(tx, &s, before.life.status).await?;
                 subs::recount_total(tx, s.pool_id).await?;
                 audit::record(
@@ -522,6 +537,8 @@ impl App {
         let mut s = before.clone();
         let mut steps = Vec::new();
         let mut told_ended = false;
+        // A trial that converts in this run paid for its first term when it was charged.
+        let mut converted = false;
         let part = self.catalog().part_number(s.sku_id);
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
@@ -546,6 +563,7 @@ impl App {
                 } else {
                     match self.convert_trial(tx, &mut s).await? {
                         Ok(()) => {
+                            converted = true;
                             self.mail_trial_converted(tx, &s, now).await?;
                             format!(
                                 "{part} trial converted to a paid subscription of {}",
@@ -605,6 +623,43 @@ impl App {
                 )
                 .await?;
                 continue;
+            }
+            if let Transition::Renew {
+                renewals, term_end, ..
+            } = t
+                && !converted
+            {
+                // A paid self-service subscription renews only when its card is charged for
+                // the terms it renews for; when the charge fails, recurring billing stops, it
+                // expires, and the purchaser is told.
+                let key = format!("renew:{}:{}", s.id, term_end.timestamp());
+                match self.charge_terms(tx, &s, renewals, "renewal", &key).await {
+                    Ok(_) => {}
+                    Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => {
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        s.life.recurring = false;
+                        told_ended = true;
+                        self.mail_renewal_failed(tx, &s, &reason, now).await?;
+                        audit::record(
+                            tx,
+                            &actor,
+                            now,
+                            AuditAction::SubscriptionRecurring,
+                            "subscription",
+                            s.id,
+                            format!(
+                                "{part} did not renew: the charge failed ({reason}); recurring billing is off"
+                            ),
+                            Some(subscription_json(&before)),
+                            Some(subscription_json(&s)),
+                        )
+                        .await?;
+                        continue;
+                    }
+                }
             }
             let was = s.life.status;
             s.life.apply(t)?;
@@ -819,9 +874,7 @@ impl App {
             Some(u) => Err(format!("{} ({})", u.display_name, u.upn)),
             None => match s.purchaser_id {
                 Some(p) => match subs::deleted_purchasers(tx, s.tenant_id, &[p]).await?.pop() {
-                    Some((_, name, upn)) => {
-                        Err(format!("{name} ({upn}), whose account was deleted"))
-                    }
+                    Some((_, name, upn)) => Err(format!("{name} ({upn})")),
                     None => Err("a user whose account was deleted".into()),
                 },
                 None => Err("a user whose account was deleted".into()),

@@ -600,5 +600,171 @@ async fn group_bench(
         took.as_secs_f64(),
         users.len() as f64 / took.as_secs_f64()
     );
+    joiners_bench(client, base, auth, users, &sku).await?;
+    database_alone(db, tenant, users, &sku, now).await
+}
+
+/// Every user added at once (`POST /api/v1/groups/{id}/members`) to a group that already gives
+/// the product, from the 202 until the job has licensed every new member; then the product is
+/// removed again.
+async fn joiners_bench(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    users: &[String],
+    sku: &str,
+) -> anyhow::Result<()> {
+    let g: serde_json::Value = client
+        .post(format!("{base}/v1.0/groups"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"displayName": "Joiners", "mailEnabled": false, "mailNickname": "joiners", "securityEnabled": true}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let gid = g["id"].as_str().context("group id")?.to_string();
+    let r = client
+        .post(format!("{base}/v1.0/groups/{gid}/assignLicense"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "assignLicense answered {}", r.status());
+    until_processed(client, base, auth, &gid, Instant::now()).await?;
+    let t = Instant::now();
+    let mut jobs = Vec::new();
+    for chunk in users.chunks(100_000) {
+        let j: serde_json::Value = client
+            .post(format!("{base}/api/v1/groups/{gid}/members"))
+            .header("Authorization", auth)
+            .json(&serde_json::json!({ "members": chunk }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        jobs.push(j["id"].as_str().context("job id")?.to_string());
+    }
+    for id in &jobs {
+        loop {
+            let j: serde_json::Value = client
+                .get(format!("{base}/api/v1/jobs/{id}"))
+                .header("Authorization", auth)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            match j["state"].as_str() {
+                Some("Completed") => break,
+                Some("Failed") => anyhow::bail!("the member job failed: {j}"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+    let took = t.elapsed();
+    println!(
+        "{} members added to a licensed group, every one licensed in {:.2} s ({:.0} members/s)",
+        users.len(),
+        took.as_secs_f64(),
+        users.len() as f64 / took.as_secs_f64()
+    );
+    let r = client
+        .post(format!("{base}/v1.0/groups/{gid}/assignLicense"))
+        .header("Authorization", auth)
+        .json(&serde_json::json!({"addLicenses": [], "removeLicenses": [sku]}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "assignLicense answered {}", r.status());
+    until_processed(client, base, auth, &gid, Instant::now()).await?;
+    Ok(())
+}
+
+/// The database alone: the same rows a group assignment writes for each member (the license,
+/// its group source, the member's license count) and the seat count, inserted straight with
+/// 5,000 members per transaction as the job's steps are, in the members' order, with no server.
+/// Rolled back afterwards.
+async fn database_alone(
+    db: &Db,
+    tenant: seatkeeper_domain::TenantId,
+    users: &[String],
+    sku: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let mut conn = db.reader().acquire().await?;
+    let pool = seatkeeper_store::subscriptions::central_pool(
+        &mut conn,
+        tenant,
+        seatkeeper_domain::SkuId(uuid::Uuid::parse_str(sku)?),
+    )
+    .await?
+    .context("pool")?
+    .id
+    .to_string();
+    drop(conn);
+    let group = uuid::Uuid::new_v4().to_string();
+    let t = Instant::now();
+    for chunk in users.chunks(5000) {
+        let mut tx = db.begin().await?;
+        let licenses: Vec<String> = chunk
+            .iter()
+            .map(|u| {
+                format!(
+                    "('{}', '{tenant}', '{u}', '{sku}', '{pool}', '[]', 0, {now}, {now}, '[]')",
+                    uuid::Uuid::new_v4()
+                )
+            })
+            .collect();
+        let sources: Vec<String> = chunk
+            .iter()
+            .map(|u| {
+                format!("('{u}', '{group}', '{sku}', '{tenant}', 'Active', NULL, '[]', {now})")
+            })
+            .collect();
+        let ids: Vec<String> = chunk.iter().map(|u| format!("'{u}'")).collect();
+        for sql in [
+            format!(
+                "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES {}",
+                licenses.join(",")
+            ),
+            format!(
+                "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, disabled_plans, updated_at) VALUES {}",
+                sources.join(",")
+            ),
+            format!(
+                "UPDATE users SET license_count = license_count + 1 WHERE id IN ({})",
+                ids.join(",")
+            ),
+            format!(
+                "UPDATE pools SET assigned = assigned + {} WHERE id = '{pool}'",
+                chunk.len()
+            ),
+        ] {
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    let took = t.elapsed();
+    println!(
+        "The database alone writing the same rows for {} members (5,000 per transaction): {:.2} s ({:.0} members/s)",
+        users.len(),
+        took.as_secs_f64(),
+        users.len() as f64 / took.as_secs_f64()
+    );
+    let mut tx = db.begin().await?;
+    for sql in [
+        format!("DELETE FROM license_sources WHERE group_id = '{group}'"),
+        format!("DELETE FROM assignments WHERE pool_id = '{pool}' AND assigned_at = {now}"),
+        format!(
+            "UPDATE users SET license_count = (SELECT COUNT(*) FROM assignments a WHERE a.user_id = users.id) WHERE tenant_id = '{tenant}'"
+        ),
+        format!(
+            "UPDATE pools SET assigned = (SELECT COUNT(*) FROM assignments a WHERE a.pool_id = pools.id) WHERE id = '{pool}'"
+        ),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

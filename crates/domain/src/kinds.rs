@@ -117,6 +117,10 @@ text_enum!(
         /// A trial converted to a paid subscription and its card was charged (to its
         /// purchaser).
         TrialConverted => "subscription.trial-converted",
+        /// The purchaser of a self-service subscription left the organization (account
+        /// disabled or deleted): it keeps running until its term ends and does not renew
+        /// (to Global and Billing admins; SS4).
+        PurchaserLeft => "subscription.purchaser-left",
     }
 );
 

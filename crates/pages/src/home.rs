@@ -81,6 +81,24 @@ async fn admin_home(app: &App, viewer: &Viewer) -> Result<Response, PageError> {
                 .map(|s| format!(" (subscription {s})"))
                 .unwrap_or_default();
             let when = a.term_end.map(date).unwrap_or_default();
+            if a.self_service && a.kind != AttentionKind::NoneAvailable {
+                // Only its purchaser changes a self-service subscription; admins take it over.
+                let (level, badge, state) = match a.kind {
+                    AttentionKind::Disabled => ("bad", "Disabled", "is disabled: its users no longer have access".to_string()),
+                    AttentionKind::Expired => ("bad", "Expired", format!("expired on {when}: its users keep access for now")),
+                    _ => ("warn", "Ending soon", format!("ends on {when} and will not renew")),
+                };
+                return AttentionItem {
+                    level,
+                    badge,
+                    text: format!(
+                        "{}{sub}, bought through self-service, {state}. Only its purchaser can reactivate it; to keep its users licensed, take it over.",
+                        a.product
+                    ),
+                    link: "/products".into(),
+                    link_text: "Take over in Your products",
+                };
+            }
             match a.kind {
                 AttentionKind::Disabled => AttentionItem {
                     level: "bad",

@@ -162,6 +162,10 @@ pub fn router() -> Router<App> {
         .route("/my/products/{id}", get(selfservice::my_subscription))
         .route("/my/products/{id}/quantity", post(selfservice::my_quantity))
         .route(
+            "/my/products/{id}/reactivate",
+            post(selfservice::my_reactivate),
+        )
+        .route(
             "/my/products/{id}/payment-method",
             post(selfservice::my_payment_method),
         )

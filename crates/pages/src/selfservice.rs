@@ -433,6 +433,8 @@ pub struct MyRefusals {
     pub cancel: Option<String>,
     /// Beside **Change payment method**.
     pub card: Option<String>,
+    /// Under **Reactivate**.
+    pub reactivate: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -444,6 +446,8 @@ pub struct MySubscriptionPage {
     pub users: Vec<Pick>,
     /// Whether its licenses can be assigned and its total changed (it is running).
     pub running: bool,
+    /// Whether its purchaser can reactivate it (a paid one, Expired or Disabled).
+    pub reactivatable: bool,
     /// What cancelling would do, or why it cannot be cancelled now.
     pub cancel: Result<String, String>,
     pub reasons: Vec<(&'static str, String)>,
@@ -543,6 +547,7 @@ async fn my_subscription_page(
             })
             .collect(),
         running,
+        reactivatable: !s.is_trial && matches!(s.life.status, Status::Expired | Status::Disabled),
         cancel: my_cancel_preview(s, app.now()),
         reasons: CANCEL_REASONS
             .iter()
@@ -615,6 +620,28 @@ pub async fn my_quantity(
             })
             .await
         }
+    }
+}
+
+/// `POST /my/products/{id}/reactivate`: the purchaser reactivates their expired or disabled
+/// subscription; its card is charged for the new term (the same use case as
+/// `POST /api/v1/subscriptions/{id}/reactivate`).
+pub async fn my_reactivate(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Posted { viewer, .. }: Posted<crate::products::NoInput>,
+) -> Result<Response, PageError> {
+    match app.reactivate(&viewer.actor, &id).await {
+        Ok(s) => Ok(notice::redirect(
+            &format!("/my/products/{}", s.id),
+            &format!(
+                "{} is active again until {}.",
+                product_name(&app, s.sku_id),
+                date(s.life.term_end)
+            ),
+            false,
+        )),
+        Err(e) => my_refused(&app, &viewer, &id, e, |r, m| r.reactivate = Some(m)).await,
     }
 }
 

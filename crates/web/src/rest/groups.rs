@@ -298,6 +298,10 @@ pub async fn job(
     )))
 }
 
+/// The largest body `POST /api/v1/groups/{id}/members` accepts: 100,000 user principal names
+/// of up to 113 characters, quoted and separated.
+pub const MAX_MEMBERS_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Users to add to a group.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -178,7 +178,17 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         // Group-based licensing and its jobs.
         .routes(routes!(groups::get, groups::change))
         .routes(routes!(groups::reprocess))
-        .routes(routes!(groups::add_members))
+        .routes({
+            // Up to 100,000 ids or user principal names in one body.
+            let (schemas, paths, route) = routes!(groups::add_members);
+            (
+                schemas,
+                paths,
+                route.layer(axum::extract::DefaultBodyLimit::max(
+                    groups::MAX_MEMBERS_BODY_BYTES,
+                )),
+            )
+        })
         .routes(routes!(groups::errors))
         .routes(routes!(groups::groups_with_errors))
         .routes(routes!(groups::jobs))

@@ -438,3 +438,35 @@ backends!(select_on_a_single_user, |srv| async move {
         "not supported on this endpoint",
     );
 });
+
+backends!(
+    a_guest_user_name_with_ext_marks_is_taken_and_found,
+    |srv| async move {
+        let upn = "ann_fabrikam.example#EXT#@contoso.test";
+        let got = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Ann (Fabrikam)", "mailNickname": "ann",
+                       "userPrincipalName": upn, "userType": "Guest"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        assert_eq!(got.1["userPrincipalName"], upn);
+        let got = srv
+            .get("/v1.0/users/ann_fabrikam.example%23EXT%23@contoso.test")
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["userType"], "Guest");
+        // Marks that no user name has are still refused, saying which are allowed.
+        let got = srv
+            .post(
+                "/v1.0/users",
+                json!({"accountEnabled": true, "displayName": "Bad", "mailNickname": "bad",
+                       "userPrincipalName": "bad name@contoso.test"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        let m = got.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(m.contains("# ! ^ ~ before the @"), "{m}");
+    }
+);

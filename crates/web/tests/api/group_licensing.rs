@@ -468,6 +468,18 @@ backends!(
             )
             .await;
         assert_error(&got, StatusCode::BAD_REQUEST, "ghost@contoso.test");
+        // A body of the 100,000 names the endpoint takes is read (a few MB), and checked
+        // whole: here most are not users.
+        let many: Vec<String> = (0..100_000)
+            .map(|i| format!("someone.with.a.long.name.{i}@subsidiary.contoso.test"))
+            .collect();
+        let got = srv
+            .post(
+                &format!("/api/v1/groups/{gid}/members"),
+                json!({ "members": many }),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "someone.with.a.long.name.0@");
         let (st, job) = srv
             .post(
                 &format!("/api/v1/groups/{gid}/members"),
