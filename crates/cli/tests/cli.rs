@@ -2847,3 +2847,140 @@ both!(requests_list_show_and_decide_from_the_command_line, |sk| {
     assert_eq!(list["count"], 1, "{list}");
     assert_eq!(list["value"][0]["outcome"], "PartlyApproved");
 });
+
+// ----- license sources -----
+
+both!(licenses_users_names_direct_and_each_group, |sk| {
+    sk.tenant("Sources");
+    let csv = format!(
+        "{HEADER}\n\
+         a@sources.example,A,,,,,,Member,US,true\n\
+         b@sources.example,B,,,,,,Member,US,true\n\
+         c@sources.example,C,,,,,,Member,US,true\n"
+    );
+    sk.ok(&[
+        "users",
+        "import",
+        "--tenant",
+        "Sources",
+        &sk.write("u.csv", &csv),
+    ]);
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--quantity",
+        "10",
+    ]);
+    sk.ok(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--users",
+        "a@sources.example,c@sources.example",
+    ]);
+    for (group, members) in [
+        ("Sales", "a@sources.example,b@sources.example"),
+        ("Marketing", "a@sources.example"),
+    ] {
+        sk.ok(&["groups", "create", "--tenant", "Sources", "--name", group]);
+        sk.ok(&[
+            "groups",
+            "add-member",
+            "--tenant",
+            "Sources",
+            group,
+            "--users",
+            members,
+        ]);
+        let job = sk.json(&[
+            "groups",
+            "assign-license",
+            "--tenant",
+            "Sources",
+            group,
+            "--add",
+            "SUITE_BASIC",
+            "--wait",
+            "--json",
+        ]);
+        assert_eq!(job["state"], "Completed", "{job}");
+    }
+    let out = sk.path("holders.csv");
+    sk.ok(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--output",
+        &out,
+    ]);
+    let rows = read_csv(Path::new(&out));
+    let source = |upn: &str| {
+        rows.iter()
+            .find(|r| r["userPrincipalName"] == upn)
+            .map(|r| r["source"].clone())
+            .unwrap_or_else(|| panic!("{upn} not listed: {rows:?}"))
+    };
+    assert_eq!(
+        source("a@sources.example"),
+        "Direct, Marketing (group), Sales (group)"
+    );
+    assert_eq!(source("b@sources.example"), "Sales (group)");
+    assert_eq!(source("c@sources.example"), "Direct");
+
+    let page = sk.json(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--json",
+    ]);
+    let a = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "a@sources.example")
+        .cloned()
+        .expect("a listed");
+    let details = a["sourceDetails"].as_array().expect("sourceDetails");
+    assert_eq!(details.len(), 3, "{a}");
+    assert_eq!(details[0], serde_json::json!({"type": "direct"}));
+    assert_eq!(
+        (
+            &details[1]["groupName"],
+            &details[1]["state"],
+            &details[1]["error"]
+        ),
+        (&"Marketing".into(), &"Active".into(), &Value::Null),
+        "{a}"
+    );
+    assert_eq!(details[2]["groupName"], "Sales", "{a}");
+    assert_eq!(a["sources"], serde_json::json!(["direct", "group"]));
+
+    // Removing the direct license keeps what the groups give, and says so.
+    let out = sk.json(&[
+        "licenses",
+        "unassign",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--users",
+        "a@sources.example",
+        "--json",
+    ]);
+    let details = &out["value"][0]["licenses"][0]["sourceDetails"];
+    assert_eq!(details.as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(details[0]["type"], "group", "{out}");
+});
