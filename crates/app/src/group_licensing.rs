@@ -897,6 +897,11 @@ impl App {
                 match self.job_step(&job.id, &token).await {
                     Ok(true) => continue,
                     Ok(false) => break,
+                    Err(e) if job.kind == crate::import::IMPORT_JOB_KIND && e.is_refusal() => {
+                        // A row that cannot be written stops the import there, saying why.
+                        self.fail_import_job(job.id, &token, &e).await?;
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!("license job {} step failed: {e}", job.id);
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -918,6 +923,16 @@ impl App {
                 let wall = self.now().timestamp_micros();
                 let row = gl::job_by_id(tx, id).await?;
                 let Some(job) = row else { return Ok(false) };
+                if job.kind == crate::import::IMPORT_JOB_KIND {
+                    let actor = Actor {
+                        tenant_id: job.tenant_id,
+                        user_id: job.actor_id,
+                        name: job.actor.clone(),
+                        roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                    };
+                    let lease = wall + LEASE_SECS * 1_000_000;
+                    return self.import_step(tx, &job, &actor, token, now, lease).await;
+                }
                 let Some(group_id) = job.group_id else {
                     gl::finish(tx, id, token, "Failed", Some("The job names no group."), now).await?;
                     return Ok(false);

@@ -1051,7 +1051,9 @@ pub struct GroupLicenseView {
 pub struct LicenseJobView {
     #[schema(format = Uuid)]
     pub id: String,
-    /// `groupLicenses`: a group's members are processed.
+    /// `groupLicenses`: a group's members are processed; `groupMembers`: users join a group
+    /// and get its products; `usersImport`: users of a file are created or updated (no group;
+    /// `message` says how many were created, updated and unchanged).
     pub kind: String,
     #[schema(format = Uuid, required = true)]
     pub group_id: Option<String>,
