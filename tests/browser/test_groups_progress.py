@@ -115,7 +115,8 @@ def test_a_group_of_20000_shows_live_progress_then_refresh_without_javascript(br
     assert any(PROCESSING.search(t) for t in seen), seen
     assert "All members processed." in seen[-1], seen
     counts = [int(m.group(2).replace(",", "")) for t in seen if (m := PROCESSING.search(t)) and m.group(2)]
-    assert counts == sorted(counts) and all(n < MEMBERS for n in counts), seen
+    # (20,000 of 20,000 while the job makes its last step: members who left meanwhile.)
+    assert counts == sorted(counts) and all(n <= MEMBERS for n in counts), seen
     assert p.evaluate("window.__sameDocument === true"), "the page was reloaded"
     expect(state.get_by_role("link", name="Refresh")).to_have_count(0)
     tab.shot("processed")
