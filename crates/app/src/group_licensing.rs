@@ -115,7 +115,7 @@ pub struct NamedSource {
 /// ([`App::named_license_sources`]); empty when none was read.
 #[derive(Debug, Clone, Default)]
 pub struct NamedSources {
-    by_license: HashMap<(UserId, SkuId), Vec<NamedSource>>,
+    by_license: BTreeMap<(UserId, SkuId), Vec<NamedSource>>,
 }
 
 impl NamedSources {
@@ -125,6 +125,16 @@ impl NamedSources {
             .get(&(user, sku))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Whether no group is a source of any of the users' licenses.
+    pub fn is_empty(&self) -> bool {
+        self.by_license.is_empty()
+    }
+
+    /// Every group source read, by user, product and group name.
+    pub fn all(&self) -> impl Iterator<Item = &NamedSource> {
+        self.by_license.values().flatten()
     }
 
     /// Adds the sources of other users (read for another page).
