@@ -147,3 +147,74 @@ backends!(
         assert!(line.contains(",direct,"), "{line}");
     }
 );
+
+backends!(
+    a_group_that_cannot_give_a_held_license_is_listed_in_error,
+    |srv| async move {
+        srv.buy("SUITE_BASIC", 10).await;
+        srv.buy("BI_PRO", 1).await;
+        let basic = srv.sku("SUITE_BASIC").to_string();
+        let bi = srv.sku("BI_PRO").to_string();
+        // The one BI Pro license goes to z: the group cannot give it to a, so it gives a
+        // none of its products; a keeps Suite Basic, held directly.
+        let a = srv.user("a@contoso.test", Some("US")).await;
+        let z = srv.user("z@contoso.test", Some("US")).await;
+        for (user, part) in [(a, "SUITE_BASIC"), (z, "BI_PRO")] {
+            let (st, body) = srv
+                .post(
+                    &format!("/api/v1/licenses/{part}/assign"),
+                    json!({"users": [user.to_string()]}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{body}");
+        }
+        let ops = group(&srv, "Ops").await;
+        join(&srv, &ops, a).await;
+        let (st, g) = srv
+            .post(
+                &format!("/v1.0/groups/{ops}/assignLicense"),
+                json!({"addLicenses": [{"skuId": basic, "disabledPlans": []}, {"skuId": bi, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        for _ in 0..400 {
+            let (_, g) = srv
+                .get(&format!(
+                    "/v1.0/groups/{ops}?$select=id,licenseProcessingState"
+                ))
+                .await;
+            if g["licenseProcessingState"]["state"] == "ProcessingComplete" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let (st, l) = srv.get(&format!("/api/v1/users/{a}/licenses")).await;
+        assert_eq!(st, StatusCode::OK, "{l}");
+        let licenses = l["licenses"].as_array().unwrap();
+        assert_eq!(licenses.len(), 1, "only Suite Basic: {l}");
+        assert_eq!(licenses[0]["skuPartNumber"], "SUITE_BASIC");
+        assert_eq!(licenses[0]["sources"], json!(["direct"]));
+        assert_eq!(
+            licenses[0]["sourceDetails"],
+            json!([
+                {"type": "direct"},
+                {"type": "group", "groupId": ops, "groupName": "Ops", "state": "Error", "error": "CountViolation"},
+            ])
+        );
+        // The user's page says which group could not give it, and why.
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let html = reqwest::Client::new()
+            .get(format!("{}/users/{a}", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("Not given by Ops: Not enough licenses"),
+            "{html}"
+        );
+    }
+);
