@@ -1059,9 +1059,9 @@ pub struct LicenseJobView {
     pub group_id: Option<String>,
     /// `Queued`, `Running`, `Completed` or `Failed`.
     pub state: String,
-    /// Members processed so far.
+    /// Members (or rows of an import) processed so far.
     pub processed: i64,
-    /// Members to process.
+    /// Members (or rows of an import) to process.
     pub total: i64,
     /// Members whose group licenses were in error so far.
     pub errors: i64,
