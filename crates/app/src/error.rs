@@ -54,6 +54,17 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl AppError {
+    /// Whether the request itself was refused (bad input, a rule, a conflict), as opposed to
+    /// a failure of the database or the server that trying again may get past.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_)
+        )
+    }
+}
+
 impl From<seatkeeper_store::sqlx::Error> for AppError {
     fn from(e: seatkeeper_store::sqlx::Error) -> AppError {
         if let Some(v) = seatkeeper_store::unique_violation(&e) {

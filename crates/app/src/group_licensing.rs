@@ -104,6 +104,87 @@ pub struct MemberError {
     pub updated_at: Time,
 }
 
+/// A group source of a user's license, with the group's name.
+#[derive(Debug, Clone)]
+pub struct NamedSource {
+    pub source: Source,
+    pub group_name: String,
+}
+
+/// The group sources of some users' licenses, by user and product
+/// ([`App::named_license_sources`]); empty when none was read.
+#[derive(Debug, Clone, Default)]
+pub struct NamedSources {
+    by_license: BTreeMap<(UserId, SkuId), Vec<NamedSource>>,
+}
+
+impl NamedSources {
+    /// The groups that are sources of `user`'s license of `sku`, by group name.
+    pub fn of(&self, user: UserId, sku: SkuId) -> &[NamedSource] {
+        self.by_license
+            .get(&(user, sku))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Whether no group is a source of any of the users' licenses.
+    pub fn is_empty(&self) -> bool {
+        self.by_license.is_empty()
+    }
+
+    /// Every group source read, by user, product and group name.
+    pub fn all(&self) -> impl Iterator<Item = &NamedSource> {
+        self.by_license.values().flatten()
+    }
+
+    /// Adds the sources of other users (read for another page).
+    pub fn extend(&mut self, other: NamedSources) {
+        self.by_license.extend(other.by_license);
+    }
+}
+
+/// [`App::named_license_sources`] in the caller's connection or transaction.
+pub(crate) async fn named_sources(
+    conn: &mut Conn,
+    tenant: TenantId,
+    users: &[UserId],
+) -> AppResult<NamedSources> {
+    let sources = gl::sources_of_users(conn, users).await?;
+    let ids: Vec<GroupId> = sources
+        .iter()
+        .map(|s| s.group_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names: HashMap<GroupId, String> = dir::groups_by_ids(conn, tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.display_name))
+        .collect();
+    let mut out = NamedSources::default();
+    for s in sources {
+        let Some(name) = names.get(&s.group_id) else {
+            continue;
+        };
+        out.by_license
+            .entry((s.user_id, s.sku_id))
+            .or_default()
+            .push(NamedSource {
+                group_name: name.clone(),
+                source: s,
+            });
+    }
+    for list in out.by_license.values_mut() {
+        list.sort_by(|a, b| {
+            a.group_name
+                .to_lowercase()
+                .cmp(&b.group_name.to_lowercase())
+                .then(a.source.group_id.cmp(&b.source.group_id))
+        });
+    }
+    Ok(out)
+}
+
 struct Budget {
     available: HashMap<SkuId, i64>,
 }
@@ -731,6 +812,18 @@ impl App {
         Ok(gl::sources_of_users(&mut conn, users).await?)
     }
 
+    /// The sources of users' licenses with their groups' names, for the views that list them
+    /// (a page of users in two reads, not one per user). The caller has checked that the actor
+    /// may see these users' licenses; groups of other tenants are never named.
+    pub async fn named_license_sources(
+        &self,
+        actor: &Actor,
+        users: &[UserId],
+    ) -> AppResult<NamedSources> {
+        let mut conn = self.read().await?;
+        named_sources(&mut conn, actor.tenant_id, users).await
+    }
+
     /// A tenant's license jobs, newest first.
     pub async fn license_jobs(
         &self,
@@ -814,6 +907,11 @@ impl App {
                 match self.job_step(&job.id, &token).await {
                     Ok(true) => continue,
                     Ok(false) => break,
+                    Err(e) if job.kind == crate::import::IMPORT_JOB_KIND && e.is_refusal() => {
+                        // A row that cannot be written stops the import there, saying why.
+                        self.fail_import_job(job.id, &token, &e).await?;
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!("license job {} step failed: {e}", job.id);
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -835,6 +933,16 @@ impl App {
                 let wall = self.now().timestamp_micros();
                 let row = gl::job_by_id(tx, id).await?;
                 let Some(job) = row else { return Ok(false) };
+                if job.kind == crate::import::IMPORT_JOB_KIND {
+                    let actor = Actor {
+                        tenant_id: job.tenant_id,
+                        user_id: job.actor_id,
+                        name: job.actor.clone(),
+                        roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                    };
+                    let lease = wall + LEASE_SECS * 1_000_000;
+                    return self.import_step(tx, &job, &actor, token, now, lease).await;
+                }
                 let Some(group_id) = job.group_id else {
                     gl::finish(tx, id, token, "Failed", Some("The job names no group."), now).await?;
                     return Ok(false);

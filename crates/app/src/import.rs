@@ -4,9 +4,15 @@ use crate::directory::{
     AdminChange, UserInput, apply, guard_admin_change, new_user, upn_taken, user_json,
 };
 use crate::{Actor, App, AppError, AppResult, audit};
+use seatkeeper_domain::Time;
 use seatkeeper_domain::audit::AuditAction;
+use seatkeeper_domain::directory::User;
 use seatkeeper_domain::roles::Action;
+use seatkeeper_store::Conn;
 use seatkeeper_store::directory as dir;
+use seatkeeper_store::group_licenses as gl;
+pub use seatkeeper_store::group_licenses::Job;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// The most users [`App::import_users_batch`] writes in one transaction.
@@ -16,6 +22,106 @@ pub const MAX_IMPORT_BATCH: usize = 1000;
 pub const MAX_CSV_BYTES: usize = 5 * 1024 * 1024;
 /// The most users one file may hold.
 pub const MAX_CSV_ROWS: usize = 50_000;
+
+/// The kind of the job that imports users ([`App::queue_users_import`]).
+pub const IMPORT_JOB_KIND: &str = "usersImport";
+
+/// Rows one step of an import job writes (one transaction).
+pub const IMPORT_JOB_CHUNK: usize = 500;
+
+/// The most rows one import job takes.
+pub const MAX_IMPORT_JOB_ROWS: usize = 100_000;
+
+/// One checked row of an import job, as stored in its payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobRow {
+    line: u64,
+    user_principal_name: Option<String>,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail: Option<String>,
+    job_title: Option<String>,
+    department: Option<String>,
+    user_type: Option<String>,
+    usage_location: Option<String>,
+    account_enabled: Option<bool>,
+}
+
+impl JobRow {
+    fn of(r: &CsvRow) -> JobRow {
+        let i = &r.input;
+        JobRow {
+            line: r.line,
+            user_principal_name: i.user_principal_name.clone(),
+            display_name: i.display_name.clone(),
+            given_name: i.given_name.clone().flatten(),
+            surname: i.surname.clone().flatten(),
+            mail: i.mail.clone().flatten(),
+            job_title: i.job_title.clone().flatten(),
+            department: i.department.clone().flatten(),
+            user_type: i.user_type.clone(),
+            usage_location: i.usage_location.clone().flatten(),
+            account_enabled: i.account_enabled,
+        }
+    }
+
+    /// The input as the file gave it (an empty cell leaves a field as it is).
+    fn input(&self) -> UserInput {
+        UserInput {
+            user_principal_name: self.user_principal_name.clone(),
+            display_name: self.display_name.clone(),
+            given_name: self.given_name.clone().map(Some),
+            surname: self.surname.clone().map(Some),
+            mail: self.mail.clone().map(Some),
+            job_title: self.job_title.clone().map(Some),
+            department: self.department.clone().map(Some),
+            user_type: self.user_type.clone(),
+            usage_location: self.usage_location.clone().map(Some),
+            account_enabled: self.account_enabled,
+            ..UserInput::default()
+        }
+    }
+}
+
+/// An import job's input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobPayload {
+    update_existing: bool,
+    rows: Vec<JobRow>,
+}
+
+impl ImportOutcome {
+    /// The job's message while it runs and when it is done: "3 created, 1 updated, 0
+    /// unchanged".
+    pub fn message(&self) -> String {
+        format!(
+            "{} created, {} updated, {} unchanged",
+            self.created, self.updated, self.unchanged
+        )
+    }
+
+    /// What an import job did so far, read from its message ([`ImportOutcome::message`]).
+    pub fn of_job(job: &Job) -> ImportOutcome {
+        let mut out = ImportOutcome::default();
+        for part in job.message.as_deref().unwrap_or("").split(", ") {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<usize>() else { continue };
+            match what {
+                "created" => out.created = n,
+                "updated" => out.updated = n,
+                "unchanged" => out.unchanged = n,
+                _ => {}
+            }
+        }
+        out
+    }
+}
 
 /// A column of the users file, in the order export writes them after `id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -222,6 +328,15 @@ pub fn problem_column(problem: &str) -> &'static str {
 }
 
 /// A problem with the file as a whole (its header), at line 1.
+/// A refusal of a row of an import job, naming its line.
+fn at_line(line: u64, e: AppError) -> AppError {
+    if e.is_refusal() {
+        AppError::invalid("importRowRefused", format!("line {line}: {e}"))
+    } else {
+        e
+    }
+}
+
 fn header_problem(message: String) -> AppError {
     AppError::invalid("invalidCsv", format!("line 1: {message}"))
 }
@@ -394,68 +509,252 @@ impl App {
         let fresh = &fresh;
         self.transact(move |tx| {
             Box::pin(async move {
-                let mut outcome = ImportOutcome::default();
-                for (input, u) in inputs.iter().zip(fresh) {
-                    match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn)
-                        .await?
-                        .as_ref()
-                    {
-                        Some(before) if update_existing => {
-                            if input.account_enabled == Some(false) && before.account_enabled {
-                                guard_admin_change(tx, actor, before.id, AdminChange::Disable)
-                                    .await?;
-                            }
-                            let mut after = before.clone();
-                            apply(&mut after, input)?;
-                            if after == *before {
-                                outcome.unchanged += 1;
-                                continue;
-                            }
-                            dir::update_user(tx, &after).await?;
-                            audit::record(
-                                tx,
-                                actor,
-                                now,
-                                AuditAction::UserUpdate,
-                                "user",
-                                after.id,
-                                format!("User {} changed by import", after.upn),
-                                Some(user_json(before)),
-                                Some(user_json(&after)),
-                            )
-                            .await?;
-                            outcome.updated += 1;
-                        }
-                        Some(_) => return Err(upn_taken(&u.upn)),
-                        None => {
-                            dir::insert_user(tx, u).await.map_err(|e| {
-                                if seatkeeper_store::is_unique_violation(&e) {
-                                    upn_taken(&u.upn)
-                                } else {
-                                    e.into()
-                                }
-                            })?;
-                            audit::record(
-                                tx,
-                                actor,
-                                now,
-                                AuditAction::UserCreate,
-                                "user",
-                                u.id,
-                                format!("User {} created by import", u.upn),
-                                None,
-                                Some(user_json(u)),
-                            )
-                            .await?;
-                            outcome.created += 1;
-                        }
-                    }
-                }
-                Ok(outcome)
+                write_users(tx, actor, inputs, fresh, update_existing, now)
+                    .await
+                    .map_err(|(_, e)| e)
             })
         })
         .await
     }
+
+    /// DIR1 on the durable job machinery (L6 item 6): queues a job that creates (or, with
+    /// `update_existing`, updates) the checked rows of a users file ([`App::read_users_csv`]),
+    /// a step of [`IMPORT_JOB_CHUNK`] rows per transaction with progress, each user audited.
+    /// Follow it with [`App::license_job`] (`GET /api/v1/jobs/{id}`); a row that can no longer
+    /// be written when its step runs (its user was created meanwhile) stops the job there,
+    /// `Failed` with the line in its message.
+    pub async fn queue_users_import(
+        &self,
+        actor: &Actor,
+        rows: &[CsvRow],
+        update_existing: bool,
+    ) -> AppResult<Job> {
+        actor.require(Action::ManageDirectory)?;
+        if rows.is_empty() {
+            return Err(AppError::invalid(
+                "noUsers",
+                "The file has a header but no users: add one row per user.",
+            ));
+        }
+        if rows.len() > MAX_IMPORT_JOB_ROWS {
+            return Err(AppError::invalid(
+                "tooManyUsers",
+                format!(
+                    "The file has {} users; import at most {MAX_IMPORT_JOB_ROWS} at a time (split the file).",
+                    rows.len()
+                ),
+            ));
+        }
+        let payload = JobPayload {
+            update_existing,
+            rows: rows.iter().map(JobRow::of).collect(),
+        };
+        let now = self.now();
+        let job = Job {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: actor.tenant_id,
+            kind: IMPORT_JOB_KIND.into(),
+            group_id: None,
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            state: "Queued".into(),
+            total: rows.len() as i64,
+            processed: 0,
+            errors: 0,
+            cursor: None,
+            payload: Some(serde_json::to_string(&payload).map_err(anyhow::Error::from)?),
+            message: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        let queued = &job;
+        self.transact(move |tx| Box::pin(async move { Ok(gl::insert_job(tx, queued).await?) }))
+            .await?;
+        self.license_jobs_wake.notify_one();
+        Ok(job)
+    }
+
+    /// One step of a `usersImport` job in the caller's transaction: the next rows written,
+    /// progress and the counts so far recorded. Returns whether more remains. A row that
+    /// cannot be written is an error naming its line (the step rolls back; the runner then
+    /// stops the job: [`App::fail_import_job`]).
+    pub(crate) async fn import_step(
+        &self,
+        tx: &mut Conn,
+        job: &Job,
+        actor: &Actor,
+        token: &str,
+        now: Time,
+        lease_until: i64,
+    ) -> AppResult<bool> {
+        let payload: JobPayload = job
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .ok_or_else(|| anyhow::anyhow!("import job {} has no readable rows", job.id))?;
+        let from = (job.processed.max(0) as usize).min(payload.rows.len());
+        let to = (from + IMPORT_JOB_CHUNK).min(payload.rows.len());
+        let so_far = ImportOutcome::of_job(job);
+        if from == to {
+            gl::finish(tx, job.id, token, "Completed", Some(&so_far.message()), now).await?;
+            return Ok(false);
+        }
+        let rows = &payload.rows[from..to];
+        let inputs: Vec<UserInput> = rows.iter().map(JobRow::input).collect();
+        let mut fresh = Vec::with_capacity(inputs.len());
+        for (r, input) in rows.iter().zip(&inputs) {
+            fresh.push(new_user(actor, input, now).map_err(|e| at_line(r.line, e))?);
+        }
+        let o = write_users(tx, actor, &inputs, &fresh, payload.update_existing, now)
+            .await
+            .map_err(|(i, e)| at_line(rows.get(i).map(|r| r.line).unwrap_or(0), e))?;
+        let total = ImportOutcome {
+            created: so_far.created + o.created,
+            updated: so_far.updated + o.updated,
+            unchanged: so_far.unchanged + o.unchanged,
+        };
+        if !gl::advance(
+            tx,
+            job.id,
+            token,
+            lease_until,
+            None,
+            to as i64,
+            0,
+            payload.rows.len() as i64,
+        )
+        .await?
+            || !gl::set_message(tx, job.id, token, &total.message()).await?
+        {
+            return Err(AppError::conflict(
+                "jobClaimLost",
+                "Another server took this job over.",
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Stops an import job whose next step was refused (its message says which line and
+    /// why); the users of the steps before stay imported.
+    pub(crate) async fn fail_import_job(
+        &self,
+        id: uuid::Uuid,
+        token: &str,
+        e: &AppError,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let why = e.to_string();
+        let why = why.trim_end_matches('.');
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let Some(job) = gl::job_by_id(tx, id).await? else {
+                    return Ok(());
+                };
+                let done = ImportOutcome::of_job(&job);
+                let message = format!(
+                    "{why}. The import stopped there (so far: {}); fix the row and import the file again, updating existing users, to finish.",
+                    done.message()
+                );
+                gl::finish(tx, id, token, "Failed", Some(&message), now).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// What importing one row did.
+enum Written {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates (or, with `update_existing`, updates) one user of an import, audited, in the
+/// caller's transaction.
+async fn write_user(
+    tx: &mut Conn,
+    actor: &Actor,
+    input: &UserInput,
+    u: &User,
+    update_existing: bool,
+    now: Time,
+) -> AppResult<Written> {
+    match dir::get_user_by_upn(tx, actor.tenant_id, &u.upn)
+        .await?
+        .as_ref()
+    {
+        Some(before) if update_existing => {
+            if input.account_enabled == Some(false) && before.account_enabled {
+                guard_admin_change(tx, actor, before.id, AdminChange::Disable).await?;
+            }
+            let mut after = before.clone();
+            apply(&mut after, input)?;
+            if after == *before {
+                return Ok(Written::Unchanged);
+            }
+            dir::update_user(tx, &after).await?;
+            audit::record(
+                tx,
+                actor,
+                now,
+                AuditAction::UserUpdate,
+                "user",
+                after.id,
+                format!("User {} changed by import", after.upn),
+                Some(user_json(before)),
+                Some(user_json(&after)),
+            )
+            .await?;
+            Ok(Written::Updated)
+        }
+        Some(_) => Err(upn_taken(&u.upn)),
+        None => {
+            dir::insert_user(tx, u).await.map_err(|e| {
+                if seatkeeper_store::is_unique_violation(&e) {
+                    upn_taken(&u.upn)
+                } else {
+                    e.into()
+                }
+            })?;
+            audit::record(
+                tx,
+                actor,
+                now,
+                AuditAction::UserCreate,
+                "user",
+                u.id,
+                format!("User {} created by import", u.upn),
+                None,
+                Some(user_json(u)),
+            )
+            .await?;
+            Ok(Written::Created)
+        }
+    }
+}
+
+/// [`write_user`] for each of `inputs` (with `fresh`, the users they create); an error names
+/// the index of the row that failed.
+async fn write_users(
+    tx: &mut Conn,
+    actor: &Actor,
+    inputs: &[UserInput],
+    fresh: &[User],
+    update_existing: bool,
+    now: Time,
+) -> Result<ImportOutcome, (usize, AppError)> {
+    let mut outcome = ImportOutcome::default();
+    for (i, (input, u)) in inputs.iter().zip(fresh).enumerate() {
+        match write_user(tx, actor, input, u, update_existing, now).await {
+            Ok(Written::Created) => outcome.created += 1,
+            Ok(Written::Updated) => outcome.updated += 1,
+            Ok(Written::Unchanged) => outcome.unchanged += 1,
+            Err(e) => return Err((i, e)),
+        }
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

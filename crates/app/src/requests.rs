@@ -58,6 +58,8 @@ pub struct RequestDetail {
     pub links: Vec<Link>,
     /// The security group the approved users were added to.
     pub group: Option<Group>,
+    /// The group sources of the users' licenses.
+    pub sources: crate::group_licensing::NamedSources,
 }
 
 /// A page of requests.
@@ -656,11 +658,13 @@ impl App {
             Some(g) => dir::get_group(conn, r.tenant_id, g).await?,
             None => None,
         };
+        let sources = crate::group_licensing::named_sources(conn, r.tenant_id, &ids).await?;
         Ok(RequestDetail {
             request: r,
             users,
             links,
             group,
+            sources,
         })
     }
 

@@ -3,6 +3,7 @@
 //! what they serialize, so the representations cannot drift apart.
 
 use crate::export::time as ts;
+use crate::group_licensing::NamedSources;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::audit::AuditEntry as StoredAuditEntry;
 use seatkeeper_domain::catalog::Catalog as DomainCatalog;
@@ -481,13 +482,36 @@ pub struct ProductLicensesList {
 }
 
 /// How a user got a license: `direct` is assigned to the user; `group` is inherited from a
-/// group the user is a member of (L6; GET /api/v1/users/{id}/licenses does not say which:
-/// Graph's licenseAssignmentStates does).
+/// group the user is a member of (L6; `sourceDetails` names each group).
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub enum LicenseSource {
     Direct,
     Group,
+}
+
+/// One source of a license (L6): assigned to the user directly, or inherited from a group,
+/// with the group's state for this user (`Error` when the group could not give it: the
+/// license is then held through another source).
+#[derive(Serialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LicenseSourceDetail {
+    /// Assigned to the user directly.
+    Direct,
+    /// Inherited from a group the user is a member of.
+    #[serde(rename_all = "camelCase")]
+    Group {
+        #[schema(format = Uuid)]
+        group_id: String,
+        group_name: String,
+        /// `Active` or `Error`.
+        state: String,
+        /// Graph's error name when `state` is `Error` (CountViolation,
+        /// MutuallyExclusiveViolation, DependencyViolation,
+        /// ProhibitedInUsageLocationViolation, Other); null when active.
+        #[schema(required = true)]
+        error: Option<String>,
+    },
 }
 
 /// Whether a user is a member of the organization or a guest.
@@ -510,14 +534,23 @@ pub struct ProductUser {
     pub account_enabled: bool,
     pub enabled_plans: Vec<PlanRef>,
     pub disabled_plans: Vec<PlanRef>,
+    /// How the user got it: `direct`, `group` or both.
     #[schema(value_type = Vec<LicenseSource>)]
     pub sources: Vec<&'static str>,
+    /// Each source: `direct`, and every group by id and name with its state.
+    pub source_details: Vec<LicenseSourceDetail>,
     #[schema(format = DateTime)]
     pub assigned_date_time: String,
 }
 
 impl ProductUser {
-    pub fn new(catalog: &DomainCatalog, u: &StoredUser, a: &Assignment) -> ProductUser {
+    /// `groups`: the group sources of the page's users ([`crate::App::named_license_sources`]).
+    pub fn new(
+        catalog: &DomainCatalog,
+        u: &StoredUser,
+        a: &Assignment,
+        groups: &NamedSources,
+    ) -> ProductUser {
         let (enabled, disabled) = plan_split(catalog, a);
         ProductUser {
             id: u.id.to_string(),
@@ -527,7 +560,8 @@ impl ProductUser {
             account_enabled: u.account_enabled,
             enabled_plans: PlanRef::all(catalog, &enabled),
             disabled_plans: PlanRef::all(catalog, &disabled),
-            sources: sources(a),
+            sources: sources(a, groups),
+            source_details: source_details(a, groups),
             assigned_date_time: ts(a.assigned_at),
         }
     }
@@ -554,8 +588,11 @@ pub struct License {
     pub product_name: String,
     pub enabled_plans: Vec<PlanRef>,
     pub disabled_plans: Vec<PlanRef>,
+    /// How the user got it: `direct`, `group` or both.
     #[schema(value_type = Vec<LicenseSource>)]
     pub sources: Vec<&'static str>,
+    /// Each source: `direct`, and every group by id and name with its state.
+    pub source_details: Vec<LicenseSourceDetail>,
     #[schema(format = DateTime)]
     pub assigned_date_time: String,
     #[schema(format = DateTime)]
@@ -563,7 +600,8 @@ pub struct License {
 }
 
 impl License {
-    pub fn new(catalog: &DomainCatalog, a: &Assignment) -> License {
+    /// `groups`: the group sources of the user ([`crate::App::named_license_sources`]).
+    pub fn new(catalog: &DomainCatalog, a: &Assignment, groups: &NamedSources) -> License {
         let (part, name) = part_and_name(catalog, a.sku_id);
         let (enabled, disabled) = plan_split(catalog, a);
         License {
@@ -572,7 +610,8 @@ impl License {
             product_name: name,
             enabled_plans: PlanRef::all(catalog, &enabled),
             disabled_plans: PlanRef::all(catalog, &disabled),
-            sources: sources(a),
+            sources: sources(a, groups),
+            source_details: source_details(a, groups),
             assigned_date_time: ts(a.assigned_at),
             last_modified_date_time: ts(a.updated_at),
         }
@@ -596,14 +635,23 @@ pub struct UserLicenses {
 }
 
 impl UserLicenses {
-    pub fn new(catalog: &DomainCatalog, u: &StoredUser, list: &[Assignment]) -> UserLicenses {
+    /// `groups`: the group sources of the user ([`crate::App::named_license_sources`]).
+    pub fn new(
+        catalog: &DomainCatalog,
+        u: &StoredUser,
+        list: &[Assignment],
+        groups: &NamedSources,
+    ) -> UserLicenses {
         UserLicenses {
             id: u.id.to_string(),
             user_principal_name: u.upn.clone(),
             display_name: u.display_name.clone(),
             user_type: u.user_type,
             usage_location: u.usage_location.clone(),
-            licenses: list.iter().map(|a| License::new(catalog, a)).collect(),
+            licenses: list
+                .iter()
+                .map(|a| License::new(catalog, a, groups))
+                .collect(),
         }
     }
 }
@@ -743,13 +791,57 @@ pub struct AuditPage {
     pub next_link: Option<String>,
 }
 
-/// How a user got a license, as [`LicenseSource`] names it.
-pub fn sources(a: &Assignment) -> Vec<&'static str> {
+/// How a user got a license, as [`LicenseSource`] names it: `direct`, `group` or both.
+pub fn sources(a: &Assignment, groups: &NamedSources) -> Vec<&'static str> {
+    let mut out = Vec::with_capacity(2);
     if a.direct {
-        vec!["direct"]
-    } else {
-        vec!["group"]
+        out.push("direct");
     }
+    let active = groups
+        .of(a.user_id, a.sku_id)
+        .iter()
+        .any(|g| g.source.state == "Active");
+    if active || out.is_empty() {
+        out.push("group");
+    }
+    out
+}
+
+/// Each source of a license: direct first, then each group by name.
+pub fn source_details(a: &Assignment, groups: &NamedSources) -> Vec<LicenseSourceDetail> {
+    let mut out = Vec::new();
+    if a.direct {
+        out.push(LicenseSourceDetail::Direct);
+    }
+    for g in groups.of(a.user_id, a.sku_id) {
+        out.push(LicenseSourceDetail::Group {
+            group_id: g.source.group_id.to_string(),
+            group_name: g.group_name.clone(),
+            state: g.source.state.clone(),
+            error: g.source.error.clone(),
+        });
+    }
+    out
+}
+
+/// The sources of a license in words, for tables and CSV: "Direct, Sales (group)"; a group
+/// that could not give it says why: "Sales (group: CountViolation)".
+pub fn sources_in_words(a: &Assignment, groups: &NamedSources) -> String {
+    let mut words = Vec::new();
+    if a.direct {
+        words.push("Direct".to_string());
+    }
+    for g in groups.of(a.user_id, a.sku_id) {
+        match (&*g.source.state, &g.source.error) {
+            ("Active", _) => words.push(format!("{} (group)", g.group_name)),
+            (_, Some(e)) => words.push(format!("{} (group: {e})", g.group_name)),
+            (state, None) => words.push(format!("{} (group: {state})", g.group_name)),
+        }
+    }
+    if words.is_empty() {
+        words.push("Group".to_string());
+    }
+    words.join(", ")
 }
 
 /// Enabled and disabled plans of an assignment.
@@ -968,15 +1060,17 @@ pub struct GroupLicenseView {
 pub struct LicenseJobView {
     #[schema(format = Uuid)]
     pub id: String,
-    /// `groupLicenses`: a group's members are processed.
+    /// `groupLicenses`: a group's members are processed; `groupMembers`: users join a group
+    /// and get its products; `usersImport`: users of a file are created or updated (no group;
+    /// `message` says how many were created, updated and unchanged).
     pub kind: String,
     #[schema(format = Uuid, required = true)]
     pub group_id: Option<String>,
     /// `Queued`, `Running`, `Completed` or `Failed`.
     pub state: String,
-    /// Members processed so far.
+    /// Members (or rows of an import) processed so far.
     pub processed: i64,
-    /// Members to process.
+    /// Members (or rows of an import) to process.
     pub total: i64,
     /// Members whose group licenses were in error so far.
     pub errors: i64,
@@ -1317,7 +1411,7 @@ impl LicenseRequest {
                     licenses: u
                         .licenses
                         .iter()
-                        .map(|a| License::new(catalog, a))
+                        .map(|a| License::new(catalog, a, &d.sources))
                         .collect(),
                     decision: u.verdict.map(|v| v.as_str()),
                 })

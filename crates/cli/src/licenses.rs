@@ -56,13 +56,20 @@ fn names(catalog: &Catalog, ids: &[PlanId]) -> String {
 }
 
 /// The users a change was about, with their licenses afterwards: the REST API's body.
-fn result_json(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> views::UserLicensesList {
-    views::UserLicensesList {
+async fn result_json(
+    app: &App,
+    actor: &seatkeeper_app::Actor,
+    catalog: &Catalog,
+    out: &[(User, Vec<Assignment>)],
+) -> anyhow::Result<views::UserLicensesList> {
+    let ids: Vec<_> = out.iter().map(|(u, _)| u.id).collect();
+    let groups = app.named_license_sources(actor, &ids).await.cli()?;
+    Ok(views::UserLicensesList {
         value: out
             .iter()
-            .map(|(u, held)| views::UserLicenses::new(catalog, u, held))
+            .map(|(u, held)| views::UserLicenses::new(catalog, u, held, &groups))
             .collect(),
-    }
+    })
 }
 
 pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
@@ -107,7 +114,7 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
                 .await
                 .cli()?;
             if json.json {
-                return output::json(&result_json(&catalog, &out));
+                return output::json(&result_json(&app, &actor, &catalog, &out).await?);
             }
             let off = if disabled.is_empty() {
                 String::new()
@@ -136,7 +143,7 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
             let users = clean(users);
             let out = app.unassign_product(&actor, p.sku_id, &users).await.cli()?;
             if json.json {
-                return output::json(&result_json(&catalog, &out));
+                return output::json(&result_json(&app, &actor, &catalog, &out).await?);
             }
             output::lines([format!(
                 "{} unassigned from {} {}: {}",
@@ -171,13 +178,17 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
                     break;
                 }
             }
-            let source = |a: &Assignment| if a.direct { "Direct" } else { "Group" };
+            let mut groups = seatkeeper_app::group_licensing::NamedSources::default();
+            for page in rows.chunks(PAGE as usize) {
+                let ids: Vec<_> = page.iter().map(|(u, _)| u.id).collect();
+                groups.extend(app.named_license_sources(&actor, &ids).await.cli()?);
+            }
             let mut sink = output::sink(path.as_deref())?;
             if json {
                 let v = views::ProductUserPage {
                     value: rows
                         .iter()
-                        .map(|(u, a)| views::ProductUser::new(&catalog, u, a))
+                        .map(|(u, a)| views::ProductUser::new(&catalog, u, a, &groups))
                         .collect(),
                     next_link: None,
                 };
@@ -210,7 +221,7 @@ pub async fn run(app: App, cmd: LicensesCmd) -> anyhow::Result<()> {
                         u.usage_location.clone().unwrap_or_default(),
                         join(&enabled_plans(p, &a.disabled_plans)),
                         join(&a.disabled_plans),
-                        source(a).to_string(),
+                        views::sources_in_words(a, &groups),
                         a.assigned_at.to_rfc3339(),
                     ])?;
                 }

@@ -323,6 +323,9 @@ pub enum UsersCmd {
     /// who already exists is an error unless --update-existing is given; then the file's
     /// non-empty cells replace that user's values (empty cells leave them as they are).
     ///
+    /// The users are written by a background job (GET /api/v1/jobs/{id} shows it), which this
+    /// command runs while it shows the progress, unless --no-wait is given.
+    ///
     /// Example: seatkeeper users import --tenant Contoso users.csv
     Import {
         #[command(flatten)]
@@ -332,6 +335,9 @@ pub enum UsersCmd {
         /// Update users who already exist instead of refusing the file.
         #[arg(long)]
         update_existing: bool,
+        /// Only queue the job (a running server imports the users) and print it.
+        #[arg(long)]
+        no_wait: bool,
         /// No progress bar.
         #[arg(long, short, env = "SEATKEEPER_QUIET")]
         quiet: bool,

@@ -18,8 +18,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-/// Users written per transaction on import.
-const IMPORT_BATCH: usize = 500;
 /// Users read per query when listing or exporting.
 const PAGE: i64 = 500;
 /// Bad rows listed before "and K more".
@@ -31,11 +29,21 @@ pub async fn run(app: App, cmd: UsersCmd) -> anyhow::Result<()> {
             tenant,
             file,
             update_existing,
+            no_wait,
             quiet,
             json,
         } => {
             let actor = operator(&app, &tenant).await?;
-            import(&app, &actor, &file, update_existing, quiet, json.json).await
+            import(
+                &app,
+                &actor,
+                &file,
+                update_existing,
+                !no_wait,
+                quiet,
+                json.json,
+            )
+            .await
         }
         UsersCmd::Export { tenant, output } => {
             let actor = operator(&app, &tenant).await?;
@@ -299,6 +307,7 @@ async fn import(
     actor: &Actor,
     file: &Path,
     update_existing: bool,
+    wait: bool,
     quiet: bool,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -350,42 +359,49 @@ async fn import(
     if ignored {
         eprintln!("note: the id and licenses columns are ignored on import");
     }
-    let pb = progress_bar(rows.len() as u64, quiet);
-    let mut total = seatkeeper_app::import::ImportOutcome::default();
-    for batch in rows.chunks(IMPORT_BATCH) {
-        let inputs: Vec<UserInput> = batch.iter().map(|r| r.input.clone()).collect();
-        match app
-            .import_users_batch(actor, &inputs, update_existing)
-            .await
-        {
-            Ok(o) => {
-                total.created += o.created;
-                total.updated += o.updated;
-                total.unchanged += o.unchanged;
-                pb.inc(batch.len() as u64);
-            }
-            Err(e) => {
-                pb.abandon();
-                let first = batch.first().map(|r| r.line).unwrap_or(0);
-                let last = batch.last().map(|r| r.line).unwrap_or(0);
-                let done = total.created + total.updated + total.unchanged;
-                bail!(
-                    "{shown}: lines {first} to {last} were not imported: {e}{}",
-                    if done > 0 {
-                        format!(
-                            " (the {done} users before line {first} were imported; run the import again with --update-existing to finish)"
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            }
+    let job = app
+        .queue_users_import(actor, &rows, update_existing)
+        .await
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    if !wait {
+        if json {
+            return output::json(&views::LicenseJobView::new(&job));
         }
+        return output::lines([format!(
+            "{} users of {shown} queued for import (job {}); a running server imports them, or run this without --no-wait.",
+            rows.len(),
+            job.id
+        )]);
     }
+    let pb = progress_bar(rows.len() as u64, quiet);
+    let runner = {
+        let app = app.clone();
+        tokio::spawn(async move { app.run_license_jobs().await })
+    };
+    let id = job.id.to_string();
+    let last = loop {
+        let j = app.license_job(actor, &id).await.cli()?;
+        pb.set_position(j.processed as u64);
+        if j.state == "Completed" || j.state == "Failed" {
+            break j;
+        }
+        // Another process may hold the job (a running server): keep following it.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let _ = runner.await;
+    if last.state == "Failed" {
+        pb.abandon();
+        bail!(
+            "{shown}: {}",
+            last.message.as_deref().unwrap_or("the import stopped")
+        );
+    }
+    let total = seatkeeper_app::import::ImportOutcome::of_job(&last);
     pb.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     if json {
         output::json(&serde_json::json!({
+            "job": last.id.to_string(),
             "created": total.created,
             "updated": total.updated,
             "unchanged": total.unchanged,

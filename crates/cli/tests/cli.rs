@@ -2847,3 +2847,284 @@ both!(requests_list_show_and_decide_from_the_command_line, |sk| {
     assert_eq!(list["count"], 1, "{list}");
     assert_eq!(list["value"][0]["outcome"], "PartlyApproved");
 });
+
+// ----- license sources -----
+
+both!(licenses_users_names_direct_and_each_group, |sk| {
+    sk.tenant("Sources");
+    let csv = format!(
+        "{HEADER}\n\
+         a@sources.example,A,,,,,,Member,US,true\n\
+         b@sources.example,B,,,,,,Member,US,true\n\
+         c@sources.example,C,,,,,,Member,US,true\n"
+    );
+    sk.ok(&[
+        "users",
+        "import",
+        "--tenant",
+        "Sources",
+        &sk.write("u.csv", &csv),
+    ]);
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--quantity",
+        "10",
+    ]);
+    sk.ok(&[
+        "licenses",
+        "assign",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--users",
+        "a@sources.example,c@sources.example",
+    ]);
+    for (group, members) in [
+        ("Sales", "a@sources.example,b@sources.example"),
+        ("Marketing", "a@sources.example"),
+    ] {
+        sk.ok(&["groups", "create", "--tenant", "Sources", "--name", group]);
+        sk.ok(&[
+            "groups",
+            "add-member",
+            "--tenant",
+            "Sources",
+            group,
+            "--users",
+            members,
+        ]);
+        let job = sk.json(&[
+            "groups",
+            "assign-license",
+            "--tenant",
+            "Sources",
+            group,
+            "--add",
+            "SUITE_BASIC",
+            "--wait",
+            "--json",
+        ]);
+        assert_eq!(job["state"], "Completed", "{job}");
+    }
+    let out = sk.path("holders.csv");
+    sk.ok(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--output",
+        &out,
+    ]);
+    let rows = read_csv(Path::new(&out));
+    let source = |upn: &str| {
+        rows.iter()
+            .find(|r| r["userPrincipalName"] == upn)
+            .map(|r| r["source"].clone())
+            .unwrap_or_else(|| panic!("{upn} not listed: {rows:?}"))
+    };
+    assert_eq!(
+        source("a@sources.example"),
+        "Direct, Marketing (group), Sales (group)"
+    );
+    assert_eq!(source("b@sources.example"), "Sales (group)");
+    assert_eq!(source("c@sources.example"), "Direct");
+
+    let page = sk.json(&[
+        "licenses",
+        "users",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--json",
+    ]);
+    let a = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "a@sources.example")
+        .cloned()
+        .expect("a listed");
+    let details = a["sourceDetails"].as_array().expect("sourceDetails");
+    assert_eq!(details.len(), 3, "{a}");
+    assert_eq!(details[0], serde_json::json!({"type": "direct"}));
+    assert_eq!(
+        (
+            &details[1]["groupName"],
+            &details[1]["state"],
+            &details[1]["error"]
+        ),
+        (&"Marketing".into(), &"Active".into(), &Value::Null),
+        "{a}"
+    );
+    assert_eq!(details[2]["groupName"], "Sales", "{a}");
+    assert_eq!(a["sources"], serde_json::json!(["direct", "group"]));
+
+    // Removing the direct license keeps what the groups give, and says so.
+    let out = sk.json(&[
+        "licenses",
+        "unassign",
+        "--tenant",
+        "Sources",
+        "--sku",
+        "SUITE_BASIC",
+        "--users",
+        "a@sources.example",
+        "--json",
+    ]);
+    let details = &out["value"][0]["licenses"][0]["sourceDetails"];
+    assert_eq!(details.as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(details[0]["type"], "group", "{out}");
+});
+
+// ----- users import on the job machinery -----
+
+both!(
+    users_import_runs_as_a_job_with_progress_and_refuses_bad_rows,
+    |sk| {
+        let t = sk.tenant("Jobs");
+        let token = t["token"].as_str().expect("token").to_string();
+        let (data, _) = generated_users(3000);
+        // One bad row refuses the whole file, naming its line; nothing is queued or written.
+        let mut bad = data.lines().map(str::to_string).collect::<Vec<_>>();
+        bad[1500] = bad[1500].replacen("user01499@contoso.example", "not-an-upn", 1);
+        let bad = sk.write("bad.csv", &(bad.join("\n") + "\n"));
+        let err = sk.fail(&["users", "import", "--tenant", "Jobs", &bad]);
+        assert!(
+            err.contains("1 row has 1 problem; nothing was imported")
+                && err.contains("line 1501: userPrincipalName 'not-an-upn' is not valid"),
+            "{err}"
+        );
+        let list = sk.json(&["users", "list", "--tenant", "Jobs", "--json"]);
+        assert_eq!(
+            list["value"].as_array().map(Vec::len),
+            Some(1),
+            "only the admin"
+        );
+
+        let file = sk.write("users.csv", &data);
+        let s = sk.json(&["users", "import", "--tenant", "Jobs", &file, "--json"]);
+        assert_eq!(s["created"], 3000, "{s}");
+        let job = s["job"].as_str().expect("job id").to_string();
+        let list = sk.json(&["users", "list", "--tenant", "Jobs", "--json"]);
+        assert_eq!(list["value"].as_array().map(Vec::len), Some(3001));
+
+        // Queued without waiting; a row whose user was created meanwhile stops that job at its
+        // line when it runs (here by the next import, which runs queued jobs while it waits).
+        let late = sk.write(
+        "late.csv",
+        &format!("{HEADER}\nlate1@contoso.example,Late 1,,,,,,Member,US,true\nlate2@contoso.example,Late 2,,,,,,Member,US,true\n"),
+    );
+        let queued = sk.json(&[
+            "users",
+            "import",
+            "--tenant",
+            "Jobs",
+            &late,
+            "--no-wait",
+            "--json",
+        ]);
+        assert_eq!(
+            (&queued["kind"], &queued["state"], &queued["total"]),
+            (&"usersImport".into(), &"Queued".into(), &2.into()),
+            "{queued}"
+        );
+        sk.ok(&[
+            "users",
+            "create",
+            "--tenant",
+            "Jobs",
+            "--upn",
+            "late2@contoso.example",
+            "--display-name",
+            "Late",
+        ]);
+        let other = sk.write(
+            "other.csv",
+            &format!("{HEADER}\nother@contoso.example,Other,,,,,,Member,US,true\n"),
+        );
+        let s = sk.json(&["users", "import", "--tenant", "Jobs", &other, "--json"]);
+        assert_eq!(s["created"], 1, "{s}");
+
+        // GET /api/v1/jobs/{id} shows both.
+        let mut server = sk.serve(&[]);
+        let (status, body) = server.get(&format!("/api/v1/jobs/{job}"), &token);
+        assert_eq!(status, 200, "{body}");
+        let j: Value = serde_json::from_str(&body).expect("job JSON");
+        assert_eq!(
+            (
+                &j["kind"],
+                &j["state"],
+                &j["processed"],
+                &j["total"],
+                &j["groupId"]
+            ),
+            (
+                &"usersImport".into(),
+                &"Completed".into(),
+                &3000.into(),
+                &3000.into(),
+                &Value::Null
+            ),
+            "{j}"
+        );
+        assert!(
+            j["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("3000 created")),
+            "{j}"
+        );
+        let (status, body) = server.get(
+            &format!("/api/v1/jobs/{}", queued["id"].as_str().unwrap_or_default()),
+            &token,
+        );
+        assert_eq!(status, 200, "{body}");
+        let j: Value = serde_json::from_str(&body).expect("job JSON");
+        assert_eq!(j["state"], "Failed", "{j}");
+        let message = j["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("line 3: ") && message.contains("late2@contoso.example"),
+            "{j}"
+        );
+
+        // With a server running, --no-wait leaves the work to it.
+        let more = sk.write(
+            "more.csv",
+            &format!("{HEADER}\nmore@contoso.example,More,,,,,,Member,US,true\n"),
+        );
+        let queued = sk.json(&[
+            "users",
+            "import",
+            "--tenant",
+            "Jobs",
+            &more,
+            "--no-wait",
+            "--json",
+        ]);
+        let id = queued["id"].as_str().unwrap_or_default().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, body) = server.get(&format!("/api/v1/jobs/{id}"), &token);
+            if body.contains("\"Completed\"") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not run {id}: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (status, body) = server.get("/v1.0/users/more@contoso.example", &token);
+        assert_eq!(status, 200, "{body}");
+        let status = server.terminate(Duration::from_secs(10));
+        assert!(status.success(), "serve exited with {status}");
+    }
+);

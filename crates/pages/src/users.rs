@@ -859,7 +859,7 @@ async fn with_sources(
     held: &[seatkeeper_domain::assignment::Assignment],
     products: &mut Vec<ProductChoice>,
 ) -> Result<(), PageError> {
-    let sources = app.license_sources(&[user]).await?;
+    let sources = app.named_license_sources(&viewer.actor, &[user]).await?;
     if sources.is_empty() {
         for p in products.iter_mut() {
             if held.iter().any(|a| a.sku_id.to_string() == p.sku) {
@@ -869,16 +869,6 @@ async fn with_sources(
         return Ok(());
     }
     let catalog = app.catalog();
-    let mut names: BTreeMap<seatkeeper_domain::GroupId, String> = BTreeMap::new();
-    for s in &sources {
-        if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(s.group_id) {
-            let name = match app.get_group(&viewer.actor, &s.group_id.to_string()).await {
-                Ok(g) => g.display_name,
-                Err(_) => "a deleted group".to_string(),
-            };
-            slot.insert(name);
-        }
-    }
     for a in held {
         let sku = a.sku_id.to_string();
         if !products.iter().any(|p| p.sku == sku) {
@@ -905,16 +895,11 @@ async fn with_sources(
             words.push("Direct".into());
         }
         for s in sources
+            .of(user, a.sku_id)
             .iter()
-            .filter(|s| s.sku_id == a.sku_id && s.state == "Active")
+            .filter(|s| s.source.state == "Active")
         {
-            words.push(format!(
-                "Inherited from {}",
-                names
-                    .get(&s.group_id)
-                    .map(String::as_str)
-                    .unwrap_or("a group")
-            ));
+            words.push(format!("Inherited from {}", s.group_name));
         }
         p.sources = words.join(", ");
         if !a.direct {
@@ -937,16 +922,14 @@ async fn with_sources(
             }
         }
     }
-    for s in sources.iter().filter(|s| s.state == "Error") {
+    for named in sources.all().filter(|s| s.source.state == "Error") {
+        let s = &named.source;
         let error = s
             .error
             .as_deref()
             .and_then(seatkeeper_domain::sources::SourceError::parse)
             .unwrap_or(seatkeeper_domain::sources::SourceError::Other);
-        let group = names
-            .get(&s.group_id)
-            .map(String::as_str)
-            .unwrap_or("a group");
+        let group = &named.group_name;
         let sku = s.sku_id.to_string();
         if let Some(p) = products.iter_mut().find(|p| p.sku == sku) {
             p.source_errors

@@ -856,6 +856,27 @@ pub async fn get_group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> Result
     r.as_ref().map(map_group).transpose()
 }
 
+/// Groups of a tenant by id, in one query (ids not found are left out).
+pub async fn groups_by_ids(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[GroupId],
+) -> Result<Vec<Group>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM groups WHERE tenant_id = $1 AND id IN ({})",
+        bulk::texts(conn, 2)
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(map_group).collect()
+}
+
 /// One page of groups in id order; `name_prefix` filters on displayName (case-insensitive).
 pub async fn list_groups(
     conn: &mut Conn,

@@ -370,7 +370,8 @@ pub async fn groups_with_errors_page(
 pub struct Job {
     pub id: uuid::Uuid,
     pub tenant_id: TenantId,
-    /// `groupLicenses` (process a group's members) or `groupMembers` (add members, then
+    /// `groupLicenses` (process a group's members), `usersImport` (create users from a
+    /// file, no group) or `groupMembers` (add members, then
     /// process them).
     pub kind: String,
     pub group_id: Option<GroupId>,
@@ -610,6 +611,25 @@ pub async fn finish(
     .bind(state)
     .bind(message)
     .bind(us(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the message of a claimed, running job (what its steps did so far). False when the
+/// claim was lost.
+pub async fn set_message(
+    conn: &mut Conn,
+    id: uuid::Uuid,
+    token: &str,
+    message: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE license_jobs SET message = $3 WHERE id = $1 AND claim_token = $2 AND state = 'Running'",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .bind(message)
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)

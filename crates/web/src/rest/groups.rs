@@ -234,8 +234,8 @@ pub async fn groups_with_errors(
 
 /// List license jobs
 ///
-/// Background license jobs (a group's members processed), newest first: state, progress,
-/// errors and timings. `groupId` keeps one group's; `top` up to 200 (default 50).
+/// Background jobs (a group's members processed or added, users imported from a file by the
+/// command line), newest first: state, progress, errors and timings. `groupId` keeps one group's; `top` up to 200 (default 50).
 #[utoipa::path(
     get,
     path = "/jobs",

@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
+use seatkeeper_app::group_licensing::NamedSources;
 use seatkeeper_app::licenses::{BulkMode, LicenseSpec};
 use seatkeeper_domain::UserId;
 use seatkeeper_domain::assignment::Assignment;
@@ -122,10 +123,12 @@ pub async fn users(
         )),
         _ => None,
     };
+    let ids: Vec<UserId> = page.iter().map(|(u, _)| u.id).collect();
+    let groups = app.named_license_sources(&actor, &ids).await?;
     Ok(axum::Json(ProductUserPage {
         value: page
             .iter()
-            .map(|(u, a)| ProductUser::new(&catalog, u, a))
+            .map(|(u, a)| ProductUser::new(&catalog, u, a, &groups))
             .collect(),
         next_link: next,
     }))
@@ -134,6 +137,7 @@ pub async fn users(
 fn csv_rows(
     catalog: &Catalog,
     rows: &[(User, Assignment)],
+    groups: &NamedSources,
     header_row: bool,
 ) -> Result<Bytes, std::io::Error> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 160 + 128));
@@ -162,7 +166,7 @@ fn csv_rows(
             cell(&u.display_name),
             names(&enabled),
             names(&disabled),
-            sources(a).join("; "),
+            sources(a, groups).join("; "),
             ts(a.assigned_at),
         ])
         .map_err(io)?;
@@ -312,7 +316,18 @@ async fn product_users_csv(
                 Some((u, _)) if rows.len() as i64 >= EXPORT_PAGE => Export::After(u.id),
                 _ => Export::Done,
             };
-            let chunk = csv_rows(&app.catalog(), &rows, header_row);
+            let ids: Vec<UserId> = rows.iter().map(|(u, _)| u.id).collect();
+            let groups = match app.named_license_sources(&actor, &ids).await {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::error!("CSV export of {sku_id} stopped: {e}");
+                    return Some((
+                        Err(std::io::Error::other(e.to_string())),
+                        (Export::Done, app, actor, false),
+                    ));
+                }
+            };
+            let chunk = csv_rows(&app.catalog(), &rows, &groups, header_row);
             Some((chunk, (next, app, actor, false)))
         },
     );
@@ -343,13 +358,33 @@ pub struct AssignBody {
     disabled_plans: Vec<String>,
 }
 
-fn results(catalog: &Catalog, out: &[(User, Vec<Assignment>)]) -> UserLicensesList {
-    UserLicensesList {
+/// The users a change was about with their licenses and each license's sources.
+async fn results(
+    app: &App,
+    actor: &seatkeeper_app::Actor,
+    catalog: &Catalog,
+    out: &[(User, Vec<Assignment>)],
+) -> ApiResult<UserLicensesList> {
+    let ids: Vec<UserId> = out.iter().map(|(u, _)| u.id).collect();
+    let groups = app.named_license_sources(actor, &ids).await?;
+    Ok(UserLicensesList {
         value: out
             .iter()
-            .map(|(u, l)| UserLicenses::new(catalog, u, l))
+            .map(|(u, l)| UserLicenses::new(catalog, u, l, &groups))
             .collect(),
-    }
+    })
+}
+
+/// One user's licenses with each license's sources.
+async fn one_user(
+    app: &App,
+    actor: &seatkeeper_app::Actor,
+    catalog: &Catalog,
+    u: &User,
+    list: &[Assignment],
+) -> ApiResult<axum::Json<UserLicenses>> {
+    let groups = app.named_license_sources(actor, &[u.id]).await?;
+    Ok(axum::Json(UserLicenses::new(catalog, u, list, &groups)))
 }
 
 /// Assign a product to up to 20 users
@@ -386,7 +421,7 @@ pub async fn assign(
     let out = app
         .assign_product(&actor, product.sku_id, &body.users, &disabled)
         .await?;
-    Ok(axum::Json(results(&catalog, &out)))
+    Ok(axum::Json(results(&app, &actor, &catalog, &out).await?))
 }
 
 /// The users a product is removed from.
@@ -429,7 +464,7 @@ pub async fn unassign(
     let out = app
         .unassign_product(&actor, product.sku_id, &body.users)
         .await?;
-    Ok(axum::Json(results(&catalog, &out)))
+    Ok(axum::Json(results(&app, &actor, &catalog, &out).await?))
 }
 
 /// One license: a product and which of its service plans are off.
@@ -515,7 +550,7 @@ pub async fn bulk(
     let catalog = app.catalog();
     let licenses = specs(&catalog, &body.licenses)?;
     let out = app.bulk(&actor, mode, &body.users, licenses).await?;
-    Ok(axum::Json(results(&catalog, &out)))
+    Ok(axum::Json(results(&app, &actor, &catalog, &out).await?))
 }
 
 /// A user's licenses
@@ -541,7 +576,7 @@ pub async fn user_licenses(
     PathArgs(id): PathArgs<String>,
 ) -> Out<UserLicenses> {
     let (u, list) = app.user_licenses(&actor, &id).await?;
-    Ok(axum::Json(UserLicenses::new(&app.catalog(), &u, &list)))
+    one_user(&app, &actor, &app.catalog(), &u, &list).await
 }
 
 /// Every license one user should hold.
@@ -590,7 +625,7 @@ pub async fn set_user_licenses(
     let catalog = app.catalog();
     let licenses = specs(&catalog, &given)?;
     let (u, list) = app.set_user_licenses(&actor, &id, licenses).await?;
-    Ok(axum::Json(UserLicenses::new(&catalog, &u, &list)))
+    one_user(&app, &actor, &catalog, &u, &list).await
 }
 
 /// The service plans to turn off in one license.
@@ -645,5 +680,5 @@ pub async fn change_plans(
     let (u, list) = app
         .change_plans(&actor, &id, product.sku_id, disabled)
         .await?;
-    Ok(axum::Json(UserLicenses::new(&catalog, &u, &list)))
+    one_user(&app, &actor, &catalog, &u, &list).await
 }

@@ -12,6 +12,7 @@ mod graph_licenses;
 mod graph_odata;
 mod graph_users;
 mod group_licensing;
+mod group_licensing_sources;
 mod license_requests;
 mod limits;
 mod operator;
