@@ -510,7 +510,7 @@ impl App {
                 if before.account_enabled && !u.account_enabled {
                     // A disabled account's sessions end at once (its tokens are refused when used).
                     crate::sessions::end_sessions_of(tx, u.id).await?;
-                    self.tell_admins_purchaser_left(tx, &u, "was disabled", now)
+                    self.tell_admins_purchaser_left(tx, actor, &u, "was disabled", now)
                         .await?;
                 }
                 audit::record(
@@ -550,7 +550,7 @@ impl App {
                     }
                 }
                 seatkeeper_store::group_licenses::delete_sources_of_users(tx, &[u.id]).await?;
-                self.tell_admins_purchaser_left(tx, &u, "was deleted", now)
+                self.tell_admins_purchaser_left(tx, actor, &u, "was deleted", now)
                     .await?;
                 subscriptions::keep_deleted_purchaser(
                     tx,

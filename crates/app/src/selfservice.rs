@@ -1534,17 +1534,47 @@ impl App {
     /// Global and Billing admins hear at once about each self-service subscription they bought
     /// that has not been deleted: it keeps running with its users, will not renew or convert
     /// on their card, and when it ends, so they can take it over before then.
+    ///
+    /// Recurring billing of each one that still has it is turned off at once (audited as
+    /// `actor`'s change): nothing renews or converts on a departed person's card, and every
+    /// screen says when it ends. The purchaser, should they come back, can turn it on again.
     pub(crate) async fn tell_admins_purchaser_left(
         &self,
         tx: &mut Conn,
+        actor: &Actor,
         user: &User,
         how: &str,
         now: Time,
     ) -> AppResult<()> {
         let who = format!("{} ({})", user.display_name, user.upn);
-        for s in subs::of_purchaser(tx, user.tenant_id, user.id, false).await? {
-            let (tenant, product) = self.mail_names(tx, &s).await?;
-            let content = mail::purchaser_left(&tenant, &product, &s, &who, how);
+        for found in subs::of_purchaser(tx, user.tenant_id, user.id, false).await? {
+            // Lock, then read again: a change of the same subscription applies after this one.
+            subs::lock(tx, found.id).await?;
+            let Some(before) = subs::get(tx, user.tenant_id, found.id).await? else {
+                continue;
+            };
+            let (tenant, product) = self.mail_names(tx, &before).await?;
+            let content = mail::purchaser_left(&tenant, &product, &before, &who, how);
+            let mut s = before.clone();
+            if s.life.status == Status::Active && s.life.recurring {
+                s.life.recurring = false;
+                subs::update(tx, &s, before.life.status).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    now,
+                    AuditAction::SubscriptionRecurring,
+                    "subscription",
+                    s.id,
+                    format!(
+                        "{} recurring billing off: its purchaser, {who}, {how}",
+                        self.catalog().part_number(s.sku_id)
+                    ),
+                    Some(subscription_json(&before)),
+                    Some(subscription_json(&s)),
+                )
+                .await?;
+            }
             self.notice_to_admins(tx, &s, MailKind::PurchaserLeft, &content, now)
                 .await?;
         }

@@ -925,7 +925,8 @@ impl App {
         }
     }
 
-    /// Writes `content` about `s` to one user in the outbox, once per kind, term and user.
+    /// Writes `content` about `s` to one user in the outbox, once per kind, term, status and
+    /// user; a purchaser leaving is told each time it happens.
     pub(crate) async fn enqueue_notice(
         &self,
         tx: &mut Conn,
@@ -936,13 +937,16 @@ impl App {
         now: Time,
     ) -> AppResult<()> {
         let address = to.mail.clone().unwrap_or(to.upn.clone());
-        let key = format!(
+        let mut key = format!(
             "{kind}:{}:{}:{}:{}",
             s.id,
             s.life.term_end.timestamp(),
             s.life.status.as_str(),
             to.id
         );
+        if kind == MailKind::PurchaserLeft {
+            key.push_str(&format!(":{}", now.timestamp_micros()));
+        }
         outbox::enqueue(
             tx,
             &mail::message(s.tenant_id, Some(key), kind, &address, content, now),

@@ -131,34 +131,46 @@ backends!(
             .collect();
         assert_eq!(mails.len(), 2, "{mails:?}");
         for m in &mails {
-            assert_eq!(
-                text(&m["subject"]),
-                "A self-service Suite Standard trial ended: its purchaser has left",
+            assert!(
+                text(&m["subject"]).starts_with("A self-service Suite Standard trial ended on"),
                 "{m}"
             );
         }
-        let bodies = delivered_with(&srv, "its purchaser has left");
+        // They heard when each purchaser left: it will not convert on their card, and what
+        // to do; its recurring billing went off then, as the audit log says.
+        let bodies = delivered_with(
+            &srv,
+            "will not continue as a paid subscription on their card",
+        );
         assert_eq!(bodies.len(), 2, "{bodies:?}");
         for b in &bodies {
-            assert!(
-                b.contains("nothing was charged")
-                    && b.contains("buy Suite Standard centrally")
-                    && b.contains("take the subscription over"),
-                "{b}"
-            );
+            assert!(b.contains("take it over"), "{b}");
         }
         assert!(
-            bodies.iter().any(|b| b.contains("trialgone@contoso.test")),
+            bodies
+                .iter()
+                .any(|b| b.contains("trialgone@contoso.test") && b.contains("was disabled")),
             "{bodies:?}"
         );
-        let got = srv
-            .get(&format!("{API}/audit?action=subscription.convert"))
-            .await;
-        let summaries = got.1.to_string();
         assert!(
-            summaries.contains("did not convert to paid: its purchaser")
-                && summaries.contains("has left the organization"),
-            "{summaries}"
+            bodies
+                .iter()
+                .any(|b| b.contains("trialdel@contoso.test") && b.contains("was deleted")),
+            "{bodies:?}"
+        );
+        let s = summaries(&srv, "subscription.recurring").await;
+        assert_eq!(
+            s.iter()
+                .filter(|x| x.contains("recurring billing off: its purchaser"))
+                .count(),
+            2,
+            "{s:?}"
+        );
+        assert!(
+            summaries(&srv, "subscription.convert")
+                .await
+                .iter()
+                .all(|x| !x.contains("trialgone") && !x.contains("trialdel")),
         );
         // Its licenses stop with a trial's normal end steps.
         set_clock(&srv, t(&a["termEndDateTime"]) + Duration::days(31)).await;
@@ -638,24 +650,21 @@ backends!(
             .filter(|m| m["to"] == "admin@contoso.test")
             .collect();
         assert_eq!(mails.len(), 1, "{mails:?}");
-        assert!(
-            text(&mails[0]["subject"])
-                .ends_with("subscription did not renew: its purchaser has left"),
-            "{}",
-            mails[0]
-        );
-        let bodies = delivered_with(&srv, "did not renew and nothing was charged");
+        // They heard when the purchaser was deleted, and recurring billing went off then.
+        let bodies = delivered_with(&srv, "it will not renew on their card");
         assert_eq!(bodies.len(), 1, "{bodies:?}");
         assert!(
             bodies[0].contains("billgone@contoso.test")
-                && bodies[0].contains("take the subscription over"),
+                && bodies[0].contains("was deleted")
+                && bodies[0].contains("take it over"),
             "{}",
             bodies[0]
         );
         let s = summaries(&srv, "subscription.recurring").await;
         assert!(
-            s.iter().any(|x| x.contains("did not renew: its purchaser")
-                && x.contains("billgone@contoso.test")),
+            s.iter()
+                .any(|x| x.contains("recurring billing off: its purchaser")
+                    && x.contains("billgone@contoso.test")),
             "{s:?}"
         );
     }
