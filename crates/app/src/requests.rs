@@ -58,6 +58,9 @@ pub struct RequestDetail {
     pub links: Vec<Link>,
     /// The security group the approved users were added to.
     pub group: Option<Group>,
+    /// Only in the answer to a decision: what it did not do that one might expect, e.g.
+    /// "Ana Lee already has Microsoft 365 E3; nothing was assigned to them."
+    pub notices: Vec<String>,
 }
 
 /// A page of requests.
@@ -661,6 +664,7 @@ impl App {
             users,
             links,
             group,
+            notices: Vec::new(),
         })
     }
 
@@ -682,7 +686,7 @@ impl App {
         let now = self.now();
         let catalog = self.catalog();
         let catalog = &catalog;
-        let (request, via_group) = self
+        let (request, via_group, notices) = self
             .transact(move |tx| {
                 Box::pin(async move {
                     let r = store::get(tx, actor.tenant_id, rid)
@@ -733,8 +737,25 @@ impl App {
                     if !store::complete(tx, actor.tenant_id, rid, &decided).await? {
                         return Err(already_decided(&r));
                     }
+                    // Approved users who hold the requested or the chosen product already
+                    // take no seat and join no group: the answer and their e-mail say so.
+                    let mut already: Vec<(UserId, String)> = Vec::new();
+                    let mut notices = Vec::new();
                     if let Some(sku) = chosen {
-                        self.check_free(tx, actor.tenant_id, sku, &approve).await?;
+                        let people = dir::users_by_ids(tx, actor.tenant_id, &approve).await?;
+                        for u in approve.iter().filter_map(|id| people.iter().find(|p| p.id == *id)) {
+                            let held = assignments::of_user(tx, u.id).await?;
+                            if let Some(a) = held.iter().find(|a| a.sku_id == sku || a.sku_id == r.sku_id) {
+                                let name = catalog.product(a.sku_id).map(|p| p.name.clone()).unwrap_or_else(|| catalog.part_number(a.sku_id));
+                                notices.push(format!("{} already has {name}; nothing was assigned to them.", u.display_name));
+                                already.push((u.id, name));
+                            }
+                        }
+                    }
+                    let licensing: Vec<UserId> = approve.iter().filter(|u| !already.iter().any(|(a, _)| a == *u)).copied().collect();
+                    if let Some(sku) = chosen.filter(|_| !licensing.is_empty()) {
+                        let approve = &licensing;
+                        self.check_free(tx, actor.tenant_id, sku, approve).await?;
                         match &group {
                             None => {
                                 let spec = LicenseSpec { sku_id: sku, disabled_plans: input.disabled_plans.clone() };
@@ -750,7 +771,7 @@ impl App {
                                 self.apply_changes(tx, actor, &changes, now).await?;
                             }
                             Some(g) => {
-                                let members = store::members_among(tx, g.id, &approve).await?;
+                                let members = store::members_among(tx, g.id, approve).await?;
                                 let joining: Vec<UserId> = approve.iter().filter(|u| !members.contains(u)).copied().collect();
                                 if !joining.is_empty() {
                                     self.queue_group_members(tx, actor, g, &joining, now).await?;
@@ -767,7 +788,8 @@ impl App {
                     let people = dir::users_by_ids(tx, actor.tenant_id, &ids).await?;
                     for u in &people {
                         let approved = approve.contains(&u.id);
-                        let c = mail::request_decided(&tenant_name, &requested.name, &licensed_with, approved, message.as_deref());
+                        let held = already.iter().find(|(a, _)| *a == u.id).map(|(_, p)| p.as_str());
+                        let c = mail::request_decided(&tenant_name, &requested.name, &licensed_with, approved, held, message.as_deref());
                         outbox::enqueue(
                             tx,
                             &mail::message(actor.tenant_id, Some(format!("request-decided:{rid}:{}", u.id)), MailKind::RequestDecided, &address(u), &c, now),
@@ -800,11 +822,12 @@ impl App {
                             "status": "Completed", "outcome": outcome.as_str(),
                             "approved": upn(&approve), "denied": upn(&deny),
                             "skuId": chosen, "groupId": group.as_ref().map(|g| g.id), "message": message,
+                            "alreadyLicensed": upn(&already.iter().map(|(u, _)| *u).collect::<Vec<_>>()),
                         })),
                     )
                     .await?;
                     let r = store::get(tx, actor.tenant_id, rid).await?.ok_or_else(|| not_found(id))?;
-                    Ok((r, group.is_some()))
+                    Ok((r, group.is_some() && !licensing.is_empty(), notices))
                 })
             })
             .await?;
@@ -812,7 +835,9 @@ impl App {
             self.license_jobs_wake.notify_one();
         }
         let mut conn = self.read().await?;
-        self.detail(&mut conn, request).await
+        let mut d = self.detail(&mut conn, request).await?;
+        d.notices = notices;
+        Ok(d)
     }
 
     /// The product to assign directly: `given` (which must serve the request), else the one

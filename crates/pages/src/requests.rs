@@ -870,9 +870,13 @@ pub async fn decide(
             Ok(notice::redirect(
                 &format!("/licenses/requests/{}", d.request.id),
                 &format!(
-                    "The request for {} was decided: {}. Everyone on it gets an e-mail.",
+                    "The request for {} was decided: {}. Everyone on it gets an e-mail.{}",
                     product_name(&app, d.request.sku_id),
-                    outcome.to_lowercase()
+                    outcome.to_lowercase(),
+                    d.notices
+                        .iter()
+                        .map(|n| format!(" {n}"))
+                        .collect::<String>()
                 ),
                 false,
             ))

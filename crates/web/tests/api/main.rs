@@ -13,6 +13,7 @@ mod graph_odata;
 mod graph_users;
 mod group_licensing;
 mod license_requests;
+mod license_requests_review;
 mod limits;
 mod operator;
 mod pages_csrf;

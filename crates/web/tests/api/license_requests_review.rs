@@ -1,0 +1,106 @@
+//! License requests after review, over HTTP on SQLite and PostgreSQL: approving users who hold
+//! the product already, blank and too many names, long lists in errors, users deleted since
+//! the request, and suggestions of products the organization holds.
+
+use crate::common::*;
+use crate::license_requests::*;
+use crate::rest_helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+backends_smtp!(
+    approving_users_who_hold_the_product_already_says_so_and_takes_no_seat,
+    |srv, sink| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let ana = srv.token_with_roles("ana@contoso.test", &[]).await;
+        srv.user("bob@contoso.test", Some("US")).await;
+        srv.user("cid@contoso.test", Some("US")).await;
+        let id = request_for(&srv, &ana, &["bob@contoso.test", "cid@contoso.test"], "").await;
+        srv.buy("SUITE_BASIC", 4).await;
+        // Ana and Bob got it some other way meanwhile.
+        let got = assign(
+            &srv,
+            "SUITE_BASIC",
+            &["ana@contoso.test".into(), "bob@contoso.test".into()],
+            &[],
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let before = license_row(&srv, "SUITE_BASIC").await.expect("row");
+
+        let got = decide(
+            &srv,
+            &id,
+            json!({"approve": ["ana@contoso.test", "bob@contoso.test", "cid@contoso.test"]}),
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["outcome"], "Approved");
+        let notices: Vec<&str> = got.1["notices"]
+            .as_array()
+            .expect("notices")
+            .iter()
+            .map(|n| n.as_str().unwrap_or_default())
+            .collect();
+        let name = srv
+            .app
+            .catalog()
+            .find_product("SUITE_BASIC")
+            .unwrap()
+            .name
+            .clone();
+        assert_eq!(
+            notices,
+            vec![
+                format!("ana already has {name}; nothing was assigned to them."),
+                format!("bob already has {name}; nothing was assigned to them."),
+            ],
+            "{}",
+            got.1
+        );
+        // Only Cid took a seat.
+        let after = license_row(&srv, "SUITE_BASIC").await.expect("row");
+        assert_eq!(
+            after["assigned"].as_i64().unwrap(),
+            before["assigned"].as_i64().unwrap() + 1,
+            "{before} {after}"
+        );
+        assert_eq!(held(&srv, "cid@contoso.test").await, vec!["SUITE_BASIC"]);
+        assert_eq!(held(&srv, "ana@contoso.test").await, vec!["SUITE_BASIC"]);
+
+        // The mails do not claim a new license for those who had one.
+        run_jobs(&srv).await;
+        let ana_mail = sink.to("ana@contoso.test");
+        assert_eq!(ana_mail.len(), 1, "{ana_mail:?}");
+        assert!(ana_mail[0].subject().contains("was approved"));
+        assert!(
+            ana_mail[0].data.contains("You already have a")
+                && ana_mail[0].data.contains("nothing new was assigned"),
+            "{}",
+            ana_mail[0].data
+        );
+        assert!(
+            !ana_mail[0].data.contains("You now have"),
+            "{}",
+            ana_mail[0].data
+        );
+        let cid_mail = sink.to("cid@contoso.test");
+        assert!(
+            cid_mail[0].data.contains("You now have"),
+            "{}",
+            cid_mail[0].data
+        );
+
+        // Everyone approved holds it already: nothing is assigned, and the answer says so.
+        let dee = srv.token_with_roles("dee@contoso.test", &[]).await;
+        let id2 = request_for(&srv, &dee, &[], "").await;
+        let got = assign(&srv, "SUITE_BASIC", &["dee@contoso.test".into()], &[]).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = decide(&srv, &id2, json!({"approve": ["dee@contoso.test"]})).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(
+            got.1["notices"][0],
+            format!("dee already has {name}; nothing was assigned to them.")
+        );
+    }
+);
