@@ -783,12 +783,17 @@ async fn pane_page(
     Ok(pane(app, viewer, &d, options.as_ref(), form, error))
 }
 
-/// `GET /licenses/requests/{id}`: the request pane.
+/// `GET /licenses/requests/{id}`: the request pane. A requester without an admin role is sent
+/// to their own view of it (`/my/requests/{id}`), where another's request is a 404.
 pub async fn show(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
+    if !viewer.is_admin() && viewer.actor.user_id.is_some() {
+        let rid = seatkeeper_app::requests::parse_id(&id)?;
+        return Ok(axum::response::Redirect::to(&format!("/my/requests/{rid}")).into_response());
+    }
     viewer.require_admin()?;
     Ok(pane_page(&app, &viewer, &id, None, None)
         .await?

@@ -207,3 +207,80 @@ backends!(
         assert!(html.contains("Guest users cannot request"), "{html}");
     }
 );
+
+backends!(
+    a_requester_opens_their_own_request_and_not_anothers,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let get = |path: String, cookie: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                let r = client
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .expect("page");
+                let st = r.status();
+                let location = r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap_or_default().to_string());
+                (st, location, r.text().await.expect("body"))
+            }
+        };
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let mut ids = Vec::new();
+        for upn in ["own@contoso.test", "else@contoso.test"] {
+            let t = srv.token_with_roles(upn, &[]).await;
+            let (st, r) = srv
+                .call_as(
+                    &t,
+                    "POST",
+                    "/api/v1/me/license-requests",
+                    Some(json!({"skuId": "SUITE_BASIC", "note": "for the audit"})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{r}");
+            ids.push(r["id"].as_str().expect("id").to_string());
+        }
+        let own = session_of(&srv, "own@contoso.test").await;
+
+        // My requests links each row to the request.
+        let (st, _, html) = get("/my/requests".into(), own.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(
+            html.contains(&format!("href=\"/my/requests/{}\"", ids[0])),
+            "{html}"
+        );
+        // The admin address of their own request leads to it, not to a 403.
+        let (st, location, _) = get(format!("/licenses/requests/{}", ids[0]), own.clone()).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let location = location.expect("location");
+        assert_eq!(location, format!("/my/requests/{}", ids[0]));
+        let (st, _, html) = get(location, own.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(html.contains("for the audit"), "{html}");
+        assert!(!html.contains(">Submit</button>"), "{html}");
+
+        // Another's request: a 404 either way, which says nothing about whether it exists.
+        let (st, location, _) = get(format!("/licenses/requests/{}", ids[1]), own.clone()).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let (st, _, html) = get(location.expect("location"), own.clone()).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{html}");
+        let (st, _, missing) = get(
+            format!("/my/requests/{}", uuid::Uuid::new_v4()),
+            own.clone(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        assert!(!html.contains("else@contoso.test"), "{html}");
+        assert!(!missing.contains("else@contoso.test"));
+        let (st, _, _) = get("/licenses/requests/not-an-id".into(), own.clone()).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    }
+);
