@@ -374,6 +374,7 @@ impl App {
             .product(sku)
             .ok_or(DomainError::UnknownSku { sku_id: sku })?;
         let note = text("note", note)?;
+        no_blanks("otherUserIds", others)?;
         if others.len() > MAX_OTHER_USERS {
             return Err(AppError::invalid(
                 "tooManyUsers",
@@ -997,6 +998,7 @@ impl App {
     ) -> AppResult<RequestDetail> {
         actor.require(Action::ManageRequests)?;
         let rid = parse_id(id)?;
+        no_blanks("recipients", &input.recipients)?;
         let recipients: Vec<&str> = input
             .recipients
             .iter()
@@ -1305,6 +1307,18 @@ impl App {
             }
         }
         Ok(purged)
+    }
+}
+
+/// Refuses an empty entry in a list of names, naming its position (`otherUserIds[2] is
+/// empty`): a blank left in a list is a mistake, not something to skip silently.
+fn no_blanks(field: &str, list: &[String]) -> AppResult<()> {
+    match list.iter().position(|v| v.trim().is_empty()) {
+        Some(i) => Err(AppError::invalid(
+            "emptyEntry",
+            format!("{field}[{i}] is empty: remove it or give a user name or e-mail address."),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -104,3 +104,35 @@ backends_smtp!(
         );
     }
 );
+
+backends!(
+    blank_names_in_a_request_or_a_share_are_refused_by_position,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        srv.user("bob@contoso.test", Some("US")).await;
+        let got = submit(
+            &srv,
+            &asker,
+            json!({"skuId": "SUITE_BASIC", "otherUserIds": ["bob@contoso.test", "  ", ""]}),
+        )
+        .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "otherUserIds[1] is empty");
+        assert_eq!(code(&got), "emptyEntry");
+        // Nothing was requested.
+        let got = srv.call_as(&asker, "GET", MINE, None).await;
+        assert_eq!(got.1["count"], 0, "{}", got.1);
+
+        let id = request_for(&srv, &asker, &["bob@contoso.test"], "").await;
+        let got = srv
+            .post(
+                &format!("{REQ}/{id}/share"),
+                json!({"recipients": ["bob@contoso.test", "admin@contoso.test", ""]}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "recipients[2] is empty");
+        // Nothing was shared.
+        let got = srv.get(&format!("{REQ}/{id}")).await;
+        assert_eq!(got.1["shares"], json!([]), "{}", got.1);
+    }
+);
