@@ -13,8 +13,8 @@ use seatkeeper_domain::catalog::Product;
 use seatkeeper_domain::directory::{Group, User};
 use seatkeeper_domain::kinds::{MailKind, UserType};
 use seatkeeper_domain::requests::{
-    self as rules, DecisionError, MAX_LINK_EXPIRY_DAYS, MAX_OTHER_USERS, MAX_RETENTION_MONTHS,
-    RequestStatus, Verdict,
+    self as rules, DecisionError, MAX_DECISION_USERS, MAX_LINK_EXPIRY_DAYS, MAX_OTHER_USERS,
+    MAX_RETENTION_MONTHS, RequestStatus, Verdict, name_list,
 };
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::selfservice::{Start, check_start};
@@ -418,7 +418,7 @@ impl App {
                             "invalidUsers",
                             format!(
                                 "Only Members of the organization can be named on a request: {}. Nothing was requested.",
-                                bad.join(", ")
+                                name_list(&bad)
                             ),
                         ));
                     }
@@ -682,6 +682,17 @@ impl App {
     ) -> AppResult<RequestDetail> {
         actor.require(Action::ManageRequests)?;
         let rid = parse_id(id)?;
+        let named = input.approve.len() + input.deny.len();
+        if named > MAX_DECISION_USERS {
+            return Err(AppError::invalid(
+                "tooManyUsers",
+                format!(
+                    "approve and deny name {} users; a decision may name at most {}.",
+                    rules::thousands(named),
+                    rules::thousands(MAX_DECISION_USERS)
+                ),
+            ));
+        }
         let message = text("message", input.message.as_deref())?;
         let message = &message;
         let now = self.now();
@@ -1056,7 +1067,7 @@ impl App {
                             "unknownRecipients",
                             format!(
                                 "These addresses are not users of this organization: {}. Nothing was sent.",
-                                bad.join(", ")
+                                name_list(&bad)
                             ),
                         ));
                     }
@@ -1387,11 +1398,8 @@ fn resolve(on: &[RequestUser], names: &[String], field: &str) -> AppResult<Vec<U
             "usersNotOnRequest",
             format!(
                 "{field} names users who are not on this request: {}. The users on it: {}.",
-                unknown.join(", "),
-                on.iter()
-                    .map(|u| u.upn.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                name_list(&unknown),
+                name_list(&on.iter().map(|u| u.upn.as_str()).collect::<Vec<_>>())
             ),
         ));
     }
@@ -1400,15 +1408,16 @@ fn resolve(on: &[RequestUser], names: &[String], field: &str) -> AppResult<Vec<U
 
 fn decision_error(e: DecisionError, on: &[RequestUser]) -> AppError {
     let names = |ids: &[UserId]| {
-        ids.iter()
-            .map(|id| {
-                on.iter()
-                    .find(|u| u.user_id == *id)
-                    .map(|u| u.upn.clone())
-                    .unwrap_or_else(|| id.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        name_list(
+            &ids.iter()
+                .map(|id| {
+                    on.iter()
+                        .find(|u| u.user_id == *id)
+                        .map(|u| u.upn.clone())
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .collect::<Vec<_>>(),
+        )
     };
     match e {
         DecisionError::Missing(ids) => AppError::invalid(

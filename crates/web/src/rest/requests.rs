@@ -302,7 +302,7 @@ pub enum AssignViaBody {
 #[schema(as = LicenseRequestDecision)]
 pub struct DecideBody {
     /// Users to approve (ids or user principal names). With `deny`, every user on the request
-    /// exactly once.
+    /// exactly once; the two lists together name at most 1,000.
     #[serde(default)]
     approve: Vec<String>,
     /// Users to deny.

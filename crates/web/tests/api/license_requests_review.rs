@@ -136,3 +136,43 @@ backends!(
         assert_eq!(got.1["shares"], json!([]), "{}", got.1);
     }
 );
+
+backends!(errors_that_list_users_are_short, |srv| async move {
+    set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+    let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+    let id = request_for(&srv, &asker, &[], "").await;
+
+    // 10,000 ids: refused with the limit, in a short answer.
+    let many: Vec<String> = (0..10_000).map(|i| format!("u{i}@contoso.test")).collect();
+    let got = decide(&srv, &id, json!({"approve": many})).await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "at most 1,000");
+    assert!(
+        got.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10,000")
+    );
+    assert_eq!(code(&got), "tooManyUsers");
+    assert!(got.1.to_string().len() < 1000, "{}", got.1);
+
+    // Within the limit but not on the request: ten named, then how many more.
+    let some: Vec<String> = many[..600].to_vec();
+    let got = decide(
+        &srv,
+        &id,
+        json!({"approve": some, "deny": ["asker@contoso.test"]}),
+    )
+    .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "u9@contoso.test … and 590 more",
+    );
+    assert!(
+        !got.1["error"]["message"].as_str().unwrap().contains("u10@"),
+        "{}",
+        got.1
+    );
+    assert!(got.1.to_string().len() < 1000, "{}", got.1);
+    assert_eq!(srv.get(&format!("{REQ}/{id}")).await.1["status"], "Pending");
+});
