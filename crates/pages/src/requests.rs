@@ -841,12 +841,16 @@ pub async fn decide(
     let group = form.group.trim();
     let sku = match form.sku.trim() {
         "" => None,
-        s => Some(
-            catalog
-                .find_product(s)
-                .map(|p| p.sku_id)
-                .ok_or_else(|| PageError::bad_request(format!("There is no product '{s}'.")))?,
-        ),
+        s => match catalog.find_product(s) {
+            Some(p) => Some(p.sku_id),
+            None => {
+                let message = format!(
+                    "There is no product '{s}': under Select a product, choose one of those listed."
+                );
+                let page = pane_page(&app, &viewer, &id, Some(&form), Some(message)).await?;
+                return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+            }
+        },
     };
     let d = app.get_request(&viewer.actor, &id).await?;
     let disabled = match (

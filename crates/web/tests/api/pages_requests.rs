@@ -284,3 +284,54 @@ backends!(
         assert_eq!(st, StatusCode::NOT_FOUND);
     }
 );
+
+backends!(
+    a_pane_post_with_an_unknown_product_shows_the_pane_with_the_reason,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let member = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let (st, r) = srv
+            .call_as(
+                &member,
+                "POST",
+                "/api/v1/me/license-requests",
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_string();
+        let uid = r["users"][0]["id"].as_str().expect("user id").to_string();
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let page = client
+            .get(format!("{}/licenses/requests/{id}", srv.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page.text().await.unwrap());
+        let resp = client
+            .post(format!("{}/licenses/requests/{id}/decision", srv.url))
+            .header("cookie", &admin)
+            .header("content-type", FORM)
+            .body(format!("verdict=approve%3A{uid}&sku=nope&csrf={csrf}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("There is no product &#39;nope&#39;")
+                || html.contains("There is no product 'nope'"),
+            "{html}"
+        );
+        assert!(html.contains("role=\"alert\""), "{html}");
+        // The pane is there to correct the choice.
+        assert!(html.contains("asker@contoso.test"), "{html}");
+        assert!(html.contains(">Submit</button>"), "{html}");
+        assert_eq!(status_of(&srv, &id).await, "Pending");
+    }
+);
