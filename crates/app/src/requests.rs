@@ -713,6 +713,25 @@ impl App {
                     let ids: Vec<UserId> = on.iter().map(|u| u.user_id).collect();
                     let outcome = rules::check_decision(&ids, &approve, &deny)
                         .map_err(|e| decision_error(e, &on))?;
+                    if !approve.is_empty() {
+                        let present = dir::users_by_ids(tx, actor.tenant_id, &approve).await?;
+                        let gone: Vec<&str> = on
+                            .iter()
+                            .filter(|u| approve.contains(&u.user_id) && !present.iter().any(|p| p.id == u.user_id))
+                            .map(|u| u.upn.as_str())
+                            .collect();
+                        if !gone.is_empty() {
+                            return Err(AppError::conflict(
+                                "usersDeleted",
+                                format!(
+                                    "{} {} deleted after the request; deny {} instead.",
+                                    name_list(&gone),
+                                    if gone.len() == 1 { "was" } else { "were" },
+                                    if gone.len() == 1 { "them" } else { "these users" },
+                                ),
+                            ));
+                        }
+                    }
                     let requested = catalog
                         .product(r.sku_id)
                         .ok_or(DomainError::UnknownSku { sku_id: r.sku_id })?;

@@ -330,7 +330,9 @@ pub struct DecideBody {
 /// to a security group that carries the license. Each user on the request is e-mailed. The
 /// request becomes Completed. Codes: RequestAlreadyDecided (409), chooseProduct,
 /// productDoesNotServe, groupCarriesNoProduct, notSecurityGroup, notEnoughLicenses,
-/// undecidedUsers, usersInBothLists, usersNotOnRequest (400), noProductToAssign (409).
+/// undecidedUsers, usersInBothLists, usersNotOnRequest, tooManyUsers (400), noProductToAssign,
+/// usersDeleted (409: approved users deleted since the request, named; deny them instead).
+/// Approved users who hold the product already take no license: `notices` says so.
 #[utoipa::path(
     post,
     path = "/license-requests/{id}/decision",

@@ -176,3 +176,41 @@ backends!(errors_that_list_users_are_short, |srv| async move {
     assert!(got.1.to_string().len() < 1000, "{}", got.1);
     assert_eq!(srv.get(&format!("{REQ}/{id}")).await.1["status"], "Pending");
 });
+
+backends!(
+    approving_a_user_deleted_since_the_request_says_who,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        srv.buy("SUITE_BASIC", 5).await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let ana = srv.user("ana@contoso.test", Some("US")).await;
+        let id = request_for(&srv, &asker, &["ana@contoso.test"], "").await;
+        let got = srv.delete(&format!("/v1.0/users/{ana}")).await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+
+        let got = decide(
+            &srv,
+            &id,
+            json!({"approve": ["asker@contoso.test", ana.to_string()]}),
+        )
+        .await;
+        assert_error(
+            &got,
+            StatusCode::CONFLICT,
+            "ana@contoso.test was deleted after the request; deny them instead.",
+        );
+        assert_eq!(code(&got), "usersDeleted");
+        assert_eq!(held(&srv, "asker@contoso.test").await, Vec::<String>::new());
+
+        // Denying her works.
+        let got = decide(
+            &srv,
+            &id,
+            json!({"approve": ["asker@contoso.test"], "deny": ["ana@contoso.test"]}),
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["outcome"], "PartlyApproved");
+        assert_eq!(held(&srv, "asker@contoso.test").await, vec!["SUITE_BASIC"]);
+    }
+);
