@@ -2708,6 +2708,107 @@ fn submit_request(sk: &Sk, tenant: &str, upn: &str, sku: &str, others: &[&str]) 
     })
 }
 
+/// Runs `f` with an app on the test's database and the id of `tenant`.
+fn with_app<T, F, Fut>(sk: &Sk, tenant: &str, f: F) -> T
+where
+    F: FnOnce(seatkeeper_app::App, seatkeeper_domain::TenantId) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let app = seatkeeper_app::App::new(
+            db,
+            seatkeeper_app::Config {
+                mail: seatkeeper_app::mail::MailConfig {
+                    from: "t@localhost".into(),
+                    transport: seatkeeper_app::mail::Transport::EmlDir(sk.dir.join("mail")),
+                },
+                dev_clock: false,
+                public_url: None,
+            },
+        )
+        .await
+        .expect("app");
+        let mut conn = app.read().await.expect("conn");
+        let t = seatkeeper_store::tenants::get_by_name(&mut conn, tenant)
+            .await
+            .expect("query")
+            .expect("tenant");
+        drop(conn);
+        f(app, t.id).await
+    })
+}
+
+both!(requests_show_lists_shares_and_deleted_users, |sk| {
+    sk.tenant("Fabrikam");
+    let csv = sk.write(
+        "people.csv",
+        "userPrincipalName,displayName,usageLocation\nann@fabrikam.example,Ann,US\nbob@fabrikam.example,Bob,US\nsam@fabrikam.example,Sam,US\n",
+    );
+    sk.ok(&["users", "import", "--tenant", "Fabrikam", &csv]);
+    sk.ok(&[
+        "policy",
+        "set",
+        "--tenant",
+        "Fabrikam",
+        "--product-id",
+        "CFQ7TTC0LH18",
+        "--value",
+        "Disabled",
+    ]);
+    let id = submit_request(
+        &sk,
+        "Fabrikam",
+        "ann@fabrikam.example",
+        "SUITE_BASIC",
+        &["bob@fabrikam.example"],
+    );
+    let rid = id.clone();
+    with_app(&sk, "Fabrikam", |app, tenant| async move {
+        let actor = seatkeeper_app::Actor::operator(tenant);
+        app.share_request(
+            &actor,
+            &rid,
+            &seatkeeper_app::requests::ShareInput {
+                recipients: vec!["sam@fabrikam.example".into()],
+                subject: None,
+                message: None,
+                base_url: "https://licenses.example".into(),
+            },
+        )
+        .await
+        .expect("share");
+        app.delete_user(&actor, "bob@fabrikam.example")
+            .await
+            .expect("delete");
+    });
+
+    let text = sk.ok(&["requests", "show", "--tenant", "Fabrikam", &id]);
+    assert!(text.contains("bob@fabrikam.example (deleted)"), "{text}");
+    assert!(!text.contains("ann@fabrikam.example (deleted)"), "{text}");
+    let shares = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Shared with"))
+        .collect::<Vec<_>>();
+    assert!(shares.len() >= 2, "{text}");
+    assert!(
+        shares[1].starts_with("sam@fabrikam.example")
+            && shares[1].contains("operator (cli)")
+            && shares[1].trim_end().ends_with("no"),
+        "{text}"
+    );
+    let shown = sk.json(&["requests", "show", "--tenant", "Fabrikam", &id, "--json"]);
+    assert_eq!(
+        shown["shares"][0]["recipient"], "sam@fabrikam.example",
+        "{shown}"
+    );
+    assert_eq!(shown["users"][1]["exists"], false, "{shown}");
+});
+
 both!(requests_list_show_and_decide_from_the_command_line, |sk| {
     sk.tenant("Fabrikam");
     let csv = sk.write(
