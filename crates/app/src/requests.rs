@@ -1269,8 +1269,9 @@ impl App {
     }
 
     /// REQ6: deletes the requests older than their organization's retention, each with an
-    /// audit entry saying that it existed and how it ended. Returns how many went.
-    pub async fn purge_requests(&self) -> AppResult<u64> {
+    /// audit entry saying that it existed and how it ended. Returns how many went, per
+    /// retention (fewest months first; none when nothing went).
+    pub async fn purge_requests(&self) -> AppResult<Vec<crate::jobs::PurgedRequests>> {
         let now = self.now();
         let tenants_list = {
             let mut conn = self.read().await?;
@@ -1278,7 +1279,7 @@ impl App {
         };
         let catalog = self.catalog();
         let catalog = &catalog;
-        let mut purged = 0u64;
+        let mut purged: Vec<crate::jobs::PurgedRequests> = Vec::new();
         for tenant in tenants_list {
             loop {
                 let n = self
@@ -1326,16 +1327,25 @@ impl App {
                                 )
                                 .await?;
                             }
-                            Ok((n, old.len()))
+                            Ok((n, old.len(), settings.retention_months))
                         })
                     })
                     .await?;
-                purged += n.0;
+                if n.0 > 0 {
+                    match purged.iter_mut().find(|p| p.retention_months == n.2) {
+                        Some(p) => p.requests += n.0,
+                        None => purged.push(crate::jobs::PurgedRequests {
+                            retention_months: n.2,
+                            requests: n.0,
+                        }),
+                    }
+                }
                 if n.1 < 200 || n.0 == 0 {
                     break;
                 }
             }
         }
+        purged.sort_by_key(|p| p.retention_months);
         Ok(purged)
     }
 }

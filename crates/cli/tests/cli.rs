@@ -2727,7 +2727,7 @@ where
                     from: "t@localhost".into(),
                     transport: seatkeeper_app::mail::Transport::EmlDir(sk.dir.join("mail")),
                 },
-                dev_clock: false,
+                dev_clock: true,
                 public_url: None,
             },
         )
@@ -2807,6 +2807,71 @@ both!(requests_show_lists_shares_and_deleted_users, |sk| {
         "{shown}"
     );
     assert_eq!(shown["users"][1]["exists"], false, "{shown}");
+});
+
+both!(jobs_run_prints_how_many_requests_were_purged, |sk| {
+    sk.tenant("Fabrikam");
+    let csv = sk.write(
+        "people.csv",
+        "userPrincipalName,displayName,usageLocation\nann@fabrikam.example,Ann,US\nbob@fabrikam.example,Bob,US\n",
+    );
+    sk.ok(&["users", "import", "--tenant", "Fabrikam", &csv]);
+    sk.ok(&[
+        "policy",
+        "set",
+        "--tenant",
+        "Fabrikam",
+        "--product-id",
+        "CFQ7TTC0LH18",
+        "--value",
+        "Disabled",
+    ]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(out.contains("Purged no license requests"), "{out}");
+    // Requests made 13 months ago, one of them by each user.
+    let submit_old = |upns: &'static [&'static str]| {
+        with_app(&sk, "Fabrikam", |app, tenant| async move {
+            let now = app.now();
+            app.clock.set(now - chrono::Duration::days(400));
+            for upn in upns {
+                let u = app
+                    .get_user(&seatkeeper_app::Actor::operator(tenant), upn)
+                    .await
+                    .expect("user");
+                let actor = seatkeeper_app::Actor {
+                    tenant_id: tenant,
+                    user_id: Some(u.id),
+                    name: u.upn.clone(),
+                    roles: vec![],
+                };
+                app.submit_request(
+                    &actor,
+                    app.catalog()
+                        .find_product("SUITE_BASIC")
+                        .expect("product")
+                        .sku_id,
+                    &[],
+                    None,
+                )
+                .await
+                .expect("submit");
+            }
+        })
+    };
+    submit_old(&["ann@fabrikam.example"]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(
+        out.contains("Purged 1 license request older than 12 months."),
+        "{out}"
+    );
+    submit_old(&["ann@fabrikam.example", "bob@fabrikam.example"]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(
+        out.contains("Purged 2 license requests older than 12 months."),
+        "{out}"
+    );
+    let r = sk.json(&["jobs", "run", "--json"]);
+    assert_eq!(r["requestsPurged"], 0, "{r}");
 });
 
 both!(requests_list_show_and_decide_from_the_command_line, |sk| {
