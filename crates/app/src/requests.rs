@@ -888,19 +888,10 @@ impl App {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if let Some(sku) = given {
-            if serving.iter().any(|p| p.sku_id == sku) {
-                return Ok(sku);
-            }
-            return Err(AppError::invalid(
-                "productDoesNotServe",
-                format!(
-                    "{} does not include everything in {}: choose one that does: {}.",
-                    catalog.part_number(sku),
-                    requested.name,
-                    names(&serving)
-                ),
-            ));
+        if let Some(sku) = given
+            && serving.iter().any(|p| p.sku_id == sku)
+        {
+            return Ok(sku);
         }
         let mut held = Vec::new();
         for p in serving {
@@ -910,6 +901,27 @@ impl App {
             {
                 held.push(p);
             }
+        }
+        if let Some(sku) = given {
+            // Suggest only what the organization holds: anything else cannot be assigned.
+            return Err(AppError::invalid(
+                "productDoesNotServe",
+                if held.is_empty() {
+                    format!(
+                        "{} does not include everything in {}, and the organization holds no product that does: buy {} first, or deny the request.",
+                        catalog.part_number(sku),
+                        requested.name,
+                        requested.sku_part_number
+                    )
+                } else {
+                    format!(
+                        "{} does not include everything in {}: choose one the organization holds that does: {}.",
+                        catalog.part_number(sku),
+                        requested.name,
+                        names(&held)
+                    )
+                },
+            ));
         }
         match held.as_slice() {
             [] => Err(AppError::conflict(

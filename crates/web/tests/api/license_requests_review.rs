@@ -214,3 +214,33 @@ backends!(
         assert_eq!(held(&srv, "asker@contoso.test").await, vec!["SUITE_BASIC"]);
     }
 );
+
+backends!(
+    a_product_that_does_not_serve_suggests_only_held_ones,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let id = request_for(&srv, &asker, &[], "").await;
+        let approve = |sku: &str| json!({"approve": ["asker@contoso.test"], "skuId": sku});
+
+        // Nothing held that serves it: say so instead of naming products to buy as choices.
+        let got = decide(&srv, &id, approve("MAIL_PLAN1")).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "holds no product that does");
+        assert_eq!(code(&got), "productDoesNotServe");
+        let message = got.1["error"]["message"].as_str().unwrap().to_string();
+        assert!(!message.contains("SUITE_STANDARD"), "{message}");
+
+        // Only SUITE_STANDARD is held: it alone is suggested.
+        srv.buy("SUITE_STANDARD", 2).await;
+        let got = decide(&srv, &id, approve("MAIL_PLAN1")).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "holds that does: SUITE_STANDARD (",
+        );
+        let message = got.1["error"]["message"].as_str().unwrap().to_string();
+        assert!(!message.contains("SUITE_BASIC ("), "{message}");
+        assert!(!message.contains("SUITE_PREMIUM"), "{message}");
+        assert_eq!(srv.get(&format!("{REQ}/{id}")).await.1["status"], "Pending");
+    }
+);
