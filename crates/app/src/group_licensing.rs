@@ -844,6 +844,7 @@ impl App {
                     user_id: job.actor_id,
                     name: job.actor.clone(),
                     roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                    partner: None,
                 };
                 let group = dir::get_group(tx, job.tenant_id, group_id).await?;
                 let name = group

@@ -286,7 +286,7 @@ fn verify_link(secret: &str, token: &str) -> Option<(LicenseRequestId, UserId, u
 impl App {
     /// REQ2, REQ5, REQ6: the organization's request settings (Global reader and up).
     pub async fn request_settings(&self, actor: &Actor) -> AppResult<Settings> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let mut conn = self.read().await?;
         Ok(store::settings(&mut conn, actor.tenant_id).await?)
     }
@@ -609,7 +609,7 @@ impl App {
         top: i64,
         skip: i64,
     ) -> AppResult<RequestPage> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let f = Filter {
             status,
             requester: None,
@@ -624,12 +624,15 @@ impl App {
     /// REQ3: one request with its users, their current licenses, recommendations and decision.
     /// Admins (Global reader and up) see any; a requester sees their own (others are a 404).
     pub async fn get_request(&self, actor: &Actor, id: &str) -> AppResult<RequestDetail> {
+        if actor.partner.is_some() {
+            actor.require(Action::ReadRequests)?;
+        }
         let rid = parse_id(id)?;
         let mut conn = self.read().await?;
         let r = store::get(&mut conn, actor.tenant_id, rid)
             .await?
             .ok_or_else(|| not_found(id))?;
-        if !actor.can(Action::Read) && actor.user_id != Some(r.requester_id) {
+        if !actor.can(Action::ReadRequests) && actor.user_id != Some(r.requester_id) {
             return Err(not_found(id));
         }
         self.detail(&mut conn, r).await
@@ -982,7 +985,7 @@ impl App {
     /// REQ4: the products and security groups an admin can license the approved users with
     /// (for the decision pane's choices); Global reader and up.
     pub async fn decision_options(&self, actor: &Actor, id: &str) -> AppResult<DecisionOptions> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let rid = parse_id(id)?;
         let catalog = self.catalog();
         let mut conn = self.read().await?;
@@ -1255,6 +1258,7 @@ impl App {
                     user_id: Some(link.recipient_id),
                     name: link.recipient_upn.clone(),
                     roles: vec![],
+                    partner: None,
                 };
                 audit::record(
                     tx,

@@ -2693,6 +2693,7 @@ fn submit_request(sk: &Sk, tenant: &str, upn: &str, sku: &str, others: &[&str]) 
             user_id: Some(u.id),
             name: u.upn.clone(),
             roles: vec![],
+            partner: None,
         };
         let others: Vec<String> = others.iter().map(|s| s.to_string()).collect();
         let d = app
@@ -2843,6 +2844,7 @@ both!(jobs_run_prints_how_many_requests_were_purged, |sk| {
                     user_id: Some(u.id),
                     name: u.upn.clone(),
                     roles: vec![],
+                    partner: None,
                 };
                 app.submit_request(
                     &actor,

@@ -16,6 +16,7 @@ pub mod directory;
 pub mod group_licenses;
 pub mod operator;
 pub mod outbox;
+pub mod partners;
 pub mod policies;
 pub mod requests;
 pub mod sessions;
@@ -106,6 +107,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "deleted purchasers and name search",
         include_str!("../migrations/sqlite/0011_deleted_purchasers_and_name_search.sql"),
     ),
+    (
+        13,
+        "partners",
+        include_str!("../migrations/sqlite/0013_partners.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -162,6 +168,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "deleted purchasers and name search",
         include_str!("../migrations/postgres/0011_deleted_purchasers_and_name_search.sql"),
+    ),
+    (
+        13,
+        "partners",
+        include_str!("../migrations/postgres/0013_partners.sql"),
     ),
 ];
 

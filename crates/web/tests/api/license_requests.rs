@@ -998,6 +998,7 @@ backends!(
             user_id: Some(me),
             name: "former@contoso.test".into(),
             roles: vec![],
+            partner: None,
         };
         let found: Vec<String> = srv
             .app

@@ -27,6 +27,7 @@ mod pages_payment_methods;
 mod pages_requests;
 mod pages_self_service;
 mod pages_users;
+mod partners;
 mod payment_methods;
 mod policies;
 mod rest_admin;
