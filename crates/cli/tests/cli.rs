@@ -1594,6 +1594,9 @@ fn help_explains_each_command_with_an_example() {
         &["requests", "list"],
         &["requests", "show"],
         &["requests", "decide"],
+        &["partners", "list"],
+        &["partners", "grant"],
+        &["partners", "revoke"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -2743,6 +2746,107 @@ where
         f(app, t.id).await
     })
 }
+
+both!(
+    partners_are_granted_listed_and_revoked_from_the_command_line,
+    |sk| {
+        sk.tenant("Contoso");
+        sk.tenant("Fabrikam");
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        assert!(out.contains("No partners."), "{out}");
+        let out = sk.ok(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+            "--role",
+            "LicenseAdmin",
+            "--role",
+            "global admin",
+        ]);
+        assert!(
+        out.contains("admin@fabrikam.example (Fabrikam) now acts for this organization as GlobalAdmin, LicenseAdmin."),
+        "{out}"
+    );
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        let row = out.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.starts_with("admin@fabrikam.example")
+                && row.contains("Fabrikam")
+                && row.contains("GlobalAdmin, LicenseAdmin"),
+            "{out}"
+        );
+        let list = sk.json(&["partners", "list", "--tenant", "Contoso", "--json"]);
+        assert_eq!(
+            list["value"][0]["roles"],
+            serde_json::json!(["GlobalAdmin", "LicenseAdmin"]),
+            "{list}"
+        );
+        // Only Contoso has them.
+        let out = sk.ok(&["partners", "list", "--tenant", "Fabrikam"]);
+        assert!(out.contains("No partners."), "{out}");
+
+        // A user of the organization itself, an unknown role: refused with what to do.
+        let err = sk.fail(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@contoso.example",
+            "--role",
+            "LicenseAdmin",
+        ]);
+        assert!(
+            err.contains("is a user of this organization; give them a role instead"),
+            "{err}"
+        );
+        let err = sk.fail(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+            "--role",
+            "Owner",
+        ]);
+        assert!(err.contains("--role 'Owner' is not known"), "{err}");
+
+        let out = sk.ok(&[
+            "partners",
+            "revoke",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+        ]);
+        assert!(
+            out.contains("no longer acts for this organization"),
+            "{out}"
+        );
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        assert!(out.contains("No partners."), "{out}");
+        let err = sk.fail(&[
+            "partners",
+            "revoke",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+        ]);
+        assert!(
+            err.contains("is not a partner of this organization"),
+            "{err}"
+        );
+        let audit = sk.ok(&[
+            "audit", "export", "--tenant", "Contoso", "--action", "partner.",
+        ]);
+        assert!(audit.contains("partner.roles"), "{audit}");
+    }
+);
 
 both!(requests_show_lists_shares_and_deleted_users, |sk| {
     sk.tenant("Fabrikam");
