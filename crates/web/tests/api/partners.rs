@@ -283,3 +283,30 @@ backends!(
         assert_eq!(got.0, StatusCode::UNAUTHORIZED, "{}", got.1);
     }
 );
+
+backends!(the_openapi_document_describes_partners, |srv| async move {
+    let got = srv.get("/api/v1/openapi.json").await;
+    assert_eq!(got.0, StatusCode::OK);
+    let paths = &got.1["paths"];
+    assert_eq!(paths["/partners"]["get"]["operationId"], "listPartners");
+    assert_eq!(paths["/partners"]["put"]["operationId"], "setPartner");
+    assert_eq!(
+        paths["/partners/{userId}"]["delete"]["operationId"],
+        "revokePartner"
+    );
+    let schemas = &got.1["components"]["schemas"];
+    assert!(
+        schemas["TokenRequest"]["properties"]["tenantId"].is_object(),
+        "{}",
+        schemas["TokenRequest"]
+    );
+    assert!(schemas["PartnerRequest"]["properties"]["userPrincipalName"].is_object());
+    assert!(schemas["Partner"]["properties"]["roles"].is_object());
+    assert!(
+        schemas["LicenseRequest"]
+            .to_string()
+            .contains("\"notices\""),
+        "{}",
+        schemas["LicenseRequest"]
+    );
+});
