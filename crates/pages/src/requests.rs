@@ -807,11 +807,17 @@ pub async fn show_mine(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     signed_in_user(&viewer)?;
-    let d = app.get_request(&viewer.actor, &id).await?;
-    if Some(d.request.requester_id) != viewer.actor.user_id {
-        return Err(PageError::not_found(format!(
+    let none = || {
+        PageError::not_found(format!(
             "You have no license request '{id}': see My requests."
-        )));
+        ))
+    };
+    let d = match app.get_request(&viewer.actor, &id).await {
+        Err(AppError::NotFound(_)) => return Err(none()),
+        other => other?,
+    };
+    if Some(d.request.requester_id) != viewer.actor.user_id {
+        return Err(none());
     }
     let mut page = pane(&app, &viewer, &d, None, None, None);
     page.admin = false;

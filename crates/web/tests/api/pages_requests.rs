@@ -272,6 +272,8 @@ backends!(
         assert_eq!(st, StatusCode::SEE_OTHER);
         let (st, _, html) = get(location.expect("location"), own.clone()).await;
         assert_eq!(st, StatusCode::NOT_FOUND, "{html}");
+        assert!(html.contains("see My requests"), "{html}");
+        assert!(!html.contains("/api/v1"), "{html}");
         let (st, _, missing) = get(
             format!("/my/requests/{}", uuid::Uuid::new_v4()),
             own.clone(),
