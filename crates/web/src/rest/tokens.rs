@@ -165,6 +165,7 @@ pub async fn list(
                     created_date_time: ts(t.created_at),
                     expires_date_time: t.expires_at.map(ts),
                     revoked_date_time: t.revoked_at.map(ts),
+                    acting_tenant_id: t.acting_tenant_id.map(|a| a.to_string()),
                 }
             })
             .collect(),

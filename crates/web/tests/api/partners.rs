@@ -119,9 +119,24 @@ backends!(
             "pat@fabrikam.example"
         );
 
+        // Pat's token list shows which one acts for this organization; /me has no user here.
+        let token = partner_token(&srv, &pat).await;
+        let got = srv.call_as(&pat, "GET", "/api/v1/tokens", None).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert!(
+            got.1["value"]
+                .as_array()
+                .expect("value")
+                .iter()
+                .any(|t| t["actingTenantId"] == srv.tenant.to_string().as_str()),
+            "{}",
+            got.1
+        );
+        let got = srv.call_as(&token, "GET", "/v1.0/me", None).await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+
         // The partner token acts here as a License admin: assigns licenses, reads the
         // directory through Graph...
-        let token = partner_token(&srv, &pat).await;
         srv.buy("SUITE_BASIC", 2).await;
         srv.user("ann@contoso.test", Some("US")).await;
         let got = srv
