@@ -7,6 +7,7 @@ controls; an admin shares a request by e-mail."""
 import email
 import glob
 import os
+import re
 import time
 import uuid
 
@@ -292,4 +293,58 @@ def test_a_request_with_colleagues_typed_works_without_javascript_and_a_refusal_
         assert tab.foreign_requests == [], tab.foreign_requests
     finally:
         context.close()
+        restore(before)
+
+
+def test_a_requester_opens_their_own_request_from_my_requests_and_not_anothers(tab):
+    before = policy("Disabled")
+    try:
+        asker = new_user(name="Opener")
+        other = new_user(name="Other")
+        mine = submit_by_api(asker)
+        theirs = submit_by_api(other)
+        sign_in(tab, asker)
+        p = tab.page
+        tab.goto("/my/requests")
+        row = p.get_by_role("row").filter(has_text=PRODUCT).first
+        row.get_by_role("link", name=PRODUCT).click()
+        expect(p).to_have_url(re.compile(f"/my/requests/{mine['id']}$"))
+        expect(p.get_by_role("heading", name=PRODUCT, level=1)).to_be_visible()
+        expect(p.get_by_role("button", name="Submit")).to_have_count(0)
+        tab.shot("own request")
+        # The admin address of their own request leads to the same page, not to a refusal.
+        tab.goto(f"/licenses/requests/{mine['id']}")
+        expect(p).to_have_url(re.compile(f"/my/requests/{mine['id']}$"))
+        expect(p.get_by_role("heading", name=PRODUCT, level=1)).to_be_visible()
+        # Another's request: not found, whichever address.
+        for path in (f"/licenses/requests/{theirs['id']}", f"/my/requests/{theirs['id']}"):
+            response = tab.goto(path)
+            assert response.status == 404, path
+            expect(p.get_by_text(other)).to_have_count(0)
+        tab.console_errors = [e for e in tab.console_errors if "status of 404" not in e]
+        tab.shot("another's request")
+    finally:
+        restore(before)
+
+
+def test_approving_someone_who_holds_the_product_already_says_nothing_was_assigned(tab):
+    before = policy("Disabled")
+    try:
+        holder = new_user(name="Holder")
+        status, body = api("POST", "/api/v1/subscriptions",
+                           {"skuId": PROJECTS, "quantity": 1, "billingFrequency": "monthly"})
+        assert status == 201, body
+        status, body = api("POST", f"/v1.0/users/{holder}/assignLicense",
+                           {"addLicenses": [{"skuId": PROJECTS, "disabledPlans": []}], "removeLicenses": []})
+        assert status == 200, body
+        req = submit_by_api(holder)
+        sign_in(tab)
+        p = tab.page
+        tab.goto(f"/licenses/requests/{req['id']}")
+        p.get_by_label(f"Decision for {display_name(holder)}").select_option(label="Approve")
+        p.get_by_role("button", name="Submit").click()
+        expect(p.get_by_role("status")).to_contain_text(
+            f"{display_name(holder)} already has {PRODUCT}; nothing was assigned to them.")
+        tab.shot("already held")
+    finally:
         restore(before)

@@ -1,10 +1,10 @@
 //! Bearer tokens: random, shown once, stored as a SHA-256 hash, revocable.
 
-use crate::{Actor, App, AppError, AppResult, audit};
+use crate::{Actor, App, AppError, AppResult, PartnerActor, audit};
 use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::Action;
-use seatkeeper_domain::{Time, TokenId, UserId};
-use seatkeeper_store::{Conn, directory, tokens};
+use seatkeeper_domain::{TenantId, Time, TokenId, UserId};
+use seatkeeper_store::{Conn, directory, partners, tenants, tokens};
 use sha2::{Digest, Sha256};
 
 pub const TOKEN_PREFIX: &str = "sk_";
@@ -53,6 +53,20 @@ pub(crate) async fn insert_token(
     expires_at: Option<Time>,
     now: Time,
 ) -> AppResult<IssuedToken> {
+    insert_token_acting(tx, actor, u, name, expires_at, now, None).await
+}
+
+/// [`insert_token`], for a partner's token when `acting` names the customer organization it
+/// acts in.
+async fn insert_token_acting(
+    tx: &mut Conn,
+    actor: &Actor,
+    u: &directory::User,
+    name: &str,
+    expires_at: Option<Time>,
+    now: Time,
+    acting: Option<&seatkeeper_store::tenants::Tenant>,
+) -> AppResult<IssuedToken> {
     let issued = IssuedToken {
         id: TokenId::new(),
         user_id: u.id,
@@ -68,6 +82,7 @@ pub(crate) async fn insert_token(
         created_at: now,
         expires_at,
         revoked_at: None,
+        acting_tenant_id: acting.map(|t| t.id),
     };
     tokens::insert(tx, &row, &hash_token(&issued.token)).await?;
     audit::record(
@@ -77,7 +92,13 @@ pub(crate) async fn insert_token(
         AuditAction::TokenCreate,
         "token",
         issued.id,
-        format!("Token '{}' issued for {}", issued.name, u.upn),
+        match acting {
+            Some(t) => format!(
+                "Token '{}' issued for {} to act in {} as its partner",
+                issued.name, u.upn, t.name
+            ),
+            None => format!("Token '{}' issued for {}", issued.name, u.upn),
+        },
         None,
         None,
     )
@@ -152,12 +173,93 @@ impl App {
                 c.upn
             )));
         }
+        if let Some(customer) = c.token.acting_tenant_id {
+            // A partner's token: the delegation is read on every request, so revoking it
+            // stops the token at once.
+            let roles = partners::roles_of(&mut conn, customer, c.token.user_id).await?;
+            if roles.is_empty() {
+                return Err(AppError::Unauthorized(
+                    "This partner token no longer works: the customer organization revoked your delegated roles. Ask its Global admin to grant them again, then create a new token.".into(),
+                ));
+            }
+            let home = tenants::get(&mut conn, c.token.tenant_id)
+                .await?
+                .map(|t| t.name)
+                .unwrap_or_default();
+            return Ok(Actor {
+                tenant_id: customer,
+                user_id: None,
+                name: format!("{} (partner)", c.upn),
+                roles,
+                partner: Some(PartnerActor {
+                    user_id: c.token.user_id,
+                    upn: c.upn,
+                    tenant_id: c.token.tenant_id,
+                    tenant_name: home,
+                }),
+            });
+        }
         Ok(Actor {
             tenant_id: c.token.tenant_id,
             user_id: Some(c.token.user_id),
             name: c.upn,
             roles: c.roles,
+            partner: None,
         })
+    }
+
+    /// A token for the signed-in user (a partner) that acts in the customer organization
+    /// `customer` with the roles its Global admin delegated to them there. Refused (403)
+    /// unless they hold a delegation there; audited in their own organization.
+    pub async fn create_partner_token(
+        &self,
+        actor: &Actor,
+        customer: &str,
+        name: &str,
+        expires_at: Option<Time>,
+    ) -> AppResult<IssuedToken> {
+        let no_delegation = || {
+            AppError::Forbidden(format!(
+                "You hold no delegated role in organization '{customer}': its Global admin grants partners roles with PUT /api/v1/partners."
+            ))
+        };
+        let (Some(me), None) = (actor.user_id, &actor.partner) else {
+            return Err(AppError::Forbidden(
+                "Only a user with their own token can create a partner token.".into(),
+            ));
+        };
+        let name = token_name(name, "A token", "partner access for Contoso")?;
+        let now = self.now();
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::invalid(
+                "invalidExpiry",
+                "expiresAt must be in the future.",
+            ));
+        }
+        let customer_id = TenantId::parse(customer).ok_or_else(no_delegation)?;
+        if customer_id == actor.tenant_id {
+            return Err(AppError::invalid(
+                "ownOrganization",
+                "tenantId is your own organization: leave it out for a token that acts there.",
+            ));
+        }
+        self.transact(move |tx| {
+            Box::pin(async move {
+                let u = directory::get_user(tx, actor.tenant_id, me)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Unauthorized("Your account no longer exists.".into())
+                    })?;
+                if partners::roles_of(tx, customer_id, me).await?.is_empty() {
+                    return Err(no_delegation());
+                }
+                let t = tenants::get(tx, customer_id)
+                    .await?
+                    .ok_or_else(no_delegation)?;
+                insert_token_acting(tx, actor, &u, name, expires_at, now, Some(&t)).await
+            })
+        })
+        .await
     }
 
     /// Issues a token for `user`: for oneself, or for anyone by a Global admin.

@@ -939,6 +939,7 @@ impl App {
                         user_id: job.actor_id,
                         name: job.actor.clone(),
                         roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                        partner: None,
                     };
                     let lease = wall + LEASE_SECS * 1_000_000;
                     return self.import_step(tx, &job, &actor, token, now, lease).await;
@@ -952,6 +953,7 @@ impl App {
                     user_id: job.actor_id,
                     name: job.actor.clone(),
                     roles: vec![seatkeeper_domain::roles::Role::GlobalAdmin],
+                    partner: None,
                 };
                 let group = dir::get_group(tx, job.tenant_id, group_id).await?;
                 let name = group

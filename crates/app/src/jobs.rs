@@ -20,6 +20,42 @@ pub struct JobReport {
     pub mails_failed: u64,
     /// License requests purged after the organization's retention (REQ6).
     pub requests_purged: u64,
+    /// The same, per retention (organizations keep requests 12 months unless they set
+    /// another).
+    pub requests_purged_by_retention: Vec<PurgedRequests>,
+}
+
+/// How many license requests one run purged after a retention of `retention_months`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgedRequests {
+    pub retention_months: i64,
+    pub requests: u64,
+}
+
+impl JobReport {
+    /// What the purge did, in words: "Purged 3 license requests older than 12 months."
+    /// (a sentence per retention), or that nothing was old enough.
+    pub fn purged_text(&self) -> Vec<String> {
+        if self.requests_purged_by_retention.is_empty() {
+            return vec![
+                "Purged no license requests: none is older than its organization's retention."
+                    .into(),
+            ];
+        }
+        self.requests_purged_by_retention
+            .iter()
+            .map(|p| {
+                format!(
+                    "Purged {} license request{} older than {} month{}.",
+                    p.requests,
+                    if p.requests == 1 { "" } else { "s" },
+                    p.retention_months,
+                    if p.retention_months == 1 { "" } else { "s" }
+                )
+            })
+            .collect()
+    }
 }
 
 /// Attempts before a message is given up (status `failed`).
@@ -79,7 +115,12 @@ impl App {
                 break;
             }
         }
-        report.requests_purged = self.purge_requests().await?;
+        report.requests_purged_by_retention = self.purge_requests().await?;
+        report.requests_purged = report
+            .requests_purged_by_retention
+            .iter()
+            .map(|p| p.requests)
+            .sum();
         let (sent, failed) = self.deliver_mail().await?;
         report.mails_sent = sent;
         report.mails_failed = failed;

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod licenses;
 pub mod mail;
 pub mod operator;
+pub mod partners;
 pub mod passwords;
 pub mod payments;
 pub mod policies;
@@ -34,7 +35,7 @@ pub use error::{AppError, AppResult};
 pub use seatkeeper_domain as domain;
 
 use seatkeeper_domain::catalog::Catalog;
-use seatkeeper_domain::roles::{Action, Role, permits};
+use seatkeeper_domain::roles::{Action, Role, permits_as};
 use seatkeeper_domain::{TenantId, UserId};
 use seatkeeper_store::{Db, Tx};
 use std::sync::{Arc, RwLock};
@@ -47,6 +48,20 @@ pub struct Actor {
     /// How the audit log names the actor.
     pub name: String,
     pub roles: Vec<Role>,
+    /// Set when a partner (a user of another organization) acts for this one with the roles
+    /// delegated to them here; `user_id` is then `None`.
+    pub partner: Option<PartnerActor>,
+}
+
+/// Who a partner acting for a customer organization is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerActor {
+    /// The partner's user in their own organization.
+    pub user_id: UserId,
+    pub upn: String,
+    /// Their own organization.
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
 }
 
 impl Actor {
@@ -57,6 +72,7 @@ impl Actor {
             user_id: None,
             name: "operator (cli)".into(),
             roles: vec![Role::GlobalAdmin],
+            partner: None,
         }
     }
 
@@ -67,16 +83,23 @@ impl Actor {
             user_id: None,
             name: "system".into(),
             roles: vec![Role::GlobalAdmin],
+            partner: None,
         }
     }
 
+    /// Whether the actor may do `action`: their roles decide, and a partner needs the Global
+    /// admin role for anything about license requests (see [`permits_as`]).
     pub fn can(&self, action: Action) -> bool {
-        permits(&self.roles, action)
+        permits_as(&self.roles, self.partner.is_some(), action)
     }
 
     pub fn require(&self, action: Action) -> AppResult<()> {
         if self.can(action) {
             Ok(())
+        } else if self.partner.is_some() && action.is_license_requests() {
+            Err(AppError::Forbidden(
+                "Partners need the Global admin role in this organization to manage license requests.".into(),
+            ))
         } else {
             Err(AppError::Forbidden(forbidden_message(action)))
         }
@@ -95,6 +118,7 @@ fn forbidden_message(action: Action) -> String {
         Action::ReadBilling => "the Global admin, Billing admin or Global reader role",
         Action::ManageBilling => "the Global or Billing admin role",
         Action::ManageRequests => "the Global, License or User admin role",
+        Action::ReadRequests => "an admin role (Global reader or higher)",
     };
     format!("Insufficient privileges to complete the operation. This needs {need}.")
 }

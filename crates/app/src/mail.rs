@@ -523,16 +523,28 @@ pub fn payment_failed(
 }
 
 /// To one user on a license request: approved or denied (REQ4), with the admin's message or
-/// the default one.
+/// the default one. `already_held` names the product an approved user holds already (nothing
+/// was assigned to them): the mail says so instead of announcing a new license.
 pub fn request_decided(
     tenant: &str,
     product: &str,
     licensed_with: &str,
     approved: bool,
+    already_held: Option<&str>,
     message: Option<&str>,
 ) -> Content {
     let custom = message.map(str::trim).filter(|m| !m.is_empty());
-    if approved {
+    if let (true, Some(held)) = (approved, already_held) {
+        let mut paragraphs = vec![
+            format!("Your admin approved the request for a {product} license in {tenant}."),
+            format!("You already have a {held} license, so nothing new was assigned to you."),
+        ];
+        paragraphs.extend(custom.map(|m| format!("Message from your admin: {m}")));
+        render(
+            format!("Your request for {product} was approved"),
+            &paragraphs,
+        )
+    } else if approved {
         render(
             format!("Your request for {product} was approved"),
             &[

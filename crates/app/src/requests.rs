@@ -13,8 +13,8 @@ use seatkeeper_domain::catalog::Product;
 use seatkeeper_domain::directory::{Group, User};
 use seatkeeper_domain::kinds::{MailKind, UserType};
 use seatkeeper_domain::requests::{
-    self as rules, DecisionError, MAX_LINK_EXPIRY_DAYS, MAX_OTHER_USERS, MAX_RETENTION_MONTHS,
-    RequestStatus, Verdict,
+    self as rules, DecisionError, MAX_DECISION_USERS, MAX_LINK_EXPIRY_DAYS, MAX_OTHER_USERS,
+    MAX_RETENTION_MONTHS, RequestStatus, Verdict, name_list,
 };
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::selfservice::{Start, check_start};
@@ -60,6 +60,9 @@ pub struct RequestDetail {
     pub group: Option<Group>,
     /// The group sources of the users' licenses.
     pub sources: crate::group_licensing::NamedSources,
+    /// Only in the answer to a decision: what it did not do that one might expect, e.g.
+    /// "Ana Lee already has Microsoft 365 E3; nothing was assigned to them."
+    pub notices: Vec<String>,
 }
 
 /// A page of requests.
@@ -285,7 +288,7 @@ fn verify_link(secret: &str, token: &str) -> Option<(LicenseRequestId, UserId, u
 impl App {
     /// REQ2, REQ5, REQ6: the organization's request settings (Global reader and up).
     pub async fn request_settings(&self, actor: &Actor) -> AppResult<Settings> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let mut conn = self.read().await?;
         Ok(store::settings(&mut conn, actor.tenant_id).await?)
     }
@@ -373,6 +376,7 @@ impl App {
             .product(sku)
             .ok_or(DomainError::UnknownSku { sku_id: sku })?;
         let note = text("note", note)?;
+        no_blanks("otherUserIds", others)?;
         if others.len() > MAX_OTHER_USERS {
             return Err(AppError::invalid(
                 "tooManyUsers",
@@ -416,7 +420,7 @@ impl App {
                             "invalidUsers",
                             format!(
                                 "Only Members of the organization can be named on a request: {}. Nothing was requested.",
-                                bad.join(", ")
+                                name_list(&bad)
                             ),
                         ));
                     }
@@ -607,7 +611,7 @@ impl App {
         top: i64,
         skip: i64,
     ) -> AppResult<RequestPage> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let f = Filter {
             status,
             requester: None,
@@ -622,12 +626,15 @@ impl App {
     /// REQ3: one request with its users, their current licenses, recommendations and decision.
     /// Admins (Global reader and up) see any; a requester sees their own (others are a 404).
     pub async fn get_request(&self, actor: &Actor, id: &str) -> AppResult<RequestDetail> {
+        if actor.partner.is_some() {
+            actor.require(Action::ReadRequests)?;
+        }
         let rid = parse_id(id)?;
         let mut conn = self.read().await?;
         let r = store::get(&mut conn, actor.tenant_id, rid)
             .await?
             .ok_or_else(|| not_found(id))?;
-        if !actor.can(Action::Read) && actor.user_id != Some(r.requester_id) {
+        if !actor.can(Action::ReadRequests) && actor.user_id != Some(r.requester_id) {
             return Err(not_found(id));
         }
         self.detail(&mut conn, r).await
@@ -665,6 +672,7 @@ impl App {
             links,
             group,
             sources,
+            notices: Vec::new(),
         })
     }
 
@@ -681,12 +689,23 @@ impl App {
     ) -> AppResult<RequestDetail> {
         actor.require(Action::ManageRequests)?;
         let rid = parse_id(id)?;
+        let named = input.approve.len() + input.deny.len();
+        if named > MAX_DECISION_USERS {
+            return Err(AppError::invalid(
+                "tooManyUsers",
+                format!(
+                    "approve and deny name {} users; a decision may name at most {}.",
+                    rules::thousands(named),
+                    rules::thousands(MAX_DECISION_USERS)
+                ),
+            ));
+        }
         let message = text("message", input.message.as_deref())?;
         let message = &message;
         let now = self.now();
         let catalog = self.catalog();
         let catalog = &catalog;
-        let (request, via_group) = self
+        let (request, via_group, notices) = self
             .transact(move |tx| {
                 Box::pin(async move {
                     let r = store::get(tx, actor.tenant_id, rid)
@@ -701,6 +720,25 @@ impl App {
                     let ids: Vec<UserId> = on.iter().map(|u| u.user_id).collect();
                     let outcome = rules::check_decision(&ids, &approve, &deny)
                         .map_err(|e| decision_error(e, &on))?;
+                    if !approve.is_empty() {
+                        let present = dir::users_by_ids(tx, actor.tenant_id, &approve).await?;
+                        let gone: Vec<&str> = on
+                            .iter()
+                            .filter(|u| approve.contains(&u.user_id) && !present.iter().any(|p| p.id == u.user_id))
+                            .map(|u| u.upn.as_str())
+                            .collect();
+                        if !gone.is_empty() {
+                            return Err(AppError::conflict(
+                                "usersDeleted",
+                                format!(
+                                    "{} {} deleted after the request; deny {} instead.",
+                                    name_list(&gone),
+                                    if gone.len() == 1 { "was" } else { "were" },
+                                    if gone.len() == 1 { "them" } else { "these users" },
+                                ),
+                            ));
+                        }
+                    }
                     let requested = catalog
                         .product(r.sku_id)
                         .ok_or(DomainError::UnknownSku { sku_id: r.sku_id })?;
@@ -737,8 +775,25 @@ impl App {
                     if !store::complete(tx, actor.tenant_id, rid, &decided).await? {
                         return Err(already_decided(&r));
                     }
+                    // Approved users who hold the requested or the chosen product already
+                    // take no seat and join no group: the answer and their e-mail say so.
+                    let mut already: Vec<(UserId, String)> = Vec::new();
+                    let mut notices = Vec::new();
                     if let Some(sku) = chosen {
-                        self.check_free(tx, actor.tenant_id, sku, &approve).await?;
+                        let people = dir::users_by_ids(tx, actor.tenant_id, &approve).await?;
+                        for u in approve.iter().filter_map(|id| people.iter().find(|p| p.id == *id)) {
+                            let held = assignments::of_user(tx, u.id).await?;
+                            if let Some(a) = held.iter().find(|a| a.sku_id == sku || a.sku_id == r.sku_id) {
+                                let name = catalog.product(a.sku_id).map(|p| p.name.clone()).unwrap_or_else(|| catalog.part_number(a.sku_id));
+                                notices.push(format!("{} already has {name}; nothing was assigned to them.", u.display_name));
+                                already.push((u.id, name));
+                            }
+                        }
+                    }
+                    let licensing: Vec<UserId> = approve.iter().filter(|u| !already.iter().any(|(a, _)| a == *u)).copied().collect();
+                    if let Some(sku) = chosen.filter(|_| !licensing.is_empty()) {
+                        let approve = &licensing;
+                        self.check_free(tx, actor.tenant_id, sku, approve).await?;
                         match &group {
                             None => {
                                 let spec = LicenseSpec { sku_id: sku, disabled_plans: input.disabled_plans.clone() };
@@ -754,7 +809,7 @@ impl App {
                                 self.apply_changes(tx, actor, &changes, now).await?;
                             }
                             Some(g) => {
-                                let members = store::members_among(tx, g.id, &approve).await?;
+                                let members = store::members_among(tx, g.id, approve).await?;
                                 let joining: Vec<UserId> = approve.iter().filter(|u| !members.contains(u)).copied().collect();
                                 if !joining.is_empty() {
                                     self.queue_group_members(tx, actor, g, &joining, now).await?;
@@ -771,7 +826,8 @@ impl App {
                     let people = dir::users_by_ids(tx, actor.tenant_id, &ids).await?;
                     for u in &people {
                         let approved = approve.contains(&u.id);
-                        let c = mail::request_decided(&tenant_name, &requested.name, &licensed_with, approved, message.as_deref());
+                        let held = already.iter().find(|(a, _)| *a == u.id).map(|(_, p)| p.as_str());
+                        let c = mail::request_decided(&tenant_name, &requested.name, &licensed_with, approved, held, message.as_deref());
                         outbox::enqueue(
                             tx,
                             &mail::message(actor.tenant_id, Some(format!("request-decided:{rid}:{}", u.id)), MailKind::RequestDecided, &address(u), &c, now),
@@ -804,11 +860,12 @@ impl App {
                             "status": "Completed", "outcome": outcome.as_str(),
                             "approved": upn(&approve), "denied": upn(&deny),
                             "skuId": chosen, "groupId": group.as_ref().map(|g| g.id), "message": message,
+                            "alreadyLicensed": upn(&already.iter().map(|(u, _)| *u).collect::<Vec<_>>()),
                         })),
                     )
                     .await?;
                     let r = store::get(tx, actor.tenant_id, rid).await?.ok_or_else(|| not_found(id))?;
-                    Ok((r, group.is_some()))
+                    Ok((r, group.is_some() && !licensing.is_empty(), notices))
                 })
             })
             .await?;
@@ -816,7 +873,9 @@ impl App {
             self.license_jobs_wake.notify_one();
         }
         let mut conn = self.read().await?;
-        self.detail(&mut conn, request).await
+        let mut d = self.detail(&mut conn, request).await?;
+        d.notices = notices;
+        Ok(d)
     }
 
     /// The product to assign directly: `given` (which must serve the request), else the one
@@ -836,19 +895,10 @@ impl App {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if let Some(sku) = given {
-            if serving.iter().any(|p| p.sku_id == sku) {
-                return Ok(sku);
-            }
-            return Err(AppError::invalid(
-                "productDoesNotServe",
-                format!(
-                    "{} does not include everything in {}: choose one that does: {}.",
-                    catalog.part_number(sku),
-                    requested.name,
-                    names(&serving)
-                ),
-            ));
+        if let Some(sku) = given
+            && serving.iter().any(|p| p.sku_id == sku)
+        {
+            return Ok(sku);
         }
         let mut held = Vec::new();
         for p in serving {
@@ -858,6 +908,27 @@ impl App {
             {
                 held.push(p);
             }
+        }
+        if let Some(sku) = given {
+            // Suggest only what the organization holds: anything else cannot be assigned.
+            return Err(AppError::invalid(
+                "productDoesNotServe",
+                if held.is_empty() {
+                    format!(
+                        "{} does not include everything in {}, and the organization holds no product that does: buy {} first, or deny the request.",
+                        catalog.part_number(sku),
+                        requested.name,
+                        requested.sku_part_number
+                    )
+                } else {
+                    format!(
+                        "{} does not include everything in {}: choose one the organization holds that does: {}.",
+                        catalog.part_number(sku),
+                        requested.name,
+                        names(&held)
+                    )
+                },
+            ));
         }
         match held.as_slice() {
             [] => Err(AppError::conflict(
@@ -918,7 +989,7 @@ impl App {
     /// REQ4: the products and security groups an admin can license the approved users with
     /// (for the decision pane's choices); Global reader and up.
     pub async fn decision_options(&self, actor: &Actor, id: &str) -> AppResult<DecisionOptions> {
-        actor.require(Action::Read)?;
+        actor.require(Action::ReadRequests)?;
         let rid = parse_id(id)?;
         let catalog = self.catalog();
         let mut conn = self.read().await?;
@@ -976,6 +1047,7 @@ impl App {
     ) -> AppResult<RequestDetail> {
         actor.require(Action::ManageRequests)?;
         let rid = parse_id(id)?;
+        no_blanks("recipients", &input.recipients)?;
         let recipients: Vec<&str> = input
             .recipients
             .iter()
@@ -1033,7 +1105,7 @@ impl App {
                             "unknownRecipients",
                             format!(
                                 "These addresses are not users of this organization: {}. Nothing was sent.",
-                                bad.join(", ")
+                                name_list(&bad)
                             ),
                         ));
                     }
@@ -1190,6 +1262,7 @@ impl App {
                     user_id: Some(link.recipient_id),
                     name: link.recipient_upn.clone(),
                     roles: vec![],
+                    partner: None,
                 };
                 audit::record(
                     tx,
@@ -1216,8 +1289,9 @@ impl App {
     }
 
     /// REQ6: deletes the requests older than their organization's retention, each with an
-    /// audit entry saying that it existed and how it ended. Returns how many went.
-    pub async fn purge_requests(&self) -> AppResult<u64> {
+    /// audit entry saying that it existed and how it ended. Returns how many went, per
+    /// retention (fewest months first; none when nothing went).
+    pub async fn purge_requests(&self) -> AppResult<Vec<crate::jobs::PurgedRequests>> {
         let now = self.now();
         let tenants_list = {
             let mut conn = self.read().await?;
@@ -1225,7 +1299,7 @@ impl App {
         };
         let catalog = self.catalog();
         let catalog = &catalog;
-        let mut purged = 0u64;
+        let mut purged: Vec<crate::jobs::PurgedRequests> = Vec::new();
         for tenant in tenants_list {
             loop {
                 let n = self
@@ -1273,17 +1347,38 @@ impl App {
                                 )
                                 .await?;
                             }
-                            Ok((n, old.len()))
+                            Ok((n, old.len(), settings.retention_months))
                         })
                     })
                     .await?;
-                purged += n.0;
+                if n.0 > 0 {
+                    match purged.iter_mut().find(|p| p.retention_months == n.2) {
+                        Some(p) => p.requests += n.0,
+                        None => purged.push(crate::jobs::PurgedRequests {
+                            retention_months: n.2,
+                            requests: n.0,
+                        }),
+                    }
+                }
                 if n.1 < 200 || n.0 == 0 {
                     break;
                 }
             }
         }
+        purged.sort_by_key(|p| p.retention_months);
         Ok(purged)
+    }
+}
+
+/// Refuses an empty entry in a list of names, naming its position (`otherUserIds[2] is
+/// empty`): a blank left in a list is a mistake, not something to skip silently.
+fn no_blanks(field: &str, list: &[String]) -> AppResult<()> {
+    match list.iter().position(|v| v.trim().is_empty()) {
+        Some(i) => Err(AppError::invalid(
+            "emptyEntry",
+            format!("{field}[{i}] is empty: remove it or give a user name or e-mail address."),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -1352,11 +1447,8 @@ fn resolve(on: &[RequestUser], names: &[String], field: &str) -> AppResult<Vec<U
             "usersNotOnRequest",
             format!(
                 "{field} names users who are not on this request: {}. The users on it: {}.",
-                unknown.join(", "),
-                on.iter()
-                    .map(|u| u.upn.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                name_list(&unknown),
+                name_list(&on.iter().map(|u| u.upn.as_str()).collect::<Vec<_>>())
             ),
         ));
     }
@@ -1365,15 +1457,16 @@ fn resolve(on: &[RequestUser], names: &[String], field: &str) -> AppResult<Vec<U
 
 fn decision_error(e: DecisionError, on: &[RequestUser]) -> AppError {
     let names = |ids: &[UserId]| {
-        ids.iter()
-            .map(|id| {
-                on.iter()
-                    .find(|u| u.user_id == *id)
-                    .map(|u| u.upn.clone())
-                    .unwrap_or_else(|| id.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        name_list(
+            &ids.iter()
+                .map(|id| {
+                    on.iter()
+                        .find(|u| u.user_id == *id)
+                        .map(|u| u.upn.clone())
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .collect::<Vec<_>>(),
+        )
     };
     match e {
         DecisionError::Missing(ids) => AppError::invalid(

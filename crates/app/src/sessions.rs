@@ -174,6 +174,7 @@ fn trying(tenant: TenantId, user_name: &str) -> Actor {
         user_id: None,
         name: format!("{} (sign-in)", user_name.trim()),
         roles: vec![],
+        partner: None,
     }
 }
 
@@ -290,6 +291,7 @@ impl App {
                                 user_id: Some(c.user_id),
                                 name: c.upn.clone(),
                                 roles,
+                                partner: None,
                             };
                             audit::record(
                                 tx,
@@ -421,6 +423,7 @@ impl App {
                 user_id: Some(v.session.user_id),
                 name: v.upn,
                 roles: v.roles,
+                partner: None,
             },
             csrf_token: v.session.csrf_token,
             must_change_password: v.must_change_password,
@@ -449,6 +452,7 @@ impl App {
                     user_id: Some(v.session.user_id),
                     name: v.upn.clone(),
                     roles: v.roles.clone(),
+                    partner: None,
                 };
                 audit::record(
                     tx,

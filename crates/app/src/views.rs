@@ -1393,6 +1393,9 @@ pub struct LicenseRequest {
     pub recommendations: Vec<Recommendation>,
     pub shares: Vec<Share>,
     pub decision: Option<DecisionView>,
+    /// Only in the answer to a decision (else empty): what it did not do that one might
+    /// expect, e.g. "Ana Lee already has Microsoft 365 E3; nothing was assigned to them."
+    pub notices: Vec<String>,
 }
 
 impl LicenseRequest {
@@ -1454,6 +1457,7 @@ impl LicenseRequest {
                 }),
                 _ => None,
             },
+            notices: d.notices.clone(),
         }
     }
 }

@@ -488,6 +488,7 @@ async fn self_service_mails_reach_the_purchaser(postgres: bool) {
             user_id: Some(u.id),
             name: upn.into(),
             roles: vec![],
+            partner: None,
         });
     }
     let card = |number: &str| NewCard {
@@ -623,6 +624,7 @@ async fn lifecycle_mails_reach_the_purchaser(postgres: bool) {
         user_id: Some(u.id),
         name: "buyer@life.test".into(),
         roles: vec![],
+        partner: None,
     };
     let card = app
         .add_payment_method(
@@ -751,6 +753,7 @@ async fn a_converted_trial_mails_the_purchaser_what_was_charged(postgres: bool) 
         user_id: Some(u.id),
         name: "trier@convert.test".into(),
         roles: vec![],
+        partner: None,
     };
     let card = app
         .add_payment_method(

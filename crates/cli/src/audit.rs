@@ -100,15 +100,17 @@ pub async fn run_jobs(app: &App, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(&r);
     }
-    output::lines([
+    let mut lines = vec![
         format!("Jobs run for {}", r.now),
         format!(
             "Subscriptions: {} renewed, {} expired, {} disabled, {} deleted",
             r.renewed, r.expired, r.disabled, r.deleted
         ),
-        format!(
-            "E-mail: {} sent, {} failed (failed ones are retried later)",
-            r.mails_sent, r.mails_failed
-        ),
-    ])
+    ];
+    lines.extend(r.purged_text());
+    lines.push(format!(
+        "E-mail: {} sent, {} failed (failed ones are retried later)",
+        r.mails_sent, r.mails_failed
+    ));
+    output::lines(lines)
 }

@@ -161,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Licenses(cmd) => with_app(db, |app| crate::licenses::run(app, cmd)).await,
         Command::Policy(cmd) => with_app(db, |app| crate::policy::run(app, cmd)).await,
         Command::Requests(cmd) => with_app(db, |app| crate::requests::run(app, cmd)).await,
+        Command::Partners(cmd) => with_app(db, |app| crate::partners::run(app, cmd)).await,
         Command::Audit(cmd) => with_app(db, |app| crate::audit::run(app, cmd)).await,
         Command::Jobs(crate::opts::JobsCmd::Run { json, .. }) => {
             let app = open_app(db, mail_config(db)?, false).await?;

@@ -10,6 +10,7 @@ mod licenses;
 mod operator;
 mod opts;
 mod output;
+mod partners;
 mod policy;
 mod requests;
 mod subscriptions;

@@ -123,6 +123,9 @@ pub enum Command {
     /// License requests: list, show one, approve or deny.
     #[command(subcommand)]
     Requests(crate::requests::RequestsCmd),
+    /// Partners: users of other organizations acting for this one with delegated roles.
+    #[command(subcommand)]
+    Partners(crate::partners::PartnersCmd),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),

@@ -140,7 +140,11 @@ fn detail(app: &App, d: &RequestDetail, json: bool) -> anyhow::Result<()> {
     let mut t = Table::new(&["User", "Licenses", "Decision"]);
     for u in &v.users {
         t.row(vec![
-            u.user_principal_name.clone(),
+            if u.exists {
+                u.user_principal_name.clone()
+            } else {
+                format!("{} (deleted)", u.user_principal_name)
+            },
             u.licenses
                 .iter()
                 .map(|l| l.sku_part_number.clone())
@@ -161,6 +165,22 @@ fn detail(app: &App, d: &RequestDetail, json: bool) -> anyhow::Result<()> {
             ]);
         }
         t.print("")?;
+    }
+    if !v.shares.is_empty() {
+        let mut t = Table::new(&["Shared with", "Shared by", "Shared", "Expires", "Answered"]);
+        for sh in &v.shares {
+            t.row(vec![
+                sh.recipient.clone(),
+                sh.shared_by.clone(),
+                sh.shared_date_time.clone(),
+                sh.expires_date_time.clone(),
+                if sh.answered { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        t.print("")?;
+    }
+    if !v.notices.is_empty() {
+        output::lines(v.notices.clone())?;
     }
     Ok(())
 }

@@ -1594,6 +1594,9 @@ fn help_explains_each_command_with_an_example() {
         &["requests", "list"],
         &["requests", "show"],
         &["requests", "decide"],
+        &["partners", "list"],
+        &["partners", "grant"],
+        &["partners", "revoke"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -2693,6 +2696,7 @@ fn submit_request(sk: &Sk, tenant: &str, upn: &str, sku: &str, others: &[&str]) 
             user_id: Some(u.id),
             name: u.upn.clone(),
             roles: vec![],
+            partner: None,
         };
         let others: Vec<String> = others.iter().map(|s| s.to_string()).collect();
         let d = app
@@ -2707,6 +2711,274 @@ fn submit_request(sk: &Sk, tenant: &str, upn: &str, sku: &str, others: &[&str]) 
         d.request.id.to_string()
     })
 }
+
+/// Runs `f` with an app on the test's database and the id of `tenant`.
+fn with_app<T, F, Fut>(sk: &Sk, tenant: &str, f: F) -> T
+where
+    F: FnOnce(seatkeeper_app::App, seatkeeper_domain::TenantId) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let app = seatkeeper_app::App::new(
+            db,
+            seatkeeper_app::Config {
+                mail: seatkeeper_app::mail::MailConfig {
+                    from: "t@localhost".into(),
+                    transport: seatkeeper_app::mail::Transport::EmlDir(sk.dir.join("mail")),
+                },
+                dev_clock: true,
+                public_url: None,
+            },
+        )
+        .await
+        .expect("app");
+        let mut conn = app.read().await.expect("conn");
+        let t = seatkeeper_store::tenants::get_by_name(&mut conn, tenant)
+            .await
+            .expect("query")
+            .expect("tenant");
+        drop(conn);
+        f(app, t.id).await
+    })
+}
+
+both!(
+    partners_are_granted_listed_and_revoked_from_the_command_line,
+    |sk| {
+        sk.tenant("Contoso");
+        sk.tenant("Fabrikam");
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        assert!(out.contains("No partners."), "{out}");
+        let out = sk.ok(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+            "--role",
+            "LicenseAdmin",
+            "--role",
+            "global admin",
+        ]);
+        assert!(
+        out.contains("admin@fabrikam.example (Fabrikam) now acts for this organization as GlobalAdmin, LicenseAdmin."),
+        "{out}"
+    );
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        let row = out.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.starts_with("admin@fabrikam.example")
+                && row.contains("Fabrikam")
+                && row.contains("GlobalAdmin, LicenseAdmin"),
+            "{out}"
+        );
+        let list = sk.json(&["partners", "list", "--tenant", "Contoso", "--json"]);
+        assert_eq!(
+            list["value"][0]["roles"],
+            serde_json::json!(["GlobalAdmin", "LicenseAdmin"]),
+            "{list}"
+        );
+        // Only Contoso has them.
+        let out = sk.ok(&["partners", "list", "--tenant", "Fabrikam"]);
+        assert!(out.contains("No partners."), "{out}");
+
+        // A user of the organization itself, an unknown role: refused with what to do.
+        let err = sk.fail(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@contoso.example",
+            "--role",
+            "LicenseAdmin",
+        ]);
+        assert!(
+            err.contains("is a user of this organization; give them a role instead"),
+            "{err}"
+        );
+        let err = sk.fail(&[
+            "partners",
+            "grant",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+            "--role",
+            "Owner",
+        ]);
+        assert!(err.contains("--role 'Owner' is not known"), "{err}");
+
+        let out = sk.ok(&[
+            "partners",
+            "revoke",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+        ]);
+        assert!(
+            out.contains("no longer acts for this organization"),
+            "{out}"
+        );
+        let out = sk.ok(&["partners", "list", "--tenant", "Contoso"]);
+        assert!(out.contains("No partners."), "{out}");
+        let err = sk.fail(&[
+            "partners",
+            "revoke",
+            "--tenant",
+            "Contoso",
+            "--user",
+            "admin@fabrikam.example",
+        ]);
+        assert!(
+            err.contains("is not a partner of this organization"),
+            "{err}"
+        );
+        let audit = sk.ok(&[
+            "audit", "export", "--tenant", "Contoso", "--action", "partner.",
+        ]);
+        assert!(audit.contains("partner.roles"), "{audit}");
+    }
+);
+
+both!(requests_show_lists_shares_and_deleted_users, |sk| {
+    sk.tenant("Fabrikam");
+    let csv = sk.write(
+        "people.csv",
+        "userPrincipalName,displayName,usageLocation\nann@fabrikam.example,Ann,US\nbob@fabrikam.example,Bob,US\nsam@fabrikam.example,Sam,US\n",
+    );
+    sk.ok(&["users", "import", "--tenant", "Fabrikam", &csv]);
+    sk.ok(&[
+        "policy",
+        "set",
+        "--tenant",
+        "Fabrikam",
+        "--product-id",
+        "CFQ7TTC0LH18",
+        "--value",
+        "Disabled",
+    ]);
+    let id = submit_request(
+        &sk,
+        "Fabrikam",
+        "ann@fabrikam.example",
+        "SUITE_BASIC",
+        &["bob@fabrikam.example"],
+    );
+    let rid = id.clone();
+    with_app(&sk, "Fabrikam", |app, tenant| async move {
+        let actor = seatkeeper_app::Actor::operator(tenant);
+        app.share_request(
+            &actor,
+            &rid,
+            &seatkeeper_app::requests::ShareInput {
+                recipients: vec!["sam@fabrikam.example".into()],
+                subject: None,
+                message: None,
+                base_url: "https://licenses.example".into(),
+            },
+        )
+        .await
+        .expect("share");
+        app.delete_user(&actor, "bob@fabrikam.example")
+            .await
+            .expect("delete");
+    });
+
+    let text = sk.ok(&["requests", "show", "--tenant", "Fabrikam", &id]);
+    assert!(text.contains("bob@fabrikam.example (deleted)"), "{text}");
+    assert!(!text.contains("ann@fabrikam.example (deleted)"), "{text}");
+    let shares = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Shared with"))
+        .collect::<Vec<_>>();
+    assert!(shares.len() >= 2, "{text}");
+    assert!(
+        shares[1].starts_with("sam@fabrikam.example")
+            && shares[1].contains("operator (cli)")
+            && shares[1].trim_end().ends_with("no"),
+        "{text}"
+    );
+    let shown = sk.json(&["requests", "show", "--tenant", "Fabrikam", &id, "--json"]);
+    assert_eq!(
+        shown["shares"][0]["recipient"], "sam@fabrikam.example",
+        "{shown}"
+    );
+    assert_eq!(shown["users"][1]["exists"], false, "{shown}");
+});
+
+both!(jobs_run_prints_how_many_requests_were_purged, |sk| {
+    sk.tenant("Fabrikam");
+    let csv = sk.write(
+        "people.csv",
+        "userPrincipalName,displayName,usageLocation\nann@fabrikam.example,Ann,US\nbob@fabrikam.example,Bob,US\n",
+    );
+    sk.ok(&["users", "import", "--tenant", "Fabrikam", &csv]);
+    sk.ok(&[
+        "policy",
+        "set",
+        "--tenant",
+        "Fabrikam",
+        "--product-id",
+        "CFQ7TTC0LH18",
+        "--value",
+        "Disabled",
+    ]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(out.contains("Purged no license requests"), "{out}");
+    // Requests made 13 months ago, one of them by each user.
+    let submit_old = |upns: &'static [&'static str]| {
+        with_app(&sk, "Fabrikam", |app, tenant| async move {
+            let now = app.now();
+            app.clock.set(now - chrono::Duration::days(400));
+            for upn in upns {
+                let u = app
+                    .get_user(&seatkeeper_app::Actor::operator(tenant), upn)
+                    .await
+                    .expect("user");
+                let actor = seatkeeper_app::Actor {
+                    tenant_id: tenant,
+                    user_id: Some(u.id),
+                    name: u.upn.clone(),
+                    roles: vec![],
+                    partner: None,
+                };
+                app.submit_request(
+                    &actor,
+                    app.catalog()
+                        .find_product("SUITE_BASIC")
+                        .expect("product")
+                        .sku_id,
+                    &[],
+                    None,
+                )
+                .await
+                .expect("submit");
+            }
+        })
+    };
+    submit_old(&["ann@fabrikam.example"]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(
+        out.contains("Purged 1 license request older than 12 months."),
+        "{out}"
+    );
+    submit_old(&["ann@fabrikam.example", "bob@fabrikam.example"]);
+    let out = sk.ok(&["jobs", "run"]);
+    assert!(
+        out.contains("Purged 2 license requests older than 12 months."),
+        "{out}"
+    );
+    let r = sk.json(&["jobs", "run", "--json"]);
+    assert_eq!(r["requestsPurged"], 0, "{r}");
+});
 
 both!(requests_list_show_and_decide_from_the_command_line, |sk| {
     sk.tenant("Fabrikam");

@@ -147,6 +147,8 @@ text_enum!(
         UserDelete => "user.delete",
         /// A user's admin roles were set.
         UserRoles => "user.roles",
+        /// A partner's delegated roles in this organization were set or revoked.
+        PartnerRoles => "partner.roles",
         /// An admin set a user's password (never recorded itself).
         UserPasswordSet => "user.password.set",
         /// A user changed their own password.

@@ -48,6 +48,36 @@ pub const MAX_LINK_EXPIRY_DAYS: i64 = 90;
 pub const MAX_RETENTION_MONTHS: i64 = 120;
 /// How many colleagues one request may name besides the requester.
 pub const MAX_OTHER_USERS: usize = 19;
+/// How many users one decision may name, approved and denied together.
+pub const MAX_DECISION_USERS: usize = 1000;
+/// How many names an error message lists before "… and 9,990 more".
+pub const LISTED_NAMES: usize = 10;
+
+/// `names` joined with ", ", at most [`LISTED_NAMES`] of them, then "… and 9,990 more".
+pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(LISTED_NAMES).map(AsRef::as_ref).collect();
+    let mut out = shown.join(", ");
+    if names.len() > LISTED_NAMES {
+        out.push_str(&format!(
+            " … and {} more",
+            thousands(names.len() - LISTED_NAMES)
+        ));
+    }
+    out
+}
+
+/// `n` with a comma between thousands: 9990 → "9,990".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// Why a decision's lists do not match the users on the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +192,17 @@ mod tests {
             check_decision(&on, &[a, b, c], &[]),
             Err(DecisionError::NotOnRequest(vec![c]))
         );
+    }
+
+    #[test]
+    fn long_lists_of_names_are_cut() {
+        let names: Vec<String> = (0..10_000).map(|i| format!("u{i}")).collect();
+        let s = name_list(&names);
+        assert!(s.starts_with("u0, u1, "), "{s}");
+        assert!(s.ends_with("u9 … and 9,990 more"), "{s}");
+        assert_eq!(name_list(&["a", "b"]), "a, b");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 
     #[test]

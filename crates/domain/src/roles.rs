@@ -73,11 +73,31 @@ pub enum Action {
     /// Decide and share license requests and change the request-process setting (section 6:
     /// Global, License and User admin).
     ManageRequests,
+    /// List and open the organization's license requests and read their settings (every
+    /// admin role, as `Read`).
+    ReadRequests,
+}
+
+impl Action {
+    /// Whether this is about license requests: a partner needs the Global admin role for it.
+    pub fn is_license_requests(self) -> bool {
+        matches!(self, Action::ManageRequests | Action::ReadRequests)
+    }
 }
 
 /// Whether any of `roles` permits `action`.
 pub fn permits(roles: &[Role], action: Action) -> bool {
     roles.iter().any(|r| role_permits(*r, action))
+}
+
+/// Whether an actor with `roles` may do `action`; `partner` when they act for a customer
+/// organization as its partner (section 6: managing license requests as a partner needs
+/// Global admin there; everything else follows the delegated roles as for a member).
+pub fn permits_as(roles: &[Role], partner: bool, action: Action) -> bool {
+    if partner && action.is_license_requests() {
+        return roles.contains(&Role::GlobalAdmin);
+    }
+    permits(roles, action)
 }
 
 fn role_permits(role: Role, action: Action) -> bool {
@@ -87,17 +107,21 @@ fn role_permits(role: Role, action: Action) -> bool {
         GlobalAdmin => true,
         BillingAdmin => matches!(
             action,
-            Read | ManageSubscriptions | ReadBilling | ManageBilling
+            Read | ReadRequests | ManageSubscriptions | ReadBilling | ManageBilling
         ),
         LicenseAdmin => matches!(
             action,
-            Read | AssignLicenses | SetUsageLocation | ManageRequests
+            Read | ReadRequests | AssignLicenses | SetUsageLocation | ManageRequests
         ),
         UserAdmin => matches!(
             action,
-            Read | AssignLicenses | ManageDirectory | SetUsageLocation | ManageRequests
+            Read | ReadRequests
+                | AssignLicenses
+                | ManageDirectory
+                | SetUsageLocation
+                | ManageRequests
         ),
-        GlobalReader => matches!(action, Read | ReadBilling),
+        GlobalReader => matches!(action, Read | ReadRequests | ReadBilling),
     }
 }
 
@@ -133,6 +157,32 @@ mod tests {
             assert_eq!(permits(&[role], Action::ManageBilling), manage, "{role:?}");
         }
         assert!(!permits(&[], Action::ReadBilling));
+    }
+
+    #[test]
+    fn a_partner_needs_global_admin_for_license_requests_only() {
+        for action in [Action::ReadRequests, Action::ManageRequests] {
+            assert!(permits(&[Role::LicenseAdmin], action));
+            assert!(!permits_as(&[Role::LicenseAdmin], true, action));
+            assert!(!permits_as(
+                &[Role::UserAdmin, Role::GlobalReader],
+                true,
+                action
+            ));
+            assert!(permits_as(&[Role::GlobalAdmin], true, action));
+            assert!(permits_as(&[Role::LicenseAdmin], false, action));
+        }
+        assert!(permits_as(
+            &[Role::LicenseAdmin],
+            true,
+            Action::AssignLicenses
+        ));
+        assert!(!permits_as(
+            &[Role::LicenseAdmin],
+            true,
+            Action::ManageDirectory
+        ));
+        assert!(permits_as(&[Role::GlobalReader], true, Action::Read));
     }
 
     #[test]

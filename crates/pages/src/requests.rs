@@ -783,12 +783,17 @@ async fn pane_page(
     Ok(pane(app, viewer, &d, options.as_ref(), form, error))
 }
 
-/// `GET /licenses/requests/{id}`: the request pane.
+/// `GET /licenses/requests/{id}`: the request pane. A requester without an admin role is sent
+/// to their own view of it (`/my/requests/{id}`), where another's request is a 404.
 pub async fn show(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
+    if !viewer.is_admin() && viewer.actor.user_id.is_some() {
+        let rid = seatkeeper_app::requests::parse_id(&id)?;
+        return Ok(axum::response::Redirect::to(&format!("/my/requests/{rid}")).into_response());
+    }
     viewer.require_admin()?;
     Ok(pane_page(&app, &viewer, &id, None, None)
         .await?
@@ -802,11 +807,17 @@ pub async fn show_mine(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     signed_in_user(&viewer)?;
-    let d = app.get_request(&viewer.actor, &id).await?;
-    if Some(d.request.requester_id) != viewer.actor.user_id {
-        return Err(PageError::not_found(format!(
+    let none = || {
+        PageError::not_found(format!(
             "You have no license request '{id}': see My requests."
-        )));
+        ))
+    };
+    let d = match app.get_request(&viewer.actor, &id).await {
+        Err(AppError::NotFound(_)) => return Err(none()),
+        other => other?,
+    };
+    if Some(d.request.requester_id) != viewer.actor.user_id {
+        return Err(none());
     }
     let mut page = pane(&app, &viewer, &d, None, None, None);
     page.admin = false;
@@ -836,12 +847,16 @@ pub async fn decide(
     let group = form.group.trim();
     let sku = match form.sku.trim() {
         "" => None,
-        s => Some(
-            catalog
-                .find_product(s)
-                .map(|p| p.sku_id)
-                .ok_or_else(|| PageError::bad_request(format!("There is no product '{s}'.")))?,
-        ),
+        s => match catalog.find_product(s) {
+            Some(p) => Some(p.sku_id),
+            None => {
+                let message = format!(
+                    "There is no product '{s}': under Select a product, choose one of those listed."
+                );
+                let page = pane_page(&app, &viewer, &id, Some(&form), Some(message)).await?;
+                return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+            }
+        },
     };
     let d = app.get_request(&viewer.actor, &id).await?;
     let disabled = match (
@@ -870,9 +885,13 @@ pub async fn decide(
             Ok(notice::redirect(
                 &format!("/licenses/requests/{}", d.request.id),
                 &format!(
-                    "The request for {} was decided: {}. Everyone on it gets an e-mail.",
+                    "The request for {} was decided: {}. Everyone on it gets an e-mail.{}",
                     product_name(&app, d.request.sku_id),
-                    outcome.to_lowercase()
+                    outcome.to_lowercase(),
+                    d.notices
+                        .iter()
+                        .map(|n| format!(" {n}"))
+                        .collect::<String>()
                 ),
                 false,
             ))

@@ -16,6 +16,7 @@ pub mod directory;
 pub mod group_licenses;
 pub mod operator;
 pub mod outbox;
+pub mod partners;
 pub mod policies;
 pub mod requests;
 pub mod sessions;
@@ -111,6 +112,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "billing records outlive their owner",
         include_str!("../migrations/sqlite/0012_billing_records_outlive_owner.sql"),
     ),
+    (
+        13,
+        "partners",
+        include_str!("../migrations/sqlite/0013_partners.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -172,6 +178,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "billing records outlive their owner",
         include_str!("../migrations/postgres/0012_billing_records_outlive_owner.sql"),
+    ),
+    (
+        13,
+        "partners",
+        include_str!("../migrations/postgres/0013_partners.sql"),
     ),
 ];
 

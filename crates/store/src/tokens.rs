@@ -14,6 +14,8 @@ pub struct Token {
     pub created_at: Time,
     pub expires_at: Option<Time>,
     pub revoked_at: Option<Time>,
+    /// For a partner's token: the customer organization it acts in (see `partners`).
+    pub acting_tenant_id: Option<TenantId>,
 }
 
 fn map(r: &AnyRow) -> Result<Token> {
@@ -29,11 +31,12 @@ fn map(r: &AnyRow) -> Result<Token> {
         revoked_at: r
             .try_get::<Option<i64>, _>("revoked_at")?
             .map(crate::from_us),
+        acting_tenant_id: crate::get_opt_id(r, "acting_tenant_id")?,
     })
 }
 
 pub async fn insert(conn: &mut Conn, t: &Token, hash: &str) -> Result<()> {
-    sqlx::query("INSERT INTO tokens (id, tenant_id, user_id, hash, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    sqlx::query("INSERT INTO tokens (id, tenant_id, user_id, hash, name, created_at, expires_at, acting_tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(t.id.to_string())
         .bind(t.tenant_id.to_string())
         .bind(t.user_id.to_string())
@@ -41,6 +44,7 @@ pub async fn insert(conn: &mut Conn, t: &Token, hash: &str) -> Result<()> {
         .bind(&t.name)
         .bind(us(t.created_at))
         .bind(t.expires_at.map(us))
+        .bind(t.acting_tenant_id.map(|a| a.to_string()))
         .execute(&mut *conn)
         .await?;
     Ok(())

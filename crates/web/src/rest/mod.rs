@@ -11,6 +11,7 @@ mod dev;
 mod groups;
 mod licenses;
 pub mod model;
+mod partners;
 mod policies;
 mod requests;
 mod selfservice;
@@ -115,6 +116,7 @@ impl Modify for BearerAuth {
         (name = "Catalog"),
         (name = "Roles"),
         (name = "Tokens"),
+        (name = "Partners"),
         (name = "Tenant"),
         (name = "Purchase policy"),
         (name = "Group licensing"),
@@ -221,6 +223,8 @@ fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
         // Tokens.
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(partners::list, partners::set))
+        .routes(routes!(partners::revoke))
         // Tenant.
         .routes(routes!(tenant::get, tenant::patch))
         // Audit log and mail.

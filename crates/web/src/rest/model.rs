@@ -273,6 +273,10 @@ pub struct Token {
     pub expires_date_time: Option<String>,
     #[schema(format = DateTime, required = true)]
     pub revoked_date_time: Option<String>,
+    /// A partner token's customer organization (it acts there); null for a token that acts in
+    /// the user's own organization.
+    #[schema(format = Uuid, required = true)]
+    pub acting_tenant_id: Option<String>,
 }
 
 /// A user's tokens.

@@ -302,7 +302,7 @@ pub enum AssignViaBody {
 #[schema(as = LicenseRequestDecision)]
 pub struct DecideBody {
     /// Users to approve (ids or user principal names). With `deny`, every user on the request
-    /// exactly once.
+    /// exactly once; the two lists together name at most 1,000.
     #[serde(default)]
     approve: Vec<String>,
     /// Users to deny.
@@ -330,7 +330,9 @@ pub struct DecideBody {
 /// to a security group that carries the license. Each user on the request is e-mailed. The
 /// request becomes Completed. Codes: RequestAlreadyDecided (409), chooseProduct,
 /// productDoesNotServe, groupCarriesNoProduct, notSecurityGroup, notEnoughLicenses,
-/// undecidedUsers, usersInBothLists, usersNotOnRequest (400), noProductToAssign (409).
+/// undecidedUsers, usersInBothLists, usersNotOnRequest, tooManyUsers (400), noProductToAssign,
+/// usersDeleted (409: approved users deleted since the request, named; deny them instead).
+/// Approved users who hold the product already take no license: `notices` says so.
 #[utoipa::path(
     post,
     path = "/license-requests/{id}/decision",

@@ -43,11 +43,17 @@ pub struct CreateBody {
     #[serde(default, deserialize_with = "whole_number_opt")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
+    /// For a partner: the customer organization (id) the token acts in, with the roles its
+    /// Global admin delegated to the caller there (403 when there are none). Leave out for a
+    /// token that acts in the caller's own organization.
+    tenant_id: Option<String>,
 }
 
 /// Issue a bearer token
 ///
-/// For oneself, or for any user by a Global admin.
+/// For oneself, or for any user by a Global admin. With `tenantId`, a partner token: it acts
+/// in that customer organization with the roles delegated to the caller there (PUT /partners),
+/// and stops working as soon as they are revoked.
 #[utoipa::path(
     post,
     path = "/tokens",
@@ -81,10 +87,27 @@ pub async fn create(
             ));
         }
     };
-    let user = target_user(&app, &actor, body.user_id.as_deref()).await?;
-    let issued = app
-        .create_token(&actor, user, body.name.as_deref().unwrap_or(""), expires_at)
-        .await?;
+    let name = body.name.as_deref().unwrap_or("");
+    let issued = match body.tenant_id.as_deref().map(str::trim) {
+        Some(customer) if !customer.is_empty() => {
+            if body
+                .user_id
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+            {
+                return Err(bad_request(
+                    "invalidPartnerToken",
+                    "A partner token is for the caller: leave userId out when giving tenantId.",
+                ));
+            }
+            app.create_partner_token(&actor, customer, name, expires_at)
+                .await?
+        }
+        _ => {
+            let user = target_user(&app, &actor, body.user_id.as_deref()).await?;
+            app.create_token(&actor, user, name, expires_at).await?
+        }
+    };
     Ok((
         StatusCode::CREATED,
         axum::Json(IssuedToken {
@@ -142,6 +165,7 @@ pub async fn list(
                     created_date_time: ts(t.created_at),
                     expires_date_time: t.expires_at.map(ts),
                     revoked_date_time: t.revoked_at.map(ts),
+                    acting_tenant_id: t.acting_tenant_id.map(|a| a.to_string()),
                 }
             })
             .collect(),

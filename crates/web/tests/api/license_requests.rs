@@ -10,17 +10,17 @@ use reqwest::StatusCode;
 use seatkeeper_domain::roles::Role;
 use serde_json::{Value, json};
 
-const REQ: &str = "/api/v1/license-requests";
-const MINE: &str = "/api/v1/me/license-requests";
-const SETTINGS: &str = "/api/v1/settings/license-requests";
+pub const REQ: &str = "/api/v1/license-requests";
+pub const MINE: &str = "/api/v1/me/license-requests";
+pub const SETTINGS: &str = "/api/v1/settings/license-requests";
 
-async fn submit(srv: &Srv, token: &str, body: Value) -> (StatusCode, Value) {
+pub async fn submit(srv: &Srv, token: &str, body: Value) -> (StatusCode, Value) {
     srv.call_as(token, "POST", MINE, Some(body)).await
 }
 
 /// A Member blocked from buying SUITE_BASIC requests it for themselves and `others`; returns
 /// the request's id.
-async fn request_for(srv: &Srv, token: &str, others: &[&str], note: &str) -> String {
+pub async fn request_for(srv: &Srv, token: &str, others: &[&str], note: &str) -> String {
     let got = submit(
         srv,
         token,
@@ -31,11 +31,11 @@ async fn request_for(srv: &Srv, token: &str, others: &[&str], note: &str) -> Str
     got.1["id"].as_str().expect("id").to_string()
 }
 
-async fn decide(srv: &Srv, id: &str, body: Value) -> (StatusCode, Value) {
+pub async fn decide(srv: &Srv, id: &str, body: Value) -> (StatusCode, Value) {
     srv.post(&format!("{REQ}/{id}/decision"), body).await
 }
 
-async fn group(srv: &Srv, name: &str) -> String {
+pub async fn group(srv: &Srv, name: &str) -> String {
     let (st, g) = srv
         .post(
             "/v1.0/groups",
@@ -47,7 +47,7 @@ async fn group(srv: &Srv, name: &str) -> String {
 }
 
 /// Waits until the license jobs have nothing left to do.
-async fn jobs_done(srv: &Srv) {
+pub async fn jobs_done(srv: &Srv) {
     for _ in 0..400 {
         let got = srv.get(&format!("{API}/jobs")).await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
@@ -81,7 +81,7 @@ fn links(m: &Received, srv: &Srv) -> (String, String) {
     (find("Recommend approving:"), find("Recommend denying:"))
 }
 
-async fn page(srv: &Srv, path: &str) -> (StatusCode, String) {
+pub async fn page(srv: &Srv, path: &str) -> (StatusCode, String) {
     let r = reqwest::get(format!("{}{path}", srv.url))
         .await
         .expect("get");
@@ -100,7 +100,7 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-async fn post_form(srv: &Srv, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+pub async fn post_form(srv: &Srv, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
     let path = path.split('?').next().unwrap_or(path);
     let r = reqwest::Client::new()
         .post(format!("{}{path}", srv.url))
@@ -998,6 +998,7 @@ backends!(
             user_id: Some(me),
             name: "former@contoso.test".into(),
             roles: vec![],
+            partner: None,
         };
         let found: Vec<String> = srv
             .app

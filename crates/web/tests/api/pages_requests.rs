@@ -207,3 +207,133 @@ backends!(
         assert!(html.contains("Guest users cannot request"), "{html}");
     }
 );
+
+backends!(
+    a_requester_opens_their_own_request_and_not_anothers,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let get = |path: String, cookie: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                let r = client
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .expect("page");
+                let st = r.status();
+                let location = r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap_or_default().to_string());
+                (st, location, r.text().await.expect("body"))
+            }
+        };
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let mut ids = Vec::new();
+        for upn in ["own@contoso.test", "else@contoso.test"] {
+            let t = srv.token_with_roles(upn, &[]).await;
+            let (st, r) = srv
+                .call_as(
+                    &t,
+                    "POST",
+                    "/api/v1/me/license-requests",
+                    Some(json!({"skuId": "SUITE_BASIC", "note": "for the audit"})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{r}");
+            ids.push(r["id"].as_str().expect("id").to_string());
+        }
+        let own = session_of(&srv, "own@contoso.test").await;
+
+        // My requests links each row to the request.
+        let (st, _, html) = get("/my/requests".into(), own.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(
+            html.contains(&format!("href=\"/my/requests/{}\"", ids[0])),
+            "{html}"
+        );
+        // The admin address of their own request leads to it, not to a 403.
+        let (st, location, _) = get(format!("/licenses/requests/{}", ids[0]), own.clone()).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let location = location.expect("location");
+        assert_eq!(location, format!("/my/requests/{}", ids[0]));
+        let (st, _, html) = get(location, own.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(html.contains("for the audit"), "{html}");
+        assert!(!html.contains(">Submit</button>"), "{html}");
+
+        // Another's request: a 404 either way, which says nothing about whether it exists.
+        let (st, location, _) = get(format!("/licenses/requests/{}", ids[1]), own.clone()).await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let (st, _, html) = get(location.expect("location"), own.clone()).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{html}");
+        assert!(html.contains("see My requests"), "{html}");
+        assert!(!html.contains("/api/v1"), "{html}");
+        let (st, _, missing) = get(
+            format!("/my/requests/{}", uuid::Uuid::new_v4()),
+            own.clone(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        assert!(!html.contains("else@contoso.test"), "{html}");
+        assert!(!missing.contains("else@contoso.test"));
+        let (st, _, _) = get("/licenses/requests/not-an-id".into(), own.clone()).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    }
+);
+
+backends!(
+    a_pane_post_with_an_unknown_product_shows_the_pane_with_the_reason,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let member = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let (st, r) = srv
+            .call_as(
+                &member,
+                "POST",
+                "/api/v1/me/license-requests",
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_string();
+        let uid = r["users"][0]["id"].as_str().expect("user id").to_string();
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let page = client
+            .get(format!("{}/licenses/requests/{id}", srv.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page.text().await.unwrap());
+        let resp = client
+            .post(format!("{}/licenses/requests/{id}/decision", srv.url))
+            .header("cookie", &admin)
+            .header("content-type", FORM)
+            .body(format!("verdict=approve%3A{uid}&sku=nope&csrf={csrf}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("There is no product &#39;nope&#39;")
+                || html.contains("There is no product 'nope'"),
+            "{html}"
+        );
+        assert!(html.contains("role=\"alert\""), "{html}");
+        // The pane is there to correct the choice.
+        assert!(html.contains("asker@contoso.test"), "{html}");
+        assert!(html.contains(">Submit</button>"), "{html}");
+        assert_eq!(status_of(&srv, &id).await, "Pending");
+    }
+);
