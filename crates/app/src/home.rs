@@ -38,6 +38,8 @@ pub struct Attention {
     /// The subscription was bought through self-service: admins act on it only by taking it
     /// over (SS4).
     pub self_service: bool,
+    /// The subscription is a trial (it cannot be reactivated).
+    pub trial: bool,
 }
 
 /// The admin home page: licenses at a glance and what needs attention.
@@ -82,6 +84,7 @@ impl App {
                 licenses: s.quantity,
                 term_end: Some(s.life.term_end),
                 self_service: s.origin == seatkeeper_domain::kinds::Origin::SelfService,
+                trial: s.is_trial,
             });
         }
         attention.sort_by_key(|a| (a.kind as u8, a.term_end));
@@ -102,6 +105,7 @@ impl App {
                 licenses: row.total,
                 term_end: None,
                 self_service: false,
+                trial: false,
             });
         }
         Ok(HomeSummary {

@@ -162,7 +162,7 @@ pub fn self_service_notice(
     s: &Subscription,
     audience: Audience<'_>,
 ) -> Content {
-    use seatkeeper_domain::lifecycle::{DISABLED_DAYS, EXPIRED_DAYS};
+    use seatkeeper_domain::lifecycle::{DISABLED_DAYS, EXPIRED_DAYS, Status};
     use seatkeeper_domain::subscription::licenses_of;
     let day = |t: Time| t.format("%Y-%m-%d").to_string();
     let what = if s.is_trial {
@@ -177,9 +177,10 @@ pub fn self_service_notice(
             s.commerce_id
         ),
         Audience::AdminsPurchaserLeft { purchaser } => format!(
-            "The self-service {what} ({}, subscription {}) bought by {purchaser}, who has left {tenant},",
+            "The self-service {what} ({}, subscription {}) {} by {purchaser}, who has left {tenant},",
             licenses_of(s.quantity, product),
-            s.commerce_id
+            s.commerce_id,
+            if s.is_trial { "started" } else { "bought" }
         ),
     };
     let keep = match (audience, s.is_trial) {
@@ -189,8 +190,11 @@ pub fn self_service_notice(
         (Audience::Purchaser { bought: false }, true) => {
             format!("To keep using {product}, buy it under Buy a product.")
         }
-        (Audience::Purchaser { .. }, false) => format!(
+        (Audience::Purchaser { .. }, false) if s.life.status == Status::Active => format!(
             "To keep it, turn recurring billing on under My products, or buy {product} again."
+        ),
+        (Audience::Purchaser { .. }, false) => format!(
+            "To keep it, reactivate it under My products (its card is charged for a new term), or buy {product} again."
         ),
         (Audience::AdminsPurchaserLeft { .. }, _) => {
             "Take it over under Your products to move its users to the organization's own licenses, or cancel it.".into()
@@ -450,7 +454,8 @@ pub fn purchaser_left(
         format!("The purchaser of a self-service {product} {what} has left"),
         &[
             format!(
-                "{who}, who bought {product} ({}, subscription {}) in {tenant}, {how}.",
+                "{who}, who {} {product} ({}, subscription {}) in {tenant}, {how}.",
+                if s.is_trial { "started a trial of" } else { "bought" },
                 count(s.quantity),
                 s.commerce_id
             ),

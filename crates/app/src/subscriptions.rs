@@ -902,7 +902,12 @@ impl App {
                     && seatkeeper_store::subscriptions::of_purchaser(tx, s.tenant_id, u.id, false)
                         .await?
                         .iter()
-                        .any(|o| o.sku_id == s.sku_id && !o.is_trial && o.id != s.id);
+                        .any(|o| {
+                            o.sku_id == s.sku_id
+                                && !o.is_trial
+                                && o.id != s.id
+                                && matches!(o.life.status, Status::Active | Status::Expired)
+                        });
                 let content = mail::self_service_notice(
                     kind,
                     &tenant,

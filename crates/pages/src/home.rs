@@ -91,10 +91,17 @@ async fn admin_home(app: &App, viewer: &Viewer) -> Result<Response, PageError> {
                 return AttentionItem {
                     level,
                     badge,
-                    text: format!(
-                        "{}{sub}, bought through self-service, {state}. Only its purchaser can reactivate it; to keep its users licensed, take it over.",
-                        a.product
-                    ),
+                    text: if a.trial {
+                        format!(
+                            "{}{sub}, a self-service trial, {state}. To keep its users licensed, take it over or buy the product centrally.",
+                            a.product
+                        )
+                    } else {
+                        format!(
+                            "{}{sub}, bought through self-service, {state}. Only its purchaser can reactivate it; to keep its users licensed, take it over.",
+                            a.product
+                        )
+                    },
                     link: "/products".into(),
                     link_text: "Take over in Your products",
                 };

@@ -385,6 +385,9 @@ pub struct MySub {
     pub frequency: &'static str,
     pub term_end: String,
     pub price: String,
+    /// What a term of all its licenses costs ("$30.00 (2 licenses at $15.00 per
+    /// license/month)"); empty for trials and subscriptions without a price.
+    pub term_price: String,
 }
 
 fn my_sub(app: &App, p: &SubscriptionPeople) -> MySub {
@@ -400,6 +403,18 @@ fn my_sub(app: &App, p: &SubscriptionPeople) -> MySub {
         frequency: frequency_label(s.life.frequency),
         term_end: date(s.life.term_end),
         price: price_words(s),
+        term_price: match (&s.price, s.is_trial) {
+            (Some(p), false) => format!(
+                "{} ({} at {})",
+                money(&Money {
+                    minor: p.minor.saturating_mul(s.quantity),
+                    currency: p.currency.clone(),
+                }),
+                plural(s.quantity, "license", "licenses"),
+                price_words(s)
+            ),
+            _ => String::new(),
+        },
     }
 }
 
