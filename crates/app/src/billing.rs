@@ -637,6 +637,38 @@ impl App {
             .map_err(refusal)
     }
 
+    /// Refunds `amount_minor` to one of `owner`'s cards through the payment provider, inside
+    /// the caller's transaction; returns the provider's reference. A card that is gone is a
+    /// 404; a refused refund a 402.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn refund_payment_method(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        owner: UserId,
+        method: PaymentMethodId,
+        amount_minor: i64,
+        currency: &str,
+        description: &str,
+        idempotency_key: &str,
+    ) -> AppResult<(String, String)> {
+        let m = store::get_method(tx, tenant, Some(owner), method)
+            .await?
+            .ok_or_else(|| no_card(&method.to_string()))?;
+        let reference = self
+            .payments
+            .refund(
+                &m.provider_token,
+                amount_minor,
+                currency,
+                description,
+                idempotency_key,
+            )
+            .await
+            .map_err(refusal)?;
+        Ok((reference, card_words(&m)))
+    }
+
     /// That `method` is one of `owner`'s cards (a trial that converts later names it now):
     /// else a 404 that says where to add one.
     pub(crate) async fn check_payment_method(

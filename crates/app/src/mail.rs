@@ -308,6 +308,7 @@ pub fn taken_over(
     admin: &str,
     s: &Subscription,
     how: TakeOverNotice<'_>,
+    refunded: Option<&str>,
 ) -> Content {
     let what = match how {
         TakeOverNotice::Moved { target, users: 0 } => format!(
@@ -335,7 +336,15 @@ pub fn taken_over(
                 s.commerce_id
             ),
             what,
-            "You will not be charged for it again. Contact your admin with any questions.".into(),
+            match refunded {
+                Some(r) => format!(
+                    "The unused part of its current term was refunded: {r}. You will not be charged for it again. Contact your admin with any questions."
+                ),
+                None => {
+                    "You will not be charged for it again. Contact your admin with any questions."
+                        .into()
+                }
+            },
         ],
     )
 }

@@ -92,6 +92,18 @@ pub trait PaymentProvider: Send + Sync {
         description: &'a str,
         idempotency_key: &'a str,
     ) -> ProviderFuture<'a, Result<String, Refusal>>;
+
+    /// Gives `amount_minor` of `currency` back to a stored card (the unused part of a term
+    /// that was charged); returns the provider's refund reference. The same `idempotency_key`
+    /// refunds once.
+    fn refund<'a>(
+        &'a self,
+        token: &'a str,
+        amount_minor: i64,
+        currency: &'a str,
+        description: &'a str,
+        idempotency_key: &'a str,
+    ) -> ProviderFuture<'a, Result<String, Refusal>>;
 }
 
 /// The built-in test provider, the default. It accepts Luhn-valid numbers with a future
@@ -196,6 +208,33 @@ impl PaymentProvider for TestProvider {
             Ok(format!("ch_test_{hex}"))
         })
     }
+
+    fn refund<'a>(
+        &'a self,
+        token: &'a str,
+        _amount_minor: i64,
+        _currency: &'a str,
+        _description: &'a str,
+        idempotency_key: &'a str,
+    ) -> ProviderFuture<'a, Result<String, Refusal>> {
+        Box::pin(async move {
+            if !token.starts_with(TOKEN_PREFIX) {
+                return Err(Refusal::Declined(
+                    "The payment provider does not know this card: the refund could not be made."
+                        .into(),
+                ));
+            }
+            use sha2::{Digest, Sha256};
+            let d = Sha256::digest(format!("{token}:{idempotency_key}").as_bytes());
+            let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            Ok(format!("re_test_{hex}"))
+        })
+    }
+}
+
+/// Money in words: "30.00 USD" from 3000 minor units.
+pub fn amount_words(amount_minor: i64, currency: &str) -> String {
+    format!("{} {currency}", minor_units(amount_minor))
 }
 
 /// An amount in minor units written with two decimals (1500 → "15.00").

@@ -102,6 +102,34 @@ impl DeletedPurchaser {
     }
 }
 
+/// Money moved on a card for a self-service subscription: a charge or a refund, as the audit
+/// log records it (amounts in minor units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardMove {
+    /// The provider's reference (`ch_…` for a charge, `re_…` for a refund).
+    pub reference: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// "Visa ending 4242".
+    pub card: String,
+}
+
+impl CardMove {
+    /// The audit log's record of it.
+    pub fn json(&self) -> serde_json::Value {
+        json!({"reference": self.reference, "amountMinor": self.amount_minor, "currency": self.currency, "card": self.card})
+    }
+
+    /// "30.00 USD to Visa ending 4242".
+    pub fn words(&self) -> String {
+        format!(
+            "{} to {}",
+            crate::payments::amount_words(self.amount_minor, &self.currency),
+            self.card
+        )
+    }
+}
+
 /// A subscription with the people an admin or its purchaser sees on it (SS2, SS3).
 #[derive(Debug, Clone)]
 pub struct SubscriptionPeople {
@@ -1139,6 +1167,15 @@ impl App {
                         }
                     }
                 }
+                // The purchaser paid for the term: the unused part of an active paid one goes
+                // back to their card.
+                let refund = if before.life.status == Status::Active {
+                    let key = format!("take-over:{}", before.id);
+                    self.refund_unused(tx, &before, before.quantity, now, "taken over", &key)
+                        .await?
+                } else {
+                    None
+                };
                 let mut s = before.clone();
                 s.life.cancelled = true;
                 s.life.recurring = false;
@@ -1166,7 +1203,14 @@ impl App {
                         crate::counted(users as i64, "user", "users")
                     ),
                 };
+                let summary = match &refund {
+                    Some(r) => format!("{summary}; refunded {} to its purchaser", r.words()),
+                    None => summary,
+                };
                 let mut after = subscription_json(&s);
+                if let Some(r) = &refund {
+                    after["refund"] = r.json();
+                }
                 after["takeOver"] = match how {
                     TakeOver::Move { target } => json!({"action": "move", "targetSkuId": target, "users": users}),
                     TakeOver::Cancel { reason } => json!({"action": "cancel", "reason": reason, "users": users}),
@@ -1194,8 +1238,9 @@ impl App {
                     },
                     TakeOver::Cancel { reason } => mail::TakeOverNotice::Cancelled { reason, users },
                 };
+                let refunded = refund.as_ref().map(CardMove::words);
                 self.mail_purchaser(tx, actor, &s, MailKind::SubscriptionTakenOver, now, |tenant, product, admin| {
-                    mail::taken_over(tenant, product, admin, &s, notice)
+                    mail::taken_over(tenant, product, admin, &s, notice, refunded.as_deref())
                 })
                 .await?;
                 Ok(s)
@@ -1436,7 +1481,7 @@ impl App {
         &self,
         tx: &mut Conn,
         s: &mut Subscription,
-    ) -> AppResult<Result<(), String>> {
+    ) -> AppResult<Result<CardMove, String>> {
         let catalog = self.catalog();
         let Some(product) = catalog.product(s.sku_id) else {
             return Ok(Err("the product is no longer in the catalog".into()));
@@ -1471,11 +1516,17 @@ impl App {
             )
             .await
         {
-            Ok(_) => {
+            Ok(reference) => {
+                let charged = CardMove {
+                    reference,
+                    amount_minor: amount,
+                    currency: unit.currency.clone(),
+                    card: self.card_words_of(tx, s.tenant_id, pid, method).await?,
+                };
                 s.is_trial = false;
                 s.quantity = quantity;
                 s.price = Some(unit);
-                Ok(Ok(()))
+                Ok(Ok(charged))
             }
             Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => Err(e),
             Err(e) => Ok(Err(e.to_string())),
@@ -1495,7 +1546,7 @@ impl App {
         terms: i64,
         what: &str,
         key: &str,
-    ) -> AppResult<Option<String>> {
+    ) -> AppResult<Option<CardMove>> {
         let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
         else {
             return Ok(None);
@@ -1512,22 +1563,85 @@ impl App {
             .minor
             .saturating_mul(s.quantity)
             .saturating_mul(terms.max(1));
-        self.charge_payment_method(
-            tx,
-            s.tenant_id,
-            pid,
-            method,
-            amount,
-            &unit.currency,
-            &format!("{product} × {} ({what})", s.quantity),
-            key,
+        let reference = self
+            .charge_payment_method(
+                tx,
+                s.tenant_id,
+                pid,
+                method,
+                amount,
+                &unit.currency,
+                &format!("{product} × {} ({what})", s.quantity),
+                key,
+            )
+            .await?;
+        Ok(Some(CardMove {
+            reference,
+            amount_minor: amount,
+            currency: unit.currency.clone(),
+            card: self.card_words_of(tx, s.tenant_id, pid, method).await?,
+        }))
+    }
+
+    async fn card_words_of(
+        &self,
+        tx: &mut Conn,
+        tenant: seatkeeper_domain::TenantId,
+        owner: UserId,
+        method: seatkeeper_domain::PaymentMethodId,
+    ) -> AppResult<String> {
+        Ok(
+            seatkeeper_store::billing::get_method(tx, tenant, Some(owner), method)
+                .await?
+                .map(|m| format!("{} ending {}", m.brand, m.last4))
+                .unwrap_or_else(|| "the card".into()),
         )
-        .await?;
-        let card = seatkeeper_store::billing::get_method(tx, s.tenant_id, Some(pid), method)
-            .await?
-            .map(|m| format!("{} ending {}", m.brand, m.last4))
-            .unwrap_or_else(|| "the card".into());
-        Ok(Some(card))
+    }
+
+    /// Refunds to the card of paid self-service subscription `s` the unused part of its
+    /// current term for `licenses` of its licenses at `now` (prorated like added licenses
+    /// are charged), with `key` as the provider's idempotency key. `Ok(None)` when nothing
+    /// is due: a trial, a central subscription, no card or price, or nothing left of the
+    /// term. Errors: a card that is gone (404), a refused refund (402).
+    pub(crate) async fn refund_unused(
+        &self,
+        tx: &mut Conn,
+        s: &Subscription,
+        licenses: i64,
+        now: Time,
+        what: &str,
+        key: &str,
+    ) -> AppResult<Option<CardMove>> {
+        let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
+        else {
+            return Ok(None);
+        };
+        if s.origin != Origin::SelfService || s.is_trial || licenses <= 0 {
+            return Ok(None);
+        }
+        let amount = prorate(unit.minor.saturating_mul(licenses), &s.life, now);
+        if amount <= 0 {
+            return Ok(None);
+        }
+        let product = self.catalog().part_number(s.sku_id);
+        let (reference, card) = self
+            .refund_payment_method(
+                tx,
+                s.tenant_id,
+                pid,
+                method,
+                amount,
+                &unit.currency,
+                &format!("{product} × {licenses} ({what})"),
+                key,
+            )
+            .await?;
+        Ok(Some(CardMove {
+            reference,
+            amount_minor: amount,
+            currency: unit.currency.clone(),
+            card,
+        }))
     }
 
     /// SS4: when the account of `user` is disabled or deleted (`how`: "was disabled"), the
@@ -1702,28 +1816,34 @@ impl App {
         s: &Subscription,
         added: i64,
         now: Time,
-    ) -> AppResult<()> {
+    ) -> AppResult<Option<CardMove>> {
         let (Some(pid), Some(method), Some(unit)) = (s.purchaser_id, s.payment_method_id, &s.price)
         else {
-            return Ok(());
+            return Ok(None);
         };
         let amount = prorate(unit.minor.saturating_mul(added), &s.life, now);
         if amount <= 0 {
-            return Ok(());
+            return Ok(None);
         }
         let product = self.catalog().part_number(s.sku_id);
-        self.charge_payment_method(
-            tx,
-            s.tenant_id,
-            pid,
-            method,
-            amount,
-            &unit.currency,
-            &format!("{product}: {added} more"),
-            &format!("add:{}:{}:{}", s.id, s.quantity, now.timestamp_micros()),
-        )
-        .await?;
-        Ok(())
+        let reference = self
+            .charge_payment_method(
+                tx,
+                s.tenant_id,
+                pid,
+                method,
+                amount,
+                &unit.currency,
+                &format!("{product}: {added} more"),
+                &format!("add:{}:{}:{}", s.id, s.quantity, now.timestamp_micros()),
+            )
+            .await?;
+        Ok(Some(CardMove {
+            reference,
+            amount_minor: amount,
+            currency: unit.currency.clone(),
+            card: self.card_words_of(tx, s.tenant_id, pid, method).await?,
+        }))
     }
 }
 

@@ -271,8 +271,21 @@ impl App {
                     }
                     s.life.check_quantity_change(now, s.quantity, quantity)?;
                     let delta = quantity - s.quantity;
+                    let mut moved = None;
                     if delta > 0 && s.origin == Origin::SelfService {
-                        self.charge_added_licenses(tx, &s, delta, now).await?;
+                        moved = self
+                            .charge_added_licenses(tx, &s, delta, now)
+                            .await?
+                            .map(|c| ("charge", c));
+                    }
+                    if delta < 0 && s.origin == Origin::SelfService {
+                        // SS2: licenses removed within the window are refunded for the rest
+                        // of the term.
+                        let key = format!("remove:{}:{}:{}", s.id, s.quantity, now.timestamp_micros());
+                        moved = self
+                            .refund_unused(tx, &s, -delta, now, "licenses removed", &key)
+                            .await?
+                            .map(|c| ("refund", c));
                     }
                     if delta != 0 {
                         if delta < 0 {
@@ -293,9 +306,19 @@ impl App {
                             AuditAction::SubscriptionQuantity,
                             "subscription",
                             s.id,
-                            format!("{verb}: {} → {quantity}", before.quantity),
+                            match &moved {
+                                Some(("charge", c)) => format!("{verb}: {} → {quantity}; charged {}", before.quantity, c.words()),
+                                Some((_, c)) => format!("{verb}: {} → {quantity}; refunded {}", before.quantity, c.words()),
+                                None => format!("{verb}: {} → {quantity}", before.quantity),
+                            },
                             Some(subscription_json(&before)),
-                            Some(subscription_json(&s)),
+                            Some({
+                                let mut after = subscription_json(&s);
+                                if let Some((what, c)) = &moved {
+                                    after[*what] = c.json();
+                                }
+                                after
+                            }),
                         )
                         .await?;
                     }
@@ -463,14 +486,29 @@ impl App {
             let outcome = s.life.cancel(now)?;
             s.cancel_reason = Some(reason.clone());
             s.cancel_feedback = feedback.map(str::to_string);
+            // SS2: a paid self-service subscription cancelled within the window has the
+            // unused part of its term refunded to its card at once.
+            let refund = match outcome {
+                CancelOutcome::DisabledNow if before.life.status == Status::Active => {
+                    let key = format!("cancel:{}:{}", s.id, before.life.term_end.timestamp());
+                    self.refund_unused(tx, &before, before.quantity, now, "cancelled", &key).await?
+                }
+                _ => None,
+            };
             subs::update(tx, &s, before.life.status).await?;
             subs::recount_total(tx, s.pool_id).await?;
-            let what = match outcome {
-                CancelOutcome::DisabledNow if s.is_trial => "trial cancelled: disabled now, nothing was charged",
-                CancelOutcome::DisabledNow => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice",
-                CancelOutcome::EndsAtTermEnd => "cancelled: recurring billing off, it ends with its term",
+            let what = match (outcome, &refund) {
+                (CancelOutcome::DisabledNow, _) if s.is_trial => "trial cancelled: disabled now, nothing was charged".to_string(),
+                (CancelOutcome::DisabledNow, Some(r)) => format!("cancelled within the cancellation window: disabled now, refunded {}", r.words()),
+                (CancelOutcome::DisabledNow, None) if s.origin == Origin::SelfService => "cancelled: disabled now, nothing to refund".to_string(),
+                (CancelOutcome::DisabledNow, None) => "cancelled within the cancellation window: disabled now, prorated refund on the next invoice".to_string(),
+                (CancelOutcome::EndsAtTermEnd, _) => "cancelled: recurring billing off, it ends with its term".to_string(),
             };
-            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(subscription_json(&s))).await?;
+            let mut after = subscription_json(&s);
+            if let Some(r) = &refund {
+                after["refund"] = r.json();
+            }
+            audit::record(tx, actor, now, AuditAction::SubscriptionCancel, "subscription", s.id, format!("{} {what} (reason: {reason})", self.catalog().part_number(s.sku_id)), Some(subscription_json(&before)), Some(after)).await?;
             Ok((s, outcome))
         })).await
     }
@@ -498,7 +536,8 @@ impl App {
                 s.life.reactivate(now)?;
                 s.cancel_reason = None;
                 let charge_key = format!("reactivate:{}:{}", s.id, now.timestamp_micros());
-                self.charge_terms(tx, &s, 1, "reactivated", &charge_key)
+                let charged = self
+                    .charge_terms(tx, &s, 1, "reactivated", &charge_key)
                     .await?;
                 subs::update(tx, &s, before.life.status).await?;
                 subs::recount_total(tx, s.pool_id).await?;
@@ -509,9 +548,18 @@ impl App {
                     AuditAction::SubscriptionReactivate,
                     "subscription",
                     s.id,
-                    format!("{} reactivated", self.catalog().part_number(s.sku_id)),
+                    match &charged {
+                        Some(c) => format!("{} reactivated; charged {}", self.catalog().part_number(s.sku_id), c.words()),
+                        None => format!("{} reactivated", self.catalog().part_number(s.sku_id)),
+                    },
                     Some(subscription_json(&before)),
-                    Some(subscription_json(&s)),
+                    Some({
+                        let mut after = subscription_json(&s);
+                        if let Some(c) = &charged {
+                            after["charge"] = c.json();
+                        }
+                        after
+                    }),
                 )
                 .await?;
                 Ok(s)
@@ -539,6 +587,9 @@ impl App {
         let mut told_ended = false;
         // A trial that converts in this run paid for its first term when it was charged.
         let mut converted = false;
+        // What the renewal taken in this run charged, for its audit entry.
+        let mut renewal_charge: Option<crate::selfservice::CardMove> = None;
+        let mut conversion_charge: Option<crate::selfservice::CardMove> = None;
         let part = self.catalog().part_number(s.sku_id);
         // Each step moves the status or the term end forward (apply refuses one that would
         // not), and one renewal covers every term that ended by now: this ends quickly.
@@ -562,13 +613,16 @@ impl App {
                     )
                 } else {
                     match self.convert_trial(tx, &mut s).await? {
-                        Ok(()) => {
+                        Ok(c) => {
                             converted = true;
                             self.mail_trial_converted(tx, &s, now).await?;
-                            format!(
-                                "{part} trial converted to a paid subscription of {}",
-                                crate::counted(s.quantity, "license", "licenses")
-                            )
+                            let words = format!(
+                                "{part} trial converted to a paid subscription of {}; charged {}",
+                                crate::counted(s.quantity, "license", "licenses"),
+                                c.words()
+                            );
+                            conversion_charge = Some(c);
+                            words
                         }
                         Err(reason) => {
                             s.life.recurring = false;
@@ -588,7 +642,13 @@ impl App {
                     s.id,
                     summary,
                     Some(subscription_json(&before)),
-                    Some(subscription_json(&s)),
+                    Some({
+                        let mut after = subscription_json(&s);
+                        if let Some(c) = conversion_charge.take() {
+                            after["charge"] = c.json();
+                        }
+                        after
+                    }),
                 )
                 .await?;
                 if s.is_trial {
@@ -634,7 +694,7 @@ impl App {
                 // expires, and the purchaser is told.
                 let key = format!("renew:{}:{}", s.id, term_end.timestamp());
                 match self.charge_terms(tx, &s, renewals, "renewal", &key).await {
-                    Ok(_) => {}
+                    Ok(c) => renewal_charge = c,
                     Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => {
                         return Err(e);
                     }
@@ -738,8 +798,13 @@ impl App {
                 }
             };
             let mut after = subscription_json(&s);
+            let mut summary = summary;
             if let Transition::Renew { renewals, .. } = t {
                 after["renewals"] = json!(renewals);
+                if let Some(c) = renewal_charge.take() {
+                    summary.push_str(&format!("; charged {}", c.words()));
+                    after["charge"] = c.json();
+                }
             }
             audit::record(
                 tx,

@@ -344,6 +344,11 @@ impl CancelResult {
                 "Cancelled: the trial is disabled now and the people holding its licenses lose them.".to_string(),
                 s.life.status_since,
             ),
+            DomainCancelOutcome::DisabledNow if s.origin == seatkeeper_domain::kinds::Origin::SelfService => (
+                CancelOutcome::DisabledNow,
+                "Cancelled: the subscription is disabled now; a paid term cancelled within the cancellation window is refunded for the rest of the term to its card (the audit log has the amount).".to_string(),
+                s.life.status_since,
+            ),
             DomainCancelOutcome::DisabledNow => (
                 CancelOutcome::DisabledNow,
                 "Cancelled within the cancellation window: the subscription is disabled now and a prorated refund is credited on the next invoice.".to_string(),

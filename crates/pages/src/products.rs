@@ -267,13 +267,17 @@ pub async fn buy(
     }
 }
 
+/// Where a central subscription's prorated refund goes.
+const INVOICE_REFUND: &str = "is credited on your next invoice";
+
 /// What cancelling would do now, in words, or why it cannot be cancelled: the domain's own
 /// answer (the lifecycle's `cancel`, tried on a copy), never a second reckoning of the window.
-pub(crate) fn cancel_preview(life: &Lifecycle, now: Time) -> Result<String, String> {
+/// `refund` says where the prorated refund goes ("is credited on your next invoice").
+pub(crate) fn cancel_preview(life: &Lifecycle, now: Time, refund: &str) -> Result<String, String> {
     let mut trial = life.clone();
     match trial.cancel(now) {
         Ok(CancelOutcome::DisabledNow) if life.status == Status::Active => Ok(format!(
-            "You are within the cancellation window, which closes on {}: cancelling takes effect now. The subscription is disabled at once, its users lose access to it, and a prorated refund is credited on your next invoice.",
+            "You are within the cancellation window, which closes on {}: cancelling takes effect now. The subscription is disabled at once, its users lose access to it, and a prorated refund {refund}.",
             utc(life.cancel_window_end())
         )),
         Ok(CancelOutcome::DisabledNow) => Ok(
@@ -355,7 +359,7 @@ async fn subscription_page(
     let can_set_recurring = manage && life.clone().set_recurring(!life.recurring).is_ok();
     let can_reactivate = manage && life.clone().reactivate(now).is_ok();
     let cancel = if manage {
-        cancel_preview(life, now)
+        cancel_preview(life, now, INVOICE_REFUND)
     } else {
         Err(String::new())
     };
@@ -532,7 +536,7 @@ pub async fn cancel(
     {
         let sub = app.get_subscription(&viewer.actor, &id).await?;
         // What cancelling does now; when it cannot be cancelled, the use case says why below.
-        if let Ok(effect) = cancel_preview(&sub.life, app.now()) {
+        if let Ok(effect) = cancel_preview(&sub.life, app.now(), INVOICE_REFUND) {
             let name = product_name(&app, sub.sku_id);
             return Ok(ConfirmPage {
                 frame: viewer.frame("Cancel subscription", Nav::Products),

@@ -487,7 +487,11 @@ impl MySubscriptionPage {
 /// A trial is never charged or refunded: its words say so.
 fn my_cancel_preview(s: &Subscription, now: seatkeeper_domain::Time) -> Result<String, String> {
     if !s.is_trial {
-        return cancel_preview(&s.life, now);
+        return cancel_preview(
+            &s.life,
+            now,
+            "for the rest of the term goes back to its card",
+        );
     }
     match s.life.clone().cancel(now) {
         Ok(CancelOutcome::DisabledNow) => Ok(
@@ -878,6 +882,9 @@ pub async fn my_cancel(
         Ok((s, outcome)) => {
             let name = product_name(&app, s.sku_id);
             let message = match outcome {
+                CancelOutcome::DisabledNow if !s.is_trial => format!(
+                    "{name} is cancelled: it is disabled now and its users lose it. The rest of its term is refunded to its card."
+                ),
                 CancelOutcome::DisabledNow => {
                     format!("{name} is cancelled: it is disabled now and its users lose it.")
                 }

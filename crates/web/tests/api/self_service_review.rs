@@ -370,7 +370,7 @@ backends!(cancelling_a_trial_promises_no_refund, |srv| async move {
         .await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     assert!(
-        text(&got.1["message"]).contains("prorated refund"),
+        text(&got.1["message"]).contains("refunded for the rest of the term to its card"),
         "{}",
         got.1
     );
@@ -545,7 +545,8 @@ backends!(
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
         let s = summaries(&srv, "subscription.quantity").await;
         assert!(
-            s.iter().any(|x| x == "Removed 1 MAIL_PLAN1 license: 2 → 1"),
+            s.iter()
+                .any(|x| x.starts_with("Removed 1 MAIL_PLAN1 license: 2 → 1; refunded")),
             "{s:?}"
         );
         // A take-over of one user: "1 user moved".
@@ -956,6 +957,108 @@ backends!(
             (json!("Team budget"), json!("Springfield")),
             "{}",
             got.1
+        );
+    }
+);
+
+/// The `after` record of the newest audit entry of `action`.
+async fn last_after(srv: &Srv, action: &str) -> Value {
+    let got = srv.get(&format!("{API}/audit?action={action}")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"][0]["after"].clone()
+}
+
+backends!(
+    every_charge_and_refund_of_a_self_service_subscription_is_made_and_recorded,
+    |srv| async move {
+        let buyer = srv.token_with_roles("money@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 2).await;
+        let change = |q: i64| {
+            let srv = &srv;
+            let buyer = buyer.clone();
+            let id = id.clone();
+            async move {
+                srv.call_as(
+                    &buyer,
+                    "PATCH",
+                    &format!("{API}/subscriptions/{id}"),
+                    Some(json!({ "quantity": q })),
+                )
+                .await
+            }
+        };
+        // One more license is charged for the rest of the term; removing it again within
+        // the window refunds the same.
+        let got = change(3).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let charged = last_after(&srv, "subscription.quantity").await["charge"].clone();
+        assert!(
+            text(&charged["reference"]).starts_with("ch_")
+                && charged["amountMinor"].as_i64() > Some(0),
+            "{charged}"
+        );
+        let got = change(2).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let refund = last_after(&srv, "subscription.quantity").await["refund"].clone();
+        assert!(text(&refund["reference"]).starts_with("re_"), "{refund}");
+        assert_eq!(refund["amountMinor"], charged["amountMinor"], "{refund}");
+        assert_eq!(refund["card"], "Visa ending 4242");
+        let s = summaries(&srv, "subscription.quantity").await;
+        assert!(
+            s.iter()
+                .any(|x| x.contains("refunded") && x.contains("to Visa ending 4242")),
+            "{s:?}"
+        );
+
+        // Cancelled within the window: the rest of the term goes back to the card.
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/subscriptions/{id}/cancel"),
+                Some(json!({"reason": "TooExpensive"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let refund = last_after(&srv, "subscription.cancel").await["refund"].clone();
+        assert!(
+            text(&refund["reference"]).starts_with("re_")
+                && refund["amountMinor"].as_i64() > Some(0),
+            "{refund}"
+        );
+
+        // Taken over by an admin: the purchaser gets the unused part back and is told.
+        let other = buy_mail(&srv, &buyer, 1).await;
+        let got = srv
+            .post(
+                &format!("{API}/subscriptions/{other}/take-over"),
+                json!({"action": "cancel", "reason": "Other"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let after = last_after(&srv, "subscription.take-over").await;
+        assert!(
+            text(&after["refund"]["reference"]).starts_with("re_"),
+            "{after}"
+        );
+        run_jobs(&srv).await;
+        let bodies = delivered_with(&srv, "The unused part of its current term was refunded");
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+
+        // A renewal's charge is recorded with its entry.
+        let third = buy_mail(&srv, &buyer, 1).await;
+        let s = sub(&srv, &third).await;
+        set_clock(&srv, t(&s["termEndDateTime"]) + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+        let renewed = last_after(&srv, "subscription.renew").await;
+        assert!(
+            text(&renewed["charge"]["reference"]).starts_with("ch_"),
+            "{renewed}"
+        );
+        let s = summaries(&srv, "subscription.renew").await;
+        assert!(
+            s[0].contains("charged") && s[0].contains("Visa ending 4242"),
+            "{s:?}"
         );
     }
 );
