@@ -1062,3 +1062,68 @@ backends!(
         );
     }
 );
+
+backends!(
+    the_purchaser_reactivates_an_expired_subscription_on_my_products,
+    |srv| async move {
+        let (cookie, token) = signed_in(&srv, "pagereact@contoso.test", &[], false).await;
+        let id = buy_mail(&srv, &token, 2).await;
+        let got = srv
+            .call_as(
+                &token,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"recurringBilling": false})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let path = format!("/my/products/{id}");
+        let (_, html) = page(&srv, &cookie, &path).await;
+        assert!(
+            !html.contains("/reactivate\""),
+            "an active one offers no Reactivate"
+        );
+        set_clock(&srv, t(&got.1["termEndDateTime"]) + Duration::hours(1)).await;
+        run_jobs(&srv).await;
+        // A month later the session has ended: sign in again.
+        let secret = srv
+            .app
+            .sign_in(
+                "pagereact@contoso.test",
+                "Session-pass-1",
+                None,
+                &Default::default(),
+            )
+            .await
+            .expect("sign in")
+            .secret;
+        let cookie = format!("sk_session={secret}");
+        let (status, html) = page(&srv, &cookie, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        // The whole term's price for both licenses.
+        assert!(
+            html.contains(">Reactivate</button>") && html.contains("(2 licenses at $"),
+            "{html}"
+        );
+        let token_field = csrf(&srv, &cookie, &path).await;
+        let (status, _) = post(
+            &srv,
+            &cookie,
+            &format!("{path}/reactivate"),
+            &format!("csrf={token_field}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let s = sub(&srv, &id).await;
+        assert_eq!(
+            (s["status"].clone(), s["recurringBilling"].clone()),
+            (json!("Active"), json!(true)),
+            "{s}"
+        );
+        let s = summaries(&srv, "subscription.reactivate").await;
+        assert!(
+            s[0].contains("charged") && s[0].contains("Visa ending 4242"),
+            "{s:?}"
+        );
+    }
+);
