@@ -484,6 +484,7 @@ impl App {
         frequency: BillingFrequency,
         method: PaymentMethodId,
         disabled_plans: &[PlanId],
+        idempotency_key: Option<&str>,
     ) -> AppResult<Subscription> {
         let me = Self::buyer(actor)?;
         let catalog = self.catalog();
@@ -494,9 +495,31 @@ impl App {
         let disabled = buyer_disabled_plans(&catalog, product, disabled_plans)?;
         let disabled = &disabled;
         let now = self.now();
-        let id = SubscriptionId::new();
+        // A retried purchase with the same key is the same purchase: the same subscription id
+        // (and so the same charge key), answered with what the first one bought.
+        let id = match idempotency_key {
+            Some(k) => {
+                use sha2::{Digest, Sha256};
+                let d = Sha256::digest(format!("purchase:{}:{me}:{k}", actor.tenant_id).as_bytes());
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&d[..16]);
+                SubscriptionId(uuid::Builder::from_random_bytes(b).into_uuid())
+            }
+            None => SubscriptionId::new(),
+        };
         self.transact(move |tx| {
             Box::pin(async move {
+                if idempotency_key.is_some()
+                    && let Some(done) = subs::get(tx, actor.tenant_id, id).await?
+                {
+                    if done.sku_id == sku && done.life.frequency == frequency {
+                        return Ok(done);
+                    }
+                    return Err(AppError::conflict(
+                        "idempotencyKeyReused",
+                        "This Idempotency-Key was used for a different purchase: use a new key for a new purchase.",
+                    ));
+                }
                 let buyer = self.load_buyer(tx, actor, me).await?;
                 let policy = crate::policies::policy_value(tx, actor.tenant_id, sku).await?;
                 let earlier = self.earlier_trial(tx, actor.tenant_id, me, sku).await?;

@@ -524,6 +524,7 @@ async fn self_service_mails_reach_the_purchaser(postgres: bool) {
             BillingFrequency::Monthly,
             seatkeeper_domain::PaymentMethodId::parse(&good.id.to_string()).expect("id"),
             &[],
+            None,
         )
         .await
         .expect("purchase");
@@ -661,6 +662,7 @@ async fn lifecycle_mails_reach_the_purchaser(postgres: bool) {
             BillingFrequency::Monthly,
             seatkeeper_domain::PaymentMethodId::parse(&card.id.to_string()).expect("id"),
             &[],
+            None,
         )
         .await
         .expect("purchase");

@@ -313,8 +313,16 @@ pub async fn purchase(
     })();
     let result = match checked {
         Ok((quantity, frequency, method)) => {
-            app.purchase(&viewer.actor, sku_id, quantity, frequency, method, &[])
-                .await
+            app.purchase(
+                &viewer.actor,
+                sku_id,
+                quantity,
+                frequency,
+                method,
+                &[],
+                None,
+            )
+            .await
         }
         Err(e) => Err(e),
     };

@@ -65,11 +65,17 @@ pub struct PurchaseBody {
 /// Refusals carry a code: GuestCannotPurchase, NotSelfServiceEligible, PurchaseBlockedByPolicy,
 /// OnlyTrialsAllowed, NoPurchaseAfterTrial (403/409), MissingPrerequisite (409: the product
 /// cannot work without another the buyer does not hold), PaymentDeclined (402).
+/// An `Idempotency-Key` header makes a retry safe: the same key answers with the subscription
+/// the first request bought, and the card is charged once (idempotencyKeyReused, 409: the key
+/// was used for another product).
 #[utoipa::path(
     post,
     path = "/me/purchases",
     operation_id = "buyProductMyself",
     tag = "Self-service",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key buys nothing more.", max_length = 255),
+    ),
     request_body = PurchaseBody,
     responses(
         (status = 201, description = "Bought: Active, recurring billing on, origin self-service.", body = Subscription,
@@ -87,8 +93,21 @@ pub struct PurchaseBody {
 pub async fn purchase(
     State(app): State<App>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     Json(body): Json<PurchaseBody>,
 ) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Some(k.trim().to_string()),
+            _ => {
+                return Err(bad_request(
+                    "invalidIdempotencyKey",
+                    "The Idempotency-Key header must be 1 to 255 visible ASCII characters, for example a UUID.",
+                ));
+            }
+        },
+    };
     let catalog = app.catalog();
     let product = product_in_body(&catalog, "skuId", body.sku_id.as_deref().unwrap_or(""))?;
     let (quantity, frequency) = super::subscriptions::quantity_and_frequency(
@@ -111,6 +130,7 @@ pub async fn purchase(
             frequency,
             method,
             &disabled,
+            key.as_deref(),
         )
         .await?;
     Ok(super::subscriptions::created(&app, &s))

@@ -1127,3 +1127,60 @@ backends!(
         );
     }
 );
+
+backends!(
+    a_purchase_retried_with_its_idempotency_key_buys_and_charges_once,
+    |srv| async move {
+        let buyer = srv.token_with_roles("retry@contoso.test", &[]).await;
+        let pm = card(&srv, &buyer).await;
+        let body = json!({"skuId": "MAIL_PLAN1", "quantity": 2, "billingFrequency": "monthly", "paymentMethodId": pm});
+        let buy = |key: &'static str, body: Value| {
+            let srv = &srv;
+            let buyer = buyer.clone();
+            async move {
+                let r = reqwest::Client::new()
+                    .post(format!("{}{API}/me/purchases", srv.url))
+                    .bearer_auth(&buyer)
+                    .header("Idempotency-Key", key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send");
+                let status = r.status();
+                (status, r.json::<Value>().await.expect("json"))
+            }
+        };
+        let (a, b) = tokio::join!(buy("order-1", body.clone()), buy("order-1", body.clone()));
+        let ok: Vec<&(StatusCode, Value)> = [&a, &b]
+            .into_iter()
+            .filter(|r| r.0 == StatusCode::CREATED)
+            .collect();
+        assert!(!ok.is_empty(), "{a:?} {b:?}");
+        for r in [&a, &b] {
+            assert!(
+                r.0 == StatusCode::CREATED || r.0 == StatusCode::CONFLICT,
+                "{r:?}"
+            );
+        }
+        let again = buy("order-1", body.clone()).await;
+        assert_eq!(again.0, StatusCode::CREATED, "{}", again.1);
+        assert_eq!(again.1["id"], ok[0].1["id"]);
+        let got = srv
+            .call_as(&buyer, "GET", &format!("{API}/me/subscriptions"), None)
+            .await;
+        assert_eq!(
+            got.1["value"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            got.1
+        );
+        assert_eq!(summaries(&srv, "subscription.buy").await.len(), 1);
+        // The same key for another product is refused; a new key is a new purchase.
+        let other = json!({"skuId": "CHAT_ESSENTIALS", "quantity": 1, "billingFrequency": "monthly", "paymentMethodId": pm});
+        let got = buy("order-1", other.clone()).await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
+        assert_eq!(got.1["error"]["code"], "idempotencyKeyReused");
+        let got = buy("order-2", body).await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    }
+);
