@@ -608,7 +608,7 @@ impl App {
         tenant: TenantId,
         owner: UserId,
         method: PaymentMethodId,
-        amount_minor: i64,
+        (amount_minor, valid_at): (i64, Time),
         currency: &str,
         description: &str,
         idempotency_key: &str,
@@ -617,14 +617,16 @@ impl App {
             .await?
             .ok_or_else(|| no_card(&method.to_string()))?;
         // A stored card is good through its expiry month (BILL2): an expired one is never
-        // charged.
-        seatkeeper_domain::payment::check_expiry(m.expiry_month, m.expiry_year, self.now())
-            .map_err(|p| {
+        // charged. `valid_at` is when the charge was due (a renewal's term end, even when the
+        // jobs run later), else now.
+        seatkeeper_domain::payment::check_expiry(m.expiry_month, m.expiry_year, valid_at).map_err(
+            |p| {
                 card_problem(CardProblem {
                     message: format!("{}: {}", card_words(&m), p.message),
                     ..p
                 })
-            })?;
+            },
+        )?;
         self.payments
             .charge(
                 &m.provider_token,
@@ -890,13 +892,32 @@ impl App {
                     after.invoice_email = e.clone();
                 }
                 if let Some(m) = method {
-                    if let Some(m) = m
-                        && (!store::lock_method(tx, tenant, *m).await?
-                            || store::get_method(tx, tenant, account.owner, *m)
-                                .await?
-                                .is_none())
-                    {
-                        return Err(no_card(&m.to_string()));
+                    if let Some(m) = m {
+                        let card = if store::lock_method(tx, tenant, *m).await? {
+                            store::get_method(tx, tenant, account.owner, *m).await?
+                        } else {
+                            None
+                        };
+                        let Some(card) = card else {
+                            return Err(no_card(&m.to_string()));
+                        };
+                        // A profile pays with a card that is good now (BILL2).
+                        if m != &before.payment_method_id.unwrap_or_default()
+                            && let Err(p) = seatkeeper_domain::payment::check_expiry(
+                                card.expiry_month,
+                                card.expiry_year,
+                                now,
+                            )
+                        {
+                            return Err(AppError::invalid(
+                                "cardExpired",
+                                format!(
+                                    "The card {} cannot be used: {} Update its expiry under Payment methods, or choose another card.",
+                                    card_words(&card),
+                                    p.message
+                                ),
+                            ));
+                        }
                     }
                     after.payment_method_id = *m;
                 }
@@ -1034,7 +1055,7 @@ mod tests {
                         tenant,
                         owner,
                         m,
-                        1500,
+                        (1500, app.now()),
                         "EUR",
                         "Suite Basic × 1",
                         "t1",

@@ -513,6 +513,9 @@ impl App {
                     self.tell_admins_purchaser_left(tx, actor, &u, "was disabled", now)
                         .await?;
                 }
+                if !before.account_enabled && u.account_enabled {
+                    self.purchaser_returned(tx, actor, &u, now).await?;
+                }
                 audit::record(
                     tx,
                     actor,

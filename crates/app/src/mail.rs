@@ -474,6 +474,33 @@ pub fn purchaser_left(
     )
 }
 
+/// To the Global and Billing admins: the purchaser (`who`) of a self-service subscription whose
+/// recurring billing stopped when they left is back: it renews again on their card (SS4).
+pub fn purchaser_returned(tenant: &str, product: &str, s: &Subscription, who: &str) -> Content {
+    let what = if s.is_trial { "trial" } else { "subscription" };
+    render(
+        format!("The purchaser of a self-service {product} {what} is back"),
+        &[
+            format!(
+                "{who}, whose account in {tenant} was enabled again, holds {product} ({}, subscription {}).",
+                count(s.quantity),
+                s.commerce_id
+            ),
+            if s.is_trial {
+                format!(
+                    "Its trial continues: it becomes a paid subscription on their card when it ends on {}.",
+                    s.life.term_end.format("%Y-%m-%d")
+                )
+            } else {
+                format!(
+                    "Recurring billing is on again: it renews on their card on {}.",
+                    s.life.term_end.format("%Y-%m-%d")
+                )
+            },
+        ],
+    )
+}
+
 /// To the purchaser: their paid subscription did not renew because the charge failed; it has
 /// expired and can be reactivated with a working card.
 pub fn renewal_failed(product: &str, reason: &str, s: &Subscription) -> Content {

@@ -476,6 +476,7 @@ impl App {
     /// Refusals: [`PurchaseRefusal`] (a Guest, a product that is not self-service eligible,
     /// the policy, no price in the currency), `PaymentDeclined`, a payment method that is not
     /// the user's (404), L5 checks for the buyer's own license.
+    #[allow(clippy::too_many_arguments)]
     pub async fn purchase(
         &self,
         actor: &Actor,
@@ -575,15 +576,20 @@ impl App {
                         actor.tenant_id,
                         me,
                         method,
-                        amount,
+                        (amount, now),
                         &unit.currency,
                         &format!("{} × {quantity}", product.name),
                         &format!("purchase:{id}"),
                     )
                     .await?;
                 let mut after = subscription_json(&s);
-                after["charge"] =
-                    json!({"reference": charge, "amountMinor": amount, "currency": unit.currency});
+                after["charge"] = CardMove {
+                    reference: charge,
+                    amount_minor: amount,
+                    currency: unit.currency.clone(),
+                    card: self.card_words_of(tx, actor.tenant_id, me, method).await?,
+                }
+                .json();
                 audit::record(
                     tx,
                     actor,
@@ -1532,7 +1538,7 @@ impl App {
                 s.tenant_id,
                 pid,
                 method,
-                amount,
+                (amount, s.life.term_end),
                 &unit.currency,
                 &format!("{} × {quantity} (trial converted)", product.name),
                 &format!("convert:{}:{}", s.id, s.life.term_end.timestamp()),
@@ -1558,7 +1564,8 @@ impl App {
 
     /// Charges the card of self-service subscription `s` for `terms` terms of its licenses at
     /// the price it was bought at: unit price (minor units per license per term) × quantity ×
-    /// `terms`, with `key` as the provider's idempotency key. A subscription without a price
+    /// `terms`, with `key` as the provider's idempotency key; the card must be good at `at`
+    /// (when the charge was due). A subscription without a price
     /// or a card (central ones, trials) is not charged: `Ok(None)`. Otherwise `Ok(Some(card))`
     /// with the card's words ("Visa ending 4242"). Errors: a declined charge (402), an expired
     /// card (400 `invalidExpiry`), a card that is gone (404).
@@ -1566,7 +1573,7 @@ impl App {
         &self,
         tx: &mut Conn,
         s: &Subscription,
-        terms: i64,
+        (terms, at): (i64, Time),
         what: &str,
         key: &str,
     ) -> AppResult<Option<CardMove>> {
@@ -1592,7 +1599,7 @@ impl App {
                 s.tenant_id,
                 pid,
                 method,
-                amount,
+                (amount, at),
                 &unit.currency,
                 &format!("{product} × {} ({what})", s.quantity),
                 key,
@@ -1696,6 +1703,7 @@ impl App {
             if s.life.status == Status::Active && s.life.recurring {
                 s.life.recurring = false;
                 subs::update(tx, &s, before.life.status).await?;
+                subs::set_stopped_for_departure(tx, s.id, true).await?;
                 audit::record(
                     tx,
                     actor,
@@ -1712,6 +1720,52 @@ impl App {
                 )
                 .await?;
             }
+            self.notice_to_admins(tx, &s, MailKind::PurchaserLeft, &content, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// SS4: when the account of `user` is enabled again, recurring billing comes back on for
+    /// each of their active subscriptions it was turned off for when they left (unless it was
+    /// changed since), audited as `actor`'s change, and the Global and Billing admins are told.
+    pub(crate) async fn purchaser_returned(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        user: &User,
+        now: Time,
+    ) -> AppResult<()> {
+        let who = format!("{} ({})", user.display_name, user.upn);
+        for id in subs::stopped_for_departure(tx, user.tenant_id, user.id).await? {
+            subs::lock(tx, id).await?;
+            subs::set_stopped_for_departure(tx, id, false).await?;
+            let Some(before) = subs::get(tx, user.tenant_id, id).await? else {
+                continue;
+            };
+            if before.life.status != Status::Active || before.life.recurring {
+                continue;
+            }
+            let mut s = before.clone();
+            s.life.recurring = true;
+            subs::update(tx, &s, before.life.status).await?;
+            audit::record(
+                tx,
+                actor,
+                now,
+                AuditAction::SubscriptionRecurring,
+                "subscription",
+                s.id,
+                format!(
+                    "{} recurring billing back on: its purchaser, {who}, is back",
+                    self.catalog().part_number(s.sku_id)
+                ),
+                Some(subscription_json(&before)),
+                Some(subscription_json(&s)),
+            )
+            .await?;
+            let (tenant, product) = self.mail_names(tx, &s).await?;
+            let content = mail::purchaser_returned(&tenant, &product, &s, &who);
             self.notice_to_admins(tx, &s, MailKind::PurchaserLeft, &content, now)
                 .await?;
         }
@@ -1855,7 +1909,7 @@ impl App {
                 s.tenant_id,
                 pid,
                 method,
-                amount,
+                (amount, now),
                 &unit.currency,
                 &format!("{product}: {added} more"),
                 &format!("add:{}:{}:{}", s.id, s.quantity, now.timestamp_micros()),

@@ -326,6 +326,8 @@ impl App {
                 if let Some(on) = recurring {
                     let mid = s.clone();
                     s.life.set_recurring(on)?;
+                    // Chosen by someone now: it no longer comes back on by itself (SS4).
+                    subs::set_stopped_for_departure(tx, s.id, false).await?;
                     if !s.life.cancelled {
                         // Turning recurring billing back on takes the cancellation back.
                         s.cancel_reason = None;
@@ -537,7 +539,7 @@ impl App {
                 s.cancel_reason = None;
                 let charge_key = format!("reactivate:{}:{}", s.id, now.timestamp_micros());
                 let charged = self
-                    .charge_terms(tx, &s, 1, "reactivated", &charge_key)
+                    .charge_terms(tx, &s, (1, now), "reactivated", &charge_key)
                     .await?;
                 subs::update(tx, &s, before.life.status).await?;
                 subs::recount_total(tx, s.pool_id).await?;
@@ -685,7 +687,10 @@ impl App {
                 continue;
             }
             if let Transition::Renew {
-                renewals, term_end, ..
+                at,
+                renewals,
+                term_end,
+                ..
             } = t
                 && !converted
             {
@@ -693,7 +698,10 @@ impl App {
                 // the terms it renews for; when the charge fails, recurring billing stops, it
                 // expires, and the purchaser is told.
                 let key = format!("renew:{}:{}", s.id, term_end.timestamp());
-                match self.charge_terms(tx, &s, renewals, "renewal", &key).await {
+                match self
+                    .charge_terms(tx, &s, (renewals, at), "renewal", &key)
+                    .await
+                {
                     Ok(c) => renewal_charge = c,
                     Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => {
                         return Err(e);

@@ -117,6 +117,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "partners",
         include_str!("../migrations/sqlite/0013_partners.sql"),
     ),
+    (
+        16,
+        "recurring stopped for departure",
+        include_str!("../migrations/sqlite/0016_recurring_stopped_for_departure.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -183,6 +188,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "partners",
         include_str!("../migrations/postgres/0013_partners.sql"),
+    ),
+    (
+        16,
+        "recurring stopped for departure",
+        include_str!("../migrations/postgres/0016_recurring_stopped_for_departure.sql"),
     ),
 ];
 

@@ -466,6 +466,37 @@ pub async fn trial_of(
     r.as_ref().map(map).transpose()
 }
 
+/// Marks whether the recurring billing of `id` was turned off because its purchaser left
+/// (SS4), so that it comes back on when they return.
+pub async fn set_stopped_for_departure(
+    conn: &mut Conn,
+    id: seatkeeper_domain::SubscriptionId,
+    stopped: bool,
+) -> Result<()> {
+    sqlx::query("UPDATE subscriptions SET stopped_for_departure = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(flag(stopped))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The subscriptions of `purchaser` whose recurring billing was turned off because they left.
+pub async fn stopped_for_departure(
+    conn: &mut Conn,
+    tenant: TenantId,
+    purchaser: seatkeeper_domain::UserId,
+) -> Result<Vec<seatkeeper_domain::SubscriptionId>> {
+    let rows = sqlx::query(
+        "SELECT id FROM subscriptions WHERE tenant_id = $1 AND purchaser_id = $2 AND stopped_for_departure = 1 ORDER BY created_at, id",
+    )
+    .bind(tenant.to_string())
+    .bind(purchaser.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| get_id(r, "id")).collect()
+}
+
 /// Keeps the display name and user name of `user` when their account is deleted, if they
 /// bought any self-service subscription or have a billing account (SS3, BILL1: admins still
 /// see who bought it and whose billing account and cards it was).

@@ -1184,3 +1184,95 @@ backends!(
         assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
     }
 );
+
+backends!(
+    a_returning_purchaser_gets_recurring_billing_back_and_the_admins_hear,
+    |srv| async move {
+        let buyer = srv.token_with_roles("comeback@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 1).await;
+        for on in [false, true] {
+            let got = srv
+                .patch(
+                    "/v1.0/users/comeback@contoso.test",
+                    json!({ "accountEnabled": on }),
+                )
+                .await;
+            assert!(got.0.is_success(), "{}", got.1);
+            assert_eq!(sub(&srv, &id).await["recurringBilling"], on);
+        }
+        let s = summaries(&srv, "subscription.recurring").await;
+        assert!(
+            s[0].contains("recurring billing back on") && s[0].contains("comeback@contoso.test"),
+            "{s:?}"
+        );
+        run_jobs(&srv).await;
+        let bodies = delivered_with(&srv, "Recurring billing is on again");
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        // Turned off by the purchaser after they left and came back: it stays off the next time.
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/subscriptions/{id}"),
+                Some(json!({"recurringBilling": false})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        for on in [false, true] {
+            let got = srv
+                .patch(
+                    "/v1.0/users/comeback@contoso.test",
+                    json!({ "accountEnabled": on }),
+                )
+                .await;
+            assert!(got.0.is_success(), "{}", got.1);
+        }
+        assert_eq!(sub(&srv, &id).await["recurringBilling"], false);
+    }
+);
+
+backends!(
+    a_renewal_is_charged_when_the_card_was_good_on_the_day_it_was_due,
+    |srv| async move {
+        let buyer = srv.token_with_roles("dueday@contoso.test", &[]).await;
+        let now = now(&srv).await;
+        let due = now + chrono::Months::new(1);
+        let pm = card_of(
+            &srv,
+            &buyer,
+            "4242 4242 4242 4242",
+            chrono::Datelike::month(&due),
+            chrono::Datelike::year(&due),
+        )
+        .await;
+        let got = srv
+            .call_as(
+                &buyer,
+                "POST",
+                &format!("{API}/me/purchases"),
+                Some(json!({"skuId": "MAIL_PLAN1", "quantity": 1, "billingFrequency": "monthly", "paymentMethodId": pm})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = text(&got.1["id"]);
+        let charged = last_after(&srv, "subscription.buy").await;
+        assert_eq!(charged["charge"]["card"], "Visa ending 4242", "{charged}");
+        // The jobs run after the card's expiry month ended: the renewal was due before.
+        let term_end = t(&got.1["termEndDateTime"]);
+        set_clock(&srv, term_end + Duration::days(32)).await;
+        run_jobs(&srv).await;
+        let s = sub(&srv, &id).await;
+        assert_eq!(s["status"], "Active", "{s}");
+        // A billing profile does not take an expired card.
+        let got = srv
+            .call_as(
+                &buyer,
+                "PATCH",
+                &format!("{API}/me/billing-profile"),
+                Some(json!({ "paymentMethodId": pm })),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        assert_eq!(got.1["error"]["code"], "cardExpired", "{}", got.1);
+    }
+);
