@@ -483,7 +483,7 @@ impl App {
         sku: SkuId,
         quantity: i64,
         frequency: BillingFrequency,
-        method: PaymentMethodId,
+        method: Option<PaymentMethodId>,
         disabled_plans: &[PlanId],
         idempotency_key: Option<&str>,
     ) -> AppResult<Subscription> {
@@ -532,6 +532,13 @@ impl App {
                     earlier,
                     true,
                 )?;
+                // Who may buy is answered before what they pay with.
+                let method = method.ok_or_else(|| {
+                    AppError::invalid(
+                        "missingProperty",
+                        "paymentMethodId is required: one of your cards (add one with POST /api/v1/me/payment-methods).",
+                    )
+                })?;
                 let from_trial = self.trial_license(tx, actor.tenant_id, me, sku).await?;
                 let mine = self.buyer_plans(tx, me, product, disabled).await?;
                 let currency = tenants::get(tx, actor.tenant_id)

@@ -318,7 +318,7 @@ pub async fn purchase(
                 sku_id,
                 quantity,
                 frequency,
-                method,
+                Some(method),
                 &[],
                 None,
             )

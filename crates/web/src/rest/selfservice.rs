@@ -114,13 +114,7 @@ pub async fn purchase(
         body.quantity,
         body.billing_frequency.as_deref(),
     )?;
-    let method = payment_method("paymentMethodId", body.payment_method_id.as_deref())?
-        .ok_or_else(|| {
-            bad_request(
-                "missingProperty",
-                "paymentMethodId is required: one of your cards (add one with POST /api/v1/me/payment-methods).",
-            )
-        })?;
+    let method = payment_method("paymentMethodId", body.payment_method_id.as_deref())?;
     let disabled = plans(&catalog, product, &body.disabled_plans)?;
     let s = app
         .purchase(

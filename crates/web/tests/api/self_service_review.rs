@@ -1276,3 +1276,32 @@ backends!(
         assert_eq!(got.1["error"]["code"], "cardExpired", "{}", got.1);
     }
 );
+
+backends!(
+    a_guest_is_told_they_cannot_buy_before_being_asked_for_a_card,
+    |srv| async move {
+        let (_, guest) = signed_in(&srv, "guestbuyer@contoso.test", &[], true).await;
+        let got = srv
+            .call_as(
+                &guest,
+                "POST",
+                &format!("{API}/me/purchases"),
+                Some(json!({"skuId": "MAIL_PLAN1", "quantity": 1, "billingFrequency": "monthly"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        assert_eq!(got.1["error"]["code"], "GuestCannotPurchase", "{}", got.1);
+        // A Member without a card is asked for one.
+        let member = srv.token_with_roles("nocard@contoso.test", &[]).await;
+        let got = srv
+            .call_as(
+                &member,
+                "POST",
+                &format!("{API}/me/purchases"),
+                Some(json!({"skuId": "MAIL_PLAN1", "quantity": 1, "billingFrequency": "monthly"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+        assert_eq!(got.1["error"]["code"], "missingProperty", "{}", got.1);
+    }
+);
