@@ -522,7 +522,7 @@ async fn self_service_mails_reach_the_purchaser(postgres: bool) {
             sku("MAIL_PLAN1"),
             2,
             BillingFrequency::Monthly,
-            seatkeeper_domain::PaymentMethodId::parse(&good.id.to_string()).ok(),
+            seatkeeper_domain::PaymentMethodId::parse(&good.id.to_string()),
             &[],
             None,
         )
@@ -660,7 +660,7 @@ async fn lifecycle_mails_reach_the_purchaser(postgres: bool) {
             sku,
             2,
             BillingFrequency::Monthly,
-            seatkeeper_domain::PaymentMethodId::parse(&card.id.to_string()).ok(),
+            seatkeeper_domain::PaymentMethodId::parse(&card.id.to_string()),
             &[],
             None,
         )
