@@ -393,6 +393,8 @@ pub async fn take_over(
     PathArgs(id): PathArgs<String>,
     Json(body): Json<TakeOverBody>,
 ) -> ApiResult<axum::Json<Subscription>> {
+    // Who may take over is answered before what the body asks.
+    actor.require(seatkeeper_app::domain::roles::Action::ManageSubscriptions)?;
     let catalog = app.catalog();
     let how = match body.action.as_deref().map(str::trim) {
         Some(a) if a.eq_ignore_ascii_case("move") => {

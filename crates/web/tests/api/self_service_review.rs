@@ -1305,3 +1305,28 @@ backends!(
         assert_eq!(got.1["error"]["code"], "missingProperty", "{}", got.1);
     }
 );
+
+backends!(
+    a_take_over_by_someone_who_may_not_is_refused_before_its_body_is_read,
+    |srv| async move {
+        let buyer = srv.token_with_roles("tobody@contoso.test", &[]).await;
+        let id = buy_mail(&srv, &buyer, 1).await;
+        let la = srv
+            .token_with_roles(
+                "tobodyla@contoso.test",
+                &[seatkeeper_domain::roles::Role::LicenseAdmin],
+            )
+            .await;
+        for token in [&buyer, &la] {
+            let got = srv
+                .call_as(
+                    token,
+                    "POST",
+                    &format!("{API}/subscriptions/{id}/take-over"),
+                    Some(json!({"action": "nonsense"})),
+                )
+                .await;
+            assert_eq!(got.0, StatusCode::FORBIDDEN, "{}", got.1);
+        }
+    }
+);
