@@ -319,6 +319,8 @@ pub struct SubscriptionPage {
     /// What cancelling would do (shown before confirming), or why it cannot be cancelled.
     pub cancel: Result<String, String>,
     pub can_manage: bool,
+    /// A self-service subscription the viewer may take over (it is not deleted).
+    pub can_take_over: bool,
     pub reasons: Vec<(&'static str, String)>,
     pub refused: Refusals,
 }
@@ -352,6 +354,8 @@ async fn subscription_page(
         sub.origin,
     );
     let manage = viewer.can(Action::ManageSubscriptions) && !r.self_service;
+    let can_take_over =
+        viewer.can(Action::ManageSubscriptions) && r.self_service && life.status != Status::Deleted;
     let can_change_quantity = manage
         && life
             .check_quantity_change(now, sub.quantity, sub.quantity.saturating_add(1))
@@ -374,6 +378,7 @@ async fn subscription_page(
         can_reactivate,
         cancel,
         can_manage: manage,
+        can_take_over,
         reasons: CANCEL_REASONS
             .iter()
             .map(|c| (*c, reason_label(c)))

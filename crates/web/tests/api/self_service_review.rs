@@ -919,6 +919,11 @@ backends!(
                 && !home.contains("Reactivate it or turn recurring billing on"),
             "{home}"
         );
+        let (_, detail) = page(&srv, &admin, &format!("/products/{id}")).await;
+        assert!(
+            detail.contains(&format!("href=\"/products/{id}/take-over\"")),
+            "{detail}"
+        );
         srv.buy("MAIL_PLAN1", 1).await;
         let got = srv
             .post(
