@@ -328,10 +328,14 @@ pub struct DecideBody {
 /// Per user: approve some, deny the rest. Approval passes every check of a direct assignment,
 /// all or nothing (the error names who and why; nothing changes), or adds the approved users
 /// to a security group that carries the license. Each user on the request is e-mailed. The
-/// request becomes Completed. Codes: RequestAlreadyDecided (409), chooseProduct,
-/// productDoesNotServe, groupCarriesNoProduct, notSecurityGroup, notEnoughLicenses,
-/// undecidedUsers, usersInBothLists, usersNotOnRequest, tooManyUsers (400), noProductToAssign,
-/// usersDeleted (409: approved users deleted since the request, named; deny them instead).
+/// request becomes Completed. Through a group, the approved users' group licenses are
+/// processed before the answer: a user the group cannot license refuses the whole decision.
+/// Codes: RequestAlreadyDecided (409), chooseProduct, productDoesNotServe,
+/// groupCarriesNoProduct, notSecurityGroup, undecidedUsers, usersInBothLists,
+/// usersNotOnRequest, tooManyUsers (400), notEnoughLicenses, noProductToAssign,
+/// mutuallyExclusivePlans, planDependency, usageLocationMissing (409: through a group, naming
+/// who and why), usersDeleted (409: approved users deleted since the request, named; deny
+/// them instead).
 /// Approved users who hold the product already take no license: `notices` says so.
 #[utoipa::path(
     post,
