@@ -516,11 +516,23 @@ impl App {
                 "Guest users cannot request licenses in this organization.".into(),
             ));
         }
+        // In this order: a Guest, a product they hold, one they may buy, the organization's
+        // own process (which only matters for a product they would otherwise request).
+        if assignments::of_user(tx, requester.id)
+            .await?
+            .iter()
+            .any(|a| a.sku_id == product.sku_id)
+        {
+            return Err(AppError::conflict(
+                "AlreadyHeld",
+                format!("You already have {}.", product.name),
+            ));
+        }
+        self.check_request_allowed(tx, &requester, product).await?;
         let settings = store::settings(tx, actor.tenant_id).await?;
         if settings.use_organization_process {
             return Err(organization_process(&settings));
         }
-        self.check_request_allowed(tx, &requester, product).await?;
         Ok(requester)
     }
 

@@ -245,11 +245,16 @@ pub async fn new_form(
     let p = requested_product(&catalog, &sku)?;
     let picked = people(&form.colleague, "");
     let q = form.q.trim();
-    let process = process_view(&app, &viewer).await?;
-    if process.is_none() {
-        // A form that could only be refused is not shown: the refusal is, in its words.
-        app.check_may_request(&viewer.actor, p.sku_id).await?;
-    }
+    // A form that could only be refused is not shown: the refusal is, in its words (a Guest
+    // is refused before anything else); the organization's own process shows its message.
+    let process = match app.check_may_request(&viewer.actor, p.sku_id).await {
+        Ok(()) => None,
+        Err(AppError::ConflictWith {
+            code: "OrganizationRequestProcess",
+            ..
+        }) => process_view(&app, &viewer).await?,
+        Err(e) => return Err(e.into()),
+    };
     Ok(NewRequestPage {
         frame: viewer.frame("Request a license", Nav::Buy),
         sku: p.sku_id.to_string(),

@@ -152,3 +152,101 @@ backends!(
         assert_eq!(got.1["hasMembersWithLicenseErrors"], false, "{}", got.1);
     }
 );
+
+backends!(
+    a_reader_deciding_with_a_bad_body_is_refused_for_the_role_first,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let id = request_for(&srv, &asker, &[], "").await;
+        let path = format!("{REQ}/{id}/decision");
+        for role in [Role::GlobalReader, Role::BillingAdmin] {
+            let t = srv
+                .token_with_roles(
+                    &format!("{}@contoso.test", role.as_str().to_lowercase()),
+                    &[role],
+                )
+                .await;
+            for body in [json!({"approve": 5}), json!({"nonsense": true})] {
+                let got = srv.call_as(&t, "POST", &path, Some(body)).await;
+                assert_eq!(got.0, StatusCode::FORBIDDEN, "{role:?} {}", got.1);
+            }
+        }
+        // An admin's bad body is still a 400.
+        let got = decide(&srv, &id, json!({"approve": 5})).await;
+        assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    }
+);
+
+backends!(
+    null_lists_are_the_same_as_none_in_requests_and_decisions,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        srv.buy("SUITE_BASIC", 1).await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let got = submit(
+            &srv,
+            &asker,
+            json!({"skuId": "SUITE_BASIC", "otherUserIds": null, "note": null}),
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+        let id = got.1["id"].as_str().expect("id").to_string();
+        let got = decide(
+            &srv,
+            &id,
+            json!({"approve": null, "deny": ["asker@contoso.test"], "disabledPlans": null}),
+        )
+        .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(got.1["outcome"], "Denied", "{}", got.1);
+    }
+);
+
+backends!(
+    a_product_held_or_buyable_is_refused_before_the_organizations_process,
+    |srv| async move {
+        srv.buy("SUITE_BASIC", 2).await;
+        let asker = srv.token_with_roles("asker@contoso.test", &[]).await;
+        let got = srv
+            .put(
+                SETTINGS,
+                json!({"useOrganizationProcess": true, "message": "Use the IT portal."}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        // A product they may buy: buy it, whatever the process.
+        let got = submit(&srv, &asker, json!({"skuId": "SUITE_BASIC"})).await;
+        assert_eq!(code(&got), "PurchaseAllowed", "{}", got.1);
+        // A product they hold already.
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let got = assign(&srv, "SUITE_BASIC", &["asker@contoso.test".into()], &[]).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let name = srv
+            .app
+            .catalog()
+            .find_product("SUITE_BASIC")
+            .unwrap()
+            .name
+            .clone();
+        let got = submit(&srv, &asker, json!({"skuId": "SUITE_BASIC"})).await;
+        assert_error(
+            &got,
+            StatusCode::CONFLICT,
+            &format!("You already have {name}."),
+        );
+        assert_eq!(code(&got), "AlreadyHeld");
+        // Otherwise the organization's process.
+        let got = submit(&srv, &asker, json!({"skuId": "SUITE_STANDARD"})).await;
+        assert_eq!(code(&got), "PurchaseAllowed", "{}", got.1);
+        set_policy(&srv, "SUITE_STANDARD", "Disabled").await;
+        let got = submit(&srv, &asker, json!({"skuId": "SUITE_STANDARD"})).await;
+        assert_eq!(code(&got), "OrganizationRequestProcess", "{}", got.1);
+        let got = srv
+            .put(SETTINGS, json!({"useOrganizationProcess": false}))
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = submit(&srv, &asker, json!({"skuId": "SUITE_BASIC"})).await;
+        assert_eq!(code(&got), "AlreadyHeld", "{}", got.1);
+    }
+);

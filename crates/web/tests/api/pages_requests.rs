@@ -457,3 +457,43 @@ backends!(
         assert_eq!(r["shares"], json!([]), "{r}");
     }
 );
+
+backends!(
+    a_guest_is_refused_the_request_page_whether_or_not_the_process_is_on,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let guest = srv.user("visitor@contoso.test", Some("US")).await;
+        srv.app
+            .update_user(
+                &srv.operator(),
+                &guest.to_string(),
+                &seatkeeper_app::directory::UserInput {
+                    user_type: Some("Guest".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        let cookie = session_of(&srv, "visitor@contoso.test").await;
+        let client = reqwest::Client::new();
+        for on in [false, true] {
+            let got = srv
+                .put(
+                    "/api/v1/settings/license-requests",
+                    json!({"useOrganizationProcess": on, "message": "Use the IT portal."}),
+                )
+                .await;
+            assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+            let r = client
+                .get(format!("{}/buy/SUITE_BASIC/request", srv.url))
+                .header("cookie", cookie.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "process on: {on}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("Guest users cannot request"), "{html}");
+            assert!(!html.contains("Use the IT portal."), "{html}");
+        }
+    }
+);
