@@ -334,10 +334,11 @@ def test_approving_someone_who_holds_the_product_already_says_nothing_was_assign
         status, body = api("POST", "/api/v1/subscriptions",
                            {"skuId": PROJECTS, "quantity": 1, "billingFrequency": "monthly"})
         assert status == 201, body
+        # Requested first (a product held already cannot be requested), then given another way.
+        req = submit_by_api(holder)
         status, body = api("POST", f"/v1.0/users/{holder}/assignLicense",
                            {"addLicenses": [{"skuId": PROJECTS, "disabledPlans": []}], "removeLicenses": []})
         assert status == 200, body
-        req = submit_by_api(holder)
         sign_in(tab)
         p = tab.page
         tab.goto(f"/licenses/requests/{req['id']}")
