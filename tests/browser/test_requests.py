@@ -334,10 +334,11 @@ def test_approving_someone_who_holds_the_product_already_says_nothing_was_assign
         status, body = api("POST", "/api/v1/subscriptions",
                            {"skuId": PROJECTS, "quantity": 1, "billingFrequency": "monthly"})
         assert status == 201, body
+        # Requested first (a product held already cannot be requested), then given another way.
+        req = submit_by_api(holder)
         status, body = api("POST", f"/v1.0/users/{holder}/assignLicense",
                            {"addLicenses": [{"skuId": PROJECTS, "disabledPlans": []}], "removeLicenses": []})
         assert status == 200, body
-        req = submit_by_api(holder)
         sign_in(tab)
         p = tab.page
         tab.goto(f"/licenses/requests/{req['id']}")
@@ -346,5 +347,82 @@ def test_approving_someone_who_holds_the_product_already_says_nothing_was_assign
         expect(p.get_by_role("status")).to_contain_text(
             f"{display_name(holder)} already has {PRODUCT}; nothing was assigned to them.")
         tab.shot("already held")
+    finally:
+        restore(before)
+
+
+def enter_searches_then_the_request_names_the_colleague(tab, label):
+    """Types a colleague's name and presses Enter in the search box: results, no request; then
+    picks them and submits."""
+    asker = new_user(name="Enter")
+    colleague = new_user(name="Searched")
+    sign_in(tab, asker)
+    p = tab.page
+    tab.goto(f"/buy/{PROJECTS}/request")
+    p.get_by_label("Note for your admin (optional)").fill("Kept across the search")
+    search = p.get_by_label("Search colleagues to include")
+    search.fill(display_name(colleague))
+    search.press("Enter")
+    result = p.locator("#colleague-results").get_by_label(display_name(colleague))
+    expect(result).to_be_visible()
+    expect(p.get_by_label("Note for your admin (optional)")).to_have_value("Kept across the search")
+    expect(p.get_by_role("heading", name="Request a license", level=1)).to_be_visible()
+    tab.shot(f"{label} searched")
+    token = member_token(asker)
+    status, body = api("GET", "/api/v1/me/license-requests", token=token)
+    assert status == 200 and body["value"] == [], body
+    result.check()
+    p.get_by_role("button", name="Submit").click()
+    expect(p.get_by_role("status")).to_contain_text(f"You requested {PRODUCT} for 2 people.")
+    tab.shot(f"{label} submitted")
+    status, body = api("GET", "/api/v1/me/license-requests", token=token)
+    assert status == 200 and len(body["value"]) == 1, body
+    assert body["value"][0]["note"] == "Kept across the search", body
+    status, body = api("GET", f"/api/v1/license-requests/{body['value'][0]['id']}")
+    assert colleague in [u["userPrincipalName"] for u in body["users"]], body
+
+
+def test_enter_in_the_colleague_search_searches_and_submits_nothing(tab):
+    before = policy("Disabled")
+    try:
+        enter_searches_then_the_request_names_the_colleague(tab, "js")
+    finally:
+        restore(before)
+
+
+def test_enter_in_the_colleague_search_searches_without_javascript(browser):
+    from conftest import Page
+
+    before = policy("Disabled")
+    context = browser.new_context(java_script_enabled=False)
+    tab = Page(context, "test_enter_in_the_colleague_search_searches_without_javascript")
+    try:
+        enter_searches_then_the_request_names_the_colleague(tab, "nojs")
+        assert tab.foreign_requests == [], tab.foreign_requests
+        assert tab.console_errors == [], tab.console_errors
+    finally:
+        context.close()
+        restore(before)
+
+
+def test_enter_in_the_share_search_searches_and_sends_nothing(tab):
+    before = policy("Disabled")
+    try:
+        asker = new_user(name="Shared")
+        reader = new_user(name="Reader")
+        r = submit_by_api(asker)
+        sign_in(tab)
+        p = tab.page
+        tab.goto(f"/licenses/requests/{r['id']}/share")
+        p.get_by_label("Subject (optional)").fill("Kept subject")
+        search = p.get_by_label("Search people")
+        search.fill(display_name(reader))
+        search.press("Enter")
+        result = p.locator("#recipient-results").get_by_label(display_name(reader))
+        expect(result).to_be_visible()
+        expect(p.get_by_label("Subject (optional)")).to_have_value("Kept subject")
+        tab.shot("share searched")
+        status, body = api("GET", f"/api/v1/license-requests/{r['id']}")
+        assert status == 200 and body["shares"] == [], body
     finally:
         restore(before)

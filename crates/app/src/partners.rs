@@ -8,7 +8,7 @@ use seatkeeper_domain::UserId;
 use seatkeeper_domain::audit::AuditAction;
 use seatkeeper_domain::roles::{Action, Role};
 pub use seatkeeper_store::partners::Partner;
-use seatkeeper_store::{directory as dir, partners as store, tenants};
+use seatkeeper_store::{directory as dir, partners as store, tenants, tokens};
 use serde_json::json;
 
 fn names(roles: &[Role]) -> Vec<&'static str> {
@@ -24,7 +24,8 @@ impl App {
     }
 
     /// Sets the roles the user named `upn` (a user of another organization) holds in this one
-    /// as a partner; no roles revokes the delegation. Global admin; audited. Returns the
+    /// as a partner; no roles revokes the delegation and their tokens for this organization.
+    /// Global admin; audited. Returns the
     /// partner with the roles they now hold.
     ///
     /// Refusals: a user of this organization (400, give them a role instead); no organization
@@ -77,6 +78,13 @@ impl App {
                 let home_name = tenants::get(tx, home).await?.map(|t| t.name).unwrap_or_default();
                 let before = store::roles_of(tx, actor.tenant_id, user).await?;
                 store::set_roles(tx, actor.tenant_id, user, roles, now).await?;
+                // No roles left: the partner's tokens for this organization end for good (a
+                // later grant needs a new token).
+                let revoked = if roles.is_empty() {
+                    tokens::revoke_acting(tx, user, actor.tenant_id, now).await?
+                } else {
+                    0
+                };
                 audit::record(
                     tx,
                     actor,
@@ -94,7 +102,7 @@ impl App {
                         )
                     },
                     Some(json!({"roles": names(&before)})),
-                    Some(json!({"roles": names(roles), "partnerTenant": home_name})),
+                    Some(json!({"roles": names(roles), "partnerTenant": home_name, "tokensRevoked": revoked})),
                 )
                 .await?;
                 Ok(Partner {
@@ -111,7 +119,8 @@ impl App {
         .await
     }
 
-    /// Ends a partner's delegation (every role); their partner tokens stop working at once.
+    /// Ends a partner's delegation (every role); their partner tokens for this organization
+    /// are revoked for good (a later grant needs a new token).
     /// Global admin; audited. 404 when they hold none here.
     pub async fn revoke_partner(&self, actor: &Actor, key: &str) -> AppResult<()> {
         actor.require(Action::ManageTenant)?;
@@ -131,6 +140,7 @@ impl App {
                         ))
                     })?;
                 store::set_roles(tx, actor.tenant_id, p.user_id, &[], now).await?;
+                let revoked = tokens::revoke_acting(tx, p.user_id, actor.tenant_id, now).await?;
                 audit::record(
                     tx,
                     actor,
@@ -140,7 +150,7 @@ impl App {
                     p.user_id,
                     format!("Partner {} ({}) no longer acts for this organization", p.upn, p.tenant_name),
                     Some(json!({"roles": names(&p.roles)})),
-                    Some(json!({"roles": Vec::<&str>::new(), "partnerTenant": p.tenant_name})),
+                    Some(json!({"roles": Vec::<&str>::new(), "partnerTenant": p.tenant_name, "tokensRevoked": revoked})),
                 )
                 .await?;
                 Ok(())

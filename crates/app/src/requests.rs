@@ -18,6 +18,7 @@ use seatkeeper_domain::requests::{
 };
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::selfservice::{Start, check_start};
+use seatkeeper_domain::sources::SourceError;
 use seatkeeper_domain::{DomainError, LicenseRequestId, PlanId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::requests as store;
 pub use seatkeeper_store::requests::{Filter, Link, Request, RequestUser, Settings};
@@ -515,11 +516,23 @@ impl App {
                 "Guest users cannot request licenses in this organization.".into(),
             ));
         }
+        // In this order: a Guest, a product they hold, one they may buy, the organization's
+        // own process (which only matters for a product they would otherwise request).
+        if assignments::of_user(tx, requester.id)
+            .await?
+            .iter()
+            .any(|a| a.sku_id == product.sku_id)
+        {
+            return Err(AppError::conflict(
+                "AlreadyHeld",
+                format!("You already have {}.", product.name),
+            ));
+        }
+        self.check_request_allowed(tx, &requester, product).await?;
         let settings = store::settings(tx, actor.tenant_id).await?;
         if settings.use_organization_process {
             return Err(organization_process(&settings));
         }
-        self.check_request_allowed(tx, &requester, product).await?;
         Ok(requester)
     }
 
@@ -811,9 +824,7 @@ impl App {
                             Some(g) => {
                                 let members = store::members_among(tx, g.id, approve).await?;
                                 let joining: Vec<UserId> = approve.iter().filter(|u| !members.contains(u)).copied().collect();
-                                if !joining.is_empty() {
-                                    self.queue_group_members(tx, actor, g, &joining, now).await?;
-                                }
+                                self.license_through_group(tx, actor, g, approve, &joining, &on, now).await?;
                             }
                         }
                     }
@@ -876,6 +887,125 @@ impl App {
         let mut d = self.detail(&mut conn, request).await?;
         d.notices = notices;
         Ok(d)
+    }
+
+    /// Adds `joining` to group `g` and processes the group licenses of `approve` right here, in
+    /// the decision's transaction (locking the pools, taking the seats), so that approval
+    /// through a group runs every L5 check as direct approval does: if any approved user cannot
+    /// get the group's products (a plan conflict, a missing dependency, no usage location, no
+    /// free seat), the decision is refused naming who and why, and the caller's transaction
+    /// rolls back. Two approvals for the last seat serialize on the pool lock.
+    #[allow(clippy::too_many_arguments)]
+    async fn license_through_group(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        g: &Group,
+        approve: &[UserId],
+        joining: &[UserId],
+        on: &[RequestUser],
+        now: Time,
+    ) -> AppResult<()> {
+        if !joining.is_empty() {
+            let added = dir::add_members(tx, actor.tenant_id, g.id, joining, now).await?;
+            audit::record(
+                tx,
+                actor,
+                now,
+                AuditAction::GroupMemberAdd,
+                "group",
+                g.id,
+                format!("{added} approved users added to group '{}'", g.display_name),
+                None,
+                Some(json!({"users": joining})),
+            )
+            .await?;
+        }
+        self.reconcile_users(tx, actor.tenant_id, approve, now)
+            .await?;
+        let failed: Vec<(UserId, SkuId, SourceError)> = gl::sources_of_users(tx, approve)
+            .await?
+            .into_iter()
+            .filter(|s| s.group_id == g.id && s.state == "Error")
+            .map(|s| {
+                let e = s
+                    .error
+                    .as_deref()
+                    .and_then(SourceError::parse)
+                    .unwrap_or(SourceError::Other);
+                (s.user_id, s.sku_id, e)
+            })
+            .collect();
+        let Some((_, sku, first)) = failed.first().copied() else {
+            return Ok(());
+        };
+        let upn = |id: &UserId| {
+            on.iter()
+                .find(|u| u.user_id == *id)
+                .map(|u| u.upn.clone())
+                .unwrap_or_else(|| id.to_string())
+        };
+        let mut users: Vec<UserId> = Vec::new();
+        for (u, _, _) in &failed {
+            if !users.contains(u) {
+                users.push(*u);
+            }
+        }
+        if first == SourceError::CountViolation {
+            let short = failed
+                .iter()
+                .filter(|(_, _, e)| *e == SourceError::CountViolation)
+                .map(|(u, _, _)| *u)
+                .fold(Vec::new(), |mut v, u| {
+                    if !v.contains(&u) {
+                        v.push(u);
+                    }
+                    v
+                });
+            let needed = approve.len() as i64;
+            let e = DomainError::NotEnoughLicenses {
+                sku_id: sku,
+                product: self.catalog().part_number(sku),
+                needed,
+                available: (needed - short.len() as i64).max(0),
+            };
+            return Err(AppError::conflict(e.code(), e.to_string()));
+        }
+        let mut reasons: Vec<String> = Vec::new();
+        for u in &users {
+            let why: Vec<&str> = failed
+                .iter()
+                .filter(|(x, _, _)| x == u)
+                .map(|(_, _, e)| e.advice())
+                .fold(Vec::new(), |mut v, a| {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                    v
+                });
+            reasons.push(format!("{}: {}", upn(u), why.join(" ")));
+        }
+        let shown: Vec<String> = reasons.iter().take(10).cloned().collect();
+        Err(AppError::conflict(
+            match first {
+                SourceError::MutuallyExclusiveViolation => "mutuallyExclusivePlans",
+                SourceError::DependencyViolation => "planDependency",
+                SourceError::ProhibitedInUsageLocationViolation => "usageLocationMissing",
+                _ => "groupLicenseError",
+            },
+            format!(
+                "Group '{}' cannot give {} to {}, so nothing was approved or changed. {}{}",
+                g.display_name,
+                self.catalog().part_number(sku),
+                name_list(&users.iter().map(upn).collect::<Vec<_>>()),
+                shown.join(" "),
+                if reasons.len() > shown.len() {
+                    format!(" … and {} more.", reasons.len() - shown.len())
+                } else {
+                    String::new()
+                }
+            ),
+        ))
     }
 
     /// The product to assign directly: `given` (which must serve the request), else the one
@@ -975,13 +1105,15 @@ impl App {
         let pool = seatkeeper_store::subscriptions::central_pool(tx, tenant, sku).await?;
         let available = pool.map(|p| (p.total - p.assigned).max(0)).unwrap_or(0);
         if needed > available {
-            return Err(DomainError::NotEnoughLicenses {
+            // A conflict with the seats as they are now (409), as when another approval
+            // takes the last seat while this one runs.
+            let e = DomainError::NotEnoughLicenses {
                 sku_id: sku,
                 product: catalog.part_number(sku),
                 needed,
                 available,
-            }
-            .into());
+            };
+            return Err(AppError::conflict(e.code(), e.to_string()));
         }
         Ok(())
     }

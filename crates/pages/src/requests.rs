@@ -151,6 +151,10 @@ pub struct NewRequestPage {
     pub error: Option<String>,
     /// The open request a second request names.
     pub open_request: Option<String>,
+    /// The colleague search's text and, when it ran, its results (the form without JavaScript).
+    pub q: String,
+    pub results: Vec<Pick>,
+    pub searched: bool,
 }
 
 /// The Request a license form as sent.
@@ -164,6 +168,37 @@ pub struct NewRequestForm {
     pub colleagues: String,
     #[serde(default)]
     pub note: String,
+    /// The colleague search's text.
+    #[serde(default)]
+    pub q: String,
+    /// Present when the Search button sent the form (search, do not submit).
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+impl NewRequestForm {
+    /// The form's GET address with what was typed and picked (never the CSRF token).
+    fn search_path(&self, sku: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", self.q.trim());
+        for c in people(&self.colleague, "") {
+            q.append_pair("colleague", &c);
+        }
+        q.append_pair("colleagues", &self.colleagues);
+        q.append_pair("note", &self.note);
+        format!("/buy/{sku}/request?{}", q.finish())
+    }
+}
+
+fn picks(names: &[String]) -> Vec<Pick> {
+    names
+        .iter()
+        .map(|u| Pick {
+            upn: u.clone(),
+            name: u.clone(),
+            picked: true,
+        })
+        .collect()
 }
 
 async fn process_view(app: &App, viewer: &Viewer) -> Result<Option<ProcessView>, PageError> {
@@ -194,32 +229,73 @@ fn signed_in_user(viewer: &Viewer) -> Result<(), PageError> {
     Ok(())
 }
 
-/// `GET /buy/{sku}/request`: the Request a license form, or the organization's own process.
+/// `GET /buy/{sku}/request`: the Request a license form, or the organization's own process;
+/// `?q=` searches colleagues (without JavaScript the Search button's post is sent here, with
+/// the picked colleagues and the note, so they stay).
 pub async fn new_form(
     State(app): State<App>,
     viewer: Viewer,
     Path(sku): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     signed_in_user(&viewer)?;
+    let form: NewRequestForm = serde_html_form::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| PageError::bad_request(format!("The search could not be read: {e}.")))?;
     let catalog = app.catalog();
     let p = requested_product(&catalog, &sku)?;
-    let process = process_view(&app, &viewer).await?;
-    if process.is_none() {
-        // A form that could only be refused is not shown: the refusal is, in its words.
-        app.check_may_request(&viewer.actor, p.sku_id).await?;
-    }
+    let picked = people(&form.colleague, "");
+    let q = form.q.trim();
+    // A form that could only be refused is not shown: the refusal is, in its words (a Guest
+    // is refused before anything else); the organization's own process shows its message.
+    let process = match app.check_may_request(&viewer.actor, p.sku_id).await {
+        Ok(()) => None,
+        Err(AppError::ConflictWith {
+            code: "OrganizationRequestProcess",
+            ..
+        }) => process_view(&app, &viewer).await?,
+        Err(e) => return Err(e.into()),
+    };
     Ok(NewRequestPage {
         frame: viewer.frame("Request a license", Nav::Buy),
         sku: p.sku_id.to_string(),
         product: p.name.clone(),
         process,
-        picked: Vec::new(),
-        colleagues: String::new(),
-        note: String::new(),
+        results: colleague_picks(&app, &viewer, q, &picked).await?,
+        searched: !q.is_empty(),
+        q: q.to_string(),
+        picked: picks(&picked),
+        colleagues: form.colleagues.clone(),
+        note: form.note.clone(),
         error: None,
         open_request: None,
     }
     .into_response())
+}
+
+/// Members whose name starts with `q` that may be named on a request: not the viewer, not
+/// those already picked.
+async fn colleague_picks(
+    app: &App,
+    viewer: &Viewer,
+    q: &str,
+    picked: &[String],
+) -> Result<Vec<Pick>, PageError> {
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(app
+        .find_colleagues(&viewer.actor, q, PICKER + 1 + picked.len() as i64)
+        .await?
+        .into_iter()
+        .filter(|u| Some(u.id) != viewer.actor.user_id)
+        .filter(|u| !picked.iter().any(|p| p.eq_ignore_ascii_case(&u.upn)))
+        .take(PICKER as usize)
+        .map(|u| Pick {
+            upn: u.upn,
+            name: u.display_name,
+            picked: false,
+        })
+        .collect())
 }
 
 /// `POST /buy/{sku}/request`: submits the request (REQ1); then My requests shows it.
@@ -231,6 +307,11 @@ pub async fn submit(
     signed_in_user(&viewer)?;
     let catalog = app.catalog();
     let p = requested_product(&catalog, &sku)?;
+    if form.search.is_some() {
+        return Ok(
+            axum::response::Redirect::to(&form.search_path(&p.sku_id.to_string())).into_response(),
+        );
+    }
     let others = people(&form.colleague, "");
     let typed = split_names(&form.colleagues);
     let all: Vec<String> = others.iter().cloned().chain(typed).collect();
@@ -273,18 +354,14 @@ pub async fn submit(
                 sku: p.sku_id.to_string(),
                 product: p.name.clone(),
                 process: process_view(&app, &viewer).await?,
-                picked: others
-                    .iter()
-                    .map(|u| Pick {
-                        upn: u.clone(),
-                        name: u.clone(),
-                        picked: true,
-                    })
-                    .collect(),
+                picked: picks(&others),
                 colleagues: form.colleagues.clone(),
                 note: form.note.clone(),
                 error: Some(message),
                 open_request,
+                q: String::new(),
+                results: Vec::new(),
+                searched: false,
             };
             Ok((status, page).into_response())
         }
@@ -918,6 +995,10 @@ pub struct SharePage {
     pub subject: String,
     pub message: String,
     pub error: Option<String>,
+    /// The people search's text and, when it ran, its results (the form without JavaScript).
+    pub q: String,
+    pub results: Vec<Pick>,
+    pub searched: bool,
 }
 
 /// The Share request form as sent.
@@ -933,6 +1014,27 @@ pub struct ShareForm {
     pub subject: String,
     #[serde(default)]
     pub message: String,
+    /// The people search's text.
+    #[serde(default)]
+    pub q: String,
+    /// Present when the Search button sent the form (search, do not send).
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+impl ShareForm {
+    /// The form's GET address with what was typed and picked (never the CSRF token).
+    fn search_path(&self, id: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", self.q.trim());
+        for r in people(&self.recipient, "") {
+            q.append_pair("recipient", &r);
+        }
+        q.append_pair("recipients", &self.recipients);
+        q.append_pair("subject", &self.subject);
+        q.append_pair("message", &self.message);
+        format!("/licenses/requests/{id}/share?{}", q.finish())
+    }
 }
 
 fn require_manage(viewer: &Viewer) -> Result<(), PageError> {
@@ -941,24 +1043,38 @@ fn require_manage(viewer: &Viewer) -> Result<(), PageError> {
     Ok(())
 }
 
-/// `GET /licenses/requests/{id}/share`: the Share request form.
+/// `GET /licenses/requests/{id}/share`: the Share request form; `?q=` searches people
+/// (without JavaScript the Search button's post is sent here, with what was typed and picked).
 pub async fn share_form(
     State(app): State<App>,
     viewer: Viewer,
     Path(id): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     require_manage(&viewer)?;
+    let form: ShareForm = serde_html_form::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| PageError::bad_request(format!("The search could not be read: {e}.")))?;
     let d = app.get_request(&viewer.actor, &id).await?;
+    let picked = people(&form.recipient, "");
+    let q = form.q.trim();
+    let results = if q.is_empty() {
+        Vec::new()
+    } else {
+        search_picks(&app, &viewer, q, &picked).await?
+    };
     Ok(SharePage {
         frame: viewer.frame("Share request", Nav::Licenses),
         id: d.request.id.to_string(),
         product: product_name(&app, d.request.sku_id),
         requester: d.request.requester_upn.clone(),
-        picked: Vec::new(),
-        recipients: String::new(),
-        subject: String::new(),
-        message: String::new(),
+        picked: picks(&picked),
+        recipients: form.recipients,
+        subject: form.subject,
+        message: form.message,
         error: None,
+        results,
+        searched: !q.is_empty(),
+        q: q.to_string(),
     }
     .into_response())
 }
@@ -995,6 +1111,12 @@ pub async fn share(
     Posted { viewer, form }: Posted<ShareForm>,
 ) -> Result<Response, PageError> {
     require_manage(&viewer)?;
+    if form.search.is_some() {
+        let rid = seatkeeper_app::requests::parse_id(&id)?;
+        return Ok(
+            axum::response::Redirect::to(&form.search_path(&rid.to_string())).into_response(),
+        );
+    }
     let recipients = people(&form.recipient, &form.recipients);
     let input = ShareInput {
         recipients: recipients.clone(),
@@ -1021,19 +1143,14 @@ pub async fn share(
                 id: d.request.id.to_string(),
                 product: product_name(&app, d.request.sku_id),
                 requester: d.request.requester_upn.clone(),
-                picked: form
-                    .recipient
-                    .iter()
-                    .map(|u| Pick {
-                        upn: u.clone(),
-                        name: u.clone(),
-                        picked: true,
-                    })
-                    .collect(),
+                picked: picks(&form.recipient),
                 recipients: form.recipients,
                 subject: form.subject,
                 message: form.message,
                 error: Some(message),
+                q: String::new(),
+                results: Vec::new(),
+                searched: false,
             };
             Ok((status, page).into_response())
         }

@@ -79,6 +79,25 @@ pub async fn revoke(conn: &mut Conn, id: TokenId, at: Time) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
+/// Revokes every token with which `user` (a partner) acts for organization `customer`; how
+/// many were revoked.
+pub async fn revoke_acting(
+    conn: &mut Conn,
+    user: UserId,
+    customer: TenantId,
+    at: Time,
+) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE tokens SET revoked_at = $3 WHERE user_id = $1 AND acting_tenant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(user.to_string())
+    .bind(customer.to_string())
+    .bind(us(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// What a request needs to know about its bearer token, read in one query.
 #[derive(Debug, Clone)]
 pub struct Credential {

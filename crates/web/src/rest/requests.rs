@@ -6,18 +6,19 @@ use super::support::{Params, PathArgs, plans, product_in_body};
 use super::{
     BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, UnsupportedMediaType,
 };
-use crate::error::{ApiResult, bad_request};
-use crate::extract::{Auth, Json};
+use crate::error::{ApiError, ApiResult, bad_request};
+use crate::extract::{Auth, Json, JsonError};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use seatkeeper_app::App;
 use seatkeeper_app::requests::{AssignVia, DecisionInput, RequestDetail, RequestPage, ShareInput};
 use seatkeeper_app::views::{
     DecisionOptionsView, LicenseRequest, LicenseRequestList, LicenseRequestSummary, RequestSettings,
 };
+use seatkeeper_app::{Actor, App};
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::requests::RequestStatus;
+use seatkeeper_domain::roles::Action;
 
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -76,9 +77,10 @@ pub struct SubmitBody {
     sku_id: Option<String>,
     /// Colleagues who need it too: ids or user principal names of Members of the
     /// organization (at most 19).
+    /// null is the same as none.
     #[serde(default)]
     #[schema(max_items = 19)]
-    other_user_ids: Vec<String>,
+    other_user_ids: Option<Vec<String>>,
     /// A note for the admin (at most 2000 characters).
     #[schema(max_length = 2000)]
     note: Option<String>,
@@ -122,7 +124,7 @@ pub async fn submit(
         .submit_request(
             &actor,
             product.sku_id,
-            &body.other_user_ids,
+            body.other_user_ids.as_deref().unwrap_or_default(),
             body.note.as_deref(),
         )
         .await?;
@@ -302,18 +304,19 @@ pub enum AssignViaBody {
 #[schema(as = LicenseRequestDecision)]
 pub struct DecideBody {
     /// Users to approve (ids or user principal names). With `deny`, every user on the request
-    /// exactly once; the two lists together name at most 1,000.
+    /// exactly once; the two lists together name at most 1,000. null is the same as none.
     #[serde(default)]
-    approve: Vec<String>,
-    /// Users to deny.
+    approve: Option<Vec<String>>,
+    /// Users to deny; null is the same as none.
     #[serde(default)]
-    deny: Vec<String>,
+    deny: Option<Vec<String>>,
     /// The product to license with (skuId or skuPartNumber): needed when the organization
     /// holds more than one that serves the request (any that includes every plan of it).
     sku_id: Option<String>,
-    /// Apps and services (plan GUIDs or names) to turn off; direct assignment only.
+    /// Apps and services (plan GUIDs or names) to turn off; direct assignment only. null is
+    /// the same as none.
     #[serde(default)]
-    disabled_plans: Vec<String>,
+    disabled_plans: Option<Vec<String>>,
     /// `"direct"` (default) or `{"groupId": …}`: add the approved users to that security
     /// group, which must carry a product that serves the request.
     assign_via: Option<AssignViaBody>,
@@ -328,10 +331,14 @@ pub struct DecideBody {
 /// Per user: approve some, deny the rest. Approval passes every check of a direct assignment,
 /// all or nothing (the error names who and why; nothing changes), or adds the approved users
 /// to a security group that carries the license. Each user on the request is e-mailed. The
-/// request becomes Completed. Codes: RequestAlreadyDecided (409), chooseProduct,
-/// productDoesNotServe, groupCarriesNoProduct, notSecurityGroup, notEnoughLicenses,
-/// undecidedUsers, usersInBothLists, usersNotOnRequest, tooManyUsers (400), noProductToAssign,
-/// usersDeleted (409: approved users deleted since the request, named; deny them instead).
+/// request becomes Completed. Through a group, the approved users' group licenses are
+/// processed before the answer: a user the group cannot license refuses the whole decision.
+/// Codes: RequestAlreadyDecided (409), chooseProduct, productDoesNotServe,
+/// groupCarriesNoProduct, notSecurityGroup, undecidedUsers, usersInBothLists,
+/// usersNotOnRequest, tooManyUsers (400), notEnoughLicenses, noProductToAssign,
+/// mutuallyExclusivePlans, planDependency, usageLocationMissing (409: through a group, naming
+/// who and why), usersDeleted (409: approved users deleted since the request, named; deny
+/// them instead).
 /// Approved users who hold the product already take no license: `notices` says so.
 #[utoipa::path(
     post,
@@ -355,9 +362,23 @@ pub async fn decide(
     State(app): State<App>,
     Auth(actor): Auth,
     PathArgs(id): PathArgs<String>,
-    Json(body): Json<DecideBody>,
-) -> Out<LicenseRequest> {
+    body: Result<Json<DecideBody>, JsonError>,
+) -> Response {
+    // Who may decide comes first: a Global reader's bad body is a 403, not a 400.
+    if let Err(e) = actor.require(Action::ManageRequests) {
+        return ApiError(e).into_response();
+    }
+    match body {
+        Err(e) => e.into_response(),
+        Ok(Json(body)) => decide_with(app, actor, id, body).await.into_response(),
+    }
+}
+
+async fn decide_with(app: App, actor: Actor, id: String, body: DecideBody) -> Out<LicenseRequest> {
     let catalog = app.catalog();
+    let approve = body.approve.unwrap_or_default();
+    let deny = body.deny.unwrap_or_default();
+    let disabled_plans = body.disabled_plans.unwrap_or_default();
     let sku = match body.sku_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(s) => Some(product_in_body(&catalog, "skuId", s)?),
@@ -375,9 +396,9 @@ pub async fn decide(
         }
         Some(AssignViaBody::Group(g)) => AssignVia::Group(g.group_id),
     };
-    let disabled = match (sku, body.disabled_plans.is_empty()) {
+    let disabled = match (sku, disabled_plans.is_empty()) {
         (_, true) => Vec::new(),
-        (Some(p), false) => plans(&catalog, p, &body.disabled_plans)?,
+        (Some(p), false) => plans(&catalog, p, &disabled_plans)?,
         (None, false) => {
             let d = app.get_request(&actor, &id).await?;
             let p = catalog.product(d.request.sku_id).ok_or_else(|| {
@@ -386,7 +407,7 @@ pub async fn decide(
                     "The requested product is no longer in the catalog: choose one with skuId.",
                 )
             })?;
-            plans(&catalog, p, &body.disabled_plans)?
+            plans(&catalog, p, &disabled_plans)?
         }
     };
     let d = app
@@ -394,8 +415,8 @@ pub async fn decide(
             &actor,
             &id,
             &DecisionInput {
-                approve: body.approve,
-                deny: body.deny,
+                approve,
+                deny,
                 sku_id: sku.map(|p| p.sku_id),
                 disabled_plans: disabled,
                 via,

@@ -506,7 +506,7 @@ backends_smtp!(
         let mut two_basic = approve_two.clone();
         two_basic["skuId"] = json!("SUITE_BASIC");
         let got = decide(&srv, &id, two_basic).await;
-        assert_error(&got, StatusCode::BAD_REQUEST, "2");
+        assert_error(&got, StatusCode::CONFLICT, "2");
         assert_eq!(code(&got), "notEnoughLicenses");
         assert_eq!(held(&srv, "ann@contoso.test").await, Vec::<String>::new());
         assert_eq!(srv.get(&format!("{REQ}/{id}")).await.1["status"], "Pending");
@@ -629,7 +629,7 @@ backends!(
         assert_eq!(got.1["groups"][0]["displayName"], "Sales", "{}", got.1);
         assert_eq!(got.1["groups"].as_array().unwrap().len(), 1, "{}", got.1);
         let got = decide(&srv, &id, json!({"approve": ["g1@contoso.test", "g2@contoso.test", "g3@contoso.test"], "assignVia": {"groupId": sales}})).await;
-        assert_error(&got, StatusCode::BAD_REQUEST, "3");
+        assert_error(&got, StatusCode::CONFLICT, "3");
         assert_eq!(code(&got), "notEnoughLicenses");
         let got = decide(&srv, &id, json!({"approve": ["g1@contoso.test", "g3@contoso.test"], "deny": ["g2@contoso.test"], "assignVia": {"groupId": sales}, "disabledPlans": ["CHAT"]})).await;
         assert_eq!(code(&got), "disabledPlansWithGroup", "{}", got.1);

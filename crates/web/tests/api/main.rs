@@ -14,6 +14,7 @@ mod graph_users;
 mod group_licensing;
 mod group_licensing_sources;
 mod license_requests;
+mod license_requests_fixes;
 mod license_requests_review;
 mod limits;
 mod operator;

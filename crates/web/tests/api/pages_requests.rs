@@ -337,3 +337,163 @@ backends!(
         assert_eq!(status_of(&srv, &id).await, "Pending");
     }
 );
+
+backends!(
+    searching_on_the_request_and_share_forms_keeps_the_form_and_submits_nothing,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let member = srv.token_with_roles("seeker@contoso.test", &[]).await;
+        srv.user("colleen@contoso.test", Some("US")).await;
+        srv.user("picked@contoso.test", Some("US")).await;
+        let cookie = session_of(&srv, "seeker@contoso.test").await;
+        let get = |path: String, cookie: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                let r = client
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                let st = r.status();
+                let loc = r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string());
+                (st, loc, r.text().await.unwrap())
+            }
+        };
+        let post = |path: String, cookie: String, body: String| {
+            let client = client.clone();
+            let url = format!("{}{path}", srv.url);
+            async move {
+                let r = client
+                    .post(url)
+                    .header("cookie", cookie)
+                    .header("content-type", FORM)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let st = r.status();
+                let loc = r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string());
+                (st, loc)
+            }
+        };
+
+        // The form's first button is Search: pressing Enter in the search box sends it.
+        let (st, _, html) = get("/buy/SUITE_BASIC/request".into(), cookie.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        let form = html.find("request-form").expect("the form");
+        let first = form + html[form..].find("<button").expect("a button");
+        assert!(
+            html[first..].starts_with("<button type=\"submit\" name=\"search\""),
+            "{}",
+            &html[first..first + 80]
+        );
+        let csrf = csrf_in(&html);
+        let (st, loc) = post(
+            "/buy/SUITE_BASIC/request".into(),
+            cookie.clone(),
+            format!("csrf={csrf}&q=coll&colleague=picked%40contoso.test&colleagues=&note=For+Q3&search=1"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let loc = loc.expect("location");
+        assert!(!loc.contains(&csrf), "{loc}");
+        let (st, _, html) = get(loc, cookie.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(html.contains("value=\"colleen@contoso.test\""), "{html}");
+        assert!(
+            html.contains("value=\"picked@contoso.test\" checked"),
+            "{html}"
+        );
+        assert!(html.contains(">For Q3</textarea>"), "{html}");
+        // Nothing was requested.
+        let (st, mine) = srv
+            .call_as(&member, "GET", "/api/v1/me/license-requests", None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(mine["count"], 0, "{mine}");
+
+        // Share request: the same for the admin's people search.
+        let (st, r) = srv
+            .call_as(
+                &member,
+                "POST",
+                "/api/v1/me/license-requests",
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_string();
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let (st, _, html) = get(format!("/licenses/requests/{id}/share"), admin.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        let form = html.find("share-form").expect("the form");
+        let first = form + html[form..].find("<button").expect("a button");
+        assert!(html[first..].starts_with("<button type=\"submit\" name=\"search\""));
+        let csrf = csrf_in(&html);
+        let (st, loc) = post(
+            format!("/licenses/requests/{id}/share"),
+            admin.clone(),
+            format!("csrf={csrf}&q=coll&recipients=&subject=Please+look&message=&search=1"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::SEE_OTHER);
+        let (st, _, html) = get(loc.expect("location"), admin.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+        assert!(html.contains("value=\"colleen@contoso.test\""), "{html}");
+        assert!(html.contains("value=\"Please look\""), "{html}");
+        let (_, r) = srv.get(&format!("/api/v1/license-requests/{id}")).await;
+        assert_eq!(r["shares"], json!([]), "{r}");
+    }
+);
+
+backends!(
+    a_guest_is_refused_the_request_page_whether_or_not_the_process_is_on,
+    |srv| async move {
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        let guest = srv.user("visitor@contoso.test", Some("US")).await;
+        srv.app
+            .update_user(
+                &srv.operator(),
+                &guest.to_string(),
+                &seatkeeper_app::directory::UserInput {
+                    user_type: Some("Guest".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        let cookie = session_of(&srv, "visitor@contoso.test").await;
+        let client = reqwest::Client::new();
+        for on in [false, true] {
+            let got = srv
+                .put(
+                    "/api/v1/settings/license-requests",
+                    json!({"useOrganizationProcess": on, "message": "Use the IT portal."}),
+                )
+                .await;
+            assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+            let r = client
+                .get(format!("{}/buy/SUITE_BASIC/request", srv.url))
+                .header("cookie", cookie.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "process on: {on}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("Guest users cannot request"), "{html}");
+            assert!(!html.contains("Use the IT portal."), "{html}");
+        }
+    }
+);

@@ -299,6 +299,54 @@ backends!(
     }
 );
 
+backends!(
+    a_revoked_partners_old_token_stays_dead_after_a_new_grant,
+    |srv| async move {
+        let (_, pat_id, pat) = fabrikam(&srv).await;
+        // Revoked with DELETE, then granted again: the old token is still refused.
+        let got = grant(&srv, json!(["GlobalReader"])).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let old = partner_token(&srv, &pat).await;
+        let got = srv.call_as(&old, "GET", "/v1.0/users", None).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.delete(&format!("{PARTNERS}/{pat_id}")).await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+        let got = grant(&srv, json!(["GlobalReader"])).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.call_as(&old, "GET", "/v1.0/users", None).await;
+        assert_eq!(got.0, StatusCode::UNAUTHORIZED, "{}", got.1);
+        // A new token works.
+        let new = partner_token(&srv, &pat).await;
+        let got = srv.call_as(&new, "GET", "/v1.0/users", None).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
+        // Revoked with no roles, then granted again: the same.
+        let got = grant(&srv, json!([])).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = grant(&srv, json!(["GlobalReader"])).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.call_as(&new, "GET", "/v1.0/users", None).await;
+        assert_eq!(got.0, StatusCode::UNAUTHORIZED, "{}", got.1);
+        // Changing roles (not revoking) keeps a token working.
+        let kept = partner_token(&srv, &pat).await;
+        let got = grant(&srv, json!(["UserAdmin"])).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let got = srv.call_as(&kept, "GET", "/v1.0/users", None).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+
+        // The audit says how many tokens each revocation ended.
+        let got = srv.get(&format!("{API}/audit?action=partner.roles")).await;
+        let revoked: Vec<i64> = got.1["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .filter_map(|e| e["after"]["tokensRevoked"].as_i64())
+            .filter(|n| *n > 0)
+            .collect();
+        assert_eq!(revoked, vec![1, 1], "{}", got.1);
+    }
+);
+
 backends!(the_openapi_document_describes_partners, |srv| async move {
     let got = srv.get("/api/v1/openapi.json").await;
     assert_eq!(got.0, StatusCode::OK);
