@@ -161,7 +161,7 @@ pub struct SharedView {
 
 fn not_found(id: &str) -> AppError {
     AppError::not_found(format!(
-        "There is no license request '{id}' in this organization: list them with GET /api/v1/license-requests."
+        "There is no license request '{id}' in this organization: it may have been purged after the retention period. Open one from the list of requests."
     ))
 }
 
@@ -557,7 +557,7 @@ impl App {
             Ok(()) => Err(AppError::conflict(
                 "PurchaseAllowed",
                 format!(
-                    "Your organization lets you buy {} yourself: buy it under Buy a product (POST /api/v1/me/purchases) instead of requesting it.",
+                    "Your organization lets you buy {} yourself: buy it under Buy a product instead of requesting it.",
                     product.name
                 ),
             )),
