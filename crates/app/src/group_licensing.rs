@@ -33,6 +33,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// half a second.
 pub const JOB_CHUNK: i64 = 5000;
 
+/// A step's members, the cursor after them and what processing them did.
+type JobStep = (Vec<UserId>, Option<(Time, UserId)>, Reconciled);
+
+/// Payload of a `groupLicenses` job taking members in user-id order (seats cannot run short).
+const ORDER_BY_ID: &str = r#"{"order":"userId"}"#;
+/// Payload of a `groupLicenses` job taking members in join order (earliest joined first).
+const ORDER_JOINED: &str = r#"{"order":"joined"}"#;
+
 /// Users one bulk membership call may add.
 pub const MAX_BULK_MEMBERS: usize = 100_000;
 
@@ -226,9 +234,27 @@ impl App {
         users: &[UserId],
         now: Time,
     ) -> AppResult<Reconciled> {
+        Ok(self
+            .reconcile_users_if_seats(tx, tenant, users, now, None)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// [`App::reconcile_users`], but when `needed` is given and, once the pools are locked,
+    /// some product these users are given has fewer than `needed` licenses free, nothing is
+    /// written and the answer is `None` (seats could run short, so the order users are
+    /// served in matters).
+    pub(crate) async fn reconcile_users_if_seats(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        users: &[UserId],
+        now: Time,
+        needed: Option<i64>,
+    ) -> AppResult<Option<Reconciled>> {
         let mut out = Reconciled::default();
         if users.is_empty() {
-            return Ok(out);
+            return Ok(Some(out));
         }
         let catalog = self.catalog();
         let found: HashMap<UserId, User> = dir::users_by_ids_locked(tx, tenant, users)
@@ -280,6 +306,11 @@ impl App {
             if let Some(p) = subscriptions::lock_pool(tx, *pool).await? {
                 budget.available.insert(*sku, (p.total - p.assigned).max(0));
             }
+        }
+        if let Some(n) = needed
+            && budget.available.values().any(|free| *free < n)
+        {
+            return Ok(None);
         }
         let default_location = if found.values().any(|u| u.usage_location.is_none()) {
             tenants::get(tx, tenant)
@@ -353,7 +384,8 @@ impl App {
                 };
                 gained = true;
                 inserts.push(Assignment {
-                    id: AssignmentId::new(),
+                    // Time-ordered, so that the id index takes a step's rows at its end.
+                    id: AssignmentId::from(uuid::Uuid::now_v7()),
                     tenant_id: tenant,
                     user_id: *uid,
                     sku_id: l.sku_id,
@@ -455,7 +487,7 @@ impl App {
             gl::delete_sources_of_users(tx, &rewrite_users).await?;
             gl::insert_sources(tx, tenant, &new_sources).await?;
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// L6: assigns products to a group and removes others, as Graph's
@@ -963,8 +995,62 @@ impl App {
                 if job.kind == "groupMembers" {
                     return self.members_step(tx, &job, &actor, group_id, &name, token, now, wall).await;
                 }
-                let members = gl::members_in_join_order(tx, group_id, job.cursor, JOB_CHUNK).await?;
-                if members.is_empty() {
+                // Members are taken in user-id order while every product they are given has a
+                // license free for each member still to process (nobody can then be refused
+                // for want of seats, so the order cannot matter), and each step writes one
+                // stretch of the user-keyed indexes. Otherwise in join order, from the first:
+                // the earliest joined are served first. The payload keeps the order chosen.
+                let by_id = match job.payload.as_deref() {
+                    Some(ORDER_BY_ID) => true,
+                    Some(_) => false,
+                    None => job.cursor.is_none() && job.processed == 0,
+                };
+                let (mut base, mut errors_before) = (job.processed, job.errors);
+                let mut step: Option<JobStep> = None;
+                let mut done = false;
+                if by_id {
+                    let after = job.cursor.map(|c| c.1);
+                    let ids = gl::members_in_id_order(tx, group_id, after, JOB_CHUNK).await?;
+                    if ids.is_empty() {
+                        done = true;
+                    } else {
+                        let remaining = match after {
+                            None => gl::count_members(tx, group_id).await?,
+                            Some(u) => gl::count_members_after(tx, group_id, u).await?,
+                        };
+                        match self
+                            .reconcile_users_if_seats(tx, job.tenant_id, &ids, now, Some(remaining))
+                            .await?
+                        {
+                            Some(r) => {
+                                if job.payload.as_deref() != Some(ORDER_BY_ID)
+                                    && !gl::set_payload(tx, id, token, ORDER_BY_ID).await?
+                                {
+                                    return Err(AppError::conflict("jobClaimLost", "Another server took this job over."));
+                                }
+                                let last = ids.last().map(|u| (chrono::DateTime::UNIX_EPOCH, *u));
+                                step = Some((ids, last, r));
+                            }
+                            None => {
+                                if !gl::set_payload(tx, id, token, ORDER_JOINED).await? {
+                                    return Err(AppError::conflict("jobClaimLost", "Another server took this job over."));
+                                }
+                                (base, errors_before) = (0, 0);
+                            }
+                        }
+                    }
+                }
+                if step.is_none() && !done {
+                    let cursor = if by_id { None } else { job.cursor };
+                    let members = gl::members_in_join_order(tx, group_id, cursor, JOB_CHUNK).await?;
+                    if !members.is_empty() {
+                        let ids: Vec<UserId> = members.iter().map(|m| m.0).collect();
+                        let r = self.reconcile_users(tx, job.tenant_id, &ids, now).await?;
+                        let last = members.last().map(|m| (m.1, m.0));
+                        step = Some((ids, last, r));
+                    }
+                }
+                let Some((members, last, r)) = step else {
                     // Former members the group is still a source for (they left mid-way).
                     let former = gl::former_members_with_sources(tx, group_id, JOB_CHUNK).await?;
                     let r = self.reconcile_users(tx, job.tenant_id, &former, now).await?;
@@ -980,12 +1066,9 @@ impl App {
                     }
                     audit::record(tx, &actor, now, AuditAction::LicenseJobStep, "group", group_id, summary, None, Some(json!({"job": id, "processed": job.processed, "errors": job.errors}))).await?;
                     return Ok(false);
-                }
-                let ids: Vec<UserId> = members.iter().map(|m| m.0).collect();
-                let r = self.reconcile_users(tx, job.tenant_id, &ids, now).await?;
-                let last = members.last().map(|m| (m.1, m.0));
-                let processed = job.processed + members.len() as i64;
-                let errors = job.errors + r.errors;
+                };
+                let processed = base + members.len() as i64;
+                let errors = errors_before + r.errors;
                 let total = job.total.max(processed);
                 if !gl::advance(tx, id, token, wall + LEASE_SECS * 1_000_000, last, processed, errors, total).await? {
                     return Err(AppError::conflict("jobClaimLost", "Another server took this job over."));
@@ -999,7 +1082,7 @@ impl App {
                     group_id,
                     format!(
                         "Group {name}: members {}–{} of {total} processed: {} licenses given, {} removed, {} changed, {} members with errors",
-                        job.processed + 1,
+                        base + 1,
                         processed,
                         r.assigned,
                         r.removed,
@@ -1030,11 +1113,30 @@ impl App {
         now: Time,
         wall: i64,
     ) -> AppResult<bool> {
-        let ids: Vec<UserId> = job
+        let mut ids: Vec<UserId> = job
             .payload
             .as_deref()
             .and_then(|p| serde_json::from_str::<Vec<UserId>>(p).ok())
             .unwrap_or_default();
+        if job.processed == 0
+            && ids.len() > JOB_CHUNK as usize
+            && !ids.is_sorted()
+            && self
+                .seats_for_all(tx, job.tenant_id, group_id, ids.len() as i64)
+                .await?
+        {
+            // Every joiner can have the group's products: they join in user-id order, so that
+            // each step writes one stretch of the user-keyed indexes (those who join in a
+            // later step still joined later). The sorted list is kept for a resumed job.
+            ids.sort();
+            let payload = serde_json::to_string(&ids).map_err(anyhow::Error::from)?;
+            if !gl::set_payload(tx, job.id, token, &payload).await? {
+                return Err(AppError::conflict(
+                    "jobClaimLost",
+                    "Another server took this job over.",
+                ));
+            }
+        }
         let from = (job.processed.max(0) as usize).min(ids.len());
         let to = (from + JOB_CHUNK as usize).min(ids.len());
         if from == to {
@@ -1059,11 +1161,12 @@ impl App {
             return Ok(false);
         }
         // Users deleted since the job was queued are skipped.
-        let chunk: Vec<UserId> = dir::users_by_ids(tx, job.tenant_id, &ids[from..to])
-            .await?
-            .into_iter()
-            .map(|u| u.id)
-            .collect();
+        let chunk: std::collections::HashSet<UserId> =
+            dir::users_by_ids(tx, job.tenant_id, &ids[from..to])
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
         let mut ordered: Vec<UserId> = ids[from..to].to_vec();
         ordered.retain(|u| chunk.contains(u));
         let added = dir::add_members(tx, job.tenant_id, group_id, &ordered, now).await?;
@@ -1107,6 +1210,25 @@ impl App {
             Some(json!({"job": job.id, "processed": processed, "errors": errors})),
         )
         .await?;
+        Ok(true)
+    }
+
+    /// Whether every product group `group` gives has at least `needed` licenses free in its
+    /// central pool (a product without one cannot be given at all, so no order matters).
+    async fn seats_for_all(
+        &self,
+        tx: &mut Conn,
+        tenant: TenantId,
+        group: GroupId,
+        needed: i64,
+    ) -> AppResult<bool> {
+        for l in gl::of_group(tx, group).await? {
+            if let Some(p) = subscriptions::central_pool(tx, tenant, l.sku_id).await?
+                && p.total - p.assigned < needed
+            {
+                return Ok(false);
+            }
+        }
         Ok(true)
     }
 

@@ -2439,11 +2439,24 @@ fn seed_group(sk: &Sk, tenant: &str, group: &str, n: usize) {
 
 both!(
     a_group_job_killed_mid_way_resumes_and_finishes_exactly,
-    |sk| {
+    |sk| { group_job_killed_mid_way(&sk, 29_990) }
+);
+
+both!(
+    a_group_job_with_a_license_for_everyone_killed_mid_way_resumes_and_finishes,
+    |sk| { group_job_killed_mid_way(&sk, 30_000) }
+);
+
+/// A product bought `bought` times is assigned to a group of 30,000 members; the server is
+/// killed mid-way through the job and started again: the job finishes exactly, and when
+/// licenses are short the members who joined last are the ones without.
+fn group_job_killed_mid_way(sk: &Sk, bought: i64) {
+    {
         let t = sk.tenant("Bulk");
         let tenant = t["tenantId"].as_str().expect("tenantId").to_string();
         let token = t["token"].as_str().expect("token").to_string();
         let n = 30_000;
+        let short = n as i64 - bought;
         sk.ok(&[
             "subscriptions",
             "buy",
@@ -2452,13 +2465,13 @@ both!(
             "--sku",
             "SUITE_BASIC",
             "--quantity",
-            "29990",
+            &bought.to_string(),
         ]);
         let g = sk.json(&[
             "groups", "create", "--tenant", "Bulk", "--name", "All", "--json",
         ]);
         let gid = g["id"].as_str().expect("group id").to_string();
-        seed_group(&sk, &tenant, &gid, n);
+        seed_group(sk, &tenant, &gid, n);
 
         let mut server = sk.serve(&[]);
         let job = sk.json(&[
@@ -2508,15 +2521,15 @@ both!(
             std::thread::sleep(Duration::from_millis(100));
         };
         assert_eq!(done["processed"], n as i64, "{done}");
-        assert_eq!(done["errors"], 10, "{done}");
+        assert_eq!(done["errors"], short, "{done}");
 
         // Exactly one license per member who got one, counters equal to rows, never more than bought.
         let (status, body) = server.get(&format!("/api/v1/groups/{gid}/licenses"), &token);
         assert_eq!(status, 200, "{body}");
         let v: Value = serde_json::from_str(&body).expect("JSON");
-        assert_eq!(v["membersWithLicenseErrors"], 10, "{v}");
+        assert_eq!(v["membersWithLicenseErrors"], short, "{v}");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let (assigned, total, rows, sources, active) = rt.block_on(async {
+        let (assigned, total, rows, sources, active, early) = rt.block_on(async {
         let db = match &sk.db_url {
             Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
             None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
@@ -2528,15 +2541,21 @@ both!(
         let rows = q("SELECT COUNT(*) FROM assignments WHERE sku_id = '3b555118-da6a-4418-894f-7df1e2096870'").fetch_one(&mut *c).await.expect("rows");
         let sources = q("SELECT COUNT(*) FROM license_sources").fetch_one(&mut *c).await.expect("sources");
         let active = q("SELECT COUNT(*) FROM license_sources WHERE state = 'Active'").fetch_one(&mut *c).await.expect("active");
+        // Members in error who are not among the last `short` to join.
+        let early = seatkeeper_store::sqlx::query_scalar::<_, i64>(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM license_sources s JOIN group_members m ON m.user_id = s.user_id AND m.group_id = s.group_id
+             WHERE s.state = 'Error' AND m.added_at < {bought}"
+        ))).fetch_one(&mut *c).await.expect("early");
         drop(c);
         db.close().await;
-        (assigned, total, rows, sources, active)
+        (assigned, total, rows, sources, active, early)
     });
-        assert_eq!(total, 29_990);
+        assert_eq!(total, bought);
         assert_eq!(assigned, rows, "the counter equals the rows");
-        assert_eq!(rows, 29_990, "every license bought is used once");
+        assert_eq!(rows, bought, "every license bought is used once");
         assert_eq!(sources, n as i64, "one source row per member");
-        assert_eq!(active, 29_990);
+        assert_eq!(active, bought);
+        assert_eq!(early, 0, "the members who joined first hold the licenses");
         // One audit entry per job step, the last saying it completed.
         let (status, body) = server.get("/api/v1/audit?action=license.job.step&top=100", &token);
         assert_eq!(status, 200, "{body}");
@@ -2552,7 +2571,7 @@ both!(
             "{a}"
         );
     }
-);
+}
 
 both!(group_members_from_a_file_get_the_groups_products, |sk| {
     sk.tenant("Files");

@@ -250,6 +250,50 @@ pub async fn members_in_join_order(
         .collect()
 }
 
+/// The next `limit` members of a group in user-id order, after `after` (a user id), by the
+/// `(group_id, user_id)` primary key: a job takes members in this order when seats cannot run
+/// short, so that each step writes one stretch of the user-keyed indexes.
+pub async fn members_in_id_order(
+    conn: &mut Conn,
+    group: GroupId,
+    after: Option<UserId>,
+    limit: i64,
+) -> Result<Vec<UserId>> {
+    let rows =
+        match after {
+            None => sqlx::query(
+                "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id LIMIT $2",
+            )
+            .bind(group.to_string())
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?,
+            Some(u) => {
+                sqlx::query(
+                    "SELECT user_id FROM group_members WHERE group_id = $1 AND user_id > $2
+                 ORDER BY user_id LIMIT $3",
+                )
+                .bind(group.to_string())
+                .bind(u.to_string())
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+    rows.iter().map(|r| get_id(r, "user_id")).collect()
+}
+
+/// Members of a group whose user id sorts after `after` (how many).
+pub async fn count_members_after(conn: &mut Conn, group: GroupId, after: UserId) -> Result<i64> {
+    let r =
+        sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND user_id > $2")
+            .bind(group.to_string())
+            .bind(after.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    get_i64(&r, "n")
+}
+
 /// Members of a group (how many).
 pub async fn count_members(conn: &mut Conn, group: GroupId) -> Result<i64> {
     let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1")
@@ -575,6 +619,25 @@ pub async fn advance(
     .bind(errors)
     .bind(total)
     .bind(lease_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the kind-specific input of a claimed, running job (for example the order its
+/// members are taken in), so that a resumed job keeps it. False when the claim was lost.
+pub async fn set_payload(
+    conn: &mut Conn,
+    id: uuid::Uuid,
+    token: &str,
+    payload: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE license_jobs SET payload = $3 WHERE id = $1 AND claim_token = $2 AND state = 'Running'",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .bind(payload)
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
