@@ -670,6 +670,8 @@ pub struct PanePage {
     pub products: Vec<ProductChoice>,
     pub groups: Vec<GroupChoice>,
     pub plans: Vec<PlanBox>,
+    /// The skuId of the product whose apps and services `plans` are.
+    pub plans_for: String,
     pub message: String,
     pub error: Option<String>,
 }
@@ -696,6 +698,9 @@ pub struct DecisionForm {
     pub plan_on: Vec<String>,
     #[serde(default)]
     pub plans_shown: Option<String>,
+    /// The skuId whose apps and services the switches showed.
+    #[serde(default)]
+    pub plans_for: String,
     #[serde(default)]
     pub message: String,
 }
@@ -777,7 +782,7 @@ fn pane(
     });
     let picked_sku = form.map(|f| f.sku.clone()).unwrap_or_default();
     let picked_group = form.map(|f| f.group.clone()).unwrap_or_default();
-    let products = options
+    let products: Vec<ProductChoice> = options
         .map(|o| {
             o.products
                 .iter()
@@ -806,10 +811,21 @@ fn pane(
                 .collect()
         })
         .unwrap_or_default();
-    let plans = match catalog.product(r.sku_id) {
+    // The switches are those of the product that serves: the one picked, else the first
+    // offered (what the select shows), else the requested one.
+    let shown = products
+        .iter()
+        .find(|p| p.selected)
+        .or(products.first())
+        .and_then(|p| catalog.find_product(&p.sku))
+        .or(catalog.product(r.sku_id));
+    let plans_for = shown.map(|p| p.sku_id.to_string()).unwrap_or_default();
+    let plans = match shown {
         Some(p) => {
             let off = match form {
-                Some(f) if f.plans_shown.is_some() => disabled_from(p, &f.plan_on),
+                Some(f) if f.plans_shown.is_some() && f.plans_for == plans_for => {
+                    disabled_from(p, &f.plan_on)
+                }
                 _ => Vec::new(),
             };
             plan_boxes(&catalog, p, &off)
@@ -839,6 +855,7 @@ fn pane(
         products,
         groups,
         plans,
+        plans_for,
         message: form.map(|f| f.message.clone()).unwrap_or_default(),
         error,
     }
@@ -936,12 +953,25 @@ pub async fn decide(
         },
     };
     let d = app.get_request(&viewer.actor, &id).await?;
+    // The switches count only for the product they showed: after picking another product,
+    // its own switches are shown to check first.
+    let chosen = sku.unwrap_or(d.request.sku_id);
     let disabled = match (
         group.is_empty(),
         form.plans_shown.is_some(),
-        catalog.product(d.request.sku_id),
+        catalog.product(chosen),
     ) {
-        (true, true, Some(p)) => disabled_from(p, &form.plan_on),
+        (true, true, Some(p)) if form.plans_for == chosen.to_string() => {
+            disabled_from(p, &form.plan_on)
+        }
+        (true, true, Some(p)) => {
+            let message = format!(
+                "You picked {}: check which of its apps and services to turn on, then submit again.",
+                p.name
+            );
+            let page = pane_page(&app, &viewer, &id, Some(&form), Some(message)).await?;
+            return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+        }
         _ => Vec::new(),
     };
     let input = DecisionInput {

@@ -497,3 +497,107 @@ backends!(
         }
     }
 );
+
+backends!(
+    the_pane_switches_follow_the_product_that_serves_the_request,
+    |srv| async move {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        set_policy(&srv, "SUITE_BASIC", "Disabled").await;
+        srv.buy("SUITE_BASIC", 1).await;
+        srv.buy("SUITE_STANDARD", 1).await;
+        let member = srv.token_with_roles("switches@contoso.test", &[]).await;
+        let (st, r) = srv
+            .call_as(
+                &member,
+                "POST",
+                "/api/v1/me/license-requests",
+                Some(json!({"skuId": "SUITE_BASIC"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+        let id = r["id"].as_str().expect("id").to_string();
+        let uid = r["users"][0]["id"].as_str().expect("user id").to_string();
+        let admin = format!("sk_session={}", srv.admin_session().await);
+        let catalog = srv.app.catalog();
+        let basic = catalog.find_product("SUITE_BASIC").expect("basic").clone();
+        let standard = catalog.find_product("SUITE_STANDARD").expect("std").clone();
+        let desktop = *catalog
+            .plan_names()
+            .iter()
+            .find(|(_, n)| n.as_str() == "OFFICE_DESKTOP")
+            .expect("desktop")
+            .0;
+        let html = client
+            .get(format!("{}/licenses/requests/{id}", srv.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&html);
+        // Standard picked while the switches showed Basic's: nothing is decided, and the
+        // pane shows Standard's switches (with Desktop apps) to check.
+        let on = |p: &seatkeeper_domain::catalog::Product,
+                  off: Option<seatkeeper_domain::PlanId>| {
+            p.plans
+                .iter()
+                .filter(|x| Some(**x) != off)
+                .map(|x| format!("&plan_on={x}"))
+                .collect::<String>()
+        };
+        let body = format!(
+            "verdict=approve%3A{uid}&sku={}&plans_shown=1&plans_for={}{}&csrf={csrf}",
+            standard.sku_id,
+            basic.sku_id,
+            on(&basic, None)
+        );
+        let resp = client
+            .post(format!("{}/licenses/requests/{id}/decision", srv.url))
+            .header("cookie", &admin)
+            .header("content-type", FORM)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("check which of its apps and services"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("name=\"plans_for\" value=\"{}\"", standard.sku_id))
+                && html.contains(&format!("value=\"{desktop}\"")),
+            "{html}"
+        );
+        assert_eq!(status_of(&srv, &id).await, "Pending");
+        // Standard's own switches, Desktop apps off: approved with it off.
+        let body = format!(
+            "verdict=approve%3A{uid}&sku={}&plans_shown=1&plans_for={}{}&csrf={csrf}",
+            standard.sku_id,
+            standard.sku_id,
+            on(&standard, Some(desktop))
+        );
+        let resp = client
+            .post(format!("{}/licenses/requests/{id}/decision", srv.url))
+            .header("cookie", &admin)
+            .header("content-type", FORM)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let (_, u) = srv.get("/v1.0/users/switches@contoso.test").await;
+        let lic = u["assignedLicenses"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["skuId"] == standard.sku_id.to_string()))
+            .cloned()
+            .unwrap_or_else(|| panic!("{u}"));
+        assert_eq!(lic["disabledPlans"], json!([desktop.to_string()]), "{u}");
+    }
+);
