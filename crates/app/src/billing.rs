@@ -161,7 +161,8 @@ fn invoice_email(v: &str) -> AppResult<String> {
     Ok(v.to_string())
 }
 
-fn card_words(m: &PaymentMethod) -> String {
+/// A card in words: "Visa ending 4242".
+pub(crate) fn card_words(m: &PaymentMethod) -> String {
     format!("{} ending {}", m.brand, m.last4)
 }
 

@@ -1630,7 +1630,7 @@ impl App {
         Ok(
             seatkeeper_store::billing::get_method(tx, tenant, Some(owner), method)
                 .await?
-                .map(|m| format!("{} ending {}", m.brand, m.last4))
+                .map(|m| crate::billing::card_words(&m))
                 .unwrap_or_else(|| "the card".into()),
         )
     }
