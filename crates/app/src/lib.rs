@@ -8,6 +8,7 @@ pub mod auth;
 pub mod billing;
 pub mod catalog;
 pub mod clock;
+pub mod commit;
 pub mod database;
 pub mod directory;
 pub mod error;
@@ -166,6 +167,8 @@ pub struct Inner {
     pub payments: Arc<dyn payments::PaymentProvider>,
     /// Woken when this server queues a license job (L6), so its runner starts at once.
     pub license_jobs_wake: tokio::sync::Notify,
+    /// The queue of this server's license writer (group commit, see [`commit`]).
+    license_writes: commit::Queue,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -193,7 +196,7 @@ impl App {
         payments: Arc<dyn payments::PaymentProvider>,
     ) -> anyhow::Result<App> {
         let clock = clock::Clock::new(config.dev_clock);
-        let app = App(Arc::new(Inner {
+        let app = App(Arc::new_cyclic(|me| Inner {
             db,
             clock,
             config,
@@ -201,6 +204,7 @@ impl App {
             pool_ids: RwLock::new(Default::default()),
             license_jobs_wake: tokio::sync::Notify::new(),
             payments,
+            license_writes: commit::start(me.clone()),
         }));
         app.ensure_catalog().await?;
         Ok(app)

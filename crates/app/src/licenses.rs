@@ -693,18 +693,15 @@ impl App {
         Ok(found)
     }
 
+    /// An admin's license change for one or more users, all or nothing, through the license
+    /// writer (group commit, see [`crate::commit`]).
     async fn change(
         &self,
         actor: &Actor,
         changes: Vec<UserChange>,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
-        let now = self.now();
-        let changes = &changes;
-        self.transact(move |tx| {
-            Box::pin(async move { self.apply_changes(tx, actor, changes, now).await })
-        })
-        .await
+        self.write_licenses(actor, changes).await
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
