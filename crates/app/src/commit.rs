@@ -30,6 +30,7 @@ use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::directory::User;
 use seatkeeper_store::Tx;
 use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most changes one batch commits together. With more waiting, the rest go in the next
@@ -48,12 +49,31 @@ pub(crate) struct LicenseWrite {
     pub reply: oneshot::Sender<Answer>,
 }
 
-/// The queue of a server's license writer.
-pub(crate) type Queue = mpsc::UnboundedSender<LicenseWrite>;
+/// A server's license writer: its queue and what it has done so far.
+pub struct Writer {
+    queue: mpsc::UnboundedSender<LicenseWrite>,
+    waiting: AtomicUsize,
+    batches: AtomicU64,
+    changes: AtomicU64,
+    largest: AtomicUsize,
+}
 
-/// Starts the writer of `app` on the current Tokio runtime and returns its queue. The writer
-/// holds the app weakly: it stops when the last [`App`] is dropped (its queue closes then).
-pub(crate) fn start(app: Weak<Inner>) -> Queue {
+/// What a server's license writer has done since it started (see [`App::license_writer_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Changes queued or in the batch being committed, not answered yet.
+    pub waiting: usize,
+    /// Batches run to the end (committed, or failed as a whole).
+    pub batches: u64,
+    /// Changes answered, accepted or refused.
+    pub changes: u64,
+    /// The most changes one batch has held.
+    pub largest: usize,
+}
+
+/// Starts the writer of `app` on the current Tokio runtime. The writer holds the app weakly:
+/// it stops when the last [`App`] is dropped (its queue closes then).
+pub(crate) fn start(app: Weak<Inner>) -> Writer {
     let (queue, mut rx) = mpsc::unbounded_channel::<LicenseWrite>();
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -67,13 +87,36 @@ pub(crate) fn start(app: Weak<Inner>) -> Queue {
             let Some(inner) = app.upgrade() else {
                 return;
             };
-            App(inner).commit_batch(batch).await;
+            let size = batch.len();
+            App(inner.clone()).commit_batch(batch).await;
+            let w = &inner.license_writer;
+            w.waiting.fetch_sub(size, Ordering::Relaxed);
+            w.batches.fetch_add(1, Ordering::Relaxed);
+            w.changes.fetch_add(size as u64, Ordering::Relaxed);
+            w.largest.fetch_max(size, Ordering::Relaxed);
         }
     });
-    queue
+    Writer {
+        queue,
+        waiting: AtomicUsize::new(0),
+        batches: AtomicU64::new(0),
+        changes: AtomicU64::new(0),
+        largest: AtomicUsize::new(0),
+    }
 }
 
 impl App {
+    /// What this server's license writer has done since it started.
+    pub fn license_writer_stats(&self) -> WriterStats {
+        let w = &self.license_writer;
+        WriterStats {
+            waiting: w.waiting.load(Ordering::Relaxed),
+            batches: w.batches.load(Ordering::Relaxed),
+            changes: w.changes.load(Ordering::Relaxed),
+            largest: w.largest.load(Ordering::Relaxed),
+        }
+    }
+
     /// Queues one license change for the writer and waits until its batch has committed.
     /// Errors: the change's own refusal, or the database error that stopped its batch.
     pub(crate) async fn write_licenses(&self, actor: &Actor, changes: Vec<UserChange>) -> Answer {
@@ -84,7 +127,10 @@ impl App {
             now: self.now(),
             reply,
         };
-        if self.license_writes.send(write).is_err() {
+        let w = &self.license_writer;
+        w.waiting.fetch_add(1, Ordering::Relaxed);
+        if w.queue.send(write).is_err() {
+            w.waiting.fetch_sub(1, Ordering::Relaxed);
             return Err(anyhow::anyhow!(
                 "the license writer has stopped: the server is shutting down"
             )

@@ -167,8 +167,8 @@ pub struct Inner {
     pub payments: Arc<dyn payments::PaymentProvider>,
     /// Woken when this server queues a license job (L6), so its runner starts at once.
     pub license_jobs_wake: tokio::sync::Notify,
-    /// The queue of this server's license writer (group commit, see [`commit`]).
-    license_writes: commit::Queue,
+    /// This server's license writer (group commit, see [`commit`]).
+    license_writer: commit::Writer,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -204,7 +204,7 @@ impl App {
             pool_ids: RwLock::new(Default::default()),
             license_jobs_wake: tokio::sync::Notify::new(),
             payments,
-            license_writes: commit::start(me.clone()),
+            license_writer: commit::start(me.clone()),
         }));
         app.ensure_catalog().await?;
         Ok(app)

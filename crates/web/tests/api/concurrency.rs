@@ -178,3 +178,172 @@ backends!(
         assert_eq!(got.1["status"], "Active", "{}", got.1);
     }
 );
+
+/// Holds the database's write path so that license changes queue behind it: on SQLite the one
+/// write connection, on PostgreSQL an exclusive lock on the assignments table.
+async fn hold_writes(srv: &Srv) -> seatkeeper_store::Tx {
+    let mut tx = srv.app.db.begin().await.expect("begin");
+    if srv.app.db.backend() == seatkeeper_store::Backend::Postgres {
+        seatkeeper_store::sqlx::query("LOCK TABLE assignments IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .expect("lock");
+    }
+    tx
+}
+
+backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
+    // Five licenses for eight takers; Mail (Plan 1) excludes Mail (Plan 2), which two of
+    // the requesters hold; one requester does not exist; one removes a product they do not
+    // hold; one has no usage location and takes the organization's default.
+    srv.buy("SUITE_BASIC", 5).await;
+    srv.buy("MAIL_PLAN1", 10).await;
+    srv.buy("MAIL_PLAN2", 2).await;
+    let basic = srv.sku("SUITE_BASIC").to_string();
+    let plan1 = srv.sku("MAIL_PLAN1").to_string();
+    let plan2 = srv.sku("MAIL_PLAN2").to_string();
+    for i in 0..2 {
+        let u = format!("holder{i}@contoso.test");
+        srv.user(&u, Some("DK")).await;
+        let got = srv
+                .post(
+                    &format!("/v1.0/users/{u}/assignLicense"),
+                    json!({"addLicenses": [{"skuId": plan2, "disabledPlans": []}], "removeLicenses": []}),
+                )
+                .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    }
+    let mut wants: Vec<(String, &str, &str)> = Vec::new();
+    for i in 0..8 {
+        wants.push((format!("taker{i}@contoso.test"), "DK", &basic));
+    }
+    for i in 0..4 {
+        wants.push((format!("mailer{i}@contoso.test"), "SE", &plan1));
+    }
+    for i in 0..2 {
+        wants.push((format!("holder{i}@contoso.test"), "", &plan1));
+    }
+    wants.push(("nobody@contoso.test".into(), "", &plan1));
+    wants.push(("nowhere@contoso.test".into(), "", &plan1));
+    wants.push(("stranger@contoso.test".into(), "NO", &basic));
+    for (u, loc, _) in &wants {
+        if !loc.is_empty() {
+            srv.user(u, Some(loc)).await;
+        }
+    }
+    srv.user("nowhere@contoso.test", None).await;
+
+    let before = srv.app.license_writer_stats();
+    let blocker = hold_writes(&srv).await;
+    let srv = std::sync::Arc::new(srv);
+    let mut handles = Vec::new();
+    for (u, _, sku) in &wants {
+        let srv = srv.clone();
+        let path = format!("/v1.0/users/{u}/assignLicense");
+        let body = if u.starts_with("stranger") {
+            json!({"addLicenses": [], "removeLicenses": [sku]})
+        } else {
+            json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []})
+        };
+        handles.push(tokio::spawn(async move { srv.post(&path, body).await }));
+    }
+    // Every change is queued behind the held write path, then all go at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while srv.app.license_writer_stats().waiting < wants.len() {
+        assert!(std::time::Instant::now() < deadline, "changes never queued");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    blocker.rollback().await.expect("release");
+    let mut answers = Vec::new();
+    for h in handles {
+        answers.push(h.await.expect("task"));
+    }
+    let after = srv.app.license_writer_stats();
+    assert!(
+        after.largest >= wants.len() - 1,
+        "the changes were committed together: {after:?}"
+    );
+    assert!(
+        after.batches - before.batches <= 2,
+        "{before:?} → {after:?}"
+    );
+
+    let message = |b: &serde_json::Value| {
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut basic_ok = 0;
+    for ((u, _, sku), (status, body)) in wants.iter().zip(&answers) {
+        let msg = message(body);
+        if u.starts_with("taker") {
+            match status {
+                &StatusCode::OK => {
+                    basic_ok += 1;
+                    assert_eq!(body["assignedLicenses"][0]["skuId"], **sku, "{body}");
+                }
+                &StatusCode::BAD_REQUEST => assert!(
+                    msg.contains("does not have any available licenses")
+                        && msg.contains("1 license needed, 0 available"),
+                    "{u}: {msg}"
+                ),
+                other => panic!("{u}: {other} {body}"),
+            }
+        } else if u.starts_with("mailer") {
+            assert_eq!(*status, StatusCode::OK, "{u}: {body}");
+            assert_eq!(body["userPrincipalName"], u.as_str(), "{body}");
+        } else if u.starts_with("holder") {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{u}: {body}");
+            assert!(msg.contains("MAIL_PLAN2"), "{u}: {msg}");
+        } else if u.starts_with("nobody") {
+            assert_eq!(*status, StatusCode::NOT_FOUND, "{u}: {body}");
+        } else if u.starts_with("stranger") {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{u}: {body}");
+            assert!(
+                msg.starts_with("User does not have a corresponding license."),
+                "{u}: {msg}"
+            );
+        } else {
+            // The default location is set in the same change as the license.
+            assert_eq!(*status, StatusCode::OK, "{u}: {body}");
+            assert_eq!(body["usageLocation"], "US", "{body}");
+        }
+    }
+    assert_eq!(basic_ok, 5, "exactly the 5 bought licenses were given");
+    assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (5, 5, 5));
+    assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (10, 5, 5));
+    assert_eq!(pool_counts(&srv, "MAIL_PLAN2").await, (2, 2, 2));
+    // A refused change left nothing behind: the holders keep exactly what they had.
+    for i in 0..2 {
+        let got = srv
+            .get(&format!(
+                "/v1.0/users/holder{i}@contoso.test/licenseDetails"
+            ))
+            .await;
+        let held: Vec<&str> = got.1["value"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|l| l["skuPartNumber"].as_str())
+            .collect();
+        assert_eq!(held, vec!["MAIL_PLAN2"], "{}", got.1);
+    }
+    // Each accepted change has its own audit entry; the refused ones have none.
+    let got = srv.get("/api/v1/audit?action=license.assign&top=100").await;
+    let summaries: Vec<&str> = got.1["value"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    let count = |part: &str| summaries.iter().filter(|s| s.ends_with(part)).count();
+    assert_eq!(count("assigned SUITE_BASIC"), 5, "{summaries:?}");
+    assert_eq!(count("assigned MAIL_PLAN1"), 5, "{summaries:?}");
+    assert!(
+        !summaries
+            .iter()
+            .any(|s| s.starts_with("holder0@contoso.test: assigned MAIL_PLAN1")),
+        "{summaries:?}"
+    );
+});
