@@ -41,7 +41,16 @@ struct Args {
     /// then removed again.
     #[arg(long)]
     group_only: bool,
+    /// Only the assignLicense benchmarks: 32 clients (--clients), one client, and the
+    /// database alone writing the same rows.
+    #[arg(long)]
+    assign_only: bool,
+    /// Licenses per transaction for the database-alone batched ceiling.
+    #[arg(long, default_value_t = 32)]
+    ceiling_batch: usize,
 }
+
+mod ceiling;
 
 fn catalog(products: usize) -> String {
     let mut s = String::new();
@@ -292,17 +301,19 @@ async fn main() -> anyhow::Result<()> {
     let auth = format!("Bearer {}", b.token);
 
     // 0. Group-based licensing: the last product (licenses for every user) to a group of all.
-    group_bench(
-        &db,
-        &client,
-        &base,
-        &auth,
-        b.tenant_id,
-        &users,
-        &args,
-        us(app.now()),
-    )
-    .await?;
+    if !args.assign_only {
+        group_bench(
+            &db,
+            &client,
+            &base,
+            &auth,
+            b.tenant_id,
+            &users,
+            &args,
+            us(app.now()),
+        )
+        .await?;
+    }
     if args.group_only {
         let _ = stop_jobs.send(true);
         let _ = job_runner.await;
@@ -312,126 +323,188 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // 1. Licenses page data.
-    let url = format!("{base}/v1.0/subscribedSkus");
-    for _ in 0..50 {
-        client
-            .get(&url)
-            .header("Authorization", &auth)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
-    }
-    let mut lat = Vec::with_capacity(args.page_requests);
-    let t = Instant::now();
-    let mut skus = 0;
-    for _ in 0..args.page_requests {
-        let s = Instant::now();
-        let body: serde_json::Value = client
-            .get(&url)
-            .header("Authorization", &auth)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        lat.push(s.elapsed());
-        skus = body["value"].as_array().map(|v| v.len()).unwrap_or(0);
-    }
-    let wall = t.elapsed();
-    lat.sort();
-    println!(
-        "GET /v1.0/subscribedSkus ({} users, {} products, {} assignments, {} SKUs in answer): {} requests, mean {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
-        args.users,
-        args.products,
-        args.assignments,
-        skus,
-        args.page_requests,
-        wall.as_secs_f64() * 1000.0 / args.page_requests as f64,
-        percentile(&lat, 0.5).as_secs_f64() * 1000.0,
-        percentile(&lat, 0.99).as_secs_f64() * 1000.0
-    );
-
-    // 2. The admin center's pages, as a signed-in admin's browser asks for them (one at a time:
-    //    the time is the server's rendering plus a loopback round trip).
-    let cookie = admin_session(&app, b.tenant_id, &b.admin_user_principal_name).await?;
-    let product = sku(0);
-    let pages = [
-        ("Licenses", "/licenses".to_string()),
-        (
-            "a product's first page of users",
-            format!("/licenses/{product}"),
-        ),
-        (
-            "a product's users searched by name",
-            format!("/licenses/{product}?search=User%2012"),
-        ),
-        ("Active users", "/users".to_string()),
-        (
-            "Active users searched by name",
-            "/users?q=User%204711".to_string(),
-        ),
-        (
-            "Active users, unlicensed",
-            "/users?filter=unlicensed".to_string(),
-        ),
-    ];
-    for (what, path) in &pages {
-        let url = format!("{base}{path}");
-        let get = || async {
-            let r = client
+    if !args.assign_only {
+        let url = format!("{base}/v1.0/subscribedSkus");
+        for _ in 0..50 {
+            client
                 .get(&url)
-                .header("cookie", format!("sk_session={cookie}"))
+                .header("Authorization", &auth)
                 .send()
+                .await?
+                .error_for_status()?
+                .bytes()
                 .await?;
-            anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
-            Ok::<usize, anyhow::Error>(r.bytes().await?.len())
-        };
-        for _ in 0..20 {
-            get().await?;
         }
-        let n = args.page_requests.min(500);
-        let mut lat = Vec::with_capacity(n);
-        let mut size = 0;
-        for _ in 0..n {
+        let mut lat = Vec::with_capacity(args.page_requests);
+        let t = Instant::now();
+        let mut skus = 0;
+        for _ in 0..args.page_requests {
             let s = Instant::now();
-            size = get().await?;
+            let body: serde_json::Value = client
+                .get(&url)
+                .header("Authorization", &auth)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
             lat.push(s.elapsed());
+            skus = body["value"].as_array().map(|v| v.len()).unwrap_or(0);
         }
+        let wall = t.elapsed();
         lat.sort();
         println!(
-            "page {what} (GET {path}, {} KB): {n} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            size / 1024,
+            "GET /v1.0/subscribedSkus ({} users, {} products, {} assignments, {} SKUs in answer): {} requests, mean {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
+            args.users,
+            args.products,
+            args.assignments,
+            skus,
+            args.page_requests,
+            wall.as_secs_f64() * 1000.0 / args.page_requests as f64,
             percentile(&lat, 0.5).as_secs_f64() * 1000.0,
-            percentile(&lat, 0.99).as_secs_f64() * 1000.0,
-            lat.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+            percentile(&lat, 0.99).as_secs_f64() * 1000.0
         );
+
+        // 2. The admin center's pages, as a signed-in admin's browser asks for them (one at a time:
+        //    the time is the server's rendering plus a loopback round trip).
+        let cookie = admin_session(&app, b.tenant_id, &b.admin_user_principal_name).await?;
+        let product = sku(0);
+        let pages = [
+            ("Licenses", "/licenses".to_string()),
+            (
+                "a product's first page of users",
+                format!("/licenses/{product}"),
+            ),
+            (
+                "a product's users searched by name",
+                format!("/licenses/{product}?search=User%2012"),
+            ),
+            ("Active users", "/users".to_string()),
+            (
+                "Active users searched by name",
+                "/users?q=User%204711".to_string(),
+            ),
+            (
+                "Active users, unlicensed",
+                "/users?filter=unlicensed".to_string(),
+            ),
+        ];
+        for (what, path) in &pages {
+            let url = format!("{base}{path}");
+            let get = || async {
+                let r = client
+                    .get(&url)
+                    .header("cookie", format!("sk_session={cookie}"))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+                Ok::<usize, anyhow::Error>(r.bytes().await?.len())
+            };
+            for _ in 0..20 {
+                get().await?;
+            }
+            let n = args.page_requests.min(500);
+            let mut lat = Vec::with_capacity(n);
+            let mut size = 0;
+            for _ in 0..n {
+                let s = Instant::now();
+                size = get().await?;
+                lat.push(s.elapsed());
+            }
+            lat.sort();
+            println!(
+                "page {what} (GET {path}, {} KB): {n} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                size / 1024,
+                percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+                percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+                lat.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+            );
+        }
     }
 
-    // 3. assignLicense with N concurrent clients: each assigns the last product to its own users.
+    // 3. assignLicense with N concurrent clients, then one client, each to its own users; then
+    //    the database alone writing the same rows.
     let last = sku(args.products - 1).to_string();
-    let users = Arc::new(users);
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let n = users.len();
+    let (busy, rest) = users.split_at(n * 7 / 10);
+    let (single, alone) = rest.split_at(n / 10);
+    assign_phase(
+        &client,
+        &base,
+        &auth,
+        &last,
+        busy,
+        args.clients,
+        args.seconds,
+        &args.backend,
+    )
+    .await?;
+    assign_phase(&client, &base, &auth, &last, single, 1, 5, &args.backend).await?;
+    let stats = app.license_writer_stats();
+    println!(
+        "License writer: {} changes in {} batches ({:.1} per batch on average, at most {})",
+        stats.changes,
+        stats.batches,
+        stats.changes as f64 / stats.batches.max(1) as f64,
+        stats.largest
+    );
+    ceiling::report(
+        &db,
+        b.tenant_id,
+        alone,
+        &last,
+        args.ceiling_batch,
+        5,
+        app.now(),
+    )
+    .await?;
+    let _ = stop_jobs.send(true);
+    let _ = job_runner.await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `POST /v1.0/users/{id}/assignLicense` from `clients` concurrent keep-alive clients for
+/// `seconds`, each assigning `sku` to its own users of `users`; prints throughput and latency.
+#[allow(clippy::too_many_arguments)]
+async fn assign_phase(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    sku: &str,
+    users: &[String],
+    clients: usize,
+    seconds: u64,
+    backend: &str,
+) -> anyhow::Result<()> {
+    let users = Arc::new(users.to_vec());
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let t = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..args.clients {
-        let (client, auth, base, last, users, clients) = (
+    for c in 0..clients {
+        let (client, auth, base, sku, users) = (
             client.clone(),
-            auth.clone(),
-            base.clone(),
-            last.clone(),
+            auth.to_string(),
+            base.to_string(),
+            sku.to_string(),
             users.clone(),
-            args.clients,
         );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
             let mut i = c;
             while Instant::now() < deadline && i < users.len() {
-                let body = serde_json::json!({"addLicenses": [{"skuId": last, "disabledPlans": []}], "removeLicenses": []});
+                let body = serde_json::json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []});
                 let s = Instant::now();
-                let r = client.post(format!("{base}/v1.0/users/{}/assignLicense", users[i])).header("Authorization", &auth).json(&body).send().await;
+                let r = client
+                    .post(format!("{base}/v1.0/users/{}/assignLicense", users[i]))
+                    .header("Authorization", &auth)
+                    .json(&body)
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
@@ -465,22 +538,13 @@ async fn main() -> anyhow::Result<()> {
     let wall = t.elapsed();
     all.sort();
     println!(
-        "POST /v1.0/users/{{id}}/assignLicense, {} clients, {} backend: {} assignments in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-        args.clients,
-        args.backend,
+        "POST /v1.0/users/{{id}}/assignLicense, {clients} clients, {backend} backend: {} assignments in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
         all.len(),
         wall.as_secs_f64(),
         all.len() as f64 / wall.as_secs_f64(),
         percentile(&all, 0.5).as_secs_f64() * 1000.0,
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
-        errors
     );
-    let _ = stop_jobs.send(true);
-    let _ = job_runner.await;
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
