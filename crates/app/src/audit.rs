@@ -18,24 +18,46 @@ pub async fn record(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> AppResult<()> {
-    audit::append(
-        conn,
-        &seatkeeper_domain::audit::AuditEntry {
-            id: 0,
-            tenant_id: actor.tenant_id,
-            at,
-            actor_id: actor.user_id,
-            actor: actor.name.clone(),
-            action,
-            target_type: target_type.to_string(),
-            target_id: target_id.to_string(),
-            summary: summary.into(),
-            before: before.map(|v| v.to_string()),
-            after: after.map(|v| v.to_string()),
-        },
-    )
-    .await?;
+    let e = entry(
+        actor,
+        at,
+        action,
+        target_type,
+        target_id,
+        summary,
+        before,
+        after,
+    );
+    audit::append(conn, &e).await?;
     Ok(())
+}
+
+/// The entry [`record`] appends, to append later with others
+/// ([`seatkeeper_store::audit::append_many`]).
+#[allow(clippy::too_many_arguments)]
+pub fn entry(
+    actor: &Actor,
+    at: Time,
+    action: AuditAction,
+    target_type: &str,
+    target_id: impl ToString,
+    summary: impl Into<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        tenant_id: actor.tenant_id,
+        at,
+        actor_id: actor.user_id,
+        actor: actor.name.clone(),
+        action,
+        target_type: target_type.to_string(),
+        target_id: target_id.to_string(),
+        summary: summary.into(),
+        before: before.map(|v| v.to_string()),
+        after: after.map(|v| v.to_string()),
+    }
 }
 
 /// One change of many recorded together by [`record_many`].

@@ -5,30 +5,35 @@
 //! queued when it is free (at most [`MAX_BATCH`] changes; no fixed wait, so a lone change is
 //! committed at once) and runs the whole batch in one transaction:
 //!
-//! - each change runs inside its own savepoint, with the same rules and writes as a change on its
-//!   own ([`App::apply_changes`]); a refused change (not enough licenses, a plan conflict, a
-//!   user who does not exist) is rolled back to its savepoint and answered with its own error,
-//!   and changes nothing for the others;
+//! - each change is checked with the same rules as a change on its own ([`App::plan_writes`]),
+//!   reading what the earlier changes of the batch wrote; its writes are kept in memory and
+//!   made together with the others' at the end, in a few multi-row statements
+//!   ([`WriteSet::flush`]), so the database sees a handful of statements per batch rather
+//!   than several per change;
+//! - a refused change (not enough licenses, a plan conflict, a user who does not exist) is
+//!   answered with its own error and adds nothing to the batch's writes: it changes nothing
+//!   for the others, exactly as if it had been rolled back to a savepoint;
 //! - nobody is answered before the batch's `COMMIT` has returned: an acknowledged change is
 //!   durable, and a change whose batch did not commit is not there at all;
-//! - the changes of a batch see each other in queue order, exactly as if they had run one after
-//!   the other: seats taken by an earlier change are not available to a later one, so counts
-//!   never exceed what was bought;
-//! - on PostgreSQL the product's pool row is locked by the batch's first change that takes or
-//!   gives back a seat and held until the batch commits, so concurrent changes on this server
-//!   no longer queue on it one commit at a time; other servers on the same database queue
-//!   behind the batch as a whole, or meet a deadlock that the database reports and the batch
-//!   runs again (nothing of it was acknowledged).
+//! - the changes of a batch see each other in queue order, as if they had run one after the
+//!   other: each pool's seats are read once per batch (on PostgreSQL the pool row is locked
+//!   then, until the batch commits) and kept in a ledger, so a seat taken by an earlier change
+//!   is not available to a later one and counts never exceed what was bought. Other servers on
+//!   the same database queue behind the batch as a whole, or meet a deadlock that the
+//!   database reports, and the batch runs again (nothing of it was acknowledged).
 //!
 //! A batch that meets contention (see [`seatkeeper_store::is_retryable`]) is run again whole,
 //! up to [`MAX_ATTEMPTS`] times, like any transaction (see [`App::transact`]).
 
-use crate::licenses::UserChange;
+use crate::licenses::{Scope, Seen, UserChange, WriteSet};
 use crate::{Actor, App, AppError, AppResult, Inner, MAX_ATTEMPTS};
-use seatkeeper_domain::Time;
 use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
+use seatkeeper_domain::{DomainError, PoolId, SkuId, Time};
 use seatkeeper_store::Tx;
+use seatkeeper_store::subscriptions;
+use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -190,7 +195,7 @@ impl App {
     /// own answer; `Err` means nothing of the batch was committed.
     async fn run_batch(&self, units: &[(Actor, Vec<UserChange>, Time)]) -> AppResult<Vec<Answer>> {
         let mut tx: Tx = self.db.begin().await?;
-        // A lone change needs no savepoint: its refusal rolls back the transaction itself.
+        // A lone change is made as on its own: its refusal rolls back the transaction.
         if let [(actor, changes, now)] = units {
             return match self.apply_changes(&mut tx, actor, changes, *now).await {
                 Ok(v) => {
@@ -207,30 +212,89 @@ impl App {
                 }
             };
         }
+        let catalog = self.catalog();
+        let mut seen = Seen::default();
+        let mut ledger = Ledger::default();
+        let mut writes = WriteSet::default();
         let mut answers = Vec::with_capacity(units.len());
         for (actor, changes, now) in units {
-            let mut savepoint = seatkeeper_store::sqlx::Acquire::begin(&mut tx).await?;
-            match self
-                .apply_changes(&mut savepoint, actor, changes, *now)
-                .await
-            {
-                Ok(v) => {
-                    savepoint.commit().await?;
-                    answers.push(Ok(v));
-                }
+            let planned = self
+                .plan_writes(&mut tx, actor, changes, *now, Scope::Central, &mut seen)
+                .await;
+            match planned {
+                Ok((out, w)) => match ledger.take(&mut tx, &w.seats, &catalog).await {
+                    Ok(()) => {
+                        seen.record(&out);
+                        writes.merge(w);
+                        answers.push(Ok(out));
+                    }
+                    Err(e) if is_contention(&e) => {
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
+                    Err(e) => answers.push(Err(e)),
+                },
                 Err(e) if is_contention(&e) => {
-                    drop(savepoint);
                     let _ = tx.rollback().await;
                     return Err(e);
                 }
-                Err(e) => {
-                    savepoint.rollback().await?;
-                    answers.push(Err(e));
-                }
+                Err(e) => answers.push(Err(e)),
             }
+        }
+        if let Err(e) = writes.flush(&mut tx, &catalog).await {
+            let _ = tx.rollback().await;
+            return Err(e);
         }
         tx.commit().await?;
         Ok(answers)
+    }
+}
+
+/// The seats of the pools a batch touches, as its changes leave them: each pool is read (and
+/// on PostgreSQL locked until the batch commits) the first time a change of the batch takes or
+/// gives back one of its seats.
+#[derive(Default)]
+struct Ledger {
+    /// Per pool: licenses that work, and licenses assigned after the changes so far.
+    pools: BTreeMap<PoolId, (i64, i64)>,
+}
+
+impl Ledger {
+    /// Takes (or gives back) one change's seats if every pool has the licenses it needs;
+    /// otherwise changes nothing and refuses with [`DomainError::NotEnoughLicenses`], as the
+    /// same change on its own would be.
+    async fn take(
+        &mut self,
+        tx: &mut Tx,
+        seats: &BTreeMap<PoolId, (SkuId, i64)>,
+        catalog: &Catalog,
+    ) -> AppResult<()> {
+        for pool in seats.keys() {
+            if !self.pools.contains_key(pool) {
+                let p = subscriptions::lock_pool(tx, *pool)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("pool {pool} does not exist"))?;
+                self.pools.insert(*pool, (p.total, p.assigned));
+            }
+        }
+        for (pool, (sku, n)) in seats {
+            let (total, assigned) = self.pools.get(pool).copied().unwrap_or_default();
+            if *n > 0 && assigned + n > total {
+                return Err(DomainError::NotEnoughLicenses {
+                    sku_id: *sku,
+                    product: catalog.part_number(*sku),
+                    needed: *n,
+                    available: (total - assigned).max(0),
+                }
+                .into());
+            }
+        }
+        for (pool, (_, n)) in seats {
+            if let Some(p) = self.pools.get_mut(pool) {
+                p.1 += n;
+            }
+        }
+        Ok(())
     }
 }
 

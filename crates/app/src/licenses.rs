@@ -113,6 +113,145 @@ pub(crate) enum Scope {
     TakeOver(PoolId),
 }
 
+/// What earlier changes of the same transaction wrote but did not flush yet (see
+/// [`App::plan_writes`]): users and the licenses they hold, read from here instead of the
+/// database. Empty for a change on its own.
+#[derive(Default)]
+pub(crate) struct Seen {
+    users: BTreeMap<UserId, User>,
+    licenses: BTreeMap<UserId, Vec<Assignment>>,
+}
+
+impl Seen {
+    /// A user by id or userPrincipalName, if an earlier change wrote them.
+    fn user(&self, tenant: seatkeeper_domain::TenantId, key: &str) -> Option<&User> {
+        match UserId::parse(key) {
+            Some(id) => self.users.get(&id).filter(|u| u.tenant_id == tenant),
+            None => self
+                .users
+                .values()
+                .find(|u| u.tenant_id == tenant && u.upn.to_lowercase() == key.to_lowercase()),
+        }
+    }
+
+    /// Remembers what a change's users now hold.
+    pub(crate) fn record(&mut self, out: &[(User, Vec<Assignment>)]) {
+        for (u, list) in out {
+            self.users.insert(u.id, u.clone());
+            self.licenses.insert(u.id, list.clone());
+        }
+    }
+}
+
+/// What happens to one license row.
+#[derive(Debug, Clone)]
+pub(crate) enum RowWrite {
+    Insert(Assignment),
+    /// Its sources and plans change to these (`disabled_plans`, `direct`,
+    /// `direct_disabled_plans`, `updated_at`).
+    Update(Assignment),
+    Delete(Assignment),
+}
+
+/// License writes worked out but not made yet: made by [`WriteSet::flush`], or merged with
+/// other changes' writes first ([`WriteSet::merge`], group commit).
+#[derive(Debug, Default)]
+pub(crate) struct WriteSet {
+    rows: BTreeMap<AssignmentId, RowWrite>,
+    /// Users whose usage location is set.
+    users: Vec<User>,
+    audit: Vec<seatkeeper_domain::audit::AuditEntry>,
+    /// Net seats taken (positive) or given back (negative) per pool.
+    pub(crate) seats: BTreeMap<PoolId, (SkuId, i64)>,
+}
+
+impl WriteSet {
+    /// Adds a row write, combined with an earlier one of the same row: an inserted row that is
+    /// then changed is inserted as changed, and one that is then deleted is never written.
+    fn row(&mut self, w: RowWrite) {
+        let id = match &w {
+            RowWrite::Insert(a) | RowWrite::Update(a) | RowWrite::Delete(a) => a.id,
+        };
+        let combined = match (self.rows.remove(&id), w) {
+            (None, w) => Some(w),
+            (Some(RowWrite::Insert(_)), RowWrite::Update(a)) => Some(RowWrite::Insert(a)),
+            (Some(RowWrite::Insert(_)), RowWrite::Delete(_)) => None,
+            (Some(RowWrite::Update(_)), w) => Some(w),
+            (Some(earlier), _) => Some(earlier),
+        };
+        if let Some(w) = combined {
+            self.rows.insert(id, w);
+        }
+    }
+
+    /// Adds another change's writes after these.
+    pub(crate) fn merge(&mut self, other: WriteSet) {
+        for (_, w) in other.rows {
+            self.row(w);
+        }
+        for u in other.users {
+            self.users.retain(|x| x.id != u.id);
+            self.users.push(u);
+        }
+        self.audit.extend(other.audit);
+        for (pool, (sku, n)) in other.seats {
+            self.seats.entry(pool).or_insert((sku, 0)).1 += n;
+        }
+    }
+
+    /// Makes the writes in a few statements: rows deleted, changed and inserted, users
+    /// updated, the audit entries, and the seats last (the pool rows are the contended ones,
+    /// so they are locked only for the rest of the transaction, in pool order). Errors:
+    /// [`DomainError::NotEnoughLicenses`] when a pool has fewer licenses free than taken.
+    pub(crate) async fn flush(self, tx: &mut Conn, catalog: &Catalog) -> AppResult<()> {
+        let mut inserts = Vec::new();
+        let mut deletes = Vec::new();
+        let mut seats = self.seats;
+        for (_, w) in self.rows {
+            match w {
+                RowWrite::Insert(a) => inserts.push(a),
+                RowWrite::Delete(a) => deletes.push(a),
+                RowWrite::Update(a) => {
+                    let direct = a.direct.then_some(a.direct_disabled_plans.as_slice());
+                    assignments::set_sources(tx, a.id, &a.disabled_plans, direct, a.updated_at)
+                        .await?;
+                }
+            }
+        }
+        if !deletes.is_empty() {
+            let ids: Vec<AssignmentId> = deletes.iter().map(|a| a.id).collect();
+            let gone = assignments::delete_many(tx, &ids).await?;
+            // A row a concurrent change deleted first had its seat given back by that change.
+            for a in &deletes {
+                if !gone.iter().any(|g| g.id == a.id) {
+                    seats.entry(a.pool_id).or_insert((a.sku_id, 0)).1 += 1;
+                }
+            }
+        }
+        assignments::insert_many(tx, &inserts).await?;
+        for u in &self.users {
+            dir::update_user(tx, u).await?;
+        }
+        seatkeeper_store::audit::append_many(tx, &self.audit).await?;
+        for (pool, (sku, n)) in &seats {
+            if *n > 0 && !subscriptions::take_seats(tx, *pool, *n).await? {
+                let current = subscriptions::get_pool(tx, *pool).await?;
+                return Err(DomainError::NotEnoughLicenses {
+                    sku_id: *sku,
+                    product: catalog.part_number(*sku),
+                    needed: *n,
+                    available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
+                }
+                .into());
+            }
+            if *n < 0 {
+                subscriptions::release_seats(tx, *pool, -n).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Planned {
     user: User,
     /// Licenses held directly (the plan's indices refer to these).
@@ -172,6 +311,7 @@ impl App {
         default_location: &mut Option<Option<String>>,
         user: User,
         change: &UserChange,
+        seen: &Seen,
     ) -> AppResult<Result<Planned, UserProblem>> {
         let catalog = self.catalog();
         let problem = |e: DomainError| UserProblem {
@@ -179,7 +319,10 @@ impl App {
             user: user.upn.clone(),
             error: e,
         };
-        let rows = assignments::of_user(conn, user.id).await?;
+        let rows = match seen.licenses.get(&user.id) {
+            Some(list) => list.clone(),
+            None => assignments::of_user(conn, user.id).await?,
+        };
         let mut group_plans: BTreeMap<SkuId, Vec<Vec<PlanId>>> = BTreeMap::new();
         let mut source_groups: BTreeMap<SkuId, Vec<seatkeeper_domain::GroupId>> = BTreeMap::new();
         for s in seatkeeper_store::group_licenses::sources_of_users(conn, &[user.id]).await? {
@@ -323,6 +466,7 @@ impl App {
         conn: &mut Conn,
         actor: &Actor,
         changes: &[UserChange],
+        seen: &Seen,
     ) -> AppResult<Vec<User>> {
         // An empty name, or the same text twice, is refused before anything is looked up.
         for (i, c) in changes.iter().enumerate() {
@@ -351,7 +495,10 @@ impl App {
         }
         let mut users: Vec<User> = Vec::with_capacity(changes.len());
         for (i, c) in changes.iter().enumerate() {
-            let u = find_user(conn, actor.tenant_id, c.user.trim()).await?;
+            let u = match seen.user(actor.tenant_id, c.user.trim()) {
+                Some(u) => u.clone(),
+                None => find_user(conn, actor.tenant_id, c.user.trim()).await?,
+            };
             if let Some(j) = users.iter().position(|x| x.id == u.id) {
                 return Err(DomainError::DuplicateUser {
                     user: u.upn,
@@ -385,7 +532,8 @@ impl App {
     }
 
     /// [`App::apply_changes`] within `scope`: where seats come from and which held licenses
-    /// may be changed or removed.
+    /// may be changed or removed. Plans every change ([`App::plan_writes`]) and makes its
+    /// writes ([`WriteSet::flush`]); a pool without the licenses needed refuses the whole.
     pub(crate) async fn apply_scoped(
         &self,
         tx: &mut Conn,
@@ -394,14 +542,35 @@ impl App {
         now: Time,
         scope: Scope,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
+        let (out, writes) = self
+            .plan_writes(tx, actor, changes, now, scope, &mut Seen::default())
+            .await?;
+        writes.flush(tx, &self.catalog()).await?;
+        Ok(out)
+    }
+
+    /// Checks every rule of L5 for several users' changes and works out what to write: the
+    /// users with the licenses they will hold, and the writes that get them there (not made:
+    /// see [`WriteSet::flush`]). Reads the database through `seen`, which holds what earlier
+    /// changes of the same transaction wrote but did not flush yet. Errors: the first user's
+    /// refusal, or all of them as [`DomainError::Batch`].
+    pub(crate) async fn plan_writes(
+        &self,
+        tx: &mut Conn,
+        actor: &Actor,
+        changes: &[UserChange],
+        now: Time,
+        scope: Scope,
+        seen: &mut Seen,
+    ) -> AppResult<(Vec<(User, Vec<Assignment>)>, WriteSet)> {
         let catalog = self.catalog();
-        let users = self.resolve_users(tx, actor, changes).await?;
+        let users = self.resolve_users(tx, actor, changes, seen).await?;
         let mut default_location = None;
         let mut planned = Vec::with_capacity(changes.len());
         let mut problems = Vec::new();
         for (c, u) in changes.iter().zip(users) {
             match self
-                .plan_change(tx, actor, &mut default_location, u, c)
+                .plan_change(tx, actor, &mut default_location, u, c, seen)
                 .await?
             {
                 Ok(p) => match self.check_scope(tx, actor, &p, c, scope).await? {
@@ -438,16 +607,14 @@ impl App {
             }
         }
 
-        // The net seat change per pool: +1 per new row, −1 per row actually deleted.
-        let mut seat_delta: BTreeMap<PoolId, (SkuId, i64)> = BTreeMap::new();
+        let mut writes = WriteSet::default();
         let mut out = Vec::with_capacity(planned.len());
         for p in planned {
             let mut user = p.user.clone();
             if let Some(loc) = &p.set_location {
                 user.usage_location = Some(loc.clone());
-                dir::update_user(tx, &user).await?;
-                audit::record(
-                    tx,
+                writes.users.push(user.clone());
+                writes.audit.push(audit::entry(
                     actor,
                     now,
                     AuditAction::UserUpdate,
@@ -459,8 +626,7 @@ impl App {
                     ),
                     Some(json!({"usageLocation": null})),
                     Some(json!({"usageLocation": loc})),
-                )
-                .await?;
+                ));
             }
             let mut all_before = p.before.clone();
             all_before.extend(p.inherited.iter().cloned());
@@ -481,33 +647,33 @@ impl App {
                     kept.direct_disabled_plans = Vec::new();
                     kept.disabled_plans = p.effective(a.sku_id, None);
                     kept.updated_at = now;
-                    assignments::set_sources(tx, a.id, &kept.disabled_plans, None, now).await?;
+                    writes.row(RowWrite::Update(kept.clone()));
                     after.push(kept);
-                } else if assignments::delete(tx, a.id).await? {
-                    seat_delta.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
+                } else {
+                    writes.row(RowWrite::Delete(a.clone()));
+                    writes.seats.entry(a.pool_id).or_insert((a.sku_id, 0)).1 -= 1;
                 }
             }
             for (i, disabled) in &p.plan.updates {
                 let a = &p.before[*i];
                 let effective = p.effective(a.sku_id, Some(disabled));
-                assignments::set_sources(tx, a.id, &effective, Some(disabled), now).await?;
                 if let Some(x) = after.iter_mut().find(|x| x.id == a.id) {
                     x.disabled_plans = effective;
                     x.direct_disabled_plans = disabled.clone();
                     x.updated_at = now;
+                    writes.row(RowWrite::Update(x.clone()));
                 }
             }
             for l in &p.plan.inserts {
                 if let Some(r) = p.inherited.iter().find(|r| r.sku_id == l.sku_id) {
                     // Held through groups: it becomes direct too, on the same seat (L6).
                     let effective = p.effective(l.sku_id, Some(&l.disabled_plans));
-                    assignments::set_sources(tx, r.id, &effective, Some(&l.disabled_plans), now)
-                        .await?;
                     if let Some(x) = after.iter_mut().find(|x| x.id == r.id) {
                         x.direct = true;
                         x.direct_disabled_plans = l.disabled_plans.clone();
                         x.disabled_plans = effective;
                         x.updated_at = now;
+                        writes.row(RowWrite::Update(x.clone()));
                     }
                     continue;
                 }
@@ -527,8 +693,8 @@ impl App {
                     assigned_at: now,
                     updated_at: now,
                 };
-                assignments::insert(tx, &a).await?;
-                seat_delta.entry(pool).or_insert((l.sku_id, 0)).1 += 1;
+                writes.row(RowWrite::Insert(a.clone()));
+                writes.seats.entry(pool).or_insert((l.sku_id, 0)).1 += 1;
                 after.push(a);
             }
             if !p.plan.is_empty() {
@@ -563,8 +729,7 @@ impl App {
                 } else {
                     AuditAction::LicensePlans
                 };
-                audit::record(
-                    tx,
+                writes.audit.push(audit::entry(
                     actor,
                     now,
                     action,
@@ -573,30 +738,11 @@ impl App {
                     format!("{}: {}", user.upn, parts.join("; ")),
                     Some(licenses_json(&catalog, &all_before)),
                     Some(licenses_json(&catalog, &after)),
-                )
-                .await?;
+                ));
             }
             out.push((user, after));
         }
-
-        // Seats last: the pool rows are the contended ones, so they are locked only for the
-        // rest of the transaction, in a fixed order. The check and the update are one statement.
-        for (pool, (sku, n)) in &seat_delta {
-            if *n > 0 && !subscriptions::take_seats(tx, *pool, *n).await? {
-                let current = subscriptions::get_pool(tx, *pool).await?;
-                return Err(DomainError::NotEnoughLicenses {
-                    sku_id: *sku,
-                    product: catalog.part_number(*sku),
-                    needed: *n,
-                    available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
-                }
-                .into());
-            }
-            if *n < 0 {
-                subscriptions::release_seats(tx, *pool, -n).await?;
-            }
-        }
-        Ok(out)
+        Ok((out, writes))
     }
 
     /// Whether a planned change stays inside `scope`: every license it changes or removes
