@@ -30,7 +30,7 @@ use crate::{Actor, App, AppError, AppResult, Inner, MAX_ATTEMPTS};
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
-use seatkeeper_domain::{DomainError, PoolId, SkuId, Time};
+use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time};
 use seatkeeper_store::Tx;
 use seatkeeper_store::subscriptions;
 use std::collections::BTreeMap;
@@ -214,6 +214,23 @@ impl App {
         }
         let catalog = self.catalog();
         let mut seen = Seen::default();
+        let mut tenants: BTreeMap<TenantId, Vec<&str>> = BTreeMap::new();
+        for (actor, changes, _) in units {
+            tenants
+                .entry(actor.tenant_id)
+                .or_default()
+                .extend(changes.iter().map(|c| c.user.as_str()));
+        }
+        let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
+        for (tenant, keys) in tenants {
+            if let Err(e) = seen
+                .preload(&mut tx, tenant, keys.into_iter(), postgres)
+                .await
+            {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        }
         let mut ledger = Ledger::default();
         let mut writes = WriteSet::default();
         let mut answers = Vec::with_capacity(units.len());

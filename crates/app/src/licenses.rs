@@ -120,9 +120,63 @@ pub(crate) enum Scope {
 pub(crate) struct Seen {
     users: BTreeMap<UserId, User>,
     licenses: BTreeMap<UserId, Vec<Assignment>>,
+    sources: BTreeMap<UserId, Vec<seatkeeper_store::group_licenses::Source>>,
+    /// Users whose rows this transaction has locked already (PostgreSQL).
+    locked: std::collections::BTreeSet<UserId>,
 }
 
 impl Seen {
+    /// Reads, in a few statements, the users that `changes` name in `tenant` (by id or
+    /// userPrincipalName), their licenses and their licenses' group sources; on PostgreSQL
+    /// their rows are locked in id order for the rest of the transaction. A name that matches
+    /// nobody is left to the change to report.
+    pub(crate) async fn preload<'a>(
+        &mut self,
+        conn: &mut Conn,
+        tenant: seatkeeper_domain::TenantId,
+        keys: impl Iterator<Item = &'a str>,
+        postgres: bool,
+    ) -> AppResult<()> {
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        for k in keys {
+            match UserId::parse(k.trim()) {
+                Some(id) => ids.push(id),
+                None => names.push(k.trim().to_lowercase()),
+            }
+        }
+        ids.extend(
+            dir::ids_by_upns(conn, tenant, &names)
+                .await?
+                .into_iter()
+                .map(|(_, id)| id),
+        );
+        ids.sort();
+        ids.dedup();
+        ids.retain(|id| !self.users.contains_key(id));
+        let users = if postgres {
+            dir::users_by_ids_locked(conn, tenant, &ids).await?
+        } else {
+            dir::users_by_ids(conn, tenant, &ids).await?
+        };
+        let found: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        for u in users {
+            self.licenses.insert(u.id, Vec::new());
+            self.sources.insert(u.id, Vec::new());
+            if postgres {
+                self.locked.insert(u.id);
+            }
+            self.users.insert(u.id, u);
+        }
+        for a in assignments::of_users(conn, tenant, &found).await? {
+            self.licenses.entry(a.user_id).or_default().push(a);
+        }
+        for s in seatkeeper_store::group_licenses::sources_of_users(conn, &found).await? {
+            self.sources.entry(s.user_id).or_default().push(s);
+        }
+        Ok(())
+    }
+
     /// A user by id or userPrincipalName, if an earlier change wrote them.
     fn user(&self, tenant: seatkeeper_domain::TenantId, key: &str) -> Option<&User> {
         match UserId::parse(key) {
@@ -325,7 +379,11 @@ impl App {
         };
         let mut group_plans: BTreeMap<SkuId, Vec<Vec<PlanId>>> = BTreeMap::new();
         let mut source_groups: BTreeMap<SkuId, Vec<seatkeeper_domain::GroupId>> = BTreeMap::new();
-        for s in seatkeeper_store::group_licenses::sources_of_users(conn, &[user.id]).await? {
+        let sources = match seen.sources.get(&user.id) {
+            Some(list) => list.clone(),
+            None => seatkeeper_store::group_licenses::sources_of_users(conn, &[user.id]).await?,
+        };
+        for s in sources {
             if s.state == "Active" {
                 group_plans
                     .entry(s.sku_id)
@@ -513,7 +571,9 @@ impl App {
             let mut ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
             ids.sort();
             for id in ids {
-                dir::lock_user(conn, actor.tenant_id, id).await?;
+                if !seen.locked.contains(&id) {
+                    dir::lock_user(conn, actor.tenant_id, id).await?;
+                }
             }
         }
         Ok(users)
