@@ -237,6 +237,32 @@ impl Sk {
     }
 }
 
+/// A POST of a JSON body with a bearer token over plain HTTP/1.1; returns the status and
+/// the body, or the I/O error when the server is gone.
+fn http_post(addr: &str, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        addr,
+        body.len()
+    )?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 /// A running `seatkeeper serve`; killed when dropped unless it was stopped.
 struct Server {
     child: Child,
@@ -270,6 +296,11 @@ impl Server {
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
         (status, body)
+    }
+
+    /// A POST of a JSON body with a bearer token (see [`http_post`]).
+    fn post(&self, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+        http_post(&self.addr, path, token, body)
     }
 
     /// Sends SIGTERM and waits for the exit; panics if it takes longer than `limit`.
@@ -2571,6 +2602,138 @@ fn group_job_killed_mid_way(sk: &Sk, bought: i64) {
             "{a}"
         );
     }
+}
+
+both!(acknowledged_assignments_survive_a_kill_under_load, |sk| {
+    assignments_killed_under_load(&sk)
+});
+
+/// 16 clients assign a product to 600 users one call each while the server is killed without
+/// warning; started again, every acknowledged assignment is there, each license once, with its
+/// audit entry and its seat, and nothing else is half there.
+fn assignments_killed_under_load(sk: &Sk) {
+    const SKU: &str = "3b555118-da6a-4418-894f-7df1e2096870";
+    let t = sk.tenant("Load");
+    let tenant = t["tenantId"].as_str().expect("tenantId").to_string();
+    let token = t["token"].as_str().expect("token").to_string();
+    sk.ok(&[
+        "subscriptions",
+        "buy",
+        "--tenant",
+        "Load",
+        "--sku",
+        "SUITE_BASIC",
+        "--quantity",
+        "1000",
+    ]);
+    let g = sk.json(&[
+        "groups", "create", "--tenant", "Load", "--name", "People", "--json",
+    ]);
+    let n = 600;
+    seed_group(sk, &tenant, g["id"].as_str().expect("group id"), n);
+
+    let mut server = sk.serve(&[]);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
+    let clients = 16;
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (addr, token, acked) = (server.addr.clone(), token.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let body = format!(
+                    r#"{{"addLicenses": [{{"skuId": "{SKU}", "disabledPlans": []}}], "removeLicenses": []}}"#
+                );
+                let mut k = c;
+                while k < n {
+                    let path = format!("/v1.0/users/m{k}@bulk.example/assignLicense");
+                    match http_post(&addr, &path, &token, &body) {
+                        Ok((200, _)) => acked.lock().expect("lock").push(k),
+                        Ok((status, body)) => panic!("m{k}: {status} {body}"),
+                        // The server is gone: this call was not acknowledged.
+                        Err(_) => return,
+                    }
+                    k += clients;
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().expect("lock").len() < 150 {
+        assert!(Instant::now() < deadline, "too few assignments were made");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    server.child.kill().expect("kill -9");
+    server.child.wait().expect("wait");
+    for h in handles {
+        h.join().expect("client");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() < n, "the load had ended before the kill");
+
+    // Started again: every acknowledged license is there once, counters equal rows, and each
+    // license made (acknowledged or not) has its audit entry.
+    let server = sk.serve(&[]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (holders, assigned, audited) = rt.block_on(async {
+        let db = match &sk.db_url {
+            Some(u) => seatkeeper_store::Db::connect(u).await.expect("connect"),
+            None => seatkeeper_store::Db::open_dir(&sk.dir).await.expect("open"),
+        };
+        let mut c = db.reader().acquire().await.expect("conn");
+        let holders: Vec<(String, i64)> = seatkeeper_store::sqlx::query_as(
+            seatkeeper_store::sqlx::AssertSqlSafe(format!(
+                "SELECT u.upn, COUNT(*) FROM assignments a JOIN users u ON u.id = a.user_id
+                 WHERE a.sku_id = '{SKU}' AND a.tenant_id = '{tenant}' GROUP BY u.upn"
+            )),
+        )
+        .fetch_all(&mut *c)
+        .await
+        .expect("holders");
+        let assigned: i64 = seatkeeper_store::sqlx::query_scalar(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+            "SELECT assigned FROM pools WHERE kind = 'central' AND sku_id = '{SKU}' AND tenant_id = '{tenant}'"
+        )))
+        .fetch_one(&mut *c)
+        .await
+        .expect("pool");
+        let audited: i64 = seatkeeper_store::sqlx::query_scalar(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM audit_log WHERE tenant_id = '{tenant}' AND action = 'license.assign' AND summary LIKE '%assigned SUITE_BASIC'"
+        )))
+        .fetch_one(&mut *c)
+        .await
+        .expect("audit");
+        drop(c);
+        db.close().await;
+        (holders, assigned, audited)
+    });
+    assert!(holders.iter().all(|(_, n)| *n == 1), "{holders:?}");
+    for k in &acked {
+        let upn = format!("m{k}@bulk.example");
+        assert!(
+            holders.iter().any(|(u, _)| *u == upn),
+            "{upn} was acknowledged but holds no license"
+        );
+    }
+    let rows = holders.len() as i64;
+    eprintln!("{} acknowledged, {rows} made before the kill", acked.len());
+    assert_eq!(assigned, rows, "the seat counter equals the rows");
+    assert_eq!(audited, rows, "one audit entry per license made");
+    // The server serves again: one more assignment takes one more seat.
+    let k = (0..n).find(|k| {
+        !holders
+            .iter()
+            .any(|(u, _)| *u == format!("m{k}@bulk.example"))
+    });
+    let k = k.expect("a user without the license");
+    let body = format!(
+        r#"{{"addLicenses": [{{"skuId": "{SKU}", "disabledPlans": []}}], "removeLicenses": []}}"#
+    );
+    let (status, answer) = server
+        .post(
+            &format!("/v1.0/users/m{k}@bulk.example/assignLicense"),
+            &token,
+            &body,
+        )
+        .expect("post");
+    assert_eq!(status, 200, "{answer}");
 }
 
 both!(group_members_from_a_file_get_the_groups_products, |sk| {
