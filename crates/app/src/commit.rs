@@ -27,13 +27,16 @@
 
 use crate::licenses::{Scope, Seen, UserChange, WriteSet};
 use crate::{Actor, App, AppError, AppResult, Inner, MAX_ATTEMPTS};
+use seatkeeper_domain::AssignmentId;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
-use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time};
+use seatkeeper_domain::seats::SeatState;
+use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::Tx;
+use seatkeeper_store::group_licenses::{Source, sources_of_users};
 use seatkeeper_store::subscriptions;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -42,8 +45,18 @@ use tokio::sync::{mpsc, oneshot};
 /// batch, which starts as soon as this one has committed.
 pub const MAX_BATCH: usize = 128;
 
-/// What one change's caller is answered: each user with the licenses they now hold.
-pub(crate) type Answer = AppResult<Vec<(User, Vec<Assignment>)>>;
+/// What one change's caller is answered: each user with the licenses they now hold, how each
+/// of those licenses works (SUB3) and the group sources of the users' licenses (L6), all as the
+/// change's transaction left them.
+#[derive(Debug)]
+pub struct Answered {
+    pub users: Vec<(User, Vec<Assignment>)>,
+    pub states: HashMap<AssignmentId, SeatState>,
+    pub sources: Vec<Source>,
+}
+
+/// A change's answer, or its own refusal.
+pub(crate) type Answer = AppResult<Answered>;
 
 /// One queued license change: who acts, what changes, the time it is recorded at, and where
 /// its answer goes.
@@ -197,10 +210,14 @@ impl App {
         let mut tx: Tx = self.db.begin().await?;
         // A lone change is made as on its own: its refusal rolls back the transaction.
         if let [(actor, changes, now)] = units {
-            return match self.apply_changes(&mut tx, actor, changes, *now).await {
-                Ok(v) => {
+            let applied = match self.apply_changes(&mut tx, actor, changes, *now).await {
+                Ok(users) => answered(&mut tx, actor.tenant_id, users, None).await,
+                Err(e) => Err(e),
+            };
+            return match applied {
+                Ok(a) => {
                     tx.commit().await?;
-                    Ok(vec![Ok(v)])
+                    Ok(vec![Ok(a)])
                 }
                 Err(e) if is_contention(&e) => {
                     let _ = tx.rollback().await;
@@ -243,7 +260,7 @@ impl App {
                     Ok(()) => {
                         seen.record(&out);
                         writes.merge(w);
-                        answers.push(Ok(out));
+                        answers.push(Ok((actor.tenant_id, out)));
                     }
                     Err(e) if is_contention(&e) => {
                         let _ = tx.rollback().await;
@@ -262,8 +279,21 @@ impl App {
             let _ = tx.rollback().await;
             return Err(e);
         }
+        let mut out = Vec::with_capacity(answers.len());
+        for a in answers {
+            out.push(match a {
+                Ok((tenant, users)) => match answered(&mut tx, tenant, users, Some(&seen)).await {
+                    Ok(a) => Ok(a),
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
+                },
+                Err(e) => Err(e),
+            });
+        }
         tx.commit().await?;
-        Ok(answers)
+        Ok(out)
     }
 }
 
@@ -313,6 +343,29 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+/// A change's answer read in its transaction: the seat states of the users' licenses and their
+/// group sources (from `seen` when the batch read them already: changes of licenses do not
+/// change their group sources).
+async fn answered(
+    tx: &mut Tx,
+    tenant: TenantId,
+    users: Vec<(User, Vec<Assignment>)>,
+    seen: Option<&Seen>,
+) -> AppResult<Answered> {
+    let held: Vec<Assignment> = users.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
+    let states = crate::licenses::seat_states_on(tx, tenant, &held).await?;
+    let ids: Vec<UserId> = users.iter().map(|(u, _)| u.id).collect();
+    let sources = match seen.and_then(|s| s.sources_of(&ids)) {
+        Some(list) => list,
+        None => sources_of_users(tx, &ids).await?,
+    };
+    Ok(Answered {
+        users,
+        states,
+        sources,
+    })
 }
 
 /// Whether running the batch again may succeed: the database reported contention.

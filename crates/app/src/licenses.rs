@@ -188,6 +188,18 @@ impl Seen {
         }
     }
 
+    /// The group sources of these users' licenses, if every one of them was read.
+    pub(crate) fn sources_of(
+        &self,
+        users: &[UserId],
+    ) -> Option<Vec<seatkeeper_store::group_licenses::Source>> {
+        let mut out = Vec::new();
+        for u in users {
+            out.extend(self.sources.get(u)?.iter().cloned());
+        }
+        Some(out)
+    }
+
     /// Remembers what a change's users now hold.
     pub(crate) fn record(&mut self, out: &[(User, Vec<Assignment>)]) {
         for (u, list) in out {
@@ -907,7 +919,28 @@ impl App {
         changes: Vec<UserChange>,
     ) -> AppResult<Vec<(User, Vec<Assignment>)>> {
         actor.require(Action::AssignLicenses)?;
-        self.write_licenses(actor, changes).await
+        Ok(self.write_licenses(actor, changes).await?.users)
+    }
+
+    /// [`App::assign_license`] answered as Graph answers it: the user, their licenses, how each
+    /// works and the group sources, read in the change's own transaction.
+    pub async fn assign_license_answered(
+        &self,
+        actor: &Actor,
+        user: &str,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuId>,
+    ) -> AppResult<crate::commit::Answered> {
+        actor.require(Action::AssignLicenses)?;
+        self.write_licenses(
+            actor,
+            vec![UserChange {
+                user: user.to_string(),
+                add,
+                remove: Remove::These(remove),
+            }],
+        )
+        .await
     }
 
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
@@ -920,15 +953,9 @@ impl App {
         remove: Vec<SkuId>,
     ) -> AppResult<(User, Vec<Assignment>)> {
         let mut out = self
-            .change(
-                actor,
-                vec![UserChange {
-                    user: user.to_string(),
-                    add,
-                    remove: Remove::These(remove),
-                }],
-            )
-            .await?;
+            .assign_license_answered(actor, user, add, remove)
+            .await?
+            .users;
         out.pop().ok_or_else(|| anyhow::anyhow!("no result").into())
     }
 
@@ -1121,55 +1148,68 @@ impl App {
         actor: &Actor,
         held: &[Assignment],
     ) -> AppResult<std::collections::HashMap<AssignmentId, SeatState>> {
-        let mut out: std::collections::HashMap<AssignmentId, SeatState> =
-            held.iter().map(|a| (a.id, SeatState::Active)).collect();
         if held.is_empty() {
-            return Ok(out);
+            return Ok(held.iter().map(|a| (a.id, SeatState::Active)).collect());
         }
         let mut conn = self.read().await?;
-        let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
-        for p in subscriptions::pools_of_tenant(&mut conn, actor.tenant_id).await? {
-            coverage.insert(
-                p.id,
-                Coverage {
-                    assigned: p.assigned,
-                    ..Coverage::default()
-                },
-            );
-        }
-        for (pool, status, q) in subscriptions::working_licenses(&mut conn, actor.tenant_id).await?
-        {
-            if let Some(c) = coverage.get_mut(&pool) {
-                match status {
-                    Status::Active => c.active += q,
-                    _ => c.expired += q,
-                }
-            }
-        }
-        let mut by_pool: BTreeMap<PoolId, Vec<AssignmentId>> = BTreeMap::new();
-        for a in held {
-            by_pool.entry(a.pool_id).or_default().push(a.id);
-        }
-        for (pool, ids) in by_pool {
-            let c = coverage.get(&pool).copied().unwrap_or_default();
-            for (n, state) in [
-                (c.newest_not_active(), SeatState::Warning),
-                (c.newest_suspended(), SeatState::Suspended),
-            ] {
-                if n <= 0 {
-                    continue;
-                }
-                let Some(from) = assignments::nth_newest_in_pool(&mut conn, pool, n).await? else {
-                    continue;
-                };
-                for id in assignments::at_or_after_in_pool(&mut conn, pool, from, &ids).await? {
-                    out.insert(id, state);
-                }
-            }
-        }
-        Ok(out)
+        seat_states_on(&mut conn, actor.tenant_id, held).await
     }
+}
 
+/// [`App::seat_states`] read through `conn` (a transaction's, to answer with what it wrote).
+pub(crate) async fn seat_states_on(
+    conn: &mut Conn,
+    tenant: seatkeeper_domain::TenantId,
+    held: &[Assignment],
+) -> AppResult<std::collections::HashMap<AssignmentId, SeatState>> {
+    let mut out: std::collections::HashMap<AssignmentId, SeatState> =
+        held.iter().map(|a| (a.id, SeatState::Active)).collect();
+    if held.is_empty() {
+        return Ok(out);
+    }
+    let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
+    for p in subscriptions::pools_of_tenant(conn, tenant).await? {
+        coverage.insert(
+            p.id,
+            Coverage {
+                assigned: p.assigned,
+                ..Coverage::default()
+            },
+        );
+    }
+    for (pool, status, q) in subscriptions::working_licenses(conn, tenant).await? {
+        if let Some(c) = coverage.get_mut(&pool) {
+            match status {
+                Status::Active => c.active += q,
+                _ => c.expired += q,
+            }
+        }
+    }
+    let mut by_pool: BTreeMap<PoolId, Vec<AssignmentId>> = BTreeMap::new();
+    for a in held {
+        by_pool.entry(a.pool_id).or_default().push(a.id);
+    }
+    for (pool, ids) in by_pool {
+        let c = coverage.get(&pool).copied().unwrap_or_default();
+        for (n, state) in [
+            (c.newest_not_active(), SeatState::Warning),
+            (c.newest_suspended(), SeatState::Suspended),
+        ] {
+            if n <= 0 {
+                continue;
+            }
+            let Some(from) = assignments::nth_newest_in_pool(conn, pool, n).await? else {
+                continue;
+            };
+            for id in assignments::at_or_after_in_pool(conn, pool, from, &ids).await? {
+                out.insert(id, state);
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl App {
     /// L1: the Licenses page, one row per product with a central pool.
     pub async fn licenses_page(&self, actor: &Actor) -> AppResult<Vec<ProductLicenses>> {
         actor.require(Action::Read)?;

@@ -524,9 +524,15 @@ pub async fn assign_license(
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
     let (add, remove) = assign_body(object(body, "licenses to add and remove")?)?;
-    let (u, licenses): (User, Vec<Assignment>) =
-        app.assign_license(&actor, &key, add, remove).await?;
-    user_answer(&app, &actor, &u, &licenses).await
+    let a = app
+        .assign_license_answered(&actor, &key, add, remove)
+        .await?;
+    let (u, licenses) = a
+        .users
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no user in the answer"))?;
+    let v = shapes::user(u, licenses, &a.sources, &a.states, &app.catalog());
+    Ok(axum::Json(v).into_response())
 }
 
 /// A user with their licenses and the sources of each, as the actions answer.
