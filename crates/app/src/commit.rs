@@ -211,7 +211,7 @@ impl App {
         // A lone change is made as on its own: its refusal rolls back the transaction.
         if let [(actor, changes, now)] = units {
             let applied = match self.apply_changes(&mut tx, actor, changes, *now).await {
-                Ok(users) => answered(&mut tx, actor.tenant_id, users, None).await,
+                Ok(users) => answered(&mut tx, actor.tenant_id, users).await,
                 Err(e) => Err(e),
             };
             return match applied {
@@ -279,16 +279,49 @@ impl App {
             let _ = tx.rollback().await;
             return Err(e);
         }
+        // How the licenses work, read once per organization for the whole batch.
+        let mut held: BTreeMap<TenantId, Vec<Assignment>> = BTreeMap::new();
+        for (tenant, users) in answers.iter().flatten() {
+            held.entry(*tenant)
+                .or_default()
+                .extend(users.iter().flat_map(|(_, l)| l.iter().cloned()));
+        }
+        let mut states = HashMap::new();
+        for (tenant, list) in held {
+            match crate::licenses::seat_states_on(&mut tx, tenant, &list).await {
+                Ok(s) => states.extend(s),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
         let mut out = Vec::with_capacity(answers.len());
         for a in answers {
             out.push(match a {
-                Ok((tenant, users)) => match answered(&mut tx, tenant, users, Some(&seen)).await {
-                    Ok(a) => Ok(a),
-                    Err(e) => {
-                        let _ = tx.rollback().await;
-                        return Err(e);
-                    }
-                },
+                Ok((_, users)) => {
+                    let ids: Vec<UserId> = users.iter().map(|(u, _)| u.id).collect();
+                    let sources = match seen.sources_of(&ids) {
+                        Some(list) => list,
+                        None => match sources_of_users(&mut tx, &ids).await {
+                            Ok(list) => list,
+                            Err(e) => {
+                                let _ = tx.rollback().await;
+                                return Err(e.into());
+                            }
+                        },
+                    };
+                    let states = users
+                        .iter()
+                        .flat_map(|(_, l)| l.iter())
+                        .filter_map(|a| states.get(&a.id).map(|s| (a.id, *s)))
+                        .collect();
+                    Ok(Answered {
+                        users,
+                        states,
+                        sources,
+                    })
+                }
                 Err(e) => Err(e),
             });
         }
@@ -345,22 +378,17 @@ impl Ledger {
     }
 }
 
-/// A change's answer read in its transaction: the seat states of the users' licenses and their
-/// group sources (from `seen` when the batch read them already: changes of licenses do not
-/// change their group sources).
+/// A lone change's answer read in its transaction: the seat states of the users' licenses and
+/// their group sources.
 async fn answered(
     tx: &mut Tx,
     tenant: TenantId,
     users: Vec<(User, Vec<Assignment>)>,
-    seen: Option<&Seen>,
 ) -> AppResult<Answered> {
     let held: Vec<Assignment> = users.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
     let states = crate::licenses::seat_states_on(tx, tenant, &held).await?;
     let ids: Vec<UserId> = users.iter().map(|(u, _)| u.id).collect();
-    let sources = match seen.and_then(|s| s.sources_of(&ids)) {
-        Some(list) => list,
-        None => sources_of_users(tx, &ids).await?,
-    };
+    let sources = sources_of_users(tx, &ids).await?;
     Ok(Answered {
         users,
         states,
