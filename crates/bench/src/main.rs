@@ -237,6 +237,14 @@ async fn admin_session(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The server's warnings and errors (a failed request is logged with its error id).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let dir = std::env::temp_dir().join(format!(
         "seatkeeper-bench-{}",
         uuid::Uuid::new_v4().simple()
