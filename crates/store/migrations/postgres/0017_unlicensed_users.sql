@@ -43,7 +43,8 @@ END $$;
 CREATE TRIGGER unlicensed_users_user_out AFTER DELETE ON users
     REFERENCING OLD TABLE AS old_users FOR EACH STATEMENT EXECUTE FUNCTION unlicensed_users_user_out();
 
--- A license makes its user licensed; removing the last one makes them unlicensed again. Every
+-- A license makes its user licensed; removing the last one makes them unlicensed again.
+-- The user is still there: the foreign key keeps a user who holds licenses from being deleted. Every
 -- change of a user's licenses holds that user's row lock (see `users_by_ids_locked`), so two
 -- transactions never remove a user's last licenses at once without seeing each other.
 CREATE FUNCTION unlicensed_users_license_in() RETURNS trigger LANGUAGE plpgsql
@@ -62,7 +63,6 @@ BEGIN
     INSERT INTO unlicensed_users (tenant_id, user_id)
         SELECT DISTINCT o.tenant_id, o.user_id FROM old_licenses o
         WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = o.user_id)
-        AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
         ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;

@@ -26,11 +26,11 @@ CREATE TRIGGER unlicensed_users_user_out AFTER DELETE ON users BEGIN
     DELETE FROM unlicensed_users WHERE tenant_id = OLD.tenant_id AND user_id = OLD.id;
 END;
 -- A license makes its user licensed; removing the last one makes them unlicensed again.
+-- The user is still there: the foreign key keeps a user who holds licenses from being deleted.
 CREATE TRIGGER unlicensed_users_license_in AFTER INSERT ON assignments BEGIN
     DELETE FROM unlicensed_users WHERE tenant_id = NEW.tenant_id AND user_id = NEW.user_id;
 END;
 CREATE TRIGGER unlicensed_users_license_out AFTER DELETE ON assignments
-WHEN NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = OLD.user_id)
-    AND EXISTS (SELECT 1 FROM users u WHERE u.id = OLD.user_id) BEGIN
+WHEN NOT EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = OLD.user_id) BEGIN
     INSERT OR IGNORE INTO unlicensed_users (tenant_id, user_id) VALUES (OLD.tenant_id, OLD.user_id);
 END;
