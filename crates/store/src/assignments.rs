@@ -79,11 +79,15 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
     .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)))
     .execute(&mut *conn)
     .await?;
-    count_licenses(conn, a.user_id, 1).await
+    Ok(())
 }
 
-/// Inserts many assignments with a few multi-row statements (group-based licensing), and
-/// counts them on their users. Rows must be of distinct (user, product).
+/// Inserts many assignments with a few multi-row statements (group-based licensing). Rows must
+/// be of distinct (user, product).
+///
+/// Nothing is written to the users' rows: whether a user holds any license is kept by the
+/// database itself (migration 0017's triggers remove the user from `unlicensed_users`), so
+/// every write of a batch is keyed by user id.
 pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
     use bulk::Col::{Int, Text};
     if list.is_empty() {
@@ -117,41 +121,12 @@ pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
         .bind(rows)
         .execute(&mut *conn)
         .await?;
-    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
-    for a in list {
-        *per_user.entry(a.user_id).or_default() += 1;
-    }
-    add_license_counts(conn, &per_user).await
-}
-
-/// Adds each user's delta to `users.license_count`, grouping users by delta so that a large
-/// batch is a few statements.
-pub async fn add_license_counts(
-    conn: &mut Conn,
-    per_user: &std::collections::BTreeMap<UserId, i64>,
-) -> Result<()> {
-    let mut by_delta: std::collections::BTreeMap<i64, Vec<UserId>> = Default::default();
-    for (u, d) in per_user {
-        if *d != 0 {
-            by_delta.entry(*d).or_default().push(*u);
-        }
-    }
-    for (delta, users) in by_delta {
-        let sql = format!(
-            "UPDATE users SET license_count = license_count + $1 WHERE id IN ({})",
-            bulk::texts(conn, 2)
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(delta)
-            .bind(bulk::text_list(&users))
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(())
 }
 
 /// Deletes many assignments by id and returns the rows deleted (a concurrent change may have
-/// taken some first: release seats only for these), keeping users' license counts.
+/// taken some first: release seats only for these). Users left without a license are listed
+/// as unlicensed by the database (migration 0017).
 pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<Assignment>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -167,11 +142,6 @@ pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<As
         .iter()
         .map(map)
         .collect::<Result<Vec<Assignment>>>()?;
-    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
-    for a in &out {
-        *per_user.entry(a.user_id).or_default() -= 1;
-    }
-    add_license_counts(conn, &per_user).await?;
     Ok(out)
 }
 
@@ -195,18 +165,6 @@ pub async fn set_sources(
     Ok(())
 }
 
-/// Adds `delta` to the number of licenses the user holds (`users.license_count`, which the
-/// Active users filters read): every insert and delete of assignments calls it in the same
-/// transaction.
-async fn count_licenses(conn: &mut Conn, user: UserId, delta: i64) -> Result<()> {
-    sqlx::query("UPDATE users SET license_count = license_count + $2 WHERE id = $1")
-        .bind(user.to_string())
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn set_disabled_plans(
     conn: &mut Conn,
     id: AssignmentId,
@@ -222,8 +180,6 @@ pub async fn set_disabled_plans(
     Ok(())
 }
 
-/// Deletes one assignment; returns whether a row was deleted (a concurrent change may have
-/// taken it first: release a seat only for a row this call deleted).
 /// Moves one assignment from pool `from` to pool `to` (the seats are the caller's to release
 /// and take); false when it is no longer in `from`.
 pub async fn move_to_pool(
@@ -245,18 +201,14 @@ pub async fn move_to_pool(
     Ok(r.rows_affected() == 1)
 }
 
+/// Deletes one assignment; returns whether a row was deleted (a concurrent change may have
+/// taken it first: release a seat only for a row this call deleted).
 pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM assignments WHERE id = $1 RETURNING user_id")
+    let r = sqlx::query("DELETE FROM assignments WHERE id = $1")
         .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-    match r {
-        Some(r) => {
-            count_licenses(conn, get_id(&r, "user_id")?, -1).await?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+    Ok(r.rows_affected() == 1)
 }
 
 /// Deletes the `n` most recently assigned assignments of a pool in one statement and returns
@@ -266,6 +218,18 @@ pub async fn delete_newest_in_pool(
     pool: PoolId,
     n: i64,
 ) -> Result<Vec<Assignment>> {
+    // On PostgreSQL the holders' rows are locked first, in id order, as every other change of
+    // a user's licenses locks them (see `directory::users_by_ids_locked`): the database lists
+    // a user whose last license goes as unlicensed, which needs the user's changes in turn.
+    if !bulk::sqlite(conn) {
+        sqlx::query(
+            "SELECT id FROM users WHERE id IN (SELECT user_id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) ORDER BY id FOR UPDATE",
+        )
+        .bind(pool.to_string())
+        .bind(n)
+        .fetch_all(&mut *conn)
+        .await?;
+    }
     let rows = sqlx::query(
         "DELETE FROM assignments WHERE id IN (SELECT id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) RETURNING *",
     )
@@ -273,16 +237,7 @@ pub async fn delete_newest_in_pool(
     .bind(n)
     .fetch_all(&mut *conn)
     .await?;
-    let removed = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
-    // In user id order, as license changes lock users.
-    let mut per_user: std::collections::BTreeMap<UserId, i64> = Default::default();
-    for a in &removed {
-        *per_user.entry(a.user_id).or_default() += 1;
-    }
-    for (user, n) in per_user {
-        count_licenses(conn, user, -n).await?;
-    }
-    Ok(removed)
+    rows.iter().map(map).collect()
 }
 
 /// The position that splits a pool's holders: the `n`-th most recently assigned assignment

@@ -327,6 +327,13 @@ enum Bind {
     Int(i64),
 }
 
+/// Whether user `u` holds no license, as a condition: one probe of the primary key of
+/// `unlicensed_users` (`$1` is the tenant in every query a filter is compiled into).
+const UNLICENSED: &str =
+    "EXISTS (SELECT 1 FROM unlicensed_users x WHERE x.tenant_id = $1 AND x.user_id = u.id)";
+
+/// `f` as a condition on the users row `u`, its values pushed to `binds`. `binds` starts with
+/// the tenant (`$1`), which some conditions use.
 fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
     let mut push = |b: Bind| {
         binds.push(b);
@@ -350,9 +357,13 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
                 .collect::<Vec<_>>()
                 .join(" OR ")
         ),
-        // Counts are never negative: "not 0" is the literal range the partial index of
-        // licensed users is defined by, so both databases can read that index in name order.
-        UserFilter::Not(x) if **x == UserFilter::LicenseCount(0) => "u.license_count > 0".into(),
+        // Licensed: not listed as unlicensed. The first, uncorrelated test is answered once
+        // per query (before any user is read) through the `(tenant_id, sku_id, user_id)` index
+        // of assignments, so an organization without licenses answers at once.
+        UserFilter::Not(x) if **x == UserFilter::LicenseCount(0) => format!(
+            "(EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1) AND NOT {})",
+            UNLICENSED
+        ),
         UserFilter::Not(x) => format!("(NOT {})", compile(x, binds)),
         UserFilter::Eq(field, Value::Null) => format!("{} IS NULL", column(*field)),
         UserFilter::Eq(UserField::UserPrincipalName, Value::Text(s)) => {
@@ -405,9 +416,18 @@ fn compile(f: &UserFilter, binds: &mut Vec<Bind>) -> String {
             "EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.sku_id = {})",
             push(Bind::Text(sku.to_string()))
         ),
-        // The count kept on the user (see `assignments::insert`), as a literal: `= 0` reads the
-        // (tenant_id, license_count, name_lower, id) index in name order on both databases.
-        UserFilter::LicenseCount(n) => format!("u.license_count = {n}"),
+        // Unlicensed: listed in `unlicensed_users`, which the database keeps with every change
+        // of users and licenses (migration 0017). The first, uncorrelated test is answered once
+        // per query, before any user is read: when nobody is unlicensed, no user is read.
+        UserFilter::LicenseCount(0) => format!(
+            "(EXISTS (SELECT 1 FROM unlicensed_users x WHERE x.tenant_id = $1) AND {})",
+            UNLICENSED
+        ),
+        // Another exact count (only Graph's `assignedLicenses/$count eq n` asks): counted from
+        // the user's licenses through the `(user_id, sku_id)` key of assignments.
+        UserFilter::LicenseCount(n) => {
+            format!("(SELECT COUNT(*) FROM assignments a WHERE a.user_id = u.id) = {n}")
+        }
         UserFilter::MemberOf(g) => format!(
             "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = {})",
             push(Bind::Text(g.to_string()))
@@ -494,11 +514,17 @@ fn after_name(
     }
 }
 
+/// The most unlicensed users that [`list_users_by_name`] reads from `unlicensed_users` and
+/// sorts itself; above it, users are read in name order and each checked.
+const FEW_UNLICENSED: i64 = 2000;
+
 /// One page of users in name order, case-insensitive (`name_lower`, ties by id), after the
-/// user at `after` (a [`name_cursor`]). Keyset paging that an index starting with
-/// `(tenant_id, …, name_lower, id)` serves: the names, or for the filters of the Active users
-/// page the license count (`LicenseCount(0)`), the licensed users (`Not(LicenseCount(0))`) and
-/// the user type.
+/// user at `after` (a [`name_cursor`]). Keyset paging over the `(tenant_id, name_lower, id)`
+/// index (or `(tenant_id, user_type, name_lower, id)` for the user type), each user read
+/// tested against the filter until the page is full. The filters of the Active users page
+/// stay fast whatever share of users match: licensed users (`Not(LicenseCount(0))`) are
+/// checked by one probe of `unlicensed_users` each, and unlicensed users (`LicenseCount(0)`),
+/// when at most [`FEW_UNLICENSED`], are read from `unlicensed_users` and sorted here.
 pub async fn list_users_by_name(
     conn: &mut Conn,
     tenant: TenantId,
@@ -506,6 +532,21 @@ pub async fn list_users_by_name(
     after: Option<(&str, UserId)>,
     limit: i64,
 ) -> Result<Vec<User>> {
+    if *filter == UserFilter::LicenseCount(0) {
+        let rows =
+            sqlx::query("SELECT user_id FROM unlicensed_users WHERE tenant_id = $1 LIMIT $2")
+                .bind(tenant.to_string())
+                .bind(FEW_UNLICENSED + 1)
+                .fetch_all(&mut *conn)
+                .await?;
+        if rows.len() as i64 <= FEW_UNLICENSED {
+            let ids = rows
+                .iter()
+                .map(|r| get_id(r, "user_id"))
+                .collect::<Result<Vec<UserId>>>()?;
+            return among_by_name(conn, tenant, &ids, after, limit).await;
+        }
+    }
     let mut binds = vec![Bind::Text(tenant.to_string())];
     let mut sql = String::from("SELECT u.* FROM users u WHERE u.tenant_id = $1");
     after_name(&mut sql, &mut binds, None, after);
@@ -553,13 +594,28 @@ pub async fn holders_by_name(
         .iter()
         .map(|r| get_id(r, "user_id"))
         .collect::<Result<Vec<UserId>>>()?;
+    among_by_name(conn, tenant, &ids, after, limit).await
+}
+
+/// The users of `ids` (a few thousand at most), in name order after the user at `after`, at
+/// most `limit`: read by id and sorted here.
+async fn among_by_name(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+    after: Option<(&str, UserId)>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
         bulk::texts(conn, 2)
     );
     let mut found: Vec<(String, User)> = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(bulk::text_list(&ids))
+        .bind(bulk::text_list(ids))
         .fetch_all(&mut *conn)
         .await?
         .iter()

@@ -122,6 +122,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "recurring stopped for departure",
         include_str!("../migrations/sqlite/0016_recurring_stopped_for_departure.sql"),
     ),
+    (
+        17,
+        "unlicensed users",
+        include_str!("../migrations/sqlite/0017_unlicensed_users.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -193,6 +198,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "recurring stopped for departure",
         include_str!("../migrations/postgres/0016_recurring_stopped_for_departure.sql"),
+    ),
+    (
+        17,
+        "unlicensed users",
+        include_str!("../migrations/postgres/0017_unlicensed_users.sql"),
     ),
 ];
 

@@ -310,3 +310,174 @@ backends!(
         check(vec![], vec![a.clone(), guest.clone()]).await;
     }
 );
+
+/// Polls a group through Graph until its licenseProcessingState is ProcessingComplete.
+async fn group_processed(srv: &Srv, gid: &str) {
+    for _ in 0..400 {
+        let (s, g) = srv
+            .get(&format!(
+                "/v1.0/groups/{gid}?$select=id,licenseProcessingState"
+            ))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{g}");
+        if g["licenseProcessingState"]["state"] == "ProcessingComplete" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("group {gid} was not processed in 10 s");
+}
+
+backends!(
+    licensed_and_unlicensed_filters_follow_group_licenses,
+    |srv| async move {
+        let a = graph_user(&srv, "filter.a@contoso.test", "Filter A").await;
+        let b = graph_user(&srv, "filter.b@contoso.test", "filter B").await;
+        let c = graph_user(&srv, "filter.c@contoso.test", "Filter C").await;
+        let (s, g) = srv
+            .post(
+                "/v1.0/users",
+                json!({"displayName": "Filter Guest", "userPrincipalName": "guest_fabrikam.test@contoso.test", "userType": "Guest"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let guest = g["id"].as_str().expect("id").to_string();
+        srv.buy("SUITE_BASIC", 5).await;
+        let sku = srv.sku("SUITE_BASIC").to_string();
+        let (s, g) = srv
+            .post(
+                "/v1.0/groups",
+                json!({"displayName": "Filters", "mailEnabled": false, "mailNickname": "filters", "securityEnabled": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let gid = g["id"].as_str().expect("id").to_string();
+        for u in [&a, &b] {
+            let (s, body) = srv
+                .post(
+                    &format!("/v1.0/groups/{gid}/members/$ref"),
+                    json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{u}")}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+        }
+        // b also holds the product directly.
+        license(&srv, &b, "SUITE_BASIC", true).await;
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let all = [a.clone(), b.clone(), c.clone(), guest.clone()];
+        let check = |licensed: Vec<String>, unlicensed: Vec<String>| {
+            filters_list(&srv, &cookie, &all, &guest, licensed, unlicensed)
+        };
+        check(vec![b.clone()], vec![a.clone(), c.clone(), guest.clone()]).await;
+
+        // The product on the group: both members are licensed, by the job's batch.
+        let (s, body) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+        group_processed(&srv, &gid).await;
+        check(vec![a.clone(), b.clone()], vec![c.clone(), guest.clone()]).await;
+
+        // Removed from the group: a has nothing left, b keeps the direct license.
+        let (s, body) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [], "removeLicenses": [sku]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+        group_processed(&srv, &gid).await;
+        check(vec![b.clone()], vec![a.clone(), c.clone(), guest.clone()]).await;
+        let (s, body) = srv
+            .get("/v1.0/users?$filter=assignedLicenses/$count eq 0")
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let zero: Vec<&str> = body["value"]
+            .as_array()
+            .expect("value")
+            .iter()
+            .filter_map(|u| u["id"].as_str())
+            .collect();
+        assert!(
+            zero.contains(&a.as_str()) && !zero.contains(&b.as_str()),
+            "{body}"
+        );
+    }
+);
+
+backends!(
+    the_unlicensed_filter_lists_users_a_directory_sync_wrote_in_name_order,
+    |srv| async move {
+        // 2,100 users written straight into the database, as a large directory sync would,
+        // with names that sort before everyone else's: more unlicensed users than the page
+        // sorts by itself, so the list reads users in name order.
+        let ids: Vec<String> = (0..2100)
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect();
+        let rows: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                format!(
+                    "('{id}', '{}', 'sync{i}@contoso.test', 'sync{i}@contoso.test', 'Aaa Sync {i:04}', 'aaa sync {i:04}', 'Member', 'US', 1, 0)",
+                    srv.tenant
+                )
+            })
+            .collect();
+        let db = seatkeeper_store::Db::connect(&srv.db_url)
+            .await
+            .expect("connect");
+        let mut tx = db.begin().await.expect("begin");
+        seatkeeper_store::sqlx::query(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, name_lower, user_type, usage_location, account_enabled, created_at) VALUES {}",
+            rows.join(",")
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+        db.close().await;
+
+        // The first two pages of unlicensed users: the first 100 of them, in name order.
+        let cookie = format!("sk_session={}", srv.admin_session().await);
+        let first_pages = |expected: Vec<String>| {
+            let cookie = cookie.clone();
+            let srv = &srv;
+            async move {
+                let c = browser();
+                let mut seen = Vec::new();
+                let mut path = "/users?filter=unlicensed".to_string();
+                for _ in 0..2 {
+                    let r = c
+                        .get(format!("{}{path}", srv.url))
+                        .header(COOKIE, &cookie)
+                        .send()
+                        .await
+                        .expect("get");
+                    assert_eq!(r.status(), StatusCode::OK, "{path}");
+                    let (ids, next) = ids_and_next(&r.text().await.expect("text"), "/users/");
+                    seen.extend(ids);
+                    path = next.expect("a next page");
+                }
+                assert_eq!(seen, expected);
+            }
+        };
+        first_pages(ids[..100].to_vec()).await;
+
+        // Licensed through Graph: gone from the unlicensed list, on the licensed one.
+        srv.buy("SUITE_BASIC", 5).await;
+        license(&srv, &ids[1], "SUITE_BASIC", true).await;
+        let mut expected = ids[..101].to_vec();
+        expected.remove(1);
+        first_pages(expected).await;
+        let licensed = listed(&srv, &cookie, "/users?filter=licensed").await;
+        assert!(licensed.contains(&ids[1]), "{licensed:?}");
+        assert!(!licensed.contains(&ids[0]), "{licensed:?}");
+        // And back when the license goes.
+        license(&srv, &ids[1], "SUITE_BASIC", false).await;
+        first_pages(ids[..100].to_vec()).await;
+    }
+);

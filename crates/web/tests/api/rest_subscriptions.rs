@@ -841,3 +841,64 @@ backends!(
         );
     }
 );
+
+/// The ids of the users Graph lists for `$filter=assignedLicenses/$count {op} 0`.
+async fn by_license_count(srv: &Srv, op: &str) -> Vec<String> {
+    let got = srv
+        .get(&format!(
+            "/v1.0/users?$filter=assignedLicenses/$count {op} 0&$select=id,userPrincipalName"
+        ))
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter_map(|u| u["userPrincipalName"].as_str().map(str::to_string))
+        .collect()
+}
+
+backends!(
+    users_whose_last_license_goes_with_a_deleted_subscription_are_unlicensed,
+    |srv| async move {
+        let s = buy(&srv, "SUITE_STANDARD", 3, "monthly").await;
+        let id = s["id"].as_str().expect("id").to_string();
+        let people = users(&srv, "gone", 2).await;
+        assert_eq!(
+            assign(&srv, "SUITE_STANDARD", &people, &[]).await.0,
+            StatusCode::OK
+        );
+        // The second also holds another product, bought separately.
+        buy(&srv, "SUITE_BASIC", 1, "monthly").await;
+        assert_eq!(
+            assign(&srv, "SUITE_BASIC", &people[1..], &[]).await.0,
+            StatusCode::OK
+        );
+        let unlicensed = by_license_count(&srv, "eq").await;
+        assert!(!unlicensed.contains(&people[0]), "{unlicensed:?}");
+        assert!(!unlicensed.contains(&people[1]), "{unlicensed:?}");
+
+        // Not renewed: Expired → Disabled → Deleted, and its licenses go.
+        let got = srv
+            .patch(
+                &format!("{API}/subscriptions/{id}"),
+                json!({"recurringBilling": false}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let end = t(&got.1["termEndDateTime"]);
+        set_clock(&srv, end + Duration::days(30 + 90) + Duration::hours(3)).await;
+        let report = run_jobs(&srv).await;
+        assert!(report["deleted"].as_i64() >= Some(1), "{report}");
+        assert_eq!(sub(&srv, &id).await["status"], "Deleted");
+        assert!(held(&srv, &people[0]).await.is_empty());
+
+        // The first holds nothing now; the second keeps the other product.
+        let unlicensed = by_license_count(&srv, "eq").await;
+        assert!(unlicensed.contains(&people[0]), "{unlicensed:?}");
+        assert!(!unlicensed.contains(&people[1]), "{unlicensed:?}");
+        let licensed = by_license_count(&srv, "ne").await;
+        assert!(!licensed.contains(&people[0]), "{licensed:?}");
+        assert!(licensed.contains(&people[1]), "{licensed:?}");
+    }
+);
