@@ -3,7 +3,6 @@
 use crate::{Conn, Result, bulk, flag, get_bool, get_id, get_str, get_time, us};
 pub use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::{AssignmentId, PlanId, PoolId, TenantId, Time, UserId};
-use sqlx::any::AnyRow;
 
 pub fn encode_plans(p: &[PlanId]) -> String {
     p.iter()
@@ -16,7 +15,21 @@ pub fn decode_plans(s: &str) -> Vec<PlanId> {
     s.split(',').filter_map(PlanId::parse).collect()
 }
 
-fn map(r: &AnyRow) -> Result<Assignment> {
+/// The columns of a license that [`map`] reads.
+const COLS: &[&str] = &[
+    "id",
+    "tenant_id",
+    "user_id",
+    "sku_id",
+    "pool_id",
+    "disabled_plans",
+    "direct",
+    "direct_disabled_plans",
+    "assigned_at",
+    "updated_at",
+];
+
+fn map(r: &impl crate::Fields) -> Result<Assignment> {
     Ok(Assignment {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
@@ -51,16 +64,16 @@ pub async fn of_users(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT * FROM assignments WHERE tenant_id = $1 AND user_id IN ({}) ORDER BY assigned_at, sku_id",
+    let inner = format!(
+        "SELECT {} FROM assignments WHERE tenant_id = $1 AND user_id IN ({})",
+        COLS.join(", "),
         bulk::texts(conn, 2)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let sql = bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(bulk::text_list(users))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map).collect()
+        .bind(bulk::text_list(users));
+    bulk::fetch_rows(conn, q, COLS).await?.iter().map(map).collect()
 }
 
 pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
@@ -131,18 +144,35 @@ pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<As
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "DELETE FROM assignments WHERE id IN ({}) RETURNING *",
-        bulk::texts(conn, 1)
-    );
-    let out = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(bulk::text_list(ids))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(map)
-        .collect::<Result<Vec<Assignment>>>()?;
-    Ok(out)
+    let list = bulk::text_list(ids);
+    let where_ids = format!("id IN ({})", bulk::texts(conn, 1));
+    if bulk::sqlite(conn) {
+        // SQLite has no DELETE in a subquery: the rows are read first, in the same
+        // transaction (which holds the database's write lock).
+        let inner = format!("SELECT {} FROM assignments WHERE {where_ids}", COLS.join(", "));
+        let sql = bulk::json_rows(conn, &inner, COLS, "id");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list.clone());
+        let rows = bulk::fetch_rows(conn, q, COLS)
+            .await?
+            .iter()
+            .map(map)
+            .collect::<Result<Vec<Assignment>>>()?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM assignments WHERE {where_ids}"
+        )))
+        .bind(list)
+        .execute(&mut *conn)
+        .await?;
+        Ok(rows)
+    } else {
+        let inner = format!("DELETE FROM assignments WHERE {where_ids} RETURNING *");
+        let sql = format!(
+            "WITH d AS ({inner}) {}",
+            bulk::json_rows(conn, "SELECT * FROM d", COLS, "id")
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list);
+        bulk::fetch_rows(conn, q, COLS).await?.iter().map(map).collect()
+    }
 }
 
 /// Sets what a license is made of: the plans the user holds off, whether it is assigned

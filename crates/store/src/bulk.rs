@@ -71,3 +71,80 @@ pub(crate) fn rows(conn: &Conn, n: usize, cols: &[Col]) -> String {
 pub(crate) fn row_list(rows: impl IntoIterator<Item = Vec<Value>>) -> String {
     Value::Array(rows.into_iter().map(Value::Array).collect()).to_string()
 }
+
+/// A `SELECT` of one text column `rows`: the rows of `inner` as a JSON array of arrays, each
+/// with the values of `cols` (column names of `inner`) in that order, in the order `order`
+/// (an `ORDER BY` list over those columns). Read it with [`fetch_rows`].
+///
+/// Many rows read as one value: SQLite hands each row of a result from its connection thread
+/// to the caller on its own (a copy of every value and a thread hand-off per row, about 10 µs
+/// a row, where SQLite itself reads the row in 1–2 µs), so a job step reading 5,000 members'
+/// users, licenses and sources spent most of its time receiving rows. `inner` may lock its
+/// rows (`FOR UPDATE` on PostgreSQL).
+pub(crate) fn json_rows(conn: &Conn, inner: &str, cols: &[&str], order: &str) -> String {
+    let list = cols.join(", ");
+    if sqlite(conn) {
+        format!(
+            "SELECT json_group_array(json_array({list}) ORDER BY {order}) AS rows FROM ({inner})"
+        )
+    } else {
+        format!(
+            "SELECT COALESCE(json_agg(json_build_array({list}) ORDER BY {order}), '[]')::text AS rows FROM ({inner}) AS s"
+        )
+    }
+}
+
+/// One row read by [`fetch_rows`]: its values by column name.
+pub(crate) struct JsonRow<'c> {
+    cols: &'c [&'c str],
+    vals: Vec<Value>,
+}
+
+impl JsonRow<'_> {
+    fn value(&self, c: &str) -> crate::Result<&Value> {
+        self.cols
+            .iter()
+            .position(|n| *n == c)
+            .and_then(|i| self.vals.get(i))
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(c.to_string()))
+    }
+}
+
+fn wrong_type(c: &str, v: &Value) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: c.to_string(),
+        source: format!("unexpected JSON value {v}").into(),
+    }
+}
+
+impl crate::Fields for JsonRow<'_> {
+    fn opt_text(&self, c: &str) -> crate::Result<Option<String>> {
+        match self.value(c)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            v => Err(wrong_type(c, v)),
+        }
+    }
+    fn opt_int(&self, c: &str) -> crate::Result<Option<i64>> {
+        match self.value(c)? {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| wrong_type(c, &Value::Number(n.clone()))),
+            v => Err(wrong_type(c, v)),
+        }
+    }
+}
+
+/// Runs a query made with [`json_rows`] and returns its rows, whose columns are `cols` (the
+/// same list).
+pub(crate) async fn fetch_rows<'c>(
+    conn: &mut Conn,
+    query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    cols: &'c [&'c str],
+) -> crate::Result<Vec<JsonRow<'c>>> {
+    use sqlx::Row;
+    let row = query.fetch_one(&mut *conn).await?;
+    let text: String = row.try_get("rows")?;
+    let rows: Vec<Vec<Value>> =
+        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(rows.into_iter().map(|vals| JsonRow { cols, vals }).collect())
+}

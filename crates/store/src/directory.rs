@@ -73,7 +73,7 @@ pub(crate) async fn insert_words(
     Ok(())
 }
 
-fn map_user(r: &AnyRow) -> Result<User> {
+fn map_user(r: &impl crate::Fields) -> Result<User> {
     Ok(User {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
@@ -180,19 +180,7 @@ pub async fn get_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<O
 
 /// Users of a tenant by id, in one query (ids not found are left out).
 pub async fn users_by_ids(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({})",
-        bulk::texts(conn, 2)
-    );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(tenant.to_string())
-        .bind(bulk::text_list(ids))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map_user).collect()
+    users_in(conn, tenant, ids, "").await
 }
 
 /// [`users_by_ids`] for a change of their licenses: on PostgreSQL each row is locked for the
@@ -203,24 +191,52 @@ pub async fn users_by_ids_locked(
     tenant: TenantId,
     ids: &[UserId],
 ) -> Result<Vec<User>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     let lock = if bulk::sqlite(conn) {
         ""
     } else {
         " ORDER BY id FOR UPDATE"
     };
-    let sql = format!(
-        "SELECT * FROM users WHERE tenant_id = $1 AND id IN ({}){lock}",
+    users_in(conn, tenant, ids, lock).await
+}
+
+/// The columns of a user that [`map_user`] reads.
+const USER_COLS: &[&str] = &[
+    "id",
+    "tenant_id",
+    "upn",
+    "display_name",
+    "given_name",
+    "surname",
+    "mail",
+    "mail_nickname",
+    "job_title",
+    "department",
+    "user_type",
+    "usage_location",
+    "account_enabled",
+    "created_at",
+];
+
+/// The users of `tenant` among `ids`, in id order, read as one value ([`bulk::json_rows`]);
+/// `lock` ends the inner query.
+async fn users_in(conn: &mut Conn, tenant: TenantId, ids: &[UserId], lock: &str) -> Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inner = format!(
+        "SELECT {} FROM users WHERE tenant_id = $1 AND id IN ({}){lock}",
+        USER_COLS.join(", "),
         bulk::texts(conn, 2)
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
+    let sql = bulk::json_rows(conn, &inner, USER_COLS, "id");
+    let q = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(bulk::text_list(ids))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map_user).collect()
+        .bind(bulk::text_list(ids));
+    bulk::fetch_rows(conn, q, USER_COLS)
+        .await?
+        .iter()
+        .map(map_user)
+        .collect()
 }
 
 pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Result<Option<User>> {

@@ -98,19 +98,20 @@ pub struct MemberGrant {
 
 /// Every (licensed group, product) each of `users` gets through membership, in one query.
 pub async fn grants_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<MemberGrant>> {
+    const COLS: &[&str] = &["user_id", "group_id", "added_at", "sku_id", "disabled_plans"];
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    let inner = format!(
         "SELECT m.user_id, m.group_id, m.added_at, l.sku_id, l.disabled_plans FROM group_members m
          JOIN group_licenses l ON l.group_id = m.group_id WHERE m.user_id IN ({})",
         bulk::texts(conn, 1)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(bulk::text_list(users))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
+    let sql = bulk::json_rows(conn, &inner, COLS, "user_id, group_id, sku_id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bulk::text_list(users));
+    bulk::fetch_rows(conn, q, COLS)
+        .await?
+        .iter()
         .map(|r| {
             Ok(MemberGrant {
                 user_id: get_id(r, "user_id")?,
@@ -138,7 +139,18 @@ pub struct Source {
     pub updated_at: Time,
 }
 
-fn map_source(r: &AnyRow) -> Result<Source> {
+/// The columns of a source that [`map_source`] reads.
+const SOURCE_COLS: &[&str] = &[
+    "user_id",
+    "group_id",
+    "sku_id",
+    "state",
+    "error",
+    "disabled_plans",
+    "updated_at",
+];
+
+fn map_source(r: &impl crate::Fields) -> Result<Source> {
     Ok(Source {
         user_id: get_id(r, "user_id")?,
         group_id: get_id(r, "group_id")?,
@@ -155,15 +167,18 @@ pub async fn sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<S
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT * FROM license_sources WHERE user_id IN ({}) ORDER BY user_id, sku_id, group_id",
+    let inner = format!(
+        "SELECT {} FROM license_sources WHERE user_id IN ({})",
+        SOURCE_COLS.join(", "),
         bulk::texts(conn, 1)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(bulk::text_list(users))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(map_source).collect()
+    let sql = bulk::json_rows(conn, &inner, SOURCE_COLS, "user_id, sku_id, group_id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bulk::text_list(users));
+    bulk::fetch_rows(conn, q, SOURCE_COLS)
+        .await?
+        .iter()
+        .map(map_source)
+        .collect()
 }
 
 /// Deletes the group sources of `users` (before writing them again, or when a user is deleted).
@@ -259,28 +274,29 @@ pub async fn members_in_id_order(
     after: Option<UserId>,
     limit: i64,
 ) -> Result<Vec<UserId>> {
-    let rows =
-        match after {
-            None => sqlx::query(
-                "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id LIMIT $2",
-            )
-            .bind(group.to_string())
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?,
-            Some(u) => {
-                sqlx::query(
-                    "SELECT user_id FROM group_members WHERE group_id = $1 AND user_id > $2
-                 ORDER BY user_id LIMIT $3",
-                )
-                .bind(group.to_string())
-                .bind(u.to_string())
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
-            }
-        };
-    rows.iter().map(|r| get_id(r, "user_id")).collect()
+    const COLS: &[&str] = &["user_id"];
+    // Two texts rather than `$2 IS NULL OR …`, which would keep the planners from starting
+    // the scan of the primary key at `after`.
+    let (inner, after) = match after {
+        None => (
+            "SELECT user_id FROM group_members WHERE group_id = $1 AND $2 IS NULL ORDER BY user_id LIMIT $3",
+            None,
+        ),
+        Some(u) => (
+            "SELECT user_id FROM group_members WHERE group_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
+            Some(u.to_string()),
+        ),
+    };
+    let sql = bulk::json_rows(conn, inner, COLS, "user_id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(group.to_string())
+        .bind(after)
+        .bind(limit);
+    bulk::fetch_rows(conn, q, COLS)
+        .await?
+        .iter()
+        .map(|r| get_id(r, "user_id"))
+        .collect()
 }
 
 /// Members of a group whose user id sorts after `after` (how many).
@@ -427,7 +443,8 @@ pub struct Job {
     pub processed: i64,
     pub errors: i64,
     pub cursor: Option<(Time, UserId)>,
-    /// Kind-specific input (JSON).
+    /// Kind-specific input (JSON); only the job runner's reads (`job_by_id`, `claim_next`)
+    /// carry it, `None` elsewhere.
     pub payload: Option<String>,
     pub message: Option<String>,
     pub created_at: Time,
@@ -435,7 +452,12 @@ pub struct Job {
     pub finished_at: Option<Time>,
 }
 
-fn map_job(r: &AnyRow) -> Result<Job> {
+/// The columns of a job but its payload (which holds up to every member of a group or every
+/// row of an import: megabytes, read only by the job runner).
+const JOB_VIEW: &str = "id, tenant_id, kind, group_id, actor_id, actor, state, total, processed, errors, cursor_at, cursor_user, message, created_at, started_at, finished_at";
+
+/// A job from its row; `payload` says whether the row has that column (else `None`).
+fn map_job(r: &AnyRow, payload: bool) -> Result<Job> {
     let cursor = match (
         r.try_get::<Option<i64>, _>("cursor_at")?,
         get_opt_id::<UserId>(r, "cursor_user")?,
@@ -458,7 +480,7 @@ fn map_job(r: &AnyRow) -> Result<Job> {
         processed: get_i64(r, "processed")?,
         errors: get_i64(r, "errors")?,
         cursor,
-        payload: get_opt(r, "payload")?,
+        payload: if payload { get_opt(r, "payload")? } else { None },
         message: get_opt(r, "message")?,
         created_at: get_time(r, "created_at")?,
         started_at: opt_time("started_at")?,
@@ -486,26 +508,27 @@ pub async fn insert_job(conn: &mut Conn, j: &Job) -> Result<()> {
     Ok(())
 }
 
-/// One job of a tenant.
+/// One job of a tenant, without its payload.
 pub async fn get_job(conn: &mut Conn, tenant: TenantId, id: uuid::Uuid) -> Result<Option<Job>> {
-    let r = sqlx::query("SELECT * FROM license_jobs WHERE tenant_id = $1 AND id = $2")
+    let sql = format!("SELECT {JOB_VIEW} FROM license_jobs WHERE tenant_id = $1 AND id = $2");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    r.as_ref().map(map_job).transpose()
+    r.as_ref().map(|r| map_job(r, false)).transpose()
 }
 
-/// A job by id, whatever its tenant (the job runner).
+/// A job by id with its payload, whatever its tenant (the job runner).
 pub async fn job_by_id(conn: &mut Conn, id: uuid::Uuid) -> Result<Option<Job>> {
     let r = sqlx::query("SELECT * FROM license_jobs WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    r.as_ref().map(map_job).transpose()
+    r.as_ref().map(|r| map_job(r, true)).transpose()
 }
 
-/// A tenant's jobs, newest first, optionally of one group; `before` pages by creation time.
+/// A tenant's jobs without their payloads, newest first, optionally of one group; `before` pages by creation time.
 pub async fn list_jobs(
     conn: &mut Conn,
     tenant: TenantId,
@@ -513,34 +536,35 @@ pub async fn list_jobs(
     before: Option<Time>,
     limit: i64,
 ) -> Result<Vec<Job>> {
-    let rows = sqlx::query(
-        "SELECT * FROM license_jobs WHERE tenant_id = $1 AND ($2 IS NULL OR group_id = $2)
-           AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4",
-    )
+    let sql = format!(
+        "SELECT {JOB_VIEW} FROM license_jobs WHERE tenant_id = $1 AND ($2 IS NULL OR group_id = $2)
+           AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
     .bind(tenant.to_string())
     .bind(group.map(|g| g.to_string()))
     .bind(before.map(us))
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(map_job).collect()
+    rows.iter().map(|r| map_job(r, false)).collect()
 }
 
-/// The latest job of each of `groups` (for their processing state).
+/// The latest job of each of `groups` (for their processing state), without payloads.
 pub async fn latest_of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<Job>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY group_id ORDER BY created_at DESC, id DESC) AS latest
-           FROM license_jobs j WHERE group_id IN ({})) x WHERE latest = 1",
+        "SELECT {JOB_VIEW} FROM (SELECT {JOB_VIEW}, ROW_NUMBER() OVER (PARTITION BY group_id ORDER BY created_at DESC, id DESC) AS latest
+           FROM license_jobs WHERE group_id IN ({})) x WHERE latest = 1",
         bulk::texts(conn, 1)
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(bulk::text_list(groups))
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(map_job).collect()
+    rows.iter().map(|r| map_job(r, false)).collect()
 }
 
 /// Whether a group has a job not finished yet.
@@ -588,7 +612,7 @@ pub async fn claim_next(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(r) = r {
-            return Ok(Some(map_job(&r)?));
+            return Ok(Some(map_job(&r, true)?));
         }
     }
     Ok(None)

@@ -586,28 +586,53 @@ pub fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-pub(crate) fn get_str(r: &AnyRow, c: &str) -> Result<String> {
-    r.try_get::<String, _>(c)
+/// A row's columns by name: a row as the driver returns it, or one of many rows read as a
+/// single JSON value ([`bulk::JsonRow`]). The `get_*` readers below take either.
+pub(crate) trait Fields {
+    /// The text in column `c`, `None` for NULL.
+    fn opt_text(&self, c: &str) -> Result<Option<String>>;
+    /// The integer in column `c`, `None` for NULL.
+    fn opt_int(&self, c: &str) -> Result<Option<i64>>;
 }
-pub(crate) fn get_opt(r: &AnyRow, c: &str) -> Result<Option<String>> {
-    r.try_get::<Option<String>, _>(c)
+
+impl Fields for AnyRow {
+    fn opt_text(&self, c: &str) -> Result<Option<String>> {
+        self.try_get::<Option<String>, _>(c)
+    }
+    fn opt_int(&self, c: &str) -> Result<Option<i64>> {
+        self.try_get::<Option<i64>, _>(c)
+    }
 }
-pub(crate) fn get_i64(r: &AnyRow, c: &str) -> Result<i64> {
-    r.try_get::<i64, _>(c)
+
+fn unexpected_null(c: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: c.to_string(),
+        source: "unexpected NULL".into(),
+    }
 }
-pub(crate) fn get_bool(r: &AnyRow, c: &str) -> Result<bool> {
-    Ok(r.try_get::<i64, _>(c)? != 0)
+
+pub(crate) fn get_str(r: &impl Fields, c: &str) -> Result<String> {
+    r.opt_text(c)?.ok_or_else(|| unexpected_null(c))
 }
-pub(crate) fn get_time(r: &AnyRow, c: &str) -> Result<Time> {
-    Ok(from_us(r.try_get::<i64, _>(c)?))
+pub(crate) fn get_opt(r: &impl Fields, c: &str) -> Result<Option<String>> {
+    r.opt_text(c)
 }
-pub(crate) fn get_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<T> {
+pub(crate) fn get_i64(r: &impl Fields, c: &str) -> Result<i64> {
+    r.opt_int(c)?.ok_or_else(|| unexpected_null(c))
+}
+pub(crate) fn get_bool(r: &impl Fields, c: &str) -> Result<bool> {
+    Ok(get_i64(r, c)? != 0)
+}
+pub(crate) fn get_time(r: &impl Fields, c: &str) -> Result<Time> {
+    Ok(from_us(get_i64(r, c)?))
+}
+pub(crate) fn get_id<T: From<uuid::Uuid>>(r: &impl Fields, c: &str) -> Result<T> {
     let s = get_str(r, c)?;
     uuid::Uuid::parse_str(&s)
         .map(T::from)
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
-pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &AnyRow, c: &str) -> Result<Option<T>> {
+pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &impl Fields, c: &str) -> Result<Option<T>> {
     match get_opt(r, c)? {
         Some(s) => uuid::Uuid::parse_str(&s)
             .map(|u| Some(T::from(u)))
