@@ -73,7 +73,11 @@ pub async fn of_users(
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(users));
-    bulk::fetch_rows(conn, q, COLS).await?.iter().map(map).collect()
+    bulk::fetch_rows(conn, q, COLS)
+        .await?
+        .iter()
+        .map(map)
+        .collect()
 }
 
 pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
@@ -149,7 +153,10 @@ pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<As
     if bulk::sqlite(conn) {
         // SQLite has no DELETE in a subquery: the rows are read first, in the same
         // transaction (which holds the database's write lock).
-        let inner = format!("SELECT {} FROM assignments WHERE {where_ids}", COLS.join(", "));
+        let inner = format!(
+            "SELECT {} FROM assignments WHERE {where_ids}",
+            COLS.join(", ")
+        );
         let sql = bulk::json_rows(conn, &inner, COLS, "id");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list.clone());
         let rows = bulk::fetch_rows(conn, q, COLS)
@@ -171,7 +178,11 @@ pub async fn delete_many(conn: &mut Conn, ids: &[AssignmentId]) -> Result<Vec<As
             bulk::json_rows(conn, "SELECT * FROM d", COLS, "id")
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list);
-        bulk::fetch_rows(conn, q, COLS).await?.iter().map(map).collect()
+        bulk::fetch_rows(conn, q, COLS)
+            .await?
+            .iter()
+            .map(map)
+            .collect()
     }
 }
 

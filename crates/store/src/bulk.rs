@@ -128,7 +128,10 @@ impl crate::Fields for JsonRow<'_> {
     fn opt_int(&self, c: &str) -> crate::Result<Option<i64>> {
         match self.value(c)? {
             Value::Null => Ok(None),
-            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| wrong_type(c, &Value::Number(n.clone()))),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong_type(c, &Value::Number(n.clone()))),
             v => Err(wrong_type(c, v)),
         }
     }
@@ -146,5 +149,8 @@ pub(crate) async fn fetch_rows<'c>(
     let text: String = row.try_get("rows")?;
     let rows: Vec<Vec<Value>> =
         serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(rows.into_iter().map(|vals| JsonRow { cols, vals }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|vals| JsonRow { cols, vals })
+        .collect())
 }

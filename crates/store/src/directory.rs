@@ -219,7 +219,12 @@ const USER_COLS: &[&str] = &[
 
 /// The users of `tenant` among `ids`, in id order, read as one value ([`bulk::json_rows`]);
 /// `lock` ends the inner query.
-async fn users_in(conn: &mut Conn, tenant: TenantId, ids: &[UserId], lock: &str) -> Result<Vec<User>> {
+async fn users_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+    lock: &str,
+) -> Result<Vec<User>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

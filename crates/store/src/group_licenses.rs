@@ -98,7 +98,13 @@ pub struct MemberGrant {
 
 /// Every (licensed group, product) each of `users` gets through membership, in one query.
 pub async fn grants_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<MemberGrant>> {
-    const COLS: &[&str] = &["user_id", "group_id", "added_at", "sku_id", "disabled_plans"];
+    const COLS: &[&str] = &[
+        "user_id",
+        "group_id",
+        "added_at",
+        "sku_id",
+        "disabled_plans",
+    ];
     if users.is_empty() {
         return Ok(Vec::new());
     }
@@ -480,7 +486,11 @@ fn map_job(r: &AnyRow, payload: bool) -> Result<Job> {
         processed: get_i64(r, "processed")?,
         errors: get_i64(r, "errors")?,
         cursor,
-        payload: if payload { get_opt(r, "payload")? } else { None },
+        payload: if payload {
+            get_opt(r, "payload")?
+        } else {
+            None
+        },
         message: get_opt(r, "message")?,
         created_at: get_time(r, "created_at")?,
         started_at: opt_time("started_at")?,
@@ -541,12 +551,12 @@ pub async fn list_jobs(
            AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-    .bind(tenant.to_string())
-    .bind(group.map(|g| g.to_string()))
-    .bind(before.map(us))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+        .bind(tenant.to_string())
+        .bind(group.map(|g| g.to_string()))
+        .bind(before.map(us))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(|r| map_job(r, false)).collect()
 }
 
