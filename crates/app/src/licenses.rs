@@ -119,6 +119,8 @@ pub(crate) enum Scope {
 #[derive(Default)]
 pub(crate) struct Seen {
     users: BTreeMap<UserId, User>,
+    /// The ids of `users` by lower-cased userPrincipalName.
+    by_name: std::collections::HashMap<String, UserId>,
     licenses: BTreeMap<UserId, Vec<Assignment>>,
     sources: BTreeMap<UserId, Vec<seatkeeper_store::group_licenses::Source>>,
     /// Users whose rows this transaction has locked already (PostgreSQL).
@@ -166,7 +168,7 @@ impl Seen {
             if postgres {
                 self.locked.insert(u.id);
             }
-            self.users.insert(u.id, u);
+            self.keep_user(u);
         }
         for a in assignments::of_users(conn, tenant, &found).await? {
             self.licenses.entry(a.user_id).or_default().push(a);
@@ -177,15 +179,22 @@ impl Seen {
         Ok(())
     }
 
+    /// Keeps `u` (replacing what was kept of them), findable by id and by name.
+    fn keep_user(&mut self, u: User) {
+        if let Some(old) = self.users.get(&u.id) {
+            self.by_name.remove(&old.upn.to_lowercase());
+        }
+        self.by_name.insert(u.upn.to_lowercase(), u.id);
+        self.users.insert(u.id, u);
+    }
+
     /// A user by id or userPrincipalName, if an earlier change wrote them.
     fn user(&self, tenant: seatkeeper_domain::TenantId, key: &str) -> Option<&User> {
-        match UserId::parse(key) {
-            Some(id) => self.users.get(&id).filter(|u| u.tenant_id == tenant),
-            None => self
-                .users
-                .values()
-                .find(|u| u.tenant_id == tenant && u.upn.to_lowercase() == key.to_lowercase()),
-        }
+        let id = match UserId::parse(key) {
+            Some(id) => id,
+            None => *self.by_name.get(&key.to_lowercase())?,
+        };
+        self.users.get(&id).filter(|u| u.tenant_id == tenant)
     }
 
     /// The group sources of these users' licenses, if every one of them was read.
@@ -203,7 +212,7 @@ impl Seen {
     /// Remembers what a change's users now hold.
     pub(crate) fn record(&mut self, out: &[(User, Vec<Assignment>)]) {
         for (u, list) in out {
-            self.users.insert(u.id, u.clone());
+            self.keep_user(u.clone());
             self.licenses.insert(u.id, list.clone());
         }
     }
