@@ -189,10 +189,11 @@ impl App {
                         "a batch of license changes failed: {message}"
                     );
                     for reply in replies {
-                        let _ = reply.send(Err(anyhow::anyhow!(
-                            "the change was not saved ({message}): try again"
-                        )
-                        .into()));
+                        let _ = reply.send(Err(match &e {
+                            AppError::StorageFull(detail) => AppError::StorageFull(detail.clone()),
+                            _ => anyhow::anyhow!("the change was not saved ({message}): try again")
+                                .into(),
+                        }));
                     }
                     return;
                 }

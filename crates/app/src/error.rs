@@ -48,6 +48,13 @@ pub enum AppError {
     /// No database connection became free in time: the server is busy, try again shortly.
     #[error("database error: {0}")]
     Busy(#[source] DbError),
+    /// The database has no room left on its disk (or volume): nothing was changed, and
+    /// nothing can be until its administrator frees space. HTTP 507. Holds the database's own
+    /// words, for the log.
+    #[error(
+        "The database has no space left, so nothing was changed: free disk space on the database server (or grow its volume), then try again."
+    )]
+    StorageFull(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -60,7 +67,10 @@ impl AppError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_)
+            AppError::Store(_)
+                | AppError::Busy(_)
+                | AppError::StorageFull(_)
+                | AppError::Internal(_)
         )
     }
 }
@@ -73,6 +83,8 @@ impl From<seatkeeper_store::sqlx::Error> for AppError {
         let e = DbError::from(e);
         if e.is_pool_timeout() {
             AppError::Busy(e)
+        } else if e.is_storage_full() {
+            AppError::StorageFull(e.to_string())
         } else {
             AppError::Store(e)
         }

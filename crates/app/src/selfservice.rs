@@ -1564,7 +1564,12 @@ impl App {
                 s.price = Some(unit);
                 Ok(Ok(charged))
             }
-            Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => Err(e),
+            Err(
+                e @ (AppError::Store(_)
+                | AppError::Busy(_)
+                | AppError::StorageFull(_)
+                | AppError::Internal(_)),
+            ) => Err(e),
             Err(e) => Ok(Err(e.to_string())),
         }
     }

@@ -703,7 +703,12 @@ impl App {
                     .await
                 {
                     Ok(c) => renewal_charge = c,
-                    Err(e @ (AppError::Store(_) | AppError::Busy(_) | AppError::Internal(_))) => {
+                    Err(
+                        e @ (AppError::Store(_)
+                        | AppError::Busy(_)
+                        | AppError::StorageFull(_)
+                        | AppError::Internal(_)),
+                    ) => {
                         return Err(e);
                     }
                     Err(e) => {

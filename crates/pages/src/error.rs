@@ -211,6 +211,10 @@ impl From<AppError> for PageError {
             ) => StatusCode::BAD_REQUEST,
             AppError::Purchase(_) => StatusCode::CONFLICT,
             AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
+            AppError::StorageFull(err) => {
+                tracing::error!("the database has no space left: {err}");
+                StatusCode::INSUFFICIENT_STORAGE
+            }
             _ => {
                 tracing::error!("a page failed: {e}");
                 return PageError::Status {

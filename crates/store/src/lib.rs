@@ -305,6 +305,13 @@ impl Db {
                     AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(Duration::from_secs(60))
+                        // SQLite rolls a transaction back by itself when a write fails for want
+                        // of space (SQLITE_FULL), memory or I/O; the driver still counts it open,
+                        // its ROLLBACK then fails, and every later BEGIN on that connection would
+                        // be refused. Such a connection is closed and replaced instead of reused.
+                        .before_acquire(|conn, _| {
+                            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                        })
                         .after_connect(|conn, _| {
                             Box::pin(async move {
                                 // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
@@ -456,6 +463,15 @@ impl DbError {
     /// Whether no connection of the pool became free in time: the server is busy.
     pub fn is_pool_timeout(&self) -> bool {
         matches!(self.0, sqlx::Error::PoolTimedOut)
+    }
+
+    /// Whether the database has no room left for the change: SQLite's `SQLITE_FULL` (the disk,
+    /// or `max_page_count`), PostgreSQL's `disk_full` (53100).
+    pub fn is_storage_full(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("13" | "53100")),
+            _ => false,
+        }
     }
 }
 

@@ -206,6 +206,15 @@ pub fn info_of(e: &AppError) -> ErrorInfo {
             "serviceNotAvailable",
             "The server is busy; try again in a moment.",
         ),
+        AppError::StorageFull(err) => {
+            tracing::error!("the database has no space left: {err}");
+            ErrorInfo::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storageFull",
+                "serviceNotAvailable",
+                e.to_string(),
+            )
+        }
         AppError::Store(err) => {
             let id = uuid::Uuid::new_v4();
             tracing::error!(%id, "database error: {err}");

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use seatkeeper_store::{assignments, subscriptions};
 use serde_json::json;
 
-async fn pool_counts(srv: &Srv, part: &str) -> (i64, i64, i64) {
+pub(crate) async fn pool_counts(srv: &Srv, part: &str) -> (i64, i64, i64) {
     let mut conn = srv.app.read().await.expect("conn");
     let pool = subscriptions::central_pool(&mut conn, srv.tenant, srv.sku(part))
         .await
