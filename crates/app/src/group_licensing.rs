@@ -89,18 +89,28 @@ pub struct GroupLicensing {
 }
 
 /// What a reconciliation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// Users looked at.
     pub processed: i64,
     /// Users with at least one group license in error afterwards.
     pub errors: i64,
+    /// Per group: the users looked at whose license from that group is in error afterwards
+    /// (a job reports only its own group's).
+    pub in_error: BTreeMap<GroupId, i64>,
     /// Licenses given (new seats taken).
     pub assigned: i64,
     /// Licenses taken away (seats freed).
     pub removed: i64,
     /// Licenses whose plans or sources changed.
     pub changed: i64,
+}
+
+impl Reconciled {
+    /// The users looked at whose license from `group` is in error afterwards.
+    pub fn errors_in(&self, group: GroupId) -> i64 {
+        self.in_error.get(&group).copied().unwrap_or(0)
+    }
 }
 
 /// One member's group license in error (Graph's `membersWithLicenseErrors` with the reason).
@@ -408,12 +418,14 @@ impl App {
 
             // Sources: one row per group and product, Active or Error.
             let mut wanted: Vec<Source> = Vec::new();
+            let mut in_error = false;
             for o in &resolution.groups {
                 let Some(g) = groups.iter().find(|g| g.group_id == o.group_id) else {
                     continue;
                 };
                 if o.result.is_err() {
-                    out.errors += 1;
+                    in_error = true;
+                    *out.in_error.entry(o.group_id).or_default() += 1;
                 }
                 for l in &g.licenses {
                     let (state, error) = match o.result {
@@ -445,6 +457,9 @@ impl App {
                         updated_at,
                     });
                 }
+            }
+            if in_error {
+                out.errors += 1;
             }
             let mut a = wanted.clone();
             let mut b = before_sources.clone();
@@ -798,7 +813,8 @@ impl App {
     }
 
     /// Members of a group whose licenses from it are in error, a page at a time in id order
-    /// after `after`, each with the product and the reason.
+    /// after `after`, each with the product and the reason. `limit` is taken up to 1,000 (a
+    /// page of the most a client may ask, 999, and one more to tell whether another follows).
     pub async fn members_with_license_errors(
         &self,
         actor: &Actor,
@@ -809,7 +825,7 @@ impl App {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
         let g = find_group(&mut conn, actor.tenant_id, group).await?;
-        let ids = gl::members_with_errors(&mut conn, g.id, after, limit.clamp(1, 999)).await?;
+        let ids = gl::members_with_errors(&mut conn, g.id, after, limit.clamp(1, 1000)).await?;
         let users: HashMap<UserId, User> = dir::users_by_ids(&mut conn, actor.tenant_id, &ids)
             .await?
             .into_iter()
@@ -1068,7 +1084,8 @@ impl App {
                     return Ok(false);
                 };
                 let processed = base + members.len() as i64;
-                let errors = errors_before + r.errors;
+                let step_errors = r.errors_in(group_id);
+                let errors = errors_before + step_errors;
                 let total = job.total.max(processed);
                 if !gl::advance(tx, id, token, wall + LEASE_SECS * 1_000_000, last, processed, errors, total).await? {
                     return Err(AppError::conflict("jobClaimLost", "Another server took this job over."));
@@ -1087,7 +1104,7 @@ impl App {
                         r.assigned,
                         r.removed,
                         r.changed,
-                        r.errors
+                        step_errors
                     ),
                     None,
                     Some(json!({"job": id, "processed": processed, "errors": errors})),
@@ -1174,7 +1191,7 @@ impl App {
             .reconcile_users(tx, job.tenant_id, &ordered, now)
             .await?;
         let processed = to as i64;
-        let errors = job.errors + r.errors;
+        let errors = job.errors + r.errors_in(group_id);
         if !gl::advance(
             tx,
             job.id,
@@ -1204,7 +1221,7 @@ impl App {
                 from + 1,
                 ids.len(),
                 r.assigned,
-                r.errors
+                r.errors_in(group_id)
             ),
             None,
             Some(json!({"job": job.id, "processed": processed, "errors": errors})),

@@ -608,3 +608,104 @@ backends!(
         assert_eq!(n, Value::from(with_errors));
     }
 );
+
+/// Polls a job until it completes; returns it.
+async fn job_done(srv: &Srv, job: &Value) -> Value {
+    let id = job["id"].as_str().expect("job id");
+    for _ in 0..1200 {
+        let (st, j) = srv.get(&format!("/api/v1/jobs/{id}")).await;
+        assert_eq!(st, StatusCode::OK, "{j}");
+        if j["state"] == "Completed" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("job {id} did not complete in 30 s");
+}
+
+backends!(
+    a_job_counts_its_own_groups_errors_and_a_full_page_of_errors_links_the_next,
+    |srv| async move {
+        srv.buy("CHAT_ESSENTIALS", 1).await;
+        let sales = group(&srv, "Sales").await;
+        let helpdesk = group(&srv, "Helpdesk").await;
+        let mut ids = Vec::new();
+        for i in 0..1001 {
+            ids.push(
+                srv.user(&format!("m{i:04}@contoso.test"), Some("US"))
+                    .await
+                    .to_string(),
+            );
+        }
+        let (st, job) = srv
+            .post(
+                &format!("/api/v1/groups/{sales}/members"),
+                json!({ "members": ids }),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+        job_done(&srv, &job).await;
+        // One license for 1,001 members: 1,000 of them in error.
+        let (st, v) = srv
+            .post(
+                &format!("/api/v1/groups/{sales}/licenses"),
+                json!({"addLicenses": [{"skuId": "CHAT_ESSENTIALS"}]}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+        let j = job_done(&srv, &v["job"]).await;
+        assert_eq!(
+            (j["processed"].as_i64(), j["errors"].as_i64()),
+            (Some(1001), Some(1000)),
+            "{j}"
+        );
+        // Helpdesk gives nothing: its job has no errors, though its members have Sales's.
+        let (st, job) = srv
+            .post(
+                &format!("/api/v1/groups/{helpdesk}/members"),
+                json!({ "members": ids[..10] }),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+        let j = job_done(&srv, &job).await;
+        assert_eq!(
+            (j["processed"].as_i64(), j["errors"].as_i64()),
+            (Some(10), Some(0)),
+            "{j}"
+        );
+        let (st, job) = srv
+            .post(&format!("/api/v1/groups/{helpdesk}/reprocess"), json!({}))
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+        let j = job_done(&srv, &job).await;
+        assert_eq!(j["errors"].as_i64(), Some(0), "{j}");
+
+        // A page of the most one may ask still says where the rest is.
+        let (st, page) = srv
+            .get(&format!("/api/v1/groups/{sales}/license-errors?top=999"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{page}");
+        assert_eq!(page["value"].as_array().unwrap().len(), 999);
+        let next = page["nextLink"].as_str().expect("a next page").to_string();
+        let (st, rest) = srv.get(&next).await;
+        assert_eq!(st, StatusCode::OK, "{rest}");
+        assert_eq!(rest["value"].as_array().unwrap().len(), 1, "{rest}");
+        assert!(rest.get("nextLink").is_none_or(Value::is_null), "{rest}");
+        let (st, page) = srv
+            .get(&format!(
+                "/v1.0/groups/{sales}/membersWithLicenseErrors?$top=999"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{page}");
+        assert_eq!(page["value"].as_array().unwrap().len(), 999);
+        let next = page["@odata.nextLink"]
+            .as_str()
+            .expect("a next page")
+            .to_string();
+        let (st, rest) = srv
+            .get(next.strip_prefix(&srv.url).expect("absolute"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{rest}");
+        assert_eq!(rest["value"].as_array().unwrap().len(), 1, "{rest}");
+    }
+);
