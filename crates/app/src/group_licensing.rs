@@ -520,7 +520,18 @@ impl App {
     ) -> AppResult<(Group, Job)> {
         actor.require(Action::AssignLicenses)?;
         let catalog = self.catalog();
-        check_licenses(&catalog, &add)?;
+        // Each plan once, in order; a license no member could use is refused here, as Graph
+        // refuses it, rather than put every member in error.
+        let add = check_licenses(&catalog, &add)?;
+        for l in &add {
+            seatkeeper_domain::plans::check_license_alone(
+                &catalog,
+                &License {
+                    sku_id: l.sku_id,
+                    disabled_plans: l.disabled_plans.clone(),
+                },
+            )?;
+        }
         for (i, s) in remove.iter().enumerate() {
             if remove[..i].contains(s) || add.iter().any(|a| a.sku_id == *s) {
                 return Err(DomainError::ContradictoryChange {
@@ -1321,9 +1332,19 @@ impl App {
             return Err(AppError::invalid(
                 "unknownUsers",
                 format!(
-                    "{} of {} names are not users of this organization{}: {}. Nothing was added.",
+                    "{} of {} {} not {} of this organization{}: {}. Nothing was added.",
                     unknown.len(),
                     names.len(),
+                    if unknown.len() == 1 {
+                        "name is"
+                    } else {
+                        "names are"
+                    },
+                    if unknown.len() == 1 {
+                        "a user"
+                    } else {
+                        "users"
+                    },
                     if unknown.len() > shown.len() {
                         format!(" (the first {})", shown.len())
                     } else {

@@ -1354,8 +1354,13 @@ impl App {
 }
 
 /// Checks licenses given to every user of a batch once, so that a problem with the request
-/// itself is reported once rather than per user.
-pub(crate) fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> AppResult<()> {
+/// itself is reported once rather than per user; returns them with each license's disabled
+/// plans sorted and named once. Errors: an unknown product or plan, a product named twice, a
+/// product for the whole organization.
+pub(crate) fn check_licenses(
+    catalog: &Catalog,
+    licenses: &[LicenseSpec],
+) -> AppResult<Vec<LicenseSpec>> {
     let add: Vec<License> = licenses
         .iter()
         .map(|l| License {
@@ -1363,8 +1368,13 @@ pub(crate) fn check_licenses(catalog: &Catalog, licenses: &[LicenseSpec]) -> App
             disabled_plans: l.disabled_plans.clone(),
         })
         .collect();
-    change::check_additions(catalog, &add)?;
-    Ok(())
+    Ok(change::check_additions(catalog, &add)?
+        .into_iter()
+        .map(|l| LicenseSpec {
+            sku_id: l.sku_id,
+            disabled_plans: l.disabled_plans,
+        })
+        .collect())
 }
 
 /// A batch names 1 to [`MAX_BATCH_USERS`] users (the seed's "up to 20 users at a time").

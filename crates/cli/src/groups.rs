@@ -352,8 +352,14 @@ async fn finish_job(
             return output::json(&seatkeeper_app::views::LicenseJobView::new(&job));
         }
         return output::lines([format!(
-            "Group '{}': {} members queued for processing (job {}); a running server processes them, or run this with --wait.",
-            g.display_name, job.total, job.id
+            "Group '{}': {} queued for processing (job {}); a running server processes them, or run this with --wait.",
+            g.display_name,
+            if job.total == 1 {
+                "1 member".to_string()
+            } else {
+                format!("{} members", job.total)
+            },
+            job.id
         )]);
     }
     let pb = crate::users::progress_bar(job.total.max(0) as u64, json);

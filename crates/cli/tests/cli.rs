@@ -2779,7 +2779,7 @@ both!(group_members_from_a_file_get_the_groups_products, |sk| {
         "groups", "members", "add", "--tenant", "Files", "--group", "Chat", "--file", &bad,
     ]);
     assert!(
-        err.contains("1 of 6 names are not users") && err.contains("nobody@files.example"),
+        err.contains("1 of 6 names is not a user") && err.contains("nobody@files.example"),
         "{err}"
     );
     let members = sk.json(&["groups", "members", "--tenant", "Files", "Chat", "--json"]);

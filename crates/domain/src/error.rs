@@ -120,6 +120,19 @@ pub enum DomainError {
     #[error("{product} {problem}: name each product once.")]
     ContradictoryChange { product: String, problem: String },
 
+    /// A license that turns off a plan of its own product which another plan it keeps on
+    /// needs (L5): no holder could use it, whatever else they hold. Graph checks this when a
+    /// group's products are set; a group member's `DependencyViolation` is about plans of
+    /// other products.
+    #[error(
+        "{product} turns off {requires}, which {plan} needs: turn {requires} on or {plan} off."
+    )]
+    PlansNeedDisabled {
+        product: String,
+        plan: String,
+        requires: String,
+    },
+
     /// Graph's answer when `removeLicenses` names a product the user does not hold.
     #[error(
         "User does not have a corresponding license. {user} does not hold {product} ({sku_id}): there is nothing to remove."
@@ -214,6 +227,7 @@ impl DomainError {
             DomainError::TermNotAdvancing { .. } => "termNotAdvancing",
             DomainError::InvalidTransition { .. } => "invalidTransition",
             DomainError::ContradictoryChange { .. } => "contradictoryChange",
+            DomainError::PlansNeedDisabled { .. } => "planDependency",
             DomainError::LicenseNotHeld { .. } => "licenseNotHeld",
             DomainError::LicenseInherited { .. } => "licenseInherited",
             DomainError::NotACompanyLicense { .. } => "invalidLicense",

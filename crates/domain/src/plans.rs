@@ -118,6 +118,32 @@ fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
     out
 }
 
+/// Checks that `license` does not turn off a plan of its own product that a plan it keeps on
+/// needs (see [`DomainError::PlansNeedDisabled`]); plans needed from other products are left
+/// to each holder's other licenses.
+pub fn check_license_alone(catalog: &Catalog, license: &License) -> Result<(), DomainError> {
+    let Some(product) = catalog.product(license.sku_id) else {
+        return Ok(());
+    };
+    for v in violations(catalog, std::slice::from_ref(license)) {
+        if let Violation::Dependency { plan, missing, .. } = v {
+            let own: Vec<String> = missing
+                .iter()
+                .filter(|m| product.plans.contains(m))
+                .map(|m| catalog.plan_name(*m))
+                .collect();
+            if !own.is_empty() {
+                return Err(DomainError::PlansNeedDisabled {
+                    product: product.sku_part_number.clone(),
+                    plan: catalog.plan_name(plan),
+                    requires: own.join(", "),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a user's licenses after a change against the plan rules. A violation that already
 /// existed before the change (say, after a catalog change) does not block unrelated changes.
 pub fn check_change(

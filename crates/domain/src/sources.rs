@@ -191,7 +191,7 @@ pub fn resolve(catalog: &Catalog, user: &UserSources, seats: &mut dyn SeatBudget
             .then(a.group_id.cmp(&b.group_id))
     });
     let mut outcomes = Vec::with_capacity(order.len());
-    for g in order {
+    for g in &order {
         let result = try_group(catalog, user, &effective, g, seats);
         if let Ok(next) = &result {
             effective = next.clone();
@@ -200,6 +200,25 @@ pub fn resolve(catalog: &Catalog, user: &UserSources, seats: &mut dyn SeatBudget
             group_id: g.group_id,
             result: result.map(|_| ()),
         });
+    }
+    // A group refused for a missing plan may work once a later group is in (one turns on a
+    // plan another's plans need): such groups are tried again until nothing changes, so that the
+    // outcome does not depend on the order the user joined the groups in.
+    loop {
+        let mut changed = false;
+        for (g, o) in order.iter().zip(outcomes.iter_mut()) {
+            if o.result != Err(SourceError::DependencyViolation) {
+                continue;
+            }
+            if let Ok(next) = try_group(catalog, user, &effective, g, seats) {
+                effective = next;
+                o.result = Ok(());
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
     }
     effective.sort_by_key(|l| l.sku_id);
     Resolution {
@@ -325,6 +344,50 @@ mod tests {
             vec![lic(&c, "SUITE_BASIC", &["FILES_STANDARD"])]
         );
         assert!(r.groups.iter().all(|g| g.result.is_ok()));
+    }
+
+    #[test]
+    fn a_group_whose_plans_need_a_later_groups_plan_is_active_whatever_the_join_order() {
+        let c = Catalog::demo();
+        // PHONE needs CHAT, which only the second group gives.
+        for (first, second) in [(1, 2), (2, 1)] {
+            let u = user(
+                vec![],
+                vec![
+                    group(first, vec![lic(&c, "PHONE_SYSTEM", &[])]),
+                    group(second, vec![lic(&c, "CHAT_ESSENTIALS", &[])]),
+                ],
+            );
+            let mut budget = Budget(HashMap::from([
+                (sku(&c, "PHONE_SYSTEM"), 1),
+                (sku(&c, "CHAT_ESSENTIALS"), 1),
+            ]));
+            let r = resolve(&c, &u, &mut budget);
+            assert!(r.groups.iter().all(|g| g.result.is_ok()), "{:?}", r.groups);
+            assert_eq!(r.effective.len(), 2, "{:?}", r.effective);
+            assert_eq!(budget.0.values().sum::<i64>(), 0, "one seat of each taken");
+        }
+        // Without the second group, the first stays in error and takes no seat.
+        let u = user(vec![], vec![group(1, vec![lic(&c, "PHONE_SYSTEM", &[])])]);
+        let mut budget = Budget(HashMap::from([(sku(&c, "PHONE_SYSTEM"), 1)]));
+        let r = resolve(&c, &u, &mut budget);
+        assert_eq!(r.groups[0].result, Err(SourceError::DependencyViolation));
+        assert_eq!(budget.0[&sku(&c, "PHONE_SYSTEM")], 1);
+    }
+
+    #[test]
+    fn a_license_that_turns_off_a_plan_its_own_plans_need_is_refused_alone() {
+        let c = Catalog::demo();
+        let err = plans::check_license_alone(&c, &lic(&c, "CHAT_ESSENTIALS", &["CHAT"]))
+            .expect_err("WHITEBOARD needs CHAT");
+        assert_eq!(
+            err.to_string(),
+            "CHAT_ESSENTIALS turns off CHAT, which WHITEBOARD needs: turn CHAT on or WHITEBOARD off."
+        );
+        plans::check_license_alone(&c, &lic(&c, "CHAT_ESSENTIALS", &["CHAT", "WHITEBOARD"]))
+            .expect("both off");
+        // A plan needed from another product is each holder's matter.
+        plans::check_license_alone(&c, &lic(&c, "PHONE_SYSTEM", &[])).expect("CHAT elsewhere");
     }
 
     #[test]

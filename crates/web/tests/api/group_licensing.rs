@@ -707,5 +707,32 @@ backends!(
             .await;
         assert_eq!(st, StatusCode::OK, "{rest}");
         assert_eq!(rest["value"].as_array().unwrap().len(), 1, "{rest}");
+
+        // A license no member could use is refused before anyone is touched; a plan named
+        // twice is kept once.
+        let got = srv
+            .post(
+                &format!("/v1.0/groups/{helpdesk}/assignLicense"),
+                json!({"addLicenses": [{"skuId": srv.sku("CHAT_ESSENTIALS"), "disabledPlans": [srv.plan("CHAT")]}], "removeLicenses": []}),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "CHAT_ESSENTIALS turns off CHAT, which WHITEBOARD needs: turn CHAT on or WHITEBOARD off.",
+        );
+        let whiteboard = srv.plan("WHITEBOARD");
+        let (st, g) = srv
+            .post(
+                &format!("/v1.0/groups/{helpdesk}/assignLicense"),
+                json!({"addLicenses": [{"skuId": srv.sku("CHAT_ESSENTIALS"), "disabledPlans": [whiteboard, whiteboard]}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        assert_eq!(
+            g["assignedLicenses"][0]["disabledPlans"],
+            json!([whiteboard]),
+            "{g}"
+        );
     }
 );
