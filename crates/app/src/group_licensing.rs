@@ -1332,14 +1332,10 @@ impl App {
             return Err(AppError::invalid(
                 "unknownUsers",
                 format!(
-                    "{} of {} {} not {} of this organization{}: {}. Nothing was added.",
+                    "{} of {} names {} not {} of this organization{}: {}. Nothing was added.",
                     unknown.len(),
                     names.len(),
-                    if unknown.len() == 1 {
-                        "name is"
-                    } else {
-                        "names are"
-                    },
+                    if unknown.len() == 1 { "is" } else { "are" },
                     if unknown.len() == 1 {
                         "a user"
                     } else {
