@@ -875,6 +875,9 @@ impl App {
         self.transact(move |tx| Box::pin(async move {
             let g = find_group(tx, actor.tenant_id, group).await?;
             let u = find_user(tx, actor.tenant_id, user).await?;
+            if u.is_guest() {
+                crate::group_licensing::check_guests_joining(tx, actor, &g, std::slice::from_ref(&u.upn)).await?;
+            }
             if !dir::add_member(tx, actor.tenant_id, g.id, u.id, now).await? {
                 return Err(AppError::invalid("memberExists", "One or more added object references already exist for the following modified properties: 'members'."));
             }

@@ -233,6 +233,42 @@ pub(crate) fn effective_plans(
     sources::disabled_by_every_source(direct, groups)
 }
 
+/// L5 for groups: only a Global admin licenses guests, so only a Global admin may add guests
+/// to a group that gives licenses. `guests`: the user principal names of the guests joining.
+/// Errors: 403 naming them and the group.
+pub(crate) async fn check_guests_joining(
+    tx: &mut Conn,
+    actor: &Actor,
+    g: &Group,
+    guests: &[String],
+) -> AppResult<()> {
+    if guests.is_empty()
+        || actor.can(Action::LicenseGuests)
+        || gl::of_group(tx, g.id).await?.is_empty()
+    {
+        return Ok(());
+    }
+    let shown: Vec<&str> = guests.iter().take(3).map(String::as_str).collect();
+    let who = if guests.len() == 1 {
+        format!("{} is a guest", guests[0])
+    } else {
+        format!(
+            "{} of the users are guests ({}{})",
+            guests.len(),
+            shown.join(", "),
+            if guests.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        )
+    };
+    Err(AppError::Forbidden(format!(
+        "{who} and the group {} gives licenses: only a Global admin can license guest users, so only a Global admin can add guests to it.",
+        g.display_name
+    )))
+}
+
 impl App {
     /// Recomputes the licenses of `users` from their sources and writes the difference, in
     /// the caller's transaction (L6). Users are served in the order given when seats are
@@ -569,6 +605,19 @@ impl App {
                                     catalog.part_number(*s)
                                 ),
                             ));
+                        }
+                    }
+                    // L5: only a Global admin licenses guests, through a group too.
+                    if !add.is_empty() && !actor.can(Action::LicenseGuests) {
+                        let (guests, n) = gl::guest_members(tx, g.id, 3).await?;
+                        if n > 0 {
+                            return Err(AppError::Forbidden(format!(
+                                "The group {} has {n} guest member{} ({}{}): only a Global admin can license guest users. Remove them from the group, or ask a Global admin to assign its licenses.",
+                                g.display_name,
+                                if n == 1 { "" } else { "s" },
+                                guests.join(", "),
+                                if n > guests.len() as i64 { ", …" } else { "" }
+                            )));
                         }
                     }
                     for l in add {
@@ -1356,6 +1405,21 @@ impl App {
             .transact(move |tx| {
                 Box::pin(async move {
                     let g = find_group(tx, actor.tenant_id, group).await?;
+                    if !actor.can(Action::LicenseGuests)
+                        && !gl::of_group(tx, g.id).await?.is_empty()
+                    {
+                        let mut guests = Vec::new();
+                        for chunk in ids.chunks(5000) {
+                            guests.extend(
+                                dir::users_by_ids(tx, actor.tenant_id, chunk)
+                                    .await?
+                                    .into_iter()
+                                    .filter(|u| u.is_guest())
+                                    .map(|u| u.upn),
+                            );
+                        }
+                        check_guests_joining(tx, actor, &g, &guests).await?;
+                    }
                     let job = self.queue_group_members(tx, actor, &g, ids, now).await?;
                     Ok((g, job))
                 })

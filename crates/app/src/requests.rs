@@ -907,6 +907,13 @@ impl App {
         now: Time,
     ) -> AppResult<()> {
         if !joining.is_empty() {
+            let guests: Vec<String> = dir::users_by_ids(tx, actor.tenant_id, joining)
+                .await?
+                .into_iter()
+                .filter(|u| u.is_guest())
+                .map(|u| u.upn)
+                .collect();
+            crate::group_licensing::check_guests_joining(tx, actor, g, &guests).await?;
             let added = dir::add_members(tx, actor.tenant_id, g.id, joining, now).await?;
             audit::record(
                 tx,

@@ -37,6 +37,39 @@ pub async fn of_group(conn: &mut Conn, group: GroupId) -> Result<Vec<GroupLicens
     rows.iter().map(map_license).collect()
 }
 
+/// Up to `limit` guest members of a group (their user principal names, in name order), and
+/// how many it has in all.
+pub async fn guest_members(
+    conn: &mut Conn,
+    group: GroupId,
+    limit: i64,
+) -> Result<(Vec<String>, i64)> {
+    let rows = sqlx::query(
+        "SELECT u.upn FROM group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = $1 AND u.user_type = 'Guest' ORDER BY u.upn_lower LIMIT $2",
+    )
+    .bind(group.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let names = rows
+        .iter()
+        .map(|r| get_str(r, "upn"))
+        .collect::<Result<Vec<_>>>()?;
+    if (names.len() as i64) < limit {
+        let n = names.len() as i64;
+        return Ok((names, n));
+    }
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n FROM group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = $1 AND u.user_type = 'Guest'",
+    )
+    .bind(group.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((names, get_i64(&r, "n")?))
+}
+
 /// The products of many groups (a page of groups).
 pub async fn of_groups(conn: &mut Conn, groups: &[GroupId]) -> Result<Vec<GroupLicense>> {
     if groups.is_empty() {

@@ -736,3 +736,112 @@ backends!(
         );
     }
 );
+
+backends!(
+    only_a_global_admin_licenses_guests_through_a_group,
+    |srv| async move {
+        srv.buy("PHONE_SYSTEM", 5).await;
+        srv.buy("CHAT_ESSENTIALS", 5).await;
+        let license_admin = srv
+            .token_with_roles(
+                "la@contoso.test",
+                &[seatkeeper_domain::roles::Role::LicenseAdmin],
+            )
+            .await;
+        let user_admin = srv
+            .token_with_roles(
+                "ua@contoso.test",
+                &[seatkeeper_domain::roles::Role::UserAdmin],
+            )
+            .await;
+        let guest = srv
+            .app
+            .create_user(
+                &srv.operator(),
+                &seatkeeper_app::directory::UserInput {
+                    user_principal_name: Some("ann_fabrikam.test#EXT#@contoso.test".into()),
+                    display_name: Some("Ann (Fabrikam)".into()),
+                    user_type: Some("Guest".into()),
+                    usage_location: Some(Some("GB".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        let member = srv.user("bo@contoso.test", Some("DK")).await;
+        let partners = group(&srv, "Partners").await;
+        join(&srv, &partners, guest.id).await;
+        join(&srv, &partners, member).await;
+        let body = json!({"addLicenses": [{"skuId": srv.sku("CHAT_ESSENTIALS"), "disabledPlans": []}], "removeLicenses": []});
+        let path = format!("/v1.0/groups/{partners}/assignLicense");
+        let got = srv
+            .call_as(&license_admin, "POST", &path, Some(body.clone()))
+            .await;
+        assert_error(
+            &got,
+            StatusCode::FORBIDDEN,
+            "has 1 guest member (ann_fabrikam.test#EXT#@contoso.test): only a Global admin can license guest users",
+        );
+        assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 0, 0));
+        // A Global admin may; then a User admin cannot add another guest to the licensed group,
+        // one at a time or in bulk, but can add a member.
+        let (st, g) = srv.post(&path, body).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        processed(&srv, &partners).await;
+        assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 2, 2));
+        let second = srv
+            .app
+            .create_user(
+                &srv.operator(),
+                &seatkeeper_app::directory::UserInput {
+                    user_principal_name: Some("cy_fabrikam.test#EXT#@contoso.test".into()),
+                    display_name: Some("Cy (Fabrikam)".into()),
+                    user_type: Some("Guest".into()),
+                    usage_location: Some(Some("GB".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        let got = srv
+            .call_as(
+                &user_admin,
+                "POST",
+                &format!("/v1.0/groups/{partners}/members/$ref"),
+                Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", second.id)})),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::FORBIDDEN,
+            "cy_fabrikam.test#EXT#@contoso.test is a guest and the group Partners gives licenses",
+        );
+        let third = srv.user("di@contoso.test", Some("DK")).await;
+        let got = srv
+            .call_as(
+                &user_admin,
+                "POST",
+                &format!("/api/v1/groups/{partners}/members"),
+                Some(json!({"members": [third.to_string(), second.id.to_string()]})),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::FORBIDDEN,
+            "is a guest and the group Partners gives licenses",
+        );
+        let (st, job) = srv
+            .call_as(
+                &user_admin,
+                "POST",
+                &format!("/api/v1/groups/{partners}/members"),
+                Some(json!({"members": [third.to_string()]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{job}");
+        job_done(&srv, &job).await;
+        assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 3, 3));
+        let u = user_json(&srv, second.id).await;
+        assert_eq!(u["assignedLicenses"], json!([]), "{u}");
+    }
+);
