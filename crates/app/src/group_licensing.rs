@@ -932,22 +932,38 @@ impl App {
         named_sources(&mut conn, actor.tenant_id, users).await
     }
 
-    /// A tenant's license jobs, newest first.
+    /// A tenant's license jobs, newest first, optionally of one group; `after` pages past a job
+    /// (its id, from the previous page); `limit` up to 201 (a page of 200 and one more to tell
+    /// whether another follows). Errors: `after` not a job of the organization (400).
     pub async fn license_jobs(
         &self,
         actor: &Actor,
         group: Option<GroupId>,
-        before: Option<Time>,
+        after: Option<uuid::Uuid>,
         limit: i64,
     ) -> AppResult<Vec<Job>> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
+        let before = match after {
+            None => None,
+            Some(id) => {
+                let j = gl::get_job(&mut conn, actor.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::invalid(
+                            "invalidParameter",
+                            format!("after is {id}, not a job of this organization: use the nextLink of the previous page."),
+                        )
+                    })?;
+                Some((j.created_at, id))
+            }
+        };
         Ok(gl::list_jobs(
             &mut conn,
             actor.tenant_id,
             group,
             before,
-            limit.clamp(1, 200),
+            limit.clamp(1, 201),
         )
         .await?)
     }

@@ -1112,8 +1112,13 @@ impl LicenseJobView {
 
 /// A page of license jobs, newest first.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LicenseJobList {
     pub value: Vec<LicenseJobView>,
+    /// Path and query of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_link: Option<String>,
 }
 
 /// A group's products and how far their processing is (L6).

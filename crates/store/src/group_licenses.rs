@@ -571,22 +571,25 @@ pub async fn job_by_id(conn: &mut Conn, id: uuid::Uuid) -> Result<Option<Job>> {
     r.as_ref().map(|r| map_job(r, true)).transpose()
 }
 
-/// A tenant's jobs without their payloads, newest first, optionally of one group; `before` pages by creation time.
+/// A tenant's jobs without their payloads, newest first (by creation time, then id, both
+/// descending); `before` pages after a job: its (creation time, id).
 pub async fn list_jobs(
     conn: &mut Conn,
     tenant: TenantId,
     group: Option<GroupId>,
-    before: Option<Time>,
+    before: Option<(Time, uuid::Uuid)>,
     limit: i64,
 ) -> Result<Vec<Job>> {
     let sql = format!(
         "SELECT {JOB_VIEW} FROM license_jobs WHERE tenant_id = $1 AND ($2 IS NULL OR group_id = $2)
-           AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4"
+           AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(group.map(|g| g.to_string()))
-        .bind(before.map(us))
+        .bind(before.map(|b| us(b.0)))
+        .bind(before.map(|b| b.1.to_string()))
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;

@@ -235,7 +235,8 @@ pub async fn groups_with_errors(
 /// List license jobs
 ///
 /// Background jobs (a group's members processed or added, users imported from a file by the
-/// command line), newest first: state, progress, errors and timings. `groupId` keeps one group's; `top` up to 200 (default 50).
+/// command line), newest first: state, progress, errors and timings. `groupId` keeps one group's;
+/// `top` up to 200 (default 50); `nextLink` leads to the next page.
 #[utoipa::path(
     get,
     path = "/jobs",
@@ -244,6 +245,7 @@ pub async fn groups_with_errors(
     params(
         ("groupId" = Option<String>, Query, description = "Only this group's jobs."),
         ("top" = Option<i64>, Query, description = "Jobs to list, 1 to 200 (default 50)."),
+        ("after" = Option<String>, Query, description = "The last job of the previous page (from nextLink)."),
     ),
     responses(
         (status = 200, description = "OK", body = LicenseJobList),
@@ -257,7 +259,7 @@ pub async fn jobs(
     Auth(actor): Auth,
     params: Params,
 ) -> Out<LicenseJobList> {
-    params.allow(&["groupId", "top"])?;
+    params.allow(&["groupId", "top", "after"])?;
     let top = params.int("top", 1, 200)?.unwrap_or(50);
     let group = match params.value("groupId")? {
         None => None,
@@ -268,9 +270,29 @@ pub async fn jobs(
             )
         })?),
     };
-    let list = app.license_jobs(&actor, group, None, top).await?;
+    let after = match params.value("after")? {
+        None => None,
+        Some(a) => Some(uuid::Uuid::parse_str(a.trim()).map_err(|_| {
+            bad_request(
+                "invalidParameter",
+                format!("after is '{a}': use the job id from nextLink."),
+            )
+        })?),
+    };
+    let mut list = app.license_jobs(&actor, group, after, top + 1).await?;
+    let more = list.len() as i64 > top;
+    list.truncate(top as usize);
+    let next_link = match (more, list.last()) {
+        (true, Some(last)) => Some(format!(
+            "/api/v1/jobs?top={top}&after={}{}",
+            last.id,
+            group.map(|g| format!("&groupId={g}")).unwrap_or_default()
+        )),
+        _ => None,
+    };
     Ok(axum::Json(LicenseJobList {
         value: list.iter().map(LicenseJobView::new).collect(),
+        next_link,
     }))
 }
 

@@ -624,7 +624,7 @@ async fn job_done(srv: &Srv, job: &Value) -> Value {
 }
 
 backends!(
-    a_job_counts_its_own_groups_errors_and_a_full_page_of_errors_links_the_next,
+    jobs_count_their_own_groups_errors_plans_are_checked_once_and_lists_page_to_the_end,
     |srv| async move {
         srv.buy("CHAT_ESSENTIALS", 1).await;
         let sales = group(&srv, "Sales").await;
@@ -733,6 +733,44 @@ backends!(
             g["assignedLicenses"][0]["disabledPlans"],
             json!([whiteboard]),
             "{g}"
+        );
+
+        // The jobs, a page at a time, are the whole list in the same order.
+        let ids = |v: &Value| -> Vec<String> {
+            v["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (st, all) = srv.get("/api/v1/jobs?top=200").await;
+        assert_eq!(st, StatusCode::OK, "{all}");
+        assert!(all.get("nextLink").is_none(), "{all}");
+        let all = ids(&all);
+        assert!(all.len() >= 5, "{all:?}");
+        let mut paged = Vec::new();
+        let mut next = Some("/api/v1/jobs?top=2".to_string());
+        while let Some(path) = next {
+            let (st, page) = srv.get(&path).await;
+            assert_eq!(st, StatusCode::OK, "{page}");
+            paged.extend(ids(&page));
+            next = page["nextLink"].as_str().map(str::to_string);
+        }
+        assert_eq!(paged, all);
+        let got = srv.get("/api/v1/jobs?after=nope").await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "use the job id from nextLink",
+        );
+        let got = srv
+            .get(&format!("/api/v1/jobs?after={}", uuid::Uuid::new_v4()))
+            .await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "not a job of this organization",
         );
     }
 );
