@@ -22,6 +22,7 @@ use seatkeeper_domain::{
     AssignmentId, DomainError, GroupId, PoolId, SkuId, TenantId, Time, UserId,
 };
 use seatkeeper_store::group_licenses as gl;
+pub use seatkeeper_store::group_licenses::GroupsWhere;
 pub use seatkeeper_store::group_licenses::{GroupLicense, Job, Source};
 use seatkeeper_store::{Conn, assignments, directory as dir, subscriptions, tenants};
 use serde_json::json;
@@ -858,18 +859,18 @@ impl App {
         Ok(gl::groups_with_errors(&mut conn, actor.tenant_id).await?)
     }
 
-    /// A page of the groups with members whose group license is in error (Graph's
-    /// `$filter=hasMembersWithLicenseErrors eq true`), in id order after `after`, up to
-    /// `limit`, and how many there are in all.
-    pub async fn groups_with_license_errors_page(
+    /// A page of the groups a Graph `$filter` selects (members in error, or giving any of some
+    /// products), in id order after `after`, up to `limit`, and how many there are in all.
+    pub async fn groups_where_page(
         &self,
         actor: &Actor,
+        which: &gl::GroupsWhere,
         after: Option<GroupId>,
         limit: i64,
     ) -> AppResult<(Vec<Group>, i64)> {
         actor.require(Action::Read)?;
         let mut conn = self.read().await?;
-        Ok(gl::groups_with_errors_page(&mut conn, actor.tenant_id, after, limit).await?)
+        Ok(gl::groups_where_page(&mut conn, actor.tenant_id, which, after, limit).await?)
     }
 
     /// Members of a group whose licenses from it are in error, a page at a time in id order

@@ -431,31 +431,59 @@ pub async fn error_counts_of_groups(
         .collect()
 }
 
-/// A page of the groups with members whose group license is in error, in id order after
-/// `after`, and how many such groups there are in all.
-pub async fn groups_with_errors_page(
+/// Groups of a tenant a Graph `$filter` on groups selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupsWhere {
+    /// Groups with members whose group licenses are in error (`hasMembersWithLicenseErrors eq true`).
+    LicenseErrors,
+    /// Groups that give any of these products (`assignedLicenses/any(x:x/skuId eq …)`).
+    GiveAny(Vec<SkuId>),
+}
+
+/// A page of the tenant's groups that `which` selects, by id after `after`, and how many there
+/// are in all.
+pub async fn groups_where_page(
     conn: &mut Conn,
     tenant: TenantId,
+    which: &GroupsWhere,
     after: Option<GroupId>,
     limit: i64,
 ) -> Result<(Vec<seatkeeper_domain::directory::Group>, i64)> {
-    const HAS_ERRORS: &str =
-        "EXISTS (SELECT 1 FROM license_sources s WHERE s.group_id = g.id AND s.state = 'Error')";
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT g.* FROM groups g WHERE g.tenant_id = $1 AND ($2 IS NULL OR g.id > $2) AND {HAS_ERRORS}
+    // The condition's list, if any, is bound last: `$4` in the page, `$2` in the count.
+    let (cond, list) = match which {
+        GroupsWhere::LicenseErrors => (
+            "EXISTS (SELECT 1 FROM license_sources s WHERE s.group_id = g.id AND s.state = 'Error')"
+                .to_string(),
+            None,
+        ),
+        GroupsWhere::GiveAny(skus) => (
+            format!(
+                "EXISTS (SELECT 1 FROM group_licenses l WHERE l.group_id = g.id AND l.sku_id IN ({}))",
+                bulk::texts(conn, 4)
+            ),
+            Some(bulk::text_list(skus)),
+        ),
+    };
+    let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT g.* FROM groups g WHERE g.tenant_id = $1 AND ($2 IS NULL OR g.id > $2) AND {cond}
          ORDER BY g.id LIMIT $3"
     )))
     .bind(tenant.to_string())
     .bind(after.map(|a| a.to_string()))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    let total = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM groups g WHERE g.tenant_id = $1 AND {HAS_ERRORS}"
+    .bind(limit);
+    if let Some(l) = &list {
+        page = page.bind(l.clone());
+    }
+    let rows = page.fetch_all(&mut *conn).await?;
+    let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM groups g WHERE g.tenant_id = $1 AND {}",
+        cond.replace("$4", "$2")
     )))
-    .bind(tenant.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
+    .bind(tenant.to_string());
+    if let Some(l) = list {
+        count = count.bind(l);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
     Ok((
         rows.iter()
             .map(crate::directory::map_group)

@@ -8,6 +8,7 @@ use crate::extract::{Auth, Json};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use seatkeeper_app::group_licensing::GroupsWhere;
 use seatkeeper_app::{Actor, App, AppError};
 use seatkeeper_domain::directory::UserFilter;
 use seatkeeper_domain::{GroupId, UserId};
@@ -85,14 +86,17 @@ pub async fn list(
         .transpose()?
         .map(GroupId::from);
     let top = q.top();
-    let (mut groups, all_errors) = match filter {
-        GroupFilter::WithLicenseErrors => {
-            let (page, all) = app
-                .groups_with_license_errors_page(&actor, after, top + 1)
-                .await?;
+    let which = match &filter {
+        GroupFilter::WithLicenseErrors => Some(GroupsWhere::LicenseErrors),
+        GroupFilter::GivingAny(skus) => Some(GroupsWhere::GiveAny(skus.clone())),
+        _ => None,
+    };
+    let (mut groups, all_selected) = match &which {
+        Some(w) => {
+            let (page, all) = app.groups_where_page(&actor, w, after, top + 1).await?;
             (page, Some(all))
         }
-        _ => (
+        None => (
             app.list_groups(&actor, prefix.as_deref(), after, top + 1)
                 .await?,
             None,
@@ -104,7 +108,7 @@ pub async fn list(
         (false, _) => None,
         (true, GroupFilter::All) => Some(app.count_groups(&actor).await?),
         (true, GroupFilter::Prefix(p)) => Some(count_prefixed(&app, &actor, p).await?),
-        (true, GroupFilter::WithLicenseErrors) => all_errors,
+        (true, GroupFilter::WithLicenseErrors | GroupFilter::GivingAny(_)) => all_selected,
     };
     let next = match (more, groups.last()) {
         (true, Some(last)) => Some(next_link(&headers, "/groups", &q, last.id.0)),
@@ -125,7 +129,12 @@ pub async fn count(
         GroupFilter::All => app.count_groups(&actor).await?,
         GroupFilter::Prefix(p) => count_prefixed(&app, &actor, &p).await?,
         GroupFilter::WithLicenseErrors => {
-            app.groups_with_license_errors_page(&actor, None, 0)
+            app.groups_where_page(&actor, &GroupsWhere::LicenseErrors, None, 0)
+                .await?
+                .1
+        }
+        GroupFilter::GivingAny(skus) => {
+            app.groups_where_page(&actor, &GroupsWhere::GiveAny(skus), None, 0)
                 .await?
                 .1
         }

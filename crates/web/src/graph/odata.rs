@@ -27,7 +27,7 @@ const MAX_TERMS: usize = 100;
 pub const USER_FILTER_HELP: &str = "Supported on users: eq and ne on id, userPrincipalName, displayName, givenName, surname, mail, userType, usageLocation, jobTitle, department, accountEnabled (true/false); in (...) on the same properties; startswith(property,'text') on userPrincipalName, displayName, givenName, surname, mail, jobTitle, department, usageLocation, userType; assignedLicenses/any(x:x/skuId eq <guid>); assignedLicenses/$count eq N (or ne N); combined with and, or, not and parentheses. Text goes in single quotes, with '' for a quote inside.";
 
 /// What `$filter` on groups supports.
-pub const GROUP_FILTER_HELP: &str = "Supported on groups: startswith(displayName,'text') (text in single quotes), or hasMembersWithLicenseErrors eq true.";
+pub const GROUP_FILTER_HELP: &str = "Supported on groups: startswith(displayName,'text') (text in single quotes), hasMembersWithLicenseErrors eq true, or assignedLicenses/any(x:x/skuId eq <guid>) (several joined with or inside).";
 
 /// What `$filter` on groups asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub enum GroupFilter {
     Prefix(String),
     /// Groups with members whose group licenses are in error (L6).
     WithLicenseErrors,
+    /// Groups that give any of these products (`assignedLicenses/any(x:x/skuId eq …)`).
+    GivingAny(Vec<seatkeeper_domain::SkuId>),
 }
 
 /// The query options an endpoint accepts.
@@ -971,15 +973,31 @@ pub fn users(filter: Option<&str>) -> Result<UserFilter, AppError> {
     }
 }
 
-/// Parses `$filter` for groups: `startswith(displayName,'…')` or
-/// `hasMembersWithLicenseErrors eq true`.
+/// Parses `$filter` for groups: `startswith(displayName,'…')`,
+/// `hasMembersWithLicenseErrors eq true` or `assignedLicenses/any(x:x/skuId eq <guid>)`.
 pub fn groups(filter: Option<&str>) -> Result<GroupFilter, AppError> {
     let Some(f) = filter else {
         return Ok(GroupFilter::All);
     };
     let refuse = |e| filter_error(e, GROUP_FILTER_HELP);
-    // Syntax first, as on users; what users support does not matter here.
-    let _ = parse_filter(f).map_err(refuse)?;
+    // Syntax first, as on users; of what users support, only the products held applies.
+    let sem = parse_filter(f).map_err(refuse)?;
+    let skus = |s: &UserFilter| match s {
+        UserFilter::HasSku(k) => Some(vec![*k]),
+        UserFilter::Or(list) => list
+            .iter()
+            .map(|x| match x {
+                UserFilter::HasSku(k) => Some(*k),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    if let Ok(s) = &sem
+        && let Some(list) = skus(s)
+    {
+        return Ok(GroupFilter::GivingAny(list));
+    }
     // Well-formed, so it is one call (in parentheses) exactly when its tokens are
     // `(`… name `(` arguments `)` `)`… with no parenthesis among the arguments.
     let toks = tokenize(f).map_err(refuse)?;

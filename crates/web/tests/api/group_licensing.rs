@@ -883,3 +883,64 @@ backends!(
         assert_eq!(u["assignedLicenses"], json!([]), "{u}");
     }
 );
+
+backends!(
+    groups_are_found_by_the_products_they_give,
+    |srv| async move {
+        srv.buy("CHAT_ESSENTIALS", 5).await;
+        srv.buy("BI_PRO", 5).await;
+        let chat = srv.sku("CHAT_ESSENTIALS");
+        let bi = srv.sku("BI_PRO");
+        let sales = group(&srv, "Sales").await;
+        let finance = group(&srv, "Finance").await;
+        group(&srv, "Nothing").await;
+        for (g, sku) in [(&sales, chat), (&finance, bi)] {
+            let (st, v) = srv
+                .post(
+                    &format!("/v1.0/groups/{g}/assignLicense"),
+                    json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+        }
+        let names = |v: &Value| -> Vec<String> {
+            let mut n: Vec<String> = v["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["displayName"].as_str().unwrap().to_string())
+                .collect();
+            n.sort();
+            n
+        };
+        let (st, v) = srv
+            .get(&format!(
+                "/v1.0/groups?$filter=assignedLicenses/any(x:x/skuId eq {chat})&$count=true"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(names(&v), vec!["Sales"], "{v}");
+        assert_eq!(v["@odata.count"], 1, "{v}");
+        let (st, v) = srv
+            .get(&format!(
+                "/v1.0/groups?$filter=assignedLicenses/any(s:s/skuId eq {chat} or s/skuId eq {bi})&$top=1"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["value"].as_array().unwrap().len(), 1, "{v}");
+        assert!(v["@odata.nextLink"].is_string(), "{v}");
+        let (st, n) = srv
+            .get(&format!(
+                "/v1.0/groups/$count?$filter=assignedLicenses/any(s:s/skuId eq {chat} or s/skuId eq {bi})"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{n}");
+        assert_eq!(n, json!(2));
+        let got = srv.get("/v1.0/groups?$filter=userType eq 'Guest'").await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "assignedLicenses/any(x:x/skuId eq <guid>)",
+        );
+    }
+);
