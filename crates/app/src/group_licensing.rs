@@ -120,7 +120,16 @@ pub struct MemberError {
     pub user: User,
     pub sku_id: SkuId,
     pub error: SourceError,
+    /// Which plans are at odds, in words, for a plan error.
+    pub detail: Option<String>,
     pub updated_at: Time,
+}
+
+impl MemberError {
+    /// The error in words, with what to do (naming the plans at odds when known).
+    pub fn advice(&self) -> String {
+        self.error.advice_with(self.detail.as_deref())
+    }
 }
 
 /// A group source of a user's license, with the group's name.
@@ -478,6 +487,7 @@ impl App {
                         Some(p)
                             if p.state == state
                                 && p.error == error
+                                && p.error_detail == o.detail
                                 && p.disabled_plans == disabled =>
                         {
                             p.updated_at
@@ -490,6 +500,7 @@ impl App {
                         sku_id: l.sku_id,
                         state,
                         error,
+                        error_detail: o.detail.clone(),
                         disabled_plans: disabled,
                         updated_at,
                     });
@@ -908,6 +919,7 @@ impl App {
                     .as_deref()
                     .and_then(SourceError::parse)
                     .unwrap_or(SourceError::Other),
+                detail: s.error_detail.clone(),
                 updated_at: s.updated_at,
             });
         }

@@ -1203,7 +1203,7 @@ impl MemberLicenseError {
             sku_id: e.sku_id.to_string(),
             sku_part_number: catalog.part_number(e.sku_id),
             error: e.error.as_str().to_string(),
-            message: e.error.advice().to_string(),
+            message: e.advice(),
             last_updated_date_time: ts(e.updated_at),
         }
     }

@@ -206,7 +206,7 @@ pub async fn run(app: App, cmd: GroupsCmd) -> anyhow::Result<()> {
                         e.user.upn.clone(),
                         catalog.part_number(e.sku_id),
                         e.error.as_str().to_string(),
-                        e.error.advice().to_string(),
+                        e.advice(),
                     ]);
                 }
                 t.print(&format!("No member of '{}' is in error.", g.display_name))

@@ -59,6 +59,15 @@ impl SourceError {
         .find(|e| e.as_str() == s)
     }
 
+    /// What the admin can do about it, in words, with the plans at odds when `detail` names
+    /// them (see [`GroupOutcome::detail`]).
+    pub fn advice_with(self, detail: Option<&str>) -> String {
+        match detail {
+            Some(d) if !d.is_empty() => format!("{d} Then reprocess."),
+            _ => self.advice().to_string(),
+        }
+    }
+
     /// What the admin can do about it, in words.
     pub fn advice(self) -> &'static str {
         match self {
@@ -125,6 +134,9 @@ pub struct GroupOutcome {
     pub group_id: GroupId,
     /// `Ok` when the group's products are the member's; the reason otherwise.
     pub result: Result<(), SourceError>,
+    /// For a plan error, which plans are at odds, in their display names, each saying what to
+    /// change (see [`DomainError::plan_conflicts`]); `None` otherwise.
+    pub detail: Option<String>,
 }
 
 /// What the rule decided for one user.
@@ -192,13 +204,17 @@ pub fn resolve(catalog: &Catalog, user: &UserSources, seats: &mut dyn SeatBudget
     });
     let mut outcomes = Vec::with_capacity(order.len());
     for g in &order {
-        let result = try_group(catalog, user, &effective, g, seats);
-        if let Ok(next) = &result {
-            effective = next.clone();
-        }
+        let (result, detail) = match try_group(catalog, user, &effective, g, seats) {
+            Ok(next) => {
+                effective = next;
+                (Ok(()), None)
+            }
+            Err((e, detail)) => (Err(e), detail),
+        };
         outcomes.push(GroupOutcome {
             group_id: g.group_id,
-            result: result.map(|_| ()),
+            result,
+            detail,
         });
     }
     // A group refused for a missing plan may work once a later group is in (one turns on a
@@ -213,6 +229,7 @@ pub fn resolve(catalog: &Catalog, user: &UserSources, seats: &mut dyn SeatBudget
             if let Ok(next) = try_group(catalog, user, &effective, g, seats) {
                 effective = next;
                 o.result = Ok(());
+                o.detail = None;
                 changed = true;
             }
         }
@@ -233,14 +250,14 @@ fn try_group(
     effective: &[License],
     g: &GroupSource,
     seats: &mut dyn SeatBudget,
-) -> Result<Vec<License>, SourceError> {
+) -> Result<Vec<License>, (SourceError, Option<String>)> {
     if g.licenses.is_empty() {
         return Ok(effective.to_vec());
     }
     for l in &g.licenses {
         match catalog.product(l.sku_id) {
             Some(p) if plans::check_user_product(p).is_ok() => {}
-            _ => return Err(SourceError::Other),
+            _ => return Err((SourceError::Other, None)),
         }
     }
     let mut next = effective.to_vec();
@@ -255,13 +272,15 @@ fn try_group(
         .filter(|s| !effective.iter().any(|e| e.sku_id == *s) && !user.held.contains(s))
         .collect();
     if !user.has_usage_location && !new.is_empty() {
-        return Err(SourceError::ProhibitedInUsageLocationViolation);
+        return Err((SourceError::ProhibitedInUsageLocationViolation, None));
     }
     if let Err(e) = plans::check_change(catalog, user.user_id, "", effective, &next) {
-        return Err(SourceError::of(&e));
+        let lines = e.plan_conflicts();
+        let detail = (!lines.is_empty()).then(|| lines.join(" "));
+        return Err((SourceError::of(&e), detail));
     }
     if !new.is_empty() && !seats.try_take(&new) {
-        return Err(SourceError::CountViolation);
+        return Err((SourceError::CountViolation, None));
     }
     Ok(next)
 }

@@ -568,7 +568,7 @@ pub struct ErrorRow {
     /// Graph's error name.
     pub code: &'static str,
     /// What to do, in words.
-    pub advice: &'static str,
+    pub advice: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -646,7 +646,7 @@ pub async fn group_errors(
                     .map(|p| p.name.clone())
                     .unwrap_or_else(|| catalog.part_number(m.sku_id)),
                 code: m.error.as_str(),
-                advice: m.error.advice(),
+                advice: m.advice(),
             })
             .collect(),
         next,

@@ -173,6 +173,8 @@ pub struct Source {
     pub state: String,
     /// Graph's error name when `state` is `Error`.
     pub error: Option<String>,
+    /// Which plans are at odds, in words, for a plan error (else `None`).
+    pub error_detail: Option<String>,
     /// Plans the group turns off.
     pub disabled_plans: Vec<PlanId>,
     pub updated_at: Time,
@@ -185,6 +187,7 @@ const SOURCE_COLS: &[&str] = &[
     "sku_id",
     "state",
     "error",
+    "error_detail",
     "disabled_plans",
     "updated_at",
 ];
@@ -196,6 +199,7 @@ fn map_source(r: &impl crate::Fields) -> Result<Source> {
         sku_id: get_id(r, "sku_id")?,
         state: get_str(r, "state")?,
         error: get_opt(r, "error")?,
+        error_detail: get_opt(r, "error_detail")?,
         disabled_plans: decode_plans(&get_str(r, "disabled_plans")?),
         updated_at: get_time(r, "updated_at")?,
     })
@@ -243,8 +247,12 @@ pub async fn insert_sources(conn: &mut Conn, tenant: TenantId, list: &[Source]) 
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, disabled_plans, updated_at) {}",
-        bulk::rows(conn, 1, &[Text, Text, Text, Text, Text, Text, Text, Int])
+        "INSERT INTO license_sources (user_id, group_id, sku_id, tenant_id, state, error, error_detail, disabled_plans, updated_at) {}",
+        bulk::rows(
+            conn,
+            1,
+            &[Text, Text, Text, Text, Text, Text, Text, Text, Int]
+        )
     );
     let rows = bulk::row_list(list.iter().map(|s| {
         vec![
@@ -254,6 +262,7 @@ pub async fn insert_sources(conn: &mut Conn, tenant: TenantId, list: &[Source]) 
             tenant.to_string().into(),
             s.state.clone().into(),
             s.error.clone().into(),
+            s.error_detail.clone().into(),
             encode_plans(&s.disabled_plans).into(),
             us(s.updated_at).into(),
         ]

@@ -127,6 +127,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "unlicensed users",
         include_str!("../migrations/sqlite/0017_unlicensed_users.sql"),
     ),
+    (
+        18,
+        "license error detail",
+        include_str!("../migrations/sqlite/0018_license_error_detail.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -203,6 +208,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "unlicensed users",
         include_str!("../migrations/postgres/0017_unlicensed_users.sql"),
+    ),
+    (
+        18,
+        "license error detail",
+        include_str!("../migrations/postgres/0018_license_error_detail.sql"),
     ),
 ];
 

@@ -351,6 +351,29 @@ backends!(
         let s = states_for(&j, &m2);
         assert_eq!(s[0]["error"], "MutuallyExclusiveViolation", "{j}");
         assert_eq!(states_for(&j, &basic)[0]["state"], "Error");
+        // Errors & issues names the plans at odds and what to do.
+        let (st, errs) = srv
+            .get(&format!("/api/v1/groups/{g2}/license-errors"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{errs}");
+        let mine: Vec<&Value> = errs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["userId"] == v.to_string())
+            .collect();
+        assert!(!mine.is_empty(), "{errs}");
+        for e in mine {
+            assert_eq!(e["error"], "MutuallyExclusiveViolation", "{e}");
+            let m = e["message"].as_str().unwrap();
+            assert!(
+                m.contains("Mail (Plan 1)")
+                    && m.contains("Mail (Plan 2)")
+                    && m.contains("cannot both be on")
+                    && m.ends_with("Then reprocess."),
+                "{m}"
+            );
+        }
     }
 );
 
