@@ -431,6 +431,31 @@ pub async fn find_group(conn: &mut Conn, tenant: TenantId, id: &str) -> AppResul
     dir::get_group(conn, tenant, gid).await?.ok_or_else(nf)
 }
 
+/// L5: only a Global admin licenses guests, so only a Global admin may make a user who holds
+/// licenses (directly or through a group that gives products) a guest. Errors: 403 naming the
+/// user.
+pub(crate) async fn check_becoming_guest(
+    tx: &mut Conn,
+    actor: &Actor,
+    before: &User,
+    after: &User,
+) -> AppResult<()> {
+    if !after.is_guest() || before.is_guest() || actor.can(Action::LicenseGuests) {
+        return Ok(());
+    }
+    let holds = !assignments::of_user(tx, after.id).await?.is_empty()
+        || !seatkeeper_store::group_licenses::grants_of_users(tx, &[after.id])
+            .await?
+            .is_empty();
+    if holds {
+        return Err(AppError::Forbidden(format!(
+            "{} holds licenses (directly or through a group): only a Global admin can license guest users, so only a Global admin can make them a guest.",
+            before.upn
+        )));
+    }
+    Ok(())
+}
+
 impl App {
     /// Creates a user. Needs displayName and userPrincipalName.
     pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> AppResult<User> {
@@ -500,6 +525,7 @@ impl App {
                 {
                     return Err(upn_taken(&u.upn));
                 }
+                check_becoming_guest(tx, actor, &before, &u).await?;
                 if let Some(p) = password {
                     crate::passwords::store_password(tx, actor, &before, p, now).await?;
                 }

@@ -640,6 +640,16 @@ impl App {
                             return Err(DomainError::NotACompanyLicense { sku_id: l.sku_id }.into());
                         }
                     }
+                    if !add.is_empty() {
+                        // What the group will give: its products kept, changed and added.
+                        let mut set: Vec<License> = current
+                            .iter()
+                            .filter(|c| !remove.contains(&c.sku_id) && !add.iter().any(|a| a.sku_id == c.sku_id))
+                            .map(|c| License { sku_id: c.sku_id, disabled_plans: c.disabled_plans.clone() })
+                            .collect();
+                        set.extend(add.iter().map(|a| License { sku_id: a.sku_id, disabled_plans: a.disabled_plans.clone() }));
+                        seatkeeper_domain::plans::check_set_alone(&catalog, &set)?;
+                    }
                     for l in add {
                         gl::upsert(tx, actor.tenant_id, g.id, l.sku_id, &l.disabled_plans, now)
                             .await?;

@@ -694,6 +694,7 @@ async fn write_user(
             if after == *before {
                 return Ok(Written::Unchanged);
             }
+            crate::directory::check_becoming_guest(tx, actor, before, &after).await?;
             dir::update_user(tx, &after).await?;
             audit::record(
                 tx,

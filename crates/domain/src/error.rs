@@ -133,6 +133,18 @@ pub enum DomainError {
         requires: String,
     },
 
+    /// Products given together (by one group) whose plans exclude each other (L5): every
+    /// member would be in error with all of them.
+    #[error(
+        "{product_a} and {product_b} cannot be given together: their plans {plan_a} and {plan_b} cannot both be on. Turn one of them off, or remove one of the products."
+    )]
+    PlansExcludeEachOther {
+        product_a: String,
+        plan_a: String,
+        product_b: String,
+        plan_b: String,
+    },
+
     /// Graph's answer when `removeLicenses` names a product the user does not hold.
     #[error(
         "User does not have a corresponding license. {user} does not hold {product} ({sku_id}): there is nothing to remove."
@@ -228,6 +240,7 @@ impl DomainError {
             DomainError::InvalidTransition { .. } => "invalidTransition",
             DomainError::ContradictoryChange { .. } => "contradictoryChange",
             DomainError::PlansNeedDisabled { .. } => "planDependency",
+            DomainError::PlansExcludeEachOther { .. } => "mutuallyExclusivePlans",
             DomainError::LicenseNotHeld { .. } => "licenseNotHeld",
             DomainError::LicenseInherited { .. } => "licenseInherited",
             DomainError::NotACompanyLicense { .. } => "invalidLicense",

@@ -144,6 +144,22 @@ pub fn check_license_alone(catalog: &Catalog, license: &License) -> Result<(), D
     Ok(())
 }
 
+/// Checks that licenses given together (a group's products) have no two plans on that exclude
+/// each other (see [`DomainError::PlansExcludeEachOther`]).
+pub fn check_set_alone(catalog: &Catalog, licenses: &[License]) -> Result<(), DomainError> {
+    for v in violations(catalog, licenses) {
+        if let Violation::Exclusive { a, b, sku_a, sku_b } = v {
+            return Err(DomainError::PlansExcludeEachOther {
+                product_a: catalog.part_number(sku_a),
+                plan_a: catalog.plan_name(a),
+                product_b: catalog.part_number(sku_b),
+                plan_b: catalog.plan_name(b),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks a user's licenses after a change against the plan rules. A violation that already
 /// existed before the change (say, after a catalog change) does not block unrelated changes.
 pub fn check_change(

@@ -337,10 +337,23 @@ backends!(
             )
             .await;
         assert_eq!(st, StatusCode::OK, "{b}");
+        // The group cannot give Mail (Plan 2) beside the basic suite's Mail (Plan 1) on.
         let (st, b) = srv
             .post(
                 &format!("/v1.0/groups/{g2}/assignLicense"),
                 json!({"addLicenses": [{"skuId": m2, "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_error(
+            &(st, b),
+            StatusCode::BAD_REQUEST,
+            "SUITE_BASIC and MAIL_PLAN2 cannot be given together",
+        );
+        let mail1 = srv.plan("MAIL_PLAN1");
+        let (st, b) = srv
+            .post(
+                &format!("/v1.0/groups/{g2}/assignLicense"),
+                json!({"addLicenses": [{"skuId": basic, "disabledPlans": [office, mail1]}, {"skuId": m2, "disabledPlans": []}], "removeLicenses": []}),
             )
             .await;
         assert_eq!(st, StatusCode::ACCEPTED, "{b}");
@@ -758,6 +771,21 @@ backends!(
             "{g}"
         );
 
+        // Products whose plans exclude each other cannot be given by one group.
+        srv.buy("MAIL_PLAN1", 1).await;
+        srv.buy("MAIL_PLAN2", 1).await;
+        let got = srv
+            .post(
+                &format!("/v1.0/groups/{helpdesk}/assignLicense"),
+                json!({"addLicenses": [{"skuId": srv.sku("MAIL_PLAN1"), "disabledPlans": []}, {"skuId": srv.sku("MAIL_PLAN2"), "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "cannot be given together: their plans MAIL_PLAN1 and MAIL_PLAN2 cannot both be on",
+        );
+
         // The jobs, a page at a time, are the whole list in the same order.
         let ids = |v: &Value| -> Vec<String> {
             v["value"]
@@ -904,6 +932,39 @@ backends!(
         assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 3, 3));
         let u = user_json(&srv, second.id).await;
         assert_eq!(u["assignedLicenses"], json!([]), "{u}");
+        // Nor can a User admin make a licensed member a guest; a Global admin can.
+        let got = srv
+            .call_as(
+                &user_admin,
+                "PATCH",
+                &format!("/v1.0/users/{third}"),
+                Some(json!({"userType": "Guest"})),
+            )
+            .await;
+        assert_error(
+            &got,
+            StatusCode::FORBIDDEN,
+            "di@contoso.test holds licenses (directly or through a group): only a Global admin can license guest users",
+        );
+        let unlicensed = srv.user("el@contoso.test", Some("DK")).await;
+        let got = srv
+            .call_as(
+                &user_admin,
+                "PATCH",
+                &format!("/v1.0/users/{unlicensed}"),
+                Some(json!({"userType": "Guest"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+        let got = srv
+            .call_as(
+                &srv.token,
+                "PATCH",
+                &format!("/v1.0/users/{third}"),
+                Some(json!({"userType": "Guest"})),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
     }
 );
 
