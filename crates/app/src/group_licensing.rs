@@ -571,14 +571,15 @@ impl App {
         // Each plan once, in order; a license no member could use is refused here, as Graph
         // refuses it, rather than put every member in error.
         let add = check_licenses(&catalog, &add)?;
-        for l in &add {
-            seatkeeper_domain::plans::check_license_alone(
-                &catalog,
-                &License {
-                    sku_id: l.sku_id,
-                    disabled_plans: l.disabled_plans.clone(),
-                },
-            )?;
+        let added: Vec<License> = add
+            .iter()
+            .map(|l| License {
+                sku_id: l.sku_id,
+                disabled_plans: l.disabled_plans.clone(),
+            })
+            .collect();
+        for l in &added {
+            seatkeeper_domain::plans::check_license_alone(&catalog, l)?;
         }
         for (i, s) in remove.iter().enumerate() {
             if remove[..i].contains(s) || add.iter().any(|a| a.sku_id == *s) {
@@ -600,7 +601,7 @@ impl App {
             ));
         }
         let now = self.now();
-        let (add, remove) = (&add, &remove);
+        let (add, remove, added) = (&add, &remove, &added);
         let out = self
             .transact(move |tx| {
                 Box::pin(async move {
@@ -647,7 +648,7 @@ impl App {
                             .filter(|c| !remove.contains(&c.sku_id) && !add.iter().any(|a| a.sku_id == c.sku_id))
                             .map(|c| License { sku_id: c.sku_id, disabled_plans: c.disabled_plans.clone() })
                             .collect();
-                        set.extend(add.iter().map(|a| License { sku_id: a.sku_id, disabled_plans: a.disabled_plans.clone() }));
+                        set.extend(added.iter().cloned());
                         seatkeeper_domain::plans::check_set_alone(&catalog, &set)?;
                     }
                     for l in add {

@@ -2,21 +2,9 @@
 //! changes, per-member errors, reprocess, group deletion.
 
 use crate::common::*;
+use crate::concurrency::pool_counts;
 use reqwest::StatusCode;
-use seatkeeper_store::{assignments, subscriptions};
 use serde_json::{Value, json};
-
-async fn pool_counts(srv: &Srv, part: &str) -> (i64, i64, i64) {
-    let mut conn = srv.app.read().await.expect("conn");
-    let pool = subscriptions::central_pool(&mut conn, srv.tenant, srv.sku(part))
-        .await
-        .expect("query")
-        .expect("pool");
-    let rows = assignments::count_in_pool(&mut conn, pool.id)
-        .await
-        .expect("count");
-    (pool.total, pool.assigned, rows)
-}
 
 async fn group(srv: &Srv, name: &str) -> String {
     let (st, g) = srv
@@ -410,16 +398,7 @@ backends!(rest_group_licenses_jobs_and_errors, |srv| async move {
         "WHITEBOARD"
     );
     let job = v["job"]["id"].as_str().unwrap().to_string();
-    let mut done = Value::Null;
-    for _ in 0..400 {
-        let (st, j) = srv.get(&format!("/api/v1/jobs/{job}")).await;
-        assert_eq!(st, StatusCode::OK, "{j}");
-        if j["state"] == "Completed" {
-            done = j;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let done = job_done(&srv, &v["job"]).await;
     assert_eq!(done["processed"], 5, "{done}");
     assert_eq!(done["total"], 5, "{done}");
     assert_eq!(done["errors"], 2, "{done}");
