@@ -9,9 +9,16 @@ use sha2::{Digest, Sha256};
 
 pub const TOKEN_PREFIX: &str = "sk_";
 
+/// The SHA-256 of a token (trimmed), as 64 lower-case hex digits: what is stored of it.
 pub fn hash_token(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha256::digest(token.trim().as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    let mut s = String::with_capacity(64);
+    for b in d {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// A new secret: `prefix` and two v4 UUIDs (244 random bits from the operating system's

@@ -128,7 +128,7 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
-    /// Reads, in a few statements, the users that `changes` name in `tenant` (by id or
+    /// Reads, in one statement (two with names to look up), the users that `changes` name in `tenant` (by id or
     /// userPrincipalName), their licenses and their licenses' group sources; on PostgreSQL
     /// their rows are locked in id order for the rest of the transaction. A name that matches
     /// nobody is left to the change to report.
@@ -156,13 +156,8 @@ impl Seen {
         ids.sort();
         ids.dedup();
         ids.retain(|id| !self.users.contains_key(id));
-        let users = if postgres {
-            dir::users_by_ids_locked(conn, tenant, &ids).await?
-        } else {
-            dir::users_by_ids(conn, tenant, &ids).await?
-        };
-        let found: Vec<UserId> = users.iter().map(|u| u.id).collect();
-        for u in users {
+        let read = seatkeeper_store::holders::read(conn, tenant, &ids, postgres).await?;
+        for u in read.users {
             self.licenses.insert(u.id, Vec::new());
             self.sources.insert(u.id, Vec::new());
             if postgres {
@@ -170,10 +165,10 @@ impl Seen {
             }
             self.keep_user(u);
         }
-        for a in assignments::of_users(conn, tenant, &found).await? {
+        for a in read.licenses {
             self.licenses.entry(a.user_id).or_default().push(a);
         }
-        for s in seatkeeper_store::group_licenses::sources_of_users(conn, &found).await? {
+        for s in read.sources {
             self.sources.entry(s.user_id).or_default().push(s);
         }
         Ok(())
@@ -1176,27 +1171,23 @@ pub(crate) async fn seat_states_on(
     if held.is_empty() {
         return Ok(out);
     }
-    let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
-    for p in subscriptions::pools_of_tenant(conn, tenant).await? {
-        coverage.insert(
-            p.id,
-            Coverage {
-                assigned: p.assigned,
-                ..Coverage::default()
-            },
-        );
-    }
-    for (pool, status, q) in subscriptions::working_licenses(conn, tenant).await? {
-        if let Some(c) = coverage.get_mut(&pool) {
-            match status {
-                Status::Active => c.active += q,
-                _ => c.expired += q,
-            }
-        }
-    }
     let mut by_pool: BTreeMap<PoolId, Vec<AssignmentId>> = BTreeMap::new();
     for a in held {
         by_pool.entry(a.pool_id).or_default().push(a.id);
+    }
+    let pools: Vec<PoolId> = by_pool.keys().copied().collect();
+    let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
+    for (pool, assigned, active, expired) in
+        subscriptions::coverage_of(conn, tenant, &pools).await?
+    {
+        coverage.insert(
+            pool,
+            Coverage {
+                assigned,
+                active,
+                expired,
+            },
+        );
     }
     for (pool, ids) in by_pool {
         let c = coverage.get(&pool).copied().unwrap_or_default();

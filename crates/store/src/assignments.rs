@@ -16,7 +16,7 @@ pub fn decode_plans(s: &str) -> Vec<PlanId> {
 }
 
 /// The columns of a license that [`map`] reads.
-const COLS: &[&str] = &[
+pub(crate) const COLS: &[&str] = &[
     "id",
     "tenant_id",
     "user_id",
@@ -29,7 +29,7 @@ const COLS: &[&str] = &[
     "updated_at",
 ];
 
-fn map(r: &impl crate::Fields) -> Result<Assignment> {
+pub(crate) fn map(r: &impl crate::Fields) -> Result<Assignment> {
     Ok(Assignment {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
@@ -55,6 +55,17 @@ pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
     rows.iter().map(map).collect()
 }
 
+/// The read of [`of_users`] ([`bulk::json_rows`], columns [`COLS`]): binds the tenant at `$1`
+/// and the users' ids as a JSON list at `$2`.
+pub(crate) fn of_users_part(conn: &Conn) -> String {
+    let inner = format!(
+        "SELECT {} FROM assignments WHERE tenant_id = $1 AND user_id IN ({})",
+        COLS.join(", "),
+        bulk::texts(conn, 2)
+    );
+    bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id")
+}
+
 /// Assignments of many users at once (a page of users), in one query.
 pub async fn of_users(
     conn: &mut Conn,
@@ -64,12 +75,7 @@ pub async fn of_users(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let inner = format!(
-        "SELECT {} FROM assignments WHERE tenant_id = $1 AND user_id IN ({})",
-        COLS.join(", "),
-        bulk::texts(conn, 2)
-    );
-    let sql = bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id");
+    let sql = of_users_part(conn);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(users));

@@ -73,7 +73,7 @@ pub(crate) async fn insert_words(
     Ok(())
 }
 
-fn map_user(r: &impl crate::Fields) -> Result<User> {
+pub(crate) fn map_user(r: &impl crate::Fields) -> Result<User> {
     Ok(User {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
@@ -191,16 +191,12 @@ pub async fn users_by_ids_locked(
     tenant: TenantId,
     ids: &[UserId],
 ) -> Result<Vec<User>> {
-    let lock = if bulk::sqlite(conn) {
-        ""
-    } else {
-        " ORDER BY id FOR UPDATE"
-    };
+    let lock = lock_in_id_order(conn);
     users_in(conn, tenant, ids, lock).await
 }
 
 /// The columns of a user that [`map_user`] reads.
-const USER_COLS: &[&str] = &[
+pub(crate) const USER_COLS: &[&str] = &[
     "id",
     "tenant_id",
     "upn",
@@ -217,6 +213,27 @@ const USER_COLS: &[&str] = &[
     "created_at",
 ];
 
+/// The read of [`users_in`] ([`bulk::json_rows`], columns [`USER_COLS`]): binds the tenant at
+/// `$1` and the ids as a JSON list at `$2`; `lock` ends the inner query.
+pub(crate) fn users_part(conn: &Conn, lock: &str) -> String {
+    let inner = format!(
+        "SELECT {} FROM users WHERE tenant_id = $1 AND id IN ({}){lock}",
+        USER_COLS.join(", "),
+        bulk::texts(conn, 2)
+    );
+    bulk::json_rows(conn, &inner, USER_COLS, "id")
+}
+
+/// The lock [`users_by_ids_locked`] takes: none on SQLite (its one writer excludes the
+/// others), `FOR UPDATE` in id order on PostgreSQL.
+pub(crate) fn lock_in_id_order(conn: &Conn) -> &'static str {
+    if bulk::sqlite(conn) {
+        ""
+    } else {
+        " ORDER BY id FOR UPDATE"
+    }
+}
+
 /// The users of `tenant` among `ids`, in id order, read as one value ([`bulk::json_rows`]);
 /// `lock` ends the inner query.
 async fn users_in(
@@ -228,12 +245,7 @@ async fn users_in(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let inner = format!(
-        "SELECT {} FROM users WHERE tenant_id = $1 AND id IN ({}){lock}",
-        USER_COLS.join(", "),
-        bulk::texts(conn, 2)
-    );
-    let sql = bulk::json_rows(conn, &inner, USER_COLS, "id");
+    let sql = users_part(conn, lock);
     let q = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids));

@@ -181,7 +181,7 @@ pub struct Source {
 }
 
 /// The columns of a source that [`map_source`] reads.
-const SOURCE_COLS: &[&str] = &[
+pub(crate) const SOURCE_COLS: &[&str] = &[
     "user_id",
     "group_id",
     "sku_id",
@@ -192,7 +192,7 @@ const SOURCE_COLS: &[&str] = &[
     "updated_at",
 ];
 
-fn map_source(r: &impl crate::Fields) -> Result<Source> {
+pub(crate) fn map_source(r: &impl crate::Fields) -> Result<Source> {
     Ok(Source {
         user_id: get_id(r, "user_id")?,
         group_id: get_id(r, "group_id")?,
@@ -205,17 +205,23 @@ fn map_source(r: &impl crate::Fields) -> Result<Source> {
     })
 }
 
+/// The read of [`sources_of_users`] ([`bulk::json_rows`], columns [`SOURCE_COLS`]): binds the
+/// users' ids as a JSON list at `$n`.
+pub(crate) fn sources_part(conn: &Conn, n: usize) -> String {
+    let inner = format!(
+        "SELECT {} FROM license_sources WHERE user_id IN ({})",
+        SOURCE_COLS.join(", "),
+        bulk::texts(conn, n)
+    );
+    bulk::json_rows(conn, &inner, SOURCE_COLS, "user_id, sku_id, group_id")
+}
+
 /// The group sources of `users`' licenses.
 pub async fn sources_of_users(conn: &mut Conn, users: &[UserId]) -> Result<Vec<Source>> {
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let inner = format!(
-        "SELECT {} FROM license_sources WHERE user_id IN ({})",
-        SOURCE_COLS.join(", "),
-        bulk::texts(conn, 1)
-    );
-    let sql = bulk::json_rows(conn, &inner, SOURCE_COLS, "user_id, sku_id, group_id");
+    let sql = sources_part(conn, 1);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bulk::text_list(users));
     bulk::fetch_rows(conn, q, SOURCE_COLS)
         .await?

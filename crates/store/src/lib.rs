@@ -14,6 +14,7 @@ mod bulk;
 pub mod catalog;
 pub mod directory;
 pub mod group_licenses;
+pub mod holders;
 pub mod operator;
 pub mod outbox;
 pub mod partners;

@@ -303,6 +303,50 @@ pub async fn pools_of_tenant(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Po
     rows.iter().map(map_pool).collect()
 }
 
+/// How `pools` of `tenant` stand, in one statement (SUB3): per pool found, its id, the
+/// licenses assigned from it, and the licenses of its Active and of its Expired
+/// subscriptions. Pools of another tenant, or of none, are left out.
+pub async fn coverage_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    pools: &[PoolId],
+) -> Result<Vec<(PoolId, i64, i64, i64)>> {
+    const COLS: &[&str] = &["id", "assigned", "active", "expired"];
+    if pools.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sum = |status: &str| {
+        format!(
+            "COALESCE((SELECT CAST(SUM(s.quantity) AS BIGINT) FROM subscriptions s
+              WHERE s.tenant_id = p.tenant_id AND s.sku_id = p.sku_id AND s.pool_id = p.id
+                AND s.status = '{status}'), 0)"
+        )
+    };
+    let inner = format!(
+        "SELECT p.id AS id, p.assigned AS assigned, {} AS active, {} AS expired
+         FROM pools p WHERE p.tenant_id = $1 AND p.id IN ({})",
+        sum("Active"),
+        sum("Expired"),
+        crate::bulk::texts(conn, 2)
+    );
+    let sql = crate::bulk::json_rows(conn, &inner, COLS, "id");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(crate::bulk::text_list(pools));
+    crate::bulk::fetch_rows(conn, q, COLS)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                get_id(r, "id")?,
+                get_i64(r, "assigned")?,
+                get_i64(r, "active")?,
+                get_i64(r, "expired")?,
+            ))
+        })
+        .collect()
+}
+
 /// Takes `n` seats from a pool if that many are available; the check and the update are one
 /// statement, so concurrent transactions can never take more than the pool's total.
 pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {

@@ -1,0 +1,73 @@
+//! The users a batch of license changes names, with their licenses and those licenses' group
+//! sources, read in one statement (L1–L6). A batch reads its users this way rather than in
+//! three statements: on SQLite each statement is a round trip to the connection's thread, and
+//! those round trips, not the reads, were most of a small batch's time.
+
+use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
+use crate::{Conn, Result, assignments, bulk, directory};
+use seatkeeper_domain::assignment::Assignment;
+use seatkeeper_domain::directory::User;
+use seatkeeper_domain::{TenantId, UserId};
+
+/// What [`read`] returns: the users found (in id order), their licenses (per user in the
+/// order they were assigned) and their licenses' group sources.
+#[derive(Debug, Default)]
+pub struct Holders {
+    pub users: Vec<User>,
+    pub licenses: Vec<Assignment>,
+    pub sources: Vec<Source>,
+}
+
+/// The users of `tenant` among `ids` with their licenses and group sources, in one statement.
+/// With `lock` the users' rows are locked in id order until the transaction ends (PostgreSQL;
+/// on SQLite the one writer excludes the others and nothing more is taken). Ids of no user of
+/// `tenant` are left out, and so are their licenses and sources.
+pub async fn read(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+    lock: bool,
+) -> Result<Holders> {
+    if ids.is_empty() {
+        return Ok(Holders::default());
+    }
+    let lock = if lock {
+        directory::lock_in_id_order(conn)
+    } else {
+        ""
+    };
+    let sql = bulk::json_parts(&[
+        directory::users_part(conn, lock),
+        assignments::of_users_part(conn),
+        sources_part(conn, 2),
+    ]);
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids));
+    let parts = bulk::fetch_parts(
+        conn,
+        q,
+        &[directory::USER_COLS, assignments::COLS, SOURCE_COLS],
+    )
+    .await?;
+    let [users, licenses, sources] = <[_; 3]>::try_from(parts)
+        .map_err(|_| sqlx::Error::Protocol("expected three parts".into()))?;
+    let users = users
+        .iter()
+        .map(directory::map_user)
+        .collect::<Result<Vec<_>>>()?;
+    let found: std::collections::HashSet<UserId> = users.iter().map(|u| u.id).collect();
+    let sources = sources
+        .iter()
+        .map(map_source)
+        .filter(|s| s.as_ref().map_or(true, |s| found.contains(&s.user_id)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Holders {
+        users,
+        licenses: licenses
+            .iter()
+            .map(assignments::map)
+            .collect::<Result<Vec<_>>>()?,
+        sources,
+    })
+}
