@@ -89,37 +89,66 @@ pub struct WriterStats {
     pub largest: usize,
 }
 
-/// Starts the writer of `app` on the current Tokio runtime. The writer holds the app weakly:
-/// it stops when the last [`App`] is dropped (its queue closes then).
-pub(crate) fn start(app: Weak<Inner>) -> Writer {
-    let (queue, mut rx) = mpsc::unbounded_channel::<LicenseWrite>();
-    tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(w) => batch.push(w),
-                    Err(_) => break,
+/// Starts the writer of `app`. The writer holds the app weakly: it stops when the last
+/// [`App`] is dropped (its queue closes then).
+///
+/// With `own_thread` (SQLite) it runs on a thread of its own, with a Tokio runtime of its
+/// own: each statement of a batch is a round trip to SQLite's connection thread, and on the
+/// server's runtime every one of those waits for its turn behind the requests being served,
+/// so a batch took several times as long under load as its statements did. Otherwise it runs
+/// on the current Tokio runtime (PostgreSQL's connections belong to it).
+pub(crate) fn start(app: Weak<Inner>, own_thread: bool) -> Writer {
+    let (queue, rx) = mpsc::unbounded_channel::<LicenseWrite>();
+    let run = write_batches(app, rx);
+    if own_thread {
+        let spawned = std::thread::Builder::new()
+            .name("license-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run),
+                    Err(e) => tracing::error!("the license writer cannot start: {e}"),
                 }
-            }
-            let Some(inner) = app.upgrade() else {
-                return;
-            };
-            let size = batch.len();
-            App(inner.clone()).commit_batch(batch).await;
-            let w = &inner.license_writer;
-            w.waiting.fetch_sub(size, Ordering::Relaxed);
-            w.batches.fetch_add(1, Ordering::Relaxed);
-            w.changes.fetch_add(size as u64, Ordering::Relaxed);
-            w.largest.fetch_max(size, Ordering::Relaxed);
+            });
+        if let Err(e) = spawned {
+            // The queue's receiver went with the closure: changes are refused as "stopped".
+            tracing::error!("the license writer cannot start its thread: {e}");
         }
-    });
+    } else {
+        tokio::spawn(run);
+    }
     Writer {
         queue,
         waiting: AtomicUsize::new(0),
         batches: AtomicU64::new(0),
         changes: AtomicU64::new(0),
         largest: AtomicUsize::new(0),
+    }
+}
+
+/// The writer's loop: takes whatever is queued (at most [`MAX_BATCH`]) and commits it as one
+/// batch, until the queue closes or the app is gone.
+async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = app.upgrade() else {
+            return;
+        };
+        let size = batch.len();
+        App(inner.clone()).commit_batch(batch).await;
+        let w = &inner.license_writer;
+        w.waiting.fetch_sub(size, Ordering::Relaxed);
+        w.batches.fetch_add(1, Ordering::Relaxed);
+        w.changes.fetch_add(size as u64, Ordering::Relaxed);
+        w.largest.fetch_max(size, Ordering::Relaxed);
     }
 }
 
@@ -209,27 +238,6 @@ impl App {
     /// own answer; `Err` means nothing of the batch was committed.
     async fn run_batch(&self, units: &[(Actor, Vec<UserChange>, Time)]) -> AppResult<Vec<Answer>> {
         let mut tx: Tx = self.db.begin().await?;
-        // A lone change is made as on its own: its refusal rolls back the transaction.
-        if let [(actor, changes, now)] = units {
-            let applied = match self.apply_changes(&mut tx, actor, changes, *now).await {
-                Ok(users) => answered(&mut tx, actor.tenant_id, users).await,
-                Err(e) => Err(e),
-            };
-            return match applied {
-                Ok(a) => {
-                    tx.commit().await?;
-                    Ok(vec![Ok(a)])
-                }
-                Err(e) if is_contention(&e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Ok(vec![Err(e)])
-                }
-            };
-        }
         let catalog = self.catalog();
         let mut seen = Seen::default();
         let mut tenants: BTreeMap<TenantId, Vec<&str>> = BTreeMap::new();
@@ -377,24 +385,6 @@ impl Ledger {
         }
         Ok(())
     }
-}
-
-/// A lone change's answer read in its transaction: the seat states of the users' licenses and
-/// their group sources.
-async fn answered(
-    tx: &mut Tx,
-    tenant: TenantId,
-    users: Vec<(User, Vec<Assignment>)>,
-) -> AppResult<Answered> {
-    let held: Vec<Assignment> = users.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
-    let states = crate::licenses::seat_states_on(tx, tenant, &held).await?;
-    let ids: Vec<UserId> = users.iter().map(|(u, _)| u.id).collect();
-    let sources = sources_of_users(tx, &ids).await?;
-    Ok(Answered {
-        users,
-        states,
-        sources,
-    })
 }
 
 /// Whether running the batch again may succeed: the database reported contention.

@@ -196,6 +196,7 @@ impl App {
         payments: Arc<dyn payments::PaymentProvider>,
     ) -> anyhow::Result<App> {
         let clock = clock::Clock::new(config.dev_clock);
+        let own_thread = db.backend() == seatkeeper_store::Backend::Sqlite;
         let app = App(Arc::new_cyclic(|me| Inner {
             db,
             clock,
@@ -204,7 +205,7 @@ impl App {
             pool_ids: RwLock::new(Default::default()),
             license_jobs_wake: tokio::sync::Notify::new(),
             payments,
-            license_writer: commit::start(me.clone()),
+            license_writer: commit::start(me.clone(), own_thread),
         }));
         app.ensure_catalog().await?;
         Ok(app)

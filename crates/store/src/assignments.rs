@@ -59,8 +59,9 @@ pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
 /// and the users' ids as a JSON list at `$2`.
 pub(crate) fn of_users_part(conn: &Conn) -> String {
     let inner = format!(
-        "SELECT {} FROM assignments WHERE tenant_id = $1 AND user_id IN ({})",
+        "SELECT {} FROM assignments WHERE {} = $1 AND user_id IN ({})",
         COLS.join(", "),
+        bulk::unindexed(conn, "tenant_id"),
         bulk::texts(conn, 2)
     );
     bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id")

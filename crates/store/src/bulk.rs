@@ -22,6 +22,19 @@ pub(crate) fn texts(conn: &Conn, n: usize) -> String {
     }
 }
 
+/// `col` as a term that does not choose the index: on SQLite `+col`, which keeps the planner
+/// from looking rows up by that column (PostgreSQL plans by its statistics and gets `col`).
+/// For a list of keys bound with [`texts`] that should drive the lookup through its own
+/// index: without it, SQLite reads every license of the organization through
+/// `(tenant_id, sku_id, user_id)` to find a few users' licenses.
+pub(crate) fn unindexed(conn: &Conn, col: &str) -> String {
+    if sqlite(conn) {
+        format!("+{col}")
+    } else {
+        col.to_string()
+    }
+}
+
 /// A JSON array of the items' texts (ids, names), for [`texts`].
 pub(crate) fn text_list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
     Value::Array(
