@@ -45,6 +45,11 @@ struct Args {
     /// database alone writing the same rows.
     #[arg(long)]
     assign_only: bool,
+    /// Also drive the concurrent assignLicense load from `wrk` (Debian's `wrk`, a separate
+    /// process: `--clients` connections on 2 threads, `--seconds` long), to the server in this
+    /// process, on users of its own: the server's rate when the load generator costs little.
+    #[arg(long)]
+    wrk: bool,
     /// Licenses per transaction for the database-alone batched ceiling.
     #[arg(long, default_value_t = 32)]
     ceiling_batch: usize,
@@ -436,6 +441,11 @@ async fn main() -> anyhow::Result<()> {
     let n = users.len();
     let (busy, rest) = users.split_at(n * 7 / 10);
     let (single, alone) = rest.split_at(n / 10);
+    let (busy, by_wrk) = if args.wrk {
+        busy.split_at(busy.len() / 2)
+    } else {
+        (busy, &[][..])
+    };
     assign_phase(
         &client,
         &base,
@@ -447,6 +457,18 @@ async fn main() -> anyhow::Result<()> {
         &args.backend,
     )
     .await?;
+    if args.wrk {
+        wrk_phase(
+            &dir,
+            &base,
+            &auth,
+            &last,
+            by_wrk,
+            args.clients,
+            args.seconds,
+        )
+        .await?;
+    }
     assign_phase(&client, &base, &auth, &last, single, 1, 5, &args.backend).await?;
     let stats = app.license_writer_stats();
     println!(
@@ -553,6 +575,80 @@ async fn assign_phase(
         percentile(&all, 0.5).as_secs_f64() * 1000.0,
         percentile(&all, 0.99).as_secs_f64() * 1000.0,
     );
+    Ok(())
+}
+
+/// The concurrent assignLicense load from `wrk`, a separate process: each of its `clients`
+/// connections assigns `sku` to users of `users` in turn (2 threads, each on its own half),
+/// for `seconds`; prints wrk's report.
+async fn wrk_phase(
+    dir: &std::path::Path,
+    base: &str,
+    auth: &str,
+    sku: &str,
+    users: &[String],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let list: Vec<String> = users.iter().map(|u| format!("\"{u}\"")).collect();
+    let script = format!(
+        r#"local users = {{{}}}
+local n = 0
+local step = 1
+local body = '{{"addLicenses": [{{"skuId": "{sku}", "disabledPlans": []}}], "removeLicenses": []}}'
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("first", count)
+end
+function init(args)
+  n = first
+  step = 2
+end
+function request()
+  local u = users[n]
+  n = n + step
+  if n > #users then n = first end
+  return wrk.format("POST", "/v1.0/users/" .. u .. "/assignLicense",
+    {{["Authorization"] = "{auth}", ["Content-Type"] = "application/json"}}, body)
+end
+function done(summary, latency, requests)
+  io.write(string.format("wrk: %d requests, %d errors (status), %.0f/s, p50 %.2f ms, p99 %.2f ms\n",
+    summary.requests, summary.errors.status, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"#,
+        list.join(",")
+    );
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("assign.lua");
+    std::fs::write(&path, script)?;
+    let base = base.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("wrk")
+            .args([
+                "-t2",
+                &format!("-c{clients}"),
+                &format!("-d{seconds}s"),
+                "-s",
+            ])
+            .arg(&path)
+            .arg(&base)
+            .output()
+    })
+    .await?
+    .context("cannot run wrk (apt-get install wrk)")?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    match report.lines().find(|l| l.starts_with("wrk: ")) {
+        Some(line) => println!(
+            "POST /v1.0/users/{{id}}/assignLicense, {clients} connections from wrk (a separate process): {}",
+            &line[5..]
+        ),
+        None => anyhow::bail!(
+            "wrk failed: {report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
     Ok(())
 }
 
