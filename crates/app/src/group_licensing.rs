@@ -571,13 +571,7 @@ impl App {
         // Each plan once, in order; a license no member could use is refused here, as Graph
         // refuses it, rather than put every member in error.
         let add = check_licenses(&catalog, &add)?;
-        let added: Vec<License> = add
-            .iter()
-            .map(|l| License {
-                sku_id: l.sku_id,
-                disabled_plans: l.disabled_plans.clone(),
-            })
-            .collect();
+        let added: Vec<License> = add.iter().map(License::from).collect();
         for l in &added {
             seatkeeper_domain::plans::check_license_alone(&catalog, l)?;
         }

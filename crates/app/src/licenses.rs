@@ -28,6 +28,15 @@ pub struct LicenseSpec {
     pub disabled_plans: Vec<PlanId>,
 }
 
+impl From<&LicenseSpec> for License {
+    fn from(l: &LicenseSpec) -> License {
+        License {
+            sku_id: l.sku_id,
+            disabled_plans: l.disabled_plans.clone(),
+        }
+    }
+}
+
 /// One user's change: licenses to add (or whose plans to change) and products to remove.
 #[derive(Debug, Clone)]
 pub struct UserChange {
@@ -436,14 +445,7 @@ impl App {
             })));
         }
         let held = direct_licenses(&before);
-        let add: Vec<License> = change
-            .add
-            .iter()
-            .map(|l| License {
-                sku_id: l.sku_id,
-                disabled_plans: l.disabled_plans.clone(),
-            })
-            .collect();
+        let add: Vec<License> = change.add.iter().map(License::from).collect();
         // Which named products the organization owns (a pool of them exists).
         let mut owned = Vec::new();
         if let Remove::These(list) = &change.remove {
@@ -1352,13 +1354,7 @@ pub(crate) fn check_licenses(
     catalog: &Catalog,
     licenses: &[LicenseSpec],
 ) -> AppResult<Vec<LicenseSpec>> {
-    let add: Vec<License> = licenses
-        .iter()
-        .map(|l| License {
-            sku_id: l.sku_id,
-            disabled_plans: l.disabled_plans.clone(),
-        })
-        .collect();
+    let add: Vec<License> = licenses.iter().map(License::from).collect();
     Ok(change::check_additions(catalog, &add)?
         .into_iter()
         .map(|l| LicenseSpec {

@@ -406,27 +406,6 @@ pub async fn reactivatable_licenses(conn: &mut Conn, pool: PoolId) -> Result<i64
     get_i64(&r, "q")
 }
 
-/// Licenses by pool and status, of the tenant's Active and Expired subscriptions.
-pub async fn working_licenses(
-    conn: &mut Conn,
-    tenant: TenantId,
-) -> Result<Vec<(PoolId, Status, i64)>> {
-    let rows = sqlx::query(
-        "SELECT pool_id, status, CAST(SUM(quantity) AS BIGINT) AS q FROM subscriptions
-         WHERE tenant_id = $1 AND status IN ('Active', 'Expired') GROUP BY pool_id, status",
-    )
-    .bind(tenant.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let status = Status::parse(&get_str(r, "status")?)
-                .ok_or_else(|| sqlx::Error::Decode("bad status in subscriptions".into()))?;
-            Ok((get_id(r, "pool_id")?, status, get_i64(r, "q")?))
-        })
-        .collect()
-}
-
 /// Per product and status: number of subscriptions, licenses and whether cancelled, for Graph's prepaidUnits.
 #[derive(Debug, Clone)]
 pub struct SkuStatusSum {
