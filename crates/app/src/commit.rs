@@ -31,12 +31,12 @@ use seatkeeper_domain::AssignmentId;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
-use seatkeeper_domain::seats::SeatState;
+use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::Tx;
 use seatkeeper_store::group_licenses::{Source, sources_of_users};
 use seatkeeper_store::subscriptions;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -240,24 +240,37 @@ impl App {
         let mut tx: Tx = self.db.begin().await?;
         let catalog = self.catalog();
         let mut seen = Seen::default();
-        let mut tenants: BTreeMap<TenantId, Vec<&str>> = BTreeMap::new();
+        // Per organization: the users named, and the central pools of the products given
+        // (those already known: the others are read when a change needs them).
+        let mut tenants: BTreeMap<TenantId, (Vec<&str>, BTreeSet<PoolId>)> = BTreeMap::new();
         for (actor, changes, _) in units {
-            tenants
-                .entry(actor.tenant_id)
-                .or_default()
-                .extend(changes.iter().map(|c| c.user.as_str()));
+            let (keys, pools) = tenants.entry(actor.tenant_id).or_default();
+            keys.extend(changes.iter().map(|c| c.user.as_str()));
+            pools.extend(changes.iter().flat_map(|c| {
+                c.add
+                    .iter()
+                    .filter_map(|l| self.known_central_pool(actor.tenant_id, l.sku_id))
+            }));
         }
         let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
-        for (tenant, keys) in tenants {
+        for (tenant, (keys, pools)) in tenants {
+            let pools: Vec<PoolId> = pools.into_iter().collect();
             if let Err(e) = seen
-                .preload(&mut tx, tenant, keys.into_iter(), postgres)
+                .preload(&mut tx, tenant, keys.into_iter(), &pools, postgres)
                 .await
             {
                 let _ = tx.rollback().await;
                 return Err(e);
             }
         }
-        let mut ledger = Ledger::default();
+        // The pools read with the users are locked already (PostgreSQL).
+        let mut ledger = Ledger {
+            pools: seen
+                .pools
+                .values()
+                .map(|p| (p.id, (p.total, p.assigned)))
+                .collect(),
+        };
         let mut writes = WriteSet::default();
         let mut answers = Vec::with_capacity(units.len());
         for (actor, changes, now) in units {
@@ -288,7 +301,23 @@ impl App {
             let _ = tx.rollback().await;
             return Err(e);
         }
-        // How the licenses work, read once per organization for the whole batch.
+        // How the licenses work: the pools read with the users, as the batch leaves them, and
+        // the others read once per organization for the whole batch.
+        let known: BTreeMap<PoolId, Coverage> = seen
+            .pools
+            .values()
+            .map(|p| {
+                let assigned = ledger.pools.get(&p.id).map_or(p.assigned, |l| l.1);
+                (
+                    p.id,
+                    Coverage {
+                        assigned,
+                        active: p.active,
+                        expired: p.expired,
+                    },
+                )
+            })
+            .collect();
         let mut held: BTreeMap<TenantId, Vec<Assignment>> = BTreeMap::new();
         for (tenant, users) in answers.iter().flatten() {
             held.entry(*tenant)
@@ -297,7 +326,7 @@ impl App {
         }
         let mut states = HashMap::new();
         for (tenant, list) in held {
-            match crate::licenses::seat_states_on(&mut tx, tenant, &list).await {
+            match crate::licenses::seat_states_with(&mut tx, tenant, &list, &known).await {
                 Ok(s) => states.extend(s),
                 Err(e) => {
                     let _ = tx.rollback().await;

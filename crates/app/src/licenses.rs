@@ -132,20 +132,24 @@ pub(crate) struct Seen {
     by_name: std::collections::HashMap<String, UserId>,
     licenses: BTreeMap<UserId, Vec<Assignment>>,
     sources: BTreeMap<UserId, Vec<seatkeeper_store::group_licenses::Source>>,
+    /// How the pools read so far stood when read (on PostgreSQL their rows are locked).
+    pub(crate) pools: BTreeMap<PoolId, seatkeeper_store::subscriptions::PoolCoverage>,
     /// Users whose rows this transaction has locked already (PostgreSQL).
     locked: std::collections::BTreeSet<UserId>,
 }
 
 impl Seen {
-    /// Reads, in one statement (two with names to look up), the users that `changes` name in `tenant` (by id or
-    /// userPrincipalName), their licenses and their licenses' group sources; on PostgreSQL
-    /// their rows are locked in id order for the rest of the transaction. A name that matches
-    /// nobody is left to the change to report.
+    /// Reads, in one statement (two with names to look up), the users that `changes` name in
+    /// `tenant` (by id or userPrincipalName), their licenses, their licenses' group sources,
+    /// and how the pools of those licenses and `pools` stand; on PostgreSQL the users' rows,
+    /// then the pools' rows, are locked in id order for the rest of the transaction. A name
+    /// that matches nobody is left to the change to report.
     pub(crate) async fn preload<'a>(
         &mut self,
         conn: &mut Conn,
         tenant: seatkeeper_domain::TenantId,
         keys: impl Iterator<Item = &'a str>,
+        pools: &[PoolId],
         postgres: bool,
     ) -> AppResult<()> {
         let mut ids = Vec::new();
@@ -165,7 +169,15 @@ impl Seen {
         ids.sort();
         ids.dedup();
         ids.retain(|id| !self.users.contains_key(id));
-        let read = seatkeeper_store::holders::read(conn, tenant, &ids, postgres).await?;
+        let pools: Vec<PoolId> = pools
+            .iter()
+            .filter(|p| !self.pools.contains_key(p))
+            .copied()
+            .collect();
+        let read = seatkeeper_store::holders::read(conn, tenant, &ids, &pools, postgres).await?;
+        for p in read.pools {
+            self.pools.entry(p.id).or_insert(p);
+        }
         for u in read.users {
             self.licenses.insert(u.id, Vec::new());
             self.sources.insert(u.id, Vec::new());
@@ -307,25 +319,36 @@ impl WriteSet {
                 }
             }
         }
-        assignments::insert_many(tx, &inserts).await?;
         for u in &self.users {
             dir::update_user(tx, u).await?;
         }
-        seatkeeper_store::audit::append_many(tx, &self.audit).await?;
-        for (pool, (sku, n)) in &seats {
-            if *n > 0 && !subscriptions::take_seats(tx, *pool, *n).await? {
-                let current = subscriptions::get_pool(tx, *pool).await?;
-                return Err(DomainError::NotEnoughLicenses {
-                    sku_id: *sku,
-                    product: catalog.part_number(*sku),
-                    needed: *n,
-                    available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
-                }
-                .into());
+        // The new licenses, the audit entries and the seats in one statement (one round
+        // trip); the seats last, so that their check sees the pools as the rest left them.
+        let seats: Vec<(PoolId, SkuId, i64)> = seats
+            .into_iter()
+            .filter(|(_, (_, n))| *n != 0)
+            .map(|(pool, (sku, n))| (pool, sku, n))
+            .collect();
+        let mut w = seatkeeper_store::Writes::new(tx);
+        assignments::insert_part(&mut w, &inserts);
+        seatkeeper_store::audit::append_part(&mut w, &self.audit);
+        subscriptions::seats_part(
+            &mut w,
+            &seats.iter().map(|(p, _, n)| (*p, *n)).collect::<Vec<_>>(),
+        );
+        let changed = w.run(tx).await?;
+        if let Some((pool, sku, n)) = seats
+            .iter()
+            .find(|(p, _, n)| *n > 0 && !changed.contains(&p.to_string()))
+        {
+            let current = subscriptions::get_pool(tx, *pool).await?;
+            return Err(DomainError::NotEnoughLicenses {
+                sku_id: *sku,
+                product: catalog.part_number(*sku),
+                needed: *n,
+                available: current.map(|c| (c.total - c.assigned).max(0)).unwrap_or(0),
             }
-            if *n < 0 {
-                subscriptions::release_seats(tx, *pool, -n).await?;
-            }
+            .into());
         }
         Ok(())
     }
@@ -893,6 +916,19 @@ impl App {
         Ok(Ok(()))
     }
 
+    /// The tenant's central pool of a product if this server has seen it (a central pool's id
+    /// never changes), without reading.
+    pub(crate) fn known_central_pool(
+        &self,
+        tenant: seatkeeper_domain::TenantId,
+        sku: SkuId,
+    ) -> Option<PoolId> {
+        self.pool_ids
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(tenant, sku)).copied())
+    }
+
     /// The tenant's central pool of a product, from memory once seen.
     async fn central_pool_id(
         &self,
@@ -900,12 +936,7 @@ impl App {
         tenant: seatkeeper_domain::TenantId,
         sku: SkuId,
     ) -> AppResult<Option<PoolId>> {
-        if let Some(id) = self
-            .pool_ids
-            .read()
-            .ok()
-            .and_then(|m| m.get(&(tenant, sku)).copied())
-        {
+        if let Some(id) = self.known_central_pool(tenant, sku) {
             return Ok(Some(id));
         }
         let found = subscriptions::central_pool(conn, tenant, sku)
@@ -1168,6 +1199,18 @@ pub(crate) async fn seat_states_on(
     tenant: seatkeeper_domain::TenantId,
     held: &[Assignment],
 ) -> AppResult<std::collections::HashMap<AssignmentId, SeatState>> {
+    seat_states_with(conn, tenant, held, &BTreeMap::new()).await
+}
+
+/// [`seat_states_on`] knowing already how the pools of `known` stand: only the other pools
+/// are read, and only pools whose newest holders are not all covered by Active subscriptions
+/// cost more (two reads each).
+pub(crate) async fn seat_states_with(
+    conn: &mut Conn,
+    tenant: seatkeeper_domain::TenantId,
+    held: &[Assignment],
+    known: &BTreeMap<PoolId, Coverage>,
+) -> AppResult<std::collections::HashMap<AssignmentId, SeatState>> {
     let mut out: std::collections::HashMap<AssignmentId, SeatState> =
         held.iter().map(|a| (a.id, SeatState::Active)).collect();
     if held.is_empty() {
@@ -1177,17 +1220,19 @@ pub(crate) async fn seat_states_on(
     for a in held {
         by_pool.entry(a.pool_id).or_default().push(a.id);
     }
-    let pools: Vec<PoolId> = by_pool.keys().copied().collect();
-    let mut coverage: BTreeMap<PoolId, Coverage> = BTreeMap::new();
-    for (pool, assigned, active, expired) in
-        subscriptions::coverage_of(conn, tenant, &pools).await?
-    {
+    let unknown: Vec<PoolId> = by_pool
+        .keys()
+        .filter(|p| !known.contains_key(p))
+        .copied()
+        .collect();
+    let mut coverage = known.clone();
+    for p in subscriptions::coverage_of(conn, tenant, &unknown).await? {
         coverage.insert(
-            pool,
+            p.id,
             Coverage {
-                assigned,
-                active,
-                expired,
+                assigned: p.assigned,
+                active: p.active,
+                expired: p.expired,
             },
         );
     }

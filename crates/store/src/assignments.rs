@@ -113,15 +113,22 @@ pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
 /// database itself (migration 0017's triggers remove the user from `unlicensed_users`), so
 /// every write of a batch is keyed by user id.
 pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
+    let mut w = bulk::Writes::new(conn);
+    insert_part(&mut w, list);
+    w.run(conn).await?;
+    Ok(())
+}
+
+/// [`insert_many`] as a part of `w`; nothing for an empty list.
+pub fn insert_part(w: &mut bulk::Writes, list: &[Assignment]) {
     use bulk::Col::{Int, Text};
     if list.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) {}",
-        bulk::rows(
-            conn,
-            1,
+        w.rows(
+            w.param(),
             &[Text, Text, Text, Text, Text, Text, Int, Int, Int, Text]
         )
     );
@@ -141,11 +148,7 @@ pub async fn insert_many(conn: &mut Conn, list: &[Assignment]) -> Result<()> {
                 .into(),
         ]
     }));
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(rows)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    w.push(sql, vec![rows]);
 }
 
 /// Deletes many assignments by id and returns the rows deleted (a concurrent change may have

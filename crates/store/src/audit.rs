@@ -46,15 +46,22 @@ pub async fn append(conn: &mut Conn, e: &AuditEntry) -> Result<()> {
 /// Appends many entries in one statement, so that a step that changes thousands of users
 /// costs one statement rather than one per user. Entries keep their order.
 pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> {
+    let mut w = crate::bulk::Writes::new(conn);
+    append_part(&mut w, entries);
+    w.run(conn).await?;
+    Ok(())
+}
+
+/// [`append_many`] as a part of `w`; nothing for no entries.
+pub fn append_part(w: &mut crate::bulk::Writes, entries: &[AuditEntry]) {
     use crate::bulk::{self, Col::Int, Col::Text};
     if entries.is_empty() {
-        return Ok(());
+        return;
     }
     let sql = format!(
         "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json) {}",
-        bulk::rows(
-            conn,
-            1,
+        w.rows(
+            w.param(),
             &[Text, Int, Text, Text, Text, Text, Text, Text, Text, Text]
         )
     );
@@ -72,11 +79,7 @@ pub async fn append_many(conn: &mut Conn, entries: &[AuditEntry]) -> Result<()> 
             e.after.clone().into(),
         ]
     }));
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(rows)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    w.push(sql, vec![rows]);
 }
 
 /// Newest first. The actor matches when it starts with `q.actor` (ignoring case); the target

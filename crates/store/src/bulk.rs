@@ -57,7 +57,11 @@ pub(crate) enum Col {
 /// columns in the order of `cols` and the rows in the array's order, for `INSERT INTO t (…) <rows>` (ends in a `WHERE` so
 /// that an `ON CONFLICT` clause may follow on SQLite). JSON nulls are SQL NULLs.
 pub(crate) fn rows(conn: &Conn, n: usize, cols: &[Col]) -> String {
-    let sqlite = sqlite(conn);
+    rows_on(sqlite(conn), n, cols)
+}
+
+/// [`rows`] for SQLite (`sqlite`) or PostgreSQL.
+pub(crate) fn rows_on(sqlite: bool, n: usize, cols: &[Col]) -> String {
     let exprs: Vec<String> = cols
         .iter()
         .enumerate()
@@ -196,4 +200,79 @@ pub(crate) async fn fetch_parts<'c>(
         .enumerate()
         .map(|(i, c)| parse_rows(row.try_get(format!("r{i}").as_str())?, c))
         .collect()
+}
+
+/// Several writes made in one statement, one round trip instead of one each: on SQLite the
+/// statements one after the other in one text (its parameters are numbered across the whole
+/// text), on PostgreSQL all but the last as data-modifying `WITH` queries of the last. Each
+/// part binds JSON texts only; [`Writes::param`] numbers the next part's first one. A failing
+/// part fails the whole, and the caller's transaction is rolled back.
+pub struct Writes {
+    sqlite: bool,
+    parts: Vec<String>,
+    args: Vec<String>,
+}
+
+impl Writes {
+    pub fn new(conn: &Conn) -> Writes {
+        Writes {
+            sqlite: sqlite(conn),
+            parts: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// The number the next bound value gets (`$n`).
+    pub(crate) fn param(&self) -> usize {
+        self.args.len() + 1
+    }
+
+    /// [`rows`] for this statement's backend, reading the JSON array bound at `$n`.
+    pub(crate) fn rows(&self, n: usize, cols: &[Col]) -> String {
+        rows_on(self.sqlite, n, cols)
+    }
+
+    /// Whether the writes are for SQLite (otherwise PostgreSQL).
+    pub(crate) fn sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Adds a write whose parameters are numbered from [`Writes::param`] on, in the order of
+    /// `args`. Only the last part may return rows (`RETURNING id`).
+    pub(crate) fn push(&mut self, sql: String, args: Vec<String>) {
+        self.parts.push(sql);
+        self.args.extend(args);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Makes the writes; returns the `id` column of the rows the last part returns.
+    pub async fn run(self, conn: &mut Conn) -> crate::Result<Vec<String>> {
+        use sqlx::Row;
+        let Some((last, rest)) = self.parts.split_last() else {
+            return Ok(Vec::new());
+        };
+        let sql = if self.sqlite {
+            self.parts.join(";\n")
+        } else if rest.is_empty() {
+            last.clone()
+        } else {
+            let with: Vec<String> = rest
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("w{i} AS ({p})"))
+                .collect();
+            format!("WITH {} {last}", with.join(", "))
+        };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in self.args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect()
+    }
 }

@@ -1,34 +1,39 @@
-//! The users a batch of license changes names, with their licenses and those licenses' group
-//! sources, read in one statement (L1–L6). A batch reads its users this way rather than in
+//! The users a batch of license changes names, with their licenses, those licenses' group
+//! sources and how their pools stand, read in one statement (L1–L6, SUB3). A batch reads its users this way rather than in
 //! three statements: on SQLite each statement is a round trip to the connection's thread, and
 //! those round trips, not the reads, were most of a small batch's time.
 
 use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
+use crate::subscriptions::{COVERAGE_COLS, PoolCoverage, coverage_part, map_coverage};
 use crate::{Conn, Result, assignments, bulk, directory};
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::directory::User;
-use seatkeeper_domain::{TenantId, UserId};
+use seatkeeper_domain::{PoolId, TenantId, UserId};
 
 /// What [`read`] returns: the users found (in id order), their licenses (per user in the
-/// order they were assigned) and their licenses' group sources.
+/// order they were assigned), their licenses' group sources, and how the pools of their
+/// licenses and the other pools asked for stand (in id order).
 #[derive(Debug, Default)]
 pub struct Holders {
     pub users: Vec<User>,
     pub licenses: Vec<Assignment>,
     pub sources: Vec<Source>,
+    pub pools: Vec<PoolCoverage>,
 }
 
-/// The users of `tenant` among `ids` with their licenses and group sources, in one statement.
-/// With `lock` the users' rows are locked in id order until the transaction ends (PostgreSQL;
+/// The users of `tenant` among `ids` with their licenses and group sources, and how the pools
+/// of those licenses and `pools` (of `tenant`) stand, in one statement. With `lock` the users'
+/// rows, then the pools' rows, are locked in id order until the transaction ends (PostgreSQL;
 /// on SQLite the one writer excludes the others and nothing more is taken). Ids of no user of
 /// `tenant` are left out, and so are their licenses and sources.
 pub async fn read(
     conn: &mut Conn,
     tenant: TenantId,
     ids: &[UserId],
+    pools: &[PoolId],
     lock: bool,
 ) -> Result<Holders> {
-    if ids.is_empty() {
+    if ids.is_empty() && pools.is_empty() {
         return Ok(Holders::default());
     }
     let lock = if lock {
@@ -40,18 +45,25 @@ pub async fn read(
         directory::users_part(conn, lock),
         assignments::of_users_part(conn),
         sources_part(conn, 2),
+        coverage_part(conn, 3, Some(2), lock),
     ]);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
-        .bind(bulk::text_list(ids));
+        .bind(bulk::text_list(ids))
+        .bind(bulk::text_list(pools));
     let parts = bulk::fetch_parts(
         conn,
         q,
-        &[directory::USER_COLS, assignments::COLS, SOURCE_COLS],
+        &[
+            directory::USER_COLS,
+            assignments::COLS,
+            SOURCE_COLS,
+            COVERAGE_COLS,
+        ],
     )
     .await?;
-    let [users, licenses, sources] = <[_; 3]>::try_from(parts)
-        .map_err(|_| sqlx::Error::Protocol("expected three parts".into()))?;
+    let [users, licenses, sources, pools] = <[_; 4]>::try_from(parts)
+        .map_err(|_| sqlx::Error::Protocol("expected four parts".into()))?;
     let users = users
         .iter()
         .map(directory::map_user)
@@ -69,5 +81,6 @@ pub async fn read(
             .map(assignments::map)
             .collect::<Result<Vec<_>>>()?,
         sources,
+        pools: pools.iter().map(map_coverage).collect::<Result<Vec<_>>>()?,
     })
 }

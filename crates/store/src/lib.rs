@@ -11,6 +11,7 @@ pub mod assignments;
 pub mod audit;
 pub mod billing;
 mod bulk;
+pub use bulk::Writes;
 pub mod catalog;
 pub mod directory;
 pub mod group_licenses;

@@ -303,18 +303,25 @@ pub async fn pools_of_tenant(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Po
     rows.iter().map(map_pool).collect()
 }
 
-/// How `pools` of `tenant` stand, in one statement (SUB3): per pool found, its id, the
-/// licenses assigned from it, and the licenses of its Active and of its Expired
-/// subscriptions. Pools of another tenant, or of none, are left out.
-pub async fn coverage_of(
-    conn: &mut Conn,
-    tenant: TenantId,
-    pools: &[PoolId],
-) -> Result<Vec<(PoolId, i64, i64, i64)>> {
-    const COLS: &[&str] = &["id", "assigned", "active", "expired"];
-    if pools.is_empty() {
-        return Ok(Vec::new());
-    }
+/// How one pool stands (SUB3): its licenses that work (`total`), the licenses assigned from
+/// it, and the licenses of its Active and of its Expired subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolCoverage {
+    pub id: PoolId,
+    pub total: i64,
+    pub assigned: i64,
+    pub active: i64,
+    pub expired: i64,
+}
+
+/// The columns of [`coverage_part`].
+pub(crate) const COVERAGE_COLS: &[&str] = &["id", "total", "assigned", "active", "expired"];
+
+/// A part ([`crate::bulk::json_parts`]) reading how pools of the tenant bound at `$1` stand
+/// ([`PoolCoverage`], in id order): the pools whose ids are the JSON array at `$pools`, and
+/// with `users` those of the licenses of the users whose ids are the JSON array at `$users`.
+/// `lock` ends the inner query (`FOR UPDATE` on PostgreSQL: the rows are locked in id order).
+pub(crate) fn coverage_part(conn: &Conn, pools: usize, users: Option<usize>, lock: &str) -> String {
     let sum = |status: &str| {
         format!(
             "COALESCE((SELECT CAST(SUM(s.quantity) AS BIGINT) FROM subscriptions s
@@ -322,28 +329,53 @@ pub async fn coverage_of(
                 AND s.status = '{status}'), 0)"
         )
     };
+    let held = match users {
+        Some(n) => format!(
+            " OR p.id IN (SELECT pool_id FROM assignments WHERE {} = $1 AND user_id IN ({}))",
+            crate::bulk::unindexed(conn, "tenant_id"),
+            crate::bulk::texts(conn, n)
+        ),
+        None => String::new(),
+    };
     let inner = format!(
-        "SELECT p.id AS id, p.assigned AS assigned, {} AS active, {} AS expired
-         FROM pools p WHERE p.tenant_id = $1 AND p.id IN ({})",
+        "SELECT p.id AS id, p.total AS total, p.assigned AS assigned, {} AS active, {} AS expired
+         FROM pools p WHERE p.tenant_id = $1 AND (p.id IN ({}){held}){lock}",
         sum("Active"),
         sum("Expired"),
-        crate::bulk::texts(conn, 2)
+        crate::bulk::texts(conn, pools)
     );
-    let sql = crate::bulk::json_rows(conn, &inner, COLS, "id");
+    crate::bulk::json_rows(conn, &inner, COVERAGE_COLS, "id")
+}
+
+/// A row of [`coverage_part`].
+pub(crate) fn map_coverage(r: &crate::bulk::JsonRow<'_>) -> Result<PoolCoverage> {
+    Ok(PoolCoverage {
+        id: get_id(r, "id")?,
+        total: get_i64(r, "total")?,
+        assigned: get_i64(r, "assigned")?,
+        active: get_i64(r, "active")?,
+        expired: get_i64(r, "expired")?,
+    })
+}
+
+/// How `pools` of `tenant` stand, in one statement (SUB3), in id order. Pools of another
+/// tenant, or of none, are left out.
+pub async fn coverage_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    pools: &[PoolId],
+) -> Result<Vec<PoolCoverage>> {
+    if pools.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = coverage_part(conn, 2, None, "");
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(crate::bulk::text_list(pools));
-    crate::bulk::fetch_rows(conn, q, COLS)
+    crate::bulk::fetch_rows(conn, q, COVERAGE_COLS)
         .await?
         .iter()
-        .map(|r| {
-            Ok((
-                get_id(r, "id")?,
-                get_i64(r, "assigned")?,
-                get_i64(r, "active")?,
-                get_i64(r, "expired")?,
-            ))
-        })
+        .map(map_coverage)
         .collect()
 }
 
@@ -358,6 +390,35 @@ pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Seats taken (positive) or given back (negative) in several pools, as the last part of `w`:
+/// a pool takes its seats only if that many are available (the check and the update are one
+/// statement). The part returns the ids of the pools changed: a pool missing from them did not
+/// have the licenses, and the caller rolls the transaction back.
+pub fn seats_part(w: &mut crate::bulk::Writes, seats: &[(PoolId, i64)]) {
+    if seats.is_empty() {
+        return;
+    }
+    let n = w.param();
+    let list = if w.sqlite() {
+        format!("SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(${n})")
+    } else {
+        format!(
+            "SELECT r.v ->> 0 AS id, (r.v ->> 1)::bigint AS n FROM jsonb_array_elements(${n}::jsonb) AS r(v)"
+        )
+    };
+    let sql = format!(
+        "UPDATE pools SET assigned = pools.assigned + s.n FROM ({list}) AS s
+         WHERE pools.id = s.id AND (s.n <= 0 OR pools.assigned + s.n <= pools.total)
+         RETURNING pools.id AS id"
+    );
+    let rows = crate::bulk::row_list(
+        seats
+            .iter()
+            .map(|(pool, n)| vec![pool.to_string().into(), (*n).into()]),
+    );
+    w.push(sql, vec![rows]);
 }
 
 pub async fn release_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<()> {
