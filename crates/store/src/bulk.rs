@@ -271,8 +271,6 @@ impl Writes {
             q = q.bind(a);
         }
         let rows = q.fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect()
+        rows.iter().map(|r| r.try_get::<String, _>("id")).collect()
     }
 }

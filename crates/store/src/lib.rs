@@ -313,7 +313,11 @@ impl Db {
                 }
             }
             Backend::Sqlite => {
-                let opts = |n: u32| {
+                // `writer`: the one connection that writes. It leaves checkpoints (copying the
+                // WAL's pages back into the database file, and its fsync) to a task of their own
+                // on a reading connection ([`checkpoint_in_background`]): in the writer they
+                // held up a batch of license changes every thousand pages written.
+                let opts = |n: u32, writer: bool| {
                     AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(Duration::from_secs(60))
@@ -324,8 +328,11 @@ impl Db {
                         .before_acquire(|conn, _| {
                             Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
                         })
-                        .after_connect(|conn, _| {
+                        .after_connect(move |conn, _| {
                             Box::pin(async move {
+                                if writer {
+                                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                                }
                                 // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
                                 // keeps every commit durable against a process crash.
                                 for p in [
@@ -344,14 +351,15 @@ impl Db {
                             })
                         })
                 };
-                let write = opts(1)
+                let write = opts(1, true)
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot open {}", redact_url(url)))?;
-                let read = opts(4)
+                let read = opts(4, false)
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot open {}", redact_url(url)))?;
+                checkpoint_in_background(read.clone());
                 Db {
                     read,
                     write,
@@ -459,6 +467,36 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// How often the WAL of a SQLite database is checkpointed (see [`checkpoint_in_background`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] through a connection of
+/// `read`, until the pool is closed. `PASSIVE`: it copies what no reader still needs and never
+/// waits for the writer, which goes on writing meanwhile (SQLite's own checkpoints run in the
+/// writing connection, inside the commit that crosses the threshold). Every commit stays
+/// durable: it is in the WAL before it is acknowledged, checkpointed or not.
+fn checkpoint_in_background(read: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if read.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&read)
+                .await
+            {
+                if read.is_closed() {
+                    return;
+                }
+                tracing::debug!("checkpoint failed (tried again shortly): {e}");
+            }
+        }
+    });
 }
 
 /// A database failure, opaque to the layers above the store: its message, whether running the
