@@ -16,8 +16,9 @@
 //! - nobody is answered before the batch's `COMMIT` has returned: an acknowledged change is
 //!   durable, and a change whose batch did not commit is not there at all;
 //! - the changes of a batch see each other in queue order, as if they had run one after the
-//!   other: each pool's seats are read once per batch (on PostgreSQL the pool row is locked
-//!   then, until the batch commits) and kept in a ledger, so a seat taken by an earlier change
+//!   other: each pool's seats are read once per batch, with the batch's users or when a change
+//!   first needs them (on PostgreSQL the pool row is locked then, until the batch commits), and
+//!   kept in a ledger, so a seat taken by an earlier change
 //!   is not available to a later one and counts never exceed what was bought. Other servers on
 //!   the same database queue behind the batch as a whole, or meet a deadlock that the
 //!   database reports, and the batch runs again (nothing of it was acknowledged).

@@ -290,10 +290,11 @@ impl WriteSet {
         }
     }
 
-    /// Makes the writes in a few statements: rows deleted, changed and inserted, users
-    /// updated, the audit entries, and the seats last (the pool rows are the contended ones,
-    /// so they are locked only for the rest of the transaction, in pool order). Errors:
-    /// [`DomainError::NotEnoughLicenses`] when a pool has fewer licenses free than taken.
+    /// Makes the writes in a few statements: rows changed (one statement each), rows
+    /// deleted (one statement), users updated, then the new rows, the audit entries and the seats in one
+    /// statement ([`seatkeeper_store::Writes`]), the seats last. Errors:
+    /// [`DomainError::NotEnoughLicenses`] when a pool has fewer licenses free than taken (the
+    /// caller rolls the transaction back).
     pub(crate) async fn flush(self, tx: &mut Conn, catalog: &Catalog) -> AppResult<()> {
         let mut inserts = Vec::new();
         let mut deletes = Vec::new();
