@@ -203,7 +203,7 @@ impl App {
             attempt += 1;
             match self.run_batch(&units).await {
                 Ok(answers) => break answers,
-                Err(e) if attempt < MAX_ATTEMPTS && is_contention(&e) => {
+                Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(
                         attempt,
                         size = units.len(),
@@ -303,10 +303,14 @@ impl App {
             return Err(e);
         }
         // How the licenses work: the pools read with the users, as the batch leaves them, and
-        // the others read once per organization for the whole batch.
+        // the others read once per organization for the whole batch. On PostgreSQL every pool
+        // is read again now: the subscriptions' sums read with the users are those of before
+        // the statement waited for a pool's lock, and a purchase committed meanwhile is not in
+        // them (the pool row itself is read as it is once locked).
         let known: BTreeMap<PoolId, Coverage> = seen
             .pools
             .values()
+            .filter(|_| !postgres)
             .map(|p| {
                 let assigned = ledger.pools.get(&p.id).map_or(p.assigned, |l| l.1);
                 (
@@ -414,6 +418,19 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+}
+
+impl App {
+    /// Whether a batch failed because it wrote from a read made before another server's
+    /// change committed: on PostgreSQL a statement that waits for a row lock (the batch's
+    /// users) still reads the other tables as they were when it started, so a license another
+    /// server has just given one of the users is not seen, and the batch's own insert of it
+    /// meets the unique key. Nothing of the batch was made; run again, it reads that license.
+    /// On SQLite the one writer excludes that, and a unique violation is a real conflict.
+    fn stale_read(&self, e: &AppError) -> bool {
+        self.db.backend() == seatkeeper_store::Backend::Postgres
+            && matches!(e, AppError::Conflict { .. })
     }
 }
 

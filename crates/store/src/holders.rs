@@ -21,10 +21,10 @@ pub struct Holders {
     pub pools: Vec<PoolCoverage>,
 }
 
-/// The users of `tenant` among `ids` with their licenses and group sources, and how the pools
-/// of those licenses and `pools` (of `tenant`) stand, in one statement. With `lock` the users'
-/// rows, then the pools' rows, are locked in id order until the transaction ends (PostgreSQL;
-/// on SQLite the one writer excludes the others and nothing more is taken). Ids of no user of
+/// The users of `tenant` among `ids` with their licenses and group sources, and how `pools`
+/// (of `tenant`) stand, in one statement. With `lock` the users' rows, then the pools' rows,
+/// are locked in id order until the transaction ends (PostgreSQL); without it (SQLite, whose
+/// one writer excludes the others) the pools of the users' licenses are read too. Ids of no user of
 /// `tenant` are left out, and so are their licenses and sources.
 pub async fn read(
     conn: &mut Conn,
@@ -36,16 +36,18 @@ pub async fn read(
     if ids.is_empty() && pools.is_empty() {
         return Ok(Holders::default());
     }
-    let lock = if lock {
+    let lock_rows = if lock {
         directory::lock_in_id_order(conn)
     } else {
         ""
     };
     let sql = bulk::json_parts(&[
-        directory::users_part(conn, lock),
+        directory::users_part(conn, lock_rows),
         assignments::of_users_part(conn),
         sources_part(conn, 2),
-        coverage_part(conn, 3, Some(2), lock),
+        // Unlocked (SQLite), the pools of the users' licenses too, for the answer's seat
+        // states; locked (PostgreSQL), only the pools asked for.
+        coverage_part(conn, 3, (!lock).then_some(2), lock_rows),
     ]);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())

@@ -313,10 +313,10 @@ impl Db {
                 }
             }
             Backend::Sqlite => {
-                // `writer`: the one connection that writes. It leaves checkpoints (copying the
-                // WAL's pages back into the database file, and its fsync) to a task of their own
-                // on a reading connection ([`checkpoint_in_background`]): in the writer they
-                // held up a batch of license changes every thousand pages written.
+                // `writer`: the one connection that writes. It leaves most of the checkpoint
+                // work (copying the WAL's pages back into the database file, and its fsync) to
+                // a task of their own on a reading connection ([`checkpoint_in_background`]):
+                // in the writer it held up a batch of license changes every thousand pages.
                 let opts = |n: u32, writer: bool| {
                     AnyPoolOptions::new()
                         .max_connections(n)
@@ -331,7 +331,7 @@ impl Db {
                         .after_connect(move |conn, _| {
                             Box::pin(async move {
                                 if writer {
-                                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                                    conn.execute(WRITER_AUTOCHECKPOINT).await?;
                                 }
                                 // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
                                 // keeps every commit durable against a process crash.
@@ -469,14 +469,22 @@ impl Db {
     }
 }
 
+/// The writer's own checkpoints: once the WAL holds 10,000 pages (40 MB), the commit that
+/// crossed it copies back what the background checkpoints have not (little: they run every
+/// [`CHECKPOINT_EVERY`]), so that the next write starts the WAL over. Without it the WAL grows
+/// for as long as writes go on: a checkpoint from another connection never catches up with a
+/// writer that keeps committing, and only the writer restarts the WAL.
+const WRITER_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 10000";
+
 /// How often the WAL of a SQLite database is checkpointed (see [`checkpoint_in_background`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] through a connection of
 /// `read`, until the pool is closed. `PASSIVE`: it copies what no reader still needs and never
 /// waits for the writer, which goes on writing meanwhile (SQLite's own checkpoints run in the
-/// writing connection, inside the commit that crosses the threshold). Every commit stays
-/// durable: it is in the WAL before it is acknowledged, checkpointed or not.
+/// writing connection, inside the commit that crosses the threshold: there only from
+/// [`WRITER_AUTOCHECKPOINT`] on). Every commit stays durable: it is in the WAL before it is
+/// acknowledged, checkpointed or not.
 fn checkpoint_in_background(read: AnyPool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
