@@ -347,3 +347,63 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         "{summaries:?}"
     );
 });
+
+backends!(
+    two_servers_giving_the_same_users_a_product_both_succeed,
+    |srv| async move {
+        // Two servers on one database give the same users the same product at the same time.
+        // Giving a product the user already holds changes nothing and succeeds (Graph), so
+        // every call succeeds whichever server comes second, and each user holds it once.
+        srv.buy("MAIL_PLAN1", 40).await;
+        let sku = srv.sku("MAIL_PLAN1");
+        let mut users = Vec::new();
+        for i in 0..16 {
+            users.push(srv.user(&format!("both{i}@contoso.test"), Some("SE")).await);
+        }
+        let apps = [srv.app.clone(), srv.second_app().await];
+        let op = srv.operator();
+        let mut handles = Vec::new();
+        for round in 0..3 {
+            for (a, app) in apps.iter().enumerate() {
+                for (i, u) in users.iter().enumerate() {
+                    // Each round, a different half of the users loses the product first on
+                    // one server, so that both servers keep inserting it.
+                    let remove = round > 0 && (i + round + a) % 2 == 0;
+                    let (app, op, u) = (app.clone(), op.clone(), u.to_string());
+                    handles.push(tokio::spawn(async move {
+                        let spec = seatkeeper_app::licenses::LicenseSpec {
+                            sku_id: sku,
+                            disabled_plans: vec![],
+                        };
+                        if remove {
+                            app.assign_license(&op, &u, vec![], vec![sku])
+                                .await
+                                .map(|_| ())
+                        } else {
+                            app.assign_license(&op, &u, vec![spec], vec![])
+                                .await
+                                .map(|_| ())
+                        }
+                    }));
+                }
+            }
+        }
+        for h in handles {
+            match h.await.expect("task") {
+                Ok(()) => {}
+                // A removal that meets a user whose license the other server removed first.
+                Err(e)
+                    if e.to_string()
+                        .contains("does not have a corresponding license") => {}
+                Err(e) => panic!("a change failed: {e}"),
+            }
+        }
+        let (total, assigned, rows) = pool_counts(&srv, "MAIL_PLAN1").await;
+        assert_eq!(total, 40);
+        assert_eq!(assigned, rows, "the counter matches the assignment rows");
+        assert!(
+            rows <= 16,
+            "each user holds the product at most once: {rows} rows"
+        );
+    }
+);
