@@ -469,22 +469,26 @@ impl Db {
     }
 }
 
-/// The writer's own checkpoints: once the WAL holds 10,000 pages (40 MB), the commit that
-/// crossed it copies back what the background checkpoints have not (little: they run every
-/// [`CHECKPOINT_EVERY`]), so that the next write starts the WAL over. Without it the WAL grows
-/// for as long as writes go on: a checkpoint from another connection never catches up with a
-/// writer that keeps committing, and only the writer restarts the WAL.
-const WRITER_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 10000";
+/// The writer's own checkpoints, a safeguard only: from 100,000 WAL pages (400 MB), should the
+/// background checkpoints ([`checkpoint_in_background`]) not have started the WAL over.
+const WRITER_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 100000";
 
 /// How often the WAL of a SQLite database is checkpointed (see [`checkpoint_in_background`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// WAL pages (4 KB) from which a background checkpoint also starts the WAL over (128 MB).
+const RESTART_FROM_PAGES: i64 = 32768;
+
 /// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] through a connection of
-/// `read`, until the pool is closed. `PASSIVE`: it copies what no reader still needs and never
-/// waits for the writer, which goes on writing meanwhile (SQLite's own checkpoints run in the
-/// writing connection, inside the commit that crosses the threshold: there only from
-/// [`WRITER_AUTOCHECKPOINT`] on). Every commit stays durable: it is in the WAL before it is
-/// acknowledged, checkpointed or not.
+/// `read`, until the pool is closed. First `PASSIVE`: it copies what no reader still needs and
+/// never waits for the writer, which goes on writing meanwhile. A checkpoint from another
+/// connection never catches up with a writer that keeps committing, and only a complete one
+/// lets the WAL start over, so from [`RESTART_FROM_PAGES`] on a `RESTART` follows at once: it
+/// holds the writer off while it copies the few pages written since and waits for the readers,
+/// then the next write starts the WAL over. (SQLite's own checkpoints run in the writing
+/// connection, inside the commit that crosses 1,000 pages, with their `fsync`: they held up a
+/// batch of license changes every time.) Every commit stays durable: it is in the WAL before
+/// it is acknowledged, checkpointed or not.
 fn checkpoint_in_background(read: AnyPool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
@@ -494,10 +498,19 @@ fn checkpoint_in_background(read: AnyPool) {
             if read.is_closed() {
                 return;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&read)
-                .await
-            {
+            let passive = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&read)
+                .await;
+            let done = match passive {
+                Ok(row) if get_i64(&row, "log").unwrap_or(0) >= RESTART_FROM_PAGES => {
+                    sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                        .execute(&read)
+                        .await
+                        .map(|_| ())
+                }
+                other => other.map(|_| ()),
+            };
+            if let Err(e) = done {
                 if read.is_closed() {
                     return;
                 }
