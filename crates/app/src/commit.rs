@@ -1,9 +1,9 @@
 //! Group commit for license changes (L1–L5).
 //!
 //! Every admin license change ([`App::assign_license`], the 20-user and bulk operations, one
-//! user's licenses set at once) is queued to one writer per server. The writer takes whatever is
-//! queued when it is free (at most [`MAX_BATCH`] changes; no fixed wait, so a lone change is
-//! committed at once) and runs the whole batch in one transaction:
+//! user's licenses set at once) is queued to one writer per server. When it is free, the writer
+//! starts a transaction, takes whatever is queued by then (at most [`MAX_BATCH`] changes; no
+//! fixed wait, so a lone change is committed at once) and runs the whole batch in it:
 //!
 //! - each change is checked with the same rules as a change on its own ([`App::plan_writes`]),
 //!   reading what the earlier changes of the batch wrote; its writes are kept in memory and
@@ -72,6 +72,7 @@ pub(crate) struct LicenseWrite {
 pub struct Writer {
     queue: mpsc::UnboundedSender<LicenseWrite>,
     waiting: AtomicUsize,
+    running: AtomicUsize,
     batches: AtomicU64,
     changes: AtomicU64,
     largest: AtomicUsize,
@@ -82,6 +83,9 @@ pub struct Writer {
 pub struct WriterStats {
     /// Changes queued or in the batch being committed, not answered yet.
     pub waiting: usize,
+    /// Changes in the batch being run now: 0 while the writer waits for work or for its
+    /// transaction to start.
+    pub running: usize,
     /// Batches run to the end (committed, or failed as a whole).
     pub batches: u64,
     /// Changes answered, accepted or refused.
@@ -123,16 +127,25 @@ pub(crate) fn start(app: Weak<Inner>, own_thread: bool) -> Writer {
     Writer {
         queue,
         waiting: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
         batches: AtomicU64::new(0),
         changes: AtomicU64::new(0),
         largest: AtomicUsize::new(0),
     }
 }
 
-/// The writer's loop: takes whatever is queued (at most [`MAX_BATCH`]) and commits it as one
-/// batch, until the queue closes or the app is gone.
+/// The writer's loop: once a change is queued it starts a transaction, then takes whatever is
+/// queued by the time the transaction has started (at most [`MAX_BATCH`]) and commits it as
+/// one batch, until the queue closes or the app is gone. Changes that arrive while the
+/// database's write path is held elsewhere thus join the batch that is waiting for it.
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
     while let Some(first) = rx.recv().await {
+        let Some(inner) = app.upgrade() else {
+            return;
+        };
+        let app_now = App(inner.clone());
+        // A failed start is met again, and answered, by the batch's own first attempt.
+        let tx = app_now.db.begin().await.ok();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -140,12 +153,11 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
                 Err(_) => break,
             }
         }
-        let Some(inner) = app.upgrade() else {
-            return;
-        };
         let size = batch.len();
-        App(inner.clone()).commit_batch(batch).await;
         let w = &inner.license_writer;
+        w.running.store(size, Ordering::Relaxed);
+        app_now.commit_batch(batch, tx).await;
+        w.running.store(0, Ordering::Relaxed);
         w.waiting.fetch_sub(size, Ordering::Relaxed);
         w.batches.fetch_add(1, Ordering::Relaxed);
         w.changes.fetch_add(size as u64, Ordering::Relaxed);
@@ -159,6 +171,7 @@ impl App {
         let w = &self.license_writer;
         WriterStats {
             waiting: w.waiting.load(Ordering::Relaxed),
+            running: w.running.load(Ordering::Relaxed),
             batches: w.batches.load(Ordering::Relaxed),
             changes: w.changes.load(Ordering::Relaxed),
             largest: w.largest.load(Ordering::Relaxed),
@@ -193,7 +206,8 @@ impl App {
 
     /// Commits `batch` in one transaction (see the module documentation) and answers each
     /// change, running the batch again on contention.
-    pub(crate) async fn commit_batch(&self, batch: Vec<LicenseWrite>) {
+    /// `tx`, when given, is the transaction of the first attempt, started already.
+    pub(crate) async fn commit_batch(&self, batch: Vec<LicenseWrite>, mut tx: Option<Tx>) {
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|w| ((w.actor, w.changes, w.now), w.reply))
@@ -201,7 +215,7 @@ impl App {
         let mut attempt = 0u32;
         let answers = loop {
             attempt += 1;
-            match self.run_batch(&units).await {
+            match self.run_batch(&units, tx.take()).await {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(
@@ -237,8 +251,16 @@ impl App {
 
     /// Runs every change of a batch in one transaction and commits it. `Ok` holds each change's
     /// own answer; `Err` means nothing of the batch was committed.
-    async fn run_batch(&self, units: &[(Actor, Vec<UserChange>, Time)]) -> AppResult<Vec<Answer>> {
-        let mut tx: Tx = self.db.begin().await?;
+    /// `tx` is the batch's transaction if it has been started already.
+    async fn run_batch(
+        &self,
+        units: &[(Actor, Vec<UserChange>, Time)],
+        tx: Option<Tx>,
+    ) -> AppResult<Vec<Answer>> {
+        let mut tx: Tx = match tx {
+            Some(tx) => tx,
+            None => self.db.begin().await?,
+        };
         let catalog = self.catalog();
         let mut seen = Seen::default();
         // Per organization: the users named, and the central pools of the products given

@@ -233,9 +233,31 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     }
     srv.user("nowhere@contoso.test", None).await;
 
+    srv.user("primer@contoso.test", Some("DK")).await;
     let before = srv.app.license_writer_stats();
     let blocker = hold_writes(&srv).await;
     let srv = std::sync::Arc::new(srv);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // On SQLite the writer waits for the held write connection before it takes what is
+    // queued. On PostgreSQL its transaction starts at once and it waits on the held lock with
+    // what it took: a first change occupies it there, so the others queue together behind it.
+    let primer = if srv.app.db.backend() == seatkeeper_store::Backend::Postgres {
+        let poster = srv.clone();
+        let path = "/v1.0/users/primer@contoso.test/assignLicense".to_string();
+        let body =
+            json!({"addLicenses": [{"skuId": plan1, "disabledPlans": []}], "removeLicenses": []});
+        let h = tokio::spawn(async move { poster.post(&path, body).await });
+        while srv.app.license_writer_stats().running < 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first change was never taken"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Some(h)
+    } else {
+        None
+    };
     let mut handles = Vec::new();
     for (u, _, sku) in &wants {
         let srv = srv.clone();
@@ -248,23 +270,28 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         handles.push(tokio::spawn(async move { srv.post(&path, body).await }));
     }
     // Every change is queued behind the held write path, then all go at once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while srv.app.license_writer_stats().waiting < wants.len() {
+    let queued = wants.len() + usize::from(primer.is_some());
+    while srv.app.license_writer_stats().waiting < queued {
         assert!(std::time::Instant::now() < deadline, "changes never queued");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     blocker.rollback().await.expect("release");
+    if let Some(h) = primer {
+        let got = h.await.expect("task");
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    }
     let mut answers = Vec::new();
     for h in handles {
         answers.push(h.await.expect("task"));
     }
     let after = srv.app.license_writer_stats();
     assert!(
-        after.largest >= wants.len() - 1,
+        after.largest >= wants.len(),
         "the changes were committed together: {after:?}"
     );
-    assert!(
-        after.batches - before.batches <= 2,
+    assert_eq!(
+        after.batches - before.batches,
+        queued as u64 - wants.len() as u64 + 1,
         "{before:?} → {after:?}"
     );
 
@@ -312,7 +339,11 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     }
     assert_eq!(basic_ok, 5, "exactly the 5 bought licenses were given");
     assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (5, 5, 5));
-    assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (10, 5, 5));
+    let plan1_given = 5 + usize::from(srv.app.db.backend() == seatkeeper_store::Backend::Postgres);
+    assert_eq!(
+        pool_counts(&srv, "MAIL_PLAN1").await,
+        (10, plan1_given as i64, plan1_given as i64)
+    );
     assert_eq!(pool_counts(&srv, "MAIL_PLAN2").await, (2, 2, 2));
     // A refused change left nothing behind: the holders keep exactly what they had.
     for i in 0..2 {
@@ -336,6 +367,7 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         .expect("entries")
         .iter()
         .filter_map(|e| e["summary"].as_str())
+        .filter(|s| !s.starts_with("primer@"))
         .collect();
     let count = |part: &str| summaries.iter().filter(|s| s.ends_with(part)).count();
     assert_eq!(count("assigned SUITE_BASIC"), 5, "{summaries:?}");
