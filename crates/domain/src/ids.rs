@@ -10,7 +10,9 @@ macro_rules! id_type {
         pub struct $name(pub Uuid);
 
         impl $name {
-            pub fn new() -> Self { Self(Uuid::new_v4()) }
+            /// A new id: a time-ordered GUID (UUID version 7, RFC 9562), so that ids made one
+            /// after the other sort, and are stored, next to each other.
+            pub fn new() -> Self { Self(Uuid::now_v7()) }
             /// Parses a GUID in its usual hyphenated text form (case-insensitive).
             pub fn parse(s: &str) -> Option<Self> { Uuid::parse_str(s.trim()).ok().map(Self) }
         }
