@@ -340,6 +340,10 @@ impl Db {
                                     "PRAGMA journal_mode = WAL",
                                     "PRAGMA synchronous = NORMAL",
                                     "PRAGMA foreign_keys = ON",
+                                    // A statement's own undo (its statement journal) in memory,
+                                    // not in a temporary file: a multi-row write wrote every
+                                    // page it touched to that file first.
+                                    "PRAGMA temp_store = MEMORY",
                                     // Large directories: keep hot B-tree pages in memory and read
                                     // the rest through the page cache rather than a syscall each.
                                     "PRAGMA cache_size = -32768",
