@@ -351,6 +351,9 @@ impl Db {
                                 ] {
                                     conn.execute(p).await?;
                                 }
+                                if writer {
+                                    conn.execute(WRITER_CACHE).await?;
+                                }
                                 Ok(())
                             })
                         })
@@ -475,6 +478,14 @@ impl Db {
 
 /// The writer's own checkpoints, a safeguard only: from 100,000 WAL pages (400 MB), should the
 /// background checkpoints ([`checkpoint_in_background`]) not have started the WAL over.
+/// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
+/// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its
+/// transaction changes; and its commits walked through that cache (`pcache1TruncateUnsafe`,
+/// in a profile). With 32 MB that took about 6% of the server's CPU time under concurrent license changes (100,000 users,
+/// 1,000,000 licenses), and 1 MB did 15-20% more changes per second, with group licensing
+/// jobs (thousands of rows per transaction) as fast as before.
+const WRITER_CACHE: &str = "PRAGMA cache_size = -1024";
+
 const WRITER_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 100000";
 
 /// How often the WAL of a SQLite database is checkpointed (see [`checkpoint_in_background`]).
