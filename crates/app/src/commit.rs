@@ -144,8 +144,8 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
             return;
         };
         let app_now = App(inner.clone());
-        // A failed start is met again, and answered, by the batch's own first attempt.
-        let tx = app_now.db.begin().await.ok();
+        // A start that failed is the batch's first attempt, and is answered as such.
+        let tx = app_now.db.begin().await.map_err(AppError::from);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -206,8 +206,10 @@ impl App {
 
     /// Commits `batch` in one transaction (see the module documentation) and answers each
     /// change, running the batch again on contention.
-    /// `tx`, when given, is the transaction of the first attempt, started already.
-    pub(crate) async fn commit_batch(&self, batch: Vec<LicenseWrite>, mut tx: Option<Tx>) {
+    /// `first` is the start of the first attempt's transaction, made already: a failure there
+    /// counts as that attempt's error.
+    pub(crate) async fn commit_batch(&self, batch: Vec<LicenseWrite>, first: AppResult<Tx>) {
+        let mut first = Some(first);
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|w| ((w.actor, w.changes, w.now), w.reply))
@@ -215,7 +217,12 @@ impl App {
         let mut attempt = 0u32;
         let answers = loop {
             attempt += 1;
-            match self.run_batch(&units, tx.take()).await {
+            let result = match first.take() {
+                Some(Ok(tx)) => self.run_batch(&units, Some(tx)).await,
+                Some(Err(e)) => Err(e),
+                None => self.run_batch(&units, None).await,
+            };
+            match result {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(

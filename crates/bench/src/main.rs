@@ -11,13 +11,12 @@ use seatkeeper_app::{App, Config};
 use seatkeeper_store::sqlx::{self, AssertSqlSafe};
 use seatkeeper_store::{Backend, Db, us};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// mimalloc rather than the system allocator: a request allocates and frees many small
-/// objects across threads, and glibc's malloc spent about a sixth of the server's CPU time
-/// under concurrent license changes (its arenas' consolidation and free-list upkeep).
+/// The server's allocator (see the `seatkeeper` binary), so that the server measured here
+/// runs as it does in production.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(about = "Benchmarks Seatkeeper over HTTP on loopback")]

@@ -340,10 +340,6 @@ impl Db {
                                     "PRAGMA journal_mode = WAL",
                                     "PRAGMA synchronous = NORMAL",
                                     "PRAGMA foreign_keys = ON",
-                                    // A statement's own undo (its statement journal) in memory,
-                                    // not in a temporary file: a multi-row write wrote every
-                                    // page it touched to that file first.
-                                    "PRAGMA temp_store = MEMORY",
                                     // Large directories: keep hot B-tree pages in memory and read
                                     // the rest through the page cache rather than a syscall each.
                                     "PRAGMA cache_size = -32768",
@@ -353,6 +349,7 @@ impl Db {
                                 }
                                 if writer {
                                     conn.execute(WRITER_CACHE).await?;
+                                    conn.execute(WRITER_TEMP_STORE).await?;
                                 }
                                 Ok(())
                             })
@@ -476,16 +473,22 @@ impl Db {
     }
 }
 
-/// The writer's own checkpoints, a safeguard only: from 100,000 WAL pages (400 MB), should the
-/// background checkpoints ([`checkpoint_in_background`]) not have started the WAL over.
 /// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
 /// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its
 /// transaction changes; and its commits walked through that cache (`pcache1TruncateUnsafe`,
-/// in a profile). With 32 MB that took about 6% of the server's CPU time under concurrent license changes (100,000 users,
-/// 1,000,000 licenses), and 1 MB did 15-20% more changes per second, with group licensing
-/// jobs (thousands of rows per transaction) as fast as before.
+/// in a profile). With 32 MB that took about 6% of the server's CPU time under concurrent
+/// license changes (100,000 users, 1,000,000 licenses); with 1 MB the server did 15-20% more
+/// changes per second, and group licensing jobs (thousands of rows per transaction) were as
+/// fast as before.
 const WRITER_CACHE: &str = "PRAGMA cache_size = -1024";
 
+/// The writer's statement journals (a statement's own undo, within its transaction) in
+/// memory, not in a temporary file: a multi-row write copied every page it touched to that
+/// file first. Only the writer: on the readers this would also keep large sorts in memory.
+const WRITER_TEMP_STORE: &str = "PRAGMA temp_store = MEMORY";
+
+/// The writer's own checkpoints, a safeguard only: from 100,000 WAL pages (400 MB), should the
+/// background checkpoints ([`checkpoint_in_background`]) not have started the WAL over.
 const WRITER_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 100000";
 
 /// How often the WAL of a SQLite database is checkpointed (see [`checkpoint_in_background`]).

@@ -42,7 +42,8 @@ backends!(
             "{page}"
         );
 
-        // Recurring billing off on a monthly subscription: it ends within 30 days.
+        // Recurring billing off on a monthly subscription: ten days before its term ends (a
+        // month can be 31 days), it is ending soon.
         let got = srv
             .patch(
                 &format!("/api/v1/subscriptions/{id}"),
@@ -50,13 +51,14 @@ backends!(
             )
             .await;
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let end = t(&sub(&srv, &id).await["termEndDateTime"]);
+        set_clock(&srv, end - chrono::Duration::days(10)).await;
         let page = home(&srv).await;
         assert!(page.contains("Ending soon"), "{page}");
         assert!(page.contains(&commerce), "{page}");
         assert!(page.contains("recurring billing is off"), "{page}");
 
         // Past its term end the subscription is Expired.
-        let end = t(&sub(&srv, &id).await["termEndDateTime"]);
         set_clock(&srv, end + chrono::Duration::hours(1)).await;
         run_jobs(&srv).await;
         assert_eq!(sub(&srv, &id).await["status"], "Expired");
