@@ -217,12 +217,7 @@ impl App {
         let mut attempt = 0u32;
         let answers = loop {
             attempt += 1;
-            let result = match first.take() {
-                Some(Ok(tx)) => self.run_batch(&units, Some(tx)).await,
-                Some(Err(e)) => Err(e),
-                None => self.run_batch(&units, None).await,
-            };
-            match result {
+            match self.run_batch(&units, first.take()).await {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(
@@ -258,14 +253,14 @@ impl App {
 
     /// Runs every change of a batch in one transaction and commits it. `Ok` holds each change's
     /// own answer; `Err` means nothing of the batch was committed.
-    /// `tx` is the batch's transaction if it has been started already.
+    /// `started` is the start of the batch's transaction if it has been made already.
     async fn run_batch(
         &self,
         units: &[(Actor, Vec<UserChange>, Time)],
-        tx: Option<Tx>,
+        started: Option<AppResult<Tx>>,
     ) -> AppResult<Vec<Answer>> {
-        let mut tx: Tx = match tx {
-            Some(tx) => tx,
+        let mut tx: Tx = match started {
+            Some(started) => started?,
             None => self.db.begin().await?,
         };
         let catalog = self.catalog();

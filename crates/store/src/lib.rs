@@ -477,8 +477,8 @@ impl Db {
 /// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its
 /// transaction changes; and its commits walked through that cache (`pcache1TruncateUnsafe`,
 /// in a profile). With 32 MB that took about 6% of the server's CPU time under concurrent
-/// license changes (100,000 users, 1,000,000 licenses); with 1 MB the server did 15-20% more
-/// changes per second, and group licensing jobs (thousands of rows per transaction) were as
+/// license changes (100,000 users, 1,000,000 licenses); with 1 MB the server did 8-21% more
+/// changes per second in three back-to-back pairs of runs, and group licensing jobs (thousands of rows per transaction) were as
 /// fast as before.
 const WRITER_CACHE: &str = "PRAGMA cache_size = -1024";
 
