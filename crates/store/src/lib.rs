@@ -303,6 +303,23 @@ impl Db {
                 let pool = AnyPoolOptions::new()
                     .max_connections(24)
                     .acquire_timeout(Duration::from_secs(30))
+                    // A connection in steady use is known to be alive: only one that has sat
+                    // idle for a while is checked (one round trip) before it is handed out.
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(NO_JIT).await?;
+                            Ok(())
+                        })
+                    })
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_AFTER_IDLE {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
@@ -321,6 +338,10 @@ impl Db {
                     AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(Duration::from_secs(60))
+                        // No ping before a connection is handed out: SQLite runs in this
+                        // process and its connections do not go away, and a ping is a round
+                        // trip to the connection's thread, as long as a statement's.
+                        .test_before_acquire(false)
                         // SQLite rolls a transaction back by itself when a write fails for want
                         // of space (SQLITE_FULL), memory or I/O; the driver still counts it open,
                         // its ROLLBACK then fails, and every later BEGIN on that connection would
@@ -472,6 +493,20 @@ impl Db {
         self.read.close().await;
     }
 }
+
+/// PostgreSQL's JIT compilation off for the server's sessions (where the server has it). The
+/// statements that read and write a batch of license changes take their lists as JSON
+/// (`jsonb_array_elements`), whose row estimates put them above `jit_above_cost`, and
+/// PostgreSQL compiled them to machine code on every run: the writes took 301 µs per license
+/// instead of 144 µs, and one client's `assignLicense` 4.1 ms at p50 instead of 2.3 ms. The query (rather than
+/// `SET jit = off`) leaves a server without JIT (before PostgreSQL 11) as it is.
+const NO_JIT: &str = "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'jit'";
+
+/// How long a PostgreSQL connection may sit idle in the pool before it is checked (a ping)
+/// when handed out: one idle that long may have been closed by the server or the network
+/// (a restart, an idle timeout). Checking every connection cost a round trip per acquire,
+/// on every request and every batch of license changes.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
 /// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its
