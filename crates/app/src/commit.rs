@@ -34,9 +34,9 @@ use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
 use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time, UserId};
-use seatkeeper_store::Tx;
 use seatkeeper_store::group_licenses::{Source, sources_of_users};
 use seatkeeper_store::subscriptions;
+use seatkeeper_store::{Db, Tx};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -97,32 +97,27 @@ pub struct WriterStats {
 /// Starts the writer of `app`. The writer holds the app weakly: it stops when the last
 /// [`App`] is dropped (its queue closes then).
 ///
-/// With `own_thread` (SQLite) it runs on a thread of its own, with a Tokio runtime of its
-/// own: each statement of a batch is a round trip to SQLite's connection thread, and on the
-/// server's runtime every one of those waits for its turn behind the requests being served,
-/// so a batch took several times as long under load as its statements did. Otherwise it runs
-/// on the current Tokio runtime (PostgreSQL's connections belong to it).
-pub(crate) fn start(app: Weak<Inner>, own_thread: bool) -> Writer {
+/// It runs on a thread of its own, with a Tokio runtime of its own, and writes through a
+/// connection of its own ([`Db::with_own_writer`]): each statement of a batch is a round trip
+/// (to SQLite's connection thread, or to PostgreSQL), and on the server's runtime the writer
+/// waited for its turn behind the requests being served after every one of them, so a batch
+/// took several times as long under load as its statements did.
+pub(crate) fn start(app: Weak<Inner>) -> Writer {
     let (queue, rx) = mpsc::unbounded_channel::<LicenseWrite>();
-    let run = write_batches(app, rx);
-    if own_thread {
-        let spawned = std::thread::Builder::new()
-            .name("license-writer".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(run),
-                    Err(e) => tracing::error!("the license writer cannot start: {e}"),
-                }
-            });
-        if let Err(e) = spawned {
-            // The queue's receiver went with the closure: changes are refused as "stopped".
-            tracing::error!("the license writer cannot start its thread: {e}");
-        }
-    } else {
-        tokio::spawn(run);
+    let spawned = std::thread::Builder::new()
+        .name("license-writer".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(write_batches(app, rx)),
+                Err(e) => tracing::error!("the license writer cannot start: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        // The queue's receiver went with the closure: changes are refused as "stopped".
+        tracing::error!("the license writer cannot start its thread: {e}");
     }
     Writer {
         queue,
@@ -139,13 +134,18 @@ pub(crate) fn start(app: Weak<Inner>, own_thread: bool) -> Writer {
 /// one batch, until the queue closes or the app is gone. Changes that arrive while the
 /// database's write path is held elsewhere thus join the batch that is waiting for it.
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
+    // Made with the first change: the app is still being built when the thread starts.
+    let mut own: Option<Db> = None;
     while let Some(first) = rx.recv().await {
         let Some(inner) = app.upgrade() else {
             return;
         };
+        let db = own
+            .get_or_insert_with(|| inner.db.with_own_writer())
+            .clone();
         let app_now = App(inner.clone());
         // A start that failed is the batch's first attempt, and is answered as such.
-        let tx = app_now.db.begin().await.map_err(AppError::from);
+        let tx = db.begin().await.map_err(AppError::from);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -156,7 +156,7 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
         let size = batch.len();
         let w = &inner.license_writer;
         w.running.store(size, Ordering::Relaxed);
-        app_now.commit_batch(batch, tx).await;
+        app_now.commit_batch(&db, batch, tx).await;
         w.running.store(0, Ordering::Relaxed);
         w.waiting.fetch_sub(size, Ordering::Relaxed);
         w.batches.fetch_add(1, Ordering::Relaxed);
@@ -208,7 +208,12 @@ impl App {
     /// change, running the batch again on contention.
     /// `first` is the start of the first attempt's transaction, made already: a failure there
     /// counts as that attempt's error.
-    pub(crate) async fn commit_batch(&self, batch: Vec<LicenseWrite>, first: AppResult<Tx>) {
+    pub(crate) async fn commit_batch(
+        &self,
+        db: &Db,
+        batch: Vec<LicenseWrite>,
+        first: AppResult<Tx>,
+    ) {
         let mut first = Some(first);
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
@@ -217,7 +222,7 @@ impl App {
         let mut attempt = 0u32;
         let answers = loop {
             attempt += 1;
-            match self.run_batch(&units, first.take()).await {
+            match self.run_batch(db, &units, first.take()).await {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(
@@ -256,12 +261,13 @@ impl App {
     /// `started` is the start of the batch's transaction if it has been made already.
     async fn run_batch(
         &self,
+        db: &Db,
         units: &[(Actor, Vec<UserChange>, Time)],
         started: Option<AppResult<Tx>>,
     ) -> AppResult<Vec<Answer>> {
         let mut tx: Tx = match started {
             Some(started) => started?,
-            None => self.db.begin().await?,
+            None => db.begin().await?,
         };
         let catalog = self.catalog();
         let mut seen = Seen::default();

@@ -196,7 +196,6 @@ impl App {
         payments: Arc<dyn payments::PaymentProvider>,
     ) -> anyhow::Result<App> {
         let clock = clock::Clock::new(config.dev_clock);
-        let own_thread = db.backend() == seatkeeper_store::Backend::Sqlite;
         let app = App(Arc::new_cyclic(|me| Inner {
             db,
             clock,
@@ -205,7 +204,7 @@ impl App {
             pool_ids: RwLock::new(Default::default()),
             license_jobs_wake: tokio::sync::Notify::new(),
             payments,
-            license_writer: commit::start(me.clone(), own_thread),
+            license_writer: commit::start(me.clone()),
         }));
         app.ensure_catalog().await?;
         Ok(app)

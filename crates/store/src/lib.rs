@@ -300,26 +300,7 @@ impl Db {
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
                 let _ = sqlx::Connection::close(probe).await;
-                let pool = AnyPoolOptions::new()
-                    .max_connections(24)
-                    .acquire_timeout(Duration::from_secs(30))
-                    // A connection in steady use is known to be alive: only one that has sat
-                    // idle for a while is checked (one round trip) before it is handed out.
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(NO_JIT).await?;
-                            Ok(())
-                        })
-                    })
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= PING_AFTER_IDLE {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
+                let pool = postgres_pool(24)
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
@@ -471,6 +452,23 @@ impl Db {
         tx.commit().await
     }
 
+    /// This database for a writer that runs on a thread and Tokio runtime of its own (the
+    /// license writer): on PostgreSQL its writes go through a connection of its own, opened
+    /// when first needed on the runtime that uses it, so that the replies of the database are
+    /// handled on that thread rather than waiting for a turn on the server's runtime; reads
+    /// still use the shared pool. On SQLite it is this database: its one write connection has
+    /// a thread of its own already.
+    pub fn with_own_writer(&self) -> Db {
+        match self.backend {
+            Backend::Sqlite => self.clone(),
+            Backend::Postgres => Db {
+                read: self.read.clone(),
+                write: postgres_pool(1).connect_lazy_with((*self.write.connect_options()).clone()),
+                backend: self.backend,
+            },
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -492,6 +490,31 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// The options of a PostgreSQL pool of at most `n` connections: each session without JIT
+/// ([`NO_JIT`]), and a connection idle for [`PING_AFTER_IDLE`] or more checked before use.
+fn postgres_pool(n: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(n)
+        .acquire_timeout(Duration::from_secs(30))
+        // A connection in steady use is known to be alive: only one that has sat idle for a
+        // while is checked (one round trip) before it is handed out.
+        .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(NO_JIT).await?;
+                Ok(())
+            })
+        })
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// PostgreSQL's JIT compilation off for the server's sessions (where the server has it). The
