@@ -46,6 +46,10 @@ use tokio::sync::{mpsc, oneshot};
 /// batch, which starts as soon as this one has committed.
 pub const MAX_BATCH: usize = 128;
 
+/// How many times a batch's transaction is started again at once when the connection it got
+/// turns out to have been lost: one more than the writer's PostgreSQL connections.
+const LOST_CONNECTION_STARTS: usize = 3;
+
 /// What one change's caller is answered: each user with the licenses they now hold, how each
 /// of those licenses works (SUB3) and the group sources of the users' licenses (L6), all as the
 /// change's transaction left them.
@@ -71,6 +75,9 @@ pub(crate) struct LicenseWrite {
 /// A server's license writer: its queue and what it has done so far.
 pub struct Writer {
     queue: mpsc::UnboundedSender<LicenseWrite>,
+    /// The database as the writer uses it ([`Db::with_own_writer`]), made on its runtime when
+    /// the first change arrives.
+    own: std::sync::OnceLock<Db>,
     waiting: AtomicUsize,
     running: AtomicUsize,
     batches: AtomicU64,
@@ -97,11 +104,12 @@ pub struct WriterStats {
 /// Starts the writer of `app`. The writer holds the app weakly: it stops when the last
 /// [`App`] is dropped (its queue closes then).
 ///
-/// It runs on a thread of its own, with a Tokio runtime of its own, and writes through a
-/// connection of its own ([`Db::with_own_writer`]): each statement of a batch is a round trip
-/// (to SQLite's connection thread, or to PostgreSQL), and on the server's runtime the writer
-/// waited for its turn behind the requests being served after every one of them, so a batch
-/// took several times as long under load as its statements did.
+/// It runs on a thread of its own, with a Tokio runtime of its own (on PostgreSQL with
+/// connections of its own, see [`Db::with_own_writer`]; on SQLite through the one write
+/// connection): each statement of a batch is a round trip (to SQLite's connection thread, or
+/// to PostgreSQL), and on the server's runtime the writer waited for its turn behind the
+/// requests being served after every one of them, so a batch took several times as long
+/// under load as its statements did.
 pub(crate) fn start(app: Weak<Inner>) -> Writer {
     let (queue, rx) = mpsc::unbounded_channel::<LicenseWrite>();
     let spawned = std::thread::Builder::new()
@@ -121,6 +129,7 @@ pub(crate) fn start(app: Weak<Inner>) -> Writer {
     }
     Writer {
         queue,
+        own: std::sync::OnceLock::new(),
         waiting: AtomicUsize::new(0),
         running: AtomicUsize::new(0),
         batches: AtomicU64::new(0),
@@ -134,14 +143,16 @@ pub(crate) fn start(app: Weak<Inner>) -> Writer {
 /// one batch, until the queue closes or the app is gone. Changes that arrive while the
 /// database's write path is held elsewhere thus join the batch that is waiting for it.
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
-    // Made with the first change: the app is still being built when the thread starts.
-    let mut own: Option<Db> = None;
     while let Some(first) = rx.recv().await {
         let Some(inner) = app.upgrade() else {
             return;
         };
-        let db = own
-            .get_or_insert_with(|| inner.db.with_own_writer())
+        // Made with the first change, on this runtime (the app is still being built when the
+        // thread starts).
+        let db = inner
+            .license_writer
+            .own
+            .get_or_init(|| inner.db.with_own_writer())
             .clone();
         let app_now = App(inner.clone());
         // A start that failed is the batch's first attempt, and is answered as such.
@@ -166,6 +177,16 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
 }
 
 impl App {
+    /// Closes the connections the license writer opened for itself (PostgreSQL), waiting for
+    /// a batch being committed on them.
+    pub(crate) async fn close_license_writer(&self) {
+        if self.db.backend() == seatkeeper_store::Backend::Postgres
+            && let Some(db) = self.license_writer.own.get()
+        {
+            db.close_writes().await;
+        }
+    }
+
     /// What this server's license writer has done since it started.
     pub fn license_writer_stats(&self) -> WriterStats {
         let w = &self.license_writer;
@@ -214,6 +235,19 @@ impl App {
         batch: Vec<LicenseWrite>,
         first: AppResult<Tx>,
     ) {
+        // A connection that was lost while it sat in the pool (the database restarted) fails
+        // at the start, before anything of the batch was sent: start again at once, on another
+        // (each pooled connection may have been lost).
+        let mut first = first;
+        for _ in 0..LOST_CONNECTION_STARTS {
+            match first {
+                Err(AppError::Store(e)) if e.is_connection_lost() => {
+                    tracing::info!("a database connection was lost, starting the batch again: {e}");
+                    first = db.begin().await.map_err(AppError::from);
+                }
+                _ => break,
+            }
+        }
         let mut first = Some(first);
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()

@@ -33,6 +33,7 @@ impl App {
 
     /// Closes the database's connections: call once, when the app is no longer used.
     pub async fn close(&self) {
+        self.close_license_writer().await;
         self.db.close().await;
     }
 }

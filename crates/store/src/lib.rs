@@ -300,7 +300,7 @@ impl Db {
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
                 let _ = sqlx::Connection::close(probe).await;
-                let pool = postgres_pool(24)
+                let pool = postgres_pool(24, true)
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
@@ -453,17 +453,22 @@ impl Db {
     }
 
     /// This database for a writer that runs on a thread and Tokio runtime of its own (the
-    /// license writer): on PostgreSQL its writes go through a connection of its own, opened
-    /// when first needed on the runtime that uses it, so that the replies of the database are
-    /// handled on that thread rather than waiting for a turn on the server's runtime; reads
-    /// still use the shared pool. On SQLite it is this database: its one write connection has
-    /// a thread of its own already.
+    /// license writer). On PostgreSQL its transactions go through a pool of its own (two
+    /// connections, so that a batch need not wait for the one before it to be returned to the
+    /// pool, which pings it), opened when first needed on the runtime that uses them: the
+    /// database's replies then wake that thread rather than waiting for a turn on the server's
+    /// runtime. Reads outside a transaction still use the shared pool. On SQLite it is this
+    /// database: its one write connection has a thread of its own already.
+    ///
+    /// Call it on the Tokio runtime that will use the result (the pool's upkeep runs there);
+    /// [`Db::close_writes`] closes what it opened.
     pub fn with_own_writer(&self) -> Db {
         match self.backend {
             Backend::Sqlite => self.clone(),
             Backend::Postgres => Db {
                 read: self.read.clone(),
-                write: postgres_pool(1).connect_lazy_with((*self.write.connect_options()).clone()),
+                write: postgres_pool(2, false)
+                    .connect_lazy_with((*self.write.connect_options()).clone()),
                 backend: self.backend,
             },
         }
@@ -486,30 +491,39 @@ impl Db {
         }
     }
 
+    /// Closes the connections, waiting for those in use to be given back.
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
     }
+
+    /// Closes the write connections only (those of [`Db::with_own_writer`]; its reads share
+    /// the database's pool, which stays open).
+    pub async fn close_writes(&self) {
+        self.write.close().await;
+    }
 }
 
-/// The options of a PostgreSQL pool of at most `n` connections: each session without JIT
-/// ([`NO_JIT`]), and a connection idle for [`PING_AFTER_IDLE`] or more checked before use.
-fn postgres_pool(n: u32) -> AnyPoolOptions {
+/// The options of a PostgreSQL pool of at most `n` connections, each session without JIT
+/// ([`NO_JIT`]). With `ping_every_time` (the shared pool) every connection is checked (one
+/// round trip) before it is handed out, so that one the server or the network closed (a
+/// restart, an idle timeout) is replaced before any request uses it. Without it (the license
+/// writer's pool, which starts a batch again at once on a lost connection) only a connection
+/// idle for [`PING_AFTER_IDLE`] or more is checked: the round trip cost every batch.
+fn postgres_pool(n: u32, ping_every_time: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(n)
         .acquire_timeout(Duration::from_secs(30))
-        // A connection in steady use is known to be alive: only one that has sat idle for a
-        // while is checked (one round trip) before it is handed out.
-        .test_before_acquire(false)
+        .test_before_acquire(ping_every_time)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(NO_JIT).await?;
                 Ok(())
             })
         })
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
             Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
+                if !ping_every_time && meta.idle_for >= PING_AFTER_IDLE {
                     sqlx::Connection::ping(conn).await?;
                 }
                 Ok(true)
@@ -521,14 +535,12 @@ fn postgres_pool(n: u32) -> AnyPoolOptions {
 /// statements that read and write a batch of license changes take their lists as JSON
 /// (`jsonb_array_elements`), whose row estimates put them above `jit_above_cost`, and
 /// PostgreSQL compiled them to machine code on every run: the writes took 301 µs per license
-/// instead of 144 µs, and one client's `assignLicense` 4.1 ms at p50 instead of 2.3 ms. The query (rather than
+/// instead of 144 µs (with JIT off for the whole cluster, in one run). The query (rather than
 /// `SET jit = off`) leaves a server without JIT (before PostgreSQL 11) as it is.
 const NO_JIT: &str = "SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'jit'";
 
-/// How long a PostgreSQL connection may sit idle in the pool before it is checked (a ping)
-/// when handed out: one idle that long may have been closed by the server or the network
-/// (a restart, an idle timeout). Checking every connection cost a round trip per acquire,
-/// on every request and every batch of license changes.
+/// How long a connection of the license writer's PostgreSQL pool may sit idle before it is
+/// checked (a ping) when handed out (see [`postgres_pool`]).
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
@@ -605,6 +617,21 @@ impl DbError {
     /// Whether running the transaction again unchanged may succeed (see [`is_retryable`]).
     pub fn is_retryable(&self) -> bool {
         is_retryable(&self.0)
+    }
+
+    /// Whether the connection to the database was lost (an I/O error: the server restarted,
+    /// the network closed it). Whatever the statement was, its transaction is not committed
+    /// unless the statement was the `COMMIT` itself.
+    pub fn is_connection_lost(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Io(_) => true,
+            // PostgreSQL's connection exceptions (08…) and its server shutting the session
+            // down (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+            _ => false,
+        }
     }
 
     /// Whether no connection of the pool became free in time: the server is busy.

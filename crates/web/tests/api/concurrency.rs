@@ -437,3 +437,56 @@ backends!(
         assert_eq!(assigned, rows, "the counter matches the assignment rows");
     }
 );
+
+/// PostgreSQL: the database ends every session of the server (as a restart or a failover
+/// does) between two license changes. The next change is made on new connections at once,
+/// rather than refused for the lost ones: the license writer's connections are not checked
+/// before each batch, so this is the batch starting again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn license_changes_go_on_after_the_database_ends_every_session() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    srv.buy("SUITE_BASIC", 5).await;
+    let basic = srv.sku("SUITE_BASIC").to_string();
+    let body =
+        json!({"addLicenses": [{"skuId": basic, "disabledPlans": []}], "removeLicenses": []});
+    for u in ["before@contoso.test", "after@contoso.test"] {
+        srv.user(u, Some("DK")).await;
+    }
+    let got = srv
+        .post(
+            "/v1.0/users/before@contoso.test/assignLicense",
+            body.clone(),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    let ended: i64 = seatkeeper_store::sqlx::query_scalar(
+        // `OFFSET 0` keeps the sessions chosen before any is ended (this one is not).
+        "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM (SELECT pid \
+         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         OFFSET 0) others",
+    )
+    .fetch_one(srv.app.db.reader())
+    .await
+    .expect("end the sessions");
+    assert!(
+        ended >= 2,
+        "the writer's session and the pool's: {ended} ended"
+    );
+    let got = srv
+        .post("/v1.0/users/after@contoso.test/assignLicense", body)
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    let got = srv
+        .get("/v1.0/users/after@contoso.test/licenseDetails")
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert_eq!(
+        got.1["value"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        got.1
+    );
+}
