@@ -233,12 +233,11 @@ impl App {
         &self,
         db: &Db,
         batch: Vec<LicenseWrite>,
-        first: AppResult<Tx>,
+        mut first: AppResult<Tx>,
     ) {
         // A connection that was lost while it sat in the pool (the database restarted) fails
         // at the start, before anything of the batch was sent: start again at once, on another
         // (each pooled connection may have been lost).
-        let mut first = first;
         for _ in 0..LOST_CONNECTION_STARTS {
             match first {
                 Err(AppError::Store(e)) if e.is_connection_lost() => {
