@@ -22,7 +22,11 @@ export PGPORT=${PGPORT:-55439}
 SEATKEEPER_TEST_PG_URL=$(bash scripts/pg-start.sh)
 export SEATKEEPER_TEST_PG_URL
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
-stop_pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_STATE/data" -m fast stop >/dev/null 2>&1 || true; }
+# Stopped and removed at the end: each run's cluster holds some 3 GB of test databases.
+stop_pg() {
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_STATE/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PG_STATE"
+}
 trap stop_pg EXIT
 echo "PostgreSQL at $SEATKEEPER_TEST_PG_URL"
 
