@@ -36,7 +36,7 @@ use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::group_licenses::{Source, sources_of_users};
 use seatkeeper_store::subscriptions;
-use seatkeeper_store::{Db, Tx};
+use seatkeeper_store::{Conn, Db, HeldWriter, Tx};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -138,11 +138,24 @@ pub(crate) fn start(app: Weak<Inner>) -> Writer {
     }
 }
 
-/// The writer's loop: once a change is queued it starts a transaction, then takes whatever is
-/// queued by the time the transaction has started (at most [`MAX_BATCH`]) and commits it as
-/// one batch, until the queue closes or the app is gone. Changes that arrive while the
-/// database's write path is held elsewhere thus join the batch that is waiting for it.
+/// Where a batch runs.
+pub(crate) enum Session {
+    /// PostgreSQL: a transaction begun on the writer's own connections.
+    Begun(Tx),
+    /// SQLite: the write connection, held by the writer; the batch's first statement begins
+    /// its transaction.
+    Held(HeldWriter),
+}
+
+/// The writer's loop: once a change is queued it starts a transaction (on SQLite: takes the
+/// write connection, if it does not hold it already), then takes whatever is queued by the
+/// time that is done (at most [`MAX_BATCH`]) and commits it as one batch, until the queue
+/// closes or the app is gone. Changes that arrive while the database's write path is held
+/// elsewhere thus join the batch that is waiting for it. On SQLite the writer keeps the write
+/// connection for the next batch while changes are waiting for it and no other transaction
+/// is ([`Db::writers_waiting`]).
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
+    let mut held: Option<HeldWriter> = None;
     while let Some(first) = rx.recv().await {
         let Some(inner) = app.upgrade() else {
             return;
@@ -156,7 +169,10 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
             .clone();
         let app_now = App(inner.clone());
         // A start that failed is the batch's first attempt, and is answered as such.
-        let tx = db.begin().await.map_err(AppError::from);
+        let start = match held.take() {
+            Some(h) => Ok(Session::Held(h)),
+            None => start_session(&db).await,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -167,12 +183,23 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
         let size = batch.len();
         let w = &inner.license_writer;
         w.running.store(size, Ordering::Relaxed);
-        app_now.commit_batch(&db, batch, tx).await;
+        let kept = app_now.commit_batch(&db, batch, start).await;
         w.running.store(0, Ordering::Relaxed);
         w.waiting.fetch_sub(size, Ordering::Relaxed);
         w.batches.fetch_add(1, Ordering::Relaxed);
         w.changes.fetch_add(size as u64, Ordering::Relaxed);
         w.largest.fetch_max(size, Ordering::Relaxed);
+        if w.waiting.load(Ordering::Relaxed) > 0 && !db.writers_waiting() {
+            held = kept;
+        }
+    }
+}
+
+/// Starts a batch's transaction: begun on PostgreSQL; on SQLite the write connection taken.
+async fn start_session(db: &Db) -> AppResult<Session> {
+    match db.backend() {
+        seatkeeper_store::Backend::Postgres => Ok(Session::Begun(db.begin().await?)),
+        seatkeeper_store::Backend::Sqlite => Ok(Session::Held(db.hold_write_connection().await?)),
     }
 }
 
@@ -227,14 +254,15 @@ impl App {
 
     /// Commits `batch` in one transaction (see the module documentation) and answers each
     /// change, running the batch again on contention.
-    /// `first` is the start of the first attempt's transaction, made already: a failure there
-    /// counts as that attempt's error.
+    /// `first` is the first attempt's session, started already: a failure there counts as
+    /// that attempt's error. Returns SQLite's write connection, for the next batch, if it is
+    /// still sound.
     pub(crate) async fn commit_batch(
         &self,
         db: &Db,
         batch: Vec<LicenseWrite>,
-        mut first: AppResult<Tx>,
-    ) {
+        mut first: AppResult<Session>,
+    ) -> Option<HeldWriter> {
         // A connection that was lost while it sat in the pool (the database restarted) fails
         // at the start, before anything of the batch was sent: start again at once, on another
         // (each pooled connection may have been lost).
@@ -242,12 +270,13 @@ impl App {
             match first {
                 Err(AppError::Store(e)) if e.is_connection_lost() => {
                     tracing::info!("a database connection was lost, starting the batch again: {e}");
-                    first = db.begin().await.map_err(AppError::from);
+                    first = start_session(db).await;
                 }
                 _ => break,
             }
         }
-        let mut first = Some(first);
+        let mut next = Some(first);
+        let mut held = None;
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|w| ((w.actor, w.changes, w.now), w.reply))
@@ -255,7 +284,14 @@ impl App {
         let mut attempt = 0u32;
         let answers = loop {
             attempt += 1;
-            match self.run_batch(db, &units, first.take()).await {
+            let session = match (next.take(), held.take()) {
+                (Some(s), _) => s,
+                (None, Some(h)) => Ok(Session::Held(h)),
+                (None, None) => start_session(db).await,
+            };
+            let (result, kept) = self.run_session(session, &units).await;
+            held = kept;
+            match result {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
                     tracing::debug!(
@@ -279,7 +315,7 @@ impl App {
                                 .into(),
                         }));
                     }
-                    return;
+                    return held;
                 }
             }
         };
@@ -287,21 +323,48 @@ impl App {
             // A caller that has gone away (the client disconnected) is not waiting any more.
             let _ = reply.send(answer);
         }
+        held
     }
 
-    /// Runs every change of a batch in one transaction and commits it. `Ok` holds each change's
-    /// own answer; `Err` means nothing of the batch was committed.
-    /// `started` is the start of the batch's transaction if it has been made already.
+    /// Runs a batch in `session` and commits it, or rolls it back on an error. `Ok` holds each
+    /// change's own answer; `Err` means nothing of the batch was committed. The second value
+    /// is SQLite's write connection once its transaction is over, if it is sound.
+    async fn run_session(
+        &self,
+        session: AppResult<Session>,
+        units: &[(Actor, Vec<UserChange>, Time)],
+    ) -> (AppResult<Vec<Answer>>, Option<HeldWriter>) {
+        match session {
+            Err(e) => (Err(e), None),
+            Ok(Session::Begun(mut tx)) => match self.run_batch(&mut tx, false, units).await {
+                Ok(answers) => (
+                    tx.commit().await.map(|()| answers).map_err(AppError::from),
+                    None,
+                ),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    (Err(e), None)
+                }
+            },
+            Ok(Session::Held(mut h)) => match self.run_batch(h.start(), true, units).await {
+                Ok(answers) => match h.commit().await {
+                    Ok(()) => (Ok(answers), Some(h)),
+                    Err(e) => (Err(e.into()), h.rollback().await),
+                },
+                Err(e) => (Err(e), h.rollback().await),
+            },
+        }
+    }
+
+    /// Runs every change of a batch in the transaction on `tx`, without committing it. `Ok`
+    /// holds each change's own answer; on `Err` the caller rolls the transaction back.
+    /// With `begin` (SQLite) no transaction is open yet: the batch's first statement begins it.
     async fn run_batch(
         &self,
-        db: &Db,
+        tx: &mut Conn,
+        mut begin: bool,
         units: &[(Actor, Vec<UserChange>, Time)],
-        started: Option<AppResult<Tx>>,
     ) -> AppResult<Vec<Answer>> {
-        let mut tx: Tx = match started {
-            Some(started) => started?,
-            None => db.begin().await?,
-        };
         let catalog = self.catalog();
         let mut seen = Seen::default();
         // Per organization: the users named, and the central pools of the products given
@@ -319,13 +382,12 @@ impl App {
         let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
         for (tenant, (keys, pools)) in tenants {
             let pools: Vec<PoolId> = pools.into_iter().collect();
-            if let Err(e) = seen
-                .preload(&mut tx, tenant, keys.into_iter(), &pools, postgres)
-                .await
-            {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+            seen.preload(tx, tenant, keys.into_iter(), &pools, postgres, &mut begin)
+                .await?;
+        }
+        if begin {
+            // Nothing was read: the transaction begins on its own.
+            seatkeeper_store::sqlite_begin(tx).await?;
         }
         // The pools read with the users are locked already (PostgreSQL).
         let mut ledger = Ledger {
@@ -339,32 +401,23 @@ impl App {
         let mut answers = Vec::with_capacity(units.len());
         for (actor, changes, now) in units {
             let planned = self
-                .plan_writes(&mut tx, actor, changes, *now, Scope::Central, &mut seen)
+                .plan_writes(tx, actor, changes, *now, Scope::Central, &mut seen)
                 .await;
             match planned {
-                Ok((out, w)) => match ledger.take(&mut tx, &w.seats, &catalog).await {
+                Ok((out, w)) => match ledger.take(tx, &w.seats, &catalog).await {
                     Ok(()) => {
                         seen.record(&out);
                         writes.merge(w);
                         answers.push(Ok((actor.tenant_id, out)));
                     }
-                    Err(e) if is_contention(&e) => {
-                        let _ = tx.rollback().await;
-                        return Err(e);
-                    }
+                    Err(e) if is_contention(&e) => return Err(e),
                     Err(e) => answers.push(Err(e)),
                 },
-                Err(e) if is_contention(&e) => {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
+                Err(e) if is_contention(&e) => return Err(e),
                 Err(e) => answers.push(Err(e)),
             }
         }
-        if let Err(e) = writes.flush(&mut tx, &catalog).await {
-            let _ = tx.rollback().await;
-            return Err(e);
-        }
+        writes.flush(tx, &catalog).await?;
         // How the licenses work: the pools read with the users, as the batch leaves them, and
         // the others read once per organization for the whole batch. On PostgreSQL every pool
         // is read again now: the subscriptions' sums read with the users are those of before
@@ -394,13 +447,7 @@ impl App {
         }
         let mut states = HashMap::new();
         for (tenant, list) in held {
-            match crate::licenses::seat_states_with(&mut tx, tenant, &list, &known).await {
-                Ok(s) => states.extend(s),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
-            }
+            states.extend(crate::licenses::seat_states_with(tx, tenant, &list, &known).await?);
         }
         let mut out = Vec::with_capacity(answers.len());
         for a in answers {
@@ -409,13 +456,7 @@ impl App {
                     let ids: Vec<UserId> = users.iter().map(|(u, _)| u.id).collect();
                     let sources = match seen.sources_of(&ids) {
                         Some(list) => list,
-                        None => match sources_of_users(&mut tx, &ids).await {
-                            Ok(list) => list,
-                            Err(e) => {
-                                let _ = tx.rollback().await;
-                                return Err(e.into());
-                            }
-                        },
+                        None => sources_of_users(tx, &ids).await?,
                     };
                     let states = users
                         .iter()
@@ -431,7 +472,6 @@ impl App {
                 Err(e) => Err(e),
             });
         }
-        tx.commit().await?;
         Ok(out)
     }
 }
@@ -451,7 +491,7 @@ impl Ledger {
     /// same change on its own would be.
     async fn take(
         &mut self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         seats: &BTreeMap<PoolId, (SkuId, i64)>,
         catalog: &Catalog,
     ) -> AppResult<()> {

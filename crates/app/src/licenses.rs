@@ -144,6 +144,9 @@ impl Seen {
     /// and how the pools of those licenses and `pools` stand; on PostgreSQL the users' rows,
     /// then the pools' rows, are locked in id order for the rest of the transaction. A name
     /// that matches nobody is left to the change to report.
+    ///
+    /// With `begin` (SQLite, no transaction open yet) the first statement run begins the
+    /// transaction too, and `begin` is set to false (see [`seatkeeper_store::holders::read`]).
     pub(crate) async fn preload<'a>(
         &mut self,
         conn: &mut Conn,
@@ -151,6 +154,7 @@ impl Seen {
         keys: impl Iterator<Item = &'a str>,
         pools: &[PoolId],
         postgres: bool,
+        begin: &mut bool,
     ) -> AppResult<()> {
         let mut ids = Vec::new();
         let mut names = Vec::new();
@@ -159,6 +163,9 @@ impl Seen {
                 Some(id) => ids.push(id),
                 None => names.push(k.trim().to_lowercase()),
             }
+        }
+        if !names.is_empty() && std::mem::take(begin) {
+            seatkeeper_store::sqlite_begin(conn).await?;
         }
         ids.extend(
             dir::ids_by_upns(conn, tenant, &names)
@@ -174,7 +181,8 @@ impl Seen {
             .filter(|p| !self.pools.contains_key(p))
             .copied()
             .collect();
-        let read = seatkeeper_store::holders::read(conn, tenant, &ids, &pools, postgres).await?;
+        let read =
+            seatkeeper_store::holders::read(conn, tenant, &ids, &pools, postgres, begin).await?;
         for p in read.pools {
             self.pools.entry(p.id).or_insert(p);
         }

@@ -162,7 +162,15 @@ pub(crate) async fn fetch_rows<'c>(
     cols: &'c [&'c str],
 ) -> crate::Result<Vec<JsonRow<'c>>> {
     use sqlx::Row;
-    let row = query.fetch_one(&mut *conn).await?;
+    // All results, not `fetch_one`: a text that begins its transaction first
+    // ([`crate::holders::read`]'s `begin`) has the `BEGIN`'s result before the row, and the
+    // driver's `fetch_one` looks at the first result only.
+    let row = query
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?;
     parse_rows(row.try_get("rows")?, cols)
 }
 
@@ -195,7 +203,15 @@ pub(crate) async fn fetch_parts<'c>(
     cols: &[&'c [&'c str]],
 ) -> crate::Result<Vec<Vec<JsonRow<'c>>>> {
     use sqlx::Row;
-    let row = query.fetch_one(&mut *conn).await?;
+    // All results, not `fetch_one`: a text that begins its transaction first
+    // ([`crate::holders::read`]'s `begin`) has the `BEGIN`'s result before the row, and the
+    // driver's `fetch_one` looks at the first result only.
+    let row = query
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?;
     cols.iter()
         .enumerate()
         .map(|(i, c)| parse_rows(row.try_get(format!("r{i}").as_str())?, c))

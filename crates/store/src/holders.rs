@@ -26,12 +26,18 @@ pub struct Holders {
 /// are locked in id order until the transaction ends (PostgreSQL); without it (SQLite, whose
 /// one writer excludes the others) the pools of the users' licenses are read too. Ids of no user of
 /// `tenant` are left out, and so are their licenses and sources.
+///
+/// With `begin` (SQLite, on a connection with no transaction open) the statement begins the
+/// transaction first ([`crate::SQLITE_BEGIN`]), in the same round trip to the connection's
+/// thread; `begin` is then set to false. With nothing to read it is left as it is and no
+/// statement runs.
 pub async fn read(
     conn: &mut Conn,
     tenant: TenantId,
     ids: &[UserId],
     pools: &[PoolId],
     lock: bool,
+    begin: &mut bool,
 ) -> Result<Holders> {
     if ids.is_empty() && pools.is_empty() {
         return Ok(Holders::default());
@@ -49,6 +55,11 @@ pub async fn read(
         // states; locked (PostgreSQL), only the pools asked for.
         coverage_part(conn, 3, (!lock).then_some(2), lock_rows),
     ]);
+    let sql = if std::mem::take(begin) {
+        format!("{};\n{sql}", crate::SQLITE_BEGIN)
+    } else {
+        sql
+    };
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))

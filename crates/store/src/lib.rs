@@ -29,8 +29,11 @@ pub mod tokens;
 use anyhow::Context;
 use seatkeeper_domain::Time;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use sqlx;
@@ -50,7 +53,15 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// SQLite: how many [`Db::begin`] calls are waiting for the one write connection, so that
+    /// the license writer, which holds it from one batch to the next while changes keep
+    /// coming ([`Db::hold_write_connection`]), gives it back for them.
+    waiting_writers: Arc<AtomicUsize>,
 }
+
+/// How a write transaction starts on SQLite: it takes the database's write lock at once, so
+/// that it never has to be run again because another connection wrote first.
+pub const SQLITE_BEGIN: &str = "BEGIN IMMEDIATE";
 
 /// Numbered migrations per backend, embedded in the binary: (version, description, SQL).
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -308,6 +319,7 @@ impl Db {
                     read: pool.clone(),
                     write: pool,
                     backend,
+                    waiting_writers: Arc::default(),
                 }
             }
             Backend::Sqlite => {
@@ -370,6 +382,7 @@ impl Db {
                     read,
                     write,
                     backend,
+                    waiting_writers: Arc::default(),
                 }
             }
         };
@@ -470,6 +483,7 @@ impl Db {
                 write: postgres_pool(2, false)
                     .connect_lazy_with((*self.write.connect_options()).clone()),
                 backend: self.backend,
+                waiting_writers: self.waiting_writers.clone(),
             },
         }
     }
@@ -486,9 +500,36 @@ impl Db {
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
         match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => {
+                // Counted until it has the connection, also if the caller stops waiting.
+                struct Waiting<'a>(&'a AtomicUsize);
+                impl Drop for Waiting<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                self.waiting_writers.fetch_add(1, Ordering::Relaxed);
+                let _waiting = Waiting(&self.waiting_writers);
+                self.write.begin_with(SQLITE_BEGIN).await
+            }
             Backend::Postgres => self.write.begin().await,
         }
+    }
+
+    /// SQLite: the one write connection, for a writer that begins and ends its transactions
+    /// itself (see [`HeldWriter`]) and keeps the connection from one transaction to the next
+    /// while it has more to write and no [`Db::begin`] is waiting ([`Db::writers_waiting`]).
+    /// Waits while another transaction holds it.
+    pub async fn hold_write_connection(&self) -> Result<HeldWriter> {
+        Ok(HeldWriter {
+            conn: self.write.acquire().await?,
+            open: false,
+        })
+    }
+
+    /// Whether a [`Db::begin`] is waiting for SQLite's write connection.
+    pub fn writers_waiting(&self) -> bool {
+        self.waiting_writers.load(Ordering::Relaxed) > 0
     }
 
     /// Closes the connections, waiting for those in use to be given back.
@@ -502,6 +543,69 @@ impl Db {
     pub async fn close_writes(&self) {
         self.write.close().await;
     }
+}
+
+/// SQLite's write connection, held by a writer that begins and ends its transactions itself
+/// ([`Db::hold_write_connection`]), so that `BEGIN` goes with the transaction's first
+/// statement instead of being a round trip of its own to the connection's thread, and so that
+/// the connection is not given back to the pool (which pings it, another round trip) between
+/// one transaction and the next.
+///
+/// The driver does not count such a transaction as open. A connection dropped while one may
+/// still be open is therefore closed, never given back to the pool for someone else's
+/// `BEGIN` to fail on.
+pub struct HeldWriter {
+    conn: PoolConnection<Any>,
+    open: bool,
+}
+
+impl HeldWriter {
+    /// The connection for a transaction the caller begins with its first statement
+    /// ([`SQLITE_BEGIN`], e.g. through [`holders::read`]'s `begin`, or [`sqlite_begin`]).
+    /// From here on the transaction counts as possibly open, until [`HeldWriter::commit`]
+    /// or [`HeldWriter::rollback`] ends it.
+    pub fn start(&mut self) -> &mut Conn {
+        self.open = true;
+        &mut self.conn
+    }
+
+    /// Commits the transaction begun since [`HeldWriter::start`].
+    /// Errors: the database's (SQLITE_BUSY, SQLITE_FULL, I/O); roll back then.
+    pub async fn commit(&mut self) -> Result<()> {
+        self.conn.execute("COMMIT").await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls back whatever is open, if anything (SQLite ends a transaction by itself on some
+    /// errors, and a `BEGIN` that failed opened none). `None`: the rollback failed, and the
+    /// connection is closed, not reused.
+    pub async fn rollback(mut self) -> Option<HeldWriter> {
+        match self.conn.execute("ROLLBACK").await {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("no transaction is active") => {}
+            Err(e) => {
+                tracing::warn!("closing the write connection, its rollback failed: {e}");
+                return None;
+            }
+        }
+        self.open = false;
+        Some(self)
+    }
+}
+
+impl Drop for HeldWriter {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Begins a write transaction on SQLite, on a connection with none open
+/// ([`HeldWriter::start`]).
+pub async fn sqlite_begin(conn: &mut Conn) -> Result<()> {
+    conn.execute(SQLITE_BEGIN).await.map(|_| ())
 }
 
 /// The options of a PostgreSQL pool of at most `n` connections, each session without JIT

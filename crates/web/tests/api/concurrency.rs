@@ -490,3 +490,65 @@ async fn license_changes_go_on_after_the_database_ends_every_session() {
         got.1
     );
 }
+
+/// SQLite: the license writer keeps the one write connection from one batch to the next while
+/// changes are queued, but gives it back when another transaction is waiting for it. Here 228
+/// changes (two batches) queue behind a held write connection with a purchase behind them;
+/// the purchase goes in after the first batch, so the second can use the licenses it bought.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_goes_in_between_batches_of_queued_license_changes() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Sqlite).await else {
+        return;
+    };
+    let first = seatkeeper_app::commit::MAX_BATCH;
+    let total = first + 100;
+    srv.buy("MAIL_PLAN1", first as i64).await;
+    let sku = srv.sku("MAIL_PLAN1").to_string();
+    let mut users = Vec::new();
+    for i in 0..total {
+        users.push(
+            srv.user(&format!("queued{i}@contoso.test"), Some("DK"))
+                .await,
+        );
+    }
+    let srv = std::sync::Arc::new(srv);
+    let held = hold_writes(&srv).await;
+    let before = srv.app.license_writer_stats().waiting;
+    let mut changes = Vec::new();
+    for u in &users {
+        let srv = srv.clone();
+        let path = format!("/v1.0/users/{u}/assignLicense");
+        let body =
+            json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []});
+        changes.push(tokio::spawn(async move { srv.post(&path, body).await }));
+    }
+    while srv.app.license_writer_stats().waiting < before + total {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let purchase = {
+        let srv = srv.clone();
+        tokio::spawn(async move { srv.buy("MAIL_PLAN1", total as i64).await })
+    };
+    while !srv.app.db.writers_waiting() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    held.rollback().await.expect("rollback");
+    purchase.await.expect("purchase");
+    let mut refused = Vec::new();
+    for c in changes {
+        let (status, body) = c.await.expect("change");
+        if status != StatusCode::OK {
+            refused.push(format!("{status}: {body}"));
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} refused, e.g. {:?}",
+        refused.len(),
+        refused.first()
+    );
+    assert_eq!(
+        pool_counts(&srv, "MAIL_PLAN1").await,
+        ((first + total) as i64, total as i64, total as i64)
+    );
+}
