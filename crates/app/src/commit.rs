@@ -2,8 +2,10 @@
 //!
 //! Every admin license change ([`App::assign_license`], the 20-user and bulk operations, one
 //! user's licenses set at once) is queued to one writer per server. When it is free, the writer
-//! starts a transaction, takes whatever is queued by then (at most [`MAX_BATCH`] changes; no
-//! fixed wait, so a lone change is committed at once) and runs the whole batch in it:
+//! starts a transaction (on SQLite it takes the write connection, and the transaction's
+//! `BEGIN` goes with the batch's first statement), takes whatever is queued by then (at most
+//! [`MAX_BATCH`] changes; no fixed wait, so a lone change is committed at once) and runs the
+//! whole batch in it:
 //!
 //! - each change is checked with the same rules as a change on its own ([`App::plan_writes`]),
 //!   reading what the earlier changes of the batch wrote; its writes are kept in memory and
@@ -12,7 +14,8 @@
 //!   than several per change;
 //! - a refused change (not enough licenses, a plan conflict, a user who does not exist) is
 //!   answered with its own error and adds nothing to the batch's writes: it changes nothing
-//!   for the others, exactly as if it had been rolled back to a savepoint;
+//!   for the others, exactly as if it had been rolled back to a savepoint; a failure of the
+//!   database itself ends the whole batch, none of it committed;
 //! - nobody is answered before the batch's `COMMIT` has returned: an acknowledged change is
 //!   durable, and a change whose batch did not commit is not there at all;
 //! - the changes of a batch see each other in queue order, as if they had run one after the
@@ -91,7 +94,8 @@ pub struct WriterStats {
     /// Changes queued or in the batch being committed, not answered yet.
     pub waiting: usize,
     /// Changes in the batch being run now: 0 while the writer waits for work or for its
-    /// transaction to start.
+    /// transaction to start (on SQLite: for the write connection; the wait for the database's
+    /// write lock, held by another process, comes with the batch's first statement).
     pub running: usize,
     /// Batches run to the end (committed, or failed as a whole).
     pub batches: u64,
@@ -150,10 +154,10 @@ pub(crate) enum Session {
 /// The writer's loop: once a change is queued it starts a transaction (on SQLite: takes the
 /// write connection, if it does not hold it already), then takes whatever is queued by the
 /// time that is done (at most [`MAX_BATCH`]) and commits it as one batch, until the queue
-/// closes or the app is gone. Changes that arrive while the database's write path is held
-/// elsewhere thus join the batch that is waiting for it. On SQLite the writer keeps the write
-/// connection for the next batch while changes are waiting for it and no other transaction
-/// is ([`Db::writers_waiting`]).
+/// closes or the app is gone. Changes that arrive while another transaction of this server
+/// holds the write path (on PostgreSQL: while the transaction starts) thus join the batch
+/// that is waiting for it. On SQLite the writer keeps the write connection for the next batch
+/// while changes are waiting for it and no other transaction is ([`Db::writers_waiting`]).
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
     let mut held: Option<HeldWriter> = None;
     while let Some(first) = rx.recv().await {
@@ -294,6 +298,9 @@ impl App {
             match result {
                 Ok(answers) => break answers,
                 Err(e) if attempt < MAX_ATTEMPTS && (is_contention(&e) || self.stale_read(&e)) => {
+                    // SQLite's write connection goes back to the pool while the batch waits
+                    // to run again, so that a transaction waiting for it gets in first.
+                    held = None;
                     tracing::debug!(
                         attempt,
                         size = units.len(),
@@ -410,10 +417,13 @@ impl App {
                         writes.merge(w);
                         answers.push(Ok((actor.tenant_id, out)));
                     }
-                    Err(e) if is_contention(&e) => return Err(e),
+                    Err(e) if !e.is_refusal() => return Err(e),
                     Err(e) => answers.push(Err(e)),
                 },
-                Err(e) if is_contention(&e) => return Err(e),
+                // A failure of the database, not a refusal of the change, ends the batch: the
+                // transaction may be gone (SQLite rolls back by itself when a disk is full or
+                // an I/O fails), and the rest must not run outside it.
+                Err(e) if !e.is_refusal() => return Err(e),
                 Err(e) => answers.push(Err(e)),
             }
         }

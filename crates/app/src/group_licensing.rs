@@ -1389,10 +1389,11 @@ impl App {
             .filter(|n| UserId::parse(n).is_none_or(|id| !by_id.contains(&id)))
             .map(|n| n.to_lowercase())
             .collect();
-        let by_upn: HashMap<String, UserId> = dir::ids_by_upns(&mut conn, actor.tenant_id, &upns)
-            .await?
-            .into_iter()
-            .collect();
+        let by_upn: HashMap<String, UserId> =
+            dir::ids_by_upns(&mut conn, actor.tenant_id, &upns, &mut false)
+                .await?
+                .into_iter()
+                .collect();
         drop(conn);
         let mut ids: Vec<UserId> = Vec::with_capacity(names.len());
         let mut seen: BTreeSet<UserId> = BTreeSet::new();

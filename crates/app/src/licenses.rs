@@ -164,11 +164,8 @@ impl Seen {
                 None => names.push(k.trim().to_lowercase()),
             }
         }
-        if !names.is_empty() && std::mem::take(begin) {
-            seatkeeper_store::sqlite_begin(conn).await?;
-        }
         ids.extend(
-            dir::ids_by_upns(conn, tenant, &names)
+            dir::ids_by_upns(conn, tenant, &names, begin)
                 .await?
                 .into_iter()
                 .map(|(_, id)| id),

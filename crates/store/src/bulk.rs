@@ -162,15 +162,7 @@ pub(crate) async fn fetch_rows<'c>(
     cols: &'c [&'c str],
 ) -> crate::Result<Vec<JsonRow<'c>>> {
     use sqlx::Row;
-    // All results, not `fetch_one`: a text that begins its transaction first
-    // ([`crate::holders::read`]'s `begin`) has the `BEGIN`'s result before the row, and the
-    // driver's `fetch_one` looks at the first result only.
-    let row = query
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let row = query.fetch_one(&mut *conn).await?;
     parse_rows(row.try_get("rows")?, cols)
 }
 

@@ -267,16 +267,26 @@ pub async fn get_user_by_upn(conn: &mut Conn, tenant: TenantId, upn: &str) -> Re
 
 /// Ids of users by user principal name (any case), in one query per 1,000 names: (name as
 /// stored lower-case, id).
+///
+/// With `begin` (SQLite, on a connection with no transaction open) the statement begins the
+/// transaction first ([`crate::SQLITE_BEGIN`]), in the same round trip, and `begin` is set to
+/// false; with no names it is left as it is and no statement runs.
 pub async fn ids_by_upns(
     conn: &mut Conn,
     tenant: TenantId,
     upns: &[String],
+    begin: &mut bool,
 ) -> Result<Vec<(String, UserId)>> {
     if upns.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
+        "{}SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
+        if std::mem::take(begin) {
+            format!("{};\n", crate::SQLITE_BEGIN)
+        } else {
+            String::new()
+        },
         bulk::texts(conn, 2)
     );
     let rows = sqlx::query(AssertSqlSafe(sql))

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::group_licensing::GroupsWhere;
 use seatkeeper_app::{Actor, App, AppError};
-use seatkeeper_domain::directory::UserFilter;
+use seatkeeper_domain::directory::{Group, UserFilter};
 use seatkeeper_domain::{GroupId, UserId};
 use serde_json::{Map, Value};
 
@@ -50,6 +50,35 @@ fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
     ApiError(AppError::invalid(code, msg))
 }
 
+/// The groups named `name` (in any case) after `after`, in id order, at most `limit`: those
+/// whose displayName starts with it, a page at a time, kept when the whole name matches.
+async fn named(
+    app: &App,
+    actor: &Actor,
+    name: &str,
+    mut after: Option<GroupId>,
+    limit: i64,
+) -> ApiResult<Vec<Group>> {
+    let wanted = name.to_lowercase();
+    let mut out = Vec::new();
+    loop {
+        let page = app.list_groups(actor, Some(name), after, 1000).await?;
+        let full = page.len() == 1000;
+        after = page.last().map(|g| g.id);
+        for g in page {
+            if out.len() as i64 >= limit {
+                return Ok(out);
+            }
+            if g.display_name.to_lowercase() == wanted {
+                out.push(g);
+            }
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
 /// Counts the groups whose displayName starts with `prefix`, a page at a time.
 async fn count_prefixed(app: &App, actor: &Actor, prefix: &str) -> ApiResult<i64> {
     let mut n = 0i64;
@@ -64,8 +93,8 @@ async fn count_prefixed(app: &App, actor: &Actor, prefix: &str) -> ApiResult<i64
     }
 }
 
-/// Lists security groups with `$select`, `$top`/`$skiptoken` paging, `$count` and
-/// `$filter=startswith(displayName,'…')`. Groups come ordered by id; `$orderby` is refused.
+/// Lists security groups with `$select`, `$top`/`$skiptoken` paging, `$count` and `$filter`
+/// (see [`odata::groups`]). Groups come ordered by id; `$orderby` is refused.
 pub async fn list(
     State(app): State<App>,
     Auth(actor): Auth,
@@ -91,12 +120,15 @@ pub async fn list(
         GroupFilter::GivingAny(skus) => Some(GroupsWhere::GiveAny(skus.clone())),
         _ => None,
     };
-    let (mut groups, all_selected) = match &which {
-        Some(w) => {
+    let (mut groups, all_selected) = match (&which, &filter) {
+        (Some(w), _) => {
             let (page, all) = app.groups_where_page(&actor, w, after, top + 1).await?;
             (page, Some(all))
         }
-        None => (
+        (None, GroupFilter::Named(name)) => {
+            (named(&app, &actor, name, after, top + 1).await?, None)
+        }
+        (None, _) => (
             app.list_groups(&actor, prefix.as_deref(), after, top + 1)
                 .await?,
             None,
@@ -108,6 +140,9 @@ pub async fn list(
         (false, _) => None,
         (true, GroupFilter::All) => Some(app.count_groups(&actor).await?),
         (true, GroupFilter::Prefix(p)) => Some(count_prefixed(&app, &actor, p).await?),
+        (true, GroupFilter::Named(name)) => {
+            Some(named(&app, &actor, name, None, i64::MAX).await?.len() as i64)
+        }
         (true, GroupFilter::WithLicenseErrors | GroupFilter::GivingAny(_)) => all_selected,
     };
     let next = match (more, groups.last()) {
@@ -118,7 +153,7 @@ pub async fn list(
     Ok(axum::Json(collection(&headers, "groups", items, count, next)).into_response())
 }
 
-/// `GET /groups/$count` (with `$filter=startswith(displayName,'…')` if given).
+/// `GET /groups/$count` (with `$filter` as on the list, see [`odata::groups`]).
 pub async fn count(
     State(app): State<App>,
     Auth(actor): Auth,
@@ -128,6 +163,7 @@ pub async fn count(
     let n = match odata::groups(q.filter.as_deref())? {
         GroupFilter::All => app.count_groups(&actor).await?,
         GroupFilter::Prefix(p) => count_prefixed(&app, &actor, &p).await?,
+        GroupFilter::Named(name) => named(&app, &actor, &name, None, i64::MAX).await?.len() as i64,
         GroupFilter::WithLicenseErrors => {
             app.groups_where_page(&actor, &GroupsWhere::LicenseErrors, None, 0)
                 .await?

@@ -27,7 +27,7 @@ const MAX_TERMS: usize = 100;
 pub const USER_FILTER_HELP: &str = "Supported on users: eq and ne on id, userPrincipalName, displayName, givenName, surname, mail, userType, usageLocation, jobTitle, department, accountEnabled (true/false); in (...) on the same properties; startswith(property,'text') on userPrincipalName, displayName, givenName, surname, mail, jobTitle, department, usageLocation, userType; assignedLicenses/any(x:x/skuId eq <guid>); assignedLicenses/$count eq N (or ne N); combined with and, or, not and parentheses. Text goes in single quotes, with '' for a quote inside.";
 
 /// What `$filter` on groups supports.
-pub const GROUP_FILTER_HELP: &str = "Supported on groups: startswith(displayName,'text') (text in single quotes), hasMembersWithLicenseErrors eq true, or assignedLicenses/any(x:x/skuId eq <guid>) (several joined with or inside).";
+pub const GROUP_FILTER_HELP: &str = "Supported on groups: displayName eq 'text' or startswith(displayName,'text') (text in single quotes, any case), hasMembersWithLicenseErrors eq true, or assignedLicenses/any(x:x/skuId eq <guid>) (several joined with or inside).";
 
 /// What `$filter` on groups asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub enum GroupFilter {
     All,
     /// Groups whose displayName starts with the text.
     Prefix(String),
+    /// Groups whose displayName is the text, in any case (`displayName eq '…'`, as Graph
+    /// compares it).
+    Named(String),
     /// Groups with members whose group licenses are in error (L6).
     WithLicenseErrors,
     /// Groups that give any of these products (`assignedLicenses/any(x:x/skuId eq …)`).
@@ -973,7 +976,7 @@ pub fn users(filter: Option<&str>) -> Result<UserFilter, AppError> {
     }
 }
 
-/// Parses `$filter` for groups: `startswith(displayName,'…')`,
+/// Parses `$filter` for groups: `displayName eq '…'`, `startswith(displayName,'…')`,
 /// `hasMembersWithLicenseErrors eq true` or `assignedLicenses/any(x:x/skuId eq <guid>)`.
 pub fn groups(filter: Option<&str>) -> Result<GroupFilter, AppError> {
     let Some(f) = filter else {
@@ -1017,6 +1020,11 @@ pub fn groups(filter: Option<&str>) -> Result<GroupFilter, AppError> {
                     "hasMembersWithLicenseErrors can only be compared with true.",
                 )))
             }
+        }
+        [Tok::Word(p), Tok::Word(op), Tok::Str(v)]
+            if p.eq_ignore_ascii_case("displayName") && op.eq_ignore_ascii_case("eq") =>
+        {
+            Ok(GroupFilter::Named(v.clone()))
         }
         [Tok::Word(name), Tok::Punct('('), args @ .., Tok::Punct(')')]
             if name.eq_ignore_ascii_case("startswith")

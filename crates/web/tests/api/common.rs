@@ -31,6 +31,7 @@ pub struct Srv {
     client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stop_jobs: tokio::sync::watch::Sender<bool>,
+    jobs: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Srv {
@@ -167,7 +168,7 @@ impl Srv {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         // The server's license job runner (group-based licensing), as `serve` runs it.
         let (stop_jobs, jobs_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(app.clone().license_job_loop(jobs_rx));
+        let jobs = Some(tokio::spawn(app.clone().license_job_loop(jobs_rx)));
         let served = app.clone();
         tokio::spawn(async move {
             let _ = seatkeeper_web::serve(served, listener, async move {
@@ -190,6 +191,7 @@ impl Srv {
                 .expect("client"),
             stop: Some(tx),
             stop_jobs,
+            jobs,
         })
     }
 
@@ -316,6 +318,15 @@ impl Srv {
     }
 
     /// Buys `n` licenses of a demo-catalog product by part number; returns the subscription id.
+    /// Stops the server's license job runner and waits until it has stopped: no transaction
+    /// of its own (it claims jobs once a second) comes between the test's.
+    pub async fn stop_license_jobs(&mut self) {
+        let _ = self.stop_jobs.send(true);
+        if let Some(jobs) = self.jobs.take() {
+            let _ = jobs.await;
+        }
+    }
+
     pub async fn buy(&self, part: &str, n: i64) -> String {
         let sku = self.sku(part);
         let s = self

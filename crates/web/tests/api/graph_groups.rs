@@ -115,6 +115,33 @@ backends!(group_crud_and_members, |srv| async move {
     let (_, n) = srv.get("/v1.0/groups/$count").await;
     assert_eq!(n, Value::from(5));
 
+    // displayName eq: the whole name, in any case; names may repeat, and page like the rest.
+    srv.post("/v1.0/groups", json!({"displayName": "TEAM 2", "mailEnabled": false, "securityEnabled": true, "mailNickname": "t2b"})).await;
+    let (st, list) = srv
+        .get("/v1.0/groups?$filter=displayName%20eq%20%27team%202%27&$count=true&$top=1")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    assert_eq!(list["@odata.count"], 2);
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    let next = list["@odata.nextLink"].as_str().expect("a second page");
+    let (_, rest) = srv.get(next.strip_prefix(&srv.url).unwrap()).await;
+    let mut names = vec![
+        list["value"][0]["displayName"].clone(),
+        rest["value"][0]["displayName"].clone(),
+    ];
+    names.sort_by_key(|v| v.to_string());
+    assert_eq!(names, vec![json!("TEAM 2"), json!("Team 2")]);
+    assert!(rest.get("@odata.nextLink").is_none(), "{rest}");
+    let (st, list) = srv
+        .get("/v1.0/groups?$filter=displayName%20eq%20%27Team%27&$count=true")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    assert_eq!(list["@odata.count"], 0, "a prefix is not the name: {list}");
+    let (_, n) = srv
+        .get("/v1.0/groups/$count?$filter=displayName%20eq%20%27Team%201%27")
+        .await;
+    assert_eq!(n, Value::from(1));
+
     let (st, _) = srv.delete(&format!("/v1.0/groups/{gid}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let got = srv.get(&format!("/v1.0/groups/{gid}")).await;

@@ -310,13 +310,13 @@ backends!(unsupported_or_malformed_filters_are_400, |srv| async move {
     let got = srv
         .get(&format!(
             "/v1.0/groups?$filter={}",
-            enc("displayName eq 'Sales'")
+            enc("description eq 'Sales'")
         ))
         .await;
     assert_error(
         &got,
         StatusCode::BAD_REQUEST,
-        "Supported on groups: startswith(displayName,'text')",
+        "Supported on groups: displayName eq 'text' or startswith(displayName,'text')",
     );
 });
 
