@@ -456,6 +456,19 @@ pub(crate) async fn check_becoming_guest(
     Ok(())
 }
 
+/// Whether a user the people picker found ([`App::search_users_for_group`]) can be added to
+/// the group by the admin searching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joining {
+    /// A member already.
+    Member,
+    /// Can be added.
+    Addable,
+    /// A guest, the group gives licenses, and the admin is not a Global admin: only a Global
+    /// admin licenses guests, so adding them would be refused (L6).
+    GuestRefused,
+}
+
 impl App {
     /// Creates a user. Needs displayName and userPrincipalName.
     pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> AppResult<User> {
@@ -635,14 +648,14 @@ impl App {
     }
 
     /// The people picker ([`App::find_users`]) for adding members to `group`: each user found,
-    /// and whether they are a member already.
+    /// and whether they can be added ([`Joining`]).
     pub async fn search_users_for_group(
         &self,
         actor: &Actor,
         group: &str,
         text: &str,
         limit: i64,
-    ) -> AppResult<Vec<(User, bool)>> {
+    ) -> AppResult<Vec<(User, Joining)>> {
         let g = self.get_group(actor, group).await?;
         let found = self.find_users(actor, text, limit).await?;
         if found.is_empty() {
@@ -665,11 +678,24 @@ impl App {
                 .into_iter()
                 .map(|u| u.id)
                 .collect();
+        // The rule adding a member checks (L6): guests join a group that gives licenses only
+        // by a Global admin's hand.
+        let guests_refused = found.iter().any(|u| u.is_guest())
+            && !actor.can(Action::LicenseGuests)
+            && !seatkeeper_store::group_licenses::of_group(&mut conn, g.id)
+                .await?
+                .is_empty();
         Ok(found
             .into_iter()
             .map(|u| {
-                let member = members.contains(&u.id);
-                (u, member)
+                let joining = if members.contains(&u.id) {
+                    Joining::Member
+                } else if guests_refused && u.is_guest() {
+                    Joining::GuestRefused
+                } else {
+                    Joining::Addable
+                };
+                (u, joining)
             })
             .collect())
     }

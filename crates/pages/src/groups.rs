@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_app::App;
+use seatkeeper_app::directory::Joining;
 use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::{GroupId, UserId};
 use serde::Deserialize;
@@ -188,12 +189,12 @@ pub struct CandidatesPart {
     pub candidates: Candidates,
 }
 
-/// The users a search offers, with whether each is a member already.
+/// The users a search offers, with whether each can be added.
 pub struct Candidates {
     pub group_id: String,
     pub csrf: String,
     pub q: String,
-    pub people: Vec<(Person, bool)>,
+    pub people: Vec<(Person, Joining)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -260,7 +261,7 @@ async fn candidates(
         q: q.trim().to_string(),
         people: found
             .into_iter()
-            .map(|(u, member)| (person(u.id, &u.display_name, &u.upn), member))
+            .map(|(u, joining)| (person(u.id, &u.display_name, &u.upn), joining))
             .collect(),
     })
 }

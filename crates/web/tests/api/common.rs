@@ -317,7 +317,6 @@ impl Srv {
             .token
     }
 
-    /// Buys `n` licenses of a demo-catalog product by part number; returns the subscription id.
     /// Stops the server's license job runner and waits until it has stopped: no transaction
     /// of its own (it claims jobs once a second) comes between the test's.
     pub async fn stop_license_jobs(&mut self) {
@@ -327,6 +326,7 @@ impl Srv {
         }
     }
 
+    /// Buys `n` licenses of a demo-catalog product by part number; returns the subscription id.
     pub async fn buy(&self, part: &str, n: i64) -> String {
         let sku = self.sku(part);
         let s = self

@@ -220,3 +220,88 @@ backends!(
         );
     }
 );
+
+backends!(
+    the_member_search_says_which_guests_the_admin_cannot_add,
+    |srv| async move {
+        srv.buy("CHAT_ESSENTIALS", 5).await;
+        let (gid, _) = group_with(&srv, "Partners", &[]).await;
+        srv.app
+            .create_user(
+                &srv.operator(),
+                &seatkeeper_app::directory::UserInput {
+                    user_principal_name: Some("ann_fabrikam.test#EXT#@contoso.test".into()),
+                    display_name: Some("Ann (Fabrikam)".into()),
+                    user_type: Some("Guest".into()),
+                    usage_location: Some(Some("GB".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest");
+        srv.user("anders@contoso.test", Some("DK")).await;
+        // A User admin, signed in to the admin center.
+        let ua = srv.user("ua@contoso.test", Some("US")).await.to_string();
+        srv.app
+            .set_user_roles(
+                &srv.operator(),
+                &ua,
+                &[seatkeeper_domain::roles::Role::UserAdmin],
+            )
+            .await
+            .expect("roles");
+        srv.app
+            .set_password(&srv.operator(), &ua, "User-admin-1", false)
+            .await
+            .expect("password");
+        let user_admin = format!(
+            "sk_session={}",
+            srv.app
+                .sign_in("ua@contoso.test", "User-admin-1", None, &Default::default())
+                .await
+                .expect("sign in")
+                .secret
+        );
+        let global_admin = format!("sk_session={}", srv.admin_session().await);
+        let search = |cookie: String| {
+            let url = format!("{}/groups/{gid}/candidates?q=an", srv.url);
+            async move {
+                let resp = reqwest::Client::new()
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                resp.text().await.unwrap()
+            }
+        };
+        // The group gives nothing yet: anyone found can be added.
+        let html = search(user_admin.clone()).await;
+        assert!(html.contains("aria-label=\"Add Ann (Fabrikam)\""), "{html}");
+        assert!(html.contains("aria-label=\"Add anders\""), "{html}");
+        // Once it gives a product, the User admin is told why the guest cannot be added.
+        let (st, g) = srv
+            .post(
+                &format!("/v1.0/groups/{gid}/assignLicense"),
+                json!({"addLicenses": [{"skuId": srv.sku("CHAT_ESSENTIALS"), "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{g}");
+        let html = search(user_admin).await;
+        assert!(
+            !html.contains("aria-label=\"Add Ann (Fabrikam)\""),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "Guest: this group gives licenses, and only a Global admin can add guests to it"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("aria-label=\"Add anders\""), "{html}");
+        // A Global admin can still add her.
+        let html = search(global_admin).await;
+        assert!(html.contains("aria-label=\"Add Ann (Fabrikam)\""), "{html}");
+    }
+);
