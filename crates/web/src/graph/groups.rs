@@ -50,45 +50,49 @@ fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
     ApiError(AppError::invalid(code, msg))
 }
 
-/// The groups named `name` (in any case) after `after`, in id order, at most `limit`: those
-/// whose displayName starts with it, a page at a time, kept when the whole name matches.
-async fn named(
+/// How `$filter` matches a group's displayName: the whole name, or its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameMatch {
+    Whole,
+    Start,
+}
+
+/// The groups whose displayName is `text`, or starts with it, in any case and any script,
+/// after `after`, in id order, at most `limit`. The database narrows them down by the text's
+/// leading ASCII characters, which it compares without case alike on SQLite and PostgreSQL;
+/// the whole text is compared here, in Unicode's lower case (SQLite's `lower` and `LIKE`
+/// leave "É" and "é" apart).
+async fn by_name(
     app: &App,
     actor: &Actor,
-    name: &str,
+    text: &str,
+    how: NameMatch,
     mut after: Option<GroupId>,
     limit: i64,
 ) -> ApiResult<Vec<Group>> {
-    let wanted = name.to_lowercase();
+    let wanted = text.to_lowercase();
+    let ascii: String = text.chars().take_while(char::is_ascii).collect();
+    let narrow = (!ascii.is_empty()).then_some(ascii.as_str());
     let mut out = Vec::new();
     loop {
-        let page = app.list_groups(actor, Some(name), after, 1000).await?;
+        let page = app.list_groups(actor, narrow, after, 1000).await?;
         let full = page.len() == 1000;
         after = page.last().map(|g| g.id);
         for g in page {
             if out.len() as i64 >= limit {
                 return Ok(out);
             }
-            if g.display_name.to_lowercase() == wanted {
+            let name = g.display_name.to_lowercase();
+            let hit = match how {
+                NameMatch::Whole => name == wanted,
+                NameMatch::Start => name.starts_with(&wanted),
+            };
+            if hit {
                 out.push(g);
             }
         }
         if !full {
             return Ok(out);
-        }
-    }
-}
-
-/// Counts the groups whose displayName starts with `prefix`, a page at a time.
-async fn count_prefixed(app: &App, actor: &Actor, prefix: &str) -> ApiResult<i64> {
-    let mut n = 0i64;
-    let mut after = None;
-    loop {
-        let page = app.list_groups(actor, Some(prefix), after, 1000).await?;
-        n += page.len() as i64;
-        match page.last() {
-            Some(g) if page.len() == 1000 => after = Some(g.id),
-            _ => return Ok(n),
         }
     }
 }
@@ -104,10 +108,6 @@ pub async fn list(
     let q = odata::parse_query(raw.as_deref(), LIST)?;
     let sel = odata::parse_select(&q.select, GROUP_PROPS, "microsoft.graph.group")?;
     let filter = odata::groups(q.filter.as_deref())?;
-    let prefix = match &filter {
-        GroupFilter::Prefix(p) => Some(p.clone()),
-        _ => None,
-    };
     let after = q
         .skiptoken
         .as_deref()
@@ -125,24 +125,31 @@ pub async fn list(
             let (page, all) = app.groups_where_page(&actor, w, after, top + 1).await?;
             (page, Some(all))
         }
-        (None, GroupFilter::Named(name)) => {
-            (named(&app, &actor, name, after, top + 1).await?, None)
-        }
-        (None, _) => (
-            app.list_groups(&actor, prefix.as_deref(), after, top + 1)
-                .await?,
+        (None, GroupFilter::Named(name)) => (
+            by_name(&app, &actor, name, NameMatch::Whole, after, top + 1).await?,
             None,
         ),
+        (None, GroupFilter::Prefix(p)) => (
+            by_name(&app, &actor, p, NameMatch::Start, after, top + 1).await?,
+            None,
+        ),
+        (None, _) => (app.list_groups(&actor, None, after, top + 1).await?, None),
     };
     let more = groups.len() as i64 > top;
     groups.truncate(top as usize);
     let count = match (q.count, &filter) {
         (false, _) => None,
         (true, GroupFilter::All) => Some(app.count_groups(&actor).await?),
-        (true, GroupFilter::Prefix(p)) => Some(count_prefixed(&app, &actor, p).await?),
-        (true, GroupFilter::Named(name)) => {
-            Some(named(&app, &actor, name, None, i64::MAX).await?.len() as i64)
-        }
+        (true, GroupFilter::Prefix(p)) => Some(
+            by_name(&app, &actor, p, NameMatch::Start, None, i64::MAX)
+                .await?
+                .len() as i64,
+        ),
+        (true, GroupFilter::Named(name)) => Some(
+            by_name(&app, &actor, name, NameMatch::Whole, None, i64::MAX)
+                .await?
+                .len() as i64,
+        ),
         (true, GroupFilter::WithLicenseErrors | GroupFilter::GivingAny(_)) => all_selected,
     };
     let next = match (more, groups.last()) {
@@ -162,8 +169,12 @@ pub async fn count(
     let q = odata::parse_query(raw.as_deref(), &[Opt::Filter])?;
     let n = match odata::groups(q.filter.as_deref())? {
         GroupFilter::All => app.count_groups(&actor).await?,
-        GroupFilter::Prefix(p) => count_prefixed(&app, &actor, &p).await?,
-        GroupFilter::Named(name) => named(&app, &actor, &name, None, i64::MAX).await?.len() as i64,
+        GroupFilter::Prefix(p) => by_name(&app, &actor, &p, NameMatch::Start, None, i64::MAX)
+            .await?
+            .len() as i64,
+        GroupFilter::Named(name) => by_name(&app, &actor, &name, NameMatch::Whole, None, i64::MAX)
+            .await?
+            .len() as i64,
         GroupFilter::WithLicenseErrors => {
             app.groups_where_page(&actor, &GroupsWhere::LicenseErrors, None, 0)
                 .await?

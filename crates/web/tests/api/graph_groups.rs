@@ -141,6 +141,19 @@ backends!(group_crud_and_members, |srv| async move {
         .get("/v1.0/groups/$count?$filter=displayName%20eq%20%27Team%201%27")
         .await;
     assert_eq!(n, Value::from(1));
+    // Any script: a capital É is found from é, whole name or start.
+    srv.post("/v1.0/groups", json!({"displayName": "Équipe Nord", "mailEnabled": false, "securityEnabled": true, "mailNickname": "eq"})).await;
+    for filter in [
+        "displayName%20eq%20%27%C3%A9quipe%20nord%27",
+        "startswith(displayName,%27%C3%A9QUI%27)",
+    ] {
+        let (st, list) = srv
+            .get(&format!("/v1.0/groups?$filter={filter}&$count=true"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{list}");
+        assert_eq!(list["@odata.count"], 1, "{filter}: {list}");
+        assert_eq!(list["value"][0]["displayName"], "Équipe Nord", "{list}");
+    }
 
     let (st, _) = srv.delete(&format!("/v1.0/groups/{gid}")).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
