@@ -1412,7 +1412,19 @@ mod tests {
             groups(Some("startswith(displayName,'Eng')")).unwrap(),
             GroupFilter::Prefix("Eng".into())
         );
-        assert!(groups(Some("displayName eq 'x'")).is_err());
+        assert_eq!(
+            groups(Some("(displayName eq 'O''Neil Team')")).unwrap(),
+            GroupFilter::Named("O'Neil Team".into())
+        );
+        for refused in [
+            "displayName ne 'x'",
+            "displayName eq x",
+            "description eq 'x'",
+            "displayName eq 'x' and displayName eq 'y'",
+            "not(displayName eq 'x')",
+        ] {
+            assert!(groups(Some(refused)).is_err(), "{refused}");
+        }
         assert_eq!(groups(None).unwrap(), GroupFilter::All);
         assert_eq!(
             groups(Some("hasMembersWithLicenseErrors eq true")).unwrap(),
