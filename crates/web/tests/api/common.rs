@@ -99,19 +99,20 @@ impl Srv {
     /// Signs the tenant's Global admin in to the admin center (giving it a password first) and
     /// returns the session cookie's value, as a browser would hold it after the sign-in page.
     pub async fn admin_session(&self) -> String {
-        let admin = self.admin.to_string();
+        self.session_of(self.admin).await
+    }
+
+    /// Signs user `id` in to the admin center (giving them a password first) and returns the
+    /// session cookie's value.
+    pub async fn session_of(&self, id: UserId) -> String {
+        let id = id.to_string();
         let actor = seatkeeper_app::Actor::operator(self.tenant);
         let password = "Admin-session-1";
         self.app
-            .set_password(&actor, &admin, password, false)
+            .set_password(&actor, &id, password, false)
             .await
-            .expect("set the admin's password");
-        let upn = self
-            .app
-            .get_user(&actor, &admin)
-            .await
-            .expect("the admin")
-            .upn;
+            .expect("set the user's password");
+        let upn = self.app.get_user(&actor, &id).await.expect("the user").upn;
         self.app
             .sign_in(&upn, password, None, &Default::default())
             .await
@@ -305,16 +306,39 @@ impl Srv {
 
     /// A user with `roles` and a token for them.
     pub async fn token_with_roles(&self, upn: &str, roles: &[Role]) -> String {
-        let id = self.user(upn, Some("US")).await;
-        self.app
-            .set_user_roles(&self.operator(), &id.to_string(), roles)
-            .await
-            .expect("roles");
+        let id = self.user_with_roles(upn, roles).await;
         self.app
             .create_token(&self.operator(), id, "test", None)
             .await
             .expect("token")
             .token
+    }
+
+    /// A new user (usage location US) holding `roles`.
+    pub async fn user_with_roles(&self, upn: &str, roles: &[Role]) -> UserId {
+        let id = self.user(upn, Some("US")).await;
+        self.app
+            .set_user_roles(&self.operator(), &id.to_string(), roles)
+            .await
+            .expect("roles");
+        id
+    }
+
+    /// A new guest user (userType Guest, usage location GB).
+    pub async fn guest(&self, upn: &str, name: &str) -> seatkeeper_domain::directory::User {
+        self.app
+            .create_user(
+                &self.operator(),
+                &seatkeeper_app::directory::UserInput {
+                    user_principal_name: Some(upn.into()),
+                    display_name: Some(name.into()),
+                    user_type: Some("Guest".into()),
+                    usage_location: Some(Some("GB".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guest")
     }
 
     /// Stops the server's license job runner and waits until it has stopped: no transaction

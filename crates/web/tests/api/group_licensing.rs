@@ -823,19 +823,8 @@ backends!(
             )
             .await;
         let guest = srv
-            .app
-            .create_user(
-                &srv.operator(),
-                &seatkeeper_app::directory::UserInput {
-                    user_principal_name: Some("ann_fabrikam.test#EXT#@contoso.test".into()),
-                    display_name: Some("Ann (Fabrikam)".into()),
-                    user_type: Some("Guest".into()),
-                    usage_location: Some(Some("GB".into())),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("guest");
+            .guest("ann_fabrikam.test#EXT#@contoso.test", "Ann (Fabrikam)")
+            .await;
         let member = srv.user("bo@contoso.test", Some("DK")).await;
         let partners = group(&srv, "Partners").await;
         join(&srv, &partners, guest.id).await;
@@ -858,19 +847,8 @@ backends!(
         processed(&srv, &partners).await;
         assert_eq!(pool_counts(&srv, "CHAT_ESSENTIALS").await, (5, 2, 2));
         let second = srv
-            .app
-            .create_user(
-                &srv.operator(),
-                &seatkeeper_app::directory::UserInput {
-                    user_principal_name: Some("cy_fabrikam.test#EXT#@contoso.test".into()),
-                    display_name: Some("Cy (Fabrikam)".into()),
-                    user_type: Some("Guest".into()),
-                    usage_location: Some(Some("GB".into())),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("guest");
+            .guest("cy_fabrikam.test#EXT#@contoso.test", "Cy (Fabrikam)")
+            .await;
         let got = srv
             .call_as(
                 &user_admin,

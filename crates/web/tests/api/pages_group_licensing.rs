@@ -226,42 +226,17 @@ backends!(
     |srv| async move {
         srv.buy("CHAT_ESSENTIALS", 5).await;
         let (gid, _) = group_with(&srv, "Partners", &[]).await;
-        srv.app
-            .create_user(
-                &srv.operator(),
-                &seatkeeper_app::directory::UserInput {
-                    user_principal_name: Some("ann_fabrikam.test#EXT#@contoso.test".into()),
-                    display_name: Some("Ann (Fabrikam)".into()),
-                    user_type: Some("Guest".into()),
-                    usage_location: Some(Some("GB".into())),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("guest");
+        srv.guest("ann_fabrikam.test#EXT#@contoso.test", "Ann (Fabrikam)")
+            .await;
         srv.user("anders@contoso.test", Some("DK")).await;
         // A User admin, signed in to the admin center.
-        let ua = srv.user("ua@contoso.test", Some("US")).await.to_string();
-        srv.app
-            .set_user_roles(
-                &srv.operator(),
-                &ua,
+        let ua = srv
+            .user_with_roles(
+                "ua@contoso.test",
                 &[seatkeeper_domain::roles::Role::UserAdmin],
             )
-            .await
-            .expect("roles");
-        srv.app
-            .set_password(&srv.operator(), &ua, "User-admin-1", false)
-            .await
-            .expect("password");
-        let user_admin = format!(
-            "sk_session={}",
-            srv.app
-                .sign_in("ua@contoso.test", "User-admin-1", None, &Default::default())
-                .await
-                .expect("sign in")
-                .secret
-        );
+            .await;
+        let user_admin = format!("sk_session={}", srv.session_of(ua).await);
         let global_admin = format!("sk_session={}", srv.admin_session().await);
         let search = |cookie: String| {
             let url = format!("{}/groups/{gid}/candidates?q=an", srv.url);
