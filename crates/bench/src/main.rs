@@ -61,6 +61,7 @@ struct Args {
 }
 
 mod ceiling;
+mod raw;
 
 fn catalog(products: usize) -> String {
     let mut s = String::new();
@@ -444,7 +445,7 @@ async fn main() -> anyhow::Result<()> {
     //    the database alone writing the same rows.
     let last = sku(args.products - 1).to_string();
     let n = users.len();
-    let (busy, rest) = users.split_at(n * 7 / 10);
+    let (busy, rest) = users.split_at(n * 65 / 100);
     let (single, alone) = rest.split_at(n / 10);
     let (busy, by_wrk) = if args.wrk {
         busy.split_at(busy.len() / 2)
@@ -483,8 +484,10 @@ async fn main() -> anyhow::Result<()> {
         stats.changes as f64 / stats.batches.max(1) as f64,
         stats.largest
     );
+    let sqlite_file = (db.backend() == Backend::Sqlite).then(|| Db::file_in(&dir));
     ceiling::report(
         &db,
+        sqlite_file.as_deref(),
         b.tenant_id,
         alone,
         &last,

@@ -46,12 +46,15 @@ pub(crate) fn map(r: &impl crate::Fields) -> Result<Assignment> {
     })
 }
 
+/// The statement of [`of_user`]: binds the user's id at `$1`.
+pub const OF_USER: &str =
+    "SELECT * FROM assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id";
+
 pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
-    let rows =
-        sqlx::query("SELECT * FROM assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id")
-            .bind(user.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query(OF_USER)
+        .bind(user.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(map).collect()
 }
 
@@ -87,22 +90,25 @@ pub async fn of_users(
         .collect()
 }
 
+/// The statement of [`insert`]: binds id, tenant, user, product, pool, disabled plans (see
+/// `encode_plans`), direct (1 or 0), assigned and updated at (UTC microseconds) and the direct
+/// disabled plans (NULL when not direct) at `$1`…`$10`.
+pub const INSERT: &str = "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 pub async fn insert(conn: &mut Conn, a: &Assignment) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO assignments (id, tenant_id, user_id, sku_id, pool_id, disabled_plans, direct, assigned_at, updated_at, direct_disabled_plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(a.id.to_string())
-    .bind(a.tenant_id.to_string())
-    .bind(a.user_id.to_string())
-    .bind(a.sku_id.to_string())
-    .bind(a.pool_id.to_string())
-    .bind(encode_plans(&a.disabled_plans))
-    .bind(flag(a.direct))
-    .bind(us(a.assigned_at))
-    .bind(us(a.updated_at))
-    .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(INSERT)
+        .bind(a.id.to_string())
+        .bind(a.tenant_id.to_string())
+        .bind(a.user_id.to_string())
+        .bind(a.sku_id.to_string())
+        .bind(a.pool_id.to_string())
+        .bind(encode_plans(&a.disabled_plans))
+        .bind(flag(a.direct))
+        .bind(us(a.assigned_at))
+        .bind(us(a.updated_at))
+        .bind(a.direct.then(|| encode_plans(&a.direct_disabled_plans)))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

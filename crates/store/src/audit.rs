@@ -23,23 +23,24 @@ fn map(r: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
+/// The statement of [`append`]: binds tenant, time (UTC microseconds), actor id (or NULL),
+/// actor, action, target type, target id, summary, before and after at `$1`…`$10`.
+pub const APPEND: &str = "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 pub async fn append(conn: &mut Conn, e: &AuditEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (tenant_id, at, actor_id, actor, action, target_type, target_id, summary, before_json, after_json)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(e.tenant_id.to_string())
-    .bind(us(e.at))
-    .bind(e.actor_id.map(|a| a.to_string()))
-    .bind(&e.actor)
-    .bind(e.action.as_str())
-    .bind(&e.target_type)
-    .bind(&e.target_id)
-    .bind(&e.summary)
-    .bind(e.before.clone())
-    .bind(e.after.clone())
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(APPEND)
+        .bind(e.tenant_id.to_string())
+        .bind(us(e.at))
+        .bind(e.actor_id.map(|a| a.to_string()))
+        .bind(&e.actor)
+        .bind(e.action.as_str())
+        .bind(&e.target_type)
+        .bind(&e.target_id)
+        .bind(&e.summary)
+        .bind(e.before.clone())
+        .bind(e.after.clone())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

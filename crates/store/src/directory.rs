@@ -169,8 +169,11 @@ pub async fn delete_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Resul
     Ok(r.rows_affected() == 1)
 }
 
+/// The statement of [`get_user`]: binds the tenant at `$1` and the user's id at `$2`.
+pub const USER_BY_ID: &str = "SELECT * FROM users WHERE tenant_id = $1 AND id = $2";
+
 pub async fn get_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> Result<Option<User>> {
-    let r = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+    let r = sqlx::query(USER_BY_ID)
         .bind(tenant.to_string())
         .bind(id.to_string())
         .fetch_optional(&mut *conn)

@@ -282,11 +282,16 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Db {
+    /// The SQLite database file in data directory `dir` ([`Db::open_dir`]).
+    pub fn file_in(dir: &Path) -> std::path::PathBuf {
+        dir.join("seatkeeper.db")
+    }
+
     /// Opens (creating if needed) the embedded SQLite database in `dir`.
     pub async fn open_dir(dir: &Path) -> anyhow::Result<Db> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-        let path = dir.join("seatkeeper.db");
+        let path = Db::file_in(dir);
         Db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
@@ -344,26 +349,8 @@ impl Db {
                         })
                         .after_connect(move |conn, _| {
                             Box::pin(async move {
-                                if writer {
-                                    conn.execute(WRITER_AUTOCHECKPOINT).await?;
-                                }
-                                // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
-                                // keeps every commit durable against a process crash.
-                                for p in [
-                                    "PRAGMA busy_timeout = 30000",
-                                    "PRAGMA journal_mode = WAL",
-                                    "PRAGMA synchronous = NORMAL",
-                                    "PRAGMA foreign_keys = ON",
-                                    // Large directories: keep hot B-tree pages in memory and read
-                                    // the rest through the page cache rather than a syscall each.
-                                    "PRAGMA cache_size = -32768",
-                                    "PRAGMA mmap_size = 1073741824",
-                                ] {
+                                for p in sqlite_pragmas(writer) {
                                     conn.execute(p).await?;
-                                }
-                                if writer {
-                                    conn.execute(WRITER_CACHE).await?;
-                                    conn.execute(WRITER_TEMP_STORE).await?;
                                 }
                                 Ok(())
                             })
@@ -646,6 +633,31 @@ const NO_JIT: &str = "SELECT set_config(name, 'off', false) FROM pg_settings WHE
 /// How long a connection of the license writer's PostgreSQL pool may sit idle before it is
 /// checked (a ping) when handed out (see [`postgres_pool`]).
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The pragmas a SQLite connection runs when it opens, in order: those of the write
+/// connection (`writer`) or of a reader. WAL: readers never block the writer;
+/// `synchronous=NORMAL` in WAL mode keeps every commit durable against a process crash (it is
+/// in the WAL before `COMMIT` returns; the WAL is synced at checkpoints). Large directories:
+/// hot B-tree pages stay in memory and the rest is read through a memory map rather than a
+/// syscall each.
+pub fn sqlite_pragmas(writer: bool) -> Vec<&'static str> {
+    let mut list = Vec::with_capacity(9);
+    if writer {
+        list.push(WRITER_AUTOCHECKPOINT);
+    }
+    list.extend([
+        "PRAGMA busy_timeout = 30000",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA cache_size = -32768",
+        "PRAGMA mmap_size = 1073741824",
+    ]);
+    if writer {
+        list.extend([WRITER_CACHE, WRITER_TEMP_STORE]);
+    }
+    list
+}
 
 /// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
 /// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its

@@ -379,16 +379,19 @@ pub async fn coverage_of(
         .collect()
 }
 
+/// The statement of [`take_seats`]: binds the pool at `$1` and the seats at `$2`; it changes
+/// no row when the pool has too few.
+pub const TAKE_SEATS: &str =
+    "UPDATE pools SET assigned = assigned + $2 WHERE id = $1 AND assigned + $2 <= total";
+
 /// Takes `n` seats from a pool if that many are available; the check and the update are one
 /// statement, so concurrent transactions can never take more than the pool's total.
 pub async fn take_seats(conn: &mut Conn, pool: PoolId, n: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE pools SET assigned = assigned + $2 WHERE id = $1 AND assigned + $2 <= total",
-    )
-    .bind(pool.to_string())
-    .bind(n)
-    .execute(&mut *conn)
-    .await?;
+    let r = sqlx::query(TAKE_SEATS)
+        .bind(pool.to_string())
+        .bind(n)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
