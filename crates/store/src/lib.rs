@@ -297,6 +297,12 @@ impl Db {
 
     /// Connects to `sqlite://…` or `postgres://…` and runs pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Db::connect_with(url, RESTART_FROM_PAGES).await
+    }
+
+    /// [`Db::connect`], with SQLite's WAL started over from `restart_from` pages (see
+    /// [`checkpoint_in_background`]).
+    async fn connect_with(url: &str, restart_from: i64) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -364,12 +370,18 @@ impl Db {
                     .connect(url)
                     .await
                     .with_context(|| format!("cannot open {}", redact_url(url)))?;
-                checkpoint_in_background(read.clone());
+                let waiting_writers = Arc::<AtomicUsize>::default();
+                checkpoint_in_background(
+                    read.clone(),
+                    write.clone(),
+                    waiting_writers.clone(),
+                    restart_from,
+                );
                 Db {
                     read,
                     write,
                     backend,
-                    waiting_writers: Arc::default(),
+                    waiting_writers,
                 }
             }
         };
@@ -488,16 +500,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         match self.backend {
             Backend::Sqlite => {
-                // Counted until it has the connection, also if the caller stops waiting.
-                struct Waiting<'a>(&'a AtomicUsize);
-                impl Drop for Waiting<'_> {
-                    fn drop(&mut self) {
-                        self.0.fetch_sub(1, Ordering::Relaxed);
-                    }
-                }
-                self.waiting_writers.fetch_add(1, Ordering::Relaxed);
-                let _waiting = Waiting(&self.waiting_writers);
-                self.write.begin_with(SQLITE_BEGIN).await
+                queued(&self.waiting_writers, self.write.begin_with(SQLITE_BEGIN)).await
             }
             Backend::Postgres => self.write.begin().await,
         }
@@ -683,39 +686,89 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL pages (4 KB) from which a background checkpoint also starts the WAL over (128 MB).
 const RESTART_FROM_PAGES: i64 = 32768;
 
-/// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] through a connection of
-/// `read`, until the pool is closed. First `PASSIVE`: it copies what no reader still needs and
+/// Waits for `wait` (SQLite's write connection, or a transaction on it) counted in `waiting`
+/// ([`Db::writers_waiting`]), until it is done or the caller stops waiting: the license writer
+/// then gives the connection back after the batch it is running.
+async fn queued<T>(waiting: &AtomicUsize, wait: impl std::future::Future<Output = T>) -> T {
+    struct Waiting<'a>(&'a AtomicUsize);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(waiting);
+    wait.await
+}
+
+/// Flushes the pages the `PASSIVE` checkpoints copied into the database file to disk, from
+/// another file handle, while the writer goes on. A checkpoint syncs the database file only
+/// once it has copied the whole WAL, so under sustained writes that sync fell to the `RESTART`,
+/// with everything copied since the last one, while it held the write connection. Best
+/// effort: the `RESTART` syncs the file all the same.
+async fn sync_database_file(read: &AnyPool) {
+    let file = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_one(read)
+        .await
+        .ok()
+        .and_then(|row| get_opt(&row, "file").ok().flatten())
+        .filter(|f| !f.is_empty());
+    if let Some(file) = file {
+        let synced =
+            tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data()).await;
+        if let Ok(Err(e)) = synced {
+            tracing::debug!("syncing the database file before a checkpoint failed: {e}");
+        }
+    }
+}
+
+/// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] until the pools are closed.
+/// First `PASSIVE`, through a connection of `read`: it copies what no reader still needs and
 /// never waits for the writer, which goes on writing meanwhile. A checkpoint from another
 /// connection never catches up with a writer that keeps committing, and only a complete one
-/// lets the WAL start over, so from [`RESTART_FROM_PAGES`] on a `RESTART` follows at once: it
-/// holds the writer off while it copies the few pages written since and waits for the readers,
-/// then the next write starts the WAL over. (SQLite's own checkpoints run in the writing
-/// connection, inside the commit that crosses 1,000 pages, with their `fsync`: they held up a
-/// batch of license changes every time.) Every commit stays durable: it is in the WAL before
-/// it is acknowledged, checkpointed or not.
-fn checkpoint_in_background(read: AnyPool) {
+/// lets the WAL start over, so from `restart_from` pages ([`RESTART_FROM_PAGES`]) on a
+/// `RESTART` follows at once: it
+/// copies the few pages written since and waits for the readers, then the next write starts
+/// the WAL over. Before it, the database file is synced ([`sync_database_file`]). The `RESTART` runs on the write connection itself, queued for it like a write
+/// transaction (`waiting`): the license writer hands it over after its batch and waits for it
+/// in the process. From a reading connection it had to win SQLite's write lock from a writer
+/// that takes it again right after each commit, and the writer, refused meanwhile, then slept
+/// in SQLite's busy handler (steps of up to 100 ms) after the checkpoint was done.
+/// (SQLite's own checkpoints ran inside the commit that crossed 1,000 pages, with their
+/// `fsync`: they held up a batch of license changes every time.) Every commit stays durable:
+/// it is in the WAL before it is acknowledged, checkpointed or not.
+fn checkpoint_in_background(
+    read: AnyPool,
+    write: AnyPool,
+    waiting: Arc<AtomicUsize>,
+    restart_from: i64,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if read.is_closed() {
+            if read.is_closed() || write.is_closed() {
                 return;
             }
             let passive = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&read)
                 .await;
             let done = match passive {
-                Ok(row) if get_i64(&row, "log").unwrap_or(0) >= RESTART_FROM_PAGES => {
-                    sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                        .execute(&read)
-                        .await
-                        .map(|_| ())
+                Ok(row) if get_i64(&row, "log").unwrap_or(0) >= restart_from => {
+                    sync_database_file(&read).await;
+                    match queued(&waiting, write.acquire()).await {
+                        Ok(mut conn) => sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ()),
+                        Err(e) => Err(e),
+                    }
                 }
                 other => other.map(|_| ()),
             };
             if let Err(e) = done {
-                if read.is_closed() {
+                if read.is_closed() || write.is_closed() {
                     return;
                 }
                 tracing::debug!("checkpoint failed (tried again shortly): {e}");
@@ -950,6 +1003,45 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &impl Fields, c: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    /// Under writes that never pause, the WAL still starts over: it stays a fraction of what
+    /// was written (without the `RESTART` it holds every page written, and grows without end),
+    /// and every write transaction still gets the write connection while checkpoints take it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_writes_that_never_pause() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("sk-wal-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        // The WAL started over from 256 pages (1 MB).
+        let url = format!("sqlite://{}?mode=rwc", super::Db::file_in(&dir).display());
+        let db = super::Db::connect_with(&url, 256).await?;
+        let mut tx = db.begin().await?;
+        sqlx::query("CREATE TABLE filler (k INTEGER PRIMARY KEY, v BLOB)")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut written = 0u64;
+        while std::time::Instant::now() < until {
+            let mut tx = db.begin().await?;
+            sqlx::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) \
+                 INSERT INTO filler (v) SELECT randomblob(1000) FROM n",
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            written += 40 * 1000;
+        }
+        let wal = std::fs::metadata(dir.join("seatkeeper.db-wal"))?.len();
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(written > 20_000_000, "only {written} bytes written in 3 s");
+        assert!(
+            wal < written / 3,
+            "the WAL holds {wal} bytes after {written} bytes were written: it did not start over"
+        );
+        Ok(())
+    }
 
     #[test]
     fn redact_url_hides_every_password() {
