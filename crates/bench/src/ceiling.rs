@@ -220,6 +220,10 @@ pub async fn report(
         print("", per_tx, n, took);
     }
     if let Some(path) = sqlite_file {
+        // The server's write connection is held meanwhile, as the license writer holds it: the
+        // background checkpoint's `RESTART` queues for it rather than contending with this
+        // second writer for SQLite's write lock.
+        let _held = db.hold_write_connection().await?;
         for per_tx in [1, batch] {
             let list = lists.next().unwrap_or_default().to_vec();
             let path = path.to_path_buf();

@@ -214,9 +214,18 @@ async fn seed(
         // measured: the server's background checkpoint would otherwise still be copying it when
         // the load starts, and hold the writer off for seconds (a cost of loading the data, not
         // of the license changes measured).
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(db.reader())
-            .await?;
+        // It waits for the server's own checkpoints; "busy" means one still held the WAL.
+        for attempt in 1.. {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(db.reader())
+                .await?;
+            let busy: i64 = sqlx::Row::try_get(&row, "busy")?;
+            if busy == 0 {
+                break;
+            }
+            anyhow::ensure!(attempt < 60, "the seeding's WAL could not be checkpointed");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
     eprintln!(
         "seeded {done} assignments over {seeded_products} products in {:.1?}",

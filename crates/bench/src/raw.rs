@@ -22,7 +22,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens the existing database file at `path` for reading and writing.
+    /// Opens the existing database file at `path` for reading and writing, without SQLite's
+    /// per-connection mutex (as sqlx opens its connections).
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let name = CString::new(path.to_str().context("the database path is not UTF-8")?)?;
         let mut db = std::ptr::null_mut();
@@ -32,7 +33,7 @@ impl Connection {
             ffi::sqlite3_open_v2(
                 name.as_ptr(),
                 &mut db,
-                ffi::SQLITE_OPEN_READWRITE,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
                 std::ptr::null(),
             )
         };
@@ -79,15 +80,17 @@ impl Connection {
     pub fn prepare(&self, sql: &str) -> anyhow::Result<Statement<'_>> {
         let len = c_int::try_from(sql.len()).context("statement too long")?;
         let mut stmt = std::ptr::null_mut();
+        let mut tail: *const c_char = std::ptr::null();
         // SAFETY: `db` is open; `sql` is valid for `len` bytes (no NUL needed with a length);
-        // the prepared statement (or null) is written to `stmt`.
+        // the prepared statement (or null) is written to `stmt`, and to `tail` where in `sql`
+        // the first statement ended.
         let rc = unsafe {
             ffi::sqlite3_prepare_v2(
                 self.db,
                 sql.as_ptr().cast::<c_char>(),
                 len,
                 &mut stmt,
-                std::ptr::null_mut(),
+                &mut tail,
             )
         };
         if rc != ffi::SQLITE_OK || stmt.is_null() {
@@ -98,6 +101,10 @@ impl Connection {
             stmt,
             slots: Vec::new(),
         };
+        let used = (tail as usize).saturating_sub(sql.as_ptr() as usize);
+        if !sql.get(used..).unwrap_or("").trim().is_empty() {
+            bail!("{sql}: one statement only");
+        }
         // SAFETY: `stmt` is a prepared statement of this connection.
         let count = unsafe { ffi::sqlite3_bind_parameter_count(stmt) };
         for n in 1..=count {
@@ -205,7 +212,14 @@ impl Statement<'_> {
                     }
                 }
                 ffi::SQLITE_DONE => break,
-                _ => bail!("the statement failed: {}", self.conn.message()),
+                _ => {
+                    let message = self.conn.message();
+                    // SAFETY: as above; the statement is left ready to run again.
+                    unsafe {
+                        ffi::sqlite3_reset(self.stmt);
+                    }
+                    bail!("the statement failed: {message}");
+                }
             }
         }
         std::hint::black_box(read);

@@ -283,14 +283,12 @@ pub async fn ids_by_upns(
     if upns.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "{}SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
-        if std::mem::take(begin) {
-            format!("{};\n", crate::SQLITE_BEGIN)
-        } else {
-            String::new()
-        },
-        bulk::texts(conn, 2)
+    let sql = crate::begun(
+        format!(
+            "SELECT upn_lower, id FROM users WHERE tenant_id = $1 AND upn_lower IN ({})",
+            bulk::texts(conn, 2)
+        ),
+        begin,
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
         .bind(tenant.to_string())

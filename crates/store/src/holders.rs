@@ -55,11 +55,7 @@ pub async fn read(
         // states; locked (PostgreSQL), only the pools asked for.
         coverage_part(conn, 3, (!lock).then_some(2), lock_rows),
     ]);
-    let sql = if std::mem::take(begin) {
-        format!("{};\n{sql}", crate::SQLITE_BEGIN)
-    } else {
-        sql
-    };
+    let sql = crate::begun(sql, begin);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))

@@ -31,7 +31,8 @@ use seatkeeper_domain::Time;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -53,15 +54,26 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
-    /// SQLite: how many [`Db::begin`] calls are waiting for the one write connection, so that
-    /// the license writer, which holds it from one batch to the next while changes keep
-    /// coming ([`Db::hold_write_connection`]), gives it back for them.
+    /// SQLite: how many [`Db::begin`] calls (and checkpoints that start the WAL over) are
+    /// waiting for the one write connection, so that the license writer, which holds it from
+    /// one batch to the next while changes keep coming ([`Db::hold_write_connection`]), gives
+    /// it back for them.
     waiting_writers: Arc<AtomicUsize>,
 }
 
 /// How a write transaction starts on SQLite: it takes the database's write lock at once, so
 /// that it never has to be run again because another connection wrote first.
 pub const SQLITE_BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// `sql` with [`SQLITE_BEGIN`] before it when `begin` is set (a statement that also begins its
+/// transaction, in the same round trip to SQLite's connection thread); `begin` is then cleared.
+pub(crate) fn begun(sql: String, begin: &mut bool) -> String {
+    if std::mem::take(begin) {
+        format!("{SQLITE_BEGIN};\n{sql}")
+    } else {
+        sql
+    }
+}
 
 /// Numbered migrations per backend, embedded in the binary: (version, description, SQL).
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -334,10 +346,10 @@ impl Db {
                 }
             }
             Backend::Sqlite => {
-                // `writer`: the one connection that writes. It leaves most of the checkpoint
-                // work (copying the WAL's pages back into the database file, and its fsync) to
-                // a task of their own on a reading connection ([`checkpoint_in_background`]):
-                // in the writer it held up a batch of license changes every thousand pages.
+                // `writer`: the one connection that writes. The checkpoint work (copying the
+                // WAL's pages back into the database file, and its fsync) is left to a task of
+                // its own ([`checkpoint_in_background`]): in the writer, at SQLite's default
+                // of every thousand pages, it held up a batch of license changes each time.
                 let opts = |n: u32, writer: bool| {
                     AnyPoolOptions::new()
                         .max_connections(n)
@@ -517,7 +529,8 @@ impl Db {
         })
     }
 
-    /// Whether a [`Db::begin`] is waiting for SQLite's write connection.
+    /// Whether a [`Db::begin`] (or the checkpoint that starts the WAL over) is waiting for
+    /// SQLite's write connection.
     pub fn writers_waiting(&self) -> bool {
         self.waiting_writers.load(Ordering::Relaxed) > 0
     }
@@ -637,6 +650,10 @@ const NO_JIT: &str = "SELECT set_config(name, 'off', false) FROM pg_settings WHE
 /// checked (a ping) when handed out (see [`postgres_pool`]).
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// How long a SQLite statement waits for a lock another connection holds (another process's
+/// writer, or a checkpoint) before it fails as busy: 30 s.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
+
 /// The pragmas a SQLite connection runs when it opens, in order: those of the write
 /// connection (`writer`) or of a reader. WAL: readers never block the writer;
 /// `synchronous=NORMAL` in WAL mode keeps every commit durable against a process crash (it is
@@ -649,7 +666,7 @@ pub fn sqlite_pragmas(writer: bool) -> Vec<&'static str> {
         list.push(WRITER_AUTOCHECKPOINT);
     }
     list.extend([
-        "PRAGMA busy_timeout = 30000",
+        BUSY_TIMEOUT,
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
@@ -701,39 +718,97 @@ async fn queued<T>(waiting: &AtomicUsize, wait: impl std::future::Future<Output 
     wait.await
 }
 
-/// Flushes the pages the `PASSIVE` checkpoints copied into the database file to disk, from
-/// another file handle, while the writer goes on. A checkpoint syncs the database file only
-/// once it has copied the whole WAL, so under sustained writes that sync fell to the `RESTART`,
-/// with everything copied since the last one, while it held the write connection. Best
-/// effort: the `RESTART` syncs the file all the same.
-async fn sync_database_file(read: &AnyPool) {
-    let file = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+/// The file of a SQLite database's main schema (empty for an in-memory database).
+async fn database_file(read: &AnyPool) -> Option<PathBuf> {
+    sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
         .fetch_one(read)
         .await
         .ok()
         .and_then(|row| get_opt(&row, "file").ok().flatten())
-        .filter(|f| !f.is_empty());
-    if let Some(file) = file {
-        let synced =
-            tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data()).await;
-        if let Ok(Err(e)) = synced {
-            tracing::debug!("syncing the database file before a checkpoint failed: {e}");
-        }
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Descriptors of database files for [`sync_database_file`], one per file, never closed. On
+/// Unix, closing any descriptor of a file releases every POSIX lock the process holds on it,
+/// SQLite's included (sqlite.org/howtocorrupt.html, 2.2): another process (the CLI) could then
+/// take the database for itself while this one writes. A descriptor opened beside SQLite's
+/// own must therefore stay open for as long as the process lives.
+static SYNC_HANDLES: std::sync::Mutex<BTreeMap<PathBuf, Arc<std::fs::File>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Flushes the pages the `PASSIVE` checkpoints copied into the database `file` to disk, from a
+/// descriptor of its own ([`SYNC_HANDLES`]), while the writer goes on. A checkpoint syncs the
+/// database file only once it has copied the whole WAL, so under sustained writes that sync
+/// fell to the `RESTART`, with everything copied since the last one, while it held the write
+/// connection. Best effort: the `RESTART` syncs the file all the same.
+async fn sync_database_file(file: PathBuf) {
+    let synced = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let handle = {
+            let mut handles = SYNC_HANDLES
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match handles.get(&file) {
+                Some(h) => h.clone(),
+                None => {
+                    let h = Arc::new(std::fs::File::open(&file)?);
+                    handles.insert(file, h.clone());
+                    h
+                }
+            }
+        };
+        handle.sync_data()
+    })
+    .await;
+    if let Ok(Err(e)) = synced {
+        tracing::debug!("syncing the database file before a checkpoint failed: {e}");
     }
 }
 
+/// How long a `RESTART` waits for the readers still on the WAL: it holds the write connection
+/// meanwhile. A reader that takes longer (a large export) makes it give up; it is tried again
+/// after [`RESTART_BACKOFF`].
+const RESTART_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 100";
+
+/// Checkpoint ticks without a `RESTART` after one gave up on a reader (2 s).
+const RESTART_BACKOFF: u32 = 8;
+
+/// Starts the WAL over on the write connection `conn` (see [`checkpoint_in_background`]),
+/// waiting at most [`RESTART_BUSY_TIMEOUT`] for readers. Returns whether it gave up. The
+/// connection's own busy timeout is put back afterwards; a connection where that fails is
+/// closed rather than given back.
+async fn restart_wal(conn: &mut PoolConnection<Any>) -> Result<bool> {
+    sqlx::query(RESTART_BUSY_TIMEOUT)
+        .execute(&mut **conn)
+        .await?;
+    let done = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+        .fetch_one(&mut **conn)
+        .await;
+    if let Err(e) = sqlx::query(BUSY_TIMEOUT).execute(&mut **conn).await {
+        conn.close_on_drop();
+        return Err(e);
+    }
+    Ok(get_i64(&done?, "busy")? != 0)
+}
+
 /// Checkpoints a SQLite database's WAL every [`CHECKPOINT_EVERY`] until the pools are closed.
+///
 /// First `PASSIVE`, through a connection of `read`: it copies what no reader still needs and
 /// never waits for the writer, which goes on writing meanwhile. A checkpoint from another
 /// connection never catches up with a writer that keeps committing, and only a complete one
 /// lets the WAL start over, so from `restart_from` pages ([`RESTART_FROM_PAGES`]) on a
-/// `RESTART` follows at once: it
-/// copies the few pages written since and waits for the readers, then the next write starts
-/// the WAL over. Before it, the database file is synced ([`sync_database_file`]). The `RESTART` runs on the write connection itself, queued for it like a write
-/// transaction (`waiting`): the license writer hands it over after its batch and waits for it
-/// in the process. From a reading connection it had to win SQLite's write lock from a writer
-/// that takes it again right after each commit, and the writer, refused meanwhile, then slept
-/// in SQLite's busy handler (steps of up to 100 ms) after the checkpoint was done.
+/// `RESTART` follows at once: it copies the few pages written since and waits for the
+/// readers, then the next write starts the WAL over.
+///
+/// - Before it, the database file is synced ([`sync_database_file`]).
+/// - It runs on the write connection itself, queued for it like a write transaction
+///   (`waiting`): the license writer hands the connection over after its batch and waits for
+///   it in the process. From a reading connection it had to win SQLite's write lock from a
+///   writer that takes it again right after each commit, and the writer, refused meanwhile,
+///   then slept in SQLite's busy handler (steps of up to 100 ms) after the checkpoint was done.
+/// - It waits at most [`RESTART_BUSY_TIMEOUT`] for readers ([`restart_wal`]), and after it
+///   gave up, the next [`RESTART_BACKOFF`] ticks do not try.
+///
 /// (SQLite's own checkpoints ran inside the commit that crossed 1,000 pages, with their
 /// `fsync`: they held up a batch of license changes every time.) Every commit stays durable:
 /// it is in the WAL before it is acknowledged, checkpointed or not.
@@ -744,24 +819,35 @@ fn checkpoint_in_background(
     restart_from: i64,
 ) {
     tokio::spawn(async move {
+        let file = database_file(&read).await;
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backoff = 0u32;
         loop {
             tick.tick().await;
             if read.is_closed() || write.is_closed() {
                 return;
             }
+            backoff = backoff.saturating_sub(1);
             let passive = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&read)
                 .await;
             let done = match passive {
-                Ok(row) if get_i64(&row, "log").unwrap_or(0) >= restart_from => {
-                    sync_database_file(&read).await;
+                Ok(row) if backoff == 0 && get_i64(&row, "log").unwrap_or(0) >= restart_from => {
+                    if let Some(file) = &file {
+                        sync_database_file(file.clone()).await;
+                    }
                     match queued(&waiting, write.acquire()).await {
-                        Ok(mut conn) => sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                            .execute(&mut *conn)
-                            .await
-                            .map(|_| ()),
+                        Ok(mut conn) => match restart_wal(&mut conn).await {
+                            Ok(true) => {
+                                backoff = RESTART_BACKOFF;
+                                tracing::debug!(
+                                    "a reader kept the WAL from starting over: trying again later"
+                                );
+                                Ok(())
+                            }
+                            other => other.map(|_| ()),
+                        },
                         Err(e) => Err(e),
                     }
                 }
@@ -1004,9 +1090,20 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &impl Fields, c: &str) -> Resul
 mod tests {
     use super::redact_url;
 
-    /// Under writes that never pause, the WAL still starts over: it stays a fraction of what
-    /// was written (without the `RESTART` it holds every page written, and grows without end),
-    /// and every write transaction still gets the write connection while checkpoints take it.
+    /// How many times the WAL of the database in `dir` has started over: the checkpoint
+    /// sequence number in its header (bytes 12..16, big-endian; 0 without a WAL).
+    fn wal_restarts(dir: &std::path::Path) -> u32 {
+        let mut wal = super::Db::file_in(dir).into_os_string();
+        wal.push("-wal");
+        std::fs::read(wal)
+            .ok()
+            .and_then(|b| b.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok()))
+            .map_or(0, u32::from_be_bytes)
+    }
+
+    /// Under writes that never pause, the WAL still starts over (without the `RESTART` it
+    /// keeps every page written, and grows without end), and every write transaction still
+    /// gets the write connection while the checkpoints take it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_writes_that_never_pause() -> anyhow::Result<()> {
         let dir = std::env::temp_dir().join(format!("sk-wal-{}", uuid::Uuid::new_v4().simple()));
@@ -1019,8 +1116,9 @@ mod tests {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        let before = wal_restarts(&dir);
         let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let mut written = 0u64;
+        let mut commits = 0;
         while std::time::Instant::now() < until {
             let mut tx = db.begin().await?;
             sqlx::query(
@@ -1030,15 +1128,14 @@ mod tests {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            written += 40 * 1000;
+            commits += 1;
         }
-        let wal = std::fs::metadata(dir.join("seatkeeper.db-wal"))?.len();
+        let restarts = wal_restarts(&dir) - before;
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(written > 20_000_000, "only {written} bytes written in 3 s");
         assert!(
-            wal < written / 3,
-            "the WAL holds {wal} bytes after {written} bytes were written: it did not start over"
+            restarts >= 2,
+            "the WAL started over {restarts} times during {commits} commits of 40 kB"
         );
         Ok(())
     }
