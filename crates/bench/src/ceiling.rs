@@ -65,6 +65,14 @@ async fn write_one(
     Ok(())
 }
 
+/// `users` in transactions of `per_tx`, until `seconds` have passed.
+fn timed_chunks(users: &[UserId], per_tx: usize, seconds: u64) -> impl Iterator<Item = &[UserId]> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    users
+        .chunks(per_tx)
+        .take_while(move |_| Instant::now() < deadline)
+}
+
 /// Runs the writes for `users` for about `seconds`, `per_tx` licenses per transaction, and
 /// returns how many were committed and how long it took.
 #[allow(clippy::too_many_arguments)]
@@ -78,13 +86,9 @@ async fn run(
     seconds: u64,
     now: seatkeeper_domain::Time,
 ) -> anyhow::Result<(usize, Duration)> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
     let t = Instant::now();
     let mut done = 0;
-    for chunk in users.chunks(per_tx) {
-        if Instant::now() >= deadline {
-            break;
-        }
+    for chunk in timed_chunks(users, per_tx, seconds) {
         let mut tx = db.begin().await?;
         for u in chunk {
             write_one(&mut tx, tenant, *u, sku, pool, now).await?;
@@ -124,13 +128,9 @@ fn run_raw(
         us(now),
     );
     let action = AuditAction::LicenseAssign.as_str();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
     let t = Instant::now();
     let mut done = 0;
-    for chunk in users.chunks(per_tx) {
-        if Instant::now() >= deadline {
-            break;
-        }
+    for chunk in timed_chunks(users, per_tx, seconds) {
         conn.execute(seatkeeper_store::SQLITE_BEGIN)?;
         for u in chunk {
             let u = u.to_string();

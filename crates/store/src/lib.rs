@@ -295,7 +295,7 @@ pub fn redact_url(url: &str) -> String {
 
 impl Db {
     /// The SQLite database file in data directory `dir` ([`Db::open_dir`]).
-    pub fn file_in(dir: &Path) -> std::path::PathBuf {
+    pub fn file_in(dir: &Path) -> PathBuf {
         dir.join("seatkeeper.db")
     }
 
@@ -1100,10 +1100,12 @@ mod tests {
     fn wal_restarts(dir: &std::path::Path) -> u32 {
         let mut wal = super::Db::file_in(dir).into_os_string();
         wal.push("-wal");
-        std::fs::read(wal)
-            .ok()
-            .and_then(|b| b.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok()))
-            .map_or(0, u32::from_be_bytes)
+        let mut header = [0u8; 16];
+        std::fs::File::open(wal)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+            .map_or(0, |()| {
+                u32::from_be_bytes([header[12], header[13], header[14], header[15]])
+            })
     }
 
     /// Under writes that never pause, the WAL still starts over (without the `RESTART` it
