@@ -51,8 +51,10 @@ struct Args {
     #[arg(long)]
     assign_only: bool,
     /// Also drive the concurrent assignLicense load from `wrk` (Debian's `wrk`, a separate
-    /// process: `--clients` connections on 2 threads, `--seconds` long), to the server in this
-    /// process, on users of its own: the server's rate when the load generator costs little.
+    /// process: `--clients` connections on 2 threads, at most `--seconds` long), to the server
+    /// in this process, on users of its own (3/5 of the concurrent phases' users, the other
+    /// 2/5 for the clients in this process): the server's rate when the load generator costs
+    /// little.
     #[arg(long)]
     wrk: bool,
     /// Licenses per transaction for the database-alone batched ceiling.
@@ -464,7 +466,7 @@ async fn main() -> anyhow::Result<()> {
     let (busy, rest) = users.split_at(n * 65 / 100);
     let (single, alone) = rest.split_at(n / 10);
     let (busy, by_wrk) = if args.wrk {
-        busy.split_at(busy.len() / 2)
+        busy.split_at(busy.len() * 2 / 5)
     } else {
         (busy, &[][..])
     };
@@ -481,6 +483,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     if args.wrk {
         wrk_phase(
+            &app,
             &dir,
             &base,
             &auth,
@@ -604,8 +607,11 @@ async fn assign_phase(
 
 /// The concurrent assignLicense load from `wrk`, a separate process: each of its `clients`
 /// connections assigns `sku` to users of `users` in turn (2 threads, each on its own half),
-/// for `seconds`; prints wrk's report.
+/// for `seconds` or until each user has been sent one request (a thread stops then: a second
+/// assignment of the same license would change nothing and cost less); prints the rate of
+/// changes the server's license writer answered until then and wrk's latencies.
 async fn wrk_phase(
+    app: &App,
     dir: &std::path::Path,
     base: &str,
     auth: &str,
@@ -631,14 +637,19 @@ function init(args)
 end
 function request()
   local u = users[n]
+  if u == nil then
+    -- Every user of this thread has been sent its request: a second request for a user
+    -- would be a no-op, cheaper than an assignment, so the thread stops instead.
+    wrk.thread:stop()
+    u = users[first]
+  end
   n = n + step
-  if n > #users then n = first end
   return wrk.format("POST", "/v1.0/users/" .. u .. "/assignLicense",
     {{["Authorization"] = "{auth}", ["Content-Type"] = "application/json"}}, body)
 end
 function done(summary, latency, requests)
-  io.write(string.format("wrk: %d requests, %d errors (status), %.0f/s, p50 %.2f ms, p99 %.2f ms\n",
-    summary.requests, summary.errors.status, summary.requests / (summary.duration / 1e6),
+  io.write(string.format("wrk: %d answers, %d errors (status), p50 %.2f ms, p99 %.2f ms\n",
+    summary.requests, summary.errors.status,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 "#,
@@ -648,7 +659,12 @@ end
     let path = dir.join("assign.lua");
     std::fs::write(&path, script)?;
     let base = base.to_string();
-    let out = tokio::task::spawn_blocking(move || {
+    // wrk runs for the whole `-d` even when its threads have stopped: the rate is taken from
+    // the server's license writer instead, up to the answer of the last user's change.
+    let from = app.license_writer_stats().changes;
+    let until = from + users.len() as u64;
+    let t = Instant::now();
+    let wrk = tokio::task::spawn_blocking(move || {
         std::process::Command::new("wrk")
             .args([
                 "-t2",
@@ -659,13 +675,24 @@ end
             .arg(&path)
             .arg(&base)
             .output()
-    })
-    .await?
-    .context("cannot run wrk (apt-get install wrk)")?;
+    });
+    let mut done = None;
+    while !wrk.is_finished() {
+        let changes = app.license_writer_stats().changes;
+        if done.is_none() && changes >= until {
+            done = Some(t.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let out = wrk.await?.context("cannot run wrk (apt-get install wrk)")?;
+    let made = app.license_writer_stats().changes.min(until) - from;
+    let took = done.unwrap_or(Duration::from_secs(seconds));
     let report = String::from_utf8_lossy(&out.stdout);
     match report.lines().find(|l| l.starts_with("wrk: ")) {
         Some(line) => println!(
-            "POST /v1.0/users/{{id}}/assignLicense, {clients} connections from wrk (a separate process): {}",
+            "POST /v1.0/users/{{id}}/assignLicense, {clients} connections from wrk (a separate process): {made} assignments in {:.1} s = {:.0}/s; wrk: {}",
+            took.as_secs_f64(),
+            made as f64 / took.as_secs_f64(),
             &line[5..]
         ),
         None => anyhow::bail!(

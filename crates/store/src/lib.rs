@@ -671,13 +671,18 @@ pub fn sqlite_pragmas(writer: bool) -> Vec<&'static str> {
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
         "PRAGMA cache_size = -32768",
-        "PRAGMA mmap_size = 1073741824",
     ]);
     if writer {
-        list.extend([WRITER_CACHE, WRITER_TEMP_STORE]);
+        list.extend([WRITER_MMAP, WRITER_CACHE, WRITER_TEMP_STORE]);
     }
     list
 }
+
+/// The writer reads the pages that are not in the WAL through a memory map (up to 1 GB of the
+/// file) rather than a `pread` each. Only the writer: a reader whose read transaction finds
+/// that the WAL changed since its last one unmaps the whole file (SQLite's
+/// `pagerBeginReadTransaction`), and under constant writes that is nearly every read.
+const WRITER_MMAP: &str = "PRAGMA mmap_size = 1073741824";
 
 /// The writer's page cache: 1 MB rather than the readers' 32 MB. The writer reads pages that
 /// are not in the WAL through `mmap`, so its cache mostly holds pages of the WAL and those its
