@@ -19,6 +19,7 @@ use seatkeeper_store::assignments;
 use seatkeeper_store::directory as dir;
 use seatkeeper_store::{Conn, subscriptions, tenants};
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A product to hold, with the service plans that stay off.
@@ -382,11 +383,46 @@ impl Planned {
     }
 }
 
+/// A user's licenses as the audit log records them before and after a change (AUD1): per
+/// license `{"disabledPlans": [plan names], "sku": part number, "skuId": …}`.
 pub fn licenses_json(catalog: &Catalog, list: &[Assignment]) -> serde_json::Value {
-    json!(list
-        .iter()
-        .map(|a| json!({"sku": catalog.part_number(a.sku_id), "skuId": a.sku_id, "disabledPlans": a.disabled_plans.iter().map(|p| catalog.plan_name(*p)).collect::<Vec<_>>()}))
-        .collect::<Vec<_>>())
+    serde_json::to_value(snapshot(catalog, list)).unwrap_or_default()
+}
+
+/// [`licenses_json`] as text, serialized straight from the licenses (the same bytes): the
+/// license writer records two of these for every change.
+pub fn licenses_text(catalog: &Catalog, list: &[Assignment]) -> String {
+    serde_json::to_string(&snapshot(catalog, list)).unwrap_or_default()
+}
+
+/// One license in [`licenses_json`], its fields in the order of a [`serde_json::Value`]'s
+/// (sorted) keys.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot<'a> {
+    disabled_plans: Vec<Cow<'a, str>>,
+    sku: Cow<'a, str>,
+    sku_id: SkuId,
+}
+
+fn snapshot<'a>(catalog: &'a Catalog, list: &[Assignment]) -> Vec<Snapshot<'a>> {
+    let name = |id: String, found: Option<&'a str>| found.map_or(Cow::Owned(id), Cow::Borrowed);
+    list.iter()
+        .map(|a| Snapshot {
+            disabled_plans: a
+                .disabled_plans
+                .iter()
+                .map(|p| name(p.to_string(), catalog.plan(*p).map(|x| x.name.as_str())))
+                .collect(),
+            sku: name(
+                a.sku_id.to_string(),
+                catalog
+                    .product(a.sku_id)
+                    .map(|x| x.sku_part_number.as_str()),
+            ),
+            sku_id: a.sku_id,
+        })
+        .collect()
 }
 
 /// What a user holds, as licenses with the plans they hold off.
@@ -836,16 +872,19 @@ impl App {
                 } else {
                     AuditAction::LicensePlans
                 };
-                writes.audit.push(audit::entry(
+                let mut entry = audit::entry(
                     actor,
                     now,
                     action,
                     "user",
                     user.id,
                     format!("{}: {}", user.upn, parts.join("; ")),
-                    Some(licenses_json(&catalog, &all_before)),
-                    Some(licenses_json(&catalog, &after)),
-                ));
+                    None,
+                    None,
+                );
+                entry.before = Some(licenses_text(&catalog, &all_before));
+                entry.after = Some(licenses_text(&catalog, &after));
+                writes.audit.push(entry);
             }
             out.push((user, after));
         }
@@ -1431,4 +1470,47 @@ pub(crate) fn check_batch(users: &[String]) -> AppResult<()> {
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_domain::{AssignmentId, PoolId, TenantId};
+
+    /// The audit's text is the JSON of [`licenses_json`], byte for byte: plan and product
+    /// names from the catalog, ids where the catalog no longer has them.
+    #[test]
+    fn the_audit_text_of_licenses_is_their_json() {
+        let catalog = Catalog::demo();
+        let p = &catalog.products[0];
+        let gone = SkuId(uuid::Uuid::from_u128(7));
+        let license = |sku: SkuId, disabled: Vec<PlanId>| Assignment {
+            id: AssignmentId::new(),
+            tenant_id: TenantId::new(),
+            user_id: UserId::new(),
+            sku_id: sku,
+            pool_id: PoolId::new(),
+            disabled_plans: disabled.clone(),
+            direct: true,
+            direct_disabled_plans: disabled,
+            assigned_at: Time::default(),
+            updated_at: Time::default(),
+        };
+        let list = [
+            license(p.sku_id, vec![p.plans[0]]),
+            license(gone, vec![PlanId(uuid::Uuid::from_u128(9))]),
+        ];
+        let value = licenses_json(&catalog, &list);
+        assert_eq!(licenses_text(&catalog, &list), value.to_string());
+        assert_eq!(value[0]["sku"], json!(p.sku_part_number));
+        assert_eq!(
+            value[0]["disabledPlans"][0],
+            json!(catalog.plan_name(p.plans[0]))
+        );
+        assert_eq!(value[1]["sku"], json!(gone.to_string()));
+        assert_eq!(
+            value[1]["disabledPlans"][0],
+            json!("00000000-0000-0000-0000-000000000009")
+        );
+    }
 }

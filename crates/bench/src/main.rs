@@ -610,6 +610,7 @@ async fn assign_phase(
 /// for `seconds` or until each user has been sent one request (a thread stops then: a second
 /// assignment of the same license would change nothing and cost less); prints the rate of
 /// changes the server's license writer answered until then and wrk's latencies.
+#[allow(clippy::too_many_arguments)]
 async fn wrk_phase(
     app: &App,
     dir: &std::path::Path,
@@ -664,6 +665,7 @@ end
     let from = app.license_writer_stats().changes;
     let until = from + users.len() as u64;
     let t = Instant::now();
+    let cpu_from = process_cpu();
     let wrk = tokio::task::spawn_blocking(move || {
         std::process::Command::new("wrk")
             .args([
@@ -680,17 +682,28 @@ end
     while !wrk.is_finished() {
         let changes = app.license_writer_stats().changes;
         if done.is_none() && changes >= until {
-            done = Some(t.elapsed());
+            done = Some((t.elapsed(), process_cpu()));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let out = wrk.await?.context("cannot run wrk (apt-get install wrk)")?;
     let made = app.license_writer_stats().changes.min(until) - from;
-    let took = done.unwrap_or(Duration::from_secs(seconds));
+    let (took, cpu_until) = done.unwrap_or((Duration::from_secs(seconds), process_cpu()));
+    // The server's CPU time per change (this process: the server, its database connections
+    // and nothing of wrk's), steadier from run to run than the rate on a shared machine.
+    let cpu = match (cpu_from, cpu_until) {
+        (Some(a), Some(b)) if made > 0 => {
+            format!(
+                ", {:.0} µs of server CPU each",
+                (b - a).as_secs_f64() * 1e6 / made as f64
+            )
+        }
+        _ => String::new(),
+    };
     let report = String::from_utf8_lossy(&out.stdout);
     match report.lines().find(|l| l.starts_with("wrk: ")) {
         Some(line) => println!(
-            "POST /v1.0/users/{{id}}/assignLicense, {clients} connections from wrk (a separate process): {made} assignments in {:.1} s = {:.0}/s; wrk: {}",
+            "POST /v1.0/users/{{id}}/assignLicense, {clients} connections from wrk (a separate process): {made} assignments in {:.1} s = {:.0}/s{cpu}; wrk: {}",
             took.as_secs_f64(),
             made as f64 / took.as_secs_f64(),
             &line[5..]
@@ -701,6 +714,18 @@ end
         ),
     }
     Ok(())
+}
+
+/// The CPU time this process has used (user and system, from `/proc/self/stat`, in the
+/// kernel's clock ticks of 10 ms), where there is a `/proc`.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces): utime and
+    // stime are the 12th and 13th of them.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let ticks: u64 = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Polls a group until its members are processed; returns the time from `start`.

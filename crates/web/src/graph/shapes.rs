@@ -5,11 +5,14 @@ use seatkeeper_app::licenses::ProductLicenses;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::{Catalog, Product};
 use seatkeeper_domain::directory::{Group, User};
+use seatkeeper_domain::kinds::UserType;
 use seatkeeper_domain::seats::SeatState;
 use seatkeeper_domain::subscription::Subscription;
 use seatkeeper_domain::tenant::Tenant;
-use seatkeeper_domain::{AssignmentId, PlanId, Time};
+use seatkeeper_domain::{AssignmentId, GroupId, PlanId, SkuId, Time, UserId};
+use serde::Serialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Graph's date-time format: RFC 3339 in UTC with whole seconds.
@@ -34,10 +37,80 @@ pub fn user(
     states: &States,
     catalog: &Catalog,
 ) -> Value {
+    serde_json::to_value(user_shape(u, licenses, sources, states, catalog)).unwrap_or(Value::Null)
+}
+
+/// Graph's `user`, as [`user`] gives it, serialized straight to the response body by the
+/// actions that answer with one user (`assignLicense` and the like) rather than through a
+/// [`Value`] first: that took about a tenth of the server's CPU time under concurrent
+/// `assignLicense`. Its fields are declared in the order of [`Value`]'s keys (sorted), so both
+/// give the same bytes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserShape<'a> {
+    account_enabled: bool,
+    assigned_licenses: Vec<AssignedLicense<'a>>,
+    assigned_plans: Vec<AssignedPlan<'a>>,
+    created_date_time: String,
+    department: &'a Option<String>,
+    display_name: &'a str,
+    given_name: &'a Option<String>,
+    id: UserId,
+    job_title: &'a Option<String>,
+    license_assignment_states: Vec<LicenseAssignmentState<'a>>,
+    mail: &'a Option<String>,
+    mail_nickname: &'a Option<String>,
+    surname: &'a Option<String>,
+    usage_location: &'a Option<String>,
+    user_principal_name: &'a str,
+    user_type: UserType,
+}
+
+/// Graph's `assignedLicense`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignedLicense<'a> {
+    disabled_plans: &'a [PlanId],
+    sku_id: SkuId,
+}
+
+/// Graph's `assignedPlan`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignedPlan<'a> {
+    assigned_date_time: String,
+    capability_status: &'static str,
+    service: Cow<'a, str>,
+    service_plan_id: PlanId,
+}
+
+/// Graph's `licenseAssignmentState`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LicenseAssignmentState<'a> {
+    assigned_by_group: Option<GroupId>,
+    disabled_plans: &'a [PlanId],
+    error: &'a str,
+    last_updated_date_time: String,
+    sku_id: SkuId,
+    state: &'static str,
+}
+
+/// The parts of [`user`]'s answer, borrowed from the user and their licenses.
+pub fn user_shape<'a>(
+    u: &'a User,
+    licenses: &'a [Assignment],
+    sources: &'a [LicenseSource],
+    states: &States,
+    catalog: &'a Catalog,
+) -> UserShape<'a> {
     let mine: Vec<&Assignment> = licenses.iter().filter(|a| a.user_id == u.id).collect();
-    let assigned_licenses: Vec<Value> = mine
+    let assigned_licenses = mine
         .iter()
-        .map(|a| json!({"skuId": a.sku_id, "disabledPlans": a.disabled_plans}))
+        .map(|a| AssignedLicense {
+            disabled_plans: &a.disabled_plans,
+            sku_id: a.sku_id,
+        })
         .collect();
     // One entry per service plan: the best state of the licenses that turn it on (None: off
     // in every license).
@@ -61,29 +134,30 @@ pub fn user(
             }
         }
     }
-    let assigned_plans: Vec<Value> = plans
+    let assigned_plans = plans
         .iter()
-        .map(|(id, at, on)| {
-            json!({
-                "assignedDateTime": ts(*at),
-                "capabilityStatus": on.map(SeatState::capability_status).unwrap_or("Deleted"),
-                "service": catalog.plan_name(*id),
-                "servicePlanId": id,
-            })
+        .map(|(id, at, on)| AssignedPlan {
+            assigned_date_time: ts(*at),
+            capability_status: on.map(SeatState::capability_status).unwrap_or("Deleted"),
+            service: match catalog.plan(*id) {
+                Some(p) => Cow::Borrowed(p.name.as_str()),
+                None => Cow::Owned(id.to_string()),
+            },
+            service_plan_id: *id,
         })
         .collect();
     // One entry per source of each license: direct, and each group (L6).
-    let mut states_json: Vec<Value> = Vec::new();
+    let mut assignment_states = Vec::new();
     for a in &mine {
         if a.direct {
-            states_json.push(json!({
-                "skuId": a.sku_id,
-                "disabledPlans": a.direct_disabled_plans,
-                "assignedByGroup": null,
-                "state": state_of(states, a).assignment_state(),
-                "error": "None",
-                "lastUpdatedDateTime": ts(a.updated_at),
-            }));
+            assignment_states.push(LicenseAssignmentState {
+                assigned_by_group: None,
+                disabled_plans: &a.direct_disabled_plans,
+                error: "None",
+                last_updated_date_time: ts(a.updated_at),
+                sku_id: a.sku_id,
+                state: state_of(states, a).assignment_state(),
+            });
         }
     }
     for s in sources.iter().filter(|s| s.user_id == u.id) {
@@ -93,34 +167,33 @@ pub fn user(
             ("Active", None) => ("ActiveWithError", "Other"),
             _ => ("Error", s.error.as_deref().unwrap_or("Other")),
         };
-        states_json.push(json!({
-            "skuId": s.sku_id,
-            "disabledPlans": s.disabled_plans,
-            "assignedByGroup": s.group_id,
-            "state": state,
-            "error": error,
-            "lastUpdatedDateTime": ts(s.updated_at),
-        }));
+        assignment_states.push(LicenseAssignmentState {
+            assigned_by_group: Some(s.group_id),
+            disabled_plans: &s.disabled_plans,
+            error,
+            last_updated_date_time: ts(s.updated_at),
+            sku_id: s.sku_id,
+            state,
+        });
     }
-    let states = states_json;
-    json!({
-        "id": u.id,
-        "userPrincipalName": u.upn,
-        "displayName": u.display_name,
-        "givenName": u.given_name,
-        "surname": u.surname,
-        "mail": u.mail,
-        "mailNickname": u.mail_nickname,
-        "jobTitle": u.job_title,
-        "department": u.department,
-        "userType": u.user_type,
-        "usageLocation": u.usage_location,
-        "accountEnabled": u.account_enabled,
-        "createdDateTime": ts(u.created_at),
-        "assignedLicenses": assigned_licenses,
-        "assignedPlans": assigned_plans,
-        "licenseAssignmentStates": states,
-    })
+    UserShape {
+        account_enabled: u.account_enabled,
+        assigned_licenses,
+        assigned_plans,
+        created_date_time: ts(u.created_at),
+        department: &u.department,
+        display_name: &u.display_name,
+        given_name: &u.given_name,
+        id: u.id,
+        job_title: &u.job_title,
+        license_assignment_states: assignment_states,
+        mail: &u.mail,
+        mail_nickname: &u.mail_nickname,
+        surname: &u.surname,
+        usage_location: &u.usage_location,
+        user_principal_name: &u.upn,
+        user_type: u.user_type,
+    }
 }
 
 /// A group with its licensing (L6): `assignedLicenses`, `licenseProcessingState` and
@@ -235,4 +308,89 @@ pub fn license_details(a: &Assignment, state: SeatState, catalog: &Catalog) -> V
         "skuPartNumber": product.map(|p| p.sku_part_number.clone()),
         "servicePlans": plans,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_domain::{PoolId, TenantId};
+
+    /// The typed answer is the same JSON, byte for byte, as the [`Value`] the list and
+    /// `$select` paths build from it: one direct license with a plan turned off, the same
+    /// product from a group, and a group license in error.
+    #[test]
+    fn a_user_serialized_straight_gives_the_same_bytes_as_through_a_value() {
+        let catalog = Catalog::demo();
+        let p = &catalog.products[0];
+        let q = &catalog.products[1];
+        let t = chrono::DateTime::from_timestamp(1_780_000_000, 0).expect("time");
+        let u = User {
+            id: UserId::new(),
+            tenant_id: TenantId::new(),
+            upn: "ada@contoso.example".into(),
+            display_name: "Ada \"the first\" Lovelace".into(),
+            given_name: Some("Ada".into()),
+            surname: None,
+            mail: None,
+            mail_nickname: Some("ada".into()),
+            job_title: None,
+            department: Some("R&D".into()),
+            user_type: UserType::Member,
+            usage_location: Some("GB".into()),
+            account_enabled: true,
+            created_at: t,
+        };
+        let a = Assignment {
+            id: AssignmentId::new(),
+            tenant_id: u.tenant_id,
+            user_id: u.id,
+            sku_id: p.sku_id,
+            pool_id: PoolId::new(),
+            disabled_plans: vec![p.plans[0]],
+            direct: true,
+            direct_disabled_plans: vec![p.plans[0]],
+            assigned_at: t,
+            updated_at: t,
+        };
+        let source = |sku: SkuId, state: &str, error: Option<&str>| LicenseSource {
+            user_id: u.id,
+            group_id: GroupId::new(),
+            sku_id: sku,
+            state: state.into(),
+            error: error.map(str::to_string),
+            error_detail: None,
+            disabled_plans: vec![],
+            updated_at: t,
+        };
+        let sources = vec![
+            source(p.sku_id, "Active", None),
+            source(q.sku_id, "Error", Some("CountViolation")),
+        ];
+        let states = States::from([(a.id, SeatState::Active)]);
+        let licenses = [a];
+        let typed = serde_json::to_string(&user_shape(&u, &licenses, &sources, &states, &catalog))
+            .expect("serializes");
+        let value = user(&u, &licenses, &sources, &states, &catalog);
+        assert_eq!(typed, serde_json::to_string(&value).expect("serializes"));
+        assert_eq!(
+            value["assignedLicenses"][0]["disabledPlans"][0],
+            json!(p.plans[0])
+        );
+        assert_eq!(
+            value["assignedPlans"].as_array().map(Vec::len),
+            Some(p.plans.len())
+        );
+        assert_eq!(value["assignedPlans"][0]["capabilityStatus"], "Deleted");
+        assert_eq!(
+            value["licenseAssignmentStates"][0]["assignedByGroup"],
+            Value::Null
+        );
+        assert_eq!(value["licenseAssignmentStates"][1]["state"], "Active");
+        assert_eq!(
+            value["licenseAssignmentStates"][2]["error"],
+            "CountViolation"
+        );
+        assert_eq!(value["surname"], Value::Null);
+        assert_eq!(value["createdDateTime"], "2026-05-28T20:26:40Z");
+    }
 }

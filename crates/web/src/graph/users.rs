@@ -348,7 +348,8 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let input = user_input(object(body, "user")?)?;
     let u = app.create_user(&actor, &input).await?;
-    let v = shapes::user(&u, &[], &[], &Default::default(), &app.catalog());
+    let catalog = app.catalog();
+    let v = shapes::user_shape(&u, &[], &[], &Default::default(), &catalog);
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
@@ -531,7 +532,8 @@ pub async fn assign_license(
         .users
         .first()
         .ok_or_else(|| anyhow::anyhow!("no user in the answer"))?;
-    let v = shapes::user(u, licenses, &a.sources, &a.states, &app.catalog());
+    let catalog = app.catalog();
+    let v = shapes::user_shape(u, licenses, &a.sources, &a.states, &catalog);
     Ok(axum::Json(v).into_response())
 }
 
@@ -544,7 +546,8 @@ async fn user_answer(
 ) -> ApiResult<Response> {
     let states = app.seat_states(actor, licenses).await?;
     let sources = app.license_sources(&[u.id]).await?;
-    let v = shapes::user(u, licenses, &sources, &states, &app.catalog());
+    let catalog = app.catalog();
+    let v = shapes::user_shape(u, licenses, &sources, &states, &catalog);
     Ok(axum::Json(v).into_response())
 }
 
