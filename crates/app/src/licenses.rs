@@ -406,19 +406,21 @@ struct Snapshot<'a> {
 }
 
 fn snapshot<'a>(catalog: &'a Catalog, list: &[Assignment]) -> Vec<Snapshot<'a>> {
-    let name = |id: String, found: Option<&'a str>| found.map_or(Cow::Owned(id), Cow::Borrowed);
     list.iter()
         .map(|a| Snapshot {
             disabled_plans: a
                 .disabled_plans
                 .iter()
-                .map(|p| name(p.to_string(), catalog.plan(*p).map(|x| x.name.as_str())))
+                .map(|p| {
+                    catalog.plan(*p).map_or_else(
+                        || Cow::Owned(p.to_string()),
+                        |x| Cow::Borrowed(x.name.as_str()),
+                    )
+                })
                 .collect(),
-            sku: name(
-                a.sku_id.to_string(),
-                catalog
-                    .product(a.sku_id)
-                    .map(|x| x.sku_part_number.as_str()),
+            sku: catalog.product(a.sku_id).map_or_else(
+                || Cow::Owned(a.sku_id.to_string()),
+                |x| Cow::Borrowed(x.sku_part_number.as_str()),
             ),
             sku_id: a.sku_id,
         })

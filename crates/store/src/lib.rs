@@ -239,6 +239,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "license error detail",
         include_str!("../migrations/postgres/0018_license_error_detail.sql"),
     ),
+    (
+        19,
+        "unlicensed users probed by key",
+        include_str!("../migrations/postgres/0019_unlicensed_users_probed_by_key.sql"),
+    ),
 ];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
@@ -658,8 +663,8 @@ const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
 /// connection (`writer`) or of a reader. WAL: readers never block the writer;
 /// `synchronous=NORMAL` in WAL mode keeps every commit durable against a process crash (it is
 /// in the WAL before `COMMIT` returns; the WAL is synced at checkpoints). Large directories:
-/// hot B-tree pages stay in memory and the rest is read through a memory map rather than a
-/// syscall each.
+/// hot B-tree pages stay in memory; the writer reads the rest through a memory map
+/// ([`WRITER_MMAP`]), the readers with a `pread` each.
 pub fn sqlite_pragmas(writer: bool) -> Vec<&'static str> {
     let mut list = Vec::with_capacity(9);
     if writer {
@@ -1099,6 +1104,52 @@ pub(crate) fn get_opt_id<T: From<uuid::Uuid>>(r: &impl Fields, c: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    /// Every migration file of a backend is in the list the binary embeds, under the version
+    /// its name starts with, with the text of that file: a file left out would never run.
+    #[test]
+    fn every_migration_file_is_embedded() {
+        for (dir, list) in [
+            ("sqlite", super::SQLITE_MIGRATIONS),
+            ("postgres", super::POSTGRES_MIGRATIONS),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dir);
+            let mut files: Vec<(i64, String)> = std::fs::read_dir(&path)
+                .expect("migrations directory")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .map(|p| {
+                    let name = p
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    let version = name
+                        .split('_')
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or_else(|| panic!("{name}: no version number"));
+                    (version, std::fs::read_to_string(&p).expect("readable"))
+                })
+                .collect();
+            files.sort();
+            let embedded: Vec<(i64, String)> = list
+                .iter()
+                .map(|(v, _, sql)| (*v, sql.to_string()))
+                .collect();
+            assert_eq!(
+                files.iter().map(|f| f.0).collect::<Vec<_>>(),
+                embedded.iter().map(|f| f.0).collect::<Vec<_>>(),
+                "{dir}: the migration files and the embedded list differ"
+            );
+            assert!(
+                files == embedded,
+                "{dir}: an embedded text is not its file's"
+            );
+        }
+    }
 
     /// How many times the WAL of the database in `dir` has started over: the checkpoint
     /// sequence number in its header (bytes 12..16, big-endian; 0 without a WAL).
