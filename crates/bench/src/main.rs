@@ -274,6 +274,8 @@ async fn main() -> anyhow::Result<()> {
         "seatkeeper-bench-{}",
         uuid::Uuid::new_v4().simple()
     ));
+    // PostgreSQL: the admin URL and the benchmark's own database, dropped at the end.
+    let mut made = None;
     let db = match args.backend.as_str() {
         "sqlite" => Db::open_dir(&dir).await?,
         "postgres" => {
@@ -290,7 +292,9 @@ async fn main() -> anyhow::Result<()> {
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_string())
                 .unwrap_or(admin.clone());
-            Db::connect(&format!("{base}/{name}")).await?
+            let db = Db::connect(&format!("{base}/{name}")).await?;
+            made = Some((admin, name));
+            db
         }
         other => anyhow::bail!("--backend is sqlite or postgres, not {other}"),
     };
@@ -352,7 +356,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = job_runner.await;
         let _ = stop_tx.send(());
         let _ = server.await;
-        return Ok(());
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return drop_database(made).await;
     }
 
     // 1. Licenses page data.
@@ -521,6 +527,19 @@ async fn main() -> anyhow::Result<()> {
     let _ = server.await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+    drop_database(made).await
+}
+
+/// Drops the benchmark's PostgreSQL database (about 1 GB with the defaults), if it made one,
+/// closing the connections the server still holds to it (PostgreSQL 13 and later).
+async fn drop_database(made: Option<(String, String)>) -> anyhow::Result<()> {
+    if let Some((admin, name)) = made {
+        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .execute(&mut c)
+            .await
+            .with_context(|| format!("cannot drop the benchmark's database {name}"))?;
+    }
     Ok(())
 }
 
