@@ -411,17 +411,9 @@ fn snapshot<'a>(catalog: &'a Catalog, list: &[Assignment]) -> Vec<Snapshot<'a>> 
             disabled_plans: a
                 .disabled_plans
                 .iter()
-                .map(|p| {
-                    catalog.plan(*p).map_or_else(
-                        || Cow::Owned(p.to_string()),
-                        |x| Cow::Borrowed(x.name.as_str()),
-                    )
-                })
+                .map(|p| catalog.plan_name_ref(*p))
                 .collect(),
-            sku: catalog.product(a.sku_id).map_or_else(
-                || Cow::Owned(a.sku_id.to_string()),
-                |x| Cow::Borrowed(x.sku_part_number.as_str()),
-            ),
+            sku: catalog.part_number_ref(a.sku_id),
             sku_id: a.sku_id,
         })
         .collect()

@@ -4,6 +4,7 @@
 
 use crate::{PlanId, SkuId};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use toml::Spanned;
 
@@ -423,15 +424,28 @@ impl Catalog {
 
     /// The product's SKU part number, or its id if the catalog no longer has it.
     pub fn part_number(&self, sku: SkuId) -> String {
-        self.product(sku)
-            .map(|p| p.sku_part_number.clone())
-            .unwrap_or_else(|| sku.to_string())
+        self.part_number_ref(sku).into_owned()
     }
 
+    /// [`Catalog::part_number`], borrowed from the catalog when it has the product.
+    pub fn part_number_ref(&self, sku: SkuId) -> Cow<'_, str> {
+        self.product(sku).map_or_else(
+            || Cow::Owned(sku.to_string()),
+            |p| Cow::Borrowed(p.sku_part_number.as_str()),
+        )
+    }
+
+    /// The service plan's name, or its id if the catalog no longer has it.
     pub fn plan_name(&self, id: PlanId) -> String {
-        self.plan(id)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| id.to_string())
+        self.plan_name_ref(id).into_owned()
+    }
+
+    /// [`Catalog::plan_name`], borrowed from the catalog when it has the plan.
+    pub fn plan_name_ref(&self, id: PlanId) -> Cow<'_, str> {
+        self.plan(id).map_or_else(
+            || Cow::Owned(id.to_string()),
+            |p| Cow::Borrowed(p.name.as_str()),
+        )
     }
 
     /// Finds a product by SKU id or part number (case-insensitive), for the CLI.

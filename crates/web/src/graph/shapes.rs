@@ -139,10 +139,7 @@ pub fn user_shape<'a>(
         .map(|(id, at, on)| AssignedPlan {
             assigned_date_time: ts(*at),
             capability_status: on.map(SeatState::capability_status).unwrap_or("Deleted"),
-            service: match catalog.plan(*id) {
-                Some(p) => Cow::Borrowed(p.name.as_str()),
-                None => Cow::Owned(id.to_string()),
-            },
+            service: catalog.plan_name_ref(*id),
             service_plan_id: *id,
         })
         .collect();
