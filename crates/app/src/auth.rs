@@ -21,6 +21,27 @@ pub fn hash_token(token: &str) -> String {
     s
 }
 
+/// The 401 for a token that does not work, saying no more than that.
+fn bad_token() -> AppError {
+    AppError::Unauthorized("Access token is invalid, expired or revoked.".into())
+}
+
+/// The hash under which a user's bearer token is stored ([`hash_token`]), after the checks
+/// that need no database: an operator's token is refused with what it is for, and a text
+/// that cannot be a token (no `sk_` prefix, over 200 characters) as invalid.
+/// Errors: 401.
+pub fn bearer_hash(token: &str) -> AppResult<String> {
+    if token.starts_with(crate::operator::OPERATOR_TOKEN_PREFIX) {
+        return Err(AppError::Unauthorized(
+            "This is an operator token: it only replaces the catalog (PUT /api/v1/catalog). Use a user's token (`seatkeeper token create`) for an organization's data.".into(),
+        ));
+    }
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+        return Err(bad_token());
+    }
+    Ok(hash_token(token))
+}
+
 /// A new secret: `prefix` and two v4 UUIDs (244 random bits from the operating system's
 /// generator).
 pub(crate) fn new_secret_with(prefix: &str) -> String {
@@ -157,22 +178,28 @@ pub fn token_name<'a>(name: &'a str, what: &str, example: &str) -> AppResult<&'a
 
 impl App {
     /// Resolves a bearer token to the acting user and their roles.
+    /// Errors: 401 for a token that is malformed, unknown, expired or revoked, of a disabled
+    /// account, or a partner's whose delegation was revoked.
     pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
-        let bad = || AppError::Unauthorized("Access token is invalid, expired or revoked.".into());
-        if token.starts_with(crate::operator::OPERATOR_TOKEN_PREFIX) {
-            return Err(AppError::Unauthorized(
-                "This is an operator token: it only replaces the catalog (PUT /api/v1/catalog). Use a user's token (`seatkeeper token create`) for an organization's data.".into(),
-            ));
-        }
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
-            return Err(bad());
-        }
+        let hash = bearer_hash(token)?;
         let mut conn = self.read().await?;
-        let c = tokens::credential(&mut conn, &hash_token(token))
-            .await?
-            .ok_or_else(bad)?;
-        if c.token.revoked_at.is_some() || c.token.expires_at.is_some_and(|e| e <= self.now()) {
-            return Err(bad());
+        let c = tokens::credential(&mut conn, &hash).await?;
+        self.actor_of(&mut conn, c.as_ref(), self.now()).await
+    }
+
+    /// The actor of a token's credential (`None`: no token has that hash), as of `now`: the
+    /// one rule of which tokens work, for [`App::authenticate`] and for the license writer,
+    /// which reads the credentials of a batch's tokens in its own transaction.
+    /// Errors: as [`App::authenticate`], and the database's.
+    pub(crate) async fn actor_of(
+        &self,
+        conn: &mut Conn,
+        c: Option<&tokens::Credential>,
+        now: Time,
+    ) -> AppResult<Actor> {
+        let c = c.ok_or_else(bad_token)?;
+        if c.token.revoked_at.is_some() || c.token.expires_at.is_some_and(|e| e <= now) {
+            return Err(bad_token());
         }
         if !c.account_enabled {
             return Err(AppError::Unauthorized(format!(
@@ -183,13 +210,13 @@ impl App {
         if let Some(customer) = c.token.acting_tenant_id {
             // A partner's token: the delegation is read on every request, so revoking it
             // stops the token at once.
-            let roles = partners::roles_of(&mut conn, customer, c.token.user_id).await?;
+            let roles = partners::roles_of(conn, customer, c.token.user_id).await?;
             if roles.is_empty() {
                 return Err(AppError::Unauthorized(
                     "This partner token no longer works: the customer organization revoked your delegated roles. Ask its Global admin to grant them again, then create a new token.".into(),
                 ));
             }
-            let home = tenants::get(&mut conn, c.token.tenant_id)
+            let home = tenants::get(conn, c.token.tenant_id)
                 .await?
                 .map(|t| t.name)
                 .unwrap_or_default();
@@ -200,7 +227,7 @@ impl App {
                 roles,
                 partner: Some(PartnerActor {
                     user_id: c.token.user_id,
-                    upn: c.upn,
+                    upn: c.upn.clone(),
                     tenant_id: c.token.tenant_id,
                     tenant_name: home,
                 }),
@@ -209,8 +236,8 @@ impl App {
         Ok(Actor {
             tenant_id: c.token.tenant_id,
             user_id: Some(c.token.user_id),
-            name: c.upn,
-            roles: c.roles,
+            name: c.upn.clone(),
+            roles: c.roles.clone(),
             partner: None,
         })
     }

@@ -35,11 +35,13 @@ use seatkeeper_domain::AssignmentId;
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::catalog::Catalog;
 use seatkeeper_domain::directory::User;
+use seatkeeper_domain::roles::Action;
 use seatkeeper_domain::seats::{Coverage, SeatState};
 use seatkeeper_domain::{DomainError, PoolId, SkuId, TenantId, Time, UserId};
 use seatkeeper_store::group_licenses::{Source, sources_of_users};
 use seatkeeper_store::subscriptions;
-use seatkeeper_store::{Conn, Db, HeldWriter, Tx};
+use seatkeeper_store::{Conn, Db, HeldWriter, Tx, tokens};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -66,10 +68,22 @@ pub struct Answered {
 /// A change's answer, or its own refusal.
 pub(crate) type Answer = AppResult<Answered>;
 
+/// Who makes a queued license change.
+pub(crate) enum Acting {
+    /// An actor authenticated already, whose right to change licenses was checked.
+    Actor(Actor),
+    /// The bearer of the token stored under this hash ([`crate::auth::bearer_hash`]),
+    /// authenticated in the batch's own transaction, with the credentials of the batch's
+    /// other tokens in one statement, by the same rule as [`App::authenticate`]: refused there
+    /// as at the door (401), or with 403 when their roles do not let them change licenses.
+    /// A request thus costs no read of its own before the change.
+    Token(String),
+}
+
 /// One queued license change: who acts, what changes, the time it is recorded at, and where
 /// its answer goes.
 pub(crate) struct LicenseWrite {
-    pub actor: Actor,
+    pub acting: Acting,
     pub changes: Vec<UserChange>,
     pub now: Time,
     pub reply: oneshot::Sender<Answer>,
@@ -233,9 +247,19 @@ impl App {
     /// Queues one license change for the writer and waits until its batch has committed.
     /// Errors: the change's own refusal, or the database error that stopped its batch.
     pub(crate) async fn write_licenses(&self, actor: &Actor, changes: Vec<UserChange>) -> Answer {
+        self.write_licenses_as(Acting::Actor(actor.clone()), changes)
+            .await
+    }
+
+    /// [`App::write_licenses`] for whoever `acting` is (see [`Acting`]).
+    pub(crate) async fn write_licenses_as(
+        &self,
+        acting: Acting,
+        changes: Vec<UserChange>,
+    ) -> Answer {
         let (reply, answer) = oneshot::channel();
         let write = LicenseWrite {
-            actor: actor.clone(),
+            acting,
             changes,
             now: self.now(),
             reply,
@@ -283,7 +307,7 @@ impl App {
         let mut held = None;
         let (units, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
-            .map(|w| ((w.actor, w.changes, w.now), w.reply))
+            .map(|w| ((w.acting, w.changes, w.now), w.reply))
             .unzip();
         let mut attempt = 0u32;
         let answers = loop {
@@ -339,7 +363,7 @@ impl App {
     async fn run_session(
         &self,
         session: AppResult<Session>,
-        units: &[(Actor, Vec<UserChange>, Time)],
+        units: &[(Acting, Vec<UserChange>, Time)],
     ) -> (AppResult<Vec<Answer>>, Option<HeldWriter>) {
         match session {
             Err(e) => (Err(e), None),
@@ -370,14 +394,16 @@ impl App {
         &self,
         tx: &mut Conn,
         mut begin: bool,
-        units: &[(Actor, Vec<UserChange>, Time)],
+        units: &[(Acting, Vec<UserChange>, Time)],
     ) -> AppResult<Vec<Answer>> {
         let catalog = self.catalog();
         let mut seen = Seen::default();
+        let actors = self.actors_of(tx, units, &mut begin).await?;
         // Per organization: the users named, and the central pools of the products given
         // (those already known: the others are read when a change needs them).
         let mut tenants: BTreeMap<TenantId, (Vec<&str>, BTreeSet<PoolId>)> = BTreeMap::new();
-        for (actor, changes, _) in units {
+        for ((_, changes, _), actor) in units.iter().zip(&actors) {
+            let Ok(actor) = actor else { continue };
             let (keys, pools) = tenants.entry(actor.tenant_id).or_default();
             keys.extend(changes.iter().map(|c| c.user.as_str()));
             pools.extend(changes.iter().flat_map(|c| {
@@ -406,9 +432,16 @@ impl App {
         };
         let mut writes = WriteSet::default();
         let mut answers = Vec::with_capacity(units.len());
-        for (actor, changes, now) in units {
+        for ((_, changes, now), actor) in units.iter().zip(actors) {
+            let actor = match actor {
+                Ok(a) => a,
+                Err(e) => {
+                    answers.push(Err(e));
+                    continue;
+                }
+            };
             let planned = self
-                .plan_writes(tx, actor, changes, *now, Scope::Central, &mut seen)
+                .plan_writes(tx, &actor, changes, *now, Scope::Central, &mut seen)
                 .await;
             match planned {
                 Ok((out, w)) => match ledger.take(tx, &w.seats, &catalog).await {
@@ -480,6 +513,43 @@ impl App {
                     })
                 }
                 Err(e) => Err(e),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl App {
+    /// Who makes each change of a batch: the actors as queued, and the bearers of tokens
+    /// authenticated now, in the batch's transaction ([`Acting::Token`]); a change whose
+    /// bearer is refused gets that refusal as its answer. `begin` as for
+    /// [`seatkeeper_store::tokens::credentials`].
+    /// Errors: the database's, which end the batch.
+    async fn actors_of<'a>(
+        &self,
+        tx: &mut Conn,
+        units: &'a [(Acting, Vec<UserChange>, Time)],
+        begin: &mut bool,
+    ) -> AppResult<Vec<AppResult<Cow<'a, Actor>>>> {
+        let mut hashes: Vec<&str> = units
+            .iter()
+            .filter_map(|(a, _, _)| match a {
+                Acting::Token(h) => Some(h.as_str()),
+                Acting::Actor(_) => None,
+            })
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let credentials = tokens::credentials(tx, &hashes, begin).await?;
+        let mut out = Vec::with_capacity(units.len());
+        for (acting, _, now) in units {
+            out.push(match acting {
+                Acting::Actor(a) => Ok(Cow::Borrowed(a)),
+                Acting::Token(h) => match self.actor_of(tx, credentials.get(h), *now).await {
+                    Ok(a) => a.require(Action::AssignLicenses).map(|()| Cow::Owned(a)),
+                    Err(e) if !e.is_refusal() => return Err(e),
+                    Err(e) => Err(e),
+                },
             });
         }
         Ok(out)

@@ -1019,6 +1019,30 @@ impl App {
         .await
     }
 
+    /// [`App::assign_license_answered`] for the bearer of `token`, who is authenticated in the
+    /// change's own batch ([`crate::commit::Acting::Token`]) rather than with a read of its
+    /// own first. Errors: as [`App::authenticate`] (401) for a token that does not work, 403
+    /// for a bearer whose roles do not let them change licenses, then as
+    /// [`App::assign_license_answered`].
+    pub async fn assign_license_as(
+        &self,
+        token: &str,
+        user: &str,
+        add: Vec<LicenseSpec>,
+        remove: Vec<SkuId>,
+    ) -> AppResult<crate::commit::Answered> {
+        let hash = crate::auth::bearer_hash(token)?;
+        self.write_licenses_as(
+            crate::commit::Acting::Token(hash),
+            vec![UserChange {
+                user: user.to_string(),
+                add,
+                remove: Remove::These(remove),
+            }],
+        )
+        .await
+    }
+
     /// Graph's assignLicense for one user: adds (or changes plans of) and removes, atomically.
     /// Repeating it changes nothing more.
     pub async fn assign_license(

@@ -4,6 +4,7 @@ use crate::{Conn, Result, get_id, get_str, get_time, us};
 use seatkeeper_domain::{TenantId, Time, TokenId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -107,29 +108,57 @@ pub struct Credential {
     pub roles: Vec<seatkeeper_domain::roles::Role>,
 }
 
+/// The credential of the token stored under `hash`, if there is one.
 pub async fn credential(conn: &mut Conn, hash: &str) -> Result<Option<Credential>> {
-    let rows = sqlx::query(
+    Ok(credentials(conn, &[hash], &mut false).await?.remove(hash))
+}
+
+/// The credentials of the tokens stored under `hashes`, by hash, in one statement; hashes of
+/// no token are left out. With `begin` (SQLite, on a connection with no transaction open) the
+/// statement begins the transaction first ([`crate::SQLITE_BEGIN`]); `begin` is then set to
+/// false. With no hashes it is left as it is and no statement runs.
+pub async fn credentials(
+    conn: &mut Conn,
+    hashes: &[&str],
+    begin: &mut bool,
+) -> Result<HashMap<String, Credential>> {
+    let mut out = HashMap::new();
+    if hashes.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
         "SELECT t.*, u.upn AS user_upn, u.account_enabled AS user_enabled, r.role AS user_role
          FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id
-         WHERE t.hash = $1",
-    )
-    .bind(hash)
-    .fetch_all(&mut *conn)
-    .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let mut roles: Vec<_> = rows
-        .iter()
-        .filter_map(|r| crate::get_opt(r, "user_role").ok().flatten())
-        .filter_map(|s| seatkeeper_domain::roles::Role::parse(&s))
-        .collect();
-    roles.sort();
-    roles.dedup();
-    Ok(Some(Credential {
-        token: map(first)?,
-        upn: get_str(first, "user_upn")?,
-        account_enabled: crate::get_bool(first, "user_enabled")?,
-        roles,
-    }))
+         WHERE t.hash IN ({})",
+        crate::bulk::texts(conn, 1)
+    );
+    let sql = crate::begun(sql, begin);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(crate::bulk::text_list(hashes))
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in &rows {
+        let hash = get_str(r, "hash")?;
+        let role = crate::get_opt(r, "user_role")
+            .ok()
+            .flatten()
+            .and_then(|s| seatkeeper_domain::roles::Role::parse(&s));
+        if let Some(c) = out.get_mut(&hash) {
+            let c: &mut Credential = c;
+            c.roles.extend(role);
+            continue;
+        }
+        let c = Credential {
+            token: map(r)?,
+            upn: get_str(r, "user_upn")?,
+            account_enabled: crate::get_bool(r, "user_enabled")?,
+            roles: role.into_iter().collect(),
+        };
+        out.insert(hash, c);
+    }
+    for c in out.values_mut() {
+        c.roles.sort();
+        c.roles.dedup();
+    }
+    Ok(out)
 }

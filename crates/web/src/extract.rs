@@ -41,6 +41,28 @@ impl FromRequestParts<App> for Auth {
     }
 }
 
+/// A request's bearer token, not checked yet: the use case it is handed to checks it in its
+/// own transaction (a license change, `App::assign_license_as`). 401 when there is none. A
+/// request refused before it gets there (a bad path or body) is checked with
+/// [`Bearer::authenticate`] first, so that a caller without a working token is answered 401
+/// and learns nothing more, as with [`Auth`].
+pub struct Bearer(pub String);
+
+impl Bearer {
+    /// The bearer as [`Auth`] resolves it. Errors: 401 for a token that does not work.
+    pub async fn authenticate(&self, app: &App) -> Result<Actor, ApiError> {
+        Ok(app.authenticate(&self.0).await?)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Bearer(bearer(parts)?.to_string()))
+    }
+}
+
 /// The authenticated caller, a user of an organization or the operator (operator token).
 pub struct AuthAny(pub Caller);
 

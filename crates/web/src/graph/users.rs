@@ -3,7 +3,7 @@
 use super::odata::{self, LIST, Opt, SELECT_ONLY};
 use super::{Id, collection, next_link, object, select, shapes};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, Json, parse_guid};
+use crate::extract::{Auth, Bearer, Json, JsonError, parse_guid};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -518,16 +518,35 @@ pub(crate) fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpe
 
 /// `POST /users/{id}/assignLicense`: adds and removes atomically; 200 with the user. Safe to
 /// repeat: adding a product the user holds only changes its disabled plans.
+///
+/// The bearer token is checked in the change's own transaction, with the others of its batch
+/// (`App::assign_license_as`), not with a read of its own first; a bad path or body is
+/// answered only after the token was checked, so a caller without a working token gets 401
+/// whatever they sent, as everywhere else.
 pub async fn assign_license(
     State(app): State<App>,
-    Auth(actor): Auth,
-    Id(key): Id,
-    Json(body): Json<Value>,
+    bearer: Bearer,
+    id: Result<Id, ApiError>,
+    body: Result<Json<Value>, JsonError>,
 ) -> ApiResult<Response> {
-    let (add, remove) = assign_body(object(body, "licenses to add and remove")?)?;
-    let a = app
-        .assign_license_answered(&actor, &key, add, remove)
-        .await?;
+    let parsed = match (id, body) {
+        (Ok(Id(key)), Ok(Json(body))) => object(body, "licenses to add and remove")
+            .and_then(assign_body)
+            .map(|(add, remove)| (key, add, remove)),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => {
+            bearer.authenticate(&app).await?;
+            return Ok(e.into_response());
+        }
+    };
+    let (key, add, remove) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            bearer.authenticate(&app).await?;
+            return Err(e);
+        }
+    };
+    let a = app.assign_license_as(&bearer.0, &key, add, remove).await?;
     let (u, licenses) = a
         .users
         .first()

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use reqwest::StatusCode;
+use seatkeeper_domain::roles::Role;
 use seatkeeper_store::{assignments, subscriptions};
 use serde_json::json;
 
@@ -232,6 +233,41 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         }
     }
     srv.user("nowhere@contoso.test", None).await;
+    // Bearers checked in the batch itself: a reader may not change licenses (403), a revoked
+    // token does not work (401), another License admin's token does; each asks for a Mail
+    // (Plan 1) license for a user of their own.
+    let reader = srv
+        .token_with_roles("reader@contoso.test", &[Role::GlobalReader])
+        .await;
+    let revoked = srv
+        .app
+        .create_token(
+            &srv.operator(),
+            srv.user("revoked@contoso.test", Some("US")).await,
+            "gone",
+            None,
+        )
+        .await
+        .expect("token");
+    srv.app
+        .revoke_token(&srv.operator(), revoked.id)
+        .await
+        .expect("revoke");
+    let admin = srv
+        .token_with_roles("admin2@contoso.test", &[Role::LicenseAdmin])
+        .await;
+    let bearers = [
+        (reader, "for-reader@contoso.test", StatusCode::FORBIDDEN),
+        (
+            revoked.token,
+            "for-revoked@contoso.test",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (admin, "for-admin@contoso.test", StatusCode::OK),
+    ];
+    for (_, u, _) in &bearers {
+        srv.user(u, Some("DK")).await;
+    }
 
     srv.user("primer@contoso.test", Some("DK")).await;
     let before = srv.app.license_writer_stats();
@@ -269,8 +305,19 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         };
         handles.push(tokio::spawn(async move { srv.post(&path, body).await }));
     }
+    let mut by_bearer = Vec::new();
+    for (token, u, _) in &bearers {
+        let (srv, token) = (srv.clone(), token.clone());
+        let path = format!("/v1.0/users/{u}/assignLicense");
+        let body =
+            json!({"addLicenses": [{"skuId": plan1, "disabledPlans": []}], "removeLicenses": []});
+        by_bearer.push(tokio::spawn(async move {
+            srv.call_as(&token, "POST", &path, Some(body)).await
+        }));
+    }
     // Every change is queued behind the held write path, then all go at once.
-    let queued = wants.len() + usize::from(primer.is_some());
+    let primed = usize::from(primer.is_some());
+    let queued = wants.len() + bearers.len() + primed;
     while srv.app.license_writer_stats().waiting < queued {
         assert!(std::time::Instant::now() < deadline, "changes never queued");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -284,14 +331,21 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     for h in handles {
         answers.push(h.await.expect("task"));
     }
+    for ((_, u, status), h) in bearers.iter().zip(by_bearer) {
+        let got = h.await.expect("task");
+        assert_eq!(got.0, *status, "{u}: {}", got.1);
+        let held = srv.get(&format!("/v1.0/users/{u}/licenseDetails")).await;
+        let n = held.1["value"].as_array().expect("list").len();
+        assert_eq!(n, usize::from(*status == StatusCode::OK), "{u}: {}", held.1);
+    }
     let after = srv.app.license_writer_stats();
     assert!(
-        after.largest >= wants.len(),
+        after.largest >= wants.len() + bearers.len(),
         "the changes were committed together: {after:?}"
     );
     assert_eq!(
         after.batches - before.batches,
-        queued as u64 - wants.len() as u64 + 1,
+        primed as u64 + 1,
         "{before:?} → {after:?}"
     );
 
@@ -339,8 +393,8 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     }
     assert_eq!(basic_ok, 5, "exactly the 5 bought licenses were given");
     assert_eq!(pool_counts(&srv, "SUITE_BASIC").await, (5, 5, 5));
-    // Five mailers, and the primer on PostgreSQL.
-    let plan1_given = (5 + queued - wants.len()) as i64;
+    // Five mailers, the other License admin's user, and the primer on PostgreSQL.
+    let plan1_given = (6 + primed) as i64;
     assert_eq!(
         pool_counts(&srv, "MAIL_PLAN1").await,
         (10, plan1_given, plan1_given)
@@ -372,7 +426,23 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         .collect();
     let count = |part: &str| summaries.iter().filter(|s| s.ends_with(part)).count();
     assert_eq!(count("assigned SUITE_BASIC"), 5, "{summaries:?}");
-    assert_eq!(count("assigned MAIL_PLAN1"), 5, "{summaries:?}");
+    assert_eq!(count("assigned MAIL_PLAN1"), 6, "{summaries:?}");
+    // The change made by the other License admin's token is theirs in the log.
+    let got = srv
+        .get("/api/v1/audit?action=license.assign&actor=admin2@&top=100")
+        .await;
+    let theirs: Vec<&str> = got.1["value"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    assert_eq!(
+        theirs,
+        vec!["for-admin@contoso.test: assigned MAIL_PLAN1"],
+        "{}",
+        got.1
+    );
     assert!(
         !summaries
             .iter()

@@ -677,6 +677,26 @@ backends!(license_permissions, |srv| async move {
         )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "Access token is empty");
+    // A token that does not work gets 401 whatever else is wrong with the request, and the
+    // bearer of an operator's token is told what it is for.
+    let path = format!("/v1.0/users/{user}/assignLicense");
+    for (body, path) in [
+        (Some(assign(sku, &[])), path.as_str()),
+        (Some(json!({"addLicenses": "all"})), path.as_str()),
+        (Some(json!([1, 2])), path.as_str()),
+        (None, path.as_str()),
+        (Some(assign(sku, &[])), "/v1.0/users/a%01b/assignLicense"),
+    ] {
+        let got = srv.call_as("sk_not-a-token", "POST", path, body).await;
+        assert_error(&got, StatusCode::UNAUTHORIZED, "Access token is invalid");
+    }
+    let got = srv
+        .call_as("skop_anything", "POST", &path, Some(assign(sku, &[])))
+        .await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "operator token");
+    // A working token with a bad body gets the body's own error.
+    let got = srv.post(&path, json!({"addLicenses": "all"})).await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
 });
 
 backends!(deleting_a_user_frees_licenses, |srv| async move {
