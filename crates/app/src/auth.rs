@@ -179,7 +179,8 @@ pub fn token_name<'a>(name: &'a str, what: &str, example: &str) -> AppResult<&'a
 impl App {
     /// Resolves a bearer token to the acting user and their roles.
     /// Errors: 401 for a token that is malformed, unknown, expired or revoked, of a disabled
-    /// account, or a partner's whose delegation was revoked.
+    /// account, a partner's whose delegation was revoked, or an operator's
+    /// ([`bearer_hash`]); the database's (503 when it is busy).
     pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
         let hash = bearer_hash(token)?;
         let mut conn = self.read().await?;

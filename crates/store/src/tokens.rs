@@ -139,10 +139,8 @@ pub async fn credentials(
         .await?;
     for r in &rows {
         let hash = get_str(r, "hash")?;
-        let role = crate::get_opt(r, "user_role")
-            .ok()
-            .flatten()
-            .and_then(|s| seatkeeper_domain::roles::Role::parse(&s));
+        let role =
+            crate::get_opt(r, "user_role")?.and_then(|s| seatkeeper_domain::roles::Role::parse(&s));
         if let Some(c) = out.get_mut(&hash) {
             let c: &mut Credential = c;
             c.roles.extend(role);
