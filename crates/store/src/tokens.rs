@@ -5,6 +5,7 @@ use seatkeeper_domain::{TenantId, Time, TokenId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -126,33 +127,39 @@ pub async fn credentials(
     if hashes.is_empty() {
         return Ok(out);
     }
+    // One token (every request's own authentication) is looked up by the key itself; a list
+    // (a batch of license changes) is bound as one JSON array.
+    let (matching, list) = match hashes {
+        [one] => ("= $1".to_string(), one.to_string()),
+        _ => (
+            format!("IN ({})", crate::bulk::texts(conn, 1)),
+            crate::bulk::text_list(hashes),
+        ),
+    };
     let sql = format!(
         "SELECT t.*, u.upn AS user_upn, u.account_enabled AS user_enabled, r.role AS user_role
          FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id
-         WHERE t.hash IN ({})",
-        crate::bulk::texts(conn, 1)
+         WHERE t.hash {matching}"
     );
     let sql = crate::begun(sql, begin);
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(crate::bulk::text_list(hashes))
+        .bind(list)
         .fetch_all(&mut *conn)
         .await?;
     for r in &rows {
-        let hash = get_str(r, "hash")?;
         let role =
             crate::get_opt(r, "user_role")?.and_then(|s| seatkeeper_domain::roles::Role::parse(&s));
-        if let Some(c) = out.get_mut(&hash) {
-            let c: &mut Credential = c;
-            c.roles.extend(role);
-            continue;
+        match out.entry(get_str(r, "hash")?) {
+            Entry::Occupied(mut c) => c.get_mut().roles.extend(role),
+            Entry::Vacant(v) => {
+                v.insert(Credential {
+                    token: map(r)?,
+                    upn: get_str(r, "user_upn")?,
+                    account_enabled: crate::get_bool(r, "user_enabled")?,
+                    roles: role.into_iter().collect(),
+                });
+            }
         }
-        let c = Credential {
-            token: map(r)?,
-            upn: get_str(r, "user_upn")?,
-            account_enabled: crate::get_bool(r, "user_enabled")?,
-            roles: role.into_iter().collect(),
-        };
-        out.insert(hash, c);
     }
     for c in out.values_mut() {
         c.roles.sort();

@@ -180,6 +180,18 @@ backends!(
     }
 );
 
+/// The summaries of the (at most 100) audit entries the filters `query` find, newest first.
+async fn audit_summaries(srv: &Srv, query: &str) -> Vec<String> {
+    let got = srv.get(&format!("/api/v1/audit?{query}&top=100")).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    got.1["value"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["summary"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Holds the database's write path so that license changes queue behind it: on SQLite the one
 /// write connection, on PostgreSQL an exclusive lock on the assignments table.
 async fn hold_writes(srv: &Srv) -> seatkeeper_store::Tx {
@@ -416,32 +428,18 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         assert_eq!(held, vec!["MAIL_PLAN2"], "{}", got.1);
     }
     // Each accepted change has its own audit entry; the refused ones have none.
-    let got = srv.get("/api/v1/audit?action=license.assign&top=100").await;
-    let summaries: Vec<&str> = got.1["value"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["summary"].as_str())
+    let summaries: Vec<String> = audit_summaries(&srv, "action=license.assign")
+        .await
+        .into_iter()
         .filter(|s| !s.starts_with("primer@"))
         .collect();
     let count = |part: &str| summaries.iter().filter(|s| s.ends_with(part)).count();
     assert_eq!(count("assigned SUITE_BASIC"), 5, "{summaries:?}");
     assert_eq!(count("assigned MAIL_PLAN1"), 6, "{summaries:?}");
     // The change made by the other License admin's token is theirs in the log.
-    let got = srv
-        .get("/api/v1/audit?action=license.assign&actor=admin2@&top=100")
-        .await;
-    let theirs: Vec<&str> = got.1["value"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["summary"].as_str())
-        .collect();
     assert_eq!(
-        theirs,
-        vec!["for-admin@contoso.test: assigned MAIL_PLAN1"],
-        "{}",
-        got.1
+        audit_summaries(&srv, "action=license.assign&actor=admin2@").await,
+        vec!["for-admin@contoso.test: assigned MAIL_PLAN1"]
     );
     assert!(
         !summaries
