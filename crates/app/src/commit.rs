@@ -413,20 +413,25 @@ impl App {
             }));
         }
         let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
+        // The pools asked for, locked before the users' licenses are read (PostgreSQL).
+        let mut asked = BTreeSet::new();
         for (tenant, (keys, pools)) in tenants {
             let pools: Vec<PoolId> = pools.into_iter().collect();
             seen.preload(tx, tenant, keys.into_iter(), &pools, postgres, &mut begin)
                 .await?;
+            asked.extend(pools);
         }
         if begin {
             // Nothing was read: the transaction begins on its own.
             seatkeeper_store::sqlite_begin(tx).await?;
         }
-        // The pools read with the users are locked already (PostgreSQL).
+        // The pools read with the users: on PostgreSQL those asked for, locked already (the
+        // others are locked when a change first takes or gives back one of their seats).
         let mut ledger = Ledger {
             pools: seen
                 .pools
                 .values()
+                .filter(|p| !postgres || asked.contains(&p.id))
                 .map(|p| (p.id, (p.total, p.assigned)))
                 .collect(),
         };
@@ -461,15 +466,12 @@ impl App {
             }
         }
         writes.flush(tx, &catalog).await?;
-        // How the licenses work: the pools read with the users, as the batch leaves them, and
-        // the others read once per organization for the whole batch. On PostgreSQL every pool
-        // is read again now: the subscriptions' sums read with the users are those of before
-        // the statement waited for a pool's lock, and a purchase committed meanwhile is not in
-        // them (the pool row itself is read as it is once locked).
+        // How the licenses work: the pools read with the users (on PostgreSQL once the rows
+        // were locked, so a purchase committed before is in them), as the batch leaves them,
+        // and the others read once per organization for the whole batch.
         let known: BTreeMap<PoolId, Coverage> = seen
             .pools
             .values()
-            .filter(|_| !postgres)
             .map(|p| {
                 let assigned = ledger.pools.get(&p.id).map_or(p.assigned, |l| l.1);
                 (

@@ -142,9 +142,11 @@ pub(crate) struct Seen {
 impl Seen {
     /// Reads, in one statement (two with names to look up), the users that `changes` name in
     /// `tenant` (by id or userPrincipalName), their licenses, their licenses' group sources,
-    /// and how the pools of those licenses and `pools` stand; on PostgreSQL the users' rows,
-    /// then the pools' rows, are locked in id order for the rest of the transaction. A name
-    /// that matches nobody is left to the change to report.
+    /// and how the pools of those licenses and `pools` stand. On PostgreSQL the users' rows,
+    /// then the rows of `pools`, are locked first, in id order, for the rest of the
+    /// transaction, in a statement of their own: the read then sees what another server
+    /// committed while this one waited (see [`seatkeeper_store::holders::read`]). A name that
+    /// matches nobody is left to the change to report.
     ///
     /// With `begin` (SQLite, no transaction open yet) the first statement run begins the
     /// transaction too, and `begin` is set to false (see [`seatkeeper_store::holders::read`]).

@@ -22,10 +22,14 @@ pub struct Holders {
 }
 
 /// The users of `tenant` among `ids` with their licenses and group sources, and how `pools`
-/// (of `tenant`) stand, in one statement. With `lock` the users' rows, then the pools' rows,
-/// are locked in id order until the transaction ends (PostgreSQL); without it (SQLite, whose
-/// one writer excludes the others) the pools of the users' licenses are read too. Ids of no user of
-/// `tenant` are left out, and so are their licenses and sources.
+/// (of `tenant`) and the pools of the users' licenses stand. Without `lock` (SQLite, whose one
+/// writer excludes the others) in one statement. With it (PostgreSQL) the users' rows, then
+/// the rows of `pools`, are locked first, in id order, in a statement of their own, until the
+/// transaction ends; the read, a statement begun once the locks are held, then sees whatever
+/// another transaction that held them committed (a statement that waits for a lock still reads
+/// the other tables as they were when it began: one read would miss a license another server
+/// had just given a user, and check the plans of the user's other licenses without it). Ids
+/// of no user of `tenant` are left out, and so are their licenses and sources.
 ///
 /// With `begin` (SQLite, on a connection with no transaction open) the statement begins the
 /// transaction first ([`crate::SQLITE_BEGIN`]), in the same round trip to the connection's
@@ -42,18 +46,15 @@ pub async fn read(
     if ids.is_empty() && pools.is_empty() {
         return Ok(Holders::default());
     }
-    let lock_rows = if lock {
-        directory::lock_in_id_order(conn)
-    } else {
-        ""
-    };
+    if lock {
+        lock_rows(conn, tenant, ids, pools).await?;
+    }
     let sql = bulk::json_parts(&[
-        directory::users_part(conn, lock_rows),
+        directory::users_part(conn, ""),
         assignments::of_users_part(conn),
         sources_part(conn, 2),
-        // Unlocked (SQLite), the pools of the users' licenses too, for the answer's seat
-        // states; locked (PostgreSQL), only the pools asked for.
-        coverage_part(conn, 3, (!lock).then_some(2), lock_rows),
+        // The pools of the users' licenses too, for the answer's seat states.
+        coverage_part(conn, 3, Some(2), ""),
     ]);
     let sql = crate::begun(sql, begin);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -92,4 +93,40 @@ pub async fn read(
         sources,
         pools: pools.iter().map(map_coverage).collect::<Result<Vec<_>>>()?,
     })
+}
+
+/// Locks the rows of the users of `tenant` among `ids`, then those of `pools`, each in id
+/// order, in one statement (PostgreSQL): concurrent changes of one user queue, and never
+/// deadlock on these rows.
+async fn lock_rows(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+    pools: &[PoolId],
+) -> Result<()> {
+    let users = format!(
+        "SELECT COUNT(*) FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS u",
+        bulk::texts(conn, 2)
+    );
+    let pools_part = format!(
+        "SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS p",
+        bulk::texts(conn, 3)
+    );
+    let q = if !pools.is_empty() {
+        // The scalar subqueries run in the order of the select list: the users first.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT ({users}) AS users, ({pools_part}) AS pools"
+        )))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids))
+        .bind(bulk::text_list(pools))
+    } else if !ids.is_empty() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT ({users}) AS users")))
+            .bind(tenant.to_string())
+            .bind(bulk::text_list(ids))
+    } else {
+        return Ok(());
+    };
+    q.execute(&mut *conn).await?;
+    Ok(())
 }

@@ -622,3 +622,104 @@ async fn a_purchase_goes_in_between_batches_of_queued_license_changes() {
         ((first + total) as i64, total as i64, total as i64)
     );
 }
+
+/// PostgreSQL: another server gives a user Mail (Plan 2) while holding the user's row; this
+/// server's change giving the same user Mail (Plan 1), which excludes it, waits for that row.
+/// Once the other server commits, the change reads the user's licenses as they are then and
+/// is refused for the conflict, rather than checked against the licenses of before the wait
+/// and given both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_waited_for_a_user_sees_what_the_other_server_gave_them() {
+    use seatkeeper_domain::AssignmentId;
+    use seatkeeper_domain::assignment::Assignment;
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    srv.buy("MAIL_PLAN1", 3).await;
+    srv.buy("MAIL_PLAN2", 3).await;
+    let (plan1, plan2) = (srv.sku("MAIL_PLAN1"), srv.sku("MAIL_PLAN2"));
+    let user = srv.user("waiter@contoso.test", Some("DK")).await;
+
+    // The other server: holds the user's row and gives them Mail (Plan 2).
+    let mut other = srv.app.db.begin().await.expect("begin");
+    assert!(
+        seatkeeper_store::directory::lock_user(&mut other, srv.tenant, user)
+            .await
+            .expect("lock")
+    );
+    let pool = subscriptions::central_pool(&mut other, srv.tenant, plan2)
+        .await
+        .expect("pool")
+        .expect("a central pool");
+    let now = srv.app.now();
+    assignments::insert(
+        &mut other,
+        &Assignment {
+            id: AssignmentId::new(),
+            tenant_id: srv.tenant,
+            user_id: user,
+            sku_id: plan2,
+            pool_id: pool.id,
+            disabled_plans: vec![],
+            direct: true,
+            direct_disabled_plans: vec![],
+            assigned_at: now,
+            updated_at: now,
+        },
+    )
+    .await
+    .expect("insert");
+    assert!(
+        subscriptions::take_seats(&mut other, pool.id, 1)
+            .await
+            .expect("seat")
+    );
+
+    let srv = std::sync::Arc::new(srv);
+    let change = {
+        let srv = srv.clone();
+        tokio::spawn(async move {
+            srv.post(
+                &format!("/v1.0/users/{user}/assignLicense"),
+                json!({"addLicenses": [{"skuId": plan1.to_string(), "disabledPlans": []}], "removeLicenses": []}),
+            )
+            .await
+        })
+    };
+    // The change waits for the user's row.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut conn = srv.app.read().await.expect("conn");
+        let waiting: i64 = seatkeeper_store::sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other.commit().await.expect("commit");
+
+    let got = change.await.expect("task");
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    let msg = got.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("MAIL_PLAN2"), "{msg}");
+    let held = srv.get(&format!("/v1.0/users/{user}/licenseDetails")).await;
+    let skus: Vec<&str> = held.1["value"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|l| l["skuPartNumber"].as_str())
+        .collect();
+    assert_eq!(skus, vec!["MAIL_PLAN2"], "{}", held.1);
+    assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (3, 0, 0));
+    assert_eq!(pool_counts(&srv, "MAIL_PLAN2").await, (3, 1, 1));
+}
