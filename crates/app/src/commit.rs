@@ -340,11 +340,7 @@ impl App {
                         "a batch of license changes failed: {message}"
                     );
                     for reply in replies {
-                        let _ = reply.send(Err(match &e {
-                            AppError::StorageFull(detail) => AppError::StorageFull(detail.clone()),
-                            _ => anyhow::anyhow!("the change was not saved ({message}): try again")
-                                .into(),
-                        }));
+                        let _ = reply.send(Err(failed_batch(&e)));
                     }
                     return held;
                 }
@@ -619,7 +615,41 @@ impl App {
     }
 }
 
+/// What each change of a batch that failed as a whole is answered, for the batch's error `e`:
+/// a full disk (507) and a database with no free connection (503) as themselves, anything
+/// else as a change not saved, to try again (500).
+fn failed_batch(e: &AppError) -> AppError {
+    match e {
+        AppError::StorageFull(detail) => AppError::StorageFull(detail.clone()),
+        AppError::Busy(_) => seatkeeper_store::sqlx::Error::PoolTimedOut.into(),
+        _ => anyhow::anyhow!("the change was not saved ({e}): try again").into(),
+    }
+}
+
 /// Whether running the batch again may succeed: the database reported contention.
 fn is_contention(e: &AppError) -> bool {
     matches!(e, AppError::Store(d) if d.is_retryable())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_change_of_a_failed_batch_gets_the_batch_s_kind_of_failure() {
+        let busy = AppError::from(seatkeeper_store::sqlx::Error::PoolTimedOut);
+        assert!(matches!(failed_batch(&busy), AppError::Busy(_)));
+        let full = AppError::StorageFull("disk full".into());
+        assert!(matches!(failed_batch(&full), AppError::StorageFull(d) if d == "disk full"));
+        let other = AppError::from(seatkeeper_store::sqlx::Error::RowNotFound);
+        let answered = failed_batch(&other);
+        assert!(matches!(answered, AppError::Internal(_)));
+        assert!(
+            answered
+                .to_string()
+                .starts_with("the change was not saved (")
+                && answered.to_string().ends_with("): try again"),
+            "{answered}"
+        );
+    }
 }
