@@ -464,10 +464,13 @@ impl App {
         writes.flush(tx, &catalog).await?;
         // How the licenses work: the pools read with the users (on PostgreSQL once the rows
         // were locked, so a purchase committed before is in them), as the batch leaves them,
-        // and the others read once per organization for the whole batch.
+        // and the others read once per organization for the whole batch. On PostgreSQL a pool
+        // locked only when a change needed it is among the others: its sums read with the
+        // users may be older than its row.
         let known: BTreeMap<PoolId, Coverage> = seen
             .pools
             .values()
+            .filter(|p| !postgres || asked.contains(&p.id) || !ledger.pools.contains_key(&p.id))
             .map(|p| {
                 let assigned = ledger.pools.get(&p.id).map_or(p.assigned, |l| l.1);
                 (
@@ -603,12 +606,12 @@ impl Ledger {
 }
 
 impl App {
-    /// Whether a batch failed because it wrote from a read made before another server's
-    /// change committed: on PostgreSQL a statement that waits for a row lock (the batch's
-    /// users) still reads the other tables as they were when it started, so a license another
-    /// server has just given one of the users is not seen, and the batch's own insert of it
-    /// meets the unique key. Nothing of the batch was made; run again, it reads that license.
-    /// On SQLite the one writer excludes that, and a unique violation is a real conflict.
+    /// Whether a batch failed because it wrote from a read made before another transaction's
+    /// change committed (PostgreSQL): a batch reads its users' licenses once their rows are
+    /// locked, so a license given under that lock is seen; one given without it (a path that
+    /// does not lock the user) may not be, and the batch's own insert of it meets the unique
+    /// key. Nothing of the batch was made; run again, it reads that license. On SQLite the one
+    /// writer excludes that, and a unique violation is a real conflict.
     fn stale_read(&self, e: &AppError) -> bool {
         self.db.backend() == seatkeeper_store::Backend::Postgres
             && matches!(e, AppError::Conflict { .. })

@@ -133,14 +133,16 @@ pub(crate) struct Seen {
     by_name: std::collections::HashMap<String, UserId>,
     licenses: BTreeMap<UserId, Vec<Assignment>>,
     sources: BTreeMap<UserId, Vec<seatkeeper_store::group_licenses::Source>>,
-    /// How the pools read so far stood when read (on PostgreSQL their rows are locked).
+    /// How the pools read so far stood when read (on PostgreSQL the rows of those asked for
+    /// are locked).
     pub(crate) pools: BTreeMap<PoolId, seatkeeper_store::subscriptions::PoolCoverage>,
     /// Users whose rows this transaction has locked already (PostgreSQL).
     locked: std::collections::BTreeSet<UserId>,
 }
 
 impl Seen {
-    /// Reads, in one statement (two with names to look up), the users that `changes` name in
+    /// Reads, in one statement (two with names to look up, one more on PostgreSQL), the users
+    /// that `changes` name in
     /// `tenant` (by id or userPrincipalName), their licenses, their licenses' group sources,
     /// and how the pools of those licenses and `pools` stand. On PostgreSQL the users' rows,
     /// then the rows of `pools`, are locked first, in id order, for the rest of the

@@ -1,6 +1,6 @@
 //! The users a batch of license changes names, with their licenses, those licenses' group
-//! sources and how their pools stand, read in one statement (L1–L6, SUB3). A batch reads its users this way rather than in
-//! three statements: on SQLite each statement is a round trip to the connection's thread, and
+//! sources and how their pools stand, read in one statement (L1–L6, SUB3; on PostgreSQL after
+//! one that locks the rows). A batch reads its users this way rather than in three statements: on SQLite each statement is a round trip to the connection's thread, and
 //! those round trips, not the reads, were most of a small batch's time.
 
 use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
@@ -54,7 +54,7 @@ pub async fn read(
         assignments::of_users_part(conn),
         sources_part(conn, 2),
         // The pools of the users' licenses too, for the answer's seat states.
-        coverage_part(conn, 3, Some(2), ""),
+        coverage_part(conn, 3, Some(2)),
     ]);
     let sql = crate::begun(sql, begin);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -105,25 +105,25 @@ async fn lock_rows(
     pools: &[PoolId],
 ) -> Result<()> {
     let users = format!(
-        "SELECT COUNT(*) FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS u",
+        "SELECT COUNT(*) AS n FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS locked",
         bulk::texts(conn, 2)
     );
-    let pools_part = format!(
-        "SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS p",
-        bulk::texts(conn, 3)
-    );
     let q = if !pools.is_empty() {
-        // The scalar subqueries run in the order of the select list: the users first.
+        // The pools' scan waits for the users' count (a condition evaluated once, before its
+        // first row), so the users are locked first whatever order the select list runs in.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT ({users}) AS users, ({pools_part}) AS pools"
+            "WITH u AS ({users}) SELECT (SELECT n FROM u) AS users, (SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) AND (SELECT n FROM u) >= 0 ORDER BY id FOR UPDATE) AS locked) AS pools",
+            bulk::texts(conn, 3)
         )))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))
         .bind(bulk::text_list(pools))
     } else if !ids.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT ({users}) AS users")))
-            .bind(tenant.to_string())
-            .bind(bulk::text_list(ids))
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT n AS users FROM ({users}) AS u"
+        )))
+        .bind(tenant.to_string())
+        .bind(bulk::text_list(ids))
     } else {
         return Ok(());
     };

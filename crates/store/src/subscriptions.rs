@@ -320,8 +320,7 @@ pub(crate) const COVERAGE_COLS: &[&str] = &["id", "total", "assigned", "active",
 /// A part ([`crate::bulk::json_parts`]) reading how pools of the tenant bound at `$1` stand
 /// ([`PoolCoverage`], in id order): the pools whose ids are the JSON array at `$pools`, and
 /// with `users` those of the licenses of the users whose ids are the JSON array at `$users`.
-/// `lock` ends the inner query (`FOR UPDATE` on PostgreSQL: the rows are locked in id order).
-pub(crate) fn coverage_part(conn: &Conn, pools: usize, users: Option<usize>, lock: &str) -> String {
+pub(crate) fn coverage_part(conn: &Conn, pools: usize, users: Option<usize>) -> String {
     let sum = |status: &str| {
         format!(
             "COALESCE((SELECT CAST(SUM(s.quantity) AS BIGINT) FROM subscriptions s
@@ -339,7 +338,7 @@ pub(crate) fn coverage_part(conn: &Conn, pools: usize, users: Option<usize>, loc
     };
     let inner = format!(
         "SELECT p.id AS id, p.total AS total, p.assigned AS assigned, {} AS active, {} AS expired
-         FROM pools p WHERE p.tenant_id = $1 AND (p.id IN ({}){held}){lock}",
+         FROM pools p WHERE p.tenant_id = $1 AND (p.id IN ({}){held})",
         sum("Active"),
         sum("Expired"),
         crate::bulk::texts(conn, pools)
@@ -368,7 +367,7 @@ pub async fn coverage_of(
     if pools.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = coverage_part(conn, 2, None, "");
+    let sql = coverage_part(conn, 2, None);
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(crate::bulk::text_list(pools));

@@ -643,6 +643,10 @@ async fn a_change_that_waited_for_a_user_sees_what_the_other_server_gave_them() 
 
     // The other server: holds the user's row and gives them Mail (Plan 2).
     let mut other = srv.app.db.begin().await.expect("begin");
+    let other_pid: i32 = seatkeeper_store::sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *other)
+        .await
+        .expect("pid");
     assert!(
         seatkeeper_store::directory::lock_user(&mut other, srv.tenant, user)
             .await
@@ -687,17 +691,18 @@ async fn a_change_that_waited_for_a_user_sees_what_the_other_server_gave_them() 
             .await
         })
     };
-    // The change waits for the user's row.
+    // The change waits for the user's row, which the other server holds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let mut conn = srv.app.read().await.expect("conn");
-        let waiting: i64 = seatkeeper_store::sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        let waiting: bool = seatkeeper_store::sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE CAST($1 AS INTEGER) = ANY (pg_blocking_pids(pid)))",
         )
+        .bind(other_pid)
         .fetch_one(&mut *conn)
         .await
         .expect("activity");
-        if waiting > 0 {
+        if waiting {
             break;
         }
         assert!(
