@@ -142,9 +142,8 @@ pub(crate) struct Seen {
 
 impl Seen {
     /// Reads, in one statement (two with names to look up, one more on PostgreSQL), the users
-    /// that `changes` name in
-    /// `tenant` (by id or userPrincipalName), their licenses, their licenses' group sources,
-    /// and how the pools of those licenses and `pools` stand. On PostgreSQL the users' rows,
+    /// that `changes` name in `tenant` (by id or userPrincipalName), their licenses, their
+    /// licenses' group sources, and how the pools of those licenses and `pools` stand. On PostgreSQL the users' rows,
     /// then the rows of `pools`, are locked first, in id order, for the rest of the
     /// transaction, in a statement of their own: the read then sees what another server
     /// committed while this one waited (see [`seatkeeper_store::holders::read`]). A name that

@@ -1,7 +1,8 @@
 //! The users a batch of license changes names, with their licenses, those licenses' group
 //! sources and how their pools stand, read in one statement (L1–L6, SUB3; on PostgreSQL after
-//! one that locks the rows). A batch reads its users this way rather than in three statements: on SQLite each statement is a round trip to the connection's thread, and
-//! those round trips, not the reads, were most of a small batch's time.
+//! one that locks the rows). A batch reads its users this way rather than in three
+//! statements: on SQLite each statement is a round trip to the connection's thread, and those
+//! round trips, not the reads, were most of a small batch's time.
 
 use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
 use crate::subscriptions::{COVERAGE_COLS, PoolCoverage, coverage_part, map_coverage};
@@ -97,36 +98,26 @@ pub async fn read(
 
 /// Locks the rows of the users of `tenant` among `ids`, then those of `pools`, each in id
 /// order, in one statement (PostgreSQL): concurrent changes of one user queue, and never
-/// deadlock on these rows.
+/// deadlock on these rows. The pools' scan waits for the users' count (a condition evaluated
+/// once, before its first row), so the users are locked first whatever order the select list
+/// runs in.
 async fn lock_rows(
     conn: &mut Conn,
     tenant: TenantId,
     ids: &[UserId],
     pools: &[PoolId],
 ) -> Result<()> {
-    let users = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS locked",
-        bulk::texts(conn, 2)
+    let sql = format!(
+        "WITH u AS (SELECT COUNT(*) AS n FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS locked)
+         SELECT (SELECT n FROM u) AS users, (SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) AND (SELECT n FROM u) >= 0 ORDER BY id FOR UPDATE) AS locked) AS pools",
+        bulk::texts(conn, 2),
+        bulk::texts(conn, 3)
     );
-    let q = if !pools.is_empty() {
-        // The pools' scan waits for the users' count (a condition evaluated once, before its
-        // first row), so the users are locked first whatever order the select list runs in.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "WITH u AS ({users}) SELECT (SELECT n FROM u) AS users, (SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) AND (SELECT n FROM u) >= 0 ORDER BY id FOR UPDATE) AS locked) AS pools",
-            bulk::texts(conn, 3)
-        )))
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))
         .bind(bulk::text_list(pools))
-    } else if !ids.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT n AS users FROM ({users}) AS u"
-        )))
-        .bind(tenant.to_string())
-        .bind(bulk::text_list(ids))
-    } else {
-        return Ok(());
-    };
-    q.execute(&mut *conn).await?;
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
