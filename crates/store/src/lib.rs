@@ -363,6 +363,11 @@ impl Db {
                         // process and its connections do not go away, and a ping is a round
                         // trip to the connection's thread, as long as a statement's.
                         .test_before_acquire(false)
+                        // Nor are they closed after a time, idle or not: the write connection's
+                        // thread shares the license writer's CPU, and keeps it only while the
+                        // connection lives (see `Db::hold_new_write_connection`).
+                        .max_lifetime(None)
+                        .idle_timeout(None)
                         // SQLite rolls a transaction back by itself when a write fails for want
                         // of space (SQLITE_FULL), memory or I/O; the driver still counts it open,
                         // its ROLLBACK then fails, and every later BEGIN on that connection would
@@ -532,6 +537,17 @@ impl Db {
             conn: self.write.acquire().await?,
             open: false,
         })
+    }
+
+    /// SQLite: [`Db::hold_write_connection`], with the write connection closed and opened
+    /// again by the caller, so that the thread SQLite's driver runs it on is started from the
+    /// calling thread (and takes its CPU affinity, as a new thread does on Linux). Should
+    /// another transaction take the connection in between, it is opened from that
+    /// transaction's thread instead; nothing else differs.
+    /// Errors: the database's, as for [`Db::hold_write_connection`].
+    pub async fn hold_new_write_connection(&self) -> Result<HeldWriter> {
+        self.write.acquire().await?.close().await?;
+        self.hold_write_connection().await
     }
 
     /// Whether a [`Db::begin`] (or the checkpoint that starts the WAL over) is waiting for

@@ -148,6 +148,15 @@ async fn a_full_database_is_a_507_that_says_to_free_space_and_changes_nothing() 
         srv.user(&upn, Some("DK")).await;
         upns.push(upn);
     }
+    // The license writer's first change opens the write connection again (from the writer's
+    // thread, see `commit::share_a_cpu`), and the page limit below is the connection's own.
+    let got = srv
+        .post(
+            &format!("/v1.0/users/{}/assignLicense", upns[0]),
+            json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     // The database may not grow past its size now: the next write that needs a page fails as
     // it would on a full disk. First through the license writer.
     limit_pages(&srv, "1").await;

@@ -1,0 +1,128 @@
+//! On SQLite the license writer's thread and the thread that runs the write connection share
+//! one CPU (a batch is a strict back and forth between the two), and the reading connections
+//! are left to the scheduler. Checked through `/proc` after a license change.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg(target_os = "linux")]
+
+use seatkeeper_app::licenses::LicenseSpec;
+use seatkeeper_app::mail::{MailConfig, Transport};
+use seatkeeper_app::{Actor, App, Config};
+use seatkeeper_domain::lifecycle::BillingFrequency;
+use seatkeeper_store::Db;
+
+/// This process's threads: (name as the kernel keeps it, at most 15 bytes; the CPUs it may
+/// run on, as `Cpus_allowed_list` gives them).
+fn threads() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .flatten()
+    {
+        let (Ok(name), Ok(status)) = (
+            std::fs::read_to_string(t.path().join("comm")),
+            std::fs::read_to_string(t.path().join("status")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list")
+            .trim()
+            .to_string();
+        out.push((name.trim().to_string(), cpus));
+    }
+    out
+}
+
+#[test]
+fn the_license_writer_and_sqlite_writes_share_one_cpu() {
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    if cpus.len() < 2 {
+        eprintln!("one CPU only: nothing to share");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let dir =
+            std::env::temp_dir().join(format!("seatkeeper-cpu-{}", uuid::Uuid::new_v4().simple()));
+        let db = Db::open_dir(&dir).await.expect("db");
+        let mail = MailConfig {
+            from: "t@localhost".into(),
+            transport: Transport::EmlDir(dir.join("mail")),
+        };
+        let app = App::new(
+            db,
+            Config {
+                mail,
+                dev_clock: true,
+                public_url: None,
+            },
+        )
+        .await
+        .expect("app");
+        let b = app
+            .create_tenant("Cpu", "admin@cpu.test", Some("DK"), None)
+            .await
+            .expect("tenant");
+        let actor = Actor::operator(b.tenant_id);
+        let sku = app
+            .catalog()
+            .find_product("SUITE_BASIC")
+            .expect("product")
+            .sku_id;
+        app.buy(&actor, sku, 2, BillingFrequency::Monthly)
+            .await
+            .expect("buy");
+        let input = seatkeeper_app::directory::UserInput {
+            user_principal_name: Some("u@cpu.test".into()),
+            display_name: Some("U".into()),
+            ..Default::default()
+        };
+        let u = app.create_user(&actor, &input).await.expect("user");
+        app.assign_license(
+            &actor,
+            &u.upn,
+            vec![LicenseSpec {
+                sku_id: sku,
+                disabled_plans: vec![],
+            }],
+            vec![],
+        )
+        .await
+        .expect("assigned");
+        // A purchase after the change goes through the same write connection.
+        app.buy(&actor, sku, 1, BillingFrequency::Monthly)
+            .await
+            .expect("buy again");
+
+        let all = threads();
+        let writer = all
+            .iter()
+            .find(|(n, _)| n == "license-writer")
+            .expect("the license writer's thread");
+        assert!(
+            writer.1.parse::<usize>().is_ok(),
+            "the license writer runs on one CPU: {all:?}"
+        );
+        let sqlite: Vec<_> = all
+            .iter()
+            .filter(|(n, _)| n.starts_with("sqlx-sqlite-wor"))
+            .collect();
+        assert_eq!(
+            sqlite.iter().filter(|(_, c)| *c == writer.1).count(),
+            1,
+            "one SQLite thread, the write connection's, shares the writer's CPU: {all:?}"
+        );
+        assert!(
+            sqlite.iter().any(|(_, c)| c.parse::<usize>().is_err()),
+            "the reading connections may run on any CPU: {all:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
