@@ -174,7 +174,7 @@ pub(crate) enum Session {
 /// while changes are waiting for it and no other transaction is ([`Db::writers_waiting`]).
 async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<LicenseWrite>) {
     let mut held: Option<HeldWriter> = None;
-    let mut placed = false;
+    let mut placing = Placing::default();
     while let Some(first) = rx.recv().await {
         let Some(inner) = app.upgrade() else {
             return;
@@ -186,9 +186,8 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
             .own
             .get_or_init(|| inner.db.with_own_writer())
             .clone();
-        if !placed {
-            placed = true;
-            held = share_a_cpu(&db).await;
+        if held.is_none() {
+            held = placing.share_a_cpu(&db).await;
         }
         let app_now = App(inner.clone());
         // A start that failed is the batch's first attempt, and is answered as such.
@@ -218,31 +217,83 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
     }
 }
 
-/// SQLite: puts the license writer's thread and the thread SQLite's driver runs the write
-/// connection on, on one CPU (the last this thread may run on), and returns that connection,
-/// held for the first batch. A batch is a strict back and forth between those two threads, one
-/// statement at a time, so they never run at once; on one CPU each hand-off is a switch on
-/// that CPU, where a thread woken on the other CPU first waited there for its turn (about
-/// 200 µs per statement's round trip under load, where SQLite's own work for a `COMMIT` took
-/// 255 µs). The connection is opened again from this thread, pinned first, and the driver's
-/// new thread takes the pin with it. `None` on PostgreSQL (its backend is another process),
-/// with a single CPU, or when the pin or the connection fails: the writer then works as
-/// before, the failure's own batch reporting any database error.
-async fn share_a_cpu(db: &Db) -> Option<HeldWriter> {
-    if db.backend() != seatkeeper_store::Backend::Sqlite {
-        return None;
-    }
-    let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    let [.., last] = cpus[..] else { return None };
-    if cpus.len() < 2 || !core_affinity::set_for_current(last) {
-        return None;
-    }
-    match db.hold_new_write_connection().await {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::debug!("the write connection was not opened again on the writer's CPU: {e}");
-            None
+/// How many times in a row the license writer opens SQLite's write connection again from its
+/// CPU without getting it (another transaction took it first, or opening it failed) before it
+/// stops trying.
+const PLACINGS: u32 = 3;
+
+/// Where the license writer stands in putting its thread and the thread SQLite's driver runs
+/// the write connection on, on one CPU ([`Placing::share_a_cpu`]).
+#[derive(Default)]
+struct Placing {
+    /// Attempts in a row that did not get a connection opened from this thread.
+    failed: u32,
+}
+
+impl Placing {
+    /// SQLite on Linux with more than one CPU: unless the write connection open now was
+    /// opened from this thread, pins the license writer's thread to one CPU (the last one
+    /// the process may use; each further writer in the process takes the one before) and
+    /// opens the write connection again from it, so that the driver's new thread takes the
+    /// same pin (a thread inherits its creator's CPU affinity on Linux). Returns that
+    /// connection, held for the next batch. A batch is a strict back and forth between the two
+    /// threads, one statement at a time, so they never run at once; on one CPU each hand-off
+    /// is a switch on that CPU, where a thread woken on another CPU could wait there for its
+    /// turn first (about 200 µs of a `COMMIT`'s round trip under load, where SQLite's own
+    /// `COMMIT` took 255 µs). Called before each batch that does not hold the connection: a
+    /// connection replaced later (after some failures, by whichever transaction needed it
+    /// next) is opened again from here. After [`PLACINGS`] attempts in a row that did not get
+    /// it (another transaction took it first, or it could not be opened, which is logged) it
+    /// stops trying, and the writer stays on its CPU.
+    #[cfg(target_os = "linux")]
+    async fn share_a_cpu(&mut self, db: &Db) -> Option<HeldWriter> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
         }
+        if db.backend() != seatkeeper_store::Backend::Sqlite
+            || self.failed >= PLACINGS
+            || db.write_connection_opened_here()
+        {
+            return None;
+        }
+        if !PINNED.get() {
+            let cpus = core_affinity::get_core_ids().unwrap_or_default();
+            if cpus.len() < 2 {
+                self.failed = PLACINGS;
+                return None;
+            }
+            let nth = NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len();
+            if !core_affinity::set_for_current(cpus[cpus.len() - 1 - nth]) {
+                self.failed = PLACINGS;
+                return None;
+            }
+            PINNED.set(true);
+        }
+        match db.hold_new_write_connection().await {
+            Ok(h) => {
+                if db.write_connection_opened_here() {
+                    self.failed = 0;
+                } else {
+                    self.failed += 1;
+                }
+                Some(h)
+            }
+            Err(e) => {
+                self.failed += 1;
+                tracing::warn!(
+                    "the write connection could not be opened again on the license writer's CPU: {e}"
+                );
+                None
+            }
+        }
+    }
+
+    /// Elsewhere the threads are left to the scheduler (a thread does not inherit a pin on
+    /// every system).
+    #[cfg(not(target_os = "linux"))]
+    async fn share_a_cpu(&mut self, _db: &Db) -> Option<HeldWriter> {
+        None
     }
 }
 

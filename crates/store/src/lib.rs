@@ -59,6 +59,9 @@ pub struct Db {
     /// one batch to the next while changes keep coming ([`Db::hold_write_connection`]), gives
     /// it back for them.
     waiting_writers: Arc<AtomicUsize>,
+    /// SQLite: the thread that opened the write connection open now (where its connect
+    /// finished, see [`Db::write_connection_opened_here`]).
+    write_opened_by: Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>,
 }
 
 /// How a write transaction starts on SQLite: it takes the database's write lock at once, so
@@ -348,6 +351,7 @@ impl Db {
                     write: pool,
                     backend,
                     waiting_writers: Arc::default(),
+                    write_opened_by: Arc::default(),
                 }
             }
             Backend::Sqlite => {
@@ -355,19 +359,17 @@ impl Db {
                 // WAL's pages back into the database file, and its fsync) is left to a task of
                 // its own ([`checkpoint_in_background`]): in the writer, at SQLite's default
                 // of every thousand pages, it held up a batch of license changes each time.
+                let write_opened_by =
+                    Arc::<std::sync::Mutex<Option<std::thread::ThreadId>>>::default();
                 let opts = |n: u32, writer: bool| {
-                    AnyPoolOptions::new()
+                    let opened_by = write_opened_by.clone();
+                    let options = AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(Duration::from_secs(60))
                         // No ping before a connection is handed out: SQLite runs in this
                         // process and its connections do not go away, and a ping is a round
                         // trip to the connection's thread, as long as a statement's.
                         .test_before_acquire(false)
-                        // Nor are they closed after a time, idle or not: the write connection's
-                        // thread shares the license writer's CPU, and keeps it only while the
-                        // connection lives (see `Db::hold_new_write_connection`).
-                        .max_lifetime(None)
-                        .idle_timeout(None)
                         // SQLite rolls a transaction back by itself when a write fails for want
                         // of space (SQLITE_FULL), memory or I/O; the driver still counts it open,
                         // its ROLLBACK then fails, and every later BEGIN on that connection would
@@ -376,13 +378,25 @@ impl Db {
                             Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
                         })
                         .after_connect(move |conn, _| {
+                            let opened_by = opened_by.clone();
                             Box::pin(async move {
                                 for p in sqlite_pragmas(writer) {
                                     conn.execute(p).await?;
                                 }
+                                if writer && let Ok(mut by) = opened_by.lock() {
+                                    *by = Some(std::thread::current().id());
+                                }
                                 Ok(())
                             })
-                        })
+                        });
+                    if writer {
+                        // The write connection is not closed after a time, idle or not: its
+                        // thread shares the license writer's CPU, and a new connection might
+                        // be opened from another thread (see `Db::hold_new_write_connection`).
+                        options.max_lifetime(None).idle_timeout(None)
+                    } else {
+                        options
+                    }
                 };
                 let write = opts(1, true)
                     .connect(url)
@@ -404,6 +418,7 @@ impl Db {
                     write,
                     backend,
                     waiting_writers,
+                    write_opened_by,
                 }
             }
         };
@@ -505,6 +520,7 @@ impl Db {
                     .connect_lazy_with((*self.write.connect_options()).clone()),
                 backend: self.backend,
                 waiting_writers: self.waiting_writers.clone(),
+                write_opened_by: self.write_opened_by.clone(),
             },
         }
     }
@@ -541,13 +557,22 @@ impl Db {
 
     /// SQLite: [`Db::hold_write_connection`], with the write connection closed and opened
     /// again by the caller, so that the thread SQLite's driver runs it on is started from the
-    /// calling thread (and takes its CPU affinity, as a new thread does on Linux). Should
-    /// another transaction take the connection in between, it is opened from that
-    /// transaction's thread instead; nothing else differs.
+    /// calling thread (and takes its CPU affinity, as a new thread does on Linux). Should a
+    /// transaction already waiting for the connection take it in between, it is opened from
+    /// that transaction's thread instead: [`Db::write_connection_opened_here`] tells.
     /// Errors: the database's, as for [`Db::hold_write_connection`].
     pub async fn hold_new_write_connection(&self) -> Result<HeldWriter> {
         self.write.acquire().await?.close().await?;
         self.hold_write_connection().await
+    }
+
+    /// SQLite: whether the write connection open now was opened from the calling thread (the
+    /// connection is replaced after some failures, by whichever transaction needs it next).
+    /// False on PostgreSQL.
+    pub fn write_connection_opened_here(&self) -> bool {
+        self.write_opened_by
+            .lock()
+            .is_ok_and(|by| *by == Some(std::thread::current().id()))
     }
 
     /// Whether a [`Db::begin`] (or the checkpoint that starts the WAL over) is waiting for
