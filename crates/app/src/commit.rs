@@ -186,14 +186,11 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
             .own
             .get_or_init(|| inner.db.with_own_writer())
             .clone();
-        if held.is_none() {
-            held = placing.share_a_cpu(&db).await;
-        }
         let app_now = App(inner.clone());
         // A start that failed is the batch's first attempt, and is answered as such.
         let start = match held.take() {
             Some(h) => Ok(Session::Held(h)),
-            None => start_session(&db).await,
+            None => placing.start_session(&db).await,
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -218,82 +215,86 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
 }
 
 /// How many times in a row the license writer opens SQLite's write connection again from its
-/// CPU without getting it (another transaction took it first, or opening it failed) before it
-/// stops trying.
+/// CPU without getting one opened there (another transaction took it first, or opening it
+/// failed) before it stops trying.
+#[cfg(target_os = "linux")]
 const PLACINGS: u32 = 3;
 
 /// Where the license writer stands in putting its thread and the thread SQLite's driver runs
-/// the write connection on, on one CPU ([`Placing::share_a_cpu`]).
+/// the write connection on, on one CPU ([`Placing::start_session`]).
 #[derive(Default)]
 struct Placing {
     /// Attempts in a row that did not get a connection opened from this thread.
+    #[cfg(target_os = "linux")]
     failed: u32,
 }
 
 impl Placing {
-    /// SQLite on Linux with more than one CPU: unless the write connection open now was
-    /// opened from this thread, pins the license writer's thread to one CPU (the last one
-    /// the process may use; each further writer in the process takes the one before) and
-    /// opens the write connection again from it, so that the driver's new thread takes the
-    /// same pin (a thread inherits its creator's CPU affinity on Linux). Returns that
-    /// connection, held for the next batch. A batch is a strict back and forth between the two
-    /// threads, one statement at a time, so they never run at once; on one CPU each hand-off
-    /// is a switch on that CPU, where a thread woken on another CPU could wait there for its
-    /// turn first (about 200 µs of a `COMMIT`'s round trip under load, where SQLite's own
-    /// `COMMIT` took 255 µs). Called before each batch that does not hold the connection: a
+    /// [`start_session`], and on SQLite on Linux with more than one CPU: unless the write
+    /// connection it got was opened from this thread, or a transaction is waiting for it
+    /// ([`Db::writers_waiting`]; the next batch tries again), pins the license writer's thread
+    /// to one CPU (the last it may run on; each further writer in the process takes the one
+    /// before), closes the connection and opens it again from here, so that the thread SQLite's
+    /// driver starts for it takes the same pin (a thread inherits its creator's CPU affinity on
+    /// Linux). A batch is a strict back and forth between the two threads, one statement at a
+    /// time, so they never run at once; on one CPU each hand-off is a switch on that CPU,
+    /// where a thread woken on another CPU could wait there for its turn first (about 200 µs of
+    /// a `COMMIT`'s round trip under load, where SQLite's own `COMMIT` took 255 µs). A
     /// connection replaced later (after some failures, by whichever transaction needed it
-    /// next) is opened again from here. After [`PLACINGS`] attempts in a row that did not get
-    /// it (another transaction took it first, or it could not be opened, which is logged) it
-    /// stops trying, and the writer stays on its CPU.
+    /// next) is thus opened again from here. After [`PLACINGS`] attempts in a row that did not
+    /// get it opened here (a transaction came for it in between, or opening it failed) the
+    /// writer stops trying, and stays on its CPU.
+    /// Errors: those of [`start_session`], including a failure to open the connection again,
+    /// which is the batch's start.
     #[cfg(target_os = "linux")]
-    async fn share_a_cpu(&mut self, db: &Db) -> Option<HeldWriter> {
+    async fn start_session(&mut self, db: &Db) -> AppResult<Session> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
             static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
         }
-        if db.backend() != seatkeeper_store::Backend::Sqlite
-            || self.failed >= PLACINGS
-            || db.write_connection_opened_here()
-        {
-            return None;
+        let held = match start_session(db).await? {
+            Session::Held(h) => h,
+            begun => return Ok(begun),
+        };
+        if self.failed >= PLACINGS || db.write_connection_opened_here() || db.writers_waiting() {
+            return Ok(Session::Held(held));
         }
         if !PINNED.get() {
             let cpus = core_affinity::get_core_ids().unwrap_or_default();
-            if cpus.len() < 2 {
-                self.failed = PLACINGS;
-                return None;
-            }
-            let nth = NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len();
-            if !core_affinity::set_for_current(cpus[cpus.len() - 1 - nth]) {
-                self.failed = PLACINGS;
-                return None;
-            }
-            PINNED.set(true);
-        }
-        match db.hold_new_write_connection().await {
-            Ok(h) => {
-                if db.write_connection_opened_here() {
-                    self.failed = 0;
-                } else {
-                    self.failed += 1;
+            let cpu = cpus
+                .iter()
+                .rev()
+                .nth(NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len().max(1));
+            match cpu {
+                Some(cpu) if cpus.len() > 1 && core_affinity::set_for_current(*cpu) => {
+                    PINNED.set(true);
                 }
-                Some(h)
+                _ => {
+                    self.failed = PLACINGS;
+                    return Ok(Session::Held(held));
+                }
             }
-            Err(e) => {
-                self.failed += 1;
+        }
+        held.close();
+        let reopened = start_session(db).await;
+        if reopened.is_ok() && db.write_connection_opened_here() {
+            self.failed = 0;
+        } else {
+            self.failed += 1;
+            if let Err(e) = &reopened {
                 tracing::warn!(
                     "the write connection could not be opened again on the license writer's CPU: {e}"
                 );
-                None
             }
         }
+        reopened
     }
 
-    /// Elsewhere the threads are left to the scheduler (a thread does not inherit a pin on
-    /// every system).
+    /// [`start_session`]: elsewhere the threads are left to the scheduler (a thread does not
+    /// inherit a pin on every system).
     #[cfg(not(target_os = "linux"))]
-    async fn share_a_cpu(&mut self, _db: &Db) -> Option<HeldWriter> {
-        None
+    async fn start_session(&mut self, db: &Db) -> AppResult<Session> {
+        start_session(db).await
     }
 }
 

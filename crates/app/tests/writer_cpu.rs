@@ -12,8 +12,8 @@ use seatkeeper_domain::lifecycle::BillingFrequency;
 use seatkeeper_store::Db;
 
 /// This process's threads: (name as the kernel keeps it, at most 15 bytes; the CPUs it may
-/// run on, as `Cpus_allowed_list` gives them).
-fn threads() -> Vec<(String, String)> {
+/// run on, as `Cpus_allowed_list` gives them; its id).
+fn threads() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir("/proc/self/task")
         .expect("tasks")
@@ -31,7 +31,11 @@ fn threads() -> Vec<(String, String)> {
             .expect("Cpus_allowed_list")
             .trim()
             .to_string();
-        out.push((name.trim().to_string(), cpus));
+        out.push((
+            name.trim().to_string(),
+            cpus,
+            t.file_name().to_string_lossy().into_owned(),
+        ));
     }
     out
 }
@@ -76,67 +80,100 @@ fn the_license_writer_and_sqlite_writes_share_one_cpu() {
             .find_product("SUITE_BASIC")
             .expect("product")
             .sku_id;
-        app.buy(&actor, sku, 2, BillingFrequency::Monthly)
+        app.buy(&actor, sku, 5, BillingFrequency::Monthly)
             .await
             .expect("buy");
-        let input = seatkeeper_app::directory::UserInput {
-            user_principal_name: Some("u@cpu.test".into()),
-            display_name: Some("U".into()),
-            ..Default::default()
-        };
-        let u = app.create_user(&actor, &input).await.expect("user");
-        app.assign_license(
-            &actor,
-            &u.upn,
-            vec![LicenseSpec {
-                sku_id: sku,
-                disabled_plans: vec![],
-            }],
-            vec![],
-        )
-        .await
-        .expect("assigned");
+        assign(&app, &actor, "u@cpu.test", sku).await;
         // A purchase after the change goes through the same write connection.
         app.buy(&actor, sku, 1, BillingFrequency::Monthly)
             .await
             .expect("buy again");
 
-        let all = threads();
-        let writer = all
-            .iter()
-            .find(|(n, _)| n == "license-writer")
-            .expect("the license writer's thread");
-        assert!(
-            writer.1.parse::<usize>().is_ok(),
-            "the license writer runs on one CPU: {all:?}"
+        let first = shared_cpu();
+        // More changes: the writer takes the same connection again, run by the same thread.
+        for n in 0..2 {
+            assign(&app, &actor, &format!("v{n}@cpu.test"), sku).await;
+        }
+        assert_eq!(shared_cpu(), first, "the connection was not opened again");
+        // The connection closed, then opened again by a transaction on another thread (as
+        // after a failure): the writer's next batch opens it again from its CPU.
+        app.db.hold_write_connection().await.expect("held").close();
+        let mut tx = app.db.begin().await.expect("begin");
+        seatkeeper_store::sqlx::query("SELECT 1")
+            .execute(&mut *tx)
+            .await
+            .expect("select");
+        tx.commit().await.expect("commit");
+        assign(&app, &actor, "w@cpu.test", sku).await;
+        let again = shared_cpu();
+        assert_eq!(again.0, first.0, "the writer stays on its CPU");
+        assert_ne!(
+            again.1, first.1,
+            "a new SQLite thread for the new connection"
         );
-        let sqlite: Vec<_> = all
-            .iter()
-            .filter(|(n, _)| n.starts_with("sqlx-sqlite-wor"))
-            .collect();
-        assert_eq!(
-            sqlite.iter().filter(|(_, c)| *c == writer.1).count(),
-            1,
-            "one SQLite thread (the write connection's: the writer opens no other) shares the \
-             writer's CPU: {all:?}"
-        );
-        // Every other SQLite thread (the reading connections') may run wherever the process
-        // may.
-        let status = std::fs::read_to_string("/proc/self/status").expect("status");
-        let process = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .expect("Cpus_allowed_list")
-            .trim();
-        assert_ne!(writer.1, process, "{all:?}");
-        assert!(
-            sqlite
-                .iter()
-                .filter(|(_, c)| *c != writer.1)
-                .all(|(_, c)| c == process),
-            "the reading connections may run on any of the process's CPUs ({process}): {all:?}"
-        );
-        assert!(sqlite.len() > 1, "the readers are there too: {all:?}");
         let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+/// Creates user `upn` and gives them `sku`.
+async fn assign(app: &App, actor: &Actor, upn: &str, sku: seatkeeper_domain::SkuId) {
+    let input = seatkeeper_app::directory::UserInput {
+        user_principal_name: Some(upn.into()),
+        display_name: Some(upn.into()),
+        ..Default::default()
+    };
+    let u = app.create_user(actor, &input).await.expect("user");
+    app.assign_license(
+        actor,
+        &u.upn,
+        vec![LicenseSpec {
+            sku_id: sku,
+            disabled_plans: vec![],
+        }],
+        vec![],
+    )
+    .await
+    .expect("assigned");
+}
+
+/// Checks that the license writer runs on one CPU and exactly one SQLite thread (the write
+/// connection's: the writer opens no other) shares it, while every other SQLite thread (the
+/// reading connections') may run wherever the process may. Returns that CPU and the id of
+/// that SQLite thread.
+fn shared_cpu() -> (String, String) {
+    let all = threads();
+    let writer = all
+        .iter()
+        .find(|(n, _, _)| n == "license-writer")
+        .expect("the license writer's thread");
+    assert!(
+        writer.1.parse::<usize>().is_ok(),
+        "the license writer runs on one CPU: {all:?}"
+    );
+    let sqlite: Vec<_> = all
+        .iter()
+        .filter(|(n, _, _)| n.starts_with("sqlx-sqlite-wor"))
+        .collect();
+    let shared: Vec<_> = sqlite.iter().filter(|(_, c, _)| *c == writer.1).collect();
+    assert_eq!(
+        shared.len(),
+        1,
+        "one SQLite thread shares the writer's CPU: {all:?}"
+    );
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let process = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim();
+    assert_ne!(writer.1, process, "{all:?}");
+    assert!(
+        sqlite
+            .iter()
+            .filter(|(_, c, _)| *c != writer.1)
+            .all(|(_, c, _)| c == process),
+        "the reading connections may run on any of the process's CPUs ({process}): {all:?}"
+    );
+    assert!(sqlite.len() > 1, "the readers are there too: {all:?}");
+    (writer.1.clone(), shared[0].2.clone())
 }

@@ -392,7 +392,7 @@ impl Db {
                     if writer {
                         // The write connection is not closed after a time, idle or not: its
                         // thread shares the license writer's CPU, and a new connection might
-                        // be opened from another thread (see `Db::hold_new_write_connection`).
+                        // be opened from another thread (see `Db::write_connection_opened_here`).
                         options.max_lifetime(None).idle_timeout(None)
                     } else {
                         options
@@ -555,20 +555,10 @@ impl Db {
         })
     }
 
-    /// SQLite: [`Db::hold_write_connection`], with the write connection closed and opened
-    /// again by the caller, so that the thread SQLite's driver runs it on is started from the
-    /// calling thread (and takes its CPU affinity, as a new thread does on Linux). Should a
-    /// transaction already waiting for the connection take it in between, it is opened from
-    /// that transaction's thread instead: [`Db::write_connection_opened_here`] tells.
-    /// Errors: the database's, as for [`Db::hold_write_connection`].
-    pub async fn hold_new_write_connection(&self) -> Result<HeldWriter> {
-        self.write.acquire().await?.close().await?;
-        self.hold_write_connection().await
-    }
-
     /// SQLite: whether the write connection open now was opened from the calling thread (the
-    /// connection is replaced after some failures, by whichever transaction needs it next).
-    /// False on PostgreSQL.
+    /// connection is replaced after some failures, by whichever transaction needs it next; a
+    /// connection opened from a thread runs on a thread SQLite's driver starts from it, which
+    /// takes its CPU affinity on Linux). False on PostgreSQL.
     pub fn write_connection_opened_here(&self) -> bool {
         self.write_opened_by
             .lock()
@@ -616,6 +606,12 @@ impl HeldWriter {
     pub fn start(&mut self) -> &mut Conn {
         self.open = true;
         &mut self.conn
+    }
+
+    /// Closes the connection instead of giving it back to the pool: the next
+    /// [`Db::hold_write_connection`] or [`Db::begin`] opens a new one, from its own thread.
+    pub fn close(mut self) {
+        self.conn.close_on_drop();
     }
 
     /// Commits the transaction begun since [`HeldWriter::start`].
