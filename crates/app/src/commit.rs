@@ -227,6 +227,9 @@ struct Placing {
     /// Attempts in a row that did not get a connection opened from this thread.
     #[cfg(target_os = "linux")]
     failed: u32,
+    /// Whether this thread (the license writer's) is pinned to its CPU.
+    #[cfg(target_os = "linux")]
+    pinned: bool,
 }
 
 impl Placing {
@@ -249,9 +252,6 @@ impl Placing {
     #[cfg(target_os = "linux")]
     async fn start_session(&mut self, db: &Db) -> AppResult<Session> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-        }
         let held = match start_session(db).await? {
             Session::Held(h) => h,
             begun => return Ok(begun),
@@ -259,7 +259,7 @@ impl Placing {
         if self.failed >= PLACINGS || db.write_connection_opened_here() || db.writers_waiting() {
             return Ok(Session::Held(held));
         }
-        if !PINNED.get() {
+        if !self.pinned {
             let cpus = core_affinity::get_core_ids().unwrap_or_default();
             let cpu = cpus
                 .iter()
@@ -267,7 +267,7 @@ impl Placing {
                 .nth(NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len().max(1));
             match cpu {
                 Some(cpu) if cpus.len() > 1 && core_affinity::set_for_current(*cpu) => {
-                    PINNED.set(true);
+                    self.pinned = true;
                 }
                 _ => {
                     self.failed = PLACINGS;
