@@ -216,7 +216,7 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
 
 /// How many times in a row the license writer opens SQLite's write connection again from its
 /// CPU without getting one opened there (another transaction took it first, or opening it
-/// failed) before it stops trying.
+/// failed) before it stops trying, and lets its thread run on every CPU it could before.
 #[cfg(target_os = "linux")]
 const PLACINGS: u32 = 3;
 
@@ -227,9 +227,10 @@ struct Placing {
     /// Attempts in a row that did not get a connection opened from this thread.
     #[cfg(target_os = "linux")]
     failed: u32,
-    /// Whether this thread (the license writer's) is pinned to its CPU.
+    /// While this thread (the license writer's) is pinned to its CPU: the CPUs it could run
+    /// on before.
     #[cfg(target_os = "linux")]
-    pinned: bool,
+    unpinned: Option<crate::affinity::CpuSet>,
 }
 
 impl Placing {
@@ -246,7 +247,7 @@ impl Placing {
     /// connection replaced later (after some failures, by whichever transaction needed it
     /// next) is thus opened again from here. After [`PLACINGS`] attempts in a row that did not
     /// get it opened here (a transaction came for it in between, or opening it failed) the
-    /// writer stops trying, and stays on its CPU.
+    /// writer stops trying, and its thread may run on the CPUs it could before again.
     /// Errors: those of [`start_session`], including a failure to open the connection again,
     /// which is the batch's start.
     #[cfg(target_os = "linux")]
@@ -259,15 +260,17 @@ impl Placing {
         if self.failed >= PLACINGS || db.write_connection_opened_here() || db.writers_waiting() {
             return Ok(Session::Held(held));
         }
-        if !self.pinned {
-            let cpus = core_affinity::get_core_ids().unwrap_or_default();
+        if self.unpinned.is_none() {
+            let before = crate::affinity::CpuSet::of_this_thread();
+            let cpus = before.map(|b| b.cpus()).unwrap_or_default();
             let cpu = cpus
                 .iter()
                 .rev()
-                .nth(NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len().max(1));
-            match cpu {
-                Some(cpu) if cpus.len() > 1 && core_affinity::set_for_current(*cpu) => {
-                    self.pinned = true;
+                .nth(NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len().max(1))
+                .and_then(|c| crate::affinity::CpuSet::only(*c));
+            match (before, cpu) {
+                (Some(before), Some(cpu)) if cpus.len() > 1 && cpu.apply_to_this_thread() => {
+                    self.unpinned = Some(before);
                 }
                 _ => {
                     self.failed = PLACINGS;
@@ -285,6 +288,12 @@ impl Placing {
                 tracing::warn!(
                     "the write connection could not be opened again on the license writer's CPU: {e}"
                 );
+            }
+            if self.failed >= PLACINGS
+                && let Some(before) = self.unpinned.take()
+                && !before.apply_to_this_thread()
+            {
+                tracing::warn!("the license writer's thread stays on one CPU: the system refused to widen it");
             }
         }
         reopened

@@ -2,6 +2,8 @@
 //! through [`App`]: permission check, domain rules, persistence, audit and outbox, in one
 //! transaction.
 
+#[cfg(target_os = "linux")]
+mod affinity;
 pub mod active_users;
 pub mod audit;
 pub mod auth;

@@ -42,8 +42,7 @@ fn threads() -> Vec<(String, String, String)> {
 
 #[test]
 fn the_license_writer_and_sqlite_writes_share_one_cpu() {
-    let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    if cpus.len() < 2 {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         eprintln!("one CPU only: nothing to share");
         return;
     }
