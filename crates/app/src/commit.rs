@@ -293,7 +293,9 @@ impl Placing {
                 && let Some(before) = self.unpinned.take()
                 && !before.apply_to_this_thread()
             {
-                tracing::warn!("the license writer's thread stays on one CPU: the system refused to widen it");
+                tracing::warn!(
+                    "the license writer's thread stays on one CPU: the system refused to widen it"
+                );
             }
         }
         reopened

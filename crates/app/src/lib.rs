@@ -2,9 +2,9 @@
 //! through [`App`]: permission check, domain rules, persistence, audit and outbox, in one
 //! transaction.
 
+pub mod active_users;
 #[cfg(target_os = "linux")]
 mod affinity;
-pub mod active_users;
 pub mod audit;
 pub mod auth;
 pub mod billing;
