@@ -230,7 +230,7 @@ struct Placing {
     /// While this thread (the license writer's) is pinned to its CPU: the CPUs it could run
     /// on before.
     #[cfg(target_os = "linux")]
-    unpinned: Option<crate::affinity::CpuSet>,
+    before_pin: Option<crate::affinity::CpuSet>,
 }
 
 impl Placing {
@@ -260,7 +260,7 @@ impl Placing {
         if self.failed >= PLACINGS || db.write_connection_opened_here() || db.writers_waiting() {
             return Ok(Session::Held(held));
         }
-        if self.unpinned.is_none() {
+        if self.before_pin.is_none() {
             let before = crate::affinity::CpuSet::of_this_thread();
             let cpus = before.map(|b| b.cpus()).unwrap_or_default();
             let cpu = cpus
@@ -269,8 +269,10 @@ impl Placing {
                 .nth(NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len().max(1))
                 .and_then(|c| crate::affinity::CpuSet::only(*c));
             match (before, cpu) {
-                (Some(before), Some(cpu)) if cpus.len() > 1 && cpu.apply_to_this_thread() => {
-                    self.unpinned = Some(before);
+                (Some(before), Some(cpu))
+                    if cpus.len() > 1 && cpu.apply_to_this_thread().is_ok() =>
+                {
+                    self.before_pin = Some(before);
                 }
                 _ => {
                     self.failed = PLACINGS;
@@ -290,12 +292,10 @@ impl Placing {
                 );
             }
             if self.failed >= PLACINGS
-                && let Some(before) = self.unpinned.take()
-                && !before.apply_to_this_thread()
+                && let Some(before) = self.before_pin.take()
+                && let Err(e) = before.apply_to_this_thread()
             {
-                tracing::warn!(
-                    "the license writer's thread stays on one CPU: the system refused to widen it"
-                );
+                tracing::warn!("the license writer's thread stays on one CPU: {e}");
             }
         }
         reopened
