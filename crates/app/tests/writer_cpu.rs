@@ -11,26 +11,32 @@ use seatkeeper_app::{Actor, App, Config};
 use seatkeeper_domain::lifecycle::BillingFrequency;
 use seatkeeper_store::Db;
 
+/// The CPUs a process or thread may run on, as the `Cpus_allowed_list` of its `status` file
+/// (under `/proc`) gives them ("0-3,6"; one CPU alone is a plain number); `None` when the file
+/// cannot be read (the thread ended meanwhile).
+fn cpus_allowed(status: impl AsRef<std::path::Path>) -> Option<String> {
+    let status = std::fs::read_to_string(status).ok()?;
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list");
+    Some(cpus.trim().to_string())
+}
+
 /// This process's threads: (name as the kernel keeps it, at most 15 bytes; the CPUs it may
-/// run on, as `Cpus_allowed_list` gives them; its id).
+/// run on, see [`cpus_allowed`]; its id).
 fn threads() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir("/proc/self/task")
         .expect("tasks")
         .flatten()
     {
-        let (Ok(name), Ok(status)) = (
+        let (Ok(name), Some(cpus)) = (
             std::fs::read_to_string(t.path().join("comm")),
-            std::fs::read_to_string(t.path().join("status")),
+            cpus_allowed(t.path().join("status")),
         ) else {
             continue; // the thread ended meanwhile
         };
-        let cpus = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .expect("Cpus_allowed_list")
-            .trim()
-            .to_string();
         out.push((
             name.trim().to_string(),
             cpus,
@@ -42,14 +48,7 @@ fn threads() -> Vec<(String, String, String)> {
 
 #[test]
 fn the_license_writer_and_sqlite_writes_share_one_cpu() {
-    // The CPUs this process may run on, as `Cpus_allowed_list` gives them ("0-3,6"): one
-    // alone is a plain number.
-    let allowed = std::fs::read_to_string("/proc/self/status").expect("status");
-    let allowed = allowed
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("Cpus_allowed_list")
-        .trim();
+    let allowed = cpus_allowed("/proc/self/status").expect("status");
     if allowed.parse::<usize>().is_ok() {
         eprintln!("one CPU only: nothing to share");
         return;
@@ -167,18 +166,13 @@ fn shared_cpu() -> (String, String) {
         1,
         "one SQLite thread shares the writer's CPU: {all:?}"
     );
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    let process = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("Cpus_allowed_list")
-        .trim();
+    let process = cpus_allowed("/proc/self/status").expect("status");
     assert_ne!(writer.1, process, "{all:?}");
     assert!(
         sqlite
             .iter()
             .filter(|(_, c, _)| *c != writer.1)
-            .all(|(_, c, _)| c == process),
+            .all(|(_, c, _)| *c == process),
         "the reading connections may run on any of the process's CPUs ({process}): {all:?}"
     );
     assert!(sqlite.len() > 1, "the readers are there too: {all:?}");

@@ -149,7 +149,7 @@ async fn a_full_database_is_a_507_that_says_to_free_space_and_changes_nothing() 
         upns.push(upn);
     }
     // The license writer's first change opens the write connection again (from the writer's
-    // thread, see `Placing::share_a_cpu` in `commit.rs`), and the page limit below is the
+    // thread, see `Placing::start_session` in `commit.rs`), and the page limit below is the
     // connection's own.
     let got = srv
         .post(
