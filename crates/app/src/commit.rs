@@ -29,7 +29,7 @@
 //! A batch that meets contention (see [`seatkeeper_store::is_retryable`]) is run again whole,
 //! up to [`MAX_ATTEMPTS`] times, like any transaction (see [`App::transact`]).
 
-use crate::licenses::{Scope, Seen, UserChange, WriteSet};
+use crate::licenses::{Remove, Scope, Seen, UserChange, WriteSet};
 use crate::{Actor, App, AppError, AppResult, Inner, MAX_ATTEMPTS};
 use seatkeeper_domain::AssignmentId;
 use seatkeeper_domain::assignment::Assignment;
@@ -100,6 +100,7 @@ pub struct Writer {
     batches: AtomicU64,
     changes: AtomicU64,
     largest: AtomicUsize,
+    retried: AtomicU64,
 }
 
 /// What a server's license writer has done since it started (see [`App::license_writer_stats`]).
@@ -117,6 +118,9 @@ pub struct WriterStats {
     pub changes: u64,
     /// The most changes one batch has held.
     pub largest: usize,
+    /// Times a batch was run again because the database reported contention (a deadlock, a
+    /// pool another transaction held, a busy database) or a stale read.
+    pub retried: u64,
 }
 
 /// Starts the writer of `app`. The writer holds the app weakly: it stops when the last
@@ -153,6 +157,7 @@ pub(crate) fn start(app: Weak<Inner>) -> Writer {
         batches: AtomicU64::new(0),
         changes: AtomicU64::new(0),
         largest: AtomicUsize::new(0),
+        retried: AtomicU64::new(0),
     }
 }
 
@@ -337,6 +342,7 @@ impl App {
             batches: w.batches.load(Ordering::Relaxed),
             changes: w.changes.load(Ordering::Relaxed),
             largest: w.largest.load(Ordering::Relaxed),
+            retried: w.retried.load(Ordering::Relaxed),
         }
     }
 
@@ -406,6 +412,9 @@ impl App {
             .map(|w| ((w.acting, w.changes, w.now), w.reply))
             .unzip();
         let mut attempt = 0u32;
+        // The pools an attempt locked only when a change needed them (PostgreSQL): the next
+        // attempt locks them with the others, in order, before it reads anything.
+        let mut learned = BTreeSet::new();
         let answers = loop {
             attempt += 1;
             let session = match (next.take(), held.take()) {
@@ -413,7 +422,7 @@ impl App {
                 (None, Some(h)) => Ok(Session::Held(h)),
                 (None, None) => start_session(db).await,
             };
-            let (result, kept) = self.run_session(session, &units).await;
+            let (result, kept) = self.run_session(session, &units, &mut learned).await;
             held = kept;
             match result {
                 Ok(answers) => break answers,
@@ -421,6 +430,7 @@ impl App {
                     // SQLite's write connection goes back to the pool while the batch waits
                     // to run again, so that a transaction waiting for it gets in first.
                     held = None;
+                    self.license_writer.retried.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(
                         attempt,
                         size = units.len(),
@@ -456,20 +466,24 @@ impl App {
         &self,
         session: AppResult<Session>,
         units: &[(Acting, Vec<UserChange>, Time)],
+        learned: &mut BTreeSet<PoolId>,
     ) -> (AppResult<Vec<Answer>>, Option<HeldWriter>) {
         match session {
             Err(e) => (Err(e), None),
-            Ok(Session::Begun(mut tx)) => match self.run_batch(&mut tx, false, units).await {
-                Ok(answers) => (
-                    tx.commit().await.map(|()| answers).map_err(AppError::from),
-                    None,
-                ),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    (Err(e), None)
+            Ok(Session::Begun(mut tx)) => {
+                match self.run_batch(&mut tx, false, units, learned).await {
+                    Ok(answers) => (
+                        tx.commit().await.map(|()| answers).map_err(AppError::from),
+                        None,
+                    ),
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        (Err(e), None)
+                    }
                 }
-            },
-            Ok(Session::Held(mut h)) => match self.run_batch(h.start(), true, units).await {
+            }
+            Ok(Session::Held(mut h)) => match self.run_batch(h.start(), true, units, learned).await
+            {
                 Ok(answers) => match h.commit().await {
                     Ok(()) => (Ok(answers), Some(h)),
                     Err(e) => (Err(e.into()), h.rollback().await),
@@ -482,32 +496,59 @@ impl App {
     /// Runs every change of a batch in the transaction on `tx`, without committing it. `Ok`
     /// holds each change's own answer; on `Err` the caller rolls the transaction back.
     /// With `begin` (SQLite) no transaction is open yet: the batch's first statement begins it.
+    ///
+    /// On PostgreSQL the pools the batch will take seats from or give seats back to are locked
+    /// together, in id order, before anything is read: the central pools of the products the
+    /// changes add and remove, and `learned`, the pools an earlier attempt of the batch locked
+    /// only when a change needed them. A pool found only then (the pool of a license bought by
+    /// its user, or of every license a change removes) is locked without waiting
+    /// (`FOR UPDATE NOWAIT`) and added to `learned`: a batch that waited for one pool while
+    /// holding another could deadlock with a batch of another server that locked them the
+    /// other way round. If another transaction holds it, the batch fails as contended and runs
+    /// again, with that pool locked in order with the others.
     async fn run_batch(
         &self,
         tx: &mut Conn,
         mut begin: bool,
         units: &[(Acting, Vec<UserChange>, Time)],
+        learned: &mut BTreeSet<PoolId>,
     ) -> AppResult<Vec<Answer>> {
         let catalog = self.catalog();
         let mut seen = Seen::default();
         let actors = self.actors_of(tx, units, &mut begin).await?;
-        // Per organization: the users named, and the central pools of the products given
-        // (those already known: the others are read when a change needs them).
-        let mut tenants: BTreeMap<TenantId, (Vec<&str>, BTreeSet<PoolId>)> = BTreeMap::new();
+        // Per organization: the users named, and the products given and taken back.
+        let mut tenants: BTreeMap<TenantId, (Vec<&str>, BTreeSet<SkuId>)> = BTreeMap::new();
         for ((_, changes, _), actor) in units.iter().zip(&actors) {
             let Ok(actor) = actor else { continue };
-            let (keys, pools) = tenants.entry(actor.tenant_id).or_default();
+            let (keys, skus) = tenants.entry(actor.tenant_id).or_default();
             keys.extend(changes.iter().map(|c| c.user.as_str()));
-            pools.extend(changes.iter().flat_map(|c| {
+            skus.extend(changes.iter().flat_map(|c| {
+                let removed = match &c.remove {
+                    Remove::These(list) => list.as_slice(),
+                    Remove::AllOthers => &[],
+                };
                 c.add
                     .iter()
-                    .filter_map(|l| self.known_central_pool(actor.tenant_id, l.sku_id))
+                    .map(|l| l.sku_id)
+                    .chain(removed.iter().copied())
             }));
         }
         let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
         // The pools asked for, locked before the users' licenses are read (PostgreSQL).
         let mut asked = BTreeSet::new();
-        for (tenant, (keys, pools)) in tenants {
+        for (tenant, (keys, skus)) in tenants {
+            // The pools learned by an earlier attempt, whichever organization's: the lock and
+            // the read take those of this one.
+            let mut pools = learned.clone();
+            for sku in skus {
+                pools.extend(match self.known_central_pool(tenant, sku) {
+                    Some(pool) => Some(pool),
+                    // Read now (once per server and product), to be locked with the others.
+                    // SQLite has one writer: a pool not known is read when a change needs it.
+                    None if postgres => self.central_pool_id(tx, tenant, sku).await?,
+                    None => None,
+                });
+            }
             let pools: Vec<PoolId> = pools.into_iter().collect();
             seen.preload(tx, tenant, keys.into_iter(), &pools, postgres, &mut begin)
                 .await?;
@@ -541,7 +582,7 @@ impl App {
                 .plan_writes(tx, &actor, changes, *now, Scope::Central, &mut seen)
                 .await;
             match planned {
-                Ok((out, w)) => match ledger.take(tx, &w.seats, &catalog).await {
+                Ok((out, w)) => match ledger.take(tx, &w.seats, &catalog, learned).await {
                     Ok(()) => {
                         seen.record(&out);
                         writes.merge(w);
@@ -665,16 +706,20 @@ struct Ledger {
 impl Ledger {
     /// Takes (or gives back) one change's seats if every pool has the licenses it needs;
     /// otherwise changes nothing and refuses with [`DomainError::NotEnoughLicenses`], as the
-    /// same change on its own would be.
+    /// same change on its own would be. A pool not read yet is locked and read now, without
+    /// waiting for another transaction that holds it ([`subscriptions::lock_pool_nowait`],
+    /// a contention error then), and added to `learned`.
     async fn take(
         &mut self,
         tx: &mut Conn,
         seats: &BTreeMap<PoolId, (SkuId, i64)>,
         catalog: &Catalog,
+        learned: &mut BTreeSet<PoolId>,
     ) -> AppResult<()> {
         for pool in seats.keys() {
             if !self.pools.contains_key(pool) {
-                let p = subscriptions::lock_pool(tx, *pool)
+                learned.insert(*pool);
+                let p = subscriptions::lock_pool_nowait(tx, *pool)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("pool {pool} does not exist"))?;
                 self.pools.insert(*pool, (p.total, p.assigned));

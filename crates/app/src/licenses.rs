@@ -972,7 +972,7 @@ impl App {
     }
 
     /// The tenant's central pool of a product, from memory once seen.
-    async fn central_pool_id(
+    pub(crate) async fn central_pool_id(
         &self,
         conn: &mut Conn,
         tenant: seatkeeper_domain::TenantId,

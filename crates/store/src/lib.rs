@@ -974,16 +974,17 @@ impl std::error::Error for DbError {
     }
 }
 
-/// Whether a failed transaction may succeed if run again unchanged: a serialization failure or
-/// a deadlock (PostgreSQL), a busy or locked database (SQLite). A unique violation is not: the
+/// Whether a failed transaction may succeed if run again unchanged: a serialization failure, a
+/// deadlock or a row lock not taken without waiting (PostgreSQL), a busy or locked database
+/// (SQLite). A unique violation is not: the
 /// row that exists will still exist on the next run (see [`unique_violation`]).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             match code.as_str() {
-                // PostgreSQL: serialization_failure, deadlock_detected.
-                "40001" | "40P01" => true,
+                // PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+                "40001" | "40P01" | "55P03" => true,
                 // SQLite: BUSY, LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT,
                 // BUSY_TIMEOUT, LOCKED_SHAREDCACHE, LOCKED_VTAB).
                 "5" | "6" | "261" | "517" | "773" | "262" | "518" => true,

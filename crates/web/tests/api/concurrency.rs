@@ -506,6 +506,146 @@ backends!(
     }
 );
 
+/// PostgreSQL: two servers swap products at the same time in opposite directions. One
+/// server's users give back BI_PRO and take PROJECTS_PLAN3 while the other's give back
+/// PROJECTS_PLAN3 and take BI_PRO, and the next round the other way round. Each batch
+/// takes a seat in one pool and gives one back in the other. Locking one pool and then the
+/// other could deadlock against the other server's batch, which PostgreSQL breaks after a
+/// second (`deadlock_timeout`) by failing one of them, to be run again. Both pools are
+/// locked together, in order, so no batch is ever run again, and the counts stay exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_swapping_products_in_opposite_directions_never_deadlock() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    srv.buy("BI_PRO", 60).await;
+    srv.buy("PROJECTS_PLAN3", 60).await;
+    let (x, y) = (srv.sku("BI_PRO"), srv.sku("PROJECTS_PLAN3"));
+    let spec = |sku| seatkeeper_app::licenses::LicenseSpec {
+        sku_id: sku,
+        disabled_plans: vec![],
+    };
+    let op = srv.operator();
+    // Each server's users start with the product the other server's users take first.
+    let mut sides: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for (side, users) in sides.iter_mut().enumerate() {
+        for i in 0..20 {
+            let upn = format!("swap{side}-{i}@contoso.test");
+            srv.user(&upn, Some("SE")).await;
+            let first = if side == 0 { x } else { y };
+            srv.app
+                .assign_license(&op, &upn, vec![spec(first)], vec![])
+                .await
+                .expect("first license");
+            users.push(upn);
+        }
+    }
+    let apps = [srv.app.clone(), srv.second_app().await];
+    let before: Vec<u64> = apps
+        .iter()
+        .map(|a| a.license_writer_stats().retried)
+        .collect();
+    for round in 0..6 {
+        let mut handles = Vec::new();
+        for (side, app) in apps.iter().enumerate() {
+            // Side 0 moves x -> y on even rounds, side 1 y -> x; odd rounds undo it.
+            let (from, to) = if (side + round) % 2 == 0 {
+                (x, y)
+            } else {
+                (y, x)
+            };
+            for u in &sides[side] {
+                let (app, op, u) = (app.clone(), op.clone(), u.clone());
+                handles.push(tokio::spawn(async move {
+                    app.assign_license(&op, &u, vec![spec(to)], vec![from])
+                        .await
+                        .map(|(_, held)| held.iter().map(|a| a.sku_id).collect::<Vec<_>>())
+                        .map_err(|e| format!("{u}: {e}"))
+                }));
+            }
+        }
+        for h in handles {
+            let held = h.await.expect("task").expect("every swap succeeds");
+            assert_eq!(held.len(), 1, "one product after a swap: {held:?}");
+        }
+    }
+    let retried: Vec<u64> = apps
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.license_writer_stats().retried - b)
+        .collect();
+    assert_eq!(retried, vec![0, 0], "batches run again after a deadlock");
+    for part in ["BI_PRO", "PROJECTS_PLAN3"] {
+        assert_eq!(pool_counts(&srv, part).await, (60, 20, 20), "{part}");
+    }
+}
+
+/// PostgreSQL: a change that takes back every license a user holds (Replace) finds the pool
+/// of the license it removes only once it has read the user's licenses, with the pool of the
+/// product it gives locked already. It does not wait for that second pool while holding the
+/// first (that order could deadlock with another server's batch): another transaction holds it
+/// here, so the batch stops at once, runs again with both pools locked in order, waits for the
+/// other transaction, and then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_found_late_and_held_elsewhere_is_locked_in_order_on_the_next_run() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    srv.buy("BI_PRO", 5).await;
+    srv.buy("PROJECTS_PLAN3", 5).await;
+    let (x, y) = (srv.sku("BI_PRO"), srv.sku("PROJECTS_PLAN3"));
+    let spec = |sku| seatkeeper_app::licenses::LicenseSpec {
+        sku_id: sku,
+        disabled_plans: vec![],
+    };
+    let op = srv.operator();
+    srv.user("replaced@contoso.test", Some("SE")).await;
+    srv.app
+        .assign_license(&op, "replaced@contoso.test", vec![spec(x)], vec![])
+        .await
+        .expect("first license");
+    let mut conn = srv.app.read().await.expect("conn");
+    let held = subscriptions::central_pool(&mut conn, srv.tenant, x)
+        .await
+        .expect("query")
+        .expect("pool");
+    drop(conn);
+    let mut other = srv.app.db.begin().await.expect("begin");
+    seatkeeper_store::sqlx::query("SELECT id FROM pools WHERE id = $1 FOR UPDATE")
+        .bind(held.id.to_string())
+        .execute(&mut *other)
+        .await
+        .expect("hold the pool");
+    let before = srv.app.license_writer_stats().retried;
+    let (app, op2) = (srv.app.clone(), op.clone());
+    let change = tokio::spawn(async move {
+        app.set_user_licenses(&op2, "replaced@contoso.test", vec![spec(y)])
+            .await
+    });
+    let waited = std::time::Instant::now();
+    while srv.app.license_writer_stats().retried == before {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "the batch did not stop at the held pool"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Run again, it waits for the pool (in order with the other), not failing.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !change.is_finished(),
+        "the change did not wait for the held pool"
+    );
+    other.commit().await.expect("let the pool go");
+    let (_, licenses) = change.await.expect("task").expect("the change succeeds");
+    let skus: Vec<_> = licenses.iter().map(|a| a.sku_id).collect();
+    assert_eq!(skus, vec![y]);
+    assert_eq!(pool_counts(&srv, "BI_PRO").await, (5, 0, 0));
+    assert_eq!(pool_counts(&srv, "PROJECTS_PLAN3").await, (5, 1, 1));
+}
+
 /// PostgreSQL: the database ends every session of the server (as a restart or a failover
 /// does) between two license changes. The next change is made on new connections at once,
 /// rather than refused for the lost ones: the license writer's connections are not checked
