@@ -852,6 +852,11 @@ impl App {
                     format!("subscription {id} changed while its lifecycle step ran"),
                 ));
             }
+            if s.life.status == Status::Deleted {
+                // The holders who will lose their licenses are locked before the pool (which
+                // the recount locks), in the order a license batch locks them.
+                self.lock_trimmed_holders(tx, &s).await?;
+            }
             if s.life.status != before.life.status || s.quantity != before.quantity {
                 subs::recount_total(tx, s.pool_id).await?;
             }
@@ -865,6 +870,22 @@ impl App {
     /// SUB3: after a subscription is deleted, removes at most what the pool's remaining
     /// Active, Expired and Disabled subscriptions no longer cover, latest-assigned first, in
     /// one statement; seats are given back for exactly the rows it deleted.
+    /// PostgreSQL: before the pool of deleted subscription `s` is locked, locks the holders
+    /// of the licenses [`App::trim_pool`] will take back, as the pool stands now (unlocked).
+    /// `trim_pool` counts again with the pool locked; it locks any other holder then, which
+    /// happens only if licenses of the pool were given in between.
+    async fn lock_trimmed_holders(&self, tx: &mut Conn, s: &Subscription) -> AppResult<()> {
+        if self.db.backend() != seatkeeper_store::Backend::Postgres {
+            return Ok(());
+        }
+        let Some(pool) = subs::get_pool(tx, s.pool_id).await? else {
+            return Ok(());
+        };
+        let excess = pool.assigned - subs::reactivatable_licenses(tx, pool.id).await?;
+        assignments::lock_newest_holders(tx, pool.id, excess).await?;
+        Ok(())
+    }
+
     async fn trim_pool(
         &self,
         tx: &mut Conn,

@@ -268,6 +268,24 @@ pub async fn delete(conn: &mut Conn, id: AssignmentId) -> Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
+/// PostgreSQL: locks the rows of the users who hold the `n` most recently assigned
+/// assignments of a pool, in id order, until the transaction ends (nothing on SQLite, whose
+/// one writer excludes the others). A transaction that will take those licenses back locks
+/// their holders this way before it locks the pool: a license batch locks its users first and
+/// the pools after, so the other order could deadlock with it.
+pub async fn lock_newest_holders(conn: &mut Conn, pool: PoolId, n: i64) -> Result<()> {
+    if !bulk::sqlite(conn) && n > 0 {
+        sqlx::query(
+            "SELECT id FROM users WHERE id IN (SELECT user_id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) ORDER BY id FOR UPDATE",
+        )
+        .bind(pool.to_string())
+        .bind(n)
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Deletes the `n` most recently assigned assignments of a pool in one statement and returns
 /// the rows it deleted (SUB3: a deleted subscription takes the latest-assigned licenses first).
 pub async fn delete_newest_in_pool(
@@ -278,15 +296,7 @@ pub async fn delete_newest_in_pool(
     // On PostgreSQL the holders' rows are locked first, in id order, as every other change of
     // a user's licenses locks them (see `directory::users_by_ids_locked`): the database lists
     // a user whose last license goes as unlicensed, which needs the user's changes in turn.
-    if !bulk::sqlite(conn) {
-        sqlx::query(
-            "SELECT id FROM users WHERE id IN (SELECT user_id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) ORDER BY id FOR UPDATE",
-        )
-        .bind(pool.to_string())
-        .bind(n)
-        .fetch_all(&mut *conn)
-        .await?;
-    }
+    lock_newest_holders(conn, pool, n).await?;
     let rows = sqlx::query(
         "DELETE FROM assignments WHERE id IN (SELECT id FROM assignments WHERE pool_id = $1 ORDER BY assigned_at DESC, id DESC LIMIT $2) RETURNING *",
     )

@@ -477,15 +477,15 @@ pub async fn lock_pool(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
     r.as_ref().map(map_pool).transpose()
 }
 
-/// [`lock_pool`], except that on PostgreSQL it does not wait for another transaction that
-/// holds the row: that fails at once with `lock_not_available` (55P03), a contention error
+/// [`lock_pool`] (the lock an `UPDATE` of the counters takes, `FOR NO KEY UPDATE`), except
+/// that on PostgreSQL it does not wait for another transaction that holds the row: that fails at once with `lock_not_available` (55P03), a contention error
 /// ([`crate::is_retryable`]). For a transaction that holds other pools already: waiting for one
 /// more could deadlock with a transaction that holds it and waits for one of those.
 pub async fn lock_pool_nowait(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
     if crate::bulk::sqlite(conn) {
         return lock_pool(conn, pool).await;
     }
-    let r = sqlx::query("SELECT * FROM pools WHERE id = $1 FOR UPDATE NOWAIT")
+    let r = sqlx::query("SELECT * FROM pools WHERE id = $1 FOR NO KEY UPDATE NOWAIT")
         .bind(pool.to_string())
         .fetch_optional(&mut *conn)
         .await?;

@@ -472,3 +472,68 @@ backends!(
         assert_eq!(counts(&srv, "SUITE_BASIC").await, (0, 2));
     }
 );
+
+/// PostgreSQL: the lifecycle job deletes a subscription and takes back the licenses nothing
+/// covers any more. It locks their holders before the pool, the order a license batch takes
+/// them in: here another transaction holds one holder's row (as a batch of another server
+/// would, about to lock the pool), and while the job waits for that user the pool is still
+/// free. Locking the pool first deadlocked with such a batch: PostgreSQL broke it after a
+/// second by failing one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_subscription_waits_for_its_holders_before_it_locks_the_pool() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    let a = srv.buy("SUITE_BASIC", 2).await;
+    let people = users(&srv, "trim", 2).await;
+    let got = assign(&srv, "SUITE_BASIC", &people, &[]).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    let t0 = now(&srv).await;
+    cancel(&srv, &a).await;
+    set_clock(&srv, t0 + chrono::Duration::days(91)).await;
+    let mut other = srv.app.db.begin().await.expect("begin");
+    use seatkeeper_store::sqlx;
+    sqlx::query("SELECT id FROM users WHERE upn = $1 FOR UPDATE")
+        .bind(&people[1])
+        .execute(&mut *other)
+        .await
+        .expect("hold the user");
+    let (app, op) = (srv.app.clone(), srv.operator());
+    let jobs = tokio::spawn(async move { app.run_jobs_as(&op).await });
+    // Wait until the job waits for the user.
+    let waited = std::time::Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(srv.app.db.reader())
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !jobs.is_finished() && waited.elapsed() < std::time::Duration::from_secs(20),
+            "the job did not wait for the held user"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Locked as a batch locks it.
+    let pool: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' FOR NO KEY UPDATE NOWAIT",
+    )
+    .bind(srv.sku("SUITE_BASIC").to_string())
+    .fetch_optional(&mut *other)
+    .await
+    .expect("the pool is free while the job waits for the user");
+    assert!(pool.is_some());
+    other.commit().await.expect("let the user go");
+    let report = jobs.await.expect("task").expect("jobs");
+    assert_eq!(report.deleted, 1, "{report:?}");
+    // Both licenses are gone, and the seat counter with them.
+    assert_eq!(
+        crate::concurrency::pool_counts(&srv, "SUITE_BASIC").await,
+        (0, 0, 0)
+    );
+}
