@@ -20,11 +20,12 @@
 //!   durable, and a change whose batch did not commit is not there at all;
 //! - the changes of a batch see each other in queue order, as if they had run one after the
 //!   other: each pool's seats are read once per batch, with the batch's users or when a change
-//!   first needs them (on PostgreSQL the pool row is locked then, until the batch commits), and
-//!   kept in a ledger, so a seat taken by an earlier change
-//!   is not available to a later one and counts never exceed what was bought. Other servers on
-//!   the same database queue behind the batch as a whole, or meet a deadlock that the
-//!   database reports, and the batch runs again (nothing of it was acknowledged).
+//!   first needs them, and kept in a ledger, so a seat taken by an earlier change is not
+//!   available to a later one and counts never exceed what was bought. On PostgreSQL the pool
+//!   rows are locked until the batch commits: with the users, in id order, or (a pool found
+//!   only later) without waiting, the batch running again with it locked in order if another
+//!   transaction holds it. Other servers on the same database thus queue behind the batch
+//!   rather than deadlock with it.
 //!
 //! A batch that meets contention (see [`seatkeeper_store::is_retryable`]) is run again whole,
 //! up to [`MAX_ATTEMPTS`] times, like any transaction (see [`App::transact`]).
@@ -498,14 +499,15 @@ impl App {
     /// With `begin` (SQLite) no transaction is open yet: the batch's first statement begins it.
     ///
     /// On PostgreSQL the pools the batch will take seats from or give seats back to are locked
-    /// together, in id order, before anything is read: the central pools of the products the
-    /// changes add and remove, and `learned`, the pools an earlier attempt of the batch locked
-    /// only when a change needed them. A pool found only then (the pool of a license bought by
-    /// its user, or of every license a change removes) is locked without waiting
-    /// (`FOR UPDATE NOWAIT`) and added to `learned`: a batch that waited for one pool while
-    /// holding another could deadlock with a batch of another server that locked them the
-    /// other way round. If another transaction holds it, the batch fails as contended and runs
-    /// again, with that pool locked in order with the others.
+    /// together with its users, in id order, before their licenses are read: the central pools
+    /// of the products the changes add and remove, and `learned`, the pools an earlier attempt
+    /// of the batch found only later. A pool found only when a change needs it (the pool of a
+    /// license bought by its user, or of every license a Replace takes back) is locked without
+    /// waiting ([`subscriptions::lock_pool_nowait`]) and added to `learned`: a batch that waited
+    /// for one pool while holding another could deadlock with a batch of another server that
+    /// locked them the other way round. If another transaction holds it, the batch fails as
+    /// contended, with every pool of its users' licenses added to `learned`, and runs again
+    /// with them all locked in order, so it meets this at most once per pool held elsewhere.
     async fn run_batch(
         &self,
         tx: &mut Conn,
@@ -537,8 +539,9 @@ impl App {
         // The pools asked for, locked before the users' licenses are read (PostgreSQL).
         let mut asked = BTreeSet::new();
         for (tenant, (keys, skus)) in tenants {
-            // The pools learned by an earlier attempt, whichever organization's: the lock and
-            // the read take those of this one.
+            // The pools learned by an earlier attempt, whichever organization's: the lock
+            // (`holders::read`) and the read of their seats both take only this
+            // organization's, so another's pool is neither locked nor read here.
             let mut pools = learned.clone();
             for sku in skus {
                 pools.extend(match self.known_central_pool(tenant, sku) {
@@ -588,7 +591,15 @@ impl App {
                         writes.merge(w);
                         answers.push(Ok((actor.tenant_id, out)));
                     }
-                    Err(e) if !e.is_refusal() => return Err(e),
+                    Err(e) if !e.is_refusal() => {
+                        if is_contention(&e) {
+                            // A pool found late is held elsewhere: the next run locks it with
+                            // the pools of all the users' licenses, any of which a later
+                            // change may need.
+                            learned.extend(seen.pools.keys().copied());
+                        }
+                        return Err(e);
+                    }
                     Err(e) => answers.push(Err(e)),
                 },
                 // A failure of the database, not a refusal of the change, ends the batch: the

@@ -274,6 +274,10 @@ mod tests {
                 "could not serialize access due to concurrent update",
             ),
             ("40P01", "deadlock detected"),
+            (
+                "55P03",
+                "could not obtain lock on row in relation \"pools\"",
+            ),
         ] {
             let e = db_error(code, message, false);
             assert!(seatkeeper_store::is_retryable(&e), "{code}");

@@ -1300,6 +1300,16 @@ impl App {
             .product(target)
             .ok_or(DomainError::UnknownSku { sku_id: target })?;
         let needed = held.len() as i64;
+        if self.db.backend() == seatkeeper_store::Backend::Postgres {
+            // The holders first, in id order, then the pool: the order a license batch locks
+            // them in (the other could deadlock with one).
+            let mut ids: Vec<seatkeeper_domain::UserId> = held.iter().map(|a| a.user_id).collect();
+            ids.sort();
+            ids.dedup();
+            for chunk in ids.chunks(500) {
+                dir::users_by_ids_locked(tx, actor.tenant_id, chunk).await?;
+            }
+        }
         let central = subs::central_pool(tx, actor.tenant_id, target).await?;
         let free = match &central {
             Some(p) => {

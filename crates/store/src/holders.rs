@@ -6,7 +6,7 @@
 
 use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
 use crate::subscriptions::{COVERAGE_COLS, PoolCoverage, coverage_part, map_coverage};
-use crate::{Conn, Result, assignments, bulk, directory};
+use crate::{Conn, Result, assignments, bulk, directory, subscriptions};
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::directory::User;
 use seatkeeper_domain::{PoolId, TenantId, UserId};
@@ -98,12 +98,9 @@ pub async fn read(
 
 /// Locks the rows of the users of `tenant` among `ids`, then those of `pools`, each in id
 /// order, in one statement (PostgreSQL): concurrent changes of one user queue, and never
-/// deadlock on these rows. The pools are locked as an `UPDATE` of their counters locks them
-/// (`FOR NO KEY UPDATE`): that does not wait for a transaction that only keeps a pool from
-/// being deleted (the `KEY SHARE` lock of a subscription written in it, whose foreign key
-/// names the pool), which may be waiting for one of these users itself. The pools' scan waits for the users' count (a condition evaluated
-/// once, before its first row), so the users are locked first whatever order the select list
-/// runs in.
+/// deadlock on these rows. The pools are locked in [`subscriptions::POOL_LOCK`]'s mode. The
+/// pools' scan waits for the users' count (a condition evaluated once, before its first row),
+/// so the users are locked first whatever order the select list runs in.
 async fn lock_rows(
     conn: &mut Conn,
     tenant: TenantId,
@@ -112,9 +109,10 @@ async fn lock_rows(
 ) -> Result<()> {
     let sql = format!(
         "WITH u AS (SELECT COUNT(*) AS n FROM (SELECT id FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id FOR UPDATE) AS locked)
-         SELECT (SELECT n FROM u) AS users, (SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) AND (SELECT n FROM u) >= 0 ORDER BY id FOR NO KEY UPDATE) AS locked) AS pools",
+         SELECT (SELECT n FROM u) AS users, (SELECT COUNT(*) FROM (SELECT id FROM pools WHERE tenant_id = $1 AND id IN ({}) AND (SELECT n FROM u) >= 0 ORDER BY id {}) AS locked) AS pools",
         bulk::texts(conn, 2),
-        bulk::texts(conn, 3)
+        bulk::texts(conn, 3),
+        subscriptions::POOL_LOCK
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())

@@ -477,15 +477,24 @@ pub async fn lock_pool(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
     r.as_ref().map(map_pool).transpose()
 }
 
-/// [`lock_pool`] (the lock an `UPDATE` of the counters takes, `FOR NO KEY UPDATE`), except
-/// that on PostgreSQL it does not wait for another transaction that holds the row: that fails at once with `lock_not_available` (55P03), a contention error
-/// ([`crate::is_retryable`]). For a transaction that holds other pools already: waiting for one
-/// more could deadlock with a transaction that holds it and waits for one of those.
+/// How a license batch locks pool rows on PostgreSQL: as an `UPDATE` of their counters locks
+/// them. That does not wait for a transaction that only keeps the pool from being deleted
+/// (the `KEY SHARE` lock that writing a subscription takes on its pool, through the foreign
+/// key). The lifecycle job holds one while it waits for the holders of a deleted
+/// subscription's licenses, one of whom a batch may hold: `FOR UPDATE` would deadlock there.
+pub const POOL_LOCK: &str = "FOR NO KEY UPDATE";
+
+/// [`lock_pool`], except that on PostgreSQL it locks in [`POOL_LOCK`]'s mode and does not wait
+/// for another transaction that holds the row: that fails at once with `lock_not_available`
+/// (55P03), a contention error ([`crate::is_retryable`]). For a transaction that holds other
+/// pools already: waiting for one more could deadlock with a transaction that holds it and
+/// waits for one of those.
 pub async fn lock_pool_nowait(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
     if crate::bulk::sqlite(conn) {
         return lock_pool(conn, pool).await;
     }
-    let r = sqlx::query("SELECT * FROM pools WHERE id = $1 FOR NO KEY UPDATE NOWAIT")
+    let sql = format!("SELECT * FROM pools WHERE id = $1 {POOL_LOCK} NOWAIT");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(pool.to_string())
         .fetch_optional(&mut *conn)
         .await?;

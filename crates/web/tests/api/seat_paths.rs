@@ -505,7 +505,8 @@ async fn deleting_a_subscription_waits_for_its_holders_before_it_locks_the_pool(
     let waited = std::time::Instant::now();
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%users%'",
         )
         .fetch_one(srv.app.db.reader())
         .await
@@ -520,9 +521,10 @@ async fn deleting_a_subscription_waits_for_its_holders_before_it_locks_the_pool(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // Locked as a batch locks it.
-    let pool: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' FOR NO KEY UPDATE NOWAIT",
-    )
+    let pool: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' {} NOWAIT",
+        seatkeeper_store::subscriptions::POOL_LOCK
+    )))
     .bind(srv.sku("SUITE_BASIC").to_string())
     .fetch_optional(&mut *other)
     .await

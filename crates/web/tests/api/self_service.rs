@@ -1037,3 +1037,93 @@ backends!(
         assert_eq!(sub(&srv, &id).await["quantity"], 3);
     }
 );
+
+/// PostgreSQL: taking over a user-bought subscription by moving its users to the central
+/// licenses locks those users before the central pool, the order a license batch takes them
+/// in. Here another transaction holds one of the users (as a batch of another server would,
+/// about to lock the pool): while the take-over waits for that user, the central pool can
+/// still be locked as a batch locks it. Locking the pool first could deadlock with such a
+/// batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_waits_for_the_users_before_it_locks_the_central_pool() {
+    let Some(srv) = crate::common::Srv::start(crate::common::Backend::Postgres).await else {
+        eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
+        return;
+    };
+    use seatkeeper_store::sqlx;
+    let buyer = member(&srv, "bought@contoso.test").await;
+    let pm = card(&srv, &buyer, "4242 4242 4242 4242").await;
+    users(&srv, "held", 2).await;
+    let got = purchase(&srv, &buyer, "SUITE_STANDARD", 3, &pm).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let id = got.1["id"].as_str().expect("id").to_string();
+    let got = srv
+        .call_as(
+            &buyer,
+            "POST",
+            &format!("{API}/subscriptions/{id}/assign"),
+            Some(json!({"userIds": ["held0@contoso.test", "held1@contoso.test"]})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    // The purchaser holds one of its licenses, and moves too.
+    srv.buy("SUITE_STANDARD", 3).await;
+    let mut other = srv.app.db.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM users WHERE upn = $1 FOR UPDATE")
+        .bind("held1@contoso.test")
+        .execute(&mut *other)
+        .await
+        .expect("hold the user");
+    let (app, op, target) = (srv.app.clone(), srv.operator(), srv.sku("SUITE_STANDARD"));
+    let key = id.clone();
+    let take_over = tokio::spawn(async move {
+        app.take_over(
+            &op,
+            &key,
+            seatkeeper_app::selfservice::TakeOver::Move { target },
+        )
+        .await
+    });
+    let waited = std::time::Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%users%'",
+        )
+        .fetch_one(srv.app.db.reader())
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !take_over.is_finished() && waited.elapsed() < std::time::Duration::from_secs(20),
+            "the take-over did not wait for the held user"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Locked as a batch locks it.
+    let pool: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' {} NOWAIT",
+        seatkeeper_store::subscriptions::POOL_LOCK
+    )))
+    .bind(srv.sku("SUITE_STANDARD").to_string())
+    .fetch_optional(&mut *other)
+    .await
+    .expect("the central pool is free while the take-over waits for the user");
+    assert!(pool.is_some());
+    other.commit().await.expect("let the user go");
+    let s = take_over
+        .await
+        .expect("task")
+        .expect("the take-over succeeds");
+    assert_eq!(s.life.status, seatkeeper_domain::lifecycle::Status::Deleted);
+    let row = license_row(&srv, "SUITE_STANDARD")
+        .await
+        .expect("central row");
+    assert_eq!(
+        (row["total"].clone(), row["assigned"].clone()),
+        (json!(3), json!(3)),
+        "{row}"
+    );
+}
