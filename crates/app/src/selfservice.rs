@@ -1182,6 +1182,16 @@ impl App {
                     check_take_over_target(catalog, before.sku_id, *target)?;
                 }
                 let held = assignments::of_pool(tx, before.pool_id).await?;
+                if self.db.backend() == seatkeeper_store::Backend::Postgres {
+                    // Every holder first, in id order, then the pools: the order a license
+                    // batch locks them in (a pool first could deadlock with a batch).
+                    let mut ids: Vec<UserId> = held.iter().map(|a| a.user_id).collect();
+                    ids.sort();
+                    ids.dedup();
+                    for chunk in ids.chunks(500) {
+                        dir::users_by_ids_locked(tx, actor.tenant_id, chunk).await?;
+                    }
+                }
                 let source = catalog.part_number(before.sku_id);
                 let users = held.len();
                 match how {
@@ -1300,16 +1310,6 @@ impl App {
             .product(target)
             .ok_or(DomainError::UnknownSku { sku_id: target })?;
         let needed = held.len() as i64;
-        if self.db.backend() == seatkeeper_store::Backend::Postgres {
-            // The holders first, in id order, then the pool: the order a license batch locks
-            // them in (the other could deadlock with one).
-            let mut ids: Vec<seatkeeper_domain::UserId> = held.iter().map(|a| a.user_id).collect();
-            ids.sort();
-            ids.dedup();
-            for chunk in ids.chunks(500) {
-                dir::users_by_ids_locked(tx, actor.tenant_id, chunk).await?;
-            }
-        }
         let central = subs::central_pool(tx, actor.tenant_id, target).await?;
         let free = match &central {
             Some(p) => {

@@ -484,9 +484,10 @@ pub async fn lock_pool(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
 /// subscription's licenses, one of whom a batch may hold: `FOR UPDATE` would deadlock there.
 pub const POOL_LOCK: &str = "FOR NO KEY UPDATE";
 
-/// [`lock_pool`], except that on PostgreSQL it locks in [`POOL_LOCK`]'s mode and does not wait
-/// for another transaction that holds the row: that fails at once with `lock_not_available`
-/// (55P03), a contention error ([`crate::is_retryable`]). For a transaction that holds other
+/// Locks a pool's row for the rest of the transaction and reads it, as [`lock_pool`] does, but
+/// on PostgreSQL without waiting for another transaction that holds the row (in
+/// [`POOL_LOCK`]'s mode): that fails at once with `lock_not_available` (55P03), a contention
+/// error ([`crate::is_retryable`]). For a transaction that holds other
 /// pools already: waiting for one more could deadlock with a transaction that holds it and
 /// waits for one of those.
 pub async fn lock_pool_nowait(conn: &mut Conn, pool: PoolId) -> Result<Option<Pool>> {
