@@ -414,7 +414,8 @@ impl App {
             .unzip();
         let mut attempt = 0u32;
         // The pools an attempt locked only when a change needed them (PostgreSQL): the next
-        // attempt locks them with the others, in order, before it reads anything.
+        // attempt locks them with the users and the other pools, in order, before it reads the
+        // users' licenses.
         let mut learned = BTreeSet::new();
         let answers = loop {
             attempt += 1;
@@ -546,8 +547,9 @@ impl App {
             for sku in skus {
                 pools.extend(match self.known_central_pool(tenant, sku) {
                     Some(pool) => Some(pool),
-                    // Read now (once per server and product), to be locked with the others.
-                    // SQLite has one writer: a pool not known is read when a change needs it.
+                    // Read now (once per server and product that has one), to be locked with
+                    // the others. SQLite has one writer: a pool not known is read when a change
+                    // needs it.
                     None if postgres => self.central_pool_id(tx, tenant, sku).await?,
                     None => None,
                 });

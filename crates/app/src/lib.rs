@@ -256,10 +256,10 @@ impl App {
     /// Ends one run of a write transaction (see [`App::transact`]): commits on success and returns
     /// `Ok(Some(value))`. When the database reports contention (a serialization failure, a
     /// deadlock or a row lock not available on PostgreSQL, a busy or locked database on
-    /// SQLite), rolls back, waits a little
-    /// and returns `Ok(None)`: run the body again, up to [`MAX_ATTEMPTS`] runs. Any other error
-    /// rolls back and is returned at once; a unique violation arrives here as an
-    /// [`AppError::Conflict`] naming what exists, and is never run again.
+    /// SQLite), rolls back, waits a little and returns `Ok(None)`: run the body again, up to
+    /// [`MAX_ATTEMPTS`] runs. Any other error rolls back and is returned at once; a unique
+    /// violation arrives here as an [`AppError::Conflict`] naming what exists, and is never run
+    /// again.
     pub async fn finish_tx<T>(
         &self,
         tx: Tx,

@@ -867,9 +867,6 @@ impl App {
         Ok(steps)
     }
 
-    /// SUB3: after a subscription is deleted, removes at most what the pool's remaining
-    /// Active, Expired and Disabled subscriptions no longer cover, latest-assigned first, in
-    /// one statement; seats are given back for exactly the rows it deleted.
     /// PostgreSQL: before the pool of deleted subscription `s` is locked, locks the holders
     /// of the licenses [`App::trim_pool`] will take back, as the pool stands now (unlocked).
     /// `trim_pool` counts again with the pool locked; it locks any other holder then, which
@@ -886,6 +883,9 @@ impl App {
         Ok(())
     }
 
+    /// SUB3: after a subscription is deleted, removes at most what the pool's remaining
+    /// Active, Expired and Disabled subscriptions no longer cover, latest-assigned first, in
+    /// one statement; seats are given back for exactly the rows it deleted.
     async fn trim_pool(
         &self,
         tx: &mut Conn,

@@ -976,8 +976,8 @@ impl std::error::Error for DbError {
 
 /// Whether a failed transaction may succeed if run again unchanged: a serialization failure, a
 /// deadlock or a row lock not taken without waiting (PostgreSQL), a busy or locked database
-/// (SQLite). A unique violation is not: the
-/// row that exists will still exist on the next run (see [`unique_violation`]).
+/// (SQLite). A unique violation is not: the row that exists will still exist on the next run
+/// (see [`unique_violation`]).
 pub fn is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {

@@ -227,6 +227,60 @@ impl Srv {
 
     /// Another server's app on this server's database (as several servers share one
     /// PostgreSQL), with its own connections.
+    /// PostgreSQL: begins a transaction that holds the row of user `upn`, as a license batch
+    /// of another server holds its users before it locks pools.
+    pub async fn hold_user(&self, upn: &str) -> seatkeeper_store::Tx {
+        let mut tx = self.app.db.begin().await.expect("begin");
+        seatkeeper_store::sqlx::query("SELECT id FROM users WHERE upn = $1 FOR UPDATE")
+            .bind(upn)
+            .execute(&mut *tx)
+            .await
+            .expect("hold the user");
+        tx
+    }
+
+    /// PostgreSQL: waits until another session of the test's database waits for a row lock in
+    /// a statement about users. Panics with `what` after 20 s, or as soon as `ended()` says the
+    /// work under test ended without waiting.
+    pub async fn wait_for_a_user_lock(&self, ended: impl Fn() -> bool, what: &str) {
+        let waited = std::time::Instant::now();
+        loop {
+            let waiting: i64 = seatkeeper_store::sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%users%'",
+            )
+            .fetch_one(self.app.db.reader())
+            .await
+            .expect("activity");
+            if waiting > 0 {
+                return;
+            }
+            assert!(
+                !ended() && waited.elapsed() < std::time::Duration::from_secs(20),
+                "{what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// PostgreSQL: locks the organization's central pool of `part` in `tx` as a license batch
+    /// locks it ([`seatkeeper_store::subscriptions::POOL_LOCK`]), without waiting: the pool's
+    /// id, or the database's error (`lock_not_available`) when another transaction holds it.
+    pub async fn lock_central_pool_nowait(
+        &self,
+        tx: &mut seatkeeper_store::Tx,
+        part: &str,
+    ) -> Result<Option<String>, seatkeeper_store::sqlx::Error> {
+        seatkeeper_store::sqlx::query_scalar(seatkeeper_store::sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM pools WHERE tenant_id = $1 AND sku_id = $2 AND kind = 'central' {} NOWAIT",
+            seatkeeper_store::subscriptions::POOL_LOCK
+        )))
+        .bind(self.tenant.to_string())
+        .bind(self.sku(part).to_string())
+        .fetch_optional(&mut **tx)
+        .await
+    }
+
     pub async fn second_app(&self) -> App {
         let db = Db::connect(&self.db_url).await.expect("connect again");
         Srv::app_on(db, &self.dir, None).await

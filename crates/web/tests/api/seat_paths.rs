@@ -492,43 +492,18 @@ async fn deleting_a_subscription_waits_for_its_holders_before_it_locks_the_pool(
     let t0 = now(&srv).await;
     cancel(&srv, &a).await;
     set_clock(&srv, t0 + chrono::Duration::days(91)).await;
-    let mut other = srv.app.db.begin().await.expect("begin");
-    use seatkeeper_store::sqlx;
-    sqlx::query("SELECT id FROM users WHERE upn = $1 FOR UPDATE")
-        .bind(&people[1])
-        .execute(&mut *other)
-        .await
-        .expect("hold the user");
+    let mut other = srv.hold_user(&people[1]).await;
     let (app, op) = (srv.app.clone(), srv.operator());
     let jobs = tokio::spawn(async move { app.run_jobs_as(&op).await });
-    // Wait until the job waits for the user.
-    let waited = std::time::Instant::now();
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%users%'",
-        )
-        .fetch_one(srv.app.db.reader())
+    srv.wait_for_a_user_lock(
+        || jobs.is_finished(),
+        "the job did not wait for the held user",
+    )
+    .await;
+    let pool = srv
+        .lock_central_pool_nowait(&mut other, "SUITE_BASIC")
         .await
-        .expect("activity");
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            !jobs.is_finished() && waited.elapsed() < std::time::Duration::from_secs(20),
-            "the job did not wait for the held user"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    // Locked as a batch locks it.
-    let pool: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' {} NOWAIT",
-        seatkeeper_store::subscriptions::POOL_LOCK
-    )))
-    .bind(srv.sku("SUITE_BASIC").to_string())
-    .fetch_optional(&mut *other)
-    .await
-    .expect("the pool is free while the job waits for the user");
+        .expect("the pool is free while the job waits for the user");
     assert!(pool.is_some());
     other.commit().await.expect("let the user go");
     let report = jobs.await.expect("task").expect("jobs");

@@ -1050,7 +1050,6 @@ async fn a_take_over_waits_for_the_users_before_it_locks_the_central_pool() {
         eprintln!("skipped: SEATKEEPER_TEST_PG_URL is not set");
         return;
     };
-    use seatkeeper_store::sqlx;
     let buyer = member(&srv, "bought@contoso.test").await;
     let pm = card(&srv, &buyer, "4242 4242 4242 4242").await;
     users(&srv, "held", 2).await;
@@ -1068,12 +1067,7 @@ async fn a_take_over_waits_for_the_users_before_it_locks_the_central_pool() {
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     // The purchaser holds one of its licenses, and moves too.
     srv.buy("SUITE_STANDARD", 3).await;
-    let mut other = srv.app.db.begin().await.expect("begin");
-    sqlx::query("SELECT id FROM users WHERE upn = $1 FOR UPDATE")
-        .bind("held1@contoso.test")
-        .execute(&mut *other)
-        .await
-        .expect("hold the user");
+    let mut other = srv.hold_user("held1@contoso.test").await;
     let (app, op, target) = (srv.app.clone(), srv.operator(), srv.sku("SUITE_STANDARD"));
     let key = id.clone();
     let take_over = tokio::spawn(async move {
@@ -1084,33 +1078,15 @@ async fn a_take_over_waits_for_the_users_before_it_locks_the_central_pool() {
         )
         .await
     });
-    let waited = std::time::Instant::now();
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%users%'",
-        )
-        .fetch_one(srv.app.db.reader())
+    srv.wait_for_a_user_lock(
+        || take_over.is_finished(),
+        "the take-over did not wait for the held user",
+    )
+    .await;
+    let pool = srv
+        .lock_central_pool_nowait(&mut other, "SUITE_STANDARD")
         .await
-        .expect("activity");
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            !take_over.is_finished() && waited.elapsed() < std::time::Duration::from_secs(20),
-            "the take-over did not wait for the held user"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    // Locked as a batch locks it.
-    let pool: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM pools WHERE sku_id = $1 AND kind = 'central' {} NOWAIT",
-        seatkeeper_store::subscriptions::POOL_LOCK
-    )))
-    .bind(srv.sku("SUITE_STANDARD").to_string())
-    .fetch_optional(&mut *other)
-    .await
-    .expect("the central pool is free while the take-over waits for the user");
+        .expect("the central pool is free while the take-over waits for the user");
     assert!(pool.is_some());
     other.commit().await.expect("let the user go");
     let s = take_over
