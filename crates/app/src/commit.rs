@@ -77,7 +77,9 @@ pub(crate) enum Acting {
     /// authenticated in the batch's own transaction, with the credentials of the batch's
     /// other tokens in one statement, by the same rule as [`App::authenticate`]: refused there
     /// as at the door (401), or with 403 when their roles do not let them change licenses.
-    /// A request thus costs no read of its own before the change.
+    /// A request thus costs no read of its own before the change. Once the writer knows the
+    /// organization every bearer of a batch acts in, that statement is the read of the
+    /// batch's users (see [`App::run_batch`]).
     Token(String),
 }
 
@@ -102,7 +104,15 @@ pub struct Writer {
     changes: AtomicU64,
     largest: AtomicUsize,
     retried: AtomicU64,
+    /// The organization each token this writer has authenticated acts in, by hash
+    /// ([`tokens::Token::acts_in`], which never changes): a batch whose bearers are all here reads
+    /// their credentials with its users, in one statement ([`App::run_batch`]).
+    tenants_of_tokens: std::sync::Mutex<HashMap<String, TenantId>>,
 }
+
+/// How many tokens' organizations the license writer remembers; it forgets them all when
+/// there are more.
+const TOKENS_REMEMBERED: usize = 10_000;
 
 /// What a server's license writer has done since it started (see [`App::license_writer_stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +169,7 @@ pub(crate) fn start(app: Weak<Inner>) -> Writer {
         changes: AtomicU64::new(0),
         largest: AtomicUsize::new(0),
         retried: AtomicU64::new(0),
+        tenants_of_tokens: std::sync::Mutex::new(HashMap::new()),
     }
 }
 
@@ -509,6 +520,13 @@ impl App {
     /// locked them the other way round. If another transaction holds it, the batch fails as
     /// contended, with every pool of its users' licenses added to `learned`, and runs again
     /// with them all locked in order, so it meets this at most once per pool held elsewhere.
+    ///
+    /// The bearers' credentials are read in the statement that reads the first organization's
+    /// users when the writer knows which organization each bearer acts in (it remembers that
+    /// of every token it authenticated: it never changes); the rest of a credential (the
+    /// token revoked or expired, the account disabled, the roles) is read in every batch.
+    /// Otherwise they are read first, in a statement of their own, and the users of each
+    /// organization after them.
     async fn run_batch(
         &self,
         tx: &mut Conn,
@@ -518,47 +536,71 @@ impl App {
     ) -> AppResult<Vec<Answer>> {
         let catalog = self.catalog();
         let mut seen = Seen::default();
-        let actors = self.actors_of(tx, units, &mut begin).await?;
-        // Per organization: the users named, and the products given and taken back.
-        let mut tenants: BTreeMap<TenantId, (Vec<&str>, BTreeSet<SkuId>)> = BTreeMap::new();
-        for ((_, changes, _), actor) in units.iter().zip(&actors) {
-            let Ok(actor) = actor else { continue };
-            let (keys, skus) = tenants.entry(actor.tenant_id).or_default();
-            keys.extend(changes.iter().map(|c| c.user.as_str()));
-            skus.extend(changes.iter().flat_map(|c| {
-                let removed = match &c.remove {
-                    Remove::These(list) => list.as_slice(),
-                    Remove::AllOthers => &[],
-                };
-                c.add
-                    .iter()
-                    .map(|l| l.sku_id)
-                    .chain(removed.iter().copied())
-            }));
-        }
         let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
         // The pools asked for, locked before the users' licenses are read (PostgreSQL).
         let mut asked = BTreeSet::new();
-        for (tenant, (keys, skus)) in tenants {
-            // The pools learned by an earlier attempt, whichever organization's: the lock
-            // (`holders::read`) and the read of their seats both take only this
-            // organization's, so another's pool is neither locked nor read here.
-            let mut pools = learned.clone();
-            for sku in skus {
-                pools.extend(match self.known_central_pool(tenant, sku) {
-                    Some(pool) => Some(pool),
-                    // Read now (once per server and product that has one), to be locked with
-                    // the others. SQLite has one writer: a pool not known is read when a change
-                    // needs it.
-                    None if postgres => self.central_pool_id(tx, tenant, sku).await?,
-                    None => None,
-                });
+        let actors = match self.license_writer.tenants_known(units) {
+            // Every bearer's organization is known: their credentials are read with the
+            // first organization's users.
+            Some(expected) => {
+                let hashes = token_hashes(units);
+                let mut credentials = self
+                    .preload_batch(
+                        tx, units, &expected, &mut seen, learned, &mut asked, &hashes, &mut begin,
+                    )
+                    .await?;
+                if credentials.is_none() {
+                    credentials = Some(tokens::credentials(tx, &hashes, &mut begin).await?);
+                }
+                let credentials = credentials.unwrap_or_default();
+                let actors = self.actors_from(tx, units, &credentials).await?;
+                self.license_writer.remember(&credentials);
+                // An organization other than the one remembered (which cannot happen while
+                // a token's organization never changes): that change's users and pools are
+                // read now.
+                let other: Vec<Option<TenantId>> = actors
+                    .iter()
+                    .zip(&expected)
+                    .map(|(a, e)| match a {
+                        Ok(a) if Some(a.tenant_id) != *e => Some(a.tenant_id),
+                        _ => None,
+                    })
+                    .collect();
+                if other.iter().any(Option::is_some) {
+                    self.preload_batch(
+                        tx,
+                        units,
+                        &other,
+                        &mut seen,
+                        learned,
+                        &mut asked,
+                        &[],
+                        &mut begin,
+                    )
+                    .await?;
+                }
+                actors
             }
-            let pools: Vec<PoolId> = pools.into_iter().collect();
-            seen.preload(tx, tenant, keys.into_iter(), &pools, postgres, &mut begin)
+            None => {
+                let actors = self.actors_of(tx, units, &mut begin).await?;
+                let tenants: Vec<Option<TenantId>> = actors
+                    .iter()
+                    .map(|a| a.as_ref().ok().map(|a| a.tenant_id))
+                    .collect();
+                self.preload_batch(
+                    tx,
+                    units,
+                    &tenants,
+                    &mut seen,
+                    learned,
+                    &mut asked,
+                    &[],
+                    &mut begin,
+                )
                 .await?;
-            asked.extend(pools);
-        }
+                actors
+            }
+        };
         if begin {
             // Nothing was read: the transaction begins on its own.
             seatkeeper_store::sqlite_begin(tx).await?;
@@ -671,6 +713,78 @@ impl App {
 }
 
 impl App {
+    /// Reads (on PostgreSQL locks first) the users the changes of `units` name, with their
+    /// licenses, and the pools they will take seats from or give seats back to, per
+    /// organization: the change at index i in the organization `tenants[i]` (none: not read,
+    /// its bearer was refused). The pools: the central pools of the products the changes add
+    /// and remove (on PostgreSQL one not known yet is read first), and `learned`; those read
+    /// are added to `asked`. The credentials of the tokens stored under `hashes` are read with
+    /// the first organization's users; `None` when there was none.
+    #[allow(clippy::too_many_arguments)]
+    async fn preload_batch(
+        &self,
+        tx: &mut Conn,
+        units: &[(Acting, Vec<UserChange>, Time)],
+        tenants: &[Option<TenantId>],
+        seen: &mut Seen,
+        learned: &BTreeSet<PoolId>,
+        asked: &mut BTreeSet<PoolId>,
+        hashes: &[&str],
+        begin: &mut bool,
+    ) -> AppResult<Option<tokens::Credentials>> {
+        let postgres = self.db.backend() == seatkeeper_store::Backend::Postgres;
+        // Per organization: the users named, and the products given and taken back.
+        let mut by_tenant: BTreeMap<TenantId, (Vec<&str>, BTreeSet<SkuId>)> = BTreeMap::new();
+        for ((_, changes, _), tenant) in units.iter().zip(tenants) {
+            let Some(tenant) = tenant else { continue };
+            let (keys, skus) = by_tenant.entry(*tenant).or_default();
+            keys.extend(changes.iter().map(|c| c.user.as_str()));
+            skus.extend(changes.iter().flat_map(|c| {
+                let removed = match &c.remove {
+                    Remove::These(list) => list.as_slice(),
+                    Remove::AllOthers => &[],
+                };
+                c.add
+                    .iter()
+                    .map(|l| l.sku_id)
+                    .chain(removed.iter().copied())
+            }));
+        }
+        let mut credentials = None;
+        for (tenant, (keys, skus)) in by_tenant {
+            // The pools learned by an earlier attempt, whichever organization's: the lock
+            // (`holders::read`) and the read of their seats both take only this
+            // organization's, so another's pool is neither locked nor read here.
+            let mut pools = learned.clone();
+            for sku in skus {
+                pools.extend(match self.known_central_pool(tenant, sku) {
+                    Some(pool) => Some(pool),
+                    // Read now (once per server and product that has one), to be locked with
+                    // the others. SQLite has one writer: a pool not known is read when a change
+                    // needs it.
+                    None if postgres => self.central_pool_id(tx, tenant, sku).await?,
+                    None => None,
+                });
+            }
+            let pools: Vec<PoolId> = pools.into_iter().collect();
+            let hashes = if credentials.is_none() { hashes } else { &[] };
+            let read = seen
+                .preload(
+                    tx,
+                    tenant,
+                    keys.into_iter(),
+                    &pools,
+                    postgres,
+                    begin,
+                    hashes,
+                )
+                .await?;
+            credentials.get_or_insert(read);
+            asked.extend(pools);
+        }
+        Ok(credentials)
+    }
+
     /// Who makes each change of a batch: the actors as queued, and the bearers of tokens
     /// authenticated now, in the batch's transaction ([`Acting::Token`]); a change whose
     /// bearer is refused gets that refusal as its answer. `begin` as for
@@ -682,16 +796,19 @@ impl App {
         units: &'a [(Acting, Vec<UserChange>, Time)],
         begin: &mut bool,
     ) -> AppResult<Vec<AppResult<Cow<'a, Actor>>>> {
-        let mut hashes: Vec<&str> = units
-            .iter()
-            .filter_map(|(a, _, _)| match a {
-                Acting::Token(h) => Some(h.as_str()),
-                Acting::Actor(_) => None,
-            })
-            .collect();
-        hashes.sort_unstable();
-        hashes.dedup();
+        let hashes = token_hashes(units);
         let credentials = tokens::credentials(tx, &hashes, begin).await?;
+        self.license_writer.remember(&credentials);
+        self.actors_from(tx, units, &credentials).await
+    }
+
+    /// [`App::actors_of`], with the credentials of the batch's tokens read already.
+    async fn actors_from<'a>(
+        &self,
+        tx: &mut Conn,
+        units: &'a [(Acting, Vec<UserChange>, Time)],
+        credentials: &tokens::Credentials,
+    ) -> AppResult<Vec<AppResult<Cow<'a, Actor>>>> {
         let mut out = Vec::with_capacity(units.len());
         for (acting, _, now) in units {
             out.push(match acting {
@@ -707,7 +824,57 @@ impl App {
     }
 }
 
-/// The seats of the pools a batch touches, as its changes leave them: each pool is read (and
+/// The hashes of the tokens whose bearers make changes of `units`, sorted, each once.
+fn token_hashes(units: &[(Acting, Vec<UserChange>, Time)]) -> Vec<&str> {
+    let mut hashes: Vec<&str> = units
+        .iter()
+        .filter_map(|(a, _, _)| match a {
+            Acting::Token(h) => Some(h.as_str()),
+            Acting::Actor(_) => None,
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
+impl Writer {
+    /// The organization each change of `units` acts in, if every one is known before its
+    /// bearer is authenticated: a queued actor's, and a token's this writer has authenticated
+    /// before. `None` when a token is new to it.
+    fn tenants_known(
+        &self,
+        units: &[(Acting, Vec<UserChange>, Time)],
+    ) -> Option<Vec<Option<TenantId>>> {
+        let known = self
+            .tenants_of_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        units
+            .iter()
+            .map(|(a, _, _)| match a {
+                Acting::Actor(a) => Some(Some(a.tenant_id)),
+                Acting::Token(h) => known.get(h).map(|t| Some(*t)),
+            })
+            .collect()
+    }
+
+    /// Remembers the organization each token of `credentials` acts in.
+    fn remember(&self, credentials: &tokens::Credentials) {
+        let mut known = self
+            .tenants_of_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() + credentials.len() > TOKENS_REMEMBERED {
+            known.clear();
+        }
+        for (hash, c) in credentials {
+            known.insert(hash.clone(), c.token.acts_in());
+        }
+    }
+}
+
+/// The seats of the pools a batch touches, as its changes leave them/// The seats of the pools a batch touches, as its changes leave them: each pool is read (and
 /// on PostgreSQL locked until the batch commits) the first time a change of the batch takes or
 /// gives back one of its seats.
 #[derive(Default)]

@@ -151,6 +151,10 @@ impl Seen {
     ///
     /// With `begin` (SQLite, no transaction open yet) the first statement run begins the
     /// transaction too, and `begin` is set to false (see [`seatkeeper_store::holders::read`]).
+    ///
+    /// Returns the credentials of the tokens stored under `hashes`, read in the same statement
+    /// as the users (by hash; hashes of no token are left out).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn preload<'a>(
         &mut self,
         conn: &mut Conn,
@@ -159,7 +163,8 @@ impl Seen {
         pools: &[PoolId],
         postgres: bool,
         begin: &mut bool,
-    ) -> AppResult<()> {
+        hashes: &[&str],
+    ) -> AppResult<seatkeeper_store::tokens::Credentials> {
         let mut ids = Vec::new();
         let mut names = Vec::new();
         for k in keys {
@@ -183,7 +188,8 @@ impl Seen {
             .copied()
             .collect();
         let read =
-            seatkeeper_store::holders::read(conn, tenant, &ids, &pools, postgres, begin).await?;
+            seatkeeper_store::holders::read(conn, tenant, &ids, &pools, postgres, begin, hashes)
+                .await?;
         for p in read.pools {
             self.pools.entry(p.id).or_insert(p);
         }
@@ -201,7 +207,7 @@ impl Seen {
         for s in read.sources {
             self.sources.entry(s.user_id).or_default().push(s);
         }
-        Ok(())
+        Ok(read.credentials)
     }
 
     /// Keeps `u` (replacing what was kept of them), findable by id and by name.

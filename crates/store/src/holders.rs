@@ -6,20 +6,23 @@
 
 use crate::group_licenses::{SOURCE_COLS, Source, map_source, sources_part};
 use crate::subscriptions::{COVERAGE_COLS, PoolCoverage, coverage_part, map_coverage};
-use crate::{Conn, Result, assignments, bulk, directory, subscriptions};
+use crate::tokens::{CREDENTIAL_COLS, Credentials, credentials_part};
+use crate::{Conn, Result, assignments, bulk, directory, subscriptions, tokens};
 use seatkeeper_domain::assignment::Assignment;
 use seatkeeper_domain::directory::User;
 use seatkeeper_domain::{PoolId, TenantId, UserId};
 
 /// What [`read`] returns: the users found (in id order), their licenses (per user in the
-/// order they were assigned), their licenses' group sources, and how the pools of their
-/// licenses and the other pools asked for stand (in id order).
+/// order they were assigned), their licenses' group sources, how the pools of their
+/// licenses and the other pools asked for stand (in id order), and the credentials of the
+/// tokens asked for, by hash (as [`tokens::credentials`] gives them).
 #[derive(Debug, Default)]
 pub struct Holders {
     pub users: Vec<User>,
     pub licenses: Vec<Assignment>,
     pub sources: Vec<Source>,
     pub pools: Vec<PoolCoverage>,
+    pub credentials: Credentials,
 }
 
 /// The users of `tenant` among `ids` with their licenses and group sources, and how `pools`
@@ -32,6 +35,10 @@ pub struct Holders {
 /// had just given a user, and check the plans of the user's other licenses without it). Ids
 /// of no user of `tenant` are left out, and so are their licenses and sources.
 ///
+/// The credentials of the tokens stored under `hashes` (of any organization) are read in the
+/// same statement: a batch of license changes whose bearers' organizations are known
+/// authenticates them without a round trip of its own. Hashes of no token are left out.
+///
 /// With `begin` (SQLite, on a connection with no transaction open) the statement begins the
 /// transaction first ([`crate::SQLITE_BEGIN`]), in the same round trip to the connection's
 /// thread; `begin` is then set to false. With nothing to read it is left as it is and no
@@ -43,38 +50,49 @@ pub async fn read(
     pools: &[PoolId],
     lock: bool,
     begin: &mut bool,
+    hashes: &[&str],
 ) -> Result<Holders> {
-    if ids.is_empty() && pools.is_empty() {
+    if ids.is_empty() && pools.is_empty() && hashes.is_empty() {
         return Ok(Holders::default());
     }
-    if lock {
+    if lock && !(ids.is_empty() && pools.is_empty()) {
         lock_rows(conn, tenant, ids, pools).await?;
     }
-    let sql = bulk::json_parts(&[
+    let mut parts = vec![
         directory::users_part(conn, ""),
         assignments::of_users_part(conn),
         sources_part(conn, 2),
         // The pools of the users' licenses too, for the answer's seat states.
         coverage_part(conn, 3, Some(2)),
-    ]);
-    let sql = crate::begun(sql, begin);
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    ];
+    let mut cols = vec![
+        directory::USER_COLS,
+        assignments::COLS,
+        SOURCE_COLS,
+        COVERAGE_COLS,
+    ];
+    if !hashes.is_empty() {
+        parts.push(credentials_part(conn, 4));
+        cols.push(CREDENTIAL_COLS);
+    }
+    let sql = crate::begun(bulk::json_parts(&parts), begin);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))
         .bind(bulk::text_list(pools));
-    let parts = bulk::fetch_parts(
-        conn,
-        q,
-        &[
-            directory::USER_COLS,
-            assignments::COLS,
-            SOURCE_COLS,
-            COVERAGE_COLS,
-        ],
-    )
-    .await?;
-    let [users, licenses, sources, pools] = <[_; 4]>::try_from(parts)
-        .map_err(|_| sqlx::Error::Protocol("expected four parts".into()))?;
+    if !hashes.is_empty() {
+        q = q.bind(bulk::text_list(hashes));
+    }
+    let mut parts = bulk::fetch_parts(conn, q, &cols).await?.into_iter();
+    let (Some(users), Some(licenses), Some(sources), Some(pools)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(sqlx::Error::Protocol("expected four parts".into()));
+    };
+    let credentials = match parts.next() {
+        Some(rows) => tokens::by_hash(&rows)?,
+        None => Credentials::new(),
+    };
     let users = users
         .iter()
         .map(directory::map_user)
@@ -93,6 +111,7 @@ pub async fn read(
             .collect::<Result<Vec<_>>>()?,
         sources,
         pools: pools.iter().map(map_coverage).collect::<Result<Vec<_>>>()?,
+        credentials,
     })
 }
 

@@ -1,9 +1,7 @@
 //! Bearer tokens, stored as SHA-256 hashes.
 
-use crate::{Conn, Result, get_id, get_str, get_time, us};
+use crate::{Conn, Fields, Result, bulk, get_id, get_str, get_time, us};
 use seatkeeper_domain::{TenantId, Time, TokenId, UserId};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -20,19 +18,15 @@ pub struct Token {
     pub acting_tenant_id: Option<TenantId>,
 }
 
-fn map(r: &AnyRow) -> Result<Token> {
+fn map(r: &impl Fields) -> Result<Token> {
     Ok(Token {
         id: get_id(r, "id")?,
         tenant_id: get_id(r, "tenant_id")?,
         user_id: get_id(r, "user_id")?,
         name: get_str(r, "name")?,
         created_at: get_time(r, "created_at")?,
-        expires_at: r
-            .try_get::<Option<i64>, _>("expires_at")?
-            .map(crate::from_us),
-        revoked_at: r
-            .try_get::<Option<i64>, _>("revoked_at")?
-            .map(crate::from_us),
+        expires_at: r.opt_int("expires_at")?.map(crate::from_us),
+        revoked_at: r.opt_int("revoked_at")?.map(crate::from_us),
         acting_tenant_id: crate::get_opt_id(r, "acting_tenant_id")?,
     })
 }
@@ -109,6 +103,17 @@ pub struct Credential {
     pub roles: Vec<seatkeeper_domain::roles::Role>,
 }
 
+impl Token {
+    /// The organization the token acts in: the customer's for a partner's token, otherwise
+    /// its own. It never changes.
+    pub fn acts_in(&self) -> TenantId {
+        self.acting_tenant_id.unwrap_or(self.tenant_id)
+    }
+}
+
+/// Credentials by the hash of their token.
+pub type Credentials = HashMap<String, Credential>;
+
 /// The credential of the token stored under `hash`, if there is one.
 pub async fn credential(conn: &mut Conn, hash: &str) -> Result<Option<Credential>> {
     Ok(credentials(conn, &[hash], &mut false).await?.remove(hash))
@@ -122,31 +127,64 @@ pub async fn credentials(
     conn: &mut Conn,
     hashes: &[&str],
     begin: &mut bool,
-) -> Result<HashMap<String, Credential>> {
-    let mut out = HashMap::new();
+) -> Result<Credentials> {
     if hashes.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     // One token (every request's own authentication) is looked up by the key itself; a list
     // (a batch of license changes) is bound as one JSON array.
     let (matching, list) = match hashes {
         [one] => ("= $1".to_string(), one.to_string()),
         _ => (
-            format!("IN ({})", crate::bulk::texts(conn, 1)),
-            crate::bulk::text_list(hashes),
+            format!("IN ({})", bulk::texts(conn, 1)),
+            bulk::text_list(hashes),
         ),
     };
-    let sql = format!(
-        "SELECT t.*, u.upn AS user_upn, u.account_enabled AS user_enabled, r.role AS user_role
-         FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id
-         WHERE t.hash {matching}"
-    );
+    let sql = format!("{CREDENTIAL_SELECT} WHERE t.hash {matching}");
     let sql = crate::begun(sql, begin);
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(list)
         .fetch_all(&mut *conn)
         .await?;
-    for r in &rows {
+    by_hash(&rows)
+}
+
+/// The columns of a credential's rows, one per role of its user ([`credentials_part`]).
+pub(crate) const CREDENTIAL_COLS: &[&str] = &[
+    "id",
+    "tenant_id",
+    "user_id",
+    "hash",
+    "name",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "acting_tenant_id",
+    "user_upn",
+    "user_enabled",
+    "user_role",
+];
+
+/// A token with its user's name, whether their account is enabled and one of their roles
+/// (a row per role, none for a user without one).
+const CREDENTIAL_SELECT: &str = "SELECT t.id, t.tenant_id, t.user_id, t.hash, t.name, t.created_at, t.expires_at, t.revoked_at, t.acting_tenant_id, u.upn AS user_upn, u.account_enabled AS user_enabled, r.role AS user_role
+         FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id";
+
+/// A part of a read of several parts ([`bulk::json_parts`]): the rows of the credentials of
+/// the tokens whose hashes are in the JSON array bound at `$n`, with [`CREDENTIAL_COLS`]. Read
+/// them with [`by_hash`].
+pub(crate) fn credentials_part(conn: &Conn, n: usize) -> String {
+    let inner = format!(
+        "{CREDENTIAL_SELECT} WHERE t.hash IN ({})",
+        bulk::texts(conn, n)
+    );
+    bulk::json_rows(conn, &inner, CREDENTIAL_COLS, "hash, user_role")
+}
+
+/// The credentials in `rows` (a row per token and role of its user), by hash.
+pub(crate) fn by_hash(rows: &[impl Fields]) -> Result<Credentials> {
+    let mut out = Credentials::new();
+    for r in rows {
         let role =
             crate::get_opt(r, "user_role")?.and_then(|s| seatkeeper_domain::roles::Role::parse(&s));
         match out.entry(get_str(r, "hash")?) {

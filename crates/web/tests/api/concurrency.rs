@@ -205,6 +205,92 @@ async fn hold_writes(srv: &Srv) -> seatkeeper_store::Tx {
     tx
 }
 
+backends!(
+    a_bearer_the_writer_has_seen_is_checked_again_in_every_batch,
+    |srv| async move {
+        // The writer remembers which organization a token acts in, so that it reads the
+        // bearer's credentials with the users. Everything else about the bearer is read
+        // again in each batch: losing the role, the account or the token stops the next
+        // change at once.
+        srv.buy("MAIL_PLAN1", 10).await;
+        let sku = srv.sku("MAIL_PLAN1").to_string();
+        let admin = srv
+            .user_with_roles("admin2@contoso.test", &[Role::LicenseAdmin])
+            .await;
+        let issued = srv
+            .app
+            .create_token(&srv.operator(), admin, "batch", None)
+            .await
+            .expect("token");
+        let assign = |u: &'static str| {
+            let (srv, token, sku) = (&srv, issued.token.clone(), sku.clone());
+            async move {
+                srv.user(u, Some("DK")).await;
+                let body = json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []});
+                let got = srv
+                    .call_as(
+                        &token,
+                        "POST",
+                        &format!("/v1.0/users/{u}/assignLicense"),
+                        Some(body),
+                    )
+                    .await;
+                let held = srv.get(&format!("/v1.0/users/{u}/licenseDetails")).await;
+                let n = held.1["value"].as_array().expect("list").len();
+                (got.0, got.1, n)
+            }
+        };
+        let (status, body, held) = assign("first@contoso.test").await;
+        assert_eq!((status, held), (StatusCode::OK, 1), "{body}");
+
+        srv.app
+            .set_user_roles(&srv.operator(), &admin.to_string(), &[])
+            .await
+            .expect("roles");
+        let (status, body, held) = assign("roleless@contoso.test").await;
+        assert_eq!((status, held), (StatusCode::FORBIDDEN, 0), "{body}");
+
+        srv.app
+            .set_user_roles(&srv.operator(), &admin.to_string(), &[Role::LicenseAdmin])
+            .await
+            .expect("roles");
+        let got = srv
+            .patch(
+                "/v1.0/users/admin2@contoso.test",
+                json!({"accountEnabled": false}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+        let (status, body, held) = assign("disabled@contoso.test").await;
+        assert_eq!((status, held), (StatusCode::UNAUTHORIZED, 0), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is disabled"),
+            "{body}"
+        );
+
+        let got = srv
+            .patch(
+                "/v1.0/users/admin2@contoso.test",
+                json!({"accountEnabled": true}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+        let (status, body, held) = assign("enabled@contoso.test").await;
+        assert_eq!((status, held), (StatusCode::OK, 1), "{body}");
+
+        srv.app
+            .revoke_token(&srv.operator(), issued.id)
+            .await
+            .expect("revoke");
+        let (status, body, held) = assign("revoked@contoso.test").await;
+        assert_eq!((status, held), (StatusCode::UNAUTHORIZED, 0), "{body}");
+        assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (10, 2, 2));
+    }
+);
+
 backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     // Five licenses for eight takers; Mail (Plan 1) excludes Mail (Plan 2), which two of
     // the requesters hold; one requester does not exist; one removes a product they do not
