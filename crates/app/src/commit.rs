@@ -846,10 +846,7 @@ impl Writer {
         &self,
         units: &[(Acting, Vec<UserChange>, Time)],
     ) -> Option<Vec<Option<TenantId>>> {
-        let known = self
-            .tenants_of_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = self.tokens_known();
         units
             .iter()
             .map(|(a, _, _)| match a {
@@ -861,16 +858,35 @@ impl Writer {
 
     /// Remembers the organization each token of `credentials` acts in.
     fn remember(&self, credentials: &tokens::Credentials) {
-        let mut known = self
-            .tenants_of_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = self.tokens_known();
         if known.len() + credentials.len() > TOKENS_REMEMBERED {
             known.clear();
         }
         for (hash, c) in credentials {
             known.insert(hash.clone(), c.token.acts_in());
         }
+    }
+
+    /// Whether the writer knows the organization the token stored under `hash` acts in.
+    pub(crate) fn knows(&self, hash: &str) -> bool {
+        self.tokens_known().contains_key(hash)
+    }
+
+    /// Remembers that the token stored under `hash` acts in `tenant` (its bearer was just
+    /// authenticated: [`App::authenticate`] gives the organization
+    /// [`tokens::Token::acts_in`] names).
+    pub(crate) fn learn(&self, hash: &str, tenant: TenantId) {
+        let mut known = self.tokens_known();
+        if known.len() >= TOKENS_REMEMBERED {
+            known.clear();
+        }
+        known.insert(hash.to_string(), tenant);
+    }
+
+    fn tokens_known(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantId>> {
+        self.tenants_of_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -291,6 +291,39 @@ backends!(
     }
 );
 
+backends!(
+    a_token_that_does_not_work_is_refused_before_the_license_writer,
+    |srv| async move {
+        // A token the writer has not seen is checked at the door: one that does not work, or
+        // whose bearer may not change licenses, never takes a place in a batch.
+        srv.buy("MAIL_PLAN1", 2).await;
+        let sku = srv.sku("MAIL_PLAN1").to_string();
+        srv.user("target@contoso.test", Some("DK")).await;
+        let reader = srv
+            .token_with_roles("reader@contoso.test", &[Role::GlobalReader])
+            .await;
+        let before = srv.app.license_writer_stats();
+        let body =
+            json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []});
+        let path = "/v1.0/users/target@contoso.test/assignLicense";
+        let unknown = format!("{}-0000", &reader[..reader.len() - 5]);
+        for (token, status) in [
+            (unknown.as_str(), StatusCode::UNAUTHORIZED),
+            (reader.as_str(), StatusCode::FORBIDDEN),
+        ] {
+            let got = srv.call_as(token, "POST", path, Some(body.clone())).await;
+            assert_eq!(got.0, status, "{}", got.1);
+        }
+        let after = srv.app.license_writer_stats();
+        assert_eq!(after.changes, before.changes, "{before:?} → {after:?}");
+        assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (2, 0, 0));
+        // The same request with a working token goes through the writer.
+        let got = srv.post(path, body).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        assert_eq!(srv.app.license_writer_stats().changes, before.changes + 1);
+    }
+);
+
 backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     // Five licenses for eight takers; Mail (Plan 1) excludes Mail (Plan 2), which two of
     // the requesters hold; one requester does not exist; one removes a product they do not
@@ -331,33 +364,41 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
         }
     }
     srv.user("nowhere@contoso.test", None).await;
-    // Bearers checked in the batch itself: a reader may not change licenses (403), a revoked
-    // token does not work (401), another License admin's token does; each asks for a Mail
-    // (Plan 1) license for a user of their own.
-    let reader = srv
-        .token_with_roles("reader@contoso.test", &[Role::GlobalReader])
+    // Bearers checked in the batch itself: a License admin who has become a reader may not
+    // change licenses any more (403), a revoked token does not work (401), another License
+    // admin's token does; each asks for a Mail (Plan 1) license for a user of their own. The
+    // first two changed licenses before (a change that changes nothing), so the writer knows
+    // their tokens and queues their changes without checking them first.
+    let demoted_id = srv
+        .user_with_roles("demoted@contoso.test", &[Role::LicenseAdmin])
         .await;
+    let demoted = srv
+        .app
+        .create_token(&srv.operator(), demoted_id, "was admin", None)
+        .await
+        .expect("token");
     let revoked = srv
         .app
         .create_token(
             &srv.operator(),
-            srv.user("revoked@contoso.test", Some("US")).await,
+            srv.user_with_roles("revoked@contoso.test", &[Role::LicenseAdmin])
+                .await,
             "gone",
             None,
         )
         .await
         .expect("token");
-    srv.app
-        .revoke_token(&srv.operator(), revoked.id)
-        .await
-        .expect("revoke");
     let admin = srv
         .token_with_roles("admin2@contoso.test", &[Role::LicenseAdmin])
         .await;
     let bearers = [
-        (reader, "for-reader@contoso.test", StatusCode::FORBIDDEN),
         (
-            revoked.token,
+            demoted.token.clone(),
+            "for-demoted@contoso.test",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            revoked.token.clone(),
             "for-revoked@contoso.test",
             StatusCode::UNAUTHORIZED,
         ),
@@ -366,6 +407,30 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     for (_, u, _) in &bearers {
         srv.user(u, Some("DK")).await;
     }
+    for (token, u, _) in &bearers[..2] {
+        let nothing = json!({"addLicenses": [], "removeLicenses": []});
+        let got = srv
+            .call_as(
+                token,
+                "POST",
+                &format!("/v1.0/users/{u}/assignLicense"),
+                Some(nothing),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::OK, "{u}: {}", got.1);
+    }
+    srv.app
+        .set_user_roles(
+            &srv.operator(),
+            &demoted_id.to_string(),
+            &[Role::GlobalReader],
+        )
+        .await
+        .expect("roles");
+    srv.app
+        .revoke_token(&srv.operator(), revoked.id)
+        .await
+        .expect("revoke");
 
     srv.user("primer@contoso.test", Some("DK")).await;
     let before = srv.app.license_writer_stats();
