@@ -77,9 +77,9 @@ pub(crate) enum Acting {
     /// authenticated in the batch's own transaction, with the credentials of the batch's
     /// other tokens in one statement, by the same rule as [`App::authenticate`]: refused there
     /// as at the door (401), or with 403 when their roles do not let them change licenses.
-    /// A request thus costs no read of its own before the change. Once the writer knows the
-    /// organization every bearer of a batch acts in, that statement is the read of the
-    /// batch's users (see [`App::run_batch`]).
+    /// Once the writer knows the organization every bearer of a batch acts in, that statement
+    /// is the read of the batch's users (see [`App::run_batch`]); a token it does not know is
+    /// checked by the request first ([`App::assign_license_as`]).
     Token(String),
 }
 
@@ -104,9 +104,10 @@ pub struct Writer {
     changes: AtomicU64,
     largest: AtomicUsize,
     retried: AtomicU64,
-    /// The organization each token this writer has authenticated acts in, by hash
-    /// ([`tokens::Token::acts_in`], which never changes): a batch whose bearers are all here reads
-    /// their credentials with its users, in one statement ([`App::run_batch`]).
+    /// The organization each token that worked in one of this writer's batches acts in, by
+    /// hash ([`tokens::Token::acts_in`], which never changes), until it is refused in one: a
+    /// batch whose bearers are all here reads their credentials with its users, in one
+    /// statement ([`App::run_batch`]).
     tenants_of_tokens: std::sync::Mutex<HashMap<String, TenantId>>,
 }
 
@@ -222,9 +223,6 @@ async fn write_batches(app: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<License
         let kept = app_now.commit_batch(&db, batch, start).await;
         w.running.store(0, Ordering::Relaxed);
         w.waiting.fetch_sub(size, Ordering::Relaxed);
-        w.batches.fetch_add(1, Ordering::Relaxed);
-        w.changes.fetch_add(size as u64, Ordering::Relaxed);
-        w.largest.fetch_max(size, Ordering::Relaxed);
         if w.waiting.load(Ordering::Relaxed) > 0 && !db.writers_waiting() {
             held = kept;
         }
@@ -458,6 +456,7 @@ impl App {
                         size = units.len(),
                         "a batch of license changes failed: {message}"
                     );
+                    self.license_writer.count(units.len());
                     for reply in replies {
                         let _ = reply.send(Err(failed_batch(&e)));
                     }
@@ -465,6 +464,7 @@ impl App {
                 }
             }
         };
+        self.license_writer.count(units.len());
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that has gone away (the client disconnected) is not waiting any more.
             let _ = reply.send(answer);
@@ -554,30 +554,20 @@ impl App {
                 }
                 let credentials = credentials.unwrap_or_default();
                 let actors = self.actors_from(tx, units, &credentials).await?;
-                self.license_writer.remember(&credentials);
-                // An organization other than the one remembered (which cannot happen while
-                // a token's organization never changes): that change's users and pools are
-                // read now.
-                let other: Vec<Option<TenantId>> = actors
+                // An organization other than the one remembered cannot happen while a
+                // token's organization never changes. Were it to, the batch fails rather than
+                // lock that organization's users after the pools; run again, it reads the
+                // credentials first.
+                let moved = actors
                     .iter()
                     .zip(&expected)
-                    .map(|(a, e)| match a {
-                        Ok(a) if Some(a.tenant_id) != *e => Some(a.tenant_id),
-                        _ => None,
-                    })
-                    .collect();
-                if other.iter().any(Option::is_some) {
-                    self.preload_batch(
-                        tx,
-                        units,
-                        &other,
-                        &mut seen,
-                        learned,
-                        &mut asked,
-                        &[],
-                        &mut begin,
+                    .any(|(a, e)| matches!(a, Ok(a) if Some(a.tenant_id) != *e));
+                if moved {
+                    self.license_writer.forget(&hashes);
+                    return Err(anyhow::anyhow!(
+                        "a bearer token acts in another organization than it did"
                     )
-                    .await?;
+                    .into());
                 }
                 actors
             }
@@ -601,6 +591,7 @@ impl App {
                 actors
             }
         };
+        self.license_writer.remember(units, &actors);
         if begin {
             // Nothing was read: the transaction begins on its own.
             seatkeeper_store::sqlite_begin(tx).await?;
@@ -798,7 +789,6 @@ impl App {
     ) -> AppResult<Vec<AppResult<Cow<'a, Actor>>>> {
         let hashes = token_hashes(units);
         let credentials = tokens::credentials(tx, &hashes, begin).await?;
-        self.license_writer.remember(&credentials);
         self.actors_from(tx, units, &credentials).await
     }
 
@@ -856,31 +846,52 @@ impl Writer {
             .collect()
     }
 
-    /// Remembers the organization each token of `credentials` acts in.
-    fn remember(&self, credentials: &tokens::Credentials) {
+    /// Remembers the organization each token whose bearer's change in `units` was let through
+    /// (`actors`, in the same order) acts in, and forgets each token whose bearer was refused:
+    /// its next request is checked before it is queued.
+    fn remember(
+        &self,
+        units: &[(Acting, Vec<UserChange>, Time)],
+        actors: &[AppResult<Cow<'_, Actor>>],
+    ) {
         let mut known = self.tokens_known();
-        if known.len() + credentials.len() > TOKENS_REMEMBERED {
-            known.clear();
+        for ((acting, _, _), actor) in units.iter().zip(actors) {
+            let Acting::Token(hash) = acting else {
+                continue;
+            };
+            match actor {
+                Ok(a) => {
+                    if known.len() >= TOKENS_REMEMBERED && !known.contains_key(hash) {
+                        known.clear();
+                    }
+                    known.insert(hash.clone(), a.tenant_id);
+                }
+                Err(_) => {
+                    known.remove(hash);
+                }
+            }
         }
-        for (hash, c) in credentials {
-            known.insert(hash.clone(), c.token.acts_in());
+    }
+
+    /// Forgets the tokens stored under `hashes`.
+    fn forget(&self, hashes: &[&str]) {
+        let mut known = self.tokens_known();
+        for h in hashes {
+            known.remove(*h);
         }
+    }
+
+    /// Counts a batch of `size` changes run to the end, before they are answered: a caller
+    /// that has its answer finds its change counted.
+    fn count(&self, size: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.changes.fetch_add(size as u64, Ordering::Relaxed);
+        self.largest.fetch_max(size, Ordering::Relaxed);
     }
 
     /// Whether the writer knows the organization the token stored under `hash` acts in.
     pub(crate) fn knows(&self, hash: &str) -> bool {
         self.tokens_known().contains_key(hash)
-    }
-
-    /// Remembers that the token stored under `hash` acts in `tenant` (its bearer was just
-    /// authenticated: [`App::authenticate`] gives the organization
-    /// [`tokens::Token::acts_in`] names).
-    pub(crate) fn learn(&self, hash: &str, tenant: TenantId) {
-        let mut known = self.tokens_known();
-        if known.len() >= TOKENS_REMEMBERED {
-            known.clear();
-        }
-        known.insert(hash.to_string(), tenant);
     }
 
     fn tokens_known(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantId>> {
@@ -890,7 +901,7 @@ impl Writer {
     }
 }
 
-/// The seats of the pools a batch touches, as its changes leave them/// The seats of the pools a batch touches, as its changes leave them: each pool is read (and
+/// The seats of the pools a batch touches, as its changes leave them: each pool is read (and
 /// on PostgreSQL locked until the batch commits) the first time a change of the batch takes or
 /// gives back one of its seats.
 #[derive(Default)]

@@ -1030,9 +1030,10 @@ impl App {
 
     /// [`App::assign_license_answered`] for the bearer of `token`, who is authenticated in the
     /// change's own batch ([`crate::commit::Acting::Token`]) rather than with a read of its
-    /// own first. A token the license writer does not know yet is authenticated here first,
-    /// as [`App::authenticate`] does, and only queued if it works and its bearer may change
-    /// licenses: a token that never worked does not take a place in a batch. Errors: as
+    /// own first, once the writer knows the token. A token it does not know (new to it, or
+    /// refused in its last batch) is authenticated here first, as [`App::authenticate`] does,
+    /// and only queued if it works and its bearer may change licenses: a token that does not
+    /// work does not take a place in a batch. Errors: as
     /// [`App::authenticate`] (401) for a token that does not work, 403 for a bearer whose
     /// roles do not let them change licenses, then as [`App::assign_license_answered`].
     pub async fn assign_license_as(
@@ -1044,9 +1045,9 @@ impl App {
     ) -> AppResult<crate::commit::Answered> {
         let hash = crate::auth::bearer_hash(token)?;
         if !self.license_writer.knows(&hash) {
-            let actor = self.authenticate(token).await?;
-            actor.require(seatkeeper_domain::roles::Action::AssignLicenses)?;
-            self.license_writer.learn(&hash, actor.tenant_id);
+            self.authenticate(token)
+                .await?
+                .require(seatkeeper_domain::roles::Action::AssignLicenses)?;
         }
         self.write_licenses_as(
             crate::commit::Acting::Token(hash),

@@ -41,8 +41,9 @@ impl FromRequestParts<App> for Auth {
     }
 }
 
-/// A request's bearer token, not checked yet: the use case it is handed to checks it in its
-/// own transaction (a license change, `App::assign_license_as`). 401 when there is none. A
+/// A request's bearer token, not checked yet: the use case it is handed to checks it (a
+/// license change in its own transaction, `App::assign_license_as`, once the license writer
+/// knows the token). 401 when there is none. A
 /// request refused before it gets there (a bad path or body) is checked with
 /// [`Bearer::authenticate`] first, so that a caller without a working token is answered 401
 /// and learns nothing more, as with [`Auth`].

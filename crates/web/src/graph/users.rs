@@ -520,7 +520,8 @@ pub(crate) fn assign_body(body: Map<String, Value>) -> ApiResult<(Vec<LicenseSpe
 /// repeat: adding a product the user holds only changes its disabled plans.
 ///
 /// The bearer token is checked in the change's own transaction, with the others of its batch
-/// (`App::assign_license_as`), not with a read of its own first; a bad path or body is
+/// (`App::assign_license_as`), not with a read of its own first once the license writer knows
+/// it (a token it does not know is checked first, as everywhere else); a bad path or body is
 /// answered only after the token was checked, so a caller without a working token gets 401
 /// whatever they sent, as everywhere else.
 pub async fn assign_license(

@@ -209,9 +209,9 @@ backends!(
     a_bearer_the_writer_has_seen_is_checked_again_in_every_batch,
     |srv| async move {
         // The writer remembers which organization a token acts in, so that it reads the
-        // bearer's credentials with the users. Everything else about the bearer is read
-        // again in each batch: losing the role, the account or the token stops the next
-        // change at once.
+        // bearer's credentials with the users, and queues their changes unchecked. Everything
+        // else about the bearer is read again in each batch: losing the role, the account or
+        // the token stops the next change there, and the one after it at the door.
         srv.buy("MAIL_PLAN1", 10).await;
         let sku = srv.sku("MAIL_PLAN1").to_string();
         let admin = srv
@@ -222,10 +222,16 @@ backends!(
             .create_token(&srv.operator(), admin, "batch", None)
             .await
             .expect("token");
-        let assign = |u: &'static str| {
+        let mut n = 0;
+        // A change for a new user; the status, the body, how many licenses the user holds,
+        // and how many changes the license writer took.
+        let mut assign = || {
+            n += 1;
             let (srv, token, sku) = (&srv, issued.token.clone(), sku.clone());
             async move {
-                srv.user(u, Some("DK")).await;
+                let u = format!("user{n}@contoso.test");
+                srv.user(&u, Some("DK")).await;
+                let before = srv.app.license_writer_stats().changes;
                 let body = json!({"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []});
                 let got = srv
                     .call_as(
@@ -237,23 +243,38 @@ backends!(
                     .await;
                 let held = srv.get(&format!("/v1.0/users/{u}/licenseDetails")).await;
                 let n = held.1["value"].as_array().expect("list").len();
-                (got.0, got.1, n)
+                let taken = srv.app.license_writer_stats().changes - before;
+                (got.0, got.1, n, taken)
             }
         };
-        let (status, body, held) = assign("first@contoso.test").await;
-        assert_eq!((status, held), (StatusCode::OK, 1), "{body}");
+        let disabled = |body: &serde_json::Value| {
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is disabled")
+        };
+        let (status, body, held, taken) = assign().await;
+        assert_eq!((status, held, taken), (StatusCode::OK, 1, 1), "{body}");
 
         srv.app
             .set_user_roles(&srv.operator(), &admin.to_string(), &[])
             .await
             .expect("roles");
-        let (status, body, held) = assign("roleless@contoso.test").await;
-        assert_eq!((status, held), (StatusCode::FORBIDDEN, 0), "{body}");
+        for taken_now in [1, 0] {
+            let (status, body, held, taken) = assign().await;
+            assert_eq!(
+                (status, held, taken),
+                (StatusCode::FORBIDDEN, 0, taken_now),
+                "{body}"
+            );
+        }
 
         srv.app
             .set_user_roles(&srv.operator(), &admin.to_string(), &[Role::LicenseAdmin])
             .await
             .expect("roles");
+        let (status, body, held, taken) = assign().await;
+        assert_eq!((status, held, taken), (StatusCode::OK, 1, 1), "{body}");
         let got = srv
             .patch(
                 "/v1.0/users/admin2@contoso.test",
@@ -261,15 +282,15 @@ backends!(
             )
             .await;
         assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
-        let (status, body, held) = assign("disabled@contoso.test").await;
-        assert_eq!((status, held), (StatusCode::UNAUTHORIZED, 0), "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("is disabled"),
-            "{body}"
-        );
+        for taken_now in [1, 0] {
+            let (status, body, held, taken) = assign().await;
+            assert_eq!(
+                (status, held, taken),
+                (StatusCode::UNAUTHORIZED, 0, taken_now),
+                "{body}"
+            );
+            assert!(disabled(&body), "{body}");
+        }
 
         let got = srv
             .patch(
@@ -278,16 +299,21 @@ backends!(
             )
             .await;
         assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
-        let (status, body, held) = assign("enabled@contoso.test").await;
-        assert_eq!((status, held), (StatusCode::OK, 1), "{body}");
-
+        let (status, body, held, taken) = assign().await;
+        assert_eq!((status, held, taken), (StatusCode::OK, 1, 1), "{body}");
         srv.app
             .revoke_token(&srv.operator(), issued.id)
             .await
             .expect("revoke");
-        let (status, body, held) = assign("revoked@contoso.test").await;
-        assert_eq!((status, held), (StatusCode::UNAUTHORIZED, 0), "{body}");
-        assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (10, 2, 2));
+        for taken_now in [1, 0] {
+            let (status, body, held, taken) = assign().await;
+            assert_eq!(
+                (status, held, taken),
+                (StatusCode::UNAUTHORIZED, 0, taken_now),
+                "{body}"
+            );
+        }
+        assert_eq!(pool_counts(&srv, "MAIL_PLAN1").await, (10, 3, 3));
     }
 );
 
