@@ -522,11 +522,11 @@ impl App {
     /// with them all locked in order, so it meets this at most once per pool held elsewhere.
     ///
     /// The bearers' credentials are read in the statement that reads the first organization's
-    /// users when the writer knows which organization each bearer acts in (it remembers that
-    /// of every token it authenticated: it never changes); the rest of a credential (the
-    /// token revoked or expired, the account disabled, the roles) is read in every batch.
-    /// Otherwise they are read first, in a statement of their own, and the users of each
-    /// organization after them.
+    /// users when the writer knows which organization each bearer acts in. It remembers that
+    /// (which never changes) for every token that worked in one of its batches, until a batch
+    /// refuses it; the rest of a credential (the token revoked or expired, the account
+    /// disabled, the roles) is read in every batch. Otherwise the credentials are read first,
+    /// in a statement of their own, and the users of each organization after them.
     async fn run_batch(
         &self,
         tx: &mut Conn,
@@ -555,8 +555,9 @@ impl App {
                 let credentials = credentials.unwrap_or_default();
                 let actors = self.actors_from(tx, units, &credentials).await?;
                 // An organization other than the one remembered cannot happen while a
-                // token's organization never changes. Were it to, the batch fails rather than
-                // lock that organization's users after the pools; run again, it reads the
+                // token's organization never changes. Were it to, the batch fails (its changes
+                // are answered "try again") rather than lock that organization's users after
+                // the pools, and the writer forgets its tokens: their next batch reads their
                 // credentials first.
                 let moved = actors
                     .iter()
@@ -830,8 +831,8 @@ fn token_hashes(units: &[(Acting, Vec<UserChange>, Time)]) -> Vec<&str> {
 
 impl Writer {
     /// The organization each change of `units` acts in, if every one is known before its
-    /// bearer is authenticated: a queued actor's, and a token's this writer has authenticated
-    /// before. `None` when a token is new to it.
+    /// bearer is authenticated: a queued actor's, and a token's that worked in one of this
+    /// writer's batches and was not refused since. `None` when a token is not known.
     fn tenants_known(
         &self,
         units: &[(Acting, Vec<UserChange>, Time)],

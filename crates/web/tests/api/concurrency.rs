@@ -392,9 +392,10 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     srv.user("nowhere@contoso.test", None).await;
     // Bearers checked in the batch itself: a License admin who has become a reader may not
     // change licenses any more (403), a revoked token does not work (401), another License
-    // admin's token does; each asks for a Mail (Plan 1) license for a user of their own. The
-    // first two changed licenses before (a change that changes nothing), so the writer knows
-    // their tokens and queues their changes without checking them first.
+    // admin's token does; each asks for a Mail (Plan 1) license for a user of their own. All
+    // three changed licenses before (a change that changes nothing), so the writer knows
+    // their tokens, queues their changes without checking them first, and reads their
+    // credentials with the batch's users.
     let demoted_id = srv
         .user_with_roles("demoted@contoso.test", &[Role::LicenseAdmin])
         .await;
@@ -433,7 +434,7 @@ backends!(one_batch_answers_each_change_on_its_own, |srv| async move {
     for (_, u, _) in &bearers {
         srv.user(u, Some("DK")).await;
     }
-    for (token, u, _) in &bearers[..2] {
+    for (token, u, _) in &bearers {
         let nothing = json!({"addLicenses": [], "removeLicenses": []});
         let got = srv
             .call_as(
