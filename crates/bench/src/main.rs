@@ -57,6 +57,11 @@ struct Args {
     /// little.
     #[arg(long)]
     wrk: bool,
+    /// Every this many milliseconds (0: never), print the license writer's counts to stderr
+    /// (`progress <unix ms> <changes> <batches>`), so that an outside tool can measure the
+    /// rate in short intervals, for example while it switches a setting back and forth.
+    #[arg(long, default_value_t = 0)]
+    progress: u64,
     /// Licenses per transaction for the database-alone batched ceiling.
     #[arg(long, default_value_t = 32)]
     ceiling_batch: usize,
@@ -477,6 +482,20 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. assignLicense with N concurrent clients, then one client, each to its own users; then
     //    the database alone writing the same rows.
+    if args.progress > 0 {
+        let (app, every) = (app.clone(), Duration::from_millis(args.progress));
+        tokio::spawn(async move {
+            loop {
+                let s = app.license_writer_stats();
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis();
+                eprintln!("progress {ms} {} {}", s.changes, s.batches);
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
     let last = sku(args.products - 1).to_string();
     let n = users.len();
     let (busy, rest) = users.split_at(n * 65 / 100);

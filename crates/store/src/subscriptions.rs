@@ -424,7 +424,7 @@ pub fn seats_part(w: &mut crate::bulk::Writes, seats: &[(PoolId, i64)]) {
     }
     let n = w.param();
     let list = if w.sqlite() {
-        format!("SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(${n})")
+        format!("SELECT value ->> 0 AS id, value ->> 1 AS n FROM jsonb_each(${n})")
     } else {
         format!(
             "SELECT r.v ->> 0 AS id, (r.v ->> 1)::bigint AS n FROM jsonb_array_elements(${n}::jsonb) AS r(v)"
