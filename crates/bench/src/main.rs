@@ -58,8 +58,10 @@ struct Args {
     #[arg(long)]
     wrk: bool,
     /// Every this many milliseconds (0: never), print the license writer's counts to stderr
-    /// (`progress <unix ms> <changes> <batches>`), so that an outside tool can measure the
-    /// rate in short intervals, for example while it switches a setting back and forth.
+    /// (`progress <unix ms> <changes> <batches>`, changes and batches counted since the server
+    /// started), from the start of the assignLicense phases to the end of the run, so that an
+    /// outside tool can measure the rate in short intervals, for example while it switches a
+    /// setting back and forth. Not with `--group-only`.
     #[arg(long, default_value_t = 0)]
     progress: u64,
     /// Licenses per transaction for the database-alone batched ceiling.
@@ -483,8 +485,9 @@ async fn main() -> anyhow::Result<()> {
     // 3. assignLicense with N concurrent clients, then one client, each to its own users; then
     //    the database alone writing the same rows.
     if args.progress > 0 {
+        // A thread of its own, off the server's runtime.
         let (app, every) = (app.clone(), Duration::from_millis(args.progress));
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             loop {
                 let s = app.license_writer_stats();
                 // The system's clock, not the app's: the outside tool lines the counts up
@@ -495,7 +498,7 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_default()
                     .as_millis();
                 eprintln!("progress {ms} {} {}", s.changes, s.batches);
-                tokio::time::sleep(every).await;
+                std::thread::sleep(every);
             }
         });
     }

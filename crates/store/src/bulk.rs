@@ -2,9 +2,9 @@
 //! assignments a group gives) binds its list as a single JSON array instead of one
 //! placeholder per value: SQLite looks each numbered placeholder up by a linear scan, so a
 //! statement with `n` placeholders costs `n²` before it runs, and a statement with a fixed
-//! text is prepared once and cached. This is the one place where the SQL differs per backend:
-//! SQLite reads the array with `json_each` (rows of several columns with `jsonb_each`),
-//! PostgreSQL with `jsonb_array_elements`.
+//! text is prepared once and cached. The SQL that reads the array differs per backend: SQLite
+//! reads a list with `json_each` and an array of rows ([`rows`]) with `jsonb_each`, PostgreSQL
+//! with `jsonb_array_elements`.
 
 use crate::Conn;
 use serde_json::Value;
@@ -75,9 +75,10 @@ pub(crate) fn rows_on(sqlite: bool, n: usize, cols: &[Col]) -> String {
     if sqlite {
         // `jsonb_each`: its `value` for an array (a row) is the row in SQLite's binary JSON,
         // which `->>` reads as it is. `json_each` gave each row as JSON text, made again for
-        // every column read and parsed again by its `->>`: the audit entries' rows (about
-        // 2 KB each, with the licenses before and after) took 98 µs for 8 rows that way, and
-        // 54 µs with `jsonb_each`.
+        // every column read, which `->>` then found in SQLite's cache of parsed JSON by
+        // comparing the whole text: 8 audit entries' rows (about 2 KB each, with the
+        // licenses before and after) took about 100 µs that way, and 55–80 µs with
+        // `jsonb_each`.
         format!(
             "SELECT {} FROM jsonb_each(${n}) WHERE true ORDER BY key",
             exprs.join(", ")
