@@ -544,15 +544,13 @@ impl App {
             // first organization's users.
             Some(expected) => {
                 let hashes = token_hashes(units);
-                let mut credentials = self
+                // None only for a batch with no change in it, and so with no token.
+                let credentials = self
                     .preload_batch(
                         tx, units, &expected, &mut seen, learned, &mut asked, &hashes, &mut begin,
                     )
-                    .await?;
-                if credentials.is_none() {
-                    credentials = Some(tokens::credentials(tx, &hashes, &mut begin).await?);
-                }
-                let credentials = credentials.unwrap_or_default();
+                    .await?
+                    .unwrap_or_default();
                 let actors = self.actors_from(tx, units, &credentials).await?;
                 // An organization other than the one remembered cannot happen while a
                 // token's organization never changes. Were it to, the batch fails (its changes
@@ -861,6 +859,7 @@ impl Writer {
                 continue;
             };
             match actor {
+                Ok(a) if known.get(hash) == Some(&a.tenant_id) => {}
                 Ok(a) => {
                     if known.len() >= TOKENS_REMEMBERED && !known.contains_key(hash) {
                         known.clear();
