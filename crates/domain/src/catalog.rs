@@ -76,6 +76,10 @@ pub struct Catalog {
     plan_index: HashMap<PlanId, usize>,
     #[serde(skip)]
     product_index: HashMap<SkuId, usize>,
+    /// Per product (same index as `products`): whether one of its plans requires or excludes
+    /// another (L5). A user whose products have none can break no plan rule.
+    #[serde(skip)]
+    product_has_rules: Vec<bool>,
 }
 
 /// A catalog file that was refused: where, and what to fix.
@@ -412,10 +416,32 @@ impl Catalog {
             .enumerate()
             .map(|(i, p)| (p.sku_id, i))
             .collect();
+        let plan_index = &self.plan_index;
+        let plans = &self.plans;
+        self.product_has_rules = self
+            .products
+            .iter()
+            .map(|p| {
+                p.plans.iter().any(|id| {
+                    plan_index.get(id).is_some_and(|i| {
+                        !plans[*i].requires.is_empty() || !plans[*i].excludes.is_empty()
+                    })
+                })
+            })
+            .collect();
     }
 
     pub fn product(&self, sku: SkuId) -> Option<&Product> {
         self.product_index.get(&sku).map(|i| &self.products[*i])
+    }
+
+    /// [`Catalog::product`], and whether one of the product's plans requires or excludes
+    /// another plan (L5).
+    pub fn product_and_rules(&self, sku: SkuId) -> Option<(&Product, bool)> {
+        self.product_index.get(&sku).map(|i| {
+            let rules = self.product_has_rules.get(*i).copied().unwrap_or(true);
+            (&self.products[*i], rules)
+        })
     }
 
     pub fn plan(&self, id: PlanId) -> Option<&ServicePlan> {

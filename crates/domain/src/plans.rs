@@ -2,7 +2,7 @@
 
 use crate::catalog::{AppliesTo, Catalog, Product};
 use crate::{DomainError, PlanId, SkuId, UserId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// One license a user holds (or would hold): the product and the plans turned off in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,37 +75,58 @@ enum Violation {
     },
 }
 
+/// The plan rules (L5) that `licenses` break together: two plans on that exclude each other,
+/// and plans on whose required plans are all off. A plan counts for the first license that
+/// turns it on. Runs for every license change (twice: before and after), so it allocates one
+/// list and returns at once when none of the products has a plan with a rule.
 fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
-    // Every enabled plan, and the first product that enables it.
-    let mut enabled: HashMap<PlanId, SkuId> = HashMap::new();
+    // Every enabled plan with the first product that enables it, sorted by plan.
+    let mut enabled: Vec<(PlanId, SkuId)> = Vec::with_capacity(licenses.len() * 4);
+    let mut rules = false;
     for l in licenses {
-        if let Some(product) = catalog.product(l.sku_id) {
-            for p in enabled_plans(product, &l.disabled_plans) {
-                enabled.entry(p).or_insert(l.sku_id);
-            }
+        if let Some((product, has_rules)) = catalog.product_and_rules(l.sku_id) {
+            rules |= has_rules;
+            enabled.extend(
+                product
+                    .plans
+                    .iter()
+                    .filter(|p| !l.disabled_plans.contains(p))
+                    .map(|p| (*p, l.sku_id)),
+            );
         }
     }
     let mut out = BTreeSet::new();
+    if !rules {
+        return out;
+    }
+    // A stable sort keeps each plan's first product first; dedup keeps that one.
+    enabled.sort_by_key(|(p, _)| *p);
+    enabled.dedup_by_key(|(p, _)| *p);
+    let product_of = |plan: &PlanId| {
+        enabled
+            .binary_search_by_key(plan, |(p, _)| *p)
+            .ok()
+            .map(|i| enabled[i].1)
+    };
     for (plan, sku) in &enabled {
         let Some(def) = catalog.plan(*plan) else {
             continue;
         };
         for x in &def.excludes {
-            if enabled.contains_key(x) {
-                let (a, b) = if plan < x { (*plan, *x) } else { (*x, *plan) };
-                out.insert(Violation::Exclusive {
-                    a,
-                    b,
-                    sku_a: enabled[&a],
-                    sku_b: enabled[&b],
-                });
+            if let Some(sku_x) = product_of(x) {
+                let ((a, sku_a), (b, sku_b)) = if plan < x {
+                    ((*plan, *sku), (*x, sku_x))
+                } else {
+                    ((*x, sku_x), (*plan, *sku))
+                };
+                out.insert(Violation::Exclusive { a, b, sku_a, sku_b });
             }
         }
         let missing: Vec<PlanId> = def
             .requires
             .iter()
             .copied()
-            .filter(|r| !enabled.contains_key(r))
+            .filter(|r| product_of(r).is_none())
             .collect();
         if !missing.is_empty() {
             out.insert(Violation::Dependency {
@@ -350,20 +371,36 @@ mod tests {
         );
     }
 
+    /// Licenses of the demo catalog's user products: per pick, a product (by index, each at
+    /// most once) and the plans turned off in it (by index).
+    fn picked(c: &Catalog, picks: Vec<(usize, Vec<usize>)>) -> Vec<License> {
+        let users: Vec<&Product> = c
+            .products
+            .iter()
+            .filter(|p| p.applies_to == AppliesTo::User)
+            .collect();
+        let mut out: Vec<License> = Vec::new();
+        for (pi, offs) in picks {
+            let p = users[pi % users.len()];
+            if out.iter().any(|l| l.sku_id == p.sku_id) {
+                continue;
+            }
+            let off: Vec<PlanId> = offs.iter().map(|i| p.plans[i % p.plans.len()]).collect();
+            out.push(License {
+                sku_id: p.sku_id,
+                disabled_plans: off,
+            });
+        }
+        out
+    }
+
     proptest! {
         // Whatever the user ends up holding after an accepted change, no exclusive pair is on
         // together and every enabled plan's dependencies are on, unless that was so before.
         #[test]
         fn accepted_sets_satisfy_the_rules(picks in proptest::collection::vec((0usize..11, proptest::collection::vec(0usize..10, 0..4)), 0..5)) {
             let c = Catalog::demo();
-            let users: Vec<&Product> = c.products.iter().filter(|p| p.applies_to == AppliesTo::User).collect();
-            let mut after: Vec<License> = Vec::new();
-            for (pi, offs) in picks {
-                let p = users[pi % users.len()];
-                if after.iter().any(|l| l.sku_id == p.sku_id) { continue; }
-                let off: Vec<PlanId> = offs.iter().map(|i| p.plans[i % p.plans.len()]).collect();
-                after.push(License { sku_id: p.sku_id, disabled_plans: off });
-            }
+            let after = picked(&c, picks);
             if check_change(&c, UserId::new(), "u", &[], &after).is_ok() {
                 let on: BTreeSet<PlanId> = after.iter().flat_map(|l| enabled_plans(c.product(l.sku_id).unwrap(), &l.disabled_plans)).collect();
                 for p in &on {
@@ -372,6 +409,20 @@ mod tests {
                     prop_assert!(def.requires.iter().all(|r| on.contains(r)));
                 }
             }
+        }
+
+        // And the other way round: a set that breaks a rule is refused, whichever products
+        // hold the plans (several products may turn on the same plan).
+        #[test]
+        fn broken_sets_are_refused(picks in proptest::collection::vec((0usize..11, proptest::collection::vec(0usize..10, 0..4)), 0..6)) {
+            let c = Catalog::demo();
+            let after = picked(&c, picks);
+            let on: BTreeSet<PlanId> = after.iter().flat_map(|l| enabled_plans(c.product(l.sku_id).unwrap(), &l.disabled_plans)).collect();
+            let broken = on.iter().any(|p| {
+                let def = c.plan(*p).unwrap();
+                def.excludes.iter().any(|x| on.contains(x)) || def.requires.iter().any(|r| !on.contains(r))
+            });
+            prop_assert_eq!(check_change(&c, UserId::new(), "u", &[], &after).is_err(), broken);
         }
     }
 }
