@@ -554,7 +554,7 @@ pub async fn assign_license(
         .ok_or_else(|| anyhow::anyhow!("no user in the answer"))?;
     let catalog = app.catalog();
     let v = shapes::user_shape(u, licenses, &a.sources, &a.states, &catalog);
-    Ok(axum::Json(v).into_response())
+    Ok(v.into_json_response())
 }
 
 /// A user with their licenses and the sources of each, as the actions answer.
@@ -568,7 +568,7 @@ async fn user_answer(
     let sources = app.license_sources(&[u.id]).await?;
     let catalog = app.catalog();
     let v = shapes::user_shape(u, licenses, &sources, &states, &catalog);
-    Ok(axum::Json(v).into_response())
+    Ok(v.into_json_response())
 }
 
 /// `POST /users/{id}/reprocessLicenseAssignment`: the user's group licenses are processed
