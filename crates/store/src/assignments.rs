@@ -139,20 +139,18 @@ pub fn insert_part(w: &mut bulk::Writes, list: &[Assignment]) {
         )
     );
     let rows = bulk::row_list(list.iter().map(|a| {
-        vec![
-            a.id.to_string().into(),
-            a.tenant_id.to_string().into(),
-            a.user_id.to_string().into(),
-            a.sku_id.to_string().into(),
-            a.pool_id.to_string().into(),
-            encode_plans(&a.disabled_plans).into(),
-            flag(a.direct).into(),
-            us(a.assigned_at).into(),
-            us(a.updated_at).into(),
-            a.direct
-                .then(|| encode_plans(&a.direct_disabled_plans))
-                .into(),
-        ]
+        (
+            a.id.to_string(),
+            a.tenant_id.to_string(),
+            a.user_id.to_string(),
+            a.sku_id.to_string(),
+            a.pool_id.to_string(),
+            encode_plans(&a.disabled_plans),
+            flag(a.direct),
+            us(a.assigned_at),
+            us(a.updated_at),
+            a.direct.then(|| encode_plans(&a.direct_disabled_plans)),
+        )
     }));
     w.push(sql, vec![rows]);
 }

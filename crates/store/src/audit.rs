@@ -67,18 +67,18 @@ pub fn append_part(w: &mut crate::bulk::Writes, entries: &[AuditEntry]) {
         )
     );
     let rows = bulk::row_list(entries.iter().map(|e| {
-        vec![
-            e.tenant_id.to_string().into(),
-            us(e.at).into(),
-            e.actor_id.map(|a| a.to_string()).into(),
-            e.actor.clone().into(),
-            e.action.as_str().into(),
-            e.target_type.clone().into(),
-            e.target_id.clone().into(),
-            e.summary.clone().into(),
-            e.before.clone().into(),
-            e.after.clone().into(),
-        ]
+        (
+            e.tenant_id.to_string(),
+            us(e.at),
+            e.actor_id.map(|a| a.to_string()),
+            &e.actor,
+            e.action.as_str(),
+            &e.target_type,
+            &e.target_id,
+            &e.summary,
+            &e.before,
+            &e.after,
+        )
     }));
     w.push(sql, vec![rows]);
 }

@@ -91,9 +91,14 @@ pub(crate) fn rows_on(sqlite: bool, n: usize, cols: &[Col]) -> String {
     }
 }
 
-/// The rows for [`rows`]: a JSON array of arrays.
-pub(crate) fn row_list(rows: impl IntoIterator<Item = Vec<Value>>) -> String {
-    Value::Array(rows.into_iter().map(Value::Array).collect()).to_string()
+/// The rows for [`rows`]: a JSON array of arrays, each row a tuple (serialized as an array)
+/// of texts, integers and `Option`s of them (`None` is JSON null), borrowed where they can
+/// be: written straight to the text, with no [`Value`] per column and no copy of the
+/// longer texts (an audit entry's before and after). Such rows cannot fail to serialize;
+/// were one to, the text is empty, not JSON, and the statement that reads it fails.
+pub(crate) fn row_list<R: serde::Serialize>(rows: impl IntoIterator<Item = R>) -> String {
+    let rows: Vec<R> = rows.into_iter().collect();
+    serde_json::to_string(&rows).unwrap_or_default()
 }
 
 /// A `SELECT` of one text column `rows`: the rows of `inner` as a JSON array of arrays, each

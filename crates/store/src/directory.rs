@@ -64,10 +64,7 @@ pub(crate) async fn insert_words(
         bulk::rows(conn, 1, &[bulk::Col::Text; 3])
     );
     sqlx::query(AssertSqlSafe(sql))
-        .bind(bulk::row_list(
-            rows.iter()
-                .map(|(t, u, w)| vec![(*t).into(), (*u).into(), (*w).into()]),
-        ))
+        .bind(bulk::row_list(rows.iter()))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -321,12 +318,12 @@ pub async fn add_members(
         bulk::rows(conn, 1, &[Text, Text, Text, Int])
     );
     let rows = bulk::row_list(users.iter().enumerate().map(|(i, u)| {
-        vec![
-            group.to_string().into(),
-            u.to_string().into(),
-            tenant.to_string().into(),
-            (base + i as i64).into(),
-        ]
+        (
+            group.to_string(),
+            u.to_string(),
+            tenant.to_string(),
+            base + i as i64,
+        )
     }));
     Ok(sqlx::query(AssertSqlSafe(sql))
         .bind(rows)

@@ -261,17 +261,17 @@ pub async fn insert_sources(conn: &mut Conn, tenant: TenantId, list: &[Source]) 
         )
     );
     let rows = bulk::row_list(list.iter().map(|s| {
-        vec![
-            s.user_id.to_string().into(),
-            s.group_id.to_string().into(),
-            s.sku_id.to_string().into(),
-            tenant.to_string().into(),
-            s.state.clone().into(),
-            s.error.clone().into(),
-            s.error_detail.clone().into(),
-            encode_plans(&s.disabled_plans).into(),
-            us(s.updated_at).into(),
-        ]
+        (
+            s.user_id.to_string(),
+            s.group_id.to_string(),
+            s.sku_id.to_string(),
+            tenant.to_string(),
+            &s.state,
+            &s.error,
+            &s.error_detail,
+            encode_plans(&s.disabled_plans),
+            us(s.updated_at),
+        )
     }));
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rows)

@@ -435,11 +435,7 @@ pub fn seats_part(w: &mut crate::bulk::Writes, seats: &[(PoolId, i64)]) {
          WHERE pools.id = s.id AND (s.n <= 0 OR pools.assigned + s.n <= pools.total)
          RETURNING pools.id AS id"
     );
-    let rows = crate::bulk::row_list(
-        seats
-            .iter()
-            .map(|(pool, n)| vec![pool.to_string().into(), (*n).into()]),
-    );
+    let rows = crate::bulk::row_list(seats.iter().map(|(pool, n)| (pool.to_string(), *n)));
     w.push(sql, vec![rows]);
 }
 
