@@ -76,16 +76,23 @@ enum Violation {
 }
 
 /// The plan rules (L5) that `licenses` break together: two plans on that exclude each other,
-/// and plans on whose required plans are all off. A plan counts for the first license that
-/// turns it on. Runs for every license change (twice: before and after), so it allocates one
-/// list and returns at once when none of the products has a plan with a rule.
+/// and plans on with a required plan off. A plan counts for the first license that turns it
+/// on. Runs for every license change (twice: before and after), so it returns at once when
+/// none of the products has a plan with a rule, and otherwise builds one list.
 fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
+    let mut out = BTreeSet::new();
+    let rules = licenses.iter().any(|l| {
+        catalog
+            .product_and_rules(l.sku_id)
+            .is_some_and(|(_, rules)| rules)
+    });
+    if !rules {
+        return out;
+    }
     // Every enabled plan with the first product that enables it, sorted by plan.
     let mut enabled: Vec<(PlanId, SkuId)> = Vec::with_capacity(licenses.len() * 4);
-    let mut rules = false;
     for l in licenses {
-        if let Some((product, has_rules)) = catalog.product_and_rules(l.sku_id) {
-            rules |= has_rules;
+        if let Some(product) = catalog.product(l.sku_id) {
             enabled.extend(
                 product
                     .plans
@@ -94,10 +101,6 @@ fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
                     .map(|p| (*p, l.sku_id)),
             );
         }
-    }
-    let mut out = BTreeSet::new();
-    if !rules {
-        return out;
     }
     // A stable sort keeps each plan's first product first; dedup keeps that one.
     enabled.sort_by_key(|(p, _)| *p);

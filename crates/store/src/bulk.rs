@@ -97,8 +97,14 @@ pub(crate) fn rows_on(sqlite: bool, n: usize, cols: &[Col]) -> String {
 /// longer texts (an audit entry's before and after). Such rows cannot fail to serialize;
 /// were one to, the text is empty, not JSON, and the statement that reads it fails.
 pub(crate) fn row_list<R: serde::Serialize>(rows: impl IntoIterator<Item = R>) -> String {
-    let rows: Vec<R> = rows.into_iter().collect();
-    serde_json::to_string(&rows).unwrap_or_default()
+    let mut out = Vec::new();
+    let written =
+        serde::Serializer::collect_seq(&mut serde_json::Serializer::new(&mut out), rows).is_ok();
+    if written {
+        String::from_utf8(out).unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// A `SELECT` of one text column `rows`: the rows of `inner` as a JSON array of arrays, each

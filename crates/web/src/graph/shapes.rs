@@ -37,15 +37,18 @@ impl Serialize for Stamp {
             return s.serialize_str(&ts(t));
         }
         let mut b = *b"0000-00-00T00:00:00Z";
-        for (range, n) in [
+        for (range, mut n) in [
             (0..4, year),
             (5..7, t.month()),
             (8..10, t.day()),
             (11..13, t.hour()),
             (14..16, t.minute()),
-            (17..19, t.second()),
+            // A leap second (chrono's nanoseconds from 1e9 on) is written as second 60.
+            (
+                17..19,
+                t.second() + u32::from(t.nanosecond() >= 1_000_000_000),
+            ),
         ] {
-            let mut n = n;
             for d in b[range].iter_mut().rev() {
                 *d = b'0' + (n % 10) as u8;
                 n /= 10;
@@ -458,23 +461,33 @@ mod tests {
         );
         assert_eq!(value["surname"], Value::Null);
         assert_eq!(value["createdDateTime"], "2026-05-28T20:26:40Z");
-        // The response the actions send holds those bytes too.
-        let response = user_shape(&u, &licenses, &sources, &states, &catalog).into_json_response();
-        assert_eq!(response.status(), axum::http::StatusCode::OK);
-        assert_eq!(
-            response.headers()[axum::http::header::CONTENT_TYPE],
-            "application/json"
-        );
-        let body = tokio::runtime::Builder::new_current_thread()
+        // The response the actions send holds those bytes too, as `axum::Json`'s would.
+        use axum::response::IntoResponse;
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
-            .expect("runtime")
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .expect("body");
-        assert_eq!(body, typed.as_bytes());
+            .expect("runtime");
+        let ours = user_shape(&u, &licenses, &sources, &states, &catalog).into_json_response();
+        let axums =
+            axum::Json(user_shape(&u, &licenses, &sources, &states, &catalog)).into_response();
+        assert_eq!(ours.status(), axum::http::StatusCode::OK);
+        assert_eq!(ours.status(), axums.status());
+        assert_eq!(
+            ours.headers()[axum::http::header::CONTENT_TYPE],
+            axums.headers()[axum::http::header::CONTENT_TYPE]
+        );
+        let body = |r: axum::response::Response| {
+            runtime
+                .block_on(axum::body::to_bytes(r.into_body(), usize::MAX))
+                .expect("body")
+        };
+        let ours = body(ours);
+        assert_eq!(ours, typed.as_bytes());
+        assert_eq!(ours, body(axums));
     }
 
-    /// [`Stamp`] writes what [`ts`] does: from year 0 to 9999, at every second, minute,
-    /// hour, day and month boundary, and beyond those years.
+    /// [`Stamp`] writes what [`ts`] does: at the first and last second of the years 0–9999,
+    /// a few day and year boundaries, a leap second, years beyond those, and 10,000
+    /// pseudo-random times.
     #[test]
     fn a_stamp_is_written_as_ts_writes_it() {
         let mut times: Vec<i64> = vec![
@@ -499,10 +512,19 @@ mod tests {
             x ^= x << 17;
             times.push(-62_167_219_200 + (x % 315_569_520_000) as i64);
         }
-        for secs in times {
-            let t = chrono::DateTime::from_timestamp(secs, 999_999_000).expect("time");
+        let mut all: Vec<Time> = times
+            .into_iter()
+            .map(|secs| chrono::DateTime::from_timestamp(secs, 999_999_000).expect("time"))
+            .collect();
+        // 2016-12-31T23:59:60Z, a leap second.
+        all.push(chrono::DateTime::from_timestamp(1_483_228_799, 1_500_000_000).expect("leap"));
+        for t in all {
             let written = serde_json::to_string(&Stamp(t)).expect("serializes");
-            assert_eq!(written, format!("\"{}\"", ts(t)), "{secs}");
+            assert_eq!(written, format!("\"{}\"", ts(t)), "{t:?}");
         }
+        assert_eq!(
+            ts(chrono::DateTime::from_timestamp(1_483_228_799, 1_500_000_000).expect("leap")),
+            "2016-12-31T23:59:60Z"
+        );
     }
 }
