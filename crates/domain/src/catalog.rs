@@ -435,13 +435,12 @@ impl Catalog {
         self.product_index.get(&sku).map(|i| &self.products[*i])
     }
 
-    /// [`Catalog::product`], and whether one of the product's plans requires or excludes
-    /// another plan (L5).
-    pub fn product_and_rules(&self, sku: SkuId) -> Option<(&Product, bool)> {
-        self.product_index.get(&sku).map(|i| {
-            let rules = self.product_has_rules.get(*i).copied().unwrap_or(true);
-            (&self.products[*i], rules)
-        })
+    /// Whether one of the product's plans requires or excludes another plan (L5); false for
+    /// a product the catalog does not have (it turns on no plan).
+    pub fn has_plan_rules(&self, sku: SkuId) -> bool {
+        self.product_index
+            .get(&sku)
+            .is_some_and(|i| self.product_has_rules.get(*i).copied().unwrap_or(true))
     }
 
     pub fn plan(&self, id: PlanId) -> Option<&ServicePlan> {

@@ -13,12 +13,19 @@ pub struct License {
 
 /// The plans of `product` that stay on when `disabled` are turned off.
 pub fn enabled_plans(product: &Product, disabled: &[PlanId]) -> Vec<PlanId> {
+    enabled_iter(product, disabled).collect()
+}
+
+/// [`enabled_plans`] one by one, without a list.
+fn enabled_iter<'a>(
+    product: &'a Product,
+    disabled: &'a [PlanId],
+) -> impl Iterator<Item = PlanId> + 'a {
     product
         .plans
         .iter()
         .copied()
         .filter(|p| !disabled.contains(p))
-        .collect()
 }
 
 /// Checks that `disabled` names only plans of `product`, and returns them sorted without repeats.
@@ -81,25 +88,14 @@ enum Violation {
 /// none of the products has a plan with a rule, and otherwise builds one list.
 fn violations(catalog: &Catalog, licenses: &[License]) -> BTreeSet<Violation> {
     let mut out = BTreeSet::new();
-    let rules = licenses.iter().any(|l| {
-        catalog
-            .product_and_rules(l.sku_id)
-            .is_some_and(|(_, rules)| rules)
-    });
-    if !rules {
+    if !licenses.iter().any(|l| catalog.has_plan_rules(l.sku_id)) {
         return out;
     }
     // Every enabled plan with the first product that enables it, sorted by plan.
     let mut enabled: Vec<(PlanId, SkuId)> = Vec::with_capacity(licenses.len() * 4);
     for l in licenses {
         if let Some(product) = catalog.product(l.sku_id) {
-            enabled.extend(
-                product
-                    .plans
-                    .iter()
-                    .filter(|p| !l.disabled_plans.contains(p))
-                    .map(|p| (*p, l.sku_id)),
-            );
+            enabled.extend(enabled_iter(product, &l.disabled_plans).map(|p| (p, l.sku_id)));
         }
     }
     // A stable sort keeps each plan's first product first; dedup keeps that one.
