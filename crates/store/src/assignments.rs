@@ -58,15 +58,37 @@ pub async fn of_user(conn: &mut Conn, user: UserId) -> Result<Vec<Assignment>> {
     rows.iter().map(map).collect()
 }
 
-/// The read of [`of_users`] ([`bulk::json_rows`], columns [`COLS`]): binds the tenant at `$1`
-/// and the users' ids as a JSON list at `$2`.
-pub(crate) fn of_users_part(conn: &Conn) -> String {
-    let inner = format!(
+/// The licenses of the users of the tenant bound at `$1` whose ids are the JSON list at `$2`
+/// (columns [`COLS`], unordered).
+fn of_users_select(conn: &Conn) -> String {
+    format!(
         "SELECT {} FROM assignments WHERE {} = $1 AND user_id IN ({})",
         COLS.join(", "),
         bulk::unindexed(conn, "tenant_id"),
         bulk::texts(conn, 2)
-    );
+    )
+}
+
+/// The read of [`of_users`] ([`bulk::json_rows`], columns [`COLS`]): binds the tenant at `$1`
+/// and the users' ids as a JSON list at `$2`.
+pub(crate) fn of_users_part(conn: &Conn) -> String {
+    bulk::json_rows(conn, &of_users_select(conn), COLS, "assigned_at, sku_id")
+}
+
+/// The name of the common table expression of [`held_cte`].
+pub(crate) const HELD: &str = "held";
+
+/// A common table expression named [`HELD`] holding the licenses [`of_users_part`] reads
+/// (same bindings), computed once for a statement that reads them more than once: the
+/// licenses themselves ([`held_part`]) and the pools they are taken from
+/// ([`crate::subscriptions::coverage_part`]), one index lookup per user instead of two.
+pub(crate) fn held_cte(conn: &Conn) -> String {
+    format!("{HELD} AS MATERIALIZED ({})", of_users_select(conn))
+}
+
+/// [`of_users_part`] reading [`held_cte`]'s licenses.
+pub(crate) fn held_part(conn: &Conn) -> String {
+    let inner = format!("SELECT {} FROM {HELD}", COLS.join(", "));
     bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id")
 }
 

@@ -60,10 +60,10 @@ pub async fn read(
     }
     let mut parts = vec![
         directory::users_part(conn, ""),
-        assignments::of_users_part(conn),
+        assignments::held_part(conn),
         sources_part(conn, 2),
         // The pools of the users' licenses too, for the answer's seat states.
-        coverage_part(conn, 3, Some(2)),
+        coverage_part(conn, 3, Some(assignments::HELD)),
     ];
     let mut cols = vec![
         directory::USER_COLS,
@@ -75,7 +75,12 @@ pub async fn read(
         parts.push(credentials_part(conn, 4));
         cols.push(CREDENTIAL_COLS);
     }
-    let sql = crate::begun(bulk::json_parts(&parts), begin);
+    let sql = format!(
+        "WITH {} {}",
+        assignments::held_cte(conn),
+        bulk::json_parts(&parts)
+    );
+    let sql = crate::begun(sql, begin);
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(bulk::text_list(ids))

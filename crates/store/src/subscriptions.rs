@@ -319,14 +319,11 @@ pub(crate) const COVERAGE_COLS: &[&str] = &["id", "total", "assigned", "active",
 
 /// A part ([`crate::bulk::json_parts`]) reading how pools of the tenant bound at `$1` stand
 /// ([`PoolCoverage`], in id order): the pools whose ids are the JSON array at `$pools`, and
-/// with `users` those of the licenses of the users whose ids are the JSON array at `$users`.
-pub(crate) fn coverage_part(conn: &Conn, pools: usize, users: Option<usize>) -> String {
-    let held = match users {
-        Some(n) => format!(
-            " OR p.id IN (SELECT pool_id FROM assignments WHERE {} = $1 AND user_id IN ({}))",
-            crate::bulk::unindexed(conn, "tenant_id"),
-            crate::bulk::texts(conn, n)
-        ),
+/// with `held` those of the licenses in the common table expression of that name
+/// ([`crate::assignments::held_cte`]).
+pub(crate) fn coverage_part(conn: &Conn, pools: usize, held: Option<&str>) -> String {
+    let held = match held {
+        Some(cte) => format!(" OR p.id IN (SELECT pool_id FROM {cte})"),
         None => String::new(),
     };
     let (active, expired, join, group) = if crate::bulk::sqlite(conn) {
