@@ -18,6 +18,16 @@ fi
 
 step "PostgreSQL"
 export PG_STATE=$(mktemp -d /tmp/seatkeeper-pg.XXXX)
+# The first free port from 55439 up, unless PGPORT names one: another cluster on the machine
+# (a second checkout's test run, say) keeps its port.
+if [[ -z "${PGPORT:-}" ]]; then
+  for port in $(seq 55439 55538); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      PGPORT=$port
+      break
+    fi
+  done
+fi
 export PGPORT=${PGPORT:-55439}
 SEATKEEPER_TEST_PG_URL=$(bash scripts/pg-start.sh)
 export SEATKEEPER_TEST_PG_URL
