@@ -72,7 +72,13 @@ fn of_users_select(conn: &Conn) -> String {
 /// The read of [`of_users`] ([`bulk::json_rows`], columns [`COLS`]): binds the tenant at `$1`
 /// and the users' ids as a JSON list at `$2`.
 pub(crate) fn of_users_part(conn: &Conn) -> String {
-    bulk::json_rows(conn, &of_users_select(conn), COLS, "assigned_at, sku_id")
+    as_rows(conn, &of_users_select(conn))
+}
+
+/// The licenses `inner` selects (columns [`COLS`]) as [`bulk::json_rows`], per user in the
+/// order they were assigned.
+fn as_rows(conn: &Conn, inner: &str) -> String {
+    bulk::json_rows(conn, inner, COLS, "assigned_at, sku_id")
 }
 
 /// The name of the common table expression of [`held_cte`].
@@ -88,8 +94,7 @@ pub(crate) fn held_cte(conn: &Conn) -> String {
 
 /// [`of_users_part`] reading [`held_cte`]'s licenses.
 pub(crate) fn held_part(conn: &Conn) -> String {
-    let inner = format!("SELECT {} FROM {HELD}", COLS.join(", "));
-    bulk::json_rows(conn, &inner, COLS, "assigned_at, sku_id")
+    as_rows(conn, &format!("SELECT {} FROM {HELD}", COLS.join(", ")))
 }
 
 /// Assignments of many users at once (a page of users), in one query.
